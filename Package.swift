@@ -1,0 +1,63 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "storm-swift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "storm", targets: ["storm"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        .target(name: "Locking"),
+        // The C++ side of the Thrift binding: the only code that calls libthrift.
+        .target(
+            name: "CThriftBridge",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: [.linkedLibrary("thrift"), .linkedLibrary("m")]
+        ),
+        // Swift types of idl/storm.thrift and the protocol, client, server and serialization over the bridge.
+        .target(
+            name: "StormThrift",
+            dependencies: ["CThriftBridge", "Locking", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Configuration (Storm's keys, defaults, YAML, precedence) and the topology rules every daemon shares.
+        .target(
+            name: "StormCore",
+            dependencies: ["StormThrift", "Yams"]
+        ),
+        // Storage of the cluster state: the interface, an in-memory store, and the typed records over it.
+        .target(
+            name: "ClusterState",
+            dependencies: ["StormThrift", "StormCore", "Locking"]
+        ),
+        .target(
+            name: "Nimbus",
+            dependencies: [
+                "StormThrift", "StormCore", "ClusterState", "Locking",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "storm",
+            dependencies: [
+                "StormThrift", "StormCore", "ClusterState", "Nimbus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
+        .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
+        .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState", "StormThrift"]),
+        .testTarget(name: "NimbusTests", dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift"]),
+    ],
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,104 @@
+// A C interface over Apache Thrift's C++ library (libthrift): binary protocol, framed transport, memory buffers,
+// a blocking client and a thread-pool server. Every function catches every C++ exception and reports it as a
+// non-zero status with the reason in tb_last_error(), so nothing thrown by libthrift can unwind into Swift.
+#ifndef STORM_THRIFT_BRIDGE_H
+#define STORM_THRIFT_BRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tb_protocol tb_protocol;
+typedef struct tb_memory tb_memory;
+typedef struct tb_client tb_client;
+typedef struct tb_server tb_server;
+
+// The reason for the last failure on this thread; valid until the next failing call on the same thread.
+const char *tb_last_error(void);
+
+// Routes libthrift's own diagnostics (a connection dropped, a frame too large) to the caller.
+typedef void (*tb_log_fn)(const char *message);
+void tb_set_log_handler(tb_log_fn fn);
+
+// Reading. Strings and binaries point into a buffer owned by the protocol, valid until the next read.
+int tb_read_message_begin(tb_protocol *p, const char **name, size_t *name_len, int8_t *type, int32_t *seqid);
+int tb_read_message_end(tb_protocol *p);
+int tb_read_struct_begin(tb_protocol *p);
+int tb_read_struct_end(tb_protocol *p);
+int tb_read_field_begin(tb_protocol *p, int8_t *type, int16_t *id);
+int tb_read_field_end(tb_protocol *p);
+int tb_read_map_begin(tb_protocol *p, int8_t *key_type, int8_t *value_type, uint32_t *size);
+int tb_read_map_end(tb_protocol *p);
+int tb_read_list_begin(tb_protocol *p, int8_t *elem_type, uint32_t *size);
+int tb_read_list_end(tb_protocol *p);
+int tb_read_set_begin(tb_protocol *p, int8_t *elem_type, uint32_t *size);
+int tb_read_set_end(tb_protocol *p);
+int tb_read_bool(tb_protocol *p, int8_t *value);
+int tb_read_byte(tb_protocol *p, int8_t *value);
+int tb_read_i16(tb_protocol *p, int16_t *value);
+int tb_read_i32(tb_protocol *p, int32_t *value);
+int tb_read_i64(tb_protocol *p, int64_t *value);
+int tb_read_double(tb_protocol *p, double *value);
+int tb_read_string(tb_protocol *p, const char **data, size_t *len);
+int tb_read_binary(tb_protocol *p, const char **data, size_t *len);
+int tb_skip(tb_protocol *p, int8_t type);
+
+// Writing.
+int tb_write_message_begin(tb_protocol *p, const char *name, size_t name_len, int8_t type, int32_t seqid);
+int tb_write_message_end(tb_protocol *p);
+int tb_write_struct_begin(tb_protocol *p, const char *name);
+int tb_write_struct_end(tb_protocol *p);
+int tb_write_field_begin(tb_protocol *p, const char *name, int8_t type, int16_t id);
+int tb_write_field_end(tb_protocol *p);
+int tb_write_field_stop(tb_protocol *p);
+int tb_write_map_begin(tb_protocol *p, int8_t key_type, int8_t value_type, uint32_t size);
+int tb_write_map_end(tb_protocol *p);
+int tb_write_list_begin(tb_protocol *p, int8_t elem_type, uint32_t size);
+int tb_write_list_end(tb_protocol *p);
+int tb_write_set_begin(tb_protocol *p, int8_t elem_type, uint32_t size);
+int tb_write_set_end(tb_protocol *p);
+int tb_write_bool(tb_protocol *p, int8_t value);
+int tb_write_byte(tb_protocol *p, int8_t value);
+int tb_write_i16(tb_protocol *p, int16_t value);
+int tb_write_i32(tb_protocol *p, int32_t value);
+int tb_write_i64(tb_protocol *p, int64_t value);
+int tb_write_double(tb_protocol *p, double value);
+int tb_write_string(tb_protocol *p, const char *data, size_t len);
+int tb_write_binary(tb_protocol *p, const char *data, size_t len);
+// Sends what was written (for a framed transport: one frame).
+int tb_flush(tb_protocol *p);
+
+// In-memory binary protocol, for serializing one struct to bytes and back.
+tb_memory *tb_memory_new(void);
+void tb_memory_free(tb_memory *m);
+tb_protocol *tb_memory_protocol(tb_memory *m);
+// Discards what the buffer holds and makes `data` the bytes to read next.
+int tb_memory_reset_for_reading(tb_memory *m, const void *data, size_t len);
+int tb_memory_reset_for_writing(tb_memory *m);
+int tb_memory_bytes(tb_memory *m, const uint8_t **data, size_t *len);
+// True when every byte handed to tb_memory_reset_for_reading has been read.
+int tb_memory_fully_read(tb_memory *m);
+
+// Blocking client: TSocket + TFramedTransport + TBinaryProtocol. Timeouts in milliseconds (0 = none).
+tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, int io_timeout_ms, int max_frame_size);
+tb_protocol *tb_client_protocol(tb_client *c);
+void tb_client_close(tb_client *c);
+
+// Thread-pool server with framed transport and binary protocol. The handler is called once per message with the
+// connection's input and output protocols; it returns 0 to keep the connection and non-zero to close it.
+typedef int (*tb_handler_fn)(void *context, tb_protocol *in, tb_protocol *out);
+// Binds and listens (port 0 picks a free port); NULL on failure with the reason in tb_last_error().
+tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, tb_handler_fn handler,
+                           void *context);
+int tb_server_port(tb_server *s);
+// Stops accepting, closes connections, waits for the serving thread and frees the server.
+void tb_server_stop(tb_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,95 @@
+internal import CThriftBridge
+import Locking
+
+/// A blocking Thrift client over framed transport and binary protocol. Calls are serialized: one connection
+/// carries one call at a time, as Thrift requires.
+public final class ThriftClient: @unchecked Sendable {
+    public let host: String
+    public let port: Int
+    private let state: Locked<Connection>
+
+    private struct Connection {
+        var raw: OpaquePointer?
+        var seqid: Int32 = 0
+    }
+
+    /// Connects now. `timeoutMillis` bounds the connect and every read and write, so a dead or silent server
+    /// is an error instead of a hang.
+    public init(host: String, port: Int, timeoutMillis: Int = 10_000, maxFrameSize: Int = 1_048_576) throws {
+        self.host = host
+        self.port = port
+        guard let raw = tb_client_open(host, Int32(port), Int32(timeoutMillis), Int32(timeoutMillis), Int32(maxFrameSize))
+        else { throw ThriftTransportError.last("connecting to \(host):\(port)") }
+        state = Locked(Connection(raw: raw))
+    }
+
+    deinit { close() }
+
+    public func close() {
+        state.withLock { connection in
+            if let raw = connection.raw { tb_client_close(raw) }
+            connection.raw = nil
+        }
+    }
+
+    /// Sends one call and reads its reply. A transport failure closes the connection.
+    public func call<Args: ThriftStruct, Result: ThriftStruct>(
+        _ method: String, _ args: Args, as: Result.Type
+    ) throws -> Result {
+        try state.withLock { connection in
+            guard let raw = connection.raw else {
+                throw ThriftTransportError(message: "connection to \(host):\(port) is closed")
+            }
+            connection.seqid &+= 1
+            let seqid = connection.seqid
+            let p = ThriftProtocol(tb_client_protocol(raw))
+            do {
+                try p.writeMessageBegin(method, type: ThriftMessageType.call.rawValue, seqid: seqid)
+                try args.write(to: p)
+                try p.writeMessageEnd()
+                try p.flush()
+                let header = try p.readMessageBegin()
+                if header.type == ThriftMessageType.exception.rawValue {
+                    let error = try ThriftApplicationException(from: p)
+                    try p.readMessageEnd()
+                    throw error
+                }
+                guard header.type == ThriftMessageType.reply.rawValue else {
+                    throw ThriftApplicationException(.invalidMessageType, "\(method): unexpected message type \(header.type)")
+                }
+                guard header.name == method else {
+                    throw ThriftApplicationException(.wrongMethodName, "\(method): reply is for '\(header.name)'")
+                }
+                guard header.seqid == seqid else {
+                    throw ThriftApplicationException(.badSequenceId, "\(method): reply has an out-of-order sequence id")
+                }
+                let result = try Result(from: p)
+                try p.readMessageEnd()
+                return result
+            } catch let error as ThriftTransportError {
+                tb_client_close(raw)
+                connection.raw = nil
+                throw error
+            } catch let error as ThriftDecodingError {
+                tb_client_close(raw)
+                connection.raw = nil
+                throw error
+            }
+        }
+    }
+}
+
+/// A client of the Nimbus service; its methods are generated from the IDL.
+public final class NimbusClient: Sendable {
+    public let connection: ThriftClient
+
+    public init(host: String, port: Int, timeoutMillis: Int = 10_000, maxFrameSize: Int = 1_048_576) throws {
+        connection = try ThriftClient(host: host, port: port, timeoutMillis: timeoutMillis, maxFrameSize: maxFrameSize)
+    }
+
+    public func close() { connection.close() }
+
+    func call<Args: ThriftStruct, Result: ThriftStruct>(_ method: String, _ args: Args, as: Result.Type) throws -> Result {
+        try connection.call(method, args, as: Result.self)
+    }
+}

@@ -1,0 +1,141 @@
+internal import CThriftBridge
+import Logging
+
+/// A Thrift server on libthrift's thread-pool server: framed transport, binary protocol, a frame size limit.
+///
+/// Each connection is served by one pool thread; `dispatch` runs there, so it must be safe to call concurrently.
+/// A connection that sends bytes that are not Thrift, or a frame over the limit, is closed; others are untouched.
+public final class ThriftServer: Sendable {
+    /// Decodes a call's arguments for `method` and returns the reply, or nil when the method is unknown.
+    public typealias Dispatch = @Sendable (_ method: String, _ input: ThriftProtocol) throws -> ThriftReply?
+
+    private let raw: Locked<OpaquePointer?>
+    /// The retained Handler the C++ processor calls into, as an address (released by stop()).
+    private let context: UInt
+    public let port: Int
+
+    public init(host: String, port: Int, threads: Int, maxFrameSize: Int, logger: Logger, dispatch: @escaping Dispatch)
+        throws
+    {
+        ThriftServer.installLogHandler(logger)
+        let box = Unmanaged.passRetained(Handler(dispatch: dispatch, logger: logger)).toOpaque()
+        guard let raw = tb_server_start(host, Int32(port), Int32(threads), Int32(maxFrameSize), handleMessage, box) else {
+            Unmanaged<Handler>.fromOpaque(box).release()
+            throw ThriftTransportError.last("listening on \(host):\(port)")
+        }
+        self.raw = Locked(raw)
+        self.context = UInt(bitPattern: box)
+        self.port = Int(tb_server_port(raw))
+    }
+
+    /// Stops accepting, closes open connections and waits for the pool threads. Safe to call more than once.
+    public func stop() {
+        let server = raw.withLock { raw -> OpaquePointer? in
+            defer { raw = nil }
+            return raw
+        }
+        guard let server else { return }
+        tb_server_stop(server)
+        Unmanaged<Handler>.fromOpaque(UnsafeRawPointer(bitPattern: context)!).release()
+    }
+
+    deinit { stop() }
+
+    private static let logSink = Locked<Logger?>(nil)
+
+    private static func installLogHandler(_ logger: Logger) {
+        logSink.withLock { $0 = logger }
+        tb_set_log_handler { message in
+            guard let message, let logger = ThriftServer.logSink.withLock({ $0 }) else { return }
+            logger.debug("libthrift: \(String(cString: message))")
+        }
+    }
+}
+
+import Locking
+
+private final class Handler: Sendable {
+    let dispatch: ThriftServer.Dispatch
+    let logger: Logger
+
+    init(dispatch: @escaping ThriftServer.Dispatch, logger: Logger) {
+        self.dispatch = dispatch
+        self.logger = logger
+    }
+
+    /// Serves one message; false closes the connection.
+    func serve(_ input: ThriftProtocol, _ output: ThriftProtocol) -> Bool {
+        let header: (name: String, type: Int8, seqid: Int32)
+        do {
+            header = try input.readMessageBegin()
+        } catch {
+            // End of stream, a frame over the limit or bytes that are not Thrift: drop only this connection.
+            logger.debug("closing a Thrift connection: \(error)")
+            return false
+        }
+        guard header.type == ThriftMessageType.call.rawValue || header.type == ThriftMessageType.oneway.rawValue else {
+            logger.warning("closing a Thrift connection that sent message type \(header.type)")
+            return false
+        }
+        let reply: ThriftReply?
+        do {
+            if let r = try dispatch(header.name, input) {
+                reply = r
+            } else {
+                try input.skip(.struct)
+                reply = nil
+            }
+            try input.readMessageEnd()
+        } catch let error as ThriftApplicationException {
+            try? input.readMessageEnd()
+            return send(error, header, output)
+        } catch let error as ThriftDecodingError {
+            // The rest of the message may still be unread: answer, then drop the connection to resynchronize.
+            _ = send(ThriftApplicationException(.protocolError, "\(header.name): \(error)"), header, output)
+            return false
+        } catch let error as ThriftTransportError {
+            logger.debug("closing a Thrift connection in \(header.name): \(error)")
+            return false
+        } catch {
+            try? input.readMessageEnd()
+            logger.error("\(header.name) failed: \(error)")
+            return send(ThriftApplicationException(.internalError, "\(header.name) failed: \(error)"), header, output)
+        }
+        guard let reply else {
+            let error = ThriftApplicationException(.unknownMethod, "Invalid method name: '\(header.name)'")
+            return send(error, header, output)
+        }
+        if header.type == ThriftMessageType.oneway.rawValue { return true }
+        guard case .result(let result) = reply else { return true }
+        do {
+            try output.writeMessageBegin(header.name, type: ThriftMessageType.reply.rawValue, seqid: header.seqid)
+            try result.write(to: output)
+            try output.writeMessageEnd()
+            try output.flush()
+            return true
+        } catch {
+            logger.debug("closing a Thrift connection while replying to \(header.name): \(error)")
+            return false
+        }
+    }
+
+    private func send(
+        _ error: ThriftApplicationException, _ header: (name: String, type: Int8, seqid: Int32), _ output: ThriftProtocol
+    ) -> Bool {
+        do {
+            try output.writeMessageBegin(header.name, type: ThriftMessageType.exception.rawValue, seqid: header.seqid)
+            try error.write(to: output)
+            try output.writeMessageEnd()
+            try output.flush()
+            return true
+        } catch {
+            return false
+        }
+    }
+}
+
+private let handleMessage: tb_handler_fn = { context, input, output in
+    guard let context, let input, let output else { return 1 }
+    let handler = Unmanaged<Handler>.fromOpaque(context).takeUnretainedValue()
+    return handler.serve(ThriftProtocol(input), ThriftProtocol(output)) ? 0 : 1
+}
