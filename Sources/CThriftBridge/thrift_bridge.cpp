@@ -75,8 +75,9 @@ void forward_log(const char *message) {
 
 std::shared_ptr<TConfiguration> frame_limited_config(int max_frame_size) {
   // The message limit guards the socket below the frame; the frame limit is the one clients can hit.
-  int frame = max_frame_size > 0 ? max_frame_size : TConfiguration::DEFAULT_MAX_FRAME_SIZE;
-  return std::make_shared<TConfiguration>(TConfiguration::DEFAULT_MAX_MESSAGE_SIZE, frame);
+  const int message = TConfiguration::DEFAULT_MAX_MESSAGE_SIZE;
+  const int frame = max_frame_size > 0 ? max_frame_size : TConfiguration::DEFAULT_MAX_FRAME_SIZE;
+  return std::make_shared<TConfiguration>(message, frame);
 }
 
 class FrameLimitedTransportFactory : public TTransportFactory {

@@ -18,6 +18,7 @@ public final class ThriftClient: @unchecked Sendable {
     public init(host: String, port: Int, timeoutMillis: Int = 10_000, maxFrameSize: Int = 1_048_576) throws {
         self.host = host
         self.port = port
+        ThriftDiagnostics.install()
         guard let raw = tb_client_open(host, Int32(port), Int32(timeoutMillis), Int32(timeoutMillis), Int32(maxFrameSize))
         else { throw ThriftTransportError.last("connecting to \(host):\(port)") }
         state = Locked(Connection(raw: raw))

@@ -17,7 +17,7 @@ public final class ThriftServer: Sendable {
     public init(host: String, port: Int, threads: Int, maxFrameSize: Int, logger: Logger, dispatch: @escaping Dispatch)
         throws
     {
-        ThriftServer.installLogHandler(logger)
+        ThriftDiagnostics.route(to: logger)
         let box = Unmanaged.passRetained(Handler(dispatch: dispatch, logger: logger)).toOpaque()
         guard let raw = tb_server_start(host, Int32(port), Int32(threads), Int32(maxFrameSize), handleMessage, box) else {
             Unmanaged<Handler>.fromOpaque(box).release()
@@ -40,13 +40,27 @@ public final class ThriftServer: Sendable {
     }
 
     deinit { stop() }
+}
 
-    private static let logSink = Locked<Logger?>(nil)
+/// libthrift prints its own diagnostics to stderr by default; they go to a Logger at debug level instead (or
+/// nowhere, until a logger is given), since every failure they describe also reaches the caller as an error.
+public enum ThriftDiagnostics {
+    private static let sink = Locked<Logger?>(nil)
+    private static let installed = Locked(false)
 
-    private static func installLogHandler(_ logger: Logger) {
-        logSink.withLock { $0 = logger }
+    public static func route(to logger: Logger) {
+        sink.withLock { $0 = logger }
+        install()
+    }
+
+    static func install() {
+        let first = installed.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         tb_set_log_handler { message in
-            guard let message, let logger = ThriftServer.logSink.withLock({ $0 }) else { return }
+            guard let message, let logger = ThriftDiagnostics.sink.withLock({ $0 }) else { return }
             logger.debug("libthrift: \(String(cString: message))")
         }
     }

@@ -1,0 +1,154 @@
+/// How a node outlives its creator, as in ZooKeeper.
+public enum NodeMode: Sendable {
+    case persistent
+    case ephemeral
+    case persistentSequential
+    case ephemeralSequential
+
+    public var isEphemeral: Bool { self == .ephemeral || self == .ephemeralSequential }
+    public var isSequential: Bool { self == .persistentSequential || self == .ephemeralSequential }
+}
+
+/// A one-shot notification that a node changed, as ZooKeeper delivers them.
+public enum WatchEvent: Sendable, Equatable {
+    case created(String)
+    case deleted(String)
+    case dataChanged(String)
+    case childrenChanged(String)
+    /// The session behind the watch ended; its ephemeral nodes are gone and its watches will not fire.
+    case sessionExpired
+
+    public var path: String? {
+        switch self {
+        case .created(let p), .deleted(let p), .dataChanged(let p), .childrenChanged(let p): p
+        case .sessionExpired: nil
+        }
+    }
+}
+
+public typealias Watcher = @Sendable (WatchEvent) -> Void
+
+public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
+    case noNode(String)
+    case nodeExists(String)
+    case badVersion(String, expected: Int32, actual: Int32)
+    case notEmpty(String)
+    case badPath(String)
+    case sessionClosed
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .noNode(let p): "no node at \(p)"
+        case .nodeExists(let p): "a node already exists at \(p)"
+        case .badVersion(let p, let expected, let actual): "version conflict at \(p): expected \(expected), found \(actual)"
+        case .notEmpty(let p): "node \(p) has children"
+        case .badPath(let p): "'\(p)' is not a valid node path"
+        case .sessionClosed: "the storage session is closed"
+        case .unavailable(let reason): "cluster state storage is unavailable: \(reason)"
+        }
+    }
+}
+
+/// The raw cluster state: a tree of nodes with bytes, versions, watches and ephemeral nodes.
+///
+/// ZooKeeper's semantics: `version` arguments are compare-and-set (nil = any version); watches fire once;
+/// ephemeral nodes vanish when the session that created them ends. One value of a conforming type is one
+/// session.
+public protocol ClusterStorage: Sendable {
+    /// Creates a node; the parent must exist. Returns the path created (with the sequence suffix, if any).
+    @discardableResult
+    func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String
+    /// The node's bytes and version; `watch` fires on its next change or deletion.
+    func get(_ path: String, watch: Watcher?) async throws -> (data: [UInt8], version: Int32)
+    /// Replaces the node's bytes if its version is `version` (nil: any); returns the new version.
+    @discardableResult
+    func set(_ path: String, data: [UInt8], version: Int32?) async throws -> Int32
+    /// Deletes a childless node if its version is `version` (nil: any).
+    func delete(_ path: String, version: Int32?) async throws
+    /// The names of the node's children, sorted; `watch` fires when the set of children changes.
+    func children(_ path: String, watch: Watcher?) async throws -> [String]
+    /// The node's version if it exists; `watch` fires on its creation, change or deletion.
+    func exists(_ path: String, watch: Watcher?) async throws -> Int32?
+    /// Ends the session: its ephemeral nodes are deleted.
+    func close() async
+}
+
+extension ClusterStorage {
+    public func get(_ path: String) async throws -> (data: [UInt8], version: Int32) { try await get(path, watch: nil) }
+    public func children(_ path: String) async throws -> [String] { try await children(path, watch: nil) }
+    public func exists(_ path: String) async throws -> Int32? { try await exists(path, watch: nil) }
+
+    /// Creates `path` and any missing ancestors as empty persistent nodes.
+    public func createParents(_ path: String) async throws {
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            do {
+                try await create(current, data: [], mode: .persistent)
+            } catch StorageError.nodeExists {
+            }
+        }
+    }
+
+    /// Writes `data` at `path`, creating the node (and its parents) if needed.
+    public func put(_ path: String, data: [UInt8]) async throws {
+        do {
+            try await set(path, data: data, version: nil)
+        } catch StorageError.noNode {
+            try await createParents(parent(of: path))
+            do {
+                try await create(path, data: data, mode: .persistent)
+            } catch StorageError.nodeExists {
+                try await set(path, data: data, version: nil)
+            }
+        }
+    }
+
+    /// The node's bytes, or nil if it does not exist.
+    public func read(_ path: String) async throws -> [UInt8]? {
+        do {
+            return try await get(path).data
+        } catch StorageError.noNode {
+            return nil
+        }
+    }
+
+    /// Deletes the node and everything below it; a missing node is not an error.
+    public func deleteRecursively(_ path: String) async throws {
+        let kids: [String]
+        do {
+            kids = try await children(path)
+        } catch StorageError.noNode {
+            return
+        }
+        for kid in kids { try await deleteRecursively(path + "/" + kid) }
+        do {
+            try await delete(path, version: nil)
+        } catch StorageError.noNode {
+        }
+    }
+
+    /// Children of a node that may not exist yet (then none).
+    public func childrenIfExists(_ path: String) async throws -> [String] {
+        do {
+            return try await children(path)
+        } catch StorageError.noNode {
+            return []
+        }
+    }
+}
+
+func parent(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+    return String(path[..<slash])
+}
+
+/// Checks a ZooKeeper-style absolute path: "/" or "/a/b" with no empty, "." or ".." components.
+func validatePath(_ path: String) throws {
+    if path == "/" { return }
+    guard path.hasPrefix("/"), !path.hasSuffix("/") else { throw StorageError.badPath(path) }
+    for part in path.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+        if part.isEmpty || part == "." || part == ".." || part.contains("\0") { throw StorageError.badPath(path) }
+    }
+}

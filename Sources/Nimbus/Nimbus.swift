@@ -1,0 +1,510 @@
+import ClusterState
+import Dispatch
+import Foundation
+import Locking
+import Logging
+import StormCore
+import StormThrift
+
+/// The Nimbus service: accepts, stores and controls topologies and answers cluster queries.
+///
+/// Its methods run on libthrift's connection threads. Every change to topology state happens under one lock,
+/// so checks such as "is this name alive" and the writes that follow are atomic; reads take no lock.
+public final class Nimbus: NimbusHandler {
+    public static let version = "2.8.0-swift"
+
+    let conf: StormConfig
+    let state: StormClusterState
+    let code: TopologyCodeStore
+    let transfers: FileTransfers
+    let logger: Logger
+    public let host: String
+    public let port: Int
+    let startTime = Date()
+
+    private let writes = Locked<Int64>(0)  // holds the submit counter
+    private let plans = Locked<[String: TopologyPlan]>([:])
+    private let timers = DispatchQueue(label: "nimbus.transitions")
+
+    public init(conf: StormConfig, state: StormClusterState, host: String, port: Int, logger: Logger) throws {
+        self.conf = conf
+        self.state = state
+        self.host = host
+        self.port = port
+        self.logger = logger
+        let localDir = URL(fileURLWithPath: try conf.string(ConfigKey.localDir))
+        code = try TopologyCodeStore(localDir: localDir)
+        transfers = try FileTransfers(
+            inbox: localDir.appendingPathComponent("nimbus/inbox", isDirectory: true),
+            maxUploadBytes: try conf.int(ConfigKey.nimbusUploadMaxBytes),
+            expiration: TimeInterval(try conf.int(ConfigKey.nimbusFileCopyExpirationSecs)))
+    }
+
+    /// Prepares the cluster state, registers this nimbus and resumes pending kills and rebalances.
+    public func start() async throws {
+        try await state.setUp()
+        try await state.addNimbus("\(host):\(port)", summary())
+        for id in try await state.activeStorms() {
+            guard let base = try await state.stormBase(id) else { continue }
+            switch (base.status, base.topologyActionOptions) {
+            case (.killed, .killOptions(let options)?):
+                schedule(after: Int(options.waitSecs ?? 0)) { self.finishKill(id) }
+            case (.rebalancing, .rebalanceOptions(let options)?):
+                schedule(after: Int(options.waitSecs ?? 0)) { self.finishRebalance(id) }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Deletes abandoned uploads; the server calls it periodically.
+    public func expireTransfers() {
+        let n = transfers.expire()
+        if n > 0 { logger.info("expired \(n) abandoned file transfer(s)") }
+    }
+
+    // MARK: submitting
+
+    public func submitTopology(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology) throws {
+        try submitTopologyWithOpts(
+            name: name, uploadedJarLocation: uploadedJarLocation, jsonConf: jsonConf, topology: topology,
+            options: SubmitOptions(initialStatus: .active))
+    }
+
+    public func submitTopologyWithOpts(
+        name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology, options: SubmitOptions
+    ) throws {
+        do {
+            try TopologyName.validate(name)
+        } catch {
+            throw InvalidTopologyException(msg: error.description)
+        }
+        let userConf: [String: ConfigValue]
+        do {
+            userConf = try JSON.decodeObject(jsonConf.isEmpty ? "{}" : jsonConf)
+        } catch {
+            throw InvalidTopologyException(msg: "topology conf (jsonConf) is \(error)")
+        }
+        let fullConf = conf.merging(userConf)
+        try Self.validateTopologyConf(fullConf)
+        do {
+            try TopologyValidator.validate(topology)
+        } catch {
+            throw InvalidTopologyException(msg: error.description)
+        }
+        let plan = TopologyPlan(topology: topology, conf: fullConf)
+
+        try writes.withLock { counter in
+            if try blockingAwait({ [state] in try await state.stormId(named: name) }) != nil {
+                throw AlreadyAliveException(msg: "topology '\(name)' is already alive")
+            }
+            let archive: String
+            do {
+                archive = try transfers.claimFinishedUpload(uploadedJarLocation)
+            } catch let error as FileTransfers.TransferError {
+                throw InvalidTopologyException(msg: error.description)
+            }
+            counter += 1
+            let launch = Int32(clamping: Int(Date().timeIntervalSince1970))
+            let id = "\(name)-\(counter)-\(launch)"
+            var stored = userConf
+            stored[ConfigKey.stormId] = .string(id)
+            stored[ConfigKey.topologyName] = .string(name)
+            stored[ConfigKey.topologyWorkers] = fullConf[ConfigKey.topologyWorkers]
+            stored[ConfigKey.topologyAckerExecutors] = .int(Int64(TopologyPlan.ackerExecutors(fullConf)))
+            let owner = userConf[ConfigKey.topologySubmitterUser]?.stringValue ?? Self.processUser
+            do {
+                try code.save(id: id, archive: archive, topology: topology, conf: stored)
+            } catch {
+                transfers.returnUpload(archive)
+                throw InvalidTopologyException(msg: "nimbus could not store the topology: \(error.localizedDescription)")
+            }
+            let base = StormBase(
+                name: name, status: options.initialStatus == .inactive ? .inactive : .active,
+                numWorkers: Int32(clamping: (try? fullConf.int(ConfigKey.topologyWorkers)) ?? 1),
+                componentExecutors: plan.executors, launchTimeSecs: launch, owner: owner)
+            do {
+                try blockingAwait { [state] in try await state.setStormBase(id, base) }
+            } catch {
+                code.remove(id)
+                transfers.returnUpload(archive)
+                throw error
+            }
+            try? FileManager.default.removeItem(atPath: archive)
+            plans.withLock { $0[id] = plan }
+            logger.info("submitted topology \(id) (\(base.status.thriftName))")
+        }
+    }
+
+    static func validateTopologyConf(_ conf: StormConfig) throws {
+        func positive(_ key: String) throws {
+            guard let value = conf[key], !value.isNull else { return }
+            guard let n = value.intValue, n > 0 else {
+                throw InvalidTopologyException(msg: "topology conf '\(key)' must be a positive integer, not \(value.display)")
+            }
+        }
+        func nonNegative(_ key: String) throws {
+            guard let value = conf[key], !value.isNull else { return }
+            guard let n = value.intValue, n >= 0 else {
+                throw InvalidTopologyException(msg: "topology conf '\(key)' must be a non-negative integer, not \(value.display)")
+            }
+        }
+        try positive(ConfigKey.topologyWorkers)
+        try positive(ConfigKey.topologyMessageTimeoutSecs)
+        try positive(ConfigKey.topologyMaxSpoutPending)
+        try positive(ConfigKey.topologyMaxTaskParallelism)
+        try nonNegative(ConfigKey.topologyAckerExecutors)
+    }
+
+    // MARK: lifecycle transitions
+
+    public func killTopology(name: String) throws {
+        try killTopologyWithOpts(name: name, options: KillOptions())
+    }
+
+    public func killTopologyWithOpts(name: String, options: KillOptions) throws {
+        let (id, wait) = try writes.withLock { _ -> (String, Int) in
+            let (id, base) = try aliveBase(named: name)
+            let wait: Int
+            if let w = options.waitSecs {
+                wait = max(Int(w), 0)
+            } else {
+                wait = try defaultWait(id)
+            }
+            var updated = base
+            updated.status = .killed
+            updated.topologyActionOptions = .killOptions(KillOptions(waitSecs: Int32(clamping: wait)))
+            try blockingAwait { [state, updated] in try await state.setStormBase(id, updated) }
+            logger.info("killing topology \(id) in \(wait)s")
+            return (id, wait)
+        }
+        schedule(after: wait) { self.finishKill(id) }
+    }
+
+    func finishKill(_ id: String) {
+        writes.withLock { _ in
+            do {
+                guard let base = try blockingAwait({ [state] in try await state.stormBase(id) }), base.status == .killed
+                else { return }
+                try blockingAwait { [state] in try await state.removeStorm(id) }
+                code.remove(id)
+                plans.withLock { $0[id] = nil }
+                logger.info("removed killed topology \(id)")
+            } catch {
+                logger.error("could not remove killed topology \(id): \(error); retrying in 5s")
+                schedule(after: 5) { self.finishKill(id) }
+            }
+        }
+    }
+
+    public func activate(name: String) throws { try setStatus(name, .active) }
+    public func deactivate(name: String) throws { try setStatus(name, .inactive) }
+
+    private func setStatus(_ name: String, _ status: TopologyStatus) throws {
+        try writes.withLock { _ in
+            let (id, base) = try aliveBase(named: name)
+            var updated = base
+            switch base.status {
+            case .killed:
+                throw NotAliveException(msg: "topology '\(name)' is being killed")
+            case .rebalancing:
+                // Takes effect when the rebalance ends.
+                updated.prevStatus = status
+            case .active, .inactive:
+                updated.status = status
+            }
+            try blockingAwait { [state, updated] in try await state.setStormBase(id, updated) }
+            logger.info("topology \(id) is now \(status.thriftName)")
+        }
+    }
+
+    public func rebalance(name: String, options: RebalanceOptions) throws {
+        let (id, wait) = try writes.withLock { _ -> (String, Int) in
+            let (id, base) = try aliveBase(named: name)
+            switch base.status {
+            case .killed: throw NotAliveException(msg: "topology '\(name)' is being killed")
+            case .rebalancing: throw InvalidTopologyException(msg: "topology '\(name)' is already rebalancing")
+            case .active, .inactive: break
+            }
+            let topology = try code.topology(id)
+            let components = Set(topology.components.map(\.id))
+            if let w = options.waitSecs, w < 0 {
+                throw InvalidTopologyException(msg: "rebalance wait must not be negative, got \(w)")
+            }
+            if let n = options.numWorkers, n <= 0 {
+                throw InvalidTopologyException(msg: "number of workers must be greater than 0, got \(n)")
+            }
+            for (component, n) in (options.numExecutors ?? [:]).sorted(by: { $0.key < $1.key }) {
+                if !components.contains(component) {
+                    throw InvalidTopologyException(
+                        msg: "invalid component '\(component)' for topology '\(name)'; valid values are \(components.sorted().joined(separator: ","))")
+                }
+                if n <= 0 {
+                    throw InvalidTopologyException(msg: "number of executors for '\(component)' must be greater than 0, got \(n)")
+                }
+            }
+            if let overrides = options.topologyConfOverrides {
+                do {
+                    _ = try JSON.decodeObject(overrides)
+                } catch {
+                    throw InvalidTopologyException(msg: "topology_conf_overrides is \(error)")
+                }
+            }
+            let wait: Int
+            if let w = options.waitSecs {
+                wait = Int(w)
+            } else {
+                wait = try defaultWait(id)
+            }
+            var stored = options
+            stored.principal = nil
+            stored.waitSecs = Int32(clamping: wait)
+            var updated = base
+            updated.prevStatus = base.status
+            updated.status = .rebalancing
+            updated.topologyActionOptions = .rebalanceOptions(stored)
+            try blockingAwait { [state, updated] in try await state.setStormBase(id, updated) }
+            logger.info("rebalancing topology \(id) in \(wait)s")
+            return (id, wait)
+        }
+        schedule(after: wait) { self.finishRebalance(id) }
+    }
+
+    func finishRebalance(_ id: String) {
+        writes.withLock { _ in
+            do {
+                guard var base = try blockingAwait({ [state] in try await state.stormBase(id) }),
+                    base.status == .rebalancing, case .rebalanceOptions(let options)? = base.topologyActionOptions
+                else { return }
+                var topoConf = try code.conf(id)
+                if let n = options.numWorkers {
+                    base.numWorkers = n
+                    topoConf[ConfigKey.topologyWorkers] = .int(Int64(n))
+                }
+                if let overrides = options.topologyConfOverrides, let map = try? JSON.decodeObject(overrides) {
+                    topoConf.merge(map) { _, new in new }
+                }
+                var executors = base.componentExecutors ?? [:]
+                for (component, n) in options.numExecutors ?? [:] { executors[component] = n }
+                base.componentExecutors = executors
+                base.status = base.prevStatus ?? .active
+                base.prevStatus = nil
+                base.topologyActionOptions = nil
+                try code.updateConf(id, topoConf)
+                try blockingAwait { [state, base] in try await state.setStormBase(id, base) }
+                plans.withLock { $0[id] = nil }
+                logger.info("rebalanced topology \(id); it is \(base.status.thriftName) again")
+            } catch {
+                logger.error("could not finish rebalancing \(id): \(error); retrying in 5s")
+                schedule(after: 5) { self.finishRebalance(id) }
+            }
+        }
+    }
+
+    /// Kill and rebalance wait the topology's message timeout by default, as Storm does.
+    private func defaultWait(_ id: String) throws -> Int {
+        if let timeout = (try? code.conf(id))?[ConfigKey.topologyMessageTimeoutSecs]?.intValue { return Int(timeout) }
+        return try conf.int(ConfigKey.topologyMessageTimeoutSecs)
+    }
+
+    private func schedule(after seconds: Int, _ work: @escaping @Sendable () -> Void) {
+        timers.asyncAfter(deadline: .now() + .seconds(max(seconds, 0)), execute: work)
+    }
+
+    // MARK: files
+
+    public func beginFileUpload() throws -> String { try transfers.beginUpload() }
+
+    public func uploadChunk(location: String, chunk: [UInt8]) throws { try transfers.uploadChunk(location, chunk) }
+
+    public func finishFileUpload(location: String) throws { try transfers.finishUpload(location) }
+
+    public func beginFileDownload(file: String) throws -> String {
+        guard let path = code.resolveDownload(file) else {
+            throw FileTransfers.TransferError(description: "'\(file)' is not a topology file this nimbus serves")
+        }
+        return try transfers.beginDownload(path)
+    }
+
+    public func downloadChunk(id: String) throws -> [UInt8] { try transfers.downloadChunk(id) }
+
+    // MARK: queries
+
+    public func getNimbusConf() throws -> String { try conf.json() }
+
+    public func getClusterInfo() throws -> ClusterSummary {
+        try blockingAwait { [self] in
+            let supervisors = try await state.supervisors().map { id, info in
+                SupervisorSummary(
+                    host: info.hostname, uptimeSecs: Int32(clamping: info.uptimeSecs ?? 0),
+                    numWorkers: Int32(clamping: info.meta?.count ?? 0),
+                    numUsedWorkers: Int32(clamping: info.usedPorts?.count ?? 0), supervisorId: id,
+                    version: info.version ?? "VERSION_NOT_PROVIDED")
+            }
+            var nimbuses = try await state.nimbuses()
+            if nimbuses.isEmpty { nimbuses = [summary()] }
+            return ClusterSummary(
+                supervisors: supervisors.sorted { $0.supervisorId < $1.supervisorId },
+                topologies: try await summaries(), nimbuses: nimbuses)
+        }
+    }
+
+    public func getTopologySummaries() throws -> [TopologySummary] {
+        try blockingAwait { [self] in try await summaries() }
+    }
+
+    public func getTopologySummaryByName(name: String) throws -> TopologySummary {
+        try blockingAwait { [self] in
+            guard let id = try await state.stormId(named: name), let base = try await state.stormBase(id) else {
+                throw NotAliveException(msg: "topology '\(name)' is not alive")
+            }
+            return try await summary(id, base)
+        }
+    }
+
+    public func getTopologySummary(id: String) throws -> TopologySummary {
+        try blockingAwait { [self] in
+            guard let base = try await state.stormBase(id) else { throw notAlive(id: id) }
+            return try await summary(id, base)
+        }
+    }
+
+    public func getLeader() throws -> NimbusSummary { summary() }
+
+    public func isTopologyNameAllowed(name: String) throws -> Bool {
+        guard (try? TopologyName.validate(name)) != nil else { return false }
+        return try blockingAwait { [state] in try await state.stormId(named: name) } == nil
+    }
+
+    public func getTopologyInfo(id: String) throws -> TopologyInfo {
+        try getTopologyInfoWithOpts(id: id, options: GetInfoOptions())
+    }
+
+    public func getTopologyInfoByName(name: String) throws -> TopologyInfo {
+        try getTopologyInfoByNameWithOpts(name: name, options: GetInfoOptions())
+    }
+
+    public func getTopologyInfoByNameWithOpts(name: String, options: GetInfoOptions) throws -> TopologyInfo {
+        guard let id = try blockingAwait({ [state] in try await state.stormId(named: name) }) else {
+            throw NotAliveException(msg: "topology '\(name)' is not alive")
+        }
+        return try getTopologyInfoWithOpts(id: id, options: options)
+    }
+
+    public func getTopologyInfoWithOpts(id: String, options: GetInfoOptions) throws -> TopologyInfo {
+        try blockingAwait { [self] in
+            guard let base = try await state.stormBase(id) else { throw notAlive(id: id) }
+            var errors: [String: [ErrorInfo]] = [:]
+            let choice = options.numErrChoice ?? .all
+            if choice != NumErrorsChoice.none {
+                for component in try await state.componentsWithErrors(id) {
+                    let list = try await state.errors(id, component: component)
+                    errors[component] = choice == .one ? Array(list.suffix(1)) : list
+                }
+            }
+            let assignment = try await state.assignment(id)
+            var executors: [ExecutorSummary] = []
+            let plan = try plan(id)
+            let taskToComponent = Self.taskComponents(plan)
+            for (executor, node) in assignment?.executorNodePort ?? [:] where executor.count == 2 {
+                let start = Int32(clamping: executor[0])
+                executors.append(
+                    ExecutorSummary(
+                        executorInfo: ExecutorInfo(taskStart: start, taskEnd: Int32(clamping: executor[1])),
+                        componentId: taskToComponent[start] ?? "", host: assignment?.nodeHost?[node.node] ?? node.node,
+                        port: Int32(clamping: node.port.first ?? 0),
+                        uptimeSecs: Int32(clamping: Int64(Date().timeIntervalSince1970) - (assignment?.executorStartTimeSecs?[executor] ?? 0))))
+            }
+            return TopologyInfo(
+                id: id, name: base.name, uptimeSecs: uptime(base), executors: executors.sorted { $0.executorInfo.taskStart < $1.executorInfo.taskStart },
+                status: base.status.thriftName, errors: errors, stormVersion: Self.version, owner: base.owner)
+        }
+    }
+
+    public func getTopologyConf(id: String) throws -> String {
+        guard let conf = try? code.conf(id) else { throw notAlive(id: id) }
+        return try JSON.encode(.map(conf))
+    }
+
+    public func getTopology(id: String) throws -> StormTopology {
+        let user = try getUserTopology(id: id)
+        let topoConf = (try? code.conf(id)) ?? [:]
+        return SystemTopology.build(user, conf: conf.merging(topoConf))
+    }
+
+    public func getUserTopology(id: String) throws -> StormTopology {
+        guard let topology = try? code.topology(id) else { throw notAlive(id: id) }
+        return topology
+    }
+
+    // MARK: helpers
+
+    func summary() -> NimbusSummary {
+        NimbusSummary(
+            host: host, port: Int32(port), uptimeSecs: Int32(clamping: Int(Date().timeIntervalSince(startTime))),
+            isLeader: true, version: Self.version)
+    }
+
+    private func summaries() async throws -> [TopologySummary] {
+        var out: [TopologySummary] = []
+        for id in try await state.activeStorms() {
+            guard let base = try await state.stormBase(id) else { continue }
+            out.append(try await summary(id, base))
+        }
+        return out.sorted { $0.name < $1.name }
+    }
+
+    private func summary(_ id: String, _ base: StormBase) async throws -> TopologySummary {
+        let plan = try plan(id)
+        let assignment = try await state.assignment(id)
+        let workers = Set((assignment?.executorNodePort ?? [:]).values.map { "\($0.node):\($0.port.sorted())" })
+        return TopologySummary(
+            id: id, name: base.name, numTasks: plan.totalTasks,
+            numExecutors: base.componentExecutors?.values.reduce(0, +) ?? plan.totalExecutors,
+            numWorkers: Int32(workers.count), uptimeSecs: uptime(base), status: base.status.thriftName,
+            stormVersion: Self.version, owner: base.owner)
+    }
+
+    private func plan(_ id: String) throws -> TopologyPlan {
+        if let cached = plans.withLock({ $0[id] }) { return cached }
+        let topoConf = (try? code.conf(id)) ?? [:]
+        guard let topology = try? code.topology(id) else { throw notAlive(id: id) }
+        let plan = TopologyPlan(topology: topology, conf: conf.merging(topoConf))
+        plans.withLock { $0[id] = plan }
+        return plan
+    }
+
+    /// Task ids are assigned per component in id order, from 1, as Storm numbers them.
+    static func taskComponents(_ plan: TopologyPlan) -> [Int32: String] {
+        var out: [Int32: String] = [:]
+        var next: Int32 = 1
+        for (component, count) in plan.tasks.sorted(by: { $0.key < $1.key }) {
+            for _ in 0..<count {
+                out[next] = component
+                next += 1
+            }
+        }
+        return out
+    }
+
+    private func uptime(_ base: StormBase) -> Int32 {
+        Int32(clamping: Int(Date().timeIntervalSince1970) - Int(base.launchTimeSecs ?? 0))
+    }
+
+    private func aliveBase(named name: String) throws -> (String, StormBase) {
+        try blockingAwait { [state] in
+            guard let id = try await state.stormId(named: name), let base = try await state.stormBase(id) else {
+                throw NotAliveException(msg: "topology '\(name)' is not alive")
+            }
+            return (id, base)
+        }
+    }
+
+    private func notAlive(id: String) -> NotAliveException {
+        NotAliveException(msg: "topology id '\(id)' is not alive")
+    }
+
+    static var processUser: String {
+        ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName
+    }
+}

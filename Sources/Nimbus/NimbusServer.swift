@@ -1,0 +1,46 @@
+import ClusterState
+import Foundation
+import Logging
+import ServiceLifecycle
+import StormCore
+import StormThrift
+
+/// `storm nimbus` as a service: serves the Thrift API until a graceful shutdown, then closes connections.
+public struct NimbusServer: Service {
+    public let nimbus: Nimbus
+    let conf: StormConfig
+    let logger: Logger
+    /// Called once the port is open, with the port (tests bind port 0).
+    let onListening: @Sendable (Int) -> Void
+
+    public init(conf: StormConfig, storage: any ClusterStorage, logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+        self.conf = conf
+        self.logger = logger
+        self.onListening = onListening
+        let host = conf["storm.local.hostname"]?.stringValue ?? ProcessInfo.processInfo.hostName
+        nimbus = try Nimbus(
+            conf: conf, state: StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot)),
+            host: host, port: try conf.int(ConfigKey.nimbusThriftPort), logger: logger)
+    }
+
+    public func run() async throws {
+        try await nimbus.start()
+        let nimbus = self.nimbus
+        let server = try ThriftServer(
+            host: "", port: try conf.int(ConfigKey.nimbusThriftPort), threads: try conf.int(ConfigKey.nimbusThriftThreads),
+            maxFrameSize: try conf.int(ConfigKey.nimbusThriftMaxBufferSize), logger: logger
+        ) { method, input in
+            try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
+        }
+        logger.info("nimbus \(Nimbus.version) serving the Thrift API on port \(server.port)")
+        onListening(server.port)
+        try? await cancelWhenGracefulShutdown {
+            while true {
+                try await Task.sleep(for: .seconds(5))
+                nimbus.expireTransfers()
+            }
+        }
+        logger.info("nimbus shutting down")
+        server.stop()
+    }
+}

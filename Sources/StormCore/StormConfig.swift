@@ -1,0 +1,240 @@
+import Foundation
+import Yams
+
+/// Storm's configuration keys this project reads, with Storm's defaults.
+public enum ConfigKey {
+    public static let zookeeperServers = "storm.zookeeper.servers"
+    public static let zookeeperPort = "storm.zookeeper.port"
+    public static let zookeeperRoot = "storm.zookeeper.root"
+    public static let zookeeperSessionTimeout = "storm.zookeeper.session.timeout"
+    public static let localDir = "storm.local.dir"
+    public static let clusterStateStore = "storm.cluster.state.store"
+    public static let thriftSocketTimeoutMs = "storm.thrift.socket.timeout.ms"
+    public static let nimbusSeeds = "nimbus.seeds"
+    public static let nimbusHost = "nimbus.host"
+    public static let nimbusThriftPort = "nimbus.thrift.port"
+    public static let nimbusThriftThreads = "nimbus.thrift.threads"
+    public static let nimbusThriftMaxBufferSize = "nimbus.thrift.max_buffer_size"
+    public static let nimbusTaskTimeoutSecs = "nimbus.task.timeout.secs"
+    public static let nimbusSupervisorTimeoutSecs = "nimbus.supervisor.timeout.secs"
+    public static let nimbusMonitorFreqSecs = "nimbus.monitor.freq.secs"
+    public static let nimbusFileCopyExpirationSecs = "nimbus.file.copy.expiration.secs"
+    public static let nimbusUploadMaxBytes = "nimbus.file.upload.max.bytes"
+    public static let supervisorSlotsPorts = "supervisor.slots.ports"
+    public static let supervisorWorkerTimeoutSecs = "supervisor.worker.timeout.secs"
+    public static let supervisorHeartbeatFrequencySecs = "supervisor.heartbeat.frequency.secs"
+    public static let supervisorMonitorFrequencySecs = "supervisor.monitor.frequency.secs"
+    public static let workerHeartbeatFrequencySecs = "worker.heartbeat.frequency.secs"
+    public static let topologyName = "topology.name"
+    public static let stormId = "storm.id"
+    public static let topologyWorkers = "topology.workers"
+    public static let topologyAckerExecutors = "topology.acker.executors"
+    public static let topologyTasks = "topology.tasks"
+    public static let topologyMaxTaskParallelism = "topology.max.task.parallelism"
+    public static let topologyMessageTimeoutSecs = "topology.message.timeout.secs"
+    public static let topologyMaxSpoutPending = "topology.max.spout.pending"
+    public static let topologySubprocessTimeoutSecs = "topology.subprocess.timeout.secs"
+    public static let topologyShellboltMaxPending = "topology.shellbolt.max.pending"
+    public static let topologyTickTupleFreqSecs = "topology.tick.tuple.freq.secs"
+    public static let topologyMaxErrorReportPerInterval = "topology.max.error.report.per.interval"
+    public static let topologySubmitterUser = "topology.submitter.user"
+    public static let uiPort = "ui.port"
+}
+
+/// A Storm configuration: Storm's defaults, overlaid by storm.yaml, `-c key=value` options and topology confs.
+public struct StormConfig: Sendable, Equatable {
+    public private(set) var values: [String: ConfigValue]
+
+    public init(_ values: [String: ConfigValue] = [:]) { self.values = values }
+
+    /// Storm's defaults for the keys this project reads.
+    public static let defaults = StormConfig([
+        ConfigKey.zookeeperServers: ["localhost"],
+        ConfigKey.zookeeperPort: 2181,
+        ConfigKey.zookeeperRoot: "/storm",
+        ConfigKey.zookeeperSessionTimeout: 20000,
+        ConfigKey.localDir: "storm-local",
+        ConfigKey.clusterStateStore: "memory",
+        ConfigKey.thriftSocketTimeoutMs: 600_000,
+        ConfigKey.nimbusSeeds: ["localhost"],
+        ConfigKey.nimbusThriftPort: 6627,
+        ConfigKey.nimbusThriftThreads: 64,
+        ConfigKey.nimbusThriftMaxBufferSize: 1_048_576,
+        ConfigKey.nimbusTaskTimeoutSecs: 30,
+        ConfigKey.nimbusSupervisorTimeoutSecs: 60,
+        ConfigKey.nimbusMonitorFreqSecs: 10,
+        ConfigKey.nimbusFileCopyExpirationSecs: 600,
+        ConfigKey.nimbusUploadMaxBytes: 268_435_456,
+        ConfigKey.supervisorSlotsPorts: [6700, 6701, 6702, 6703],
+        ConfigKey.supervisorWorkerTimeoutSecs: 30,
+        ConfigKey.supervisorHeartbeatFrequencySecs: 5,
+        ConfigKey.supervisorMonitorFrequencySecs: 3,
+        ConfigKey.workerHeartbeatFrequencySecs: 1,
+        ConfigKey.topologyWorkers: 1,
+        ConfigKey.topologyAckerExecutors: nil,
+        ConfigKey.topologyMaxTaskParallelism: nil,
+        ConfigKey.topologyMessageTimeoutSecs: 30,
+        ConfigKey.topologyMaxSpoutPending: nil,
+        ConfigKey.topologySubprocessTimeoutSecs: 30,
+        ConfigKey.topologyShellboltMaxPending: 100,
+        ConfigKey.topologyTickTupleFreqSecs: nil,
+        ConfigKey.topologyMaxErrorReportPerInterval: 5,
+        ConfigKey.uiPort: 8080,
+    ])
+
+    public subscript(key: String) -> ConfigValue? {
+        get { values[key] }
+        set { values[key] = newValue }
+    }
+
+    /// This config with `other`'s keys taking precedence.
+    public func merging(_ other: StormConfig) -> StormConfig {
+        StormConfig(values.merging(other.values) { _, new in new })
+    }
+
+    public func merging(_ other: [String: ConfigValue]) -> StormConfig { merging(StormConfig(other)) }
+
+    // MARK: typed access with errors that name the key
+
+    public func int(_ key: String) throws -> Int {
+        guard let value = values[key] else { throw ConfigError.missing(key) }
+        guard let i = value.intValue, let int = Int(exactly: i) else {
+            throw ConfigError.wrongType(key, expected: "an integer", got: value)
+        }
+        return int
+    }
+
+    public func optionalInt(_ key: String) throws -> Int? {
+        guard let value = values[key], !value.isNull else { return nil }
+        return try int(key)
+    }
+
+    public func string(_ key: String) throws -> String {
+        guard let value = values[key] else { throw ConfigError.missing(key) }
+        guard case .string(let s) = value else { throw ConfigError.wrongType(key, expected: "a string", got: value) }
+        return s
+    }
+
+    public func stringList(_ key: String) throws -> [String] {
+        guard let value = values[key] else { throw ConfigError.missing(key) }
+        if case .string(let s) = value { return [s] }
+        guard case .list(let items) = value else { throw ConfigError.wrongType(key, expected: "a list", got: value) }
+        return try items.map {
+            guard let s = $0.stringValue else { throw ConfigError.wrongType(key, expected: "a list of strings", got: value) }
+            return s
+        }
+    }
+
+    public func intList(_ key: String) throws -> [Int] {
+        guard let value = values[key] else { throw ConfigError.missing(key) }
+        guard case .list(let items) = value else { throw ConfigError.wrongType(key, expected: "a list", got: value) }
+        return try items.map {
+            guard let i = $0.intValue, let int = Int(exactly: i) else {
+                throw ConfigError.wrongType(key, expected: "a list of integers", got: value)
+            }
+            return int
+        }
+    }
+
+    public func json() throws -> String { try JSON.encode(.map(values)) }
+
+    // MARK: loading
+
+    /// Reads a storm.yaml. An empty file is an empty config; anything but a mapping at the top is an error.
+    public static func load(yamlFile path: String) throws -> StormConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError.unreadable(path, reason: (error as NSError).localizedDescription)
+        }
+        return try parse(yaml: text, source: path)
+    }
+
+    public static func parse(yaml text: String, source: String) throws -> StormConfig {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError.badYAML(source, reason: describe(error))
+        } catch {
+            throw ConfigError.badYAML(source, reason: "\(error)")
+        }
+        guard let loaded else { return StormConfig() }
+        guard case .map(let map) = try convert(loaded, source: source) else {
+            throw ConfigError.badYAML(source, reason: "the top level must be a mapping of config keys to values")
+        }
+        return StormConfig(map)
+    }
+
+    /// Parses one `-c key=value` option; the value is read as YAML (so `2`, `true`, `[a, b]` keep their types),
+    /// as Storm's command line does.
+    public static func parseOption(_ option: String) throws -> (String, ConfigValue) {
+        guard let eq = option.firstIndex(of: "="), eq != option.startIndex else {
+            throw ConfigError.badOption(option, reason: "expected key=value")
+        }
+        let key = String(option[..<eq]).trimmingCharacters(in: .whitespaces)
+        let raw = String(option[option.index(after: eq)...])
+        if raw.isEmpty { return (key, .string("")) }
+        do {
+            guard let loaded = try Yams.load(yaml: raw) else { return (key, .null) }
+            return (key, try convert(loaded, source: "-c \(key)"))
+        } catch {
+            return (key, .string(raw))
+        }
+    }
+
+    static func convert(_ value: Any, source: String) throws -> ConfigValue {
+        switch value {
+        case let b as Bool: return .bool(b)
+        case let i as Int: return .int(Int64(i))
+        case let d as Double: return .double(d)
+        case let s as String: return .string(s)
+        case let l as [Any]: return .list(try l.map { try convert($0, source: source) })
+        case let m as [AnyHashable: Any]:
+            var out: [String: ConfigValue] = [:]
+            for (k, v) in m {
+                guard let key = k.base as? String else {
+                    throw ConfigError.badYAML(source, reason: "key \(k.base) is not a string")
+                }
+                out[key] = try convert(v, source: source)
+            }
+            return .map(out)
+        case is NSNull: return .null
+        default: return .string("\(value)")
+        }
+    }
+
+    private static func describe(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(let context, let problem, let mark, _):
+            return "line \(mark.line), column \(mark.column): \(problem)\(context.map { " \($0.text)" } ?? "")"
+        case .parser(let context, let problem, let mark, _):
+            return "line \(mark.line), column \(mark.column): \(problem)\(context.map { " \($0.text)" } ?? "")"
+        case .composer(let context, let problem, let mark, _):
+            return "line \(mark.line), column \(mark.column): \(problem)\(context.map { " \($0.text)" } ?? "")"
+        default:
+            return "\(error)".replacingOccurrences(of: "\n", with: " ")
+        }
+    }
+}
+
+public enum ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+    case missing(String)
+    case wrongType(String, expected: String, got: ConfigValue)
+    case invalid(String, reason: String)
+    case unreadable(String, reason: String)
+    case badYAML(String, reason: String)
+    case badOption(String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let key): "config key '\(key)' is not set"
+        case .wrongType(let key, let expected, let got): "config key '\(key)' must be \(expected), not \(got.display)"
+        case .invalid(let key, let reason): "config key '\(key)' \(reason)"
+        case .unreadable(let path, let reason): "cannot read config file \(path): \(reason)"
+        case .badYAML(let path, let reason): "bad YAML in \(path): \(reason)"
+        case .badOption(let option, let reason): "bad -c option '\(option)': \(reason)"
+        }
+    }
+}

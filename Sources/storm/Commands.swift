@@ -1,0 +1,152 @@
+import ArgumentParser
+import ClusterState
+import Foundation
+import Logging
+import Nimbus
+import ServiceLifecycle
+import StormCore
+import StormThrift
+
+struct NimbusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "nimbus", abstract: "Run the nimbus daemon.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let conf = try global.load()
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "nimbus")
+        let storage: any ClusterStorage
+        do {
+            switch try ClusterStoreKind(conf) {
+            case .memory: storage = InMemoryStore().session()
+            }
+        } catch let error as ConfigError {
+            throw CLIFailure(message: error.description)
+        }
+        let server: NimbusServer
+        do {
+            server = try NimbusServer(conf: conf, storage: storage, logger: logger)
+        } catch let error as ConfigError {
+            throw CLIFailure(message: error.description)
+        } catch {
+            throw CLIFailure(message: "nimbus cannot start: \(error)")
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch let error as ThriftTransportError {
+            throw CLIFailure(message: "nimbus cannot serve: \(error.message)")
+        }
+    }
+}
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the running topologies.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let conf = try global.load()
+        let summaries = try withNimbus(conf) { try $0.getTopologySummaries() }
+        guard !summaries.isEmpty else {
+            print("No topologies running.")
+            return
+        }
+        func row(_ cells: [String]) -> String {
+            let widths = [20, 10, 10, 12, 10, 20, 10]
+            return zip(cells, widths).map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }
+                .joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        }
+        print(row(["Topology_name", "Status", "Num_tasks", "Num_workers", "Uptime_secs", "Topology_Id", "Owner"]))
+        print(String(repeating: "-", count: 94))
+        for s in summaries {
+            print(row([s.name, s.status, "\(s.numTasks)", "\(s.numWorkers)", "\(s.uptimeSecs)", s.id, s.owner ?? ""]))
+        }
+    }
+}
+
+struct KillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kill", abstract: "Kill a topology.")
+    @Argument(help: "The topology's name.") var name: String
+    @Option(name: .shortAndLong, help: "Seconds to wait between deactivation and shutdown (default: the topology's message timeout).")
+    var wait: Int32?
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let conf = try global.load()
+        try withNimbus(conf) { try $0.killTopologyWithOpts(name: name, options: KillOptions(waitSecs: wait)) }
+        print("Killed topology: \(name)")
+    }
+}
+
+struct ActivateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "activate", abstract: "Activate a topology's spouts.")
+    @Argument(help: "The topology's name.") var name: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try withNimbus(try global.load()) { try $0.activate(name: name) }
+        print("Activated topology: \(name)")
+    }
+}
+
+struct DeactivateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "deactivate", abstract: "Deactivate a topology's spouts.")
+    @Argument(help: "The topology's name.") var name: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try withNimbus(try global.load()) { try $0.deactivate(name: name) }
+        print("Deactivated topology: \(name)")
+    }
+}
+
+struct RebalanceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebalance", abstract: "Spread a topology's executors anew, optionally with new counts.")
+    @Argument(help: "The topology's name.") var name: String
+    @Option(name: .shortAndLong, help: "Seconds to wait before rebalancing (default: the topology's message timeout).")
+    var wait: Int32?
+    @Option(name: .customShort("n"), help: "The new number of workers.") var workers: Int32?
+    @Option(name: .customShort("e"), help: "A component's new executor count, as component=N (repeatable).")
+    var executors: [String] = []
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        var counts: [String: Int32] = [:]
+        for spec in executors {
+            guard let eq = spec.lastIndex(of: "="), let n = Int32(spec[spec.index(after: eq)...]) else {
+                throw CLIFailure(message: "bad -e '\(spec)': expected component=N")
+            }
+            counts[String(spec[..<eq])] = n
+        }
+        let options = RebalanceOptions(waitSecs: wait, numWorkers: workers, numExecutors: counts.isEmpty ? nil : counts)
+        try withNimbus(try global.load()) { try $0.rebalance(name: name, options: options) }
+        print("Topology \(name) is rebalancing")
+    }
+}
+
+struct GetErrorsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get-errors", abstract: "Show the latest error of each component of a topology, as JSON.")
+    @Argument(help: "The topology's name.") var name: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let info = try withNimbus(try global.load()) {
+            try $0.getTopologyInfoByNameWithOpts(name: name, options: GetInfoOptions(numErrChoice: .one))
+        }
+        var errors: [String: ConfigValue] = [:]
+        for (component, list) in info.errors {
+            if let last = list.last { errors[component] = .string(last.error) }
+        }
+        let out: ConfigValue = ["Topology Name": .string(info.name), "Comp-Errors": .map(errors)]
+        print(try JSON.encode(out))
+    }
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
+    func run() throws { print("Storm \(Nimbus.version)") }
+}
