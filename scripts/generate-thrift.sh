@@ -6,9 +6,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+mkdir -p "$root/Tests/StormThriftTests/Generated"
 thrift --gen json -o "$work" "$root/idl/storm.thrift"
 python3 "$root/scripts/thrift_swift_gen.py" "$root/idl/storm.thrift" "$work/gen-json/storm.json" \
-  "$root/Sources/StormThrift/Generated"
+  "$root/Sources/StormThrift/Generated" "$root/Tests/StormThriftTests/Generated"
 
 thrift --gen py:slots -o "$work" "$root/idl/storm.thrift"
 rm -rf "$root/clients/python/storm_thrift"
