@@ -55,8 +55,8 @@ let package = Package(
         ),
         .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
-        .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState", "StormThrift"]),
-        .testTarget(name: "NimbusTests", dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift"]),
+        .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState", "StormThrift", "Locking"]),
+        .testTarget(name: "NimbusTests", dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift", "Locking"]),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

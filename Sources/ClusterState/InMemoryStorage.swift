@@ -160,12 +160,14 @@ public struct InMemoryStorage: ClusterStorage {
     let store: InMemoryStore
     let session: Int64
 
+    @discardableResult
     public func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String {
         try store.create(path, data: data, mode: mode, session: session)
     }
     public func get(_ path: String, watch: Watcher?) async throws -> (data: [UInt8], version: Int32) {
         try store.get(path, watch: watch, session: session)
     }
+    @discardableResult
     public func set(_ path: String, data: [UInt8], version: Int32?) async throws -> Int32 {
         try store.set(path, data: data, version: version, session: session)
     }

@@ -41,6 +41,6 @@ public struct NimbusServer: Service {
             }
         }
         logger.info("nimbus shutting down")
-        server.stop()
+        await server.shutdown()
     }
 }

@@ -1,1 +1,158 @@
+import StormThrift
 import Testing
+
+@testable import ClusterState
+
+/// Records watch events.
+final class EventLog: Sendable {
+    private let events = Locked<[WatchEvent]>([])
+    var all: [WatchEvent] { events.withLock { $0 } }
+    var watcher: Watcher { { event in self.events.withLock { $0.append(event) } } }
+}
+
+import Locking
+
+/// The storage contract, run against every implementation. A ZooKeeper store joins the list when it exists.
+enum StorageFactory: String, CaseIterable, CustomTestStringConvertible {
+    case memory
+    var testDescription: String { rawValue }
+
+    /// Two sessions on one store.
+    func make() -> (any ClusterStorage, any ClusterStorage) {
+        switch self {
+        case .memory:
+            let store = InMemoryStore()
+            return (store.session(), store.session())
+        }
+    }
+}
+
+@Suite struct StorageConformanceTests {
+    @Test(arguments: StorageFactory.allCases)
+    func createGetSetDelete(_ factory: StorageFactory) async throws {
+        let (s, _) = factory.make()
+        try await s.createParents("/t")
+        #expect(try await s.create("/t/a", data: [1, 2], mode: .persistent) == "/t/a")
+        let (data, version) = try await s.get("/t/a")
+        #expect(data == [1, 2])
+        #expect(version == 0)
+        #expect(try await s.set("/t/a", data: [3], version: 0) == 1)
+        await #expect(throws: StorageError.badVersion("/t/a", expected: 0, actual: 1)) {
+            try await s.set("/t/a", data: [4], version: 0)
+        }
+        #expect(try await s.get("/t/a").data == [3])
+        await #expect(throws: StorageError.nodeExists("/t/a")) { try await s.create("/t/a", data: [], mode: .persistent) }
+        await #expect(throws: StorageError.noNode("/t/missing")) { try await s.create("/t/missing/x", data: [], mode: .persistent) }
+        await #expect(throws: StorageError.notEmpty("/t")) { try await s.delete("/t", version: nil) }
+        await #expect(throws: StorageError.badVersion("/t/a", expected: 0, actual: 1)) { try await s.delete("/t/a", version: 0) }
+        try await s.delete("/t/a", version: 1)
+        #expect(try await s.exists("/t/a") == nil)
+        await #expect(throws: StorageError.noNode("/t/a")) { try await s.get("/t/a") }
+        await #expect(throws: StorageError.badPath("t/a")) { try await s.get("t/a") }
+        await #expect(throws: StorageError.badPath("/t/../a")) { try await s.get("/t/../a") }
+    }
+
+    @Test(arguments: StorageFactory.allCases)
+    func childrenAndSequentialNodes(_ factory: StorageFactory) async throws {
+        let (s, _) = factory.make()
+        try await s.createParents("/q")
+        let first = try await s.create("/q/e", data: [], mode: .persistentSequential)
+        let second = try await s.create("/q/e", data: [], mode: .persistentSequential)
+        #expect(first == "/q/e0000000000")
+        #expect(second == "/q/e0000000001")
+        try await s.create("/q/b", data: [], mode: .persistent)
+        #expect(try await s.children("/q") == ["b", "e0000000000", "e0000000001"])
+        try await s.deleteRecursively("/q")
+        #expect(try await s.exists("/q") == nil)
+    }
+
+    @Test(arguments: StorageFactory.allCases)
+    func watchesFireOnce(_ factory: StorageFactory) async throws {
+        let (s, other) = factory.make()
+        try await s.createParents("/w")
+        let data = EventLog()
+        let kids = EventLog()
+        let missing = EventLog()
+        try await s.create("/w/n", data: [], mode: .persistent)
+        _ = try await s.get("/w/n", watch: data.watcher)
+        _ = try await s.children("/w", watch: kids.watcher)
+        _ = try await s.exists("/w/later", watch: missing.watcher)
+        try await other.set("/w/n", data: [1], version: nil)
+        try await other.set("/w/n", data: [2], version: nil)
+        try await other.create("/w/later", data: [], mode: .persistent)
+        #expect(data.all == [.dataChanged("/w/n")])
+        #expect(kids.all == [.childrenChanged("/w")])
+        #expect(missing.all == [.created("/w/later")])
+        let deletion = EventLog()
+        _ = try await s.get("/w/later", watch: deletion.watcher)
+        try await other.delete("/w/later", version: nil)
+        #expect(deletion.all == [.deleted("/w/later")])
+    }
+
+    @Test(arguments: StorageFactory.allCases)
+    func ephemeralNodesEndWithTheirSession(_ factory: StorageFactory) async throws {
+        let (owner, observer) = factory.make()
+        try await owner.createParents("/e")
+        try await owner.create("/e/mine", data: [9], mode: .ephemeral)
+        await #expect(throws: StorageError.self) { try await owner.create("/e/mine/child", data: [], mode: .persistent) }
+        let gone = EventLog()
+        _ = try await observer.children("/e", watch: gone.watcher)
+        #expect(try await observer.get("/e/mine").data == [9])
+        await owner.close()
+        #expect(try await observer.exists("/e/mine") == nil)
+        #expect(gone.all == [.childrenChanged("/e")])
+        await #expect(throws: StorageError.sessionClosed) { try await owner.get("/e") }
+    }
+}
+
+@Suite struct StormClusterStateTests {
+    @Test func topologyRecordsRoundTrip() async throws {
+        let state = StormClusterState(storage: InMemoryStore().session(), root: "/storm")
+        try await state.setUp()
+        let base = StormBase(name: "wc", status: .active, numWorkers: 2, componentExecutors: ["a": 1], launchTimeSecs: 10)
+        try await state.setStormBase("wc-1-10", base)
+        #expect(try await state.stormBase("wc-1-10") == base)
+        #expect(try await state.activeStorms() == ["wc-1-10"])
+        #expect(try await state.stormId(named: "wc") == "wc-1-10")
+        #expect(try await state.stormId(named: "other") == nil)
+        let assignment = Assignment(
+            masterCodeDir: "/d", nodeHost: ["n1": "host1"], executorNodePort: [[1, 2]: NodeInfo(node: "n1", port: [6700])])
+        try await state.setAssignment("wc-1-10", assignment)
+        #expect(try await state.assignment("wc-1-10") == assignment)
+        for i in 0..<12 {
+            try await state.reportError("wc-1-10", component: "split", ErrorInfo(error: "e\(i)", errorTimeSecs: Int32(i)))
+        }
+        let errors = try await state.errors("wc-1-10", component: "split")
+        #expect(errors.map(\.error) == (2..<12).map { "e\($0)" })
+        #expect(try await state.componentsWithErrors("wc-1-10") == ["split"])
+        try await state.removeStorm("wc-1-10")
+        #expect(try await state.activeStorms().isEmpty)
+        #expect(try await state.assignment("wc-1-10") == nil)
+        #expect(try await state.errors("wc-1-10", component: "split").isEmpty)
+    }
+
+    @Test func corruptNodeIsReportedWithItsPath() async throws {
+        let storage = InMemoryStore().session()
+        let state = StormClusterState(storage: storage, root: "/storm")
+        try await state.setUp()
+        try await storage.create("/storm/storms/bad-1-1", data: [1, 2, 3], mode: .persistent)
+        do {
+            _ = try await state.stormBase("bad-1-1")
+            Issue.record("a corrupt StormBase decoded")
+        } catch let error as ClusterStateError {
+            #expect(error.description.contains("/storm/storms/bad-1-1"))
+        }
+    }
+
+    @Test func nimbusRegistrationIsEphemeral() async throws {
+        let store = InMemoryStore()
+        let nimbusSession = store.session()
+        let state = StormClusterState(storage: nimbusSession)
+        let observer = StormClusterState(storage: store.session())
+        try await state.setUp()
+        try await state.addNimbus("h:6627", NimbusSummary(host: "h", port: 6627, uptimeSecs: 0, isLeader: true, version: "v"))
+        #expect(try await observer.nimbuses().map(\.host) == ["h"])
+        await nimbusSession.close()
+        #expect(try await observer.nimbuses().isEmpty)
+    }
+}

@@ -1,4 +1,5 @@
 internal import CThriftBridge
+import Foundation
 import Logging
 
 /// A Thrift server on libthrift's thread-pool server: framed transport, binary protocol, a frame size limit.
@@ -37,6 +38,17 @@ public final class ThriftServer: Sendable {
         guard let server else { return }
         tb_server_stop(server)
         Unmanaged<Handler>.fromOpaque(UnsafeRawPointer(bitPattern: context)!).release()
+    }
+
+    /// stop() from async code: the blocking part runs on its own thread, so it never holds a thread of the
+    /// cooperative pool while connection threads may still need that pool to finish their calls.
+    public func shutdown() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                self.stop()
+                done.resume()
+            }
+        }
     }
 
     deinit { stop() }
@@ -112,7 +124,7 @@ private final class Handler: Sendable {
             return false
         } catch {
             try? input.readMessageEnd()
-            logger.error("\(header.name) failed: \(error)")
+            logger.warning("\(header.name) failed: \(error)")
             return send(ThriftApplicationException(.internalError, "\(header.name) failed: \(error)"), header, output)
         }
         guard let reply else {

@@ -1,0 +1,116 @@
+import ClusterState
+import Dispatch
+import Foundation
+import Logging
+import StormCore
+import StormThrift
+
+@testable import Nimbus
+
+/// A nimbus serving on a free loopback port over an in-memory store, with its own storm.local.dir.
+final class NimbusFixture: Sendable {
+    let nimbus: Nimbus
+    let server: ThriftServer
+    let state: StormClusterState
+    let localDir: URL
+
+    init(_ overrides: [String: ConfigValue] = [:]) async throws {
+        localDir = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-test-\(UUID().uuidString)")
+        let conf = StormConfig.defaults.merging([ConfigKey.localDir: .string(localDir.path)]).merging(overrides)
+        state = StormClusterState(storage: InMemoryStore().session())
+        let nimbus = try Nimbus(conf: conf, state: state, host: "127.0.0.1", port: 0, logger: Logger(label: "nimbus-test"))
+        try await nimbus.start()
+        self.nimbus = nimbus
+        server = try ThriftServer(
+            host: "127.0.0.1", port: 0, threads: 32, maxFrameSize: 1_048_576, logger: Logger(label: "nimbus-test")
+        ) { method, input in
+            try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
+        }
+    }
+
+    deinit {
+        let server = self.server
+        let localDir = self.localDir
+        Thread.detachNewThread {
+            server.stop()
+            try? FileManager.default.removeItem(at: localDir)
+        }
+    }
+
+    /// Runs blocking client calls on a thread of their own (not GCD's, whose pool grows slowly when blocked): nimbus' handlers wait on Swift tasks, so the test must not
+    /// hold a thread of the cooperative pool while they do.
+    func client<T: Sendable>(_ body: @escaping @Sendable (NimbusClient) throws -> T) async throws -> T {
+        let port = server.port
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(
+                    with: Result {
+                        let client = try NimbusClient(host: "127.0.0.1", port: port)
+                        defer { client.close() }
+                        return try body(client)
+                    })
+            }
+        }
+    }
+
+    /// Uploads bytes as a topology archive and returns the location.
+    func upload(_ bytes: [UInt8] = Array("archive".utf8), finish: Bool = true) async throws -> String {
+        try await client { c in
+            let location = try c.beginFileUpload()
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(offset + 100_000, bytes.count)
+                try c.uploadChunk(location: location, chunk: Array(bytes[offset..<end]))
+                offset = end
+            }
+            if finish { try c.finishFileUpload(location: location) }
+            return location
+        }
+    }
+
+    func submit(
+        _ name: String, topology: StormTopology = NimbusFixture.wordCount(), conf: String = "{}", status: TopologyInitialStatus = .active,
+        location: String? = nil
+    ) async throws {
+        let where_ = if let location { location } else { try await upload() }
+        try await client { c in
+            try c.submitTopologyWithOpts(
+                name: name, uploadedJarLocation: where_, jsonConf: conf, topology: topology,
+                options: SubmitOptions(initialStatus: status))
+        }
+    }
+
+    /// What must not change when nimbus refuses something: the topologies and the files they own.
+    func storedState() async throws -> [String] {
+        let ids = try await state.activeStorms()
+        let dirs = (try? FileManager.default.contentsOfDirectory(atPath: localDir.appendingPathComponent("nimbus/stormdist").path)) ?? []
+        return ids.map { "storm:\($0)" } + dirs.sorted().map { "dir:\($0)" }
+    }
+
+    static func wordCount() -> StormTopology {
+        let spout = SpoutSpec(
+            spoutObject: .shell(ShellComponent(executionCommand: "python3", script: "spout.py")),
+            common: ComponentCommon(inputs: [:], streams: ["default": StreamInfo(outputFields: ["sentence"], direct: false)]))
+        let split = Bolt(
+            boltObject: .shell(ShellComponent(executionCommand: "python3", script: "split.py")),
+            common: ComponentCommon(
+                inputs: [GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())],
+                streams: ["default": StreamInfo(outputFields: ["word"], direct: false)], parallelismHint: 4))
+        let count = Bolt(
+            boltObject: .shell(ShellComponent(executionCommand: "python3", script: "count.py")),
+            common: ComponentCommon(
+                inputs: [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])],
+                streams: ["default": StreamInfo(outputFields: ["word", "count"], direct: false)], parallelismHint: 2))
+        return StormTopology(spouts: ["sentences": spout], bolts: ["split": split, "count": count], stateSpouts: [:])
+    }
+}
+
+/// Polls until `condition` holds or `seconds` pass.
+func eventually(_ seconds: Double = 10, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return try await condition()
+}
