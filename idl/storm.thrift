@@ -31,10 +31,11 @@ struct JavaObject {
 struct NullStruct {
 }
 
+# python.immutable makes the generated Python class hashable, so maps keyed by it decode; the wire is unchanged.
 struct GlobalStreamId {
   1: required string componentId;
   2: required string streamId;
-}
+} (python.immutable = "")
 
 # An empty fields list is a global grouping.
 union Grouping {
@@ -235,7 +236,7 @@ struct ExecutorStats {
 struct ExecutorInfo {
   1: required i32 task_start;
   2: required i32 task_end;
-}
+} (python.immutable = "")
 
 struct ExecutorSummary {
   1: required ExecutorInfo executor_info;
@@ -554,7 +555,7 @@ struct SupervisorInfo {
 struct NodeInfo {
   1: required string node;
   2: required set<i64> port;
-}
+} (python.immutable = "")
 
 struct ProfileRequest {
   1: required NodeInfo nodeInfo;

@@ -431,32 +431,47 @@ class GlobalStreamId(object):
 
 
     def __init__(self, componentId=None, streamId=None,):
-        self.componentId = componentId
-        self.streamId = streamId
+        super(GlobalStreamId, self).__setattr__('componentId', componentId)
+        super(GlobalStreamId, self).__setattr__('streamId', streamId)
 
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
+    def __setattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __delattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __hash__(self):
+        return hash(self.__class__) ^ hash((self.componentId, self.streamId, ))
+
+    @classmethod
+    def read(cls, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and cls.thrift_spec is not None:
+            return iprot._fast_decode(None, iprot, [cls, cls.thrift_spec])
         iprot.readStructBegin()
+        componentId = None
+        streamId = None
         while True:
             (fname, ftype, fid) = iprot.readFieldBegin()
             if ftype == TType.STOP:
                 break
             if fid == 1:
                 if ftype == TType.STRING:
-                    self.componentId = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                    componentId = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
                 else:
                     iprot.skip(ftype)
             elif fid == 2:
                 if ftype == TType.STRING:
-                    self.streamId = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                    streamId = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
                 else:
                     iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
         iprot.readStructEnd()
+        return cls(
+            componentId=componentId,
+            streamId=streamId,
+        )
 
     def write(self, oprot):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
@@ -970,8 +985,7 @@ class ComponentCommon(object):
                     self.inputs = {}
                     (_ktype22, _vtype23, _size21) = iprot.readMapBegin()
                     for _i25 in range(_size21):
-                        _key26 = GlobalStreamId()
-                        _key26.read(iprot)
+                        _key26 = GlobalStreamId.read(iprot)
                         _val27 = Grouping()
                         _val27.read(iprot)
                         self.inputs[_key26] = _val27
@@ -3285,8 +3299,7 @@ class BoltStats(object):
                         _val175 = {}
                         (_ktype177, _vtype178, _size176) = iprot.readMapBegin()
                         for _i180 in range(_size176):
-                            _key181 = GlobalStreamId()
-                            _key181.read(iprot)
+                            _key181 = GlobalStreamId.read(iprot)
                             _val182 = iprot.readI64()
                             _val175[_key181] = _val182
                         iprot.readMapEnd()
@@ -3303,8 +3316,7 @@ class BoltStats(object):
                         _val189 = {}
                         (_ktype191, _vtype192, _size190) = iprot.readMapBegin()
                         for _i194 in range(_size190):
-                            _key195 = GlobalStreamId()
-                            _key195.read(iprot)
+                            _key195 = GlobalStreamId.read(iprot)
                             _val196 = iprot.readI64()
                             _val189[_key195] = _val196
                         iprot.readMapEnd()
@@ -3321,8 +3333,7 @@ class BoltStats(object):
                         _val203 = {}
                         (_ktype205, _vtype206, _size204) = iprot.readMapBegin()
                         for _i208 in range(_size204):
-                            _key209 = GlobalStreamId()
-                            _key209.read(iprot)
+                            _key209 = GlobalStreamId.read(iprot)
                             _val210 = iprot.readDouble()
                             _val203[_key209] = _val210
                         iprot.readMapEnd()
@@ -3339,8 +3350,7 @@ class BoltStats(object):
                         _val217 = {}
                         (_ktype219, _vtype220, _size218) = iprot.readMapBegin()
                         for _i222 in range(_size218):
-                            _key223 = GlobalStreamId()
-                            _key223.read(iprot)
+                            _key223 = GlobalStreamId.read(iprot)
                             _val224 = iprot.readI64()
                             _val217[_key223] = _val224
                         iprot.readMapEnd()
@@ -3357,8 +3367,7 @@ class BoltStats(object):
                         _val231 = {}
                         (_ktype233, _vtype234, _size232) = iprot.readMapBegin()
                         for _i236 in range(_size232):
-                            _key237 = GlobalStreamId()
-                            _key237.read(iprot)
+                            _key237 = GlobalStreamId.read(iprot)
                             _val238 = iprot.readDouble()
                             _val231[_key237] = _val238
                         iprot.readMapEnd()
@@ -3879,32 +3888,47 @@ class ExecutorInfo(object):
 
 
     def __init__(self, task_start=None, task_end=None,):
-        self.task_start = task_start
-        self.task_end = task_end
+        super(ExecutorInfo, self).__setattr__('task_start', task_start)
+        super(ExecutorInfo, self).__setattr__('task_end', task_end)
 
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
+    def __setattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __delattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __hash__(self):
+        return hash(self.__class__) ^ hash((self.task_start, self.task_end, ))
+
+    @classmethod
+    def read(cls, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and cls.thrift_spec is not None:
+            return iprot._fast_decode(None, iprot, [cls, cls.thrift_spec])
         iprot.readStructBegin()
+        task_start = None
+        task_end = None
         while True:
             (fname, ftype, fid) = iprot.readFieldBegin()
             if ftype == TType.STOP:
                 break
             if fid == 1:
                 if ftype == TType.I32:
-                    self.task_start = iprot.readI32()
+                    task_start = iprot.readI32()
                 else:
                     iprot.skip(ftype)
             elif fid == 2:
                 if ftype == TType.I32:
-                    self.task_end = iprot.readI32()
+                    task_end = iprot.readI32()
                 else:
                     iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
         iprot.readStructEnd()
+        return cls(
+            task_start=task_start,
+            task_end=task_end,
+        )
 
     def write(self, oprot):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
@@ -3989,8 +4013,7 @@ class ExecutorSummary(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.executor_info = ExecutorInfo()
-                    self.executor_info.read(iprot)
+                    self.executor_info = ExecutorInfo.read(iprot)
                 else:
                     iprot.skip(ftype)
             elif fid == 2:
@@ -6229,8 +6252,7 @@ class ComponentPageInfo(object):
                     self.gsid_to_input_stats = {}
                     (_ktype509, _vtype510, _size508) = iprot.readMapBegin()
                     for _i512 in range(_size508):
-                        _key513 = GlobalStreamId()
-                        _key513.read(iprot)
+                        _key513 = GlobalStreamId.read(iprot)
                         _val514 = ComponentAggregateStats()
                         _val514.read(iprot)
                         self.gsid_to_input_stats[_key513] = _val514
@@ -8135,30 +8157,41 @@ class NodeInfo(object):
 
 
     def __init__(self, node=None, port=None,):
-        self.node = node
-        self.port = port
+        super(NodeInfo, self).__setattr__('node', node)
+        super(NodeInfo, self).__setattr__('port', port)
 
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
+    def __setattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __delattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __hash__(self):
+        return hash(self.__class__) ^ hash((self.node, self.port, ))
+
+    @classmethod
+    def read(cls, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and cls.thrift_spec is not None:
+            return iprot._fast_decode(None, iprot, [cls, cls.thrift_spec])
         iprot.readStructBegin()
+        node = None
+        port = None
         while True:
             (fname, ftype, fid) = iprot.readFieldBegin()
             if ftype == TType.STOP:
                 break
             if fid == 1:
                 if ftype == TType.STRING:
-                    self.node = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                    node = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
                 else:
                     iprot.skip(ftype)
             elif fid == 2:
                 if ftype == TType.SET:
-                    self.port = set()
+                    port = set()
                     (_etype652, _size649) = iprot.readSetBegin()
                     for _i653 in range(_size649):
                         _elem654 = iprot.readI64()
-                        self.port.add(_elem654)
+                        port.add(_elem654)
                     iprot.readSetEnd()
                 else:
                     iprot.skip(ftype)
@@ -8166,6 +8199,10 @@ class NodeInfo(object):
                 iprot.skip(ftype)
             iprot.readFieldEnd()
         iprot.readStructEnd()
+        return cls(
+            node=node,
+            port=port,
+        )
 
     def write(self, oprot):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
@@ -8244,8 +8281,7 @@ class ProfileRequest(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.nodeInfo = NodeInfo()
-                    self.nodeInfo.read(iprot)
+                    self.nodeInfo = NodeInfo.read(iprot)
                 else:
                     iprot.skip(ftype)
             elif fid == 2:
@@ -8558,8 +8594,7 @@ class Assignment(object):
                             _elem693 = iprot.readI64()
                             _key686.append(_elem693)
                         iprot.readListEnd()
-                        _val687 = NodeInfo()
-                        _val687.read(iprot)
+                        _val687 = NodeInfo.read(iprot)
                         self.executor_node_port[_key686] = _val687
                     iprot.readMapEnd()
                 else:
@@ -8585,8 +8620,7 @@ class Assignment(object):
                     self.worker_resources = {}
                     (_ktype708, _vtype709, _size707) = iprot.readMapBegin()
                     for _i711 in range(_size707):
-                        _key712 = NodeInfo()
-                        _key712.read(iprot)
+                        _key712 = NodeInfo.read(iprot)
                         _val713 = WorkerResources()
                         _val713.read(iprot)
                         self.worker_resources[_key712] = _val713
@@ -9041,8 +9075,7 @@ class ClusterWorkerHeartbeat(object):
                     self.executor_stats = {}
                     (_ktype752, _vtype753, _size751) = iprot.readMapBegin()
                     for _i755 in range(_size751):
-                        _key756 = ExecutorInfo()
-                        _key756.read(iprot)
+                        _key756 = ExecutorInfo.read(iprot)
                         _val757 = ExecutorStats()
                         _val757.read(iprot)
                         self.executor_stats[_key756] = _val757
@@ -9333,8 +9366,7 @@ class LocalAssignment(object):
                     self.executors = []
                     (_etype772, _size769) = iprot.readListBegin()
                     for _i773 in range(_size769):
-                        _elem774 = ExecutorInfo()
-                        _elem774.read(iprot)
+                        _elem774 = ExecutorInfo.read(iprot)
                         self.executors.append(_elem774)
                     iprot.readListEnd()
                 else:
@@ -9696,8 +9728,7 @@ class LSWorkerHeartbeat(object):
                     self.executors = []
                     (_etype797, _size794) = iprot.readListBegin()
                     for _i798 in range(_size794):
-                        _elem799 = ExecutorInfo()
-                        _elem799.read(iprot)
+                        _elem799 = ExecutorInfo.read(iprot)
                         self.executors.append(_elem799)
                     iprot.readListEnd()
                 else:
@@ -9809,8 +9840,7 @@ class SupervisorWorkerHeartbeat(object):
                     self.executors = []
                     (_etype804, _size801) = iprot.readListBegin()
                     for _i805 in range(_size801):
-                        _elem806 = ExecutorInfo()
-                        _elem806.read(iprot)
+                        _elem806 = ExecutorInfo.read(iprot)
                         self.executors.append(_elem806)
                     iprot.readListEnd()
                 else:
