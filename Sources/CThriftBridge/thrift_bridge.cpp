@@ -411,11 +411,15 @@ void tb_client_close(tb_client *c) {
 
 // ----- server -----
 
-tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, tb_handler_fn handler,
-                           void *context) {
+tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, int io_timeout_ms,
+                           tb_handler_fn handler, void *context) {
   auto *s = new tb_server();
   try {
     s->socket = host && *host ? std::make_shared<TServerSocket>(host, port) : std::make_shared<TServerSocket>(port);
+    if (io_timeout_ms > 0) {
+      s->socket->setRecvTimeout(io_timeout_ms);
+      s->socket->setSendTimeout(io_timeout_ms);
+    }
     s->threads = ThreadManager::newSimpleThreadManager(static_cast<size_t>(threads > 0 ? threads : 1));
     s->threads->threadFactory(std::make_shared<ThreadFactory>());
     s->threads->start();

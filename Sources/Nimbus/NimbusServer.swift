@@ -28,7 +28,8 @@ public struct NimbusServer: Service {
         let nimbus = self.nimbus
         let server = try ThriftServer(
             host: "", port: try conf.int(ConfigKey.nimbusThriftPort), threads: try conf.int(ConfigKey.nimbusThriftThreads),
-            maxFrameSize: try conf.int(ConfigKey.nimbusThriftMaxBufferSize), logger: logger
+            maxFrameSize: try conf.int(ConfigKey.nimbusThriftMaxBufferSize),
+            ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs), logger: logger
         ) { method, input in
             try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
         }

@@ -91,8 +91,10 @@ void tb_client_close(tb_client *c);
 // connection's input and output protocols; it returns 0 to keep the connection and non-zero to close it.
 typedef int (*tb_handler_fn)(void *context, tb_protocol *in, tb_protocol *out);
 // Binds and listens (port 0 picks a free port); NULL on failure with the reason in tb_last_error().
-tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, tb_handler_fn handler,
-                           void *context);
+// A connection that sends nothing for io_timeout_ms (0 = never) is closed, so a stalled client cannot hold a
+// pool thread forever.
+tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, int io_timeout_ms,
+                           tb_handler_fn handler, void *context);
 int tb_server_port(tb_server *s);
 // Stops accepting, closes connections, waits for the serving thread and frees the server.
 void tb_server_stop(tb_server *s);

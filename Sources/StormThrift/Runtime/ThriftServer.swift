@@ -15,12 +15,15 @@ public final class ThriftServer: Sendable {
     private let context: UInt
     public let port: Int
 
-    public init(host: String, port: Int, threads: Int, maxFrameSize: Int, logger: Logger, dispatch: @escaping Dispatch)
-        throws
-    {
+    /// `ioTimeoutMillis` closes a connection that stays silent that long (0: never).
+    public init(
+        host: String, port: Int, threads: Int, maxFrameSize: Int, ioTimeoutMillis: Int = 0, logger: Logger,
+        dispatch: @escaping Dispatch
+    ) throws {
         ThriftDiagnostics.route(to: logger)
         let box = Unmanaged.passRetained(Handler(dispatch: dispatch, logger: logger)).toOpaque()
-        guard let raw = tb_server_start(host, Int32(port), Int32(threads), Int32(maxFrameSize), handleMessage, box) else {
+        guard let raw = tb_server_start(
+            host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis), handleMessage, box) else {
             Unmanaged<Handler>.fromOpaque(box).release()
             throw ThriftTransportError.last("listening on \(host):\(port)")
         }
