@@ -20,6 +20,10 @@ THRIFT_PACKAGE = os.environ.get("STORM_THRIFT_PACKAGE", "storm_thrift")
 ttypes = importlib.import_module(THRIFT_PACKAGE + ".ttypes")
 NimbusService = importlib.import_module(THRIFT_PACKAGE + ".Nimbus")
 
+# Code generated from Storm's own IDL has unhashable structs; maps keyed by GlobalStreamId need a hash to be built.
+if getattr(ttypes.GlobalStreamId, "__hash__", None) is None:
+    ttypes.GlobalStreamId.__hash__ = lambda self: hash((self.componentId, self.streamId))
+
 from thrift.protocol import TBinaryProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 
