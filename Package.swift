@@ -53,6 +53,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Benchmarks a nimbus process over TCP (see the README's performance section).
+        .executableTarget(
+            name: "nimbus-bench",
+            dependencies: ["StormThrift", "Locking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState", "StormThrift", "Locking"]),

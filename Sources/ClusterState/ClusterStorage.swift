@@ -144,11 +144,28 @@ func parent(of path: String) -> String {
     return String(path[..<slash])
 }
 
-/// Checks a ZooKeeper-style absolute path: "/" or "/a/b" with no empty, "." or ".." components.
+/// Checks a ZooKeeper-style absolute path: "/" or "/a/b" with no empty, "." or ".." components and no NUL.
+/// One pass over the bytes: every storage call makes this check, so it stays off Foundation's string search.
 func validatePath(_ path: String) throws {
-    if path == "/" { return }
-    guard path.hasPrefix("/"), !path.hasSuffix("/") else { throw StorageError.badPath(path) }
-    for part in path.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
-        if part.isEmpty || part == "." || part == ".." || part.contains("\0") { throw StorageError.badPath(path) }
+    var utf8 = path.utf8.makeIterator()
+    guard utf8.next() == UInt8(ascii: "/") else { throw StorageError.badPath(path) }
+    if path.utf8.count == 1 { return }
+    var componentLength = 0
+    var dots = 0
+    func endComponent() throws {
+        if componentLength == 0 || componentLength == dots && dots <= 2 { throw StorageError.badPath(path) }
+        componentLength = 0
+        dots = 0
     }
+    while let byte = utf8.next() {
+        switch byte {
+        case UInt8(ascii: "/"): try endComponent()
+        case 0: throw StorageError.badPath(path)
+        case UInt8(ascii: "."):
+            componentLength += 1
+            dots += 1
+        default: componentLength += 1
+        }
+    }
+    try endComponent()
 }

@@ -156,3 +156,14 @@ enum StorageFactory: String, CaseIterable, CustomTestStringConvertible {
         #expect(try await observer.nimbuses().isEmpty)
     }
 }
+
+@Suite struct PathTests {
+    @Test func pathsAreZooKeepers() throws {
+        for good in ["/", "/a", "/a/b", "/storm/storms/wc-1-10", "/a/.b", "/a/...", "/a/b.c"] {
+            try validatePath(good)
+        }
+        for bad in ["", "a", "a/b", "/a/", "//a", "/a//b", "/a/./b", "/a/../b", "/..", "/.", "/a\u{0}b"] {
+            #expect(throws: StorageError.badPath(bad)) { try validatePath(bad) }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import Locking
+import StormThrift
+
+/// Measures a real `storm nimbus` process over TCP: call throughput with 1 and N concurrent clients,
+/// submit-to-listed latency, and resident memory idle and with many topologies.
+@main
+struct NimbusBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nimbus-bench", abstract: "Benchmark a storm nimbus process over its Thrift API.")
+
+    @Option(help: "The storm executable to start nimbus with.") var storm = ".build/release/storm"
+    @Option(help: "Seconds per throughput measurement.") var seconds = 5.0
+    @Option(help: "Concurrent clients for the parallel measurement.") var clients = 16
+    @Option(help: "Topologies to submit.") var topologies = 100
+
+    func run() throws {
+        let port = Int.random(in: 20000...40000)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let nimbus = Process()
+        nimbus.executableURL = URL(fileURLWithPath: storm)
+        nimbus.arguments = ["nimbus", "-c", "nimbus.thrift.port=\(port)", "-c", "storm.local.dir=\(dir.path)/local"]
+        nimbus.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try nimbus.run()
+        defer {
+            nimbus.terminate()
+            nimbus.waitUntilExit()
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let client = try waitForNimbus(port: port)
+        Thread.sleep(forTimeInterval: 1)
+        print("nimbus pid \(nimbus.processIdentifier), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(String(format: "RSS idle: %.1f MiB", rssMiB(nimbus.processIdentifier)))
+
+        report("getClusterInfo, 0 topologies", try throughput(port: port, clients: 1))
+        report("getClusterInfo, 0 topologies", try throughput(port: port, clients: clients))
+
+        let topology = Self.topology()
+        var latencies: [Double] = []
+        for i in 0..<topologies {
+            let name = "bench-\(i)"
+            let started = DispatchTime.now().uptimeNanoseconds
+            let location = try client.beginFileUpload()
+            try client.uploadChunk(location: location, chunk: [UInt8](repeating: 1, count: 64 * 1024))
+            try client.finishFileUpload(location: location)
+            try client.submitTopology(name: name, uploadedJarLocation: location, jsonConf: "{}", topology: topology)
+            while !(try client.getTopologySummaries().contains { $0.name == name }) {}
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
+        }
+        latencies.sort()
+        print(
+            String(
+                format: "submit-to-listed (upload 64 KiB + submit + list), %d topologies: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                topologies, latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
+                latencies.last!))
+        Thread.sleep(forTimeInterval: 1)
+        print(String(format: "RSS with %d topologies: %.1f MiB", topologies, rssMiB(nimbus.processIdentifier)))
+        report("getClusterInfo, \(topologies) topologies", try throughput(port: port, clients: 1))
+        report("getClusterInfo, \(topologies) topologies", try throughput(port: port, clients: clients))
+    }
+
+    private func report(_ what: String, _ result: (clients: Int, calls: Int, seconds: Double)) {
+        print(
+            String(
+                format: "%@, %d client(s): %.0f calls/s (%d calls in %.1f s)", what, result.clients,
+                Double(result.calls) / result.seconds, result.calls, result.seconds))
+    }
+
+    private func throughput(port: Int, clients n: Int) throws -> (clients: Int, calls: Int, seconds: Double) {
+        let total = Locked(0)
+        let failures = Locked<[String]>([])
+        let deadline = Date().addingTimeInterval(seconds)
+        let started = Date()
+        let done = DispatchGroup()
+        for _ in 0..<n {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                do {
+                    let c = try NimbusClient(host: "127.0.0.1", port: port)
+                    var calls = 0
+                    while Date() < deadline {
+                        _ = try c.getClusterInfo()
+                        calls += 1
+                    }
+                    total.withLock { $0 += calls }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        done.wait()
+        if let failure = failures.withLock({ $0.first }) { throw ValidationError("a client failed: \(failure)") }
+        return (n, total.withLock { $0 }, Date().timeIntervalSince(started))
+    }
+
+    private func waitForNimbus(port: Int) throws -> NimbusClient {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            if let client = try? NimbusClient(host: "127.0.0.1", port: port), (try? client.getLeader()) != nil { return client }
+            if Date() > deadline { throw ValidationError("nimbus did not start on port \(port)") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    private func rssMiB(_ pid: Int32) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return -1 }
+        return kb / 1024
+    }
+
+    static func topology() -> StormTopology {
+        func common(_ fields: [String], _ inputs: [GlobalStreamId: Grouping] = [:], _ p: Int32 = 1) -> ComponentCommon {
+            ComponentCommon(inputs: inputs, streams: ["default": StreamInfo(outputFields: fields, direct: false)], parallelismHint: p)
+        }
+        return StormTopology(
+            spouts: ["sentences": SpoutSpec(spoutObject: .shell(ShellComponent(executionCommand: "python3", script: "s.py")), common: common(["sentence"]))],
+            bolts: [
+                "split": Bolt(
+                    boltObject: .shell(ShellComponent(executionCommand: "python3", script: "split.py")),
+                    common: common(["word"], [GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())], 4)),
+                "count": Bolt(
+                    boltObject: .shell(ShellComponent(executionCommand: "python3", script: "count.py")),
+                    common: common(["word", "count"], [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])], 4)),
+            ], stateSpouts: [:])
+    }
+}
