@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and testing need and is not already there: Debian's Thrift C++ library and compiler,
+# boost headers (libthrift's headers need them), a JDK and Debian's Thrift Java library for the Java client,
+# and PyPI's thrift and pytest for the Python client and the end-to-end tests. Safe to run again.
+set -euo pipefail
+
+packages=(libthrift-dev thrift-compiler libboost-dev pkg-config default-jdk-headless libthrift-java libslf4j-java)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python3 -c 'import thrift, pytest' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "thrift>=0.16" pytest
+if ! command -v swift >/dev/null; then
+  echo "swift is not on PATH: this project needs a Swift 6 toolchain" >&2
+  exit 1
+fi
