@@ -44,6 +44,11 @@ public final class Nimbus: NimbusHandler {
     public func start() async throws {
         try await state.setUp()
         try await state.addNimbus("\(host):\(port)", summary())
+        let alive = Set(try await state.activeStorms())
+        for id in code.storedIds() where !alive.contains(id) {
+            code.remove(id)
+            logger.info("deleted the files of topology \(id), which the cluster state no longer has")
+        }
         for id in try await state.activeStorms() {
             guard let base = try await state.stormBase(id) else { continue }
             switch (base.status, base.topologyActionOptions) {
@@ -57,10 +62,22 @@ public final class Nimbus: NimbusHandler {
         }
     }
 
-    /// Deletes abandoned uploads; the server calls it periodically.
-    public func expireTransfers() {
+    /// Deletes abandoned uploads and the files of topologies the cluster state no longer has (left behind when
+    /// nimbus died between forgetting a topology and deleting its files). The server calls it periodically.
+    public func cleanUp() {
         let n = transfers.expire()
         if n > 0 { logger.info("expired \(n) abandoned file transfer(s)") }
+        writes.withLock { _ in
+            do {
+                let alive = Set(try blockingAwait { [state] in try await state.activeStorms() })
+                for id in code.storedIds() where !alive.contains(id) {
+                    code.remove(id)
+                    logger.info("deleted the files of topology \(id), which the cluster state no longer has")
+                }
+            } catch {
+                logger.warning("could not look for orphaned topology files: \(error)")
+            }
+        }
     }
 
     // MARK: submitting

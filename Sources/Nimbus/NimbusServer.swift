@@ -38,7 +38,7 @@ public struct NimbusServer: Service {
         try? await cancelWhenGracefulShutdown {
             while true {
                 try await Task.sleep(for: .seconds(5))
-                nimbus.expireTransfers()
+                nimbus.cleanUp()
             }
         }
         logger.info("nimbus shutting down")

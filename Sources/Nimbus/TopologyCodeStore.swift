@@ -51,6 +51,11 @@ struct TopologyCodeStore: Sendable {
             to: directory(id).appendingPathComponent(Self.confFile), options: .atomic)
     }
 
+    /// Ids of the topologies with files here (scratch folders of submits in progress excluded).
+    func storedIds() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).filter { !$0.hasPrefix(".") }
+    }
+
     func remove(_ id: String) {
         try? FileManager.default.removeItem(at: directory(id))
     }

@@ -80,26 +80,35 @@ struct KillCommand: ParsableCommand {
     }
 }
 
-struct ActivateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "activate", abstract: "Activate a topology's spouts.")
-    @Argument(help: "The topology's name.") var name: String
-    @OptionGroup var global: GlobalOptions
+/// A command that makes one call naming a topology and reports it.
+protocol TopologyCallCommand: ParsableCommand {
+    var name: String { get }
+    var global: GlobalOptions { get }
+    static var done: String { get }
+    static func call(_ nimbus: NimbusClient, _ name: String) throws
+}
 
+extension TopologyCallCommand {
     func run() throws {
-        try withNimbus(try global.load()) { try $0.activate(name: name) }
-        print("Activated topology: \(name)")
+        try withNimbus(try global.load()) { try Self.call($0, name) }
+        print("\(Self.done) topology: \(name)")
     }
 }
 
-struct DeactivateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "deactivate", abstract: "Deactivate a topology's spouts.")
+struct ActivateCommand: TopologyCallCommand {
+    static let configuration = CommandConfiguration(commandName: "activate", abstract: "Activate a topology's spouts.")
+    static let done = "Activated"
     @Argument(help: "The topology's name.") var name: String
     @OptionGroup var global: GlobalOptions
+    static func call(_ nimbus: NimbusClient, _ name: String) throws { try nimbus.activate(name: name) }
+}
 
-    func run() throws {
-        try withNimbus(try global.load()) { try $0.deactivate(name: name) }
-        print("Deactivated topology: \(name)")
-    }
+struct DeactivateCommand: TopologyCallCommand {
+    static let configuration = CommandConfiguration(commandName: "deactivate", abstract: "Deactivate a topology's spouts.")
+    static let done = "Deactivated"
+    @Argument(help: "The topology's name.") var name: String
+    @OptionGroup var global: GlobalOptions
+    static func call(_ nimbus: NimbusClient, _ name: String) throws { try nimbus.deactivate(name: name) }
 }
 
 struct RebalanceCommand: ParsableCommand {

@@ -53,6 +53,16 @@ final class NimbusFixture: Sendable {
         }
     }
 
+    /// Runs nimbus code that blocks (it waits on Swift tasks) on a thread outside the cooperative pool.
+    func onOwnThread(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                body()
+                done.resume()
+            }
+        }
+    }
+
     /// Uploads bytes as a topology archive and returns the location.
     func upload(_ bytes: [UInt8] = Array("archive".utf8), finish: Bool = true) async throws -> String {
         try await client { c in

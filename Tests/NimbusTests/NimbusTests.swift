@@ -316,3 +316,17 @@ import Testing
         #expect(try await f.storedState().isEmpty)
     }
 }
+
+@Suite struct CleanUpTests {
+    @Test func filesOfForgottenTopologiesAreDeleted() async throws {
+        let f = try await NimbusFixture()
+        try await f.submit("kept")
+        try await f.submit("forgotten")
+        let forgotten = try await f.client { try $0.getTopologySummaryByName(name: "forgotten") }.id
+        // As if nimbus died after removing the topology from the cluster state but before deleting its files.
+        try await f.state.removeStorm(forgotten)
+        let kept = try await f.client { try $0.getTopologySummaryByName(name: "kept") }.id
+        await f.onOwnThread { f.nimbus.cleanUp() }
+        #expect(f.nimbus.code.storedIds() == [kept])
+    }
+}

@@ -25,4 +25,4 @@ def test_builder_and_helper_submit_list_and_kill(nimbus, tmp_path):
         client.kill("helper", wait_secs=0)
         assert wait_until(lambda: client.list() == [])
     stored = os.path.join(nimbus.dir, "local", "nimbus", "stormdist")
-    assert os.listdir(stored) == []
+    assert wait_until(lambda: os.listdir(stored) == [])
