@@ -26,3 +26,21 @@ def test_builder_and_helper_submit_list_and_kill(nimbus, tmp_path):
         assert wait_until(lambda: client.list() == [])
     stored = os.path.join(nimbus.dir, "local", "nimbus", "stormdist")
     assert wait_until(lambda: os.listdir(stored) == [])
+
+
+def test_python_client_installs_with_pip(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    target = tmp_path / "site"
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                             "--disable-pip-version-check", "--target", str(target),
+                             os.path.join(REPO, "clients", "python")], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    check = subprocess.run([sys.executable, "-c", "import stormclient, storm_thrift.Nimbus as n; "
+                            "print(stormclient.__file__); print(n.Client.__name__)"],
+                           capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(target)})
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.splitlines() == [str(target / "stormclient" / "__init__.py"), "Client"]

@@ -30,7 +30,19 @@ def test_java_example_lists_and_submits(nimbus, client, java_classpath):
     summary = client.getTopologySummaryByName("from-java")
     assert f"submitted {summary.id}" in lines
     assert f"topology from-java ACTIVE executors=7 id={summary.id}" in lines
+    assert lines[-4:] == ["info from-java ACTIVE errors=0", "conf topology.workers=true", "deactivated INACTIVE",
+                          "activated ACTIVE"]
     assert client.getUserTopology(summary.id).bolts["split"].common.parallelism_hint == 3
+
+
+def test_java_example_kills_with_a_wait(nimbus, client, java_classpath):
+    result = subprocess.run(["java", "-cp", java_classpath, "org.stormswift.example.ClusterExample", "127.0.0.1",
+                             str(nimbus.port), "short-lived", "--kill"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-2] == "killing KILLED"
+    assert lines[-1].startswith("gone: NotAliveException ")
+    assert client.getTopologySummaries() == []
 
 
 def test_java_sees_declared_exceptions(nimbus, client, java_classpath):

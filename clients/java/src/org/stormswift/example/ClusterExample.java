@@ -14,6 +14,8 @@ import org.apache.storm.generated.ClusterSummary;
 import org.apache.storm.generated.ComponentCommon;
 import org.apache.storm.generated.ComponentObject;
 import org.apache.storm.generated.GlobalStreamId;
+import org.apache.storm.generated.KillOptions;
+import org.apache.storm.generated.NotAliveException;
 import org.apache.storm.generated.Grouping;
 import org.apache.storm.generated.Nimbus;
 import org.apache.storm.generated.NimbusSummary;
@@ -23,6 +25,7 @@ import org.apache.storm.generated.SpoutSpec;
 import org.apache.storm.generated.StateSpoutSpec;
 import org.apache.storm.generated.StormTopology;
 import org.apache.storm.generated.StreamInfo;
+import org.apache.storm.generated.TopologyInfo;
 import org.apache.storm.generated.TopologySummary;
 import org.apache.thrift.protocol.TBinaryProtocol;
 import org.apache.thrift.transport.TSocket;
@@ -30,14 +33,16 @@ import org.apache.thrift.transport.TTransport;
 import org.apache.thrift.transport.layered.TFramedTransport;
 
 /**
- * Lists a Storm cluster and submits a topology of shell components through the Nimbus Thrift API.
+ * Walks a topology of shell components through its life on a Storm cluster with the Nimbus Thrift API: lists the
+ * cluster, uploads an archive, submits, reads the topology's info and conf back, deactivates, activates, and with
+ * --kill kills it with a wait and watches it go. Prints one line per step.
  *
- * <p>Usage: ClusterExample HOST PORT TOPOLOGY_NAME
+ * <p>Usage: ClusterExample HOST PORT TOPOLOGY_NAME [--kill]
  */
 public final class ClusterExample {
     public static void main(String[] args) throws Exception {
-        if (args.length != 3) {
-            System.err.println("usage: ClusterExample HOST PORT TOPOLOGY_NAME");
+        if (args.length < 3 || args.length > 4 || (args.length == 4 && !args[3].equals("--kill"))) {
+            System.err.println("usage: ClusterExample HOST PORT TOPOLOGY_NAME [--kill]");
             System.exit(2);
         }
         TTransport transport = new TFramedTransport(new TSocket(args[0], Integer.parseInt(args[1])));
@@ -55,13 +60,38 @@ public final class ClusterExample {
             String location = nimbus.beginFileUpload();
             nimbus.uploadChunk(location, ByteBuffer.wrap(archive()));
             nimbus.finishFileUpload(location);
-            nimbus.submitTopology(args[2], location, "{\"topology.workers\": 2}", topology());
-            System.out.println("submitted " + nimbus.getTopologySummaryByName(args[2]).get_id());
+            String name = args[2];
+            nimbus.submitTopology(name, location, "{\"topology.workers\": 2}", topology());
+            String id = nimbus.getTopologySummaryByName(name).get_id();
+            System.out.println("submitted " + id);
 
             List<TopologySummary> topologies = nimbus.getTopologySummaries();
             for (TopologySummary t : topologies) {
                 System.out.println("topology " + t.get_name() + " " + t.get_status() + " executors="
                         + t.get_num_executors() + " id=" + t.get_id());
+            }
+            TopologyInfo info = nimbus.getTopologyInfo(id);
+            System.out.println("info " + info.get_name() + " " + info.get_status() + " errors=" + info.get_errors_size());
+            System.out.println("conf topology.workers=" + nimbus.getTopologyConf(id).contains("\"topology.workers\":2"));
+            nimbus.deactivate(name);
+            System.out.println("deactivated " + nimbus.getTopologySummary(id).get_status());
+            nimbus.activate(name);
+            System.out.println("activated " + nimbus.getTopologySummary(id).get_status());
+            if (args.length == 4) {
+                KillOptions kill = new KillOptions();
+                kill.set_wait_secs(1);
+                nimbus.killTopologyWithOpts(name, kill);
+                System.out.println("killing " + nimbus.getTopologySummary(id).get_status());
+                long deadline = System.currentTimeMillis() + 15000;
+                while (!nimbus.isTopologyNameAllowed(name) && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(100);
+                }
+                try {
+                    nimbus.getTopologyInfo(id);
+                    System.out.println("still alive");
+                } catch (NotAliveException e) {
+                    System.out.println("gone: NotAliveException " + e.get_msg());
+                }
             }
         } finally {
             transport.close();
