@@ -34,7 +34,7 @@ def test_python_client_installs_with_pip(tmp_path):
 
     from conftest import REPO
     target = tmp_path / "site"
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                              "--disable-pip-version-check", "--target", str(target),
                              os.path.join(REPO, "clients", "python")], capture_output=True, text=True, timeout=300,
                             cwd=tmp_path)
