@@ -20,9 +20,8 @@ func connectToNimbus(_ conf: StormConfig) throws -> NimbusClient {
         let (host, port) = splitHostPort(seed, defaultPort: defaultPort)
         do {
             // Connecting is bounded separately so a down nimbus is reported within seconds.
-            let client = try NimbusClient(host: host, port: port, timeoutMillis: 5_000, maxFrameSize: maxFrame)
-            _ = ioTimeout
-            return client
+            return try NimbusClient(
+                host: host, port: port, connectTimeoutMillis: 5_000, ioTimeoutMillis: ioTimeout, maxFrameSize: maxFrame)
         } catch {
             failures.append("\(host):\(port) (\(error))")
         }

@@ -13,13 +13,19 @@ public final class ThriftClient: @unchecked Sendable {
         var seqid: Int32 = 0
     }
 
-    /// Connects now. `timeoutMillis` bounds the connect and every read and write, so a dead or silent server
-    /// is an error instead of a hang.
-    public init(host: String, port: Int, timeoutMillis: Int = 10_000, maxFrameSize: Int = 1_048_576) throws {
+    /// Connects now. `connectTimeoutMillis` bounds the connect and `ioTimeoutMillis` every read and write, so
+    /// a dead or silent server is an error instead of a hang.
+    public init(
+        host: String, port: Int, connectTimeoutMillis: Int = 10_000, ioTimeoutMillis: Int = 10_000,
+        maxFrameSize: Int = 1_048_576
+    ) throws {
         self.host = host
         self.port = port
         ThriftDiagnostics.install()
-        guard let raw = tb_client_open(host, Int32(port), Int32(timeoutMillis), Int32(timeoutMillis), Int32(maxFrameSize))
+        guard
+            let raw = tb_client_open(
+                host, Int32(port), Int32(clamping: connectTimeoutMillis), Int32(clamping: ioTimeoutMillis),
+                Int32(clamping: maxFrameSize))
         else { throw ThriftTransportError.last("connecting to \(host):\(port)") }
         state = Locked(Connection(raw: raw))
     }
@@ -84,8 +90,13 @@ public final class ThriftClient: @unchecked Sendable {
 public final class NimbusClient: Sendable {
     public let connection: ThriftClient
 
-    public init(host: String, port: Int, timeoutMillis: Int = 10_000, maxFrameSize: Int = 1_048_576) throws {
-        connection = try ThriftClient(host: host, port: port, timeoutMillis: timeoutMillis, maxFrameSize: maxFrameSize)
+    public init(
+        host: String, port: Int, connectTimeoutMillis: Int = 10_000, ioTimeoutMillis: Int = 10_000,
+        maxFrameSize: Int = 1_048_576
+    ) throws {
+        connection = try ThriftClient(
+            host: host, port: port, connectTimeoutMillis: connectTimeoutMillis, ioTimeoutMillis: ioTimeoutMillis,
+            maxFrameSize: maxFrameSize)
     }
 
     public func close() { connection.close() }
