@@ -26,6 +26,14 @@ let package = Package(
             name: "StormThrift",
             dependencies: ["CThriftBridge", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
+        // Debian's ZooKeeper C client, and an async/await Swift client over it.
+        .systemLibrary(name: "CZooKeeper"),
+        .target(
+            name: "ZooKeeper",
+            dependencies: ["CZooKeeper", "Locking", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Debian's ZooKeeper server as a child process: `storm dev-zookeeper` and the tests' own servers.
+        .target(name: "DevZooKeeper"),
         // Configuration (Storm's keys, defaults, YAML, precedence) and the topology rules every daemon shares.
         .target(
             name: "StormCore",
@@ -34,7 +42,7 @@ let package = Package(
         // Storage of the cluster state: the interface, an in-memory store, and the typed records over it.
         .target(
             name: "ClusterState",
-            dependencies: ["StormThrift", "StormCore", "Locking"]
+            dependencies: ["StormThrift", "StormCore", "Locking", "ZooKeeper", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Nimbus",
@@ -60,7 +68,7 @@ let package = Package(
         ),
         .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
-        .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState", "StormThrift", "Locking"]),
+        .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper"]),
         .testTarget(name: "NimbusTests", dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift", "Locking"]),
     ],
     swiftLanguageModes: [.v6],

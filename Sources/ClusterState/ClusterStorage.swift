@@ -31,8 +31,9 @@ public typealias Watcher = @Sendable (WatchEvent) -> Void
 public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
     case noNode(String)
     case nodeExists(String)
-    case badVersion(String, expected: Int32, actual: Int32)
+    case badVersion(String, expected: Int32)
     case notEmpty(String)
+    case noChildrenForEphemerals(String)
     case badPath(String)
     case sessionClosed
     case unavailable(String)
@@ -41,8 +42,9 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
         switch self {
         case .noNode(let p): "no node at \(p)"
         case .nodeExists(let p): "a node already exists at \(p)"
-        case .badVersion(let p, let expected, let actual): "version conflict at \(p): expected \(expected), found \(actual)"
+        case .badVersion(let p, let expected): "version conflict at \(p): it is no longer version \(expected)"
         case .notEmpty(let p): "node \(p) has children"
+        case .noChildrenForEphemerals(let p): "\(p) cannot be created under an ephemeral node"
         case .badPath(let p): "'\(p)' is not a valid node path"
         case .sessionClosed: "the storage session is closed"
         case .unavailable(let reason): "cluster state storage is unavailable: \(reason)"
@@ -72,6 +74,9 @@ public protocol ClusterStorage: Sendable {
     func exists(_ path: String, watch: Watcher?) async throws -> Int32?
     /// Ends the session: its ephemeral nodes are deleted.
     func close() async
+    /// Runs `handler` whenever the session was replaced by a new one (the old one expired): the owner re-creates
+    /// its ephemeral nodes and re-arms its watches there.
+    func onNewSession(_ handler: @escaping @Sendable () async -> Void)
 }
 
 extension ClusterStorage {

@@ -8,6 +8,7 @@ public final class InMemoryStore: Sendable {
         var version: Int32 = 0
         var ephemeralOwner: Int64? = nil
         var children: Set<String> = []
+        /// Like ZooKeeper's cversion: counts child creations and deletions, and numbers sequential children.
         var sequence: Int32 = 0
     }
 
@@ -41,8 +42,8 @@ public final class InMemoryStore: Sendable {
         let created = try state.withLock { s -> String in
             try Self.checkOpen(s, session)
             let parentPath = parent(of: path)
-            guard var parentNode = s.nodes[parentPath] else { throw StorageError.noNode(parentPath) }
-            if parentNode.ephemeralOwner != nil { throw StorageError.badPath("\(path) (ephemeral nodes cannot have children)") }
+            guard var parentNode = s.nodes[parentPath] else { throw StorageError.noNode(path) }
+            if parentNode.ephemeralOwner != nil { throw StorageError.noChildrenForEphemerals(path) }
             var actual = path
             if mode.isSequential {
                 let digits = String(parentNode.sequence)
@@ -79,7 +80,7 @@ public final class InMemoryStore: Sendable {
             try Self.checkOpen(s, session)
             guard var node = s.nodes[path] else { throw StorageError.noNode(path) }
             if let version, version != node.version {
-                throw StorageError.badVersion(path, expected: version, actual: node.version)
+                throw StorageError.badVersion(path, expected: version)
             }
             node.data = data
             node.version &+= 1
@@ -98,7 +99,7 @@ public final class InMemoryStore: Sendable {
             try Self.checkOpen(s, session)
             guard let node = s.nodes[path] else { throw StorageError.noNode(path) }
             if let version, version != node.version {
-                throw StorageError.badVersion(path, expected: version, actual: node.version)
+                throw StorageError.badVersion(path, expected: version)
             }
             if !node.children.isEmpty { throw StorageError.notEmpty(path) }
             return Self.remove(&s, path)
@@ -148,6 +149,7 @@ public final class InMemoryStore: Sendable {
         let parentPath = parent(of: path)
         let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
         s.nodes[parentPath]?.children.remove(name)
+        s.nodes[parentPath]?.sequence &+= 1
         var fired = take(&s.dataWatches, path).map { ($0, WatchEvent.deleted(path)) }
         fired += take(&s.childWatches, path).map { ($0, WatchEvent.deleted(path)) }
         fired += take(&s.childWatches, parentPath).map { ($0, WatchEvent.childrenChanged(parentPath)) }
@@ -181,4 +183,6 @@ public struct InMemoryStorage: ClusterStorage {
         try store.exists(path, watch: watch, session: session)
     }
     public func close() async { store.close(session: session) }
+    /// An in-memory session never expires.
+    public func onNewSession(_ handler: @escaping @Sendable () async -> Void) {}
 }

@@ -1,7 +1,15 @@
+import DevZooKeeper
+import Foundation
+import Logging
 import StormThrift
 import Testing
+import ZooKeeper
 
 @testable import ClusterState
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Records watch events.
 final class EventLog: Sendable {
@@ -12,96 +20,172 @@ final class EventLog: Sendable {
 
 import Locking
 
-/// The storage contract, run against every implementation. A ZooKeeper store joins the list when it exists.
+/// The storage contract, run against every implementation: the in-memory store and a real ZooKeeper.
 enum StorageFactory: String, CaseIterable, CustomTestStringConvertible {
     case memory
+    case zookeeper
     var testDescription: String { rawValue }
 
     /// Two sessions on one store.
-    func make() -> (any ClusterStorage, any ClusterStorage) {
+    func make() async throws -> (any ClusterStorage, any ClusterStorage) {
         switch self {
         case .memory:
             let store = InMemoryStore()
             return (store.session(), store.session())
+        case .zookeeper:
+            let server = try TestZooKeeper.shared()
+            func session() throws -> ZooKeeperStorage {
+                ZooKeeperStorage(
+                    client: try ZooKeeperClient(
+                        connectString: server.connectString, sessionTimeoutMillis: 4000, logger: Logger(label: "zk-test")))
+            }
+            return (try session(), try session())
         }
     }
 }
 
+/// One ZooKeeper server for the whole test process (its watchdog ends it with the process).
+enum TestZooKeeper {
+    private static let server = Locked<Result<ZooKeeperServer, any Error>?>(nil)
+
+    static func shared() throws -> ZooKeeperServer {
+        try server.withLock { s in
+            if s == nil {
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zk-test-\(UUID().uuidString)")
+                s = Result { try ZooKeeperServer.start(port: freePort(), dataDir: dir) }
+            }
+            return try s!.get()
+        }
+    }
+}
+
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+            _ = bind(fd, p, len)
+            return getsockname(fd, p, &len)
+        }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// Polls until `condition` holds (ZooKeeper delivers watch events on its own thread, a little later).
+func eventually(_ seconds: Double = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
 @Suite struct StorageConformanceTests {
+    static func root() -> String { "/t-\(UUID().uuidString.prefix(8))" }
+
     @Test(arguments: StorageFactory.allCases)
     func createGetSetDelete(_ factory: StorageFactory) async throws {
-        let (s, _) = factory.make()
-        try await s.createParents("/t")
-        #expect(try await s.create("/t/a", data: [1, 2], mode: .persistent) == "/t/a")
-        let (data, version) = try await s.get("/t/a")
+        let (s, other) = try await factory.make()
+        defer { Task { await s.close(); await other.close() } }
+        let t = Self.root()
+        try await s.createParents(t)
+        #expect(try await s.create("\(t)/a", data: [1, 2], mode: .persistent) == "\(t)/a")
+        let (data, version) = try await s.get("\(t)/a")
         #expect(data == [1, 2])
         #expect(version == 0)
-        #expect(try await s.set("/t/a", data: [3], version: 0) == 1)
-        await #expect(throws: StorageError.badVersion("/t/a", expected: 0, actual: 1)) {
-            try await s.set("/t/a", data: [4], version: 0)
+        #expect(try await s.set("\(t)/a", data: [3], version: 0) == 1)
+        await #expect(throws: StorageError.badVersion("\(t)/a", expected: 0)) {
+            try await other.set("\(t)/a", data: [4], version: 0)
         }
-        #expect(try await s.get("/t/a").data == [3])
-        await #expect(throws: StorageError.nodeExists("/t/a")) { try await s.create("/t/a", data: [], mode: .persistent) }
-        await #expect(throws: StorageError.noNode("/t/missing")) { try await s.create("/t/missing/x", data: [], mode: .persistent) }
-        await #expect(throws: StorageError.notEmpty("/t")) { try await s.delete("/t", version: nil) }
-        await #expect(throws: StorageError.badVersion("/t/a", expected: 0, actual: 1)) { try await s.delete("/t/a", version: 0) }
-        try await s.delete("/t/a", version: 1)
-        #expect(try await s.exists("/t/a") == nil)
-        await #expect(throws: StorageError.noNode("/t/a")) { try await s.get("/t/a") }
+        #expect(try await other.get("\(t)/a").data == [3])
+        #expect(try await s.create("\(t)/empty", data: [], mode: .persistent) == "\(t)/empty")
+        #expect(try await other.get("\(t)/empty").data == [])
+        await #expect(throws: StorageError.nodeExists("\(t)/a")) { try await s.create("\(t)/a", data: [], mode: .persistent) }
+        await #expect(throws: StorageError.noNode("\(t)/missing/x")) { try await s.create("\(t)/missing/x", data: [], mode: .persistent) }
+        await #expect(throws: StorageError.notEmpty(t)) { try await s.delete(t, version: nil) }
+        await #expect(throws: StorageError.badVersion("\(t)/a", expected: 0)) { try await s.delete("\(t)/a", version: 0) }
+        try await s.delete("\(t)/a", version: 1)
+        #expect(try await other.exists("\(t)/a") == nil)
+        await #expect(throws: StorageError.noNode("\(t)/a")) { try await s.get("\(t)/a") }
         await #expect(throws: StorageError.badPath("t/a")) { try await s.get("t/a") }
-        await #expect(throws: StorageError.badPath("/t/../a")) { try await s.get("/t/../a") }
+        await #expect(throws: StorageError.badPath("\(t)/../a")) { try await s.get("\(t)/../a") }
+        try await s.deleteRecursively(t)
     }
 
     @Test(arguments: StorageFactory.allCases)
     func childrenAndSequentialNodes(_ factory: StorageFactory) async throws {
-        let (s, _) = factory.make()
-        try await s.createParents("/q")
-        let first = try await s.create("/q/e", data: [], mode: .persistentSequential)
-        let second = try await s.create("/q/e", data: [], mode: .persistentSequential)
-        #expect(first == "/q/e0000000000")
-        #expect(second == "/q/e0000000001")
-        try await s.create("/q/b", data: [], mode: .persistent)
-        #expect(try await s.children("/q") == ["b", "e0000000000", "e0000000001"])
-        try await s.deleteRecursively("/q")
-        #expect(try await s.exists("/q") == nil)
+        let (s, other) = try await factory.make()
+        defer { Task { await s.close(); await other.close() } }
+        let q = Self.root()
+        try await s.createParents(q)
+        let first = try await s.create("\(q)/e", data: [], mode: .persistentSequential)
+        let second = try await other.create("\(q)/e", data: [], mode: .persistentSequential)
+        #expect(first == "\(q)/e0000000000")
+        #expect(second == "\(q)/e0000000001")
+        try await s.create("\(q)/b", data: [], mode: .persistent)
+        #expect(try await other.children(q) == ["b", "e0000000000", "e0000000001"])
+        #expect(try await s.create("\(q)/e", data: [], mode: .persistentSequential) == "\(q)/e0000000003")
+        try await s.deleteRecursively(q)
+        #expect(try await other.exists(q) == nil)
     }
 
     @Test(arguments: StorageFactory.allCases)
     func watchesFireOnce(_ factory: StorageFactory) async throws {
-        let (s, other) = factory.make()
-        try await s.createParents("/w")
+        let (s, other) = try await factory.make()
+        defer { Task { await s.close(); await other.close() } }
+        let w = Self.root()
+        try await s.createParents(w)
         let data = EventLog()
         let kids = EventLog()
         let missing = EventLog()
-        try await s.create("/w/n", data: [], mode: .persistent)
-        _ = try await s.get("/w/n", watch: data.watcher)
-        _ = try await s.children("/w", watch: kids.watcher)
-        _ = try await s.exists("/w/later", watch: missing.watcher)
-        try await other.set("/w/n", data: [1], version: nil)
-        try await other.set("/w/n", data: [2], version: nil)
-        try await other.create("/w/later", data: [], mode: .persistent)
-        #expect(data.all == [.dataChanged("/w/n")])
-        #expect(kids.all == [.childrenChanged("/w")])
-        #expect(missing.all == [.created("/w/later")])
+        try await s.create("\(w)/n", data: [], mode: .persistent)
+        _ = try await s.get("\(w)/n", watch: data.watcher)
+        _ = try await s.children(w, watch: kids.watcher)
+        _ = try await s.exists("\(w)/later", watch: missing.watcher)
+        try await other.set("\(w)/n", data: [1], version: nil)
+        #expect(await eventually { data.all == [.dataChanged("\(w)/n")] })
+        try await other.set("\(w)/n", data: [2], version: nil)
+        try await other.create("\(w)/later", data: [], mode: .persistent)
+        #expect(await eventually { kids.all == [.childrenChanged(w)] && missing.all == [.created("\(w)/later")] })
         let deletion = EventLog()
-        _ = try await s.get("/w/later", watch: deletion.watcher)
-        try await other.delete("/w/later", version: nil)
-        #expect(deletion.all == [.deleted("/w/later")])
+        _ = try await s.get("\(w)/later", watch: deletion.watcher)
+        try await other.delete("\(w)/later", version: nil)
+        #expect(await eventually { deletion.all == [.deleted("\(w)/later")] })
+        // Fired once: the second set and later changes reach no watcher.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(data.all.count == 1 && kids.all.count == 1 && missing.all.count == 1)
+        // A get on a missing node arms nothing.
+        let none = EventLog()
+        await #expect(throws: StorageError.noNode("\(w)/ghost")) { try await s.get("\(w)/ghost", watch: none.watcher) }
+        try await other.create("\(w)/ghost", data: [], mode: .persistent)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(none.all.isEmpty)
+        try await s.deleteRecursively(w)
     }
 
     @Test(arguments: StorageFactory.allCases)
     func ephemeralNodesEndWithTheirSession(_ factory: StorageFactory) async throws {
-        let (owner, observer) = factory.make()
-        try await owner.createParents("/e")
-        try await owner.create("/e/mine", data: [9], mode: .ephemeral)
-        await #expect(throws: StorageError.self) { try await owner.create("/e/mine/child", data: [], mode: .persistent) }
+        let (owner, observer) = try await factory.make()
+        defer { Task { await observer.close() } }
+        let e = Self.root()
+        try await owner.createParents(e)
+        try await owner.create("\(e)/mine", data: [9], mode: .ephemeral)
+        await #expect(throws: StorageError.noChildrenForEphemerals("\(e)/mine/child")) {
+            try await owner.create("\(e)/mine/child", data: [], mode: .persistent)
+        }
         let gone = EventLog()
-        _ = try await observer.children("/e", watch: gone.watcher)
-        #expect(try await observer.get("/e/mine").data == [9])
+        _ = try await observer.children(e, watch: gone.watcher)
+        #expect(try await observer.get("\(e)/mine").data == [9])
         await owner.close()
-        #expect(try await observer.exists("/e/mine") == nil)
-        #expect(gone.all == [.childrenChanged("/e")])
-        await #expect(throws: StorageError.sessionClosed) { try await owner.get("/e") }
+        #expect(try await observer.exists("\(e)/mine") == nil)
+        #expect(await eventually { gone.all == [.childrenChanged(e)] })
+        await #expect(throws: StorageError.sessionClosed) { try await owner.get(e) }
+        try await observer.deleteRecursively(e)
     }
 }
 
