@@ -67,6 +67,7 @@ let package = Package(
             dependencies: ["StormThrift", "Locking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
+        .testTarget(name: "ZooKeeperTests", dependencies: ["ZooKeeper", "CZooKeeper", "DevZooKeeper", "Locking"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper"]),
         .testTarget(name: "NimbusTests", dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift", "Locking"]),

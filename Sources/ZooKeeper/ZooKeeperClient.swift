@@ -40,6 +40,8 @@ public final class ZooKeeperClient: Sendable {
     public let operationTimeout: Duration
     let logger: Logger
     let id: Int
+    /// How long a call waits for a lost connection to come back before it fails.
+    static let connectionWait: Duration = .seconds(3)
 
     /// The multi-threaded C client's handle may be used from any thread.
     struct Handle: @unchecked Sendable {
@@ -243,7 +245,10 @@ public final class ZooKeeperClient: Sendable {
             if state.withLock({ $0.closed }) {
                 throw ZooKeeperError(.closed, path: path, message: "the ZooKeeper client was closed")
             }
-            await waitConnected(timeout: operationTimeout)
+            // While ZooKeeper is away, calls fail within seconds rather than pile up; owners retry.
+            if !(await waitConnected(timeout: min(operationTimeout, Self.connectionWait))) {
+                throw ZooKeeperError(.connectionLoss, path: path, message: "not connected to ZooKeeper at \(connectString)")
+            }
         }
         let reply: Reply = await withCheckedContinuation { continuation in
             let token = Registry.shared.addPending(client: id, continuation)

@@ -1,0 +1,120 @@
+import DevZooKeeper
+import Foundation
+import Locking
+import Logging
+import Testing
+
+@testable import ZooKeeper
+import CZooKeeper
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+            _ = bind(fd, p, len)
+            return getsockname(fd, p, &len)
+        }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+func eventually(_ seconds: Double = 15, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}
+
+func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComponent("zk-\(UUID().uuidString)") }
+
+@Suite(.serialized) struct ZooKeeperClientTests {
+    let logger = Logger(label: "zk-client-test")
+
+    @Test func callsToAServerThatIsNotThereFailWithinTheirTimeout() async throws {
+        let client = try ZooKeeperClient(
+            connectString: "127.0.0.1:\(freePort())", sessionTimeoutMillis: 2000, operationTimeout: .seconds(1), logger: logger)
+        let started = Date()
+        do {
+            _ = try await client.get("/x")
+            Issue.record("a get without a server succeeded")
+        } catch let error as ZooKeeperError {
+            #expect(error.code == .connectionLoss || error.code == .operationTimeout)
+        }
+        #expect(Date().timeIntervalSince(started) < 5)
+        await client.close()
+    }
+
+    @Test func closeFailsPendingCallsInsteadOfHanging() async throws {
+        let client = try ZooKeeperClient(
+            connectString: "127.0.0.1:\(freePort())", sessionTimeoutMillis: 20000, operationTimeout: .seconds(60),
+            logger: logger)
+        let pending = Task { try await client.get("/x") }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = Date()
+        await client.close()
+        await #expect(throws: ZooKeeperError.self) { try await pending.value }
+        #expect(Date().timeIntervalSince(started) < 5)
+        await #expect(throws: ZooKeeperError.self) { try await client.get("/x") }
+    }
+
+    @Test func reconnectsWhenTheServerComesBack() async throws {
+        let port = freePort()
+        let dir = tempDir()
+        var server = try ZooKeeperServer.start(port: port, dataDir: dir)
+        let client = try ZooKeeperClient(connectString: server.connectString, sessionTimeoutMillis: 10000, logger: logger)
+        try await client.create("/kept", data: [1], mode: .persistent)
+        try await client.create("/mine", data: [2], mode: .ephemeral)
+        server.stop()
+        await #expect(throws: ZooKeeperError.self) { try await client.get("/kept") }
+        server = try ZooKeeperServer.start(port: port, dataDir: dir)
+        defer { server.stop() }
+        #expect(await eventually { (try? await client.get("/kept").0) == [1] })
+        // Back within the session timeout: the session, and its ephemeral node, survived.
+        #expect(try await client.get("/mine").0 == [2])
+        await client.close()
+    }
+
+    @Test func anExpiredSessionIsReplacedAndTheOwnerIsTold() async throws {
+        let port = freePort()
+        let dir = tempDir()
+        let server = try ZooKeeperServer.start(port: port, dataDir: dir)
+        defer { server.stop() }
+        let client = try ZooKeeperClient(connectString: server.connectString, sessionTimeoutMillis: 2000, logger: logger)
+        let renewals = Locked(0)
+        client.onNewSession {
+            // The owner re-creates its ephemeral node in the new session.
+            _ = try? await client.create("/owner", data: [7], mode: .ephemeral)
+            renewals.withLock { $0 += 1 }
+        }
+        try await client.create("/owner", data: [7], mode: .ephemeral)
+        let oldOwner = try await client.exists("/owner")?.ephemeralOwner
+        // Another handle joins the session and closes it, as a server that expired it would.
+        try killSession(of: client)
+        #expect(await eventually(20) { renewals.withLock { $0 } == 1 })
+        #expect(try await client.get("/owner").0 == [7])
+        let newOwner = try await client.exists("/owner")?.ephemeralOwner
+        #expect(newOwner != nil && newOwner != oldOwner)
+        await client.close()
+    }
+
+    /// Opens a second handle on `client`'s session and closes it: the server ends the session.
+    private func killSession(of client: ZooKeeperClient) throws {
+        guard let handle = client.state.withLock({ $0.handle }) else { throw ZooKeeperError(.closed, path: "", message: "no handle") }
+        var credentials = zoo_client_id(handle.raw)!.pointee
+        let other = try #require(zookeeper_init(client.connectString, nil, 2000, &credentials, nil, 0))
+        let deadline = Date().addingTimeInterval(10)
+        while zoo_state(other) != ZOO_CONNECTED_STATE && Date() < deadline { usleep(20_000) }
+        zookeeper_close(other)
+    }
+}
