@@ -52,10 +52,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "Supervisor",
+            dependencies: [
+                "StormThrift", "StormCore", "ClusterState", "Locking",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "storm",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Nimbus",
+                "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "DevZooKeeper",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -9,7 +9,8 @@ swift build -c release --product storm
 storm=.build/release/storm
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)
-conf=(-c "nimbus.thrift.port=$port" -c "nimbus.seeds=[\"127.0.0.1\"]" -c "storm.local.dir=$dir/local")
+conf=(-c "nimbus.thrift.port=$port" -c "nimbus.seeds=[\"127.0.0.1\"]" -c "storm.local.dir=$dir/local"
+      -c "storm.cluster.state.store=memory")
 "$storm" nimbus "${conf[@]}" 2>"$dir/nimbus.log" &
 nimbus=$!
 trap 'kill $nimbus 2>/dev/null; wait $nimbus 2>/dev/null; rm -rf "$dir"' EXIT

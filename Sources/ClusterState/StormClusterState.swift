@@ -67,7 +67,40 @@ public struct StormClusterState: Sendable {
         try await storage.put(assignmentsPath + "/" + id, data: ThriftSerialization.serialize(assignment))
     }
 
+    public func removeAssignment(_ id: String) async throws {
+        try await storage.deleteRecursively(assignmentsPath + "/" + id)
+    }
+
+    /// Every topology's assignment, by topology id.
+    public func assignments() async throws -> [String: Assignment] {
+        var out: [String: Assignment] = [:]
+        for id in try await storage.childrenIfExists(assignmentsPath) {
+            if let a = try await assignment(id) { out[id] = a }
+        }
+        return out
+    }
+
+    // MARK: worker heartbeats
+
+    /// A topology's worker heartbeats, keyed `<supervisor-id>-<port>`.
+    public func workerHeartbeats(_ id: String) async throws -> [String: ClusterWorkerHeartbeat] {
+        let folder = workerbeatsPath + "/" + id
+        var out: [String: ClusterWorkerHeartbeat] = [:]
+        for slot in try await storage.childrenIfExists(folder) {
+            if let beat = try await decode(ClusterWorkerHeartbeat.self, at: folder + "/" + slot) { out[slot] = beat }
+        }
+        return out
+    }
+
+    public func setWorkerHeartbeat(_ id: String, node: String, port: Int64, _ beat: ClusterWorkerHeartbeat) async throws {
+        try await storage.put(workerbeatsPath + "/" + id + "/\(node)-\(port)", data: ThriftSerialization.serialize(beat))
+    }
+
     // MARK: supervisors and nimbuses
+
+    public func supervisorInfo(_ id: String) async throws -> SupervisorInfo? {
+        try await decode(SupervisorInfo.self, at: supervisorsPath + "/" + id)
+    }
 
     public func supervisors() async throws -> [String: SupervisorInfo] {
         var out: [String: SupervisorInfo] = [:]

@@ -22,9 +22,13 @@ public final class Nimbus: NimbusHandler {
     public let port: Int
     let startTime = Date()
 
-    private let writes = Locked<Int64>(0)  // holds the submit counter
-    private let plans = Locked<[String: TopologyPlan]>([:])
-    private let timers = DispatchQueue(label: "nimbus.transitions")
+    let writes = Locked<Int64>(0)  // holds the submit counter
+    let plans = Locked<[String: TopologyPlan]>([:])
+    let timers = DispatchQueue(label: "nimbus.transitions")
+    let election: LeaderElection
+    /// Whether this nimbus led at the last monitor round (to notice taking over).
+    let leadership = Locked(false)
+    let monitorFailing = Locked(false)
 
     public init(conf: StormConfig, state: StormClusterState, host: String, port: Int, logger: Logger) throws {
         self.conf = conf
@@ -38,46 +42,7 @@ public final class Nimbus: NimbusHandler {
             inbox: localDir.appendingPathComponent("nimbus/inbox", isDirectory: true),
             maxUploadBytes: try conf.int(ConfigKey.nimbusUploadMaxBytes),
             expiration: TimeInterval(try conf.int(ConfigKey.nimbusFileCopyExpirationSecs)))
-    }
-
-    /// Prepares the cluster state, registers this nimbus and resumes pending kills and rebalances.
-    public func start() async throws {
-        try await state.setUp()
-        try await state.addNimbus("\(host):\(port)", summary())
-        let alive = Set(try await state.activeStorms())
-        for id in code.storedIds() where !alive.contains(id) {
-            code.remove(id)
-            logger.info("deleted the files of topology \(id), which the cluster state no longer has")
-        }
-        for id in try await state.activeStorms() {
-            guard let base = try await state.stormBase(id) else { continue }
-            switch (base.status, base.topologyActionOptions) {
-            case (.killed, .killOptions(let options)?):
-                schedule(after: Int(options.waitSecs ?? 0)) { self.finishKill(id) }
-            case (.rebalancing, .rebalanceOptions(let options)?):
-                schedule(after: Int(options.waitSecs ?? 0)) { self.finishRebalance(id) }
-            default:
-                break
-            }
-        }
-    }
-
-    /// Deletes abandoned uploads and the files of topologies the cluster state no longer has (left behind when
-    /// nimbus died between forgetting a topology and deleting its files). The server calls it periodically.
-    public func cleanUp() {
-        let n = transfers.expire()
-        if n > 0 { logger.info("expired \(n) abandoned file transfer(s)") }
-        writes.withLock { _ in
-            do {
-                let alive = Set(try blockingAwait { [state] in try await state.activeStorms() })
-                for id in code.storedIds() where !alive.contains(id) {
-                    code.remove(id)
-                    logger.info("deleted the files of topology \(id), which the cluster state no longer has")
-                }
-            } catch {
-                logger.warning("could not look for orphaned topology files: \(error)")
-            }
-        }
+        election = LeaderElection(state: state, address: "\(host):\(port)")
     }
 
     // MARK: submitting
@@ -151,6 +116,7 @@ public final class Nimbus: NimbusHandler {
             plans.withLock { $0[id] = plan }
             logger.info("submitted topology \(id) (\(base.status.thriftName))")
         }
+        monitorSoon()
     }
 
     static func validateTopologyConf(_ conf: StormConfig) throws {
@@ -180,6 +146,7 @@ public final class Nimbus: NimbusHandler {
     }
 
     public func killTopologyWithOpts(name: String, options: KillOptions) throws {
+        try requireLeader()
         let (id, wait) = try writes.withLock { _ -> (String, Int) in
             let (id, base) = try aliveBase(named: name)
             let wait: Int
@@ -201,6 +168,8 @@ public final class Nimbus: NimbusHandler {
     func finishKill(_ id: String) {
         writes.withLock { _ in
             do {
+                // A follower leaves it to the leader (which resumes pending kills when it takes over).
+                guard try blockingAwait({ [election] in try await election.isLeader() }) else { return }
                 guard let base = try blockingAwait({ [state] in try await state.stormBase(id) }), base.status == .killed
                 else { return }
                 try blockingAwait { [state] in try await state.removeStorm(id) }
@@ -218,6 +187,7 @@ public final class Nimbus: NimbusHandler {
     public func deactivate(name: String) throws { try setStatus(name, .inactive) }
 
     private func setStatus(_ name: String, _ status: TopologyStatus) throws {
+        try requireLeader()
         try writes.withLock { _ in
             let (id, base) = try aliveBase(named: name)
             var updated = base
@@ -236,6 +206,7 @@ public final class Nimbus: NimbusHandler {
     }
 
     public func rebalance(name: String, options: RebalanceOptions) throws {
+        try requireLeader()
         let (id, wait) = try writes.withLock { _ -> (String, Int) in
             let (id, base) = try aliveBase(named: name)
             switch base.status {
@@ -288,11 +259,12 @@ public final class Nimbus: NimbusHandler {
     }
 
     func finishRebalance(_ id: String) {
-        writes.withLock { _ in
+        let done = writes.withLock { _ -> Bool in
             do {
+                guard try blockingAwait({ [election] in try await election.isLeader() }) else { return false }
                 guard var base = try blockingAwait({ [state] in try await state.stormBase(id) }),
                     base.status == .rebalancing, case .rebalanceOptions(let options)? = base.topologyActionOptions
-                else { return }
+                else { return false }
                 var topoConf = try code.conf(id)
                 if let n = options.numWorkers {
                     base.numWorkers = n
@@ -308,14 +280,19 @@ public final class Nimbus: NimbusHandler {
                 base.prevStatus = nil
                 base.topologyActionOptions = nil
                 try code.updateConf(id, topoConf)
+                // Rebalancing spreads the topology anew: its old assignment goes, the scheduler makes a new one.
+                try blockingAwait { [state] in try await state.removeAssignment(id) }
                 try blockingAwait { [state, base] in try await state.setStormBase(id, base) }
                 plans.withLock { $0[id] = nil }
                 logger.info("rebalanced topology \(id); it is \(base.status.thriftName) again")
+                return true
             } catch {
                 logger.error("could not finish rebalancing \(id): \(error); retrying in 5s")
                 schedule(after: 5) { self.finishRebalance(id) }
+                return false
             }
         }
+        if done { monitorSoon() }
     }
 
     /// Kill and rebalance wait the topology's message timeout by default, as Storm does.
@@ -324,13 +301,17 @@ public final class Nimbus: NimbusHandler {
         return try conf.int(ConfigKey.topologyMessageTimeoutSecs)
     }
 
-    private func schedule(after seconds: Int, _ work: @escaping @Sendable () -> Void) {
+    func schedule(after seconds: Int, _ work: @escaping @Sendable () -> Void) {
         timers.asyncAfter(deadline: .now() + .seconds(max(seconds, 0)), execute: work)
     }
 
     // MARK: files
 
-    public func beginFileUpload() throws -> String { try transfers.beginUpload() }
+    // Uploads go to the leader, which is where the submit that uses them must go too.
+    public func beginFileUpload() throws -> String {
+        try requireLeader()
+        return try transfers.beginUpload()
+    }
 
     public func uploadChunk(location: String, chunk: [UInt8]) throws { try transfers.uploadChunk(location, chunk) }
 
@@ -351,18 +332,22 @@ public final class Nimbus: NimbusHandler {
 
     public func getClusterInfo() throws -> ClusterSummary {
         try blockingAwait { [self] in
+            var usedSlots: [String: Set<Int64>] = [:]
+            for id in try await state.activeStorms() {
+                for node in (try await state.assignment(id))?.executorNodePort?.values ?? [:].values {
+                    usedSlots[node.node, default: []].formUnion(node.port)
+                }
+            }
             let supervisors = try await state.supervisors().map { id, info in
                 SupervisorSummary(
                     host: info.hostname, uptimeSecs: Int32(clamping: info.uptimeSecs ?? 0),
                     numWorkers: Int32(clamping: info.meta?.count ?? 0),
-                    numUsedWorkers: Int32(clamping: info.usedPorts?.count ?? 0), supervisorId: id,
+                    numUsedWorkers: Int32(clamping: usedSlots[id]?.count ?? 0), supervisorId: id,
                     version: info.version ?? "VERSION_NOT_PROVIDED")
             }
-            var nimbuses = try await state.nimbuses()
-            if nimbuses.isEmpty { nimbuses = [summary()] }
             return ClusterSummary(
                 supervisors: supervisors.sorted { $0.supervisorId < $1.supervisorId },
-                topologies: try await summaries(), nimbuses: nimbuses)
+                topologies: try await summaries(), nimbuses: try await nimbusSummaries())
         }
     }
 
@@ -386,7 +371,15 @@ public final class Nimbus: NimbusHandler {
         }
     }
 
-    public func getLeader() throws -> NimbusSummary { summary() }
+    public func getLeader() throws -> NimbusSummary {
+        try blockingAwait { [self] in
+            let leader = try await election.leader()
+            guard let summary = try await nimbusSummaries().first(where: { "\($0.host):\($0.port)" == leader }) else {
+                throw NotLeaderError(this: address, leader: nil)
+            }
+            return summary
+        }
+    }
 
     public func isTopologyNameAllowed(name: String) throws -> Bool {
         guard (try? TopologyName.validate(name)) != nil else { return false }
@@ -456,10 +449,16 @@ public final class Nimbus: NimbusHandler {
 
     // MARK: helpers
 
-    func summary() -> NimbusSummary {
-        NimbusSummary(
-            host: host, port: Int32(port), uptimeSecs: Int32(clamping: Int(Date().timeIntervalSince(startTime))),
-            isLeader: true, version: Self.version)
+    /// Every registered nimbus, with its uptime and whether it leads now.
+    private func nimbusSummaries() async throws -> [NimbusSummary] {
+        let leader = try await election.leader()
+        let now = Int32(clamping: Int(Date().timeIntervalSince1970))
+        return try await state.nimbuses().map { stored in
+            var s = stored
+            s.isLeader = "\(s.host):\(s.port)" == leader
+            s.uptimeSecs = max(0, now - stored.uptimeSecs)
+            return s
+        }.sorted { ($0.host, $0.port) < ($1.host, $1.port) }
     }
 
     private func summaries() async throws -> [TopologySummary] {
@@ -472,17 +471,27 @@ public final class Nimbus: NimbusHandler {
     }
 
     private func summary(_ id: String, _ base: StormBase) async throws -> TopologySummary {
-        let plan = try plan(id)
+        // A follower may not have copied the topology's code yet: then the counts come from its StormBase.
+        let plan = try? plan(id)
+        let executors = base.componentExecutors?.values.reduce(0, +) ?? plan?.totalExecutors ?? 0
         let assignment = try await state.assignment(id)
         let workers = Set((assignment?.executorNodePort ?? [:]).values.map { "\($0.node):\($0.port.sorted())" })
         return TopologySummary(
-            id: id, name: base.name, numTasks: plan.totalTasks,
-            numExecutors: base.componentExecutors?.values.reduce(0, +) ?? plan.totalExecutors,
+            id: id, name: base.name, numTasks: plan?.totalTasks ?? executors, numExecutors: executors,
             numWorkers: Int32(workers.count), uptimeSecs: uptime(base), status: base.status.thriftName,
-            stormVersion: Self.version, owner: base.owner)
+            stormVersion: Self.version, schedStatus: Self.schedStatus(base, assignment: assignment, workers: workers.count),
+            owner: base.owner)
     }
 
-    private func plan(_ id: String) throws -> TopologyPlan {
+    static func schedStatus(_ base: StormBase, assignment: Assignment?, workers: Int) -> String {
+        if (assignment?.executorNodePort ?? [:]).isEmpty { return "Not scheduled: no free slots" }
+        if workers < Int(base.numWorkers) {
+            return "Running with fewer workers than requested: \(workers) of \(base.numWorkers) (not enough free slots)"
+        }
+        return "Fully Scheduled"
+    }
+
+    func plan(_ id: String) throws -> TopologyPlan {
         if let cached = plans.withLock({ $0[id] }) { return cached }
         let topoConf = (try? code.conf(id)) ?? [:]
         guard let topology = try? code.topology(id) else { throw notAlive(id: id) }

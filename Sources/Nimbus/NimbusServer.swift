@@ -24,7 +24,6 @@ public struct NimbusServer: Service {
     }
 
     public func run() async throws {
-        try await nimbus.start()
         let nimbus = self.nimbus
         let server = try ThriftServer(
             host: "", port: try conf.int(ConfigKey.nimbusThriftPort), threads: try conf.int(ConfigKey.nimbusThriftThreads),
@@ -34,14 +33,28 @@ public struct NimbusServer: Service {
             try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
         }
         logger.info("nimbus \(Nimbus.version) serving the Thrift API on port \(server.port)")
+        // The port first, so a port in use fails at once; then the cluster state, which may take retries.
+        await nimbus.start()
         onListening(server.port)
+        let period = Duration.seconds(max(1, (try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10))
         try? await cancelWhenGracefulShutdown {
+            await nimbus.watchSupervisors()
             while true {
-                try await Task.sleep(for: .seconds(5))
-                nimbus.cleanUp()
+                await onOwnThread { nimbus.monitor() }
+                try await Task.sleep(for: period)
             }
         }
         logger.info("nimbus shutting down")
         await server.shutdown()
+    }
+}
+
+/// Runs blocking work (nimbus waits on the cluster state from its own threads) outside the cooperative pool.
+func onOwnThread(_ body: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        Thread.detachNewThread {
+            body()
+            done.resume()
+        }
     }
 }

@@ -8,6 +8,7 @@ struct TopologyCodeStore: Sendable {
     static let archiveFile = "stormjar.jar"
     static let codeFile = "stormcode.ser"
     static let confFile = "stormconf.ser"
+    static let files = [archiveFile, codeFile, confFile]
 
     let root: URL
 
@@ -36,6 +37,27 @@ struct TopologyCodeStore: Sendable {
         }
     }
 
+    /// Stores files copied from another nimbus, all or none, like save().
+    func saveFiles(id: String, _ files: [String: [UInt8]]) throws {
+        let fm = FileManager.default
+        let scratch = root.appendingPathComponent(".incoming-\(id)", isDirectory: true)
+        try? fm.removeItem(at: scratch)
+        do {
+            try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
+            for name in Self.files {
+                try Data(files[name] ?? []).write(to: scratch.appendingPathComponent(name))
+            }
+            try fm.moveItem(at: scratch, to: directory(id))
+        } catch {
+            try? fm.removeItem(at: scratch)
+            throw error
+        }
+    }
+
+    func has(_ id: String) -> Bool {
+        FileManager.default.fileExists(atPath: directory(id).appendingPathComponent(Self.confFile).path)
+    }
+
     func topology(_ id: String) throws -> StormTopology {
         let bytes = try Data(contentsOf: directory(id).appendingPathComponent(Self.codeFile))
         return try ThriftSerialization.deserialize(StormTopology.self, from: [UInt8](bytes))
@@ -60,12 +82,15 @@ struct TopologyCodeStore: Sendable {
         try? FileManager.default.removeItem(at: directory(id))
     }
 
-    /// The file a download request names: a topology id, or a path to one of a topology's three files. Anything
-    /// that resolves outside stormdist is refused.
+    /// The file a download request names: a topology id (its archive), `<id>/<file>`, or a path to one of a
+    /// topology's three files. Anything that resolves outside stormdist is refused.
     func resolveDownload(_ request: String) -> String? {
         let candidates: [URL]
+        let parts = request.split(separator: "/", omittingEmptySubsequences: false)
         if !request.contains("/") {
             candidates = [directory(request).appendingPathComponent(Self.archiveFile)]
+        } else if parts.count == 2, !parts[0].isEmpty, !parts[0].hasPrefix(".") {
+            candidates = [directory(String(parts[0])).appendingPathComponent(String(parts[1]))]
         } else {
             candidates = [URL(fileURLWithPath: request).standardizedFileURL]
         }

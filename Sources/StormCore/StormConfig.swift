@@ -16,6 +16,7 @@ public enum ConfigKey {
     public static let nimbusThriftThreads = "nimbus.thrift.threads"
     public static let nimbusThriftMaxBufferSize = "nimbus.thrift.max_buffer_size"
     public static let nimbusTaskTimeoutSecs = "nimbus.task.timeout.secs"
+    public static let nimbusTaskLaunchSecs = "nimbus.task.launch.secs"
     public static let nimbusSupervisorTimeoutSecs = "nimbus.supervisor.timeout.secs"
     public static let nimbusMonitorFreqSecs = "nimbus.monitor.freq.secs"
     public static let nimbusFileCopyExpirationSecs = "nimbus.file.copy.expiration.secs"
@@ -54,13 +55,14 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.zookeeperRoot: "/storm",
         ConfigKey.zookeeperSessionTimeout: 20000,
         ConfigKey.localDir: "storm-local",
-        ConfigKey.clusterStateStore: "memory",
+        ConfigKey.clusterStateStore: "org.apache.storm.cluster.ZKStateStorageFactory",
         ConfigKey.thriftSocketTimeoutMs: 600_000,
         ConfigKey.nimbusSeeds: ["localhost"],
         ConfigKey.nimbusThriftPort: 6627,
         ConfigKey.nimbusThriftThreads: 64,
         ConfigKey.nimbusThriftMaxBufferSize: 1_048_576,
         ConfigKey.nimbusTaskTimeoutSecs: 30,
+        ConfigKey.nimbusTaskLaunchSecs: 120,
         ConfigKey.nimbusSupervisorTimeoutSecs: 60,
         ConfigKey.nimbusMonitorFreqSecs: 10,
         ConfigKey.nimbusFileCopyExpirationSecs: 600,

@@ -4,6 +4,8 @@ import Foundation
 import Logging
 import Nimbus
 import ServiceLifecycle
+import Supervisor
+import DevZooKeeper
 import StormCore
 import StormThrift
 
@@ -17,11 +19,11 @@ struct NimbusCommand: AsyncParsableCommand {
         let logger = Logger(label: "nimbus")
         let storage: any ClusterStorage
         do {
-            switch try ClusterStoreKind(conf) {
-            case .memory: storage = InMemoryStore().session()
-            }
+            storage = try makeClusterStorage(conf, logger: logger)
         } catch let error as ConfigError {
             throw CLIFailure(message: error.description)
+        } catch {
+            throw CLIFailure(message: "nimbus cannot reach the cluster state: \(error)")
         }
         let server: NimbusServer
         do {
@@ -39,6 +41,70 @@ struct NimbusCommand: AsyncParsableCommand {
         } catch let error as ThriftTransportError {
             throw CLIFailure(message: "nimbus cannot serve: \(error.message)")
         }
+    }
+}
+
+struct SupervisorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "supervisor", abstract: "Run a supervisor: offer this machine's worker slots to the cluster.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let conf = try global.load()
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "supervisor")
+        let service: SupervisorService
+        do {
+            guard try ClusterStoreKind(conf) == .zookeeper else {
+                throw CLIFailure(
+                    message: "a supervisor shares the cluster state with nimbus: set storm.cluster.state.store to zookeeper")
+            }
+            let storage = try makeClusterStorage(conf, logger: logger)
+            let state = StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot))
+            service = SupervisorService(supervisor: try Supervisor(conf: conf, state: state, logger: logger), logger: logger)
+        } catch let error as ConfigError {
+            throw CLIFailure(message: error.description)
+        } catch let failure as CLIFailure {
+            throw failure
+        } catch {
+            throw CLIFailure(message: "supervisor cannot start: \(error)")
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+struct DevZooKeeperCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev-zookeeper",
+        abstract: "Run a ZooKeeper server for development, on storm.zookeeper.port, with its data in storm.local.dir.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let conf = try global.load()
+        let port: Int
+        let dataDir: URL
+        do {
+            port = try conf.int(ConfigKey.zookeeperPort)
+            dataDir = URL(fileURLWithPath: try conf.string(ConfigKey.localDir)).appendingPathComponent("dev-zookeeper")
+        } catch let error as ConfigError {
+            throw CLIFailure(message: error.description)
+        }
+        let command: [String]
+        do {
+            let config = try ZooKeeperServer.writeConfig(port: port, dataDir: dataDir, bindAddress: nil)
+            command = try ZooKeeperServer.command(configFile: config)
+        } catch let failure as ZooKeeperServer.Failure {
+            throw CLIFailure(message: failure.description)
+        }
+        FileHandle.standardOutput.write(Data("dev-zookeeper: serving on port \(port), data in \(dataDir.path)\n".utf8))
+        try? FileHandle.standardOutput.synchronize()
+        // Becomes the server, as Storm's command does: signals and the exit status are ZooKeeper's own.
+        let argv = command.map { strdup($0) } + [nil]
+        execv(command[0], argv)
+        throw CLIFailure(message: "cannot run \(command[0]): \(String(cString: strerror(errno)))")
     }
 }
 

@@ -2,7 +2,8 @@ import Foundation
 import StormCore
 import StormThrift
 
-/// Connects to the first reachable nimbus of `nimbus.seeds` (entries `host` or `host:port`).
+/// Connects to the leader: asks the first reachable nimbus of `nimbus.seeds` (entries `host` or `host:port`)
+/// which nimbus leads, and connects there, as Storm's clients do.
 func connectToNimbus(_ conf: StormConfig) throws -> NimbusClient {
     let seeds: [String]
     let defaultPort: Int
@@ -20,8 +21,19 @@ func connectToNimbus(_ conf: StormConfig) throws -> NimbusClient {
         let (host, port) = splitHostPort(seed, defaultPort: defaultPort)
         do {
             // Connecting is bounded separately so a down nimbus is reported within seconds.
-            return try NimbusClient(
+            let seedClient = try NimbusClient(
                 host: host, port: port, connectTimeoutMillis: 5_000, ioTimeoutMillis: ioTimeout, maxFrameSize: maxFrame)
+            guard let leader = try? seedClient.getLeader(), leader.host != host || Int(leader.port) != port else {
+                return seedClient
+            }
+            if let leaderClient = try? NimbusClient(
+                host: leader.host, port: Int(leader.port), connectTimeoutMillis: 5_000, ioTimeoutMillis: ioTimeout,
+                maxFrameSize: maxFrame)
+            {
+                seedClient.close()
+                return leaderClient
+            }
+            return seedClient
         } catch {
             failures.append("\(host):\(port) (\(error))")
         }

@@ -19,7 +19,7 @@ final class NimbusFixture: Sendable {
         let conf = StormConfig.defaults.merging([ConfigKey.localDir: .string(localDir.path)]).merging(overrides)
         state = StormClusterState(storage: InMemoryStore().session())
         let nimbus = try Nimbus(conf: conf, state: state, host: "127.0.0.1", port: 0, logger: Logger(label: "nimbus-test"))
-        try await nimbus.start()
+        await nimbus.start()
         self.nimbus = nimbus
         server = try ThriftServer(
             host: "127.0.0.1", port: 0, threads: 32, maxFrameSize: 1_048_576, logger: Logger(label: "nimbus-test")

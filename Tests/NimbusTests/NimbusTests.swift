@@ -326,7 +326,7 @@ import Testing
         // As if nimbus died after removing the topology from the cluster state but before deleting its files.
         try await f.state.removeStorm(forgotten)
         let kept = try await f.client { try $0.getTopologySummaryByName(name: "kept") }.id
-        await f.onOwnThread { f.nimbus.cleanUp() }
+        await f.onOwnThread { f.nimbus.monitor() }
         #expect(f.nimbus.code.storedIds() == [kept])
     }
 }

@@ -56,8 +56,9 @@ class NimbusProcess:
         self.dir = tempfile.mkdtemp(prefix="nimbus-e2e-")
         self.port = free_port()
         self.log_path = os.path.join(self.dir, "nimbus.log")
+        # On its own, nimbus keeps the cluster state in memory; cluster tests give it a ZooKeeper.
         self.conf_args = ["-c", f"nimbus.thrift.port={self.port}", "-c", f"storm.local.dir={self.dir}/local",
-                          "-c", f"nimbus.seeds=[\"127.0.0.1:{self.port}\"]"]
+                          "-c", f"nimbus.seeds=[\"127.0.0.1:{self.port}\"]", "-c", "storm.cluster.state.store=memory"]
         for item in extra_conf:
             self.conf_args += ["-c", item]
         self.log = open(self.log_path, "w")

@@ -1,0 +1,140 @@
+import StormCore
+import StormThrift
+
+/// A worker slot: a supervisor's port.
+public struct WorkerSlot: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let node: String
+    public let port: Int64
+
+    public init(node: String, port: Int64) {
+        self.node = node
+        self.port = port
+    }
+
+    public static func < (a: WorkerSlot, b: WorkerSlot) -> Bool { (a.node, a.port) < (b.node, b.port) }
+    public var description: String { "\(node):\(port)" }
+}
+
+/// An executor: a contiguous range of task ids of one component.
+public struct Executor: Hashable, Comparable, Sendable {
+    public let start: Int32
+    public let end: Int32
+
+    public init(_ start: Int32, _ end: Int32) {
+        self.start = start
+        self.end = end
+    }
+
+    public var key: [Int64] { [Int64(start), Int64(end)] }
+    public static func < (a: Executor, b: Executor) -> Bool { (a.start, a.end) < (b.start, b.end) }
+}
+
+/// Storm's even scheduling: executors spread round-robin over a topology's slots, slots interleaved across
+/// supervisors, only free slots used, a topology that does not fit running on what there is.
+public enum EvenScheduler {
+    /// Task ids per component: numbered from 1 across components in id order, as Storm numbers them.
+    public static func taskRanges(_ tasks: [String: Int32]) -> [String: ClosedRange<Int32>] {
+        var out: [String: ClosedRange<Int32>] = [:]
+        var next: Int32 = 1
+        for (component, count) in tasks.sorted(by: { $0.key < $1.key }) where count > 0 {
+            out[component] = next...(next + count - 1)
+            next += count
+        }
+        return out
+    }
+
+    /// A component's tasks split into `executors` contiguous ranges, the first ones one task larger when the
+    /// split is uneven (Storm's partitionFixed). More executors than tasks get one task each.
+    public static func executors(tasks: ClosedRange<Int32>, executors: Int32) -> [Executor] {
+        let count = Int32(tasks.count)
+        let n = max(1, min(executors, count))
+        let base = count / n
+        let extra = count % n
+        var out: [Executor] = []
+        var start = tasks.lowerBound
+        for i in 0..<n {
+            let size = base + (i < extra ? 1 : 0)
+            out.append(Executor(start, start + size - 1))
+            start += size
+        }
+        return out
+    }
+
+    /// Every executor of a topology, with its component.
+    public static func executors(tasks: [String: Int32], executorCounts: [String: Int32]) -> [Executor: String] {
+        var out: [Executor: String] = [:]
+        for (component, range) in taskRanges(tasks) {
+            for e in executors(tasks: range, executors: executorCounts[component] ?? Int32(range.count)) { out[e] = component }
+        }
+        return out
+    }
+
+    /// Free slots ordered so that consecutive picks alternate between supervisors.
+    public static func interleave(_ slots: Set<WorkerSlot>) -> [WorkerSlot] {
+        let byNode = Dictionary(grouping: slots, by: \.node).mapValues { $0.sorted() }
+        let nodes = byNode.keys.sorted()
+        var out: [WorkerSlot] = []
+        var i = 0
+        while out.count < slots.count {
+            for node in nodes where i < byNode[node]!.count { out.append(byNode[node]![i]) }
+            i += 1
+        }
+        return out
+    }
+
+    public struct Outcome: Equatable, Sendable {
+        public var placement: [Executor: WorkerSlot]
+        public var requestedWorkers: Int
+        public var workers: Int { Set(placement.values).count }
+        /// Storm's sched_status: how the topology fared.
+        public var status: String {
+            if placement.isEmpty { return "Not scheduled: no free slots" }
+            if workers < requestedWorkers {
+                return "Running with fewer workers than requested: \(workers) of \(requestedWorkers) (not enough free slots)"
+            }
+            return "Fully Scheduled"
+        }
+    }
+
+    /// Places one topology's executors.
+    ///
+    /// - `current`: where its executors are now; `alive`: which of those slots still work (supervisor alive,
+    ///   port still offered, workers heartbeating); `free`: slots no topology uses.
+    /// Executors on live slots stay; the others move to free slots (or, when there are none, join live ones).
+    /// A topology running on fewer slots than it asks for is spread anew once enough slots are free.
+    public static func schedule(
+        executors: Set<Executor>, requestedWorkers: Int, current: [Executor: WorkerSlot], alive: Set<WorkerSlot>,
+        free: Set<WorkerSlot>
+    ) -> Outcome {
+        let requested = max(requestedWorkers, 1)
+        var kept: [Executor: WorkerSlot] = [:]
+        for (e, slot) in current where executors.contains(e) && alive.contains(slot) { kept[e] = slot }
+        let keptSlots = Set(kept.values)
+        let usable = min(requested, keptSlots.count + free.count)
+        if usable == 0 { return Outcome(placement: [:], requestedWorkers: requested) }
+
+        let unplaced = executors.subtracting(kept.keys).sorted()
+        if unplaced.isEmpty && keptSlots.count >= usable {
+            return Outcome(placement: kept, requestedWorkers: requested)
+        }
+        if keptSlots.count < usable && (unplaced.isEmpty || keptSlots.isEmpty) {
+            // Fewer workers than possible (slots freed up, or a fresh topology): spread everything anew, reusing
+            // its current live slots first so fewer executors move.
+            let slots = Array(interleave(keptSlots).prefix(usable)) + interleave(free).prefix(usable - min(usable, keptSlots.count))
+            return Outcome(placement: roundRobin(executors.sorted(), over: Array(slots.prefix(usable))), requestedWorkers: requested)
+        }
+        // Some executors lost their slots: they go to free slots up to the worker count, else join live ones.
+        let fresh = Array(interleave(free).prefix(max(0, usable - keptSlots.count)))
+        let targets = fresh.isEmpty ? interleave(keptSlots) : fresh
+        var placement = kept
+        placement.merge(roundRobin(unplaced, over: targets)) { _, new in new }
+        return Outcome(placement: placement, requestedWorkers: requested)
+    }
+
+    static func roundRobin(_ executors: [Executor], over slots: [WorkerSlot]) -> [Executor: WorkerSlot] {
+        guard !slots.isEmpty else { return [:] }
+        var out: [Executor: WorkerSlot] = [:]
+        for (i, e) in executors.enumerated() { out[e] = slots[i % slots.count] }
+        return out
+    }
+}

@@ -1,0 +1,272 @@
+import ClusterState
+import Foundation
+import StormCore
+import StormThrift
+
+/// A write reached a nimbus that is not the leader.
+struct NotLeaderError: Error, CustomStringConvertible {
+    let this: String
+    let leader: String?
+    var description: String {
+        "nimbus \(this) is not the leader; the leader is \(leader ?? "not elected yet")"
+    }
+}
+
+extension Nimbus {
+    public var address: String { "\(host):\(port)" }
+
+    // MARK: starting and leadership
+
+    /// Prepares the cluster state, registers this nimbus and enters the leader election. While the cluster state
+    /// is unreachable it keeps trying (saying so once) rather than giving up.
+    public func start() async {
+        await retryUntilAvailable("registering nimbus \(address)", logger: logger) {
+            try await self.state.setUp()
+            try await self.register()
+        }
+        state.storage.onNewSession { [self] in
+            // The old session's ephemeral nodes and watches are gone: register, join the election, watch again.
+            logger.info("new cluster state session: registering nimbus \(address) again")
+            await retryUntilAvailable("registering nimbus \(address) again", logger: logger) { try await self.register() }
+            await watchSupervisors()
+        }
+    }
+
+    private func register() async throws {
+        // As Storm does, nimbuses/ holds the start time in uptime_secs; readers turn it into an uptime.
+        try await state.addNimbus(
+            address,
+            NimbusSummary(
+                host: host, port: Int32(port), uptimeSecs: Int32(clamping: Int(startTime.timeIntervalSince1970)),
+                isLeader: false, version: Self.version))
+        try await election.join()
+    }
+
+    /// Throws unless this nimbus leads: writes go to the leader only.
+    func requireLeader() throws {
+        let (leads, leader) = try blockingAwait { [election] in (try await election.isLeader(), try await election.leader()) }
+        if !leads { throw NotLeaderError(this: address, leader: leader) }
+    }
+
+    // MARK: the monitor
+
+    /// One round of nimbus' periodic work (every `nimbus.monitor.freq.secs`, and after changes). The leader
+    /// schedules, reassigns the work of dead supervisors and workers, and resumes the kills and rebalances a
+    /// previous leader left waiting; every nimbus expires abandoned uploads, deletes files of forgotten
+    /// topologies, and a follower copies the code of new topologies from the leader.
+    public func monitor() {
+        let n = transfers.expire()
+        if n > 0 { logger.info("expired \(n) abandoned file transfer(s)") }
+        do {
+            let leads = try blockingAwait { [election] in try await election.isLeader() }
+            let tookOver = leadership.withLock { wasLeader -> Bool in
+                defer { wasLeader = leads }
+                return leads && !wasLeader
+            }
+            if tookOver {
+                logger.info("nimbus \(address) is the leader")
+                resumePendingTransitions()
+            }
+            if leads {
+                try makeAssignments()
+            } else {
+                syncCodeFromLeader()
+            }
+            deleteOrphanedCode()
+            if monitorFailing.withLock({ failing in defer { failing = false }; return failing }) {
+                logger.info("nimbus monitor rounds work again")
+            }
+        } catch {
+            // Once per outage, not once per round.
+            if !monitorFailing.withLock({ failing in defer { failing = true }; return failing }) {
+                logger.warning("nimbus monitor round failed (retrying every round): \(error)")
+            }
+        }
+    }
+
+    /// Runs a monitor round whenever the set of supervisors changes (a new one, or one whose session ended),
+    /// rather than waiting for the next period.
+    public func watchSupervisors() async {
+        let path = state.supervisorsPath
+        do {
+            _ = try await state.storage.children(path) { [self] _ in
+                monitorSoon()
+                Task { await self.watchSupervisors() }
+            }
+        } catch {
+            // Retried by the next call; the periodic monitor covers the gap.
+            Task {
+                try? await Task.sleep(for: .seconds(2))
+                await self.watchSupervisors()
+            }
+        }
+    }
+
+    /// Runs a monitor round soon, off the caller's thread (after a submit, a rebalance, a supervisor change).
+    func monitorSoon() {
+        timers.async { self.monitor() }
+    }
+
+    private func resumePendingTransitions() {
+        do {
+            for id in try blockingAwait({ [state] in try await state.activeStorms() }) {
+                guard let base = try blockingAwait({ [state] in try await state.stormBase(id) }) else { continue }
+                switch (base.status, base.topologyActionOptions) {
+                case (.killed, .killOptions(let options)?):
+                    logger.info("resuming the kill of \(id)")
+                    schedule(after: Int(options.waitSecs ?? 0)) { self.finishKill(id) }
+                case (.rebalancing, .rebalanceOptions(let options)?):
+                    logger.info("resuming the rebalance of \(id)")
+                    schedule(after: Int(options.waitSecs ?? 0)) { self.finishRebalance(id) }
+                default:
+                    break
+                }
+            }
+        } catch {
+            logger.warning("could not resume pending kills and rebalances: \(error)")
+        }
+    }
+
+    private func deleteOrphanedCode() {
+        writes.withLock { _ in
+            do {
+                let alive = Set(try blockingAwait { [state] in try await state.activeStorms() })
+                for id in code.storedIds() where !alive.contains(id) {
+                    code.remove(id)
+                    logger.info("deleted the files of topology \(id), which the cluster state no longer has")
+                }
+            } catch {
+                logger.warning("could not look for orphaned topology files: \(error)")
+            }
+        }
+    }
+
+    // MARK: scheduling
+
+    /// Live supervisors: registered (their ephemeral node exists) and heartbeating within
+    /// `nimbus.supervisor.timeout.secs`.
+    func liveSupervisors(now: Int64) throws -> [String: SupervisorInfo] {
+        let timeout = Int64(try conf.int(ConfigKey.nimbusSupervisorTimeoutSecs))
+        return try blockingAwait { [state] in try await state.supervisors() }.filter { now - $0.value.timeSecs <= timeout }
+    }
+
+    /// Computes and writes every topology's assignment.
+    func makeAssignments() throws {
+        try writes.withLock { _ in
+            let now = Int64(Date().timeIntervalSince1970)
+            let supervisors = try liveSupervisors(now: now)
+            var offered = Set<WorkerSlot>()
+            for (id, info) in supervisors {
+                for port in info.meta ?? [] { offered.insert(WorkerSlot(node: id, port: port)) }
+            }
+            let ids = try blockingAwait { [state] in try await state.activeStorms() }.sorted()
+            var assignments: [String: Assignment] = [:]
+            for id in ids { assignments[id] = try blockingAwait { [state] in try await state.assignment(id) } }
+            func slots(_ a: Assignment?) -> Set<WorkerSlot> {
+                Set((a?.executorNodePort ?? [:]).values.compactMap { n in n.port.first.map { WorkerSlot(node: n.node, port: $0) } })
+            }
+            for id in ids {
+                guard let base = try blockingAwait({ [state] in try await state.stormBase(id) }) else { continue }
+                // A topology being killed or waiting to rebalance keeps its workers until the wait is over.
+                if base.status == .killed || base.status == .rebalancing { continue }
+                let plan = try plan(id)
+                let executorSet = Set(EvenScheduler.executors(tasks: plan.tasks, executorCounts: base.componentExecutors ?? plan.executors).keys)
+                let existing = assignments[id]
+                var current: [Executor: WorkerSlot] = [:]
+                for (key, node) in existing?.executorNodePort ?? [:] where key.count == 2 {
+                    if let port = node.port.first { current[Executor(Int32(key[0]), Int32(key[1]))] = WorkerSlot(node: node.node, port: port) }
+                }
+                let usedByOthers = ids.filter { $0 != id }.reduce(into: Set<WorkerSlot>()) { $0.formUnion(slots(assignments[$1])) }
+                let alive = try aliveSlots(id, current: current, existing: existing, offered: offered, now: now)
+                let outcome = EvenScheduler.schedule(
+                    executors: executorSet, requestedWorkers: Int(base.numWorkers), current: current, alive: alive,
+                    free: offered.subtracting(usedByOthers).subtracting(alive))
+                let updated = assignment(for: id, outcome: outcome, existing: existing, supervisors: supervisors, owner: base.owner, now: now)
+                if updated != existing {
+                    try blockingAwait { [state] in try await state.setAssignment(id, updated) }
+                    assignments[id] = updated
+                    logger.info("assigned \(id): \(outcome.workers) worker(s) on \(Set(outcome.placement.values).sorted()) (\(outcome.status))")
+                }
+            }
+        }
+    }
+
+    /// Slots of a topology that still work: offered by a live supervisor, and either heartbeating within
+    /// `nimbus.task.timeout.secs` or still within `nimbus.task.launch.secs` of their start.
+    private func aliveSlots(
+        _ id: String, current: [Executor: WorkerSlot], existing: Assignment?, offered: Set<WorkerSlot>, now: Int64
+    ) throws -> Set<WorkerSlot> {
+        let taskTimeout = Int64(try conf.int(ConfigKey.nimbusTaskTimeoutSecs))
+        let launchGrace = Int64((try? conf.int(ConfigKey.nimbusTaskLaunchSecs)) ?? 120)
+        let beats = try blockingAwait { [state] in try await state.workerHeartbeats(id) }
+        var started: [WorkerSlot: Int64] = [:]
+        for (e, slot) in current {
+            let t = existing?.executorStartTimeSecs?[e.key] ?? now
+            started[slot] = min(started[slot] ?? t, t)
+        }
+        return Set(
+            started.filter { slot, start in
+                guard offered.contains(slot) else { return false }
+                if let beat = beats["\(slot.node)-\(slot.port)"], now - beat.timeSecs <= taskTimeout { return true }
+                return now - start <= launchGrace
+            }.keys)
+    }
+
+    private func assignment(
+        for id: String, outcome: EvenScheduler.Outcome, existing: Assignment?, supervisors: [String: SupervisorInfo],
+        owner: String?, now: Int64
+    ) -> Assignment {
+        var nodePort: [[Int64]: NodeInfo] = [:]
+        var startTimes: [[Int64]: Int64] = [:]
+        var hosts: [String: String] = [:]
+        for (e, slot) in outcome.placement {
+            let node = NodeInfo(node: slot.node, port: [slot.port])
+            nodePort[e.key] = node
+            startTimes[e.key] = existing?.executorNodePort?[e.key] == node ? (existing?.executorStartTimeSecs?[e.key] ?? now) : now
+            hosts[slot.node] = supervisors[slot.node]?.hostname ?? existing?.nodeHost?[slot.node] ?? slot.node
+        }
+        return Assignment(
+            masterCodeDir: code.directory(id).path, nodeHost: hosts, executorNodePort: nodePort,
+            executorStartTimeSecs: startTimes, owner: owner)
+    }
+
+    // MARK: following
+
+    /// Copies the files of topologies this nimbus lacks from the leader, so it can serve them if it leads.
+    private func syncCodeFromLeader() {
+        do {
+            let alive = try blockingAwait { [state] in try await state.activeStorms() }
+            let missing = alive.filter { !code.has($0) }
+            guard !missing.isEmpty, let leader = try blockingAwait({ [election] in try await election.leader() }),
+                leader != address
+            else { return }
+            let (leaderHost, leaderPort) = Self.splitHostPort(leader)
+            let client = try NimbusClient(host: leaderHost, port: leaderPort, connectTimeoutMillis: 5000, ioTimeoutMillis: 30000)
+            defer { client.close() }
+            for id in missing {
+                var files: [String: [UInt8]] = [:]
+                for file in TopologyCodeStore.files {
+                    let session = try client.beginFileDownload(file: "\(id)/\(file)")
+                    var bytes: [UInt8] = []
+                    while true {
+                        let chunk = try client.downloadChunk(id: session)
+                        if chunk.isEmpty { break }
+                        bytes += chunk
+                    }
+                    files[file] = bytes
+                }
+                try code.saveFiles(id: id, files)
+                logger.info("copied topology \(id) from the leader \(leader)")
+            }
+        } catch {
+            logger.warning("could not copy topology code from the leader: \(error)")
+        }
+    }
+
+    static func splitHostPort(_ address: String) -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            return (address, 6627)
+        }
+        return (String(address[..<colon]), port)
+    }
+}

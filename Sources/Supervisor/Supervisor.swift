@@ -1,0 +1,139 @@
+import ClusterState
+import Foundation
+import Locking
+import Logging
+import StormCore
+import StormThrift
+
+/// `storm supervisor`: offers this machine's worker slots to the cluster and follows what nimbus assigns to them.
+///
+/// It registers an ephemeral `supervisors/<id>` node with its SupervisorInfo and refreshes it every
+/// `supervisor.heartbeat.frequency.secs`. Its id lives in `storm.local.dir/supervisor/`, so a restarted
+/// supervisor is the same one. It watches `assignments/` (and re-reads them every
+/// `supervisor.monitor.frequency.secs`, in case a watch was lost) and records, in the same folder, which of its
+/// ports should run which executors: the workers follow that record.
+public final class Supervisor: Sendable {
+    public static let version = "2.8.0-swift"
+
+    public let id: String
+    let conf: StormConfig
+    let state: StormClusterState
+    let logger: Logger
+    let hostname: String
+    let ports: [Int64]
+    let localDir: URL
+    let startTime = Date()
+    private let local = Locked<[Int32: LocalAssignment]>([:])
+
+    public init(conf: StormConfig, state: StormClusterState, logger: Logger) throws {
+        self.conf = conf
+        self.state = state
+        self.logger = logger
+        hostname = conf["storm.local.hostname"]?.stringValue ?? ProcessInfo.processInfo.hostName
+        ports = try conf.intList(ConfigKey.supervisorSlotsPorts).map(Int64.init)
+        localDir = URL(fileURLWithPath: try conf.string(ConfigKey.localDir)).appendingPathComponent("supervisor", isDirectory: true)
+        try FileManager.default.createDirectory(at: localDir, withIntermediateDirectories: true)
+        id = try Self.loadOrCreateId(localDir)
+        local.withLock { $0 = (try? Self.loadAssignments(localDir)) ?? [:] }
+    }
+
+    /// The ports this supervisor should run, and what: the record the workers follow.
+    public var localAssignments: [Int32: LocalAssignment] { local.withLock { $0 } }
+
+    var infoPath: String { state.supervisorsPath + "/" + id }
+
+    // MARK: identity and local state
+
+    static func loadOrCreateId(_ dir: URL) throws -> String {
+        let file = dir.appendingPathComponent("supervisor-id")
+        if let data = try? Data(contentsOf: file),
+            let stored = try? ThriftSerialization.deserialize(LSSupervisorId.self, from: [UInt8](data))
+        {
+            return stored.supervisorId
+        }
+        let id = UUID().uuidString.lowercased()
+        try Data(ThriftSerialization.serialize(LSSupervisorId(supervisorId: id))).write(to: file, options: .atomic)
+        return id
+    }
+
+    static func loadAssignments(_ dir: URL) throws -> [Int32: LocalAssignment] {
+        let data = try Data(contentsOf: dir.appendingPathComponent("local-assignments"))
+        return try ThriftSerialization.deserialize(LSSupervisorAssignments.self, from: [UInt8](data)).assignments
+    }
+
+    private func saveAssignments(_ assignments: [Int32: LocalAssignment]) throws {
+        try Data(ThriftSerialization.serialize(LSSupervisorAssignments(assignments: assignments)))
+            .write(to: localDir.appendingPathComponent("local-assignments"), options: .atomic)
+    }
+
+    // MARK: heartbeats
+
+    func info() -> SupervisorInfo {
+        let now = Int64(Date().timeIntervalSince1970)
+        return SupervisorInfo(
+            timeSecs: now, hostname: hostname, assignmentId: id,
+            usedPorts: localAssignments.keys.map(Int64.init).sorted(), meta: ports, schedulerMeta: [:],
+            uptimeSecs: Int64(Date().timeIntervalSince(startTime)), version: Self.version, resourcesMap: [:])
+    }
+
+    /// Registers this supervisor. A node left by its previous run (whose session may not have ended yet) is
+    /// replaced, so it cannot vanish later under the new run.
+    func register() async throws {
+        try await state.storage.createParents(state.supervisorsPath)
+        try? await state.storage.delete(infoPath, version: nil)
+        try await state.storage.create(infoPath, data: ThriftSerialization.serialize(info()), mode: .ephemeral)
+    }
+
+    /// Refreshes the heartbeat; re-registers if the node is gone (a new session, a ZooKeeper that lost it).
+    func heartbeat() async throws {
+        let data = try ThriftSerialization.serialize(info())
+        do {
+            try await state.storage.set(infoPath, data: data, version: nil)
+        } catch StorageError.noNode {
+            try await state.storage.create(infoPath, data: data, mode: .ephemeral)
+        }
+    }
+
+    // MARK: assignments
+
+    /// Reads every assignment and records the executors assigned to this supervisor's ports.
+    public func syncAssignments() async throws {
+        var mine: [Int32: LocalAssignment] = [:]
+        for (topology, assignment) in try await state.assignments() {
+            for (executor, node) in assignment.executorNodePort ?? [:] where node.node == id && executor.count == 2 {
+                for port in node.port {
+                    var entry = mine[Int32(port)] ?? LocalAssignment(topologyId: topology, executors: [], owner: assignment.owner)
+                    entry.executors.append(ExecutorInfo(taskStart: Int32(executor[0]), taskEnd: Int32(executor[1])))
+                    mine[Int32(port)] = entry
+                }
+            }
+        }
+        for key in mine.keys { mine[key]!.executors.sort { $0.taskStart < $1.taskStart } }
+        let changed = local.withLock { current -> Bool in
+            defer { current = mine }
+            return current != mine
+        }
+        guard changed else { return }
+        try saveAssignments(mine)
+        let summary = mine.keys.sorted().map { "\($0): \(mine[$0]!.topologyId) (\(mine[$0]!.executors.count) executors)" }
+        logger.info("supervisor \(id) assignments: \(summary.isEmpty ? "none" : summary.joined(separator: ", "))")
+        try? await heartbeat()
+    }
+
+    /// Watches `assignments/` and its nodes; any change re-syncs and re-arms the watches.
+    func watchAssignments() async {
+        let trigger: Watcher = { [self] _ in
+            Task {
+                try? await self.syncAssignments()
+                await self.watchAssignments()
+            }
+        }
+        do {
+            for topology in try await state.storage.children(state.assignmentsPath, watch: trigger) {
+                _ = try? await state.storage.get(state.assignmentsPath + "/" + topology, watch: trigger)
+            }
+        } catch {
+            // The periodic sync covers the gap; the next session or sync re-arms.
+        }
+    }
+}

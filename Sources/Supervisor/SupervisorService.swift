@@ -1,0 +1,48 @@
+import ClusterState
+import Logging
+import ServiceLifecycle
+import StormCore
+
+/// `storm supervisor` as a service: registers, heartbeats, follows assignments, and on a graceful shutdown
+/// leaves the cluster (its ephemeral node goes with its session).
+public struct SupervisorService: Service {
+    public let supervisor: Supervisor
+    let logger: Logger
+
+    public init(supervisor: Supervisor, logger: Logger) {
+        self.supervisor = supervisor
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let s = supervisor
+        await retryUntilAvailable("registering supervisor \(s.id)", logger: logger) { try await s.register() }
+        logger.info("supervisor \(s.id) on \(s.hostname) offers slots \(s.ports)")
+        s.state.storage.onNewSession { [logger] in
+            logger.info("new cluster state session: registering supervisor \(s.id) again")
+            await retryUntilAvailable("registering supervisor \(s.id) again", logger: logger) { try await s.register() }
+            await s.watchAssignments()
+        }
+        await s.watchAssignments()
+        let heartbeatPeriod = Duration.seconds(max(1, (try? s.conf.int(ConfigKey.supervisorHeartbeatFrequencySecs)) ?? 5))
+        let syncPeriod = Duration.seconds(max(1, (try? s.conf.int(ConfigKey.supervisorMonitorFrequencySecs)) ?? 3))
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: heartbeatPeriod)
+                        try? await s.heartbeat()
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await s.syncAssignments()
+                        try? await Task.sleep(for: syncPeriod)
+                    }
+                }
+            }
+        }
+        logger.info("supervisor \(s.id) shutting down")
+        await s.state.storage.close()
+    }
+}
