@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing need and is not already there: Debian's Thrift C++ library and compiler,
-# boost headers (libthrift's headers need them), a JDK and Debian's Thrift Java library for the Java client,
-# and PyPI's thrift and pytest for the Python client and the end-to-end tests. Safe to run again.
+# boost headers (libthrift's headers need them), ZooKeeper's C client and server, a JDK and Debian's Thrift Java
+# library for the Java client, and PyPI's thrift and pytest for the Python client and the end-to-end tests.
+# Safe to run again.
 set -euo pipefail
 
-packages=(libthrift-dev thrift-compiler libboost-dev pkg-config default-jdk-headless libthrift-java libslf4j-java)
+packages=(libthrift-dev thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper default-jdk-headless
+          libthrift-java libslf4j-java)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -145,3 +145,189 @@ def wait_until(condition, timeout=15, interval=0.1):
             return True
         time.sleep(interval)
     return condition()
+
+
+# ----- a real cluster: ZooKeeper, nimbuses and supervisors as processes on loopback -----
+
+ZOOKEEPER_JAR = "/usr/share/java/zookeeper.jar"
+
+
+def four_letter_word(port, word="srvr"):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.settimeout(1)
+            s.sendall(word.encode())
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return data.decode()
+                data += chunk
+    except OSError:
+        return None
+
+
+class ZooKeeper:
+    """Debian's ZooKeeper server, standalone on loopback, with a short tick so sessions expire quickly."""
+
+    def __init__(self):
+        if not os.path.exists(ZOOKEEPER_JAR):
+            pytest.fail("the ZooKeeper server is not installed: run .ci/run or apt-get install zookeeper")
+        self.dir = tempfile.mkdtemp(prefix="zk-e2e-")
+        self.port = free_port()
+        with open(os.path.join(self.dir, "zoo.cfg"), "w") as f:
+            f.write(f"tickTime=500\nminSessionTimeout=1000\ndataDir={self.dir}/data\nclientPort={self.port}\n"
+                    "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,mntr\n")
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "zookeeper.log"), "a")
+        self.process = subprocess.Popen(
+            ["java", "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", ZOOKEEPER_JAR,
+             "org.apache.zookeeper.server.ZooKeeperServerMain", os.path.join(self.dir, "zoo.cfg")],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while "Mode: standalone" not in (four_letter_word(self.port) or ""):
+            if self.process.poll() is not None or time.time() > deadline:
+                raise RuntimeError("ZooKeeper did not start: " + open(os.path.join(self.dir, "zookeeper.log")).read())
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def mntr(self):
+        out = {}
+        for line in (four_letter_word(self.port, "mntr") or "").splitlines():
+            key, _, value = line.partition("\t")
+            out[key] = value
+        return out
+
+    def zxid(self):
+        for line in (four_letter_word(self.port) or "").splitlines():
+            if line.startswith("Zxid:"):
+                return int(line.split()[1], 16)
+        return None
+
+
+class Daemon:
+    """A `storm nimbus` or `storm supervisor` process of a cluster; restartable with the same storm.local.dir."""
+
+    def __init__(self, kind, args, log_path):
+        self.kind, self.args, self.log_path = kind, args, log_path
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        self.process = subprocess.Popen([storm_bin(), self.kind, *self.args], stdout=self.log, stderr=subprocess.STDOUT)
+
+    def kill9(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.log.close()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return self.process.returncode
+
+    def log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+class Cluster:
+    SESSION_TIMEOUT_MS = 4000
+
+    def __init__(self, zookeeper, nimbuses=1):
+        self.zk = zookeeper
+        self.dir = tempfile.mkdtemp(prefix="cluster-e2e-")
+        self.nimbus_ports = [free_port() for _ in range(nimbuses)]
+        seeds = ",".join(f'"127.0.0.1:{p}"' for p in self.nimbus_ports)
+        self.conf = [
+            "-c", 'storm.zookeeper.servers=["127.0.0.1"]', "-c", f"storm.zookeeper.port={zookeeper.port}",
+            "-c", f"storm.zookeeper.session.timeout={self.SESSION_TIMEOUT_MS}", "-c", "storm.local.hostname=127.0.0.1",
+            "-c", f"nimbus.seeds=[{seeds}]", "-c", "nimbus.monitor.freq.secs=1", "-c", "nimbus.supervisor.timeout.secs=5",
+            "-c", "supervisor.heartbeat.frequency.secs=1", "-c", "supervisor.monitor.frequency.secs=1",
+            # No workers run yet: keep nimbus from reassigning slots whose workers never heartbeat.
+            "-c", "nimbus.task.launch.secs=600",
+        ]
+        self.nimbuses = {}
+        self.supervisors = {}
+        for port in self.nimbus_ports:
+            self.nimbuses[port] = Daemon("nimbus", [*self.conf, "-c", f"nimbus.thrift.port={port}",
+                                                    "-c", f"storm.local.dir={self.dir}/nimbus-{port}"],
+                                         f"{self.dir}/nimbus-{port}.log")
+        for port in self.nimbus_ports:
+            self.wait_for_nimbus(port)
+
+    def wait_for_nimbus(self, port, timeout=30):
+        def up():
+            try:
+                c = connect(port, 2000)
+                c.getLeader()
+                c.transport.close()
+                return True
+            except Exception:
+                return False
+        assert wait_until(up, timeout), self.nimbuses[port].log_text()
+
+    def add_supervisor(self, name, ports):
+        self.supervisors[name] = Daemon(
+            "supervisor", [*self.conf, "-c", f"storm.local.dir={self.dir}/supervisor-{name}",
+                           "-c", f"supervisor.slots.ports={list(ports)}"], f"{self.dir}/supervisor-{name}.log")
+        return self.supervisors[name]
+
+    def supervisor_dir(self, name):
+        return f"{self.dir}/supervisor-{name}/supervisor"
+
+    def leader_port(self):
+        for port in self.nimbus_ports:
+            try:
+                c = connect(port, 2000)
+                leader = c.getLeader()
+                c.transport.close()
+                return leader.port
+            except Exception:
+                continue
+        return None
+
+    def client(self, port=None):
+        return connect(port or self.leader_port())
+
+    def cli(self, *args, timeout=30):
+        return subprocess.run([storm_bin(), *args, *self.conf], capture_output=True, text=True, timeout=timeout)
+
+    def stop(self):
+        for d in list(self.nimbuses.values()) + list(self.supervisors.values()):
+            if d.process.poll() is None:
+                d.process.kill()
+                d.process.wait()
+
+
+@pytest.fixture
+def zookeeper():
+    zk = ZooKeeper()
+    yield zk
+    zk.stop()
+
+
+@pytest.fixture
+def cluster(zookeeper):
+    c = Cluster(zookeeper, nimbuses=2)
+    yield c
+    c.stop()
