@@ -139,10 +139,14 @@ def shell_topology():
 
 
 def wait_until(condition, timeout=15, interval=0.1):
+    """Polls `condition` until it holds; an exception counts as "not yet" until the last try."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if condition():
-            return True
+        try:
+            if condition():
+                return True
+        except Exception:  # noqa: BLE001 - a daemon still recovering answers with errors for a moment
+            pass
         time.sleep(interval)
     return condition()
 
