@@ -174,13 +174,14 @@ def four_letter_word(port, word="srvr"):
 class ZooKeeper:
     """Debian's ZooKeeper server, standalone on loopback, with a short tick so sessions expire quickly."""
 
-    def __init__(self):
+    def __init__(self, tick_ms=500):
         if not os.path.exists(ZOOKEEPER_JAR):
             pytest.fail("the ZooKeeper server is not installed: run .ci/run or apt-get install zookeeper")
         self.dir = tempfile.mkdtemp(prefix="zk-e2e-")
         self.port = free_port()
         with open(os.path.join(self.dir, "zoo.cfg"), "w") as f:
-            f.write(f"tickTime=500\nminSessionTimeout=1000\ndataDir={self.dir}/data\nclientPort={self.port}\n"
+            # Sessions may last from 2 to 20 ticks (ZooKeeper's bounds): 1 to 10 s with the tests' short tick.
+            f.write(f"tickTime={tick_ms}\nminSessionTimeout={2 * tick_ms}\ndataDir={self.dir}/data\nclientPort={self.port}\n"
                     "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,mntr\n")
         self.process = None
         self.start()
@@ -257,7 +258,7 @@ class Daemon:
 class Cluster:
     SESSION_TIMEOUT_MS = 4000
 
-    def __init__(self, zookeeper, nimbuses=1):
+    def __init__(self, zookeeper, nimbuses=1, storm_defaults=False):
         self.zk = zookeeper
         self.dir = tempfile.mkdtemp(prefix="cluster-e2e-")
         self.nimbus_ports = [free_port() for _ in range(nimbuses)]
@@ -265,11 +266,14 @@ class Cluster:
         self.conf = [
             "-c", 'storm.zookeeper.servers=["127.0.0.1"]', "-c", f"storm.zookeeper.port={zookeeper.port}",
             "-c", f"storm.zookeeper.session.timeout={self.SESSION_TIMEOUT_MS}", "-c", "storm.local.hostname=127.0.0.1",
-            "-c", f"nimbus.seeds=[{seeds}]", "-c", "nimbus.monitor.freq.secs=1", "-c", "nimbus.supervisor.timeout.secs=5",
-            "-c", "supervisor.heartbeat.frequency.secs=1", "-c", "supervisor.monitor.frequency.secs=1",
+            "-c", f"nimbus.seeds=[{seeds}]",
             # No workers run yet: keep nimbus from reassigning slots whose workers never heartbeat.
             "-c", "nimbus.task.launch.secs=600",
         ]
+        if not storm_defaults:
+            # Short periods, so tests see failures handled within seconds.
+            self.conf += ["-c", "nimbus.monitor.freq.secs=1", "-c", "nimbus.supervisor.timeout.secs=5",
+                          "-c", "supervisor.heartbeat.frequency.secs=1", "-c", "supervisor.monitor.frequency.secs=1"]
         self.nimbuses = {}
         self.supervisors = {}
         for port in self.nimbus_ports:
