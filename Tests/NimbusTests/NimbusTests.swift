@@ -330,3 +330,60 @@ import Testing
         #expect(f.nimbus.code.storedIds() == [kept])
     }
 }
+
+@Suite struct FailureDetectionTests {
+    /// Registers a supervisor in the cluster state as a running one would.
+    func addSupervisor(_ f: NimbusFixture, _ id: String, ports: [Int64], age: Int64 = 0) async throws {
+        let info = SupervisorInfo(
+            timeSecs: Int64(Date().timeIntervalSince1970) - age, hostname: "host-\(id)", assignmentId: id, meta: ports)
+        try await f.state.storage.put(f.state.supervisorsPath + "/" + id, data: ThriftSerialization.serialize(info))
+    }
+
+    func slots(_ f: NimbusFixture, _ id: String) async throws -> [String: Set<Int64>] {
+        let assignment = try #require(try await f.state.assignment(id))
+        var out: [String: Set<Int64>] = [:]
+        for node in assignment.executorNodePort!.values { out[node.node, default: []].formUnion(node.port) }
+        return out
+    }
+
+    @Test func workersThatStopHeartbeatingLoseTheirExecutors() async throws {
+        let f = try await NimbusFixture([ConfigKey.nimbusTaskLaunchSecs: 0, ConfigKey.nimbusTaskTimeoutSecs: 30])
+        try await addSupervisor(f, "a", ports: [6700, 6701])
+        try await addSupervisor(f, "b", ports: [6710, 6711])
+        try await f.submit("beating", conf: #"{"topology.workers": 2}"#)
+        let id = try await f.client { try $0.getTopologySummaryByName(name: "beating") }.id
+        await f.onOwnThread { f.nimbus.monitor() }
+        #expect(try await slots(f, id) == ["a": [6700], "b": [6710]])
+        let before = try #require(try await f.state.assignment(id))
+        // Slot a:6700 heartbeats; b:6710 never does, and its launch grace (0 s) is over.
+        try await Task.sleep(for: .milliseconds(1100))
+        let beat = ClusterWorkerHeartbeat(stormId: id, executorStats: [:], timeSecs: Int64(Date().timeIntervalSince1970), uptimeSecs: 1)
+        try await f.state.setWorkerHeartbeat(id, node: "a", port: 6700, beat)
+        await f.onOwnThread { f.nimbus.monitor() }
+        let after = try #require(try await f.state.assignment(id))
+        // b:6710's executors move to a free slot; a:6700's stay where they are.
+        let moved = try await slots(f, id)
+        #expect(moved == ["a": [6700], "b": [6711]] || moved == ["a": [6700, 6701]])
+        for (executor, node) in before.executorNodePort! where node.node == "a" {
+            #expect(after.executorNodePort![executor] == node, "an executor on the heartbeating slot moved")
+            #expect(after.executorStartTimeSecs![executor] == before.executorStartTimeSecs![executor])
+        }
+    }
+
+    @Test func supervisorsWithStaleHeartbeatsAreDead() async throws {
+        let f = try await NimbusFixture([ConfigKey.nimbusSupervisorTimeoutSecs: 60])
+        try await addSupervisor(f, "fresh", ports: [6700, 6701])
+        try await addSupervisor(f, "stale", ports: [6710, 6711], age: 120)
+        try await f.submit("t", conf: #"{"topology.workers": 4}"#)
+        let id = try await f.client { try $0.getTopologySummaryByName(name: "t") }.id
+        await f.onOwnThread { f.nimbus.monitor() }
+        #expect(try await slots(f, id) == ["fresh": [6700, 6701]])
+        let summary = try await f.client { try $0.getTopologySummaryByName(name: "t") }
+        #expect(summary.numWorkers == 2)
+        #expect(summary.schedStatus == "Running with fewer workers than requested: 2 of 4 (not enough free slots)")
+        // The stale one heartbeats again: it gets work.
+        try await addSupervisor(f, "stale", ports: [6710, 6711])
+        await f.onOwnThread { f.nimbus.monitor() }
+        #expect(try await slots(f, id) == ["fresh": [6700, 6701], "stale": [6710, 6711]])
+    }
+}

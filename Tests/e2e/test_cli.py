@@ -115,3 +115,23 @@ def test_nimbus_stops_gracefully_on_sigterm():
 def test_version():
     result = run("version")
     assert result.returncode == 0 and result.stdout.startswith("Storm ")
+
+
+def test_dev_zookeeper_serves_and_stops(tmp_path):
+    from conftest import four_letter_word
+    port = free_port()
+    process = subprocess.Popen([storm_bin(), "dev-zookeeper", "-c", f"storm.zookeeper.port={port}",
+                                "-c", f"storm.local.dir={tmp_path}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(lambda: "Mode: standalone" in (four_letter_word(port) or ""), timeout=30)
+        assert os.path.isdir(tmp_path / "dev-zookeeper")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert four_letter_word(port) is None
+
+
+def test_dev_zookeeper_without_java_says_what_to_install(tmp_path):
+    result = subprocess.run([storm_bin(), "dev-zookeeper", "-c", f"storm.local.dir={tmp_path}"], capture_output=True,
+                            text=True, timeout=30, env={**os.environ, "PATH": str(tmp_path)})
+    one_line_error(result, "apt-get install zookeeper")
