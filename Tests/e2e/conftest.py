@@ -1,6 +1,7 @@
 """Fixtures that start real `storm nimbus` processes on loopback and talk to them over TCP."""
 
 import importlib
+import logging
 import os
 import signal
 import socket
@@ -23,6 +24,9 @@ NimbusService = importlib.import_module(THRIFT_PACKAGE + ".Nimbus")
 # Code generated from Storm's own IDL has unhashable structs; maps keyed by GlobalStreamId need a hash to be built.
 if getattr(ttypes.GlobalStreamId, "__hash__", None) is None:
     ttypes.GlobalStreamId.__hash__ = lambda self: hash((self.componentId, self.streamId))
+
+# Polling a daemon that is still starting makes Thrift's socket log every refused connection.
+logging.getLogger("thrift.transport.TSocket").setLevel(logging.CRITICAL)
 
 from thrift.protocol import TBinaryProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
