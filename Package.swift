@@ -75,10 +75,14 @@ let package = Package(
             dependencies: ["StormThrift", "Locking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
-        .testTarget(name: "ZooKeeperTests", dependencies: ["ZooKeeper", "CZooKeeper", "DevZooKeeper", "Locking"]),
+        // Helpers shared by the test targets.
+        .target(name: "TestSupport", path: "Sources/TestSupport"),
+        .testTarget(name: "ZooKeeperTests", dependencies: ["ZooKeeper", "CZooKeeper", "DevZooKeeper", "Locking", "TestSupport"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
-        .testTarget(name: "ClusterStateTests", dependencies: ["ClusterState", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper"]),
-        .testTarget(name: "NimbusTests", dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift", "Locking"]),
+        .testTarget(
+            name: "ClusterStateTests",
+            dependencies: ["ClusterState", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper", "TestSupport"]),
+        .testTarget(name: "NimbusTests", dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift", "Locking", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

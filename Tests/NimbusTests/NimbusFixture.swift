@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import StormCore
 import StormThrift
+import TestSupport
 
 @testable import Nimbus
 
@@ -113,14 +114,4 @@ final class NimbusFixture: Sendable {
                 streams: ["default": StreamInfo(outputFields: ["word", "count"], direct: false)], parallelismHint: 2))
         return StormTopology(spouts: ["sentences": spout], bolts: ["split": split, "count": count], stateSpouts: [:])
     }
-}
-
-/// Polls until `condition` holds or `seconds` pass.
-func eventually(_ seconds: Double = 10, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    return try await condition()
 }

@@ -2,6 +2,7 @@ import ClusterState
 import Foundation
 import StormCore
 import StormThrift
+import TestSupport
 import Testing
 
 @testable import Nimbus

@@ -2,6 +2,7 @@ import DevZooKeeper
 import Foundation
 import Locking
 import Logging
+import TestSupport
 import Testing
 
 @testable import ZooKeeper
@@ -10,31 +11,6 @@ import CZooKeeper
 #if canImport(Glibc)
 import Glibc
 #endif
-
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
-            _ = bind(fd, p, len)
-            return getsockname(fd, p, &len)
-        }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
-func eventually(_ seconds: Double = 15, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
-}
 
 func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComponent("zk-\(UUID().uuidString)") }
 

@@ -55,6 +55,18 @@ def connect(port, timeout_ms=20000):
     return client
 
 
+def terminate(process, grace=15):
+    """SIGTERM, then SIGKILL if it has not exited within `grace` seconds; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class NimbusProcess:
     def __init__(self, extra_conf=()):
         self.dir = tempfile.mkdtemp(prefix="nimbus-e2e-")
@@ -89,15 +101,7 @@ class NimbusProcess:
                               env={**os.environ, "HOME": self.dir})
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                raise
-        return self.process.returncode
+        return terminate(self.process)
 
 
 @pytest.fixture
@@ -203,13 +207,8 @@ class ZooKeeper:
             time.sleep(0.05)
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            terminate(self.process)
         self.log.close()
 
     def mntr(self):
@@ -244,15 +243,9 @@ class Daemon:
         self.log.close()
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = terminate(self.process)
         self.log.close()
-        return self.process.returncode
+        return code
 
     def log_text(self):
         with open(self.log_path) as f:
@@ -306,6 +299,14 @@ class Cluster:
 
     def supervisor_dir(self, name):
         return f"{self.dir}/supervisor-{name}/supervisor"
+
+    def add_two_supervisors(self, a_ports, b_ports):
+        """Supervisors "a" and "b", and a client of the leader once both are registered."""
+        self.add_supervisor("a", a_ports)
+        self.add_supervisor("b", b_ports)
+        client = self.client()
+        assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 2)
+        return client
 
     def leader_port(self):
         for port in self.nimbus_ports:

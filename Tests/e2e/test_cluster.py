@@ -33,12 +33,9 @@ def local_assignments(cluster, supervisor):
 
 
 def test_submit_lands_on_both_supervisors_and_followers_refuse_writes(cluster):
-    cluster.add_supervisor("a", SLOTS_A)
-    cluster.add_supervisor("b", SLOTS_B)
+    client = cluster.add_two_supervisors(SLOTS_A, SLOTS_B)
     leader = cluster.leader_port()
     [follower] = [p for p in cluster.nimbus_ports if p != leader]
-    client = cluster.client(leader)
-    assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 2)
 
     submit(client, "spread", workers=2)
     assert wait_until(lambda: len(slots_in_use(client, "spread")) == 2)
@@ -85,12 +82,9 @@ def test_submit_lands_on_both_supervisors_and_followers_refuse_writes(cluster):
 
 
 def test_leader_dies_and_the_other_takes_over(cluster):
-    cluster.add_supervisor("a", SLOTS_A)
-    cluster.add_supervisor("b", SLOTS_B)
+    client = cluster.add_two_supervisors(SLOTS_A, SLOTS_B)
     leader = cluster.leader_port()
     [follower] = [p for p in cluster.nimbus_ports if p != leader]
-    client = cluster.client(leader)
-    assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 2)
     submit(client, "survivor")
     assert wait_until(lambda: len(slots_in_use(client, "survivor")) == 2)
     before = client.getTopologyInfoByName("survivor")
@@ -144,10 +138,7 @@ def test_supervisor_dies_its_work_moves_and_it_comes_back_as_itself(cluster):
 
 
 def test_zookeeper_restart_under_a_running_cluster(cluster, zookeeper):
-    cluster.add_supervisor("a", SLOTS_A)
-    cluster.add_supervisor("b", SLOTS_B)
-    client = cluster.client()
-    assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 2)
+    client = cluster.add_two_supervisors(SLOTS_A, SLOTS_B)
     submit(client, "steady")
     assert wait_until(lambda: len(slots_in_use(client, "steady")) == 2)
     before = slots_in_use(client, "steady")
@@ -173,11 +164,8 @@ def test_zookeeper_restart_under_a_running_cluster(cluster, zookeeper):
 def test_nimbus_kill9_and_restart_keeps_everything(zookeeper):
     cluster = Cluster(zookeeper, nimbuses=1)
     try:
-        cluster.add_supervisor("a", SLOTS_A)
-        cluster.add_supervisor("b", SLOTS_B)
         [port] = cluster.nimbus_ports
-        client = cluster.client(port)
-        assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 2)
+        client = cluster.add_two_supervisors(SLOTS_A, SLOTS_B)
         submit(client, "kept")
         submit(client, "leaving", workers=1)
         client.deactivate("kept")
