@@ -85,10 +85,12 @@ public enum EvenScheduler {
     public struct Outcome: Equatable, Sendable {
         public var placement: [Executor: WorkerSlot]
         public var requestedWorkers: Int
+        /// Executors left where they were because no live slot could take them.
+        public var stranded = false
         public var workers: Int { Set(placement.values).count }
         /// Storm's sched_status: how the topology fared.
         public var status: String {
-            if placement.isEmpty { return "Not scheduled: no free slots" }
+            if placement.isEmpty || stranded { return "Not scheduled: no free slots" }
             if workers < requestedWorkers {
                 return "Running with fewer workers than requested: \(workers) of \(requestedWorkers) (not enough free slots)"
             }
@@ -111,7 +113,10 @@ public enum EvenScheduler {
         for (e, slot) in current where executors.contains(e) && alive.contains(slot) { kept[e] = slot }
         let keptSlots = Set(kept.values)
         let usable = min(requested, keptSlots.count + free.count)
-        if usable == 0 { return Outcome(placement: [:], requestedWorkers: requested) }
+        // Nowhere to go: executors stay where they were, so nothing churns if their supervisors come back.
+        if usable == 0 {
+            return Outcome(placement: current.filter { executors.contains($0.key) }, requestedWorkers: requested, stranded: true)
+        }
 
         let unplaced = executors.subtracting(kept.keys).sorted()
         if unplaced.isEmpty && keptSlots.count >= usable {

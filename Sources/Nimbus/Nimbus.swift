@@ -29,6 +29,8 @@ public final class Nimbus: NimbusHandler {
     /// Whether this nimbus led at the last monitor round (to notice taking over).
     let leadership = Locked(false)
     let monitorFailing = Locked(false)
+    /// Each supervisor's last heartbeat time and when nimbus saw it change (by nimbus' clock).
+    let supervisorBeats = Locked<[String: (timeSecs: Int64, seenAt: Date)]>([:])
 
     public init(conf: StormConfig, state: StormClusterState, host: String, port: Int, logger: Logger) throws {
         self.conf = conf

@@ -59,6 +59,11 @@ extension Nimbus {
         if n > 0 { logger.info("expired \(n) abandoned file transfer(s)") }
         do {
             let leads = try blockingAwait { [election] in try await election.isLeader() }
+            if monitorFailing.withLock({ $0 }) {
+                // Back from a cluster state outage: heartbeats could not be read meanwhile, so none is stale yet.
+                let now = Date()
+                supervisorBeats.withLock { beats in beats = beats.mapValues { ($0.timeSecs, now) } }
+            }
             let tookOver = leadership.withLock { wasLeader -> Bool in
                 defer { wasLeader = leads }
                 return leads && !wasLeader
@@ -143,11 +148,21 @@ extension Nimbus {
 
     // MARK: scheduling
 
-    /// Live supervisors: registered (their ephemeral node exists) and heartbeating within
-    /// `nimbus.supervisor.timeout.secs`.
+    /// Live supervisors: registered (their ephemeral node exists) and heartbeating. As Storm does, a heartbeat
+    /// counts by nimbus' own clock: a supervisor is dead when nimbus has not seen its heartbeat change for
+    /// `nimbus.supervisor.timeout.secs`, so clock skew does not matter, and after nimbus itself lost the cluster
+    /// state (or started) every supervisor gets the full timeout to show it is alive.
     func liveSupervisors(now: Int64) throws -> [String: SupervisorInfo] {
-        let timeout = Int64(try conf.int(ConfigKey.nimbusSupervisorTimeoutSecs))
-        return try blockingAwait { [state] in try await state.supervisors() }.filter { now - $0.value.timeSecs <= timeout }
+        let timeout = TimeInterval(try conf.int(ConfigKey.nimbusSupervisorTimeoutSecs))
+        let supervisors = try blockingAwait { [state] in try await state.supervisors() }
+        let seen = Date()
+        return supervisorBeats.withLock { beats in
+            beats = beats.filter { supervisors[$0.key] != nil }
+            return supervisors.filter { id, info in
+                if beats[id]?.timeSecs != info.timeSecs { beats[id] = (info.timeSecs, seen) }
+                return seen.timeIntervalSince(beats[id]!.seenAt) <= timeout
+            }
+        }
     }
 
     /// Computes and writes every topology's assignment.

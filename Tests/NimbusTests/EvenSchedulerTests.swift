@@ -79,3 +79,14 @@ import Testing
         #expect(again == first)
     }
 }
+
+extension EvenSchedulerTests {
+    @Test func withNowhereToGoExecutorsStayPut() {
+        let first = EvenScheduler.schedule(
+            executors: Self.executors, requestedWorkers: 2, current: [:], alive: [], free: Self.slots("a"))
+        let stranded = EvenScheduler.schedule(
+            executors: Self.executors, requestedWorkers: 2, current: first.placement, alive: [], free: [])
+        #expect(stranded.placement == first.placement)
+        #expect(stranded.status == "Not scheduled: no free slots")
+    }
+}

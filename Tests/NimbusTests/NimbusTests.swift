@@ -371,20 +371,28 @@ import Testing
         }
     }
 
-    @Test func supervisorsWithStaleHeartbeatsAreDead() async throws {
-        let f = try await NimbusFixture([ConfigKey.nimbusSupervisorTimeoutSecs: 60])
-        try await addSupervisor(f, "fresh", ports: [6700, 6701])
-        try await addSupervisor(f, "stale", ports: [6710, 6711], age: 120)
+    @Test func supervisorsWhoseHeartbeatStopsAreDeadUntilItResumes() async throws {
+        let f = try await NimbusFixture([ConfigKey.nimbusSupervisorTimeoutSecs: 1])
+        try await addSupervisor(f, "steady", ports: [6700, 6701])
+        try await addSupervisor(f, "silent", ports: [6710, 6711], age: 1)
         try await f.submit("t", conf: #"{"topology.workers": 4}"#)
         let id = try await f.client { try $0.getTopologySummaryByName(name: "t") }.id
         await f.onOwnThread { f.nimbus.monitor() }
-        #expect(try await slots(f, id) == ["fresh": [6700, 6701]])
+        // First sight: both get the full timeout to prove themselves.
+        #expect(try await slots(f, id) == ["steady": [6700, 6701], "silent": [6710, 6711]])
+        // "steady" keeps heartbeating, "silent" does not: after the timeout, by nimbus' clock, it is dead.
+        try await Task.sleep(for: .milliseconds(1200))
+        try await addSupervisor(f, "steady", ports: [6700, 6701], age: -1)
+        await f.onOwnThread { f.nimbus.monitor() }
+        #expect(try await slots(f, id) == ["steady": [6700, 6701]])
         let summary = try await f.client { try $0.getTopologySummaryByName(name: "t") }
         #expect(summary.numWorkers == 2)
         #expect(summary.schedStatus == "Running with fewer workers than requested: 2 of 4 (not enough free slots)")
-        // The stale one heartbeats again: it gets work.
-        try await addSupervisor(f, "stale", ports: [6710, 6711])
+        // "silent" heartbeats again: it gets work.
+        try await addSupervisor(f, "silent", ports: [6710, 6711])
+        try await addSupervisor(f, "steady", ports: [6700, 6701], age: -2)
         await f.onOwnThread { f.nimbus.monitor() }
-        #expect(try await slots(f, id) == ["fresh": [6700, 6701], "stale": [6710, 6711]])
+        #expect(try await slots(f, id) == ["steady": [6700, 6701], "silent": [6710, 6711]])
     }
+
 }
