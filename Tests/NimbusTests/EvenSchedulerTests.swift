@@ -90,3 +90,19 @@ extension EvenSchedulerTests {
         #expect(stranded.status == "Not scheduled: no free slots")
     }
 }
+
+extension EvenSchedulerTests {
+    /// A rebalance drops the old assignment and the scheduler spreads the new executor set afresh.
+    @Test func rebalanceSpreadsTheNewExecutorsOverTheNewWorkerCount() {
+        let all = Self.slots("a").union(Self.slots("b"))
+        let before = EvenScheduler.schedule(executors: Self.executors, requestedWorkers: 2, current: [:], alive: [], free: all)
+        let rebalanced = Set(
+            EvenScheduler.executors(tasks: ["spout": 2, "split": 8, "count": 4, "__acker": 2], executorCounts: ["spout": 1, "split": 2, "count": 4, "__acker": 2]).keys)
+        let after = EvenScheduler.schedule(executors: rebalanced, requestedWorkers: 3, current: [:], alive: [], free: all)
+        #expect(before.workers == 2 && after.workers == 3)
+        #expect(Set(after.placement.keys) == rebalanced && rebalanced.count == 9)
+        #expect(Set(after.placement.values.map(\.node)) == ["a", "b"])
+        let perSlot = Dictionary(grouping: after.placement.keys, by: { after.placement[$0]! }).mapValues(\.count)
+        #expect(perSlot.values.sorted() == [3, 3, 3])
+    }
+}
