@@ -39,6 +39,10 @@ let package = Package(
             name: "StormCore",
             dependencies: ["StormThrift", "Yams"]
         ),
+        // Values and tuples: the compact wire encoding and the stable hash fields groupings use.
+        .target(name: "Tuples"),
+        // Storm's groupings: which tasks each tuple goes to.
+        .target(name: "Groupings", dependencies: ["Tuples", "StormThrift"]),
         // Storage of the cluster state: the interface, an in-memory store, and the typed records over it.
         .target(
             name: "ClusterState",
@@ -78,6 +82,8 @@ let package = Package(
         // Helpers shared by the test targets.
         .target(name: "TestSupport", path: "Sources/TestSupport"),
         .testTarget(name: "ZooKeeperTests", dependencies: ["ZooKeeper", "CZooKeeper", "DevZooKeeper", "Locking", "TestSupport"]),
+        .testTarget(name: "TuplesTests", dependencies: ["Tuples"]),
+        .testTarget(name: "GroupingsTests", dependencies: ["Groupings", "Tuples", "StormThrift"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(
             name: "ClusterStateTests",

@@ -1,0 +1,157 @@
+import StormThrift
+import Tuples
+
+/// A grouping a Swift component provides: Storm's CustomStreamGrouping.
+public protocol CustomStreamGrouping: AnyObject {
+    /// Called once with the subscribing component's task ids (sorted).
+    func prepare(targetTasks: [Int32])
+    /// The tasks a tuple from `sourceTask` goes to; each must be one of the target tasks.
+    func chooseTasks(sourceTask: Int32, values: [Value]) -> [Int32]
+}
+
+public struct RoutingError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let description: String
+    public init(description: String) { self.description = description }
+}
+
+/// Where a tuple goes.
+public enum Targets: Equatable {
+    case one(Int32)
+    /// Every task of the subscriber (the router's `tasks`), without building a list per tuple.
+    case all
+    case many([Int32])
+}
+
+/// Chooses the target tasks of one subscription (a stream and the component subscribed to it) for each tuple,
+/// as Storm's groupings do. One router per emitting executor: it keeps its own rotation and needs no lock.
+/// A `switch` over the kind rather than a protocol: the choice is made per tuple.
+public struct Router {
+    enum Kind {
+        case rotate  // shuffle, none, local_or_shuffle: every task of `order` in turn, reshuffled each round
+        case fields([Int])
+        case all
+        case global(Int32)
+        case direct(Set<Int32>)
+        case custom(any CustomStreamGrouping, Set<Int32>)
+    }
+
+    /// The subscriber's tasks, sorted.
+    public let tasks: [Int32]
+    let subscriber: String
+    var kind: Kind
+    var order: [Int32] = []
+    var position = 0
+    var random: SplitMix64
+
+    /// - Parameters:
+    ///   - sourceFields: the output fields of the subscribed stream (for fields groupings).
+    ///   - localTasks: the subscriber's tasks in the emitting worker (for local_or_shuffle).
+    ///   - custom: makes the grouping a `custom_object` names.
+    public init(
+        grouping: Grouping, subscriber: String, tasks: [Int32], sourceFields: [String], localTasks: Set<Int32> = [],
+        seed: UInt64 = UInt64.random(in: 0...UInt64.max),
+        custom: (JavaObject) throws -> any CustomStreamGrouping = { throw RoutingError(description: "no custom grouping \($0.fullClassName)") }
+    ) throws {
+        self.tasks = tasks.sorted()
+        self.subscriber = subscriber
+        random = SplitMix64(seed: seed)
+        guard !self.tasks.isEmpty else { throw RoutingError(description: "component '\(subscriber)' has no tasks to route to") }
+        switch grouping {
+        case .shuffle, .none:
+            kind = .rotate
+            order = self.tasks
+        case .localOrShuffle:
+            let local = self.tasks.filter(localTasks.contains)
+            kind = .rotate
+            order = local.isEmpty ? self.tasks : local
+        case .fields(let fields) where fields.isEmpty:
+            kind = .global(self.tasks[0])
+        case .fields(let fields):
+            kind = .fields(
+                try fields.map { field in
+                    guard let i = sourceFields.firstIndex(of: field) else {
+                        throw RoutingError(description: "fields grouping of '\(subscriber)' names '\(field)', not a field of \(sourceFields)")
+                    }
+                    return i
+                })
+        case .all:
+            kind = .all
+        case .direct:
+            kind = .direct(Set(self.tasks))
+        case .customObject(let object):
+            let grouping = try custom(object)
+            grouping.prepare(targetTasks: self.tasks)
+            kind = .custom(grouping, Set(self.tasks))
+        case .customSerialized:
+            throw RoutingError(description: "component '\(subscriber)' uses a serialized Java grouping, which cannot run here")
+        }
+        random.shuffle(&order)
+    }
+
+    /// The targets of a tuple. Direct groupings take their task from the emitter: use `direct(_:)` instead.
+    public mutating func route(_ values: [Value], from sourceTask: Int32) throws(RoutingError) -> Targets {
+        switch kind {
+        case .rotate:
+            let task = order[position]
+            position += 1
+            if position == order.count {
+                position = 0
+                // Reshuffled per round: even counts, and no fixed pattern for downstream tasks to align with.
+                if order.count > 1 { random.shuffle(&order) }
+            }
+            return .one(task)
+        case .fields(let indices):
+            var hasher = StableHasher()
+            for i in indices {
+                guard i < values.count else {
+                    throw RoutingError(description: "tuple for '\(subscriber)' has \(values.count) values; the fields grouping needs value \(i + 1)")
+                }
+                hasher.combine(values[i])
+            }
+            return .one(tasks[Int(hasher.value % UInt64(tasks.count))])
+        case .all:
+            return .all
+        case .global(let task):
+            return .one(task)
+        case .direct:
+            throw RoutingError(description: "'\(subscriber)' subscribes with a direct grouping: emit with emitDirect and a task id")
+        case .custom(let grouping, let valid):
+            let chosen = grouping.chooseTasks(sourceTask: sourceTask, values: values)
+            for task in chosen where !valid.contains(task) {
+                throw RoutingError(description: "custom grouping of '\(subscriber)' chose task \(task), which is not one of its tasks \(tasks)")
+            }
+            return chosen.count == 1 ? .one(chosen[0]) : .many(chosen)
+        }
+    }
+
+    /// Checks an emitDirect target: it must be a task of a subscriber that groups directly.
+    public func direct(_ task: Int32) throws(RoutingError) -> Targets {
+        guard case .direct(let valid) = kind else {
+            throw RoutingError(description: "'\(subscriber)' does not subscribe with a direct grouping")
+        }
+        guard valid.contains(task) else {
+            throw RoutingError(description: "emitDirect to task \(task), which is not a task of '\(subscriber)' (its tasks: \(tasks))")
+        }
+        return .one(task)
+    }
+
+    public var isDirect: Bool {
+        if case .direct = kind { return true }
+        return false
+    }
+}
+
+/// A small, fast generator with an explicit seed, so tests can reproduce a shuffle.
+public struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    mutating func shuffle(_ tasks: inout [Int32]) { tasks.shuffle(using: &self) }
+}
