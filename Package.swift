@@ -78,6 +78,8 @@ let package = Package(
             name: "nimbus-bench",
             dependencies: ["StormThrift", "Locking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Measures the tuple path's pieces (see the README's performance section).
+        .executableTarget(name: "tuple-bench", dependencies: ["Tuples", "Groupings", "StormThrift"]),
         .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
         // Helpers shared by the test targets.
         .target(name: "TestSupport", path: "Sources/TestSupport"),

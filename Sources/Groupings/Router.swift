@@ -26,22 +26,25 @@ public enum Targets: Equatable {
 /// as Storm's groupings do. One router per emitting executor: it keeps its own rotation and needs no lock.
 /// A `switch` over the kind rather than a protocol: the choice is made per tuple.
 public struct Router {
+    // No payloads: a switch over a payload enum retains what it binds, once per tuple.
     enum Kind {
-        case rotate  // shuffle, none, local_or_shuffle: every task of `order` in turn, reshuffled each round
-        case fields([Int])
+        case rotate  // shuffle, none, local_or_shuffle: the tasks of `order` in turn
+        case fields  // hash of the values at `fieldIndices`
         case all
-        case global(Int32)
-        case direct(Set<Int32>)
-        case custom(any CustomStreamGrouping, Set<Int32>)
+        case global  // the lowest task
+        case direct  // the emitter names a task of `valid`
+        case custom  // `customGrouping` chooses among `valid`
     }
 
     /// The subscriber's tasks, sorted.
     public let tasks: [Int32]
     let subscriber: String
-    var kind: Kind
+    let kind: Kind
     var order: [Int32] = []
     var position = 0
-    var random: SplitMix64
+    var fieldIndices: [Int] = []
+    var valid: Set<Int32> = []
+    var customGrouping: (any CustomStreamGrouping)? = nil
 
     /// - Parameters:
     ///   - sourceFields: the output fields of the subscribed stream (for fields groupings).
@@ -54,7 +57,6 @@ public struct Router {
     ) throws {
         self.tasks = tasks.sorted()
         self.subscriber = subscriber
-        random = SplitMix64(seed: seed)
         guard !self.tasks.isEmpty else { throw RoutingError(description: "component '\(subscriber)' has no tasks to route to") }
         switch grouping {
         case .shuffle, .none:
@@ -65,27 +67,33 @@ public struct Router {
             kind = .rotate
             order = local.isEmpty ? self.tasks : local
         case .fields(let fields) where fields.isEmpty:
-            kind = .global(self.tasks[0])
+            kind = .global
         case .fields(let fields):
-            kind = .fields(
-                try fields.map { field in
+            kind = .fields
+            fieldIndices = try fields.map { field in
                     guard let i = sourceFields.firstIndex(of: field) else {
                         throw RoutingError(description: "fields grouping of '\(subscriber)' names '\(field)', not a field of \(sourceFields)")
                     }
-                    return i
-                })
+                return i
+            }
         case .all:
             kind = .all
         case .direct:
-            kind = .direct(Set(self.tasks))
+            kind = .direct
+            valid = Set(self.tasks)
         case .customObject(let object):
             let grouping = try custom(object)
             grouping.prepare(targetTasks: self.tasks)
-            kind = .custom(grouping, Set(self.tasks))
+            kind = .custom
+            customGrouping = grouping
+            valid = Set(self.tasks)
         case .customSerialized:
             throw RoutingError(description: "component '\(subscriber)' uses a serialized Java grouping, which cannot run here")
         }
-        random.shuffle(&order)
+        // Shuffled once, then taken in turn, as Storm's shuffle grouping does: exactly even counts, and emitters
+        // with different seeds do not all start on the same task.
+        var random = SplitMix64(seed: seed)
+        order.shuffle(using: &random)
     }
 
     /// The targets of a tuple. Direct groupings take their task from the emitter: use `direct(_:)` instead.
@@ -93,16 +101,11 @@ public struct Router {
         switch kind {
         case .rotate:
             let task = order[position]
-            position += 1
-            if position == order.count {
-                position = 0
-                // Reshuffled per round: even counts, and no fixed pattern for downstream tasks to align with.
-                if order.count > 1 { random.shuffle(&order) }
-            }
+            position = position + 1 == order.count ? 0 : position + 1
             return .one(task)
-        case .fields(let indices):
+        case .fields:
             var hasher = StableHasher()
-            for i in indices {
+            for i in fieldIndices {
                 guard i < values.count else {
                     throw RoutingError(description: "tuple for '\(subscriber)' has \(values.count) values; the fields grouping needs value \(i + 1)")
                 }
@@ -111,12 +114,12 @@ public struct Router {
             return .one(tasks[Int(hasher.value % UInt64(tasks.count))])
         case .all:
             return .all
-        case .global(let task):
-            return .one(task)
+        case .global:
+            return .one(tasks[0])
         case .direct:
             throw RoutingError(description: "'\(subscriber)' subscribes with a direct grouping: emit with emitDirect and a task id")
-        case .custom(let grouping, let valid):
-            let chosen = grouping.chooseTasks(sourceTask: sourceTask, values: values)
+        case .custom:
+            let chosen = customGrouping!.chooseTasks(sourceTask: sourceTask, values: values)
             for task in chosen where !valid.contains(task) {
                 throw RoutingError(description: "custom grouping of '\(subscriber)' chose task \(task), which is not one of its tasks \(tasks)")
             }
@@ -126,7 +129,7 @@ public struct Router {
 
     /// Checks an emitDirect target: it must be a task of a subscriber that groups directly.
     public func direct(_ task: Int32) throws(RoutingError) -> Targets {
-        guard case .direct(let valid) = kind else {
+        guard kind == .direct else {
             throw RoutingError(description: "'\(subscriber)' does not subscribe with a direct grouping")
         }
         guard valid.contains(task) else {
@@ -135,10 +138,7 @@ public struct Router {
         return .one(task)
     }
 
-    public var isDirect: Bool {
-        if case .direct = kind { return true }
-        return false
-    }
+    public var isDirect: Bool { kind == .direct }
 }
 
 /// A small, fast generator with an explicit seed, so tests can reproduce a shuffle.
@@ -153,5 +153,4 @@ public struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 
-    mutating func shuffle(_ tasks: inout [Int32]) { tasks.shuffle(using: &self) }
 }

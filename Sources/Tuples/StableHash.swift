@@ -1,23 +1,44 @@
 /// A hash of values that is the same in every process and run (Swift's Hasher is seeded per process), so a
-/// fields grouping sends equal values to the same task on every worker and after restarts. FNV-1a, 64 bits,
-/// over a canonical byte form (map keys in sorted order).
+/// fields grouping sends equal values to the same task on every worker and after restarts. It mixes 64-bit
+/// words of a canonical form (strings 8 bytes at a time, map keys in sorted order) with a multiply-xorshift
+/// step, and finishes with SplitMix64's avalanche so that the low bits (taken modulo the task count) are good.
 public struct StableHasher {
-    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    var state: UInt64 = 0x9e37_79b9_7f4a_7c15
 
     public init() {}
 
-    @inline(__always)
-    mutating func byte(_ b: UInt8) {
-        value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01b3
+    public var value: UInt64 {
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
     }
 
     @inline(__always)
     mutating func word(_ w: UInt64) {
-        var w = w
-        for _ in 0..<8 {
-            byte(UInt8(truncatingIfNeeded: w))
-            w >>= 8
+        state = (state ^ w) &* 0xff51_afd7_ed55_8ccd
+        state ^= state >> 32
+    }
+
+    @inline(__always)
+    mutating func byte(_ b: UInt8) { word(UInt64(b)) }
+
+    @inline(__always)
+    mutating func bytes(_ p: UnsafeRawBufferPointer) {
+        var i = 0
+        while i + 8 <= p.count {
+            word(p.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian)
+            i += 8
         }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < p.count {
+            tail |= UInt64(p[i]) << shift
+            shift += 8
+            i += 1
+        }
+        // The length closes the string, so "ab","c" and "a","bc" differ.
+        word(tail ^ (UInt64(p.count) << 56))
     }
 
     public mutating func combine(_ v: Value) {
@@ -33,12 +54,11 @@ public struct StableHasher {
             word(d == 0 ? 0 : d.bitPattern)
         case .string(let s):
             byte(5)
-            for b in s.utf8 { byte(b) }
-            byte(0xff)
-        case .binary(let bytes):
+            var s = s
+            s.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+        case .binary(let b):
             byte(6)
-            word(UInt64(bytes.count))
-            for b in bytes { byte(b) }
+            b.withUnsafeBytes { bytes($0) }
         case .list(let l):
             byte(7)
             word(UInt64(l.count))

@@ -9,55 +9,117 @@ public enum ValueCodec {
         public let description: String
     }
 
+    /// Appends one value's encoding.
     public static func encode(_ value: Value, into out: inout [UInt8]) {
-        switch value {
-        case .null: out.append(Tag.null.rawValue)
-        case .bool(let b): out.append(b ? Tag.true.rawValue : Tag.false.rawValue)
-        case .int(let i):
-            out.append(Tag.int.rawValue)
-            writeVarint(UInt64(bitPattern: (i << 1) ^ (i >> 63)), into: &out)
-        case .double(let d):
-            out.append(Tag.double.rawValue)
-            var bits = d.bitPattern.littleEndian
-            withUnsafeBytes(of: &bits) { out.append(contentsOf: $0) }
-        case .string(let s):
-            out.append(Tag.string.rawValue)
-            var s = s
-            s.withUTF8 { utf8 in
-                writeVarint(UInt64(utf8.count), into: &out)
-                out.append(contentsOf: utf8)
-            }
-        case .binary(let b):
-            out.append(Tag.binary.rawValue)
-            writeVarint(UInt64(b.count), into: &out)
-            out.append(contentsOf: b)
-        case .list(let l):
-            out.append(Tag.list.rawValue)
-            writeVarint(UInt64(l.count), into: &out)
-            for v in l { encode(v, into: &out) }
-        case .map(let m):
-            out.append(Tag.map.rawValue)
-            writeVarint(UInt64(m.count), into: &out)
-            for (k, v) in m {
-                encode(.string(k), into: &out)
-                encode(v, into: &out)
-            }
+        append(size: encodedSize(value), to: &out) { write(value, at: $0) }
+    }
+
+    /// Appends a tuple's values: a count, then each value.
+    public static func encode(_ values: [Value], into out: inout [UInt8]) {
+        var size = varintSize(UInt64(values.count))
+        for v in values { size += encodedSize(v) }
+        append(size: size, to: &out) { p in
+            var n = writeVarint(UInt64(values.count), at: p)
+            for v in values { n += write(v, at: p + n) }
+            return n
         }
     }
 
-    /// Encodes a tuple's values: a count, then each value.
-    public static func encode(_ values: [Value], into out: inout [UInt8]) {
-        writeVarint(UInt64(values.count), into: &out)
-        for v in values { encode(v, into: &out) }
+    // Two passes, sizes then bytes through a pointer: one capacity check per tuple instead of one per byte.
+    @inline(__always)
+    static func append(size: Int, to out: inout [UInt8], _ body: (UnsafeMutableRawPointer) -> Int) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: size))
+        out.withUnsafeMutableBytes { raw in
+            let written = body(raw.baseAddress! + start)
+            assert(written == size)
+        }
     }
 
     public static func writeVarint(_ value: UInt64, into out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
+        append(size: varintSize(value), to: &out) { writeVarint(value, at: $0) }
+    }
+
+    @inline(__always)
+    static func varintSize(_ value: UInt64) -> Int {
+        value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
+    }
+
+    @inline(__always)
+    static func zigzag(_ i: Int64) -> UInt64 { UInt64(bitPattern: (i << 1) ^ (i >> 63)) }
+
+    static func encodedSize(_ value: Value) -> Int {
+        switch value {
+        case .null, .bool: 1
+        case .int(let i): 1 + varintSize(zigzag(i))
+        case .double: 9
+        case .string(let s): 1 + varintSize(UInt64(s.utf8.count)) + s.utf8.count
+        case .binary(let b): 1 + varintSize(UInt64(b.count)) + b.count
+        case .list(let l): l.reduce(1 + varintSize(UInt64(l.count))) { $0 + encodedSize($1) }
+        case .map(let m):
+            m.reduce(1 + varintSize(UInt64(m.count))) { $0 + encodedSize(.string($1.key)) + encodedSize($1.value) }
         }
-        out.append(UInt8(v))
+    }
+
+    @inline(__always)
+    static func writeVarint(_ value: UInt64, at p: UnsafeMutableRawPointer) -> Int {
+        var v = value
+        var n = 0
+        while v >= 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: n, as: UInt8.self)
+            v >>= 7
+            n += 1
+        }
+        p.storeBytes(of: UInt8(v), toByteOffset: n, as: UInt8.self)
+        return n + 1
+    }
+
+    static func write(_ value: Value, at p: UnsafeMutableRawPointer) -> Int {
+        switch value {
+        case .null:
+            p.storeBytes(of: Tag.null.rawValue, as: UInt8.self)
+            return 1
+        case .bool(let b):
+            p.storeBytes(of: b ? Tag.true.rawValue : Tag.false.rawValue, as: UInt8.self)
+            return 1
+        case .int(let i):
+            p.storeBytes(of: Tag.int.rawValue, as: UInt8.self)
+            return 1 + writeVarint(zigzag(i), at: p + 1)
+        case .double(let d):
+            p.storeBytes(of: Tag.double.rawValue, as: UInt8.self)
+            p.storeBytes(of: d.bitPattern.littleEndian, toByteOffset: 1, as: UInt64.self)
+            return 9
+        case .string(let s):
+            p.storeBytes(of: Tag.string.rawValue, as: UInt8.self)
+            let count = s.utf8.count
+            let n = 1 + writeVarint(UInt64(count), at: p + 1)
+            if s.utf8.withContiguousStorageIfAvailable({ (p + n).copyMemory(from: $0.baseAddress!, byteCount: count) }) == nil {
+                var i = n
+                for byte in s.utf8 {
+                    p.storeBytes(of: byte, toByteOffset: i, as: UInt8.self)
+                    i += 1
+                }
+            }
+            return n + count
+        case .binary(let b):
+            p.storeBytes(of: Tag.binary.rawValue, as: UInt8.self)
+            let n = 1 + writeVarint(UInt64(b.count), at: p + 1)
+            b.withUnsafeBytes { if let base = $0.baseAddress { (p + n).copyMemory(from: base, byteCount: b.count) } }
+            return n + b.count
+        case .list(let l):
+            p.storeBytes(of: Tag.list.rawValue, as: UInt8.self)
+            var n = 1 + writeVarint(UInt64(l.count), at: p + 1)
+            for v in l { n += write(v, at: p + n) }
+            return n
+        case .map(let m):
+            p.storeBytes(of: Tag.map.rawValue, as: UInt8.self)
+            var n = 1 + writeVarint(UInt64(m.count), at: p + 1)
+            for (k, v) in m {
+                n += write(.string(k), at: p + n)
+                n += write(v, at: p + n)
+            }
+            return n
+        }
     }
 
     /// Reads values from a byte buffer, advancing an offset; every read is bounds-checked.
