@@ -43,6 +43,12 @@ let package = Package(
         .target(name: "Tuples"),
         // Storm's groupings: which tasks each tuple goes to.
         .target(name: "Groupings", dependencies: ["Tuples", "StormThrift"]),
+        // The Swift component API (spouts, bolts, collectors, context), the built-in components and the
+        // registry that maps Storm class names to them, and a TopologyBuilder.
+        .target(
+            name: "Components",
+            dependencies: ["Tuples", "StormThrift", "StormCore", "Locking", .product(name: "Logging", package: "swift-log")]
+        ),
         // Storage of the cluster state: the interface, an in-memory store, and the typed records over it.
         .target(
             name: "ClusterState",
@@ -51,7 +57,7 @@ let package = Package(
         .target(
             name: "Nimbus",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Locking",
+                "StormThrift", "StormCore", "ClusterState", "Locking", "Components",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -86,6 +92,7 @@ let package = Package(
         .testTarget(name: "ZooKeeperTests", dependencies: ["ZooKeeper", "CZooKeeper", "DevZooKeeper", "Locking", "TestSupport"]),
         .testTarget(name: "TuplesTests", dependencies: ["Tuples"]),
         .testTarget(name: "GroupingsTests", dependencies: ["Groupings", "Tuples", "StormThrift"]),
+        .testTarget(name: "ComponentsTests", dependencies: ["Components", "Tuples", "StormThrift", "StormCore"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(
             name: "ClusterStateTests",

@@ -1,4 +1,5 @@
 import ClusterState
+import Components
 import Dispatch
 import Foundation
 import Locking
@@ -73,7 +74,10 @@ public final class Nimbus: NimbusHandler {
         try Self.validateTopologyConf(fullConf)
         do {
             try TopologyValidator.validate(topology)
-        } catch {
+            try Self.checkComponentClasses(topology)
+        } catch let error as TopologyError {
+            throw InvalidTopologyException(msg: error.description)
+        } catch let error as ComponentRegistry.Failure {
             throw InvalidTopologyException(msg: error.description)
         }
         let plan = TopologyPlan(topology: topology, conf: fullConf)
@@ -119,6 +123,16 @@ public final class Nimbus: NimbusHandler {
             logger.info("submitted topology \(id) (\(base.status.thriftName))")
         }
         monitorSoon()
+    }
+
+    /// Components named by class must be ones this cluster has (shell components bring their own program).
+    static func checkComponentClasses(_ topology: StormTopology) throws(ComponentRegistry.Failure) {
+        for (id, spout) in topology.spouts.sorted(by: { $0.key < $1.key }) {
+            if case .javaObject(let object) = spout.spoutObject { try ComponentRegistry.shared.check(object, as: .spout, component: id) }
+        }
+        for (id, bolt) in topology.bolts.sorted(by: { $0.key < $1.key }) {
+            if case .javaObject(let object) = bolt.boltObject { try ComponentRegistry.shared.check(object, as: .bolt, component: id) }
+        }
     }
 
     static func validateTopologyConf(_ conf: StormConfig) throws {

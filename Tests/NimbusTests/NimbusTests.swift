@@ -173,6 +173,10 @@ import Testing
         badObject.spouts["sentences"]!.spoutObject = .serializedJava([1, 2, 3])
         var badInput = NimbusFixture.wordCount()
         badInput.bolts["count"]!.common.inputs = [GlobalStreamId(componentId: "nobody", streamId: "default"): .shuffle(NullStruct())]
+        var unknownClass = NimbusFixture.wordCount()
+        unknownClass.bolts["count"]!.boltObject = .javaObject(JavaObject(fullClassName: "com.acme.Counter", argsList: []))
+        var spoutAsBolt = NimbusFixture.wordCount()
+        spoutAsBolt.bolts["count"]!.boltObject = .javaObject(JavaObject(fullClassName: "org.apache.storm.testing.TestWordSpout", argsList: []))
         var badFields = NimbusFixture.wordCount()
         badFields.bolts["count"]!.common.inputs = [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["nope"])]
         let cases: [(String, StormTopology, String, String)] = [
@@ -190,6 +194,8 @@ import Testing
             ("ok", badObject, "{}", "component 'sentences' is a serialized Java object"),
             ("ok", badInput, "{}", "bolt 'count' subscribes to unknown component 'nobody'"),
             ("ok", badFields, "{}", "by field 'nope'"),
+            ("ok", unknownClass, "{}", "component 'count' names class com.acme.Counter, which this cluster does not have"),
+            ("ok", spoutAsBolt, "{}", "component 'count' is a bolt but org.apache.storm.testing.TestWordSpout is a spout"),
         ]
         for (name, topology, conf, message) in cases {
             do {

@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import StormThrift
+import Tuples
+
+/// The components every cluster has, under Storm's class names where Storm has them.
+public enum BuiltInComponents {
+    /// Storm's test and example sentences.
+    public static let sentences = [
+        "the cow jumped over the moon", "an apple a day keeps the doctor away", "four score and seven years ago",
+        "snow white and the seven dwarfs", "i am at two with nature",
+    ]
+
+    static func register(in registry: ComponentRegistry) {
+        registry.register("org.apache.storm.testing.TestWordSpout", kind: .spout) { _ in TestWordSpout() }
+        registry.register("org.apache.storm.starter.spout.RandomSentenceSpout", kind: .spout) { _ in RandomSentenceSpout() }
+        registry.register(SentenceSpout.className, kind: .spout) { _ in SentenceSpout() }
+        registry.register("org.apache.storm.testing.TestWordCounter", kind: .bolt) { _ in WordCountBolt() }
+        registry.register("org.apache.storm.perf.bolt.CountBolt", kind: .bolt) { _ in WordCountBolt() }
+        registry.register("org.apache.storm.perf.bolt.SplitSentenceBolt", kind: .bolt) { _ in SplitSentenceBolt() }
+        registry.register("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", kind: .bolt) { _ in LogInfoBolt() }
+        registry.register("org.apache.storm.perf.bolt.DevNullBolt", kind: .bolt) { _ in DevNullBolt() }
+    }
+}
+
+/// Storm's TestWordSpout: a random word of five every 100 ms, on field "word".
+public final class TestWordSpout: Spout {
+    static let words: [Value] = ["nathan", "mike", "jackson", "golda", "bertels"]
+    var collector: (any SpoutOutputCollector)?
+    var random = SystemRandomNumberGenerator()
+
+    public init() {}
+    public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["word"]) }
+    public func open(context: TopologyContext, collector: any SpoutOutputCollector) { self.collector = collector }
+    public func nextTuple() {
+        Thread.sleep(forTimeInterval: 0.1)
+        collector?.emit([Self.words.randomElement(using: &random)!])
+    }
+}
+
+/// Storm's RandomSentenceSpout (storm-starter): a random sentence of five every 100 ms, on field "word" as Storm
+/// declares it.
+public final class RandomSentenceSpout: Spout {
+    var collector: (any SpoutOutputCollector)?
+
+    public init() {}
+    public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["word"]) }
+    public func open(context: TopologyContext, collector: any SpoutOutputCollector) { self.collector = collector }
+    public func nextTuple() {
+        Thread.sleep(forTimeInterval: 0.1)
+        collector?.emit([.string(BuiltInComponents.sentences.randomElement()!)])
+    }
+}
+
+/// Storm's five sentences in turn, as fast as they are taken, on field "sentence": the source of the word count
+/// quick start and benchmarks.
+public final class SentenceSpout: Spout {
+    public static let className = "storm.swift.SentenceSpout"
+    static let values: [Value] = BuiltInComponents.sentences.map { .string($0) }
+    var collector: (any SpoutOutputCollector)?
+    var next = 0
+
+    public init() {}
+    public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["sentence"]) }
+    public func open(context: TopologyContext, collector: any SpoutOutputCollector) {
+        self.collector = collector
+        next = Int(context.thisTaskId) % Self.values.count
+    }
+    public func nextTuple() {
+        collector?.emit([Self.values[next]])
+        next = next + 1 == Self.values.count ? 0 : next + 1
+    }
+}
+
+/// Splits the first value of each tuple on spaces and emits each word, anchored to its sentence.
+public final class SplitSentenceBolt: Bolt {
+    var collector: (any OutputCollector)?
+
+    public init() {}
+    public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["word"]) }
+    public func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
+    public func execute(_ tuple: Tuple) {
+        guard let collector else { return }
+        if case .string(let sentence) = tuple.values.first {
+            for word in sentence.split(separator: " ") { collector.emit([.string(String(word))], anchors: [tuple]) }
+        }
+        collector.ack(tuple)
+    }
+}
+
+/// Counts the first value of each tuple and emits [word, count] (Storm's TestWordCounter and perf CountBolt).
+public final class WordCountBolt: Bolt {
+    var collector: (any OutputCollector)?
+    public private(set) var counts: [Value: Int64] = [:]
+
+    public init() {}
+    public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["word", "count"]) }
+    public func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
+    public func execute(_ tuple: Tuple) {
+        guard let word = tuple.values.first else { return }
+        let count = counts[word, default: 0] + 1
+        counts[word] = count
+        collector?.emit([word, .int(count)], anchors: [tuple])
+        collector?.ack(tuple)
+    }
+}
+
+/// Storm's Flux LogInfoBolt: logs every tuple at info level.
+public final class LogInfoBolt: Bolt {
+    var collector: (any OutputCollector)?
+    var logger = Logger(label: "LogInfoBolt")
+
+    public init() {}
+    public func declareOutputFields(_ declarer: inout OutputDeclarer) {}
+    public func prepare(context: TopologyContext, collector: any OutputCollector) {
+        self.collector = collector
+        logger[metadataKey: "component"] = "\(context.thisComponentId):\(context.thisTaskId)"
+    }
+    public func execute(_ tuple: Tuple) {
+        logger.info("\(tuple.values)")
+        collector?.ack(tuple)
+    }
+}
+
+/// Storm's perf DevNullBolt: acks and drops every tuple.
+public final class DevNullBolt: Bolt {
+    var collector: (any OutputCollector)?
+
+    public init() {}
+    public func declareOutputFields(_ declarer: inout OutputDeclarer) {}
+    public func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
+    public func execute(_ tuple: Tuple) { collector?.ack(tuple) }
+}

@@ -1,0 +1,107 @@
+import StormCore
+import StormThrift
+import Tuples
+
+public let defaultStream = "default"
+
+/// Collects the streams a component emits on, with their fields.
+public struct OutputDeclarer: Sendable {
+    public private(set) var streams: [String: StreamInfo] = [:]
+
+    public init() {}
+
+    public mutating func declare(_ fields: [String], stream: String = defaultStream, direct: Bool = false) {
+        streams[stream] = StreamInfo(outputFields: fields, direct: direct)
+    }
+}
+
+/// What a task knows about its topology.
+public struct TopologyContext: Sendable {
+    public let topologyId: String
+    public let thisTaskId: Int32
+    public let thisComponentId: String
+    public let taskToComponent: [Int32: String]
+    /// The topology's conf, merged over the daemon's.
+    public let conf: StormConfig
+
+    public init(topologyId: String, thisTaskId: Int32, thisComponentId: String, taskToComponent: [Int32: String], conf: StormConfig) {
+        self.topologyId = topologyId
+        self.thisTaskId = thisTaskId
+        self.thisComponentId = thisComponentId
+        self.taskToComponent = taskToComponent
+        self.conf = conf
+    }
+
+    /// A component's task ids, sorted.
+    public func tasks(of component: String) -> [Int32] {
+        taskToComponent.filter { $0.value == component }.map(\.key).sorted()
+    }
+}
+
+/// How a spout emits. `messageId` makes the tuple tracked (acked or failed back to the spout).
+public protocol SpoutOutputCollector: AnyObject {
+    /// Emits to the stream's subscribers; returns the task ids the tuple went to.
+    @discardableResult
+    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32]
+    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?)
+    func reportError(_ error: any Error)
+}
+
+/// How a bolt emits, and acks or fails what it received.
+public protocol OutputCollector: AnyObject {
+    @discardableResult
+    func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32]
+    func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple])
+    func ack(_ tuple: Tuple)
+    func fail(_ tuple: Tuple)
+    func reportError(_ error: any Error)
+}
+
+extension SpoutOutputCollector {
+    @discardableResult
+    public func emit(_ values: [Value], stream: String = defaultStream, messageId: Value? = nil) -> [Int32] {
+        emit(values, stream: stream, messageId: messageId)
+    }
+}
+
+extension OutputCollector {
+    @discardableResult
+    public func emit(_ values: [Value], stream: String = defaultStream, anchors: [Tuple] = []) -> [Int32] {
+        emit(values, stream: stream, anchors: anchors)
+    }
+}
+
+/// A spout or a bolt. A component instance runs one task; it is used from one thread at a time.
+public protocol Component: AnyObject {
+    func declareOutputFields(_ declarer: inout OutputDeclarer)
+}
+
+/// A source of tuples: nextTuple is called in a loop while the topology is active.
+public protocol Spout: Component {
+    func open(context: TopologyContext, collector: any SpoutOutputCollector) throws
+    func nextTuple()
+    func ack(_ messageId: Value)
+    func fail(_ messageId: Value)
+    func activate()
+    func deactivate()
+    func close()
+}
+
+extension Spout {
+    public func ack(_ messageId: Value) {}
+    public func fail(_ messageId: Value) {}
+    public func activate() {}
+    public func deactivate() {}
+    public func close() {}
+}
+
+/// Processes tuples.
+public protocol Bolt: Component {
+    func prepare(context: TopologyContext, collector: any OutputCollector) throws
+    func execute(_ tuple: Tuple)
+    func cleanup()
+}
+
+extension Bolt {
+    public func cleanup() {}
+}

@@ -1,0 +1,100 @@
+import StormCore
+import StormThrift
+import Testing
+import Tuples
+
+@testable import Components
+
+/// Records what a component emits, as the runtime's collectors will receive it.
+final class RecordingCollector: OutputCollector, SpoutOutputCollector {
+    var emitted: [(stream: String, values: [Value], anchors: Int)] = []
+    var acked = 0
+    var failed = 0
+
+    func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32] {
+        emitted.append((stream, values, anchors.count))
+        return []
+    }
+    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32] {
+        emitted.append((stream, values, 0))
+        return []
+    }
+    func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple]) {}
+    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) {}
+    func ack(_ tuple: Tuple) { acked += 1 }
+    func fail(_ tuple: Tuple) { failed += 1 }
+    func reportError(_ error: any Error) {}
+}
+
+@Suite struct ComponentsTests {
+    let context = TopologyContext(
+        topologyId: "t-1-1", thisTaskId: 3, thisComponentId: "c", taskToComponent: [3: "c"], conf: StormConfig.defaults)
+
+    func tuple(_ values: [Value]) -> Tuple {
+        Tuple(values: values, fields: Fields(["v"]), sourceComponent: "up", sourceStream: "default", sourceTask: 1)
+    }
+
+    @Test func builtInsCarryStormsClassNamesAndFields() throws {
+        let registry = ComponentRegistry.shared
+        #expect(try registry.declaredStreams("org.apache.storm.testing.TestWordSpout")["default"]?.outputFields == ["word"])
+        #expect(try registry.declaredStreams("org.apache.storm.testing.TestWordCounter")["default"]?.outputFields == ["word", "count"])
+        #expect(try registry.declaredStreams("org.apache.storm.flux.wrappers.bolts.LogInfoBolt").isEmpty)
+        #expect(registry.entry("org.apache.storm.starter.spout.RandomSentenceSpout")?.kind == .spout)
+        #expect(registry.entry("org.apache.storm.perf.bolt.DevNullBolt")?.kind == .bolt)
+    }
+
+    @Test func unknownAndMisusedClassesAreNamed() {
+        let registry = ComponentRegistry.shared
+        do {
+            try registry.check(JavaObject(fullClassName: "com.acme.MyBolt", argsList: []), as: .bolt, component: "mine")
+            Issue.record("an unknown class passed")
+        } catch {
+            #expect(error.description.hasPrefix("component 'mine' names class com.acme.MyBolt, which this cluster does not have"))
+            #expect(error.description.contains("org.apache.storm.testing.TestWordSpout"))
+        }
+        #expect(throws: ComponentRegistry.Failure.self) {
+            try registry.check(JavaObject(fullClassName: "org.apache.storm.testing.TestWordSpout", argsList: []), as: .bolt, component: "b")
+        }
+    }
+
+    @Test func builderMakesATopologyNimbusAccepts() throws {
+        var builder = TopologyBuilder()
+        builder.setSpout("sentences", SentenceSpout.className, parallelism: 2)
+        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 4).shuffleGrouping("sentences"))
+        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: 2).fieldsGrouping("split", ["word"]))
+        let topology = try builder.build()
+        try TopologyValidator.validate(topology)
+        #expect(topology.bolts["count"]?.common.inputs == [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])])
+        #expect(topology.spouts["sentences"]?.common.streams["default"]?.outputFields == ["sentence"])
+        var bad = TopologyBuilder()
+        bad.setSpout("s", "com.acme.Nope")
+        #expect(throws: ComponentRegistry.Failure.self) { try bad.build() }
+    }
+
+    @Test func splitAndCountDoWhatTheySay() throws {
+        let collector = RecordingCollector()
+        let split = SplitSentenceBolt()
+        split.prepare(context: context, collector: collector)
+        split.execute(tuple(["the cow jumped over the moon"]))
+        #expect(collector.emitted.map(\.values) == [["the"], ["cow"], ["jumped"], ["over"], ["the"], ["moon"]])
+        #expect(collector.emitted.allSatisfy { $0.anchors == 1 })
+        #expect(collector.acked == 1)
+
+        let counts = RecordingCollector()
+        let count = WordCountBolt()
+        count.prepare(context: context, collector: counts)
+        for word in ["a", "b", "a"] { count.execute(tuple([.string(word)])) }
+        #expect(counts.emitted.map(\.values) == [["a", 1], ["b", 1], ["a", 2]])
+        #expect(count.counts == ["a": 2, "b": 1])
+    }
+
+    @Test func sentenceSpoutCyclesStormsSentences() throws {
+        let collector = RecordingCollector()
+        let spout = SentenceSpout()
+        spout.open(context: context, collector: collector)
+        for _ in 0..<10 { spout.nextTuple() }
+        let sentences = collector.emitted.map { $0.values[0].stringValue! }
+        #expect(Set(sentences) == Set(BuiltInComponents.sentences))
+        #expect(sentences.count == 10)
+    }
+}
