@@ -185,7 +185,7 @@ extension Nimbus {
                 // A topology being killed or waiting to rebalance keeps its workers until the wait is over.
                 if base.status == .killed || base.status == .rebalancing { continue }
                 let plan = try plan(id)
-                let executorSet = Set(EvenScheduler.executors(tasks: plan.tasks, executorCounts: base.componentExecutors ?? plan.executors).keys)
+                let executorSet = Set(TaskLayout.executors(tasks: plan.tasks, executorCounts: base.componentExecutors ?? plan.executors).keys)
                 let existing = assignments[id]
                 var current: [Executor: WorkerSlot] = [:]
                 for (key, node) in existing?.executorNodePort ?? [:] where key.count == 2 {

@@ -1,3 +1,4 @@
+import StormCore
 import Testing
 
 @testable import Nimbus
@@ -8,12 +9,12 @@ import Testing
     }
 
     static let executors: Set<Executor> = Set(
-        EvenScheduler.executors(tasks: ["spout": 2, "split": 8, "count": 4, "__acker": 2], executorCounts: ["spout": 2, "split": 4, "count": 4, "__acker": 2]).keys)
+        TaskLayout.executors(tasks: ["spout": 2, "split": 8, "count": 4, "__acker": 2], executorCounts: ["spout": 2, "split": 4, "count": 4, "__acker": 2]).keys)
 
     @Test func tasksAndExecutorsAreNumberedAsStormDoes() {
-        #expect(EvenScheduler.taskRanges(["b": 2, "a": 3, "__acker": 1]) == ["__acker": 1...1, "a": 2...4, "b": 5...6])
-        #expect(EvenScheduler.executors(tasks: 1...10, executors: 3) == [Executor(1, 4), Executor(5, 7), Executor(8, 10)])
-        #expect(EvenScheduler.executors(tasks: 5...6, executors: 4) == [Executor(5, 5), Executor(6, 6)])
+        #expect(TaskLayout.taskRanges(["b": 2, "a": 3, "__acker": 1]) == ["__acker": 1...1, "a": 2...4, "b": 5...6])
+        #expect(TaskLayout.executors(tasks: 1...10, executors: 3) == [Executor(1, 4), Executor(5, 7), Executor(8, 10)])
+        #expect(TaskLayout.executors(tasks: 5...6, executors: 4) == [Executor(5, 5), Executor(6, 6)])
         #expect(Self.executors.count == 12)
     }
 
@@ -97,7 +98,7 @@ extension EvenSchedulerTests {
         let all = Self.slots("a").union(Self.slots("b"))
         let before = EvenScheduler.schedule(executors: Self.executors, requestedWorkers: 2, current: [:], alive: [], free: all)
         let rebalanced = Set(
-            EvenScheduler.executors(tasks: ["spout": 2, "split": 8, "count": 4, "__acker": 2], executorCounts: ["spout": 1, "split": 2, "count": 4, "__acker": 2]).keys)
+            TaskLayout.executors(tasks: ["spout": 2, "split": 8, "count": 4, "__acker": 2], executorCounts: ["spout": 1, "split": 2, "count": 4, "__acker": 2]).keys)
         let after = EvenScheduler.schedule(executors: rebalanced, requestedWorkers: 3, current: [:], alive: [], free: all)
         #expect(before.workers == 2 && after.workers == 3)
         #expect(Set(after.placement.keys) == rebalanced && rebalanced.count == 9)
