@@ -49,6 +49,11 @@ let package = Package(
             name: "Components",
             dependencies: ["Tuples", "StormThrift", "StormCore", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
+        // Runs a topology's executors as threads: batched queues between them, collectors that route.
+        .target(
+            name: "Runtime",
+            dependencies: ["Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
+        ),
         // Storage of the cluster state: the interface, an in-memory store, and the typed records over it.
         .target(
             name: "ClusterState",
@@ -93,6 +98,7 @@ let package = Package(
         .testTarget(name: "TuplesTests", dependencies: ["Tuples"]),
         .testTarget(name: "GroupingsTests", dependencies: ["Groupings", "Tuples", "StormThrift"]),
         .testTarget(name: "ComponentsTests", dependencies: ["Components", "Tuples", "StormThrift", "StormCore"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Components", "Tuples", "StormCore", "StormThrift", "Locking"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(
             name: "ClusterStateTests",

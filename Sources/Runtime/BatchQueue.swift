@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bounded queue of batches between threads: many producers, one consumer. Tuples cross threads in batches,
+/// so the lock is taken once per batch, not once per tuple. A full queue blocks its producers (backpressure).
+final class BatchQueue<Element>: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var notEmpty = pthread_cond_t()
+    private var notFull = pthread_cond_t()
+    private var batches: [[Element]] = []
+    private var closed = false
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&notEmpty, nil)
+        pthread_cond_init(&notFull, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&notFull)
+        pthread_cond_destroy(&notEmpty)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// Adds a batch, waiting while the queue is full; a closed queue drops it.
+    func put(_ batch: [Element]) {
+        pthread_mutex_lock(&mutex)
+        while batches.count >= capacity && !closed { pthread_cond_wait(&notFull, &mutex) }
+        if !closed {
+            batches.append(batch)
+            pthread_cond_signal(&notEmpty)
+        }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Every batch waiting, or none after `timeoutMillis` (or once closed).
+    func takeAll(timeoutMillis: Int) -> [[Element]] {
+        pthread_mutex_lock(&mutex)
+        if batches.isEmpty && !closed {
+            var deadline = timespec()
+            clock_gettime(CLOCK_REALTIME, &deadline)
+            let nanos = Int(deadline.tv_nsec) + timeoutMillis * 1_000_000
+            deadline.tv_sec += nanos / 1_000_000_000
+            deadline.tv_nsec = nanos % 1_000_000_000
+            _ = pthread_cond_timedwait(&notEmpty, &mutex, &deadline)
+        }
+        let out = batches
+        batches = []
+        pthread_cond_broadcast(&notFull)
+        pthread_mutex_unlock(&mutex)
+        return out
+    }
+
+    func close() {
+        pthread_mutex_lock(&mutex)
+        closed = true
+        pthread_cond_broadcast(&notFull)
+        pthread_cond_broadcast(&notEmpty)
+        pthread_mutex_unlock(&mutex)
+    }
+}

@@ -1,0 +1,125 @@
+import Components
+import Groupings
+import Logging
+import Tuples
+
+/// A task's collector: routes each emitted tuple to its subscribers' tasks and buffers it in an outbox per
+/// destination executor, which goes out as one batch. Used only from the task's executor thread.
+final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sendable {
+    unowned let runtime: TopologyRuntime
+    let taskId: Int32
+    let componentId: String
+    /// Subscriptions per stream: the index into `routes` by stream id, looked up once per tuple; the routers
+    /// are then mutated in place (a copy out of a dictionary would copy the array on every tuple).
+    let streamIndex: [String: Int]
+    var routes: [[Route]]
+    let fields: [String: Fields]
+    /// The task's spout, when it is one: acked directly while tuples are not tracked.
+    weak var spout: (any Spout)?
+    var outboxes: [[Delivery]]
+    var pending = 0
+    /// Tuples this task has emitted (all time); executors read it to count.
+    private(set) var emittedCount = 0
+
+    init(runtime: TopologyRuntime, taskId: Int32, componentId: String, routes: [String: [Route]], fields: [String: Fields], executorCount: Int) {
+        self.runtime = runtime
+        self.taskId = taskId
+        self.componentId = componentId
+        var index: [String: Int] = [:]
+        var table: [[Route]] = []
+        for (stream, list) in routes {
+            index[stream] = table.count
+            table.append(list)
+        }
+        streamIndex = index
+        self.routes = table
+        self.fields = fields
+        outboxes = Array(repeating: [], count: executorCount)
+    }
+
+    private func send(_ values: [Value], stream: String, direct: Int32?) -> [Int32] {
+        emittedCount += 1
+        guard let s = streamIndex[stream] else {
+            if fields[stream] == nil { reportError(RuntimeError(description: "\(componentId) emitted on undeclared stream '\(stream)'")) }
+            return []
+        }
+        let tuple = Tuple(
+            values: values, fields: fields[stream] ?? Fields([]), sourceComponent: componentId, sourceStream: stream, sourceTask: taskId)
+        var chosen: [Int32] = []
+        for i in routes[s].indices {
+            do {
+                let targets: Targets
+                if let direct {
+                    guard routes[s][i].router.isDirect else { continue }
+                    targets = try routes[s][i].router.direct(direct)
+                } else {
+                    if routes[s][i].router.isDirect { continue }
+                    targets = try routes[s][i].router.route(values, from: taskId)
+                }
+                switch targets {
+                case .one(let t): enqueue(t, tuple, &chosen)
+                case .many(let ts): for t in ts { enqueue(t, tuple, &chosen) }
+                case .all: for t in routes[s][i].router.tasks { enqueue(t, tuple, &chosen) }
+                }
+            } catch {
+                reportError(error)
+            }
+        }
+        return chosen
+    }
+
+    @inline(__always)
+    private func enqueue(_ task: Int32, _ tuple: Tuple, _ chosen: inout [Int32]) {
+        guard let executor = runtime.executorOfTask[Int(task)] else { return }
+        outboxes[executor].append(Delivery(task: task, tuple: tuple))
+        chosen.append(task)
+        pending += 1
+        if outboxes[executor].count >= TopologyRuntime.batchSize { ship(executor) }
+    }
+
+    private func ship(_ executor: Int) {
+        let batch = outboxes[executor]
+        outboxes[executor] = []
+        outboxes[executor].reserveCapacity(TopologyRuntime.batchSize)
+        pending -= batch.count
+        runtime.deliver(batch, toExecutor: executor)
+    }
+
+    /// Sends what the outboxes hold (`onlyFull`: only outboxes that have reached a batch).
+    func flush(onlyFull: Bool = false) {
+        guard pending > 0 else { return }
+        for i in outboxes.indices where !outboxes[i].isEmpty && (!onlyFull || outboxes[i].count >= TopologyRuntime.batchSize) {
+            ship(i)
+        }
+    }
+
+    // MARK: SpoutOutputCollector
+
+    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32] {
+        let chosen = send(values, stream: stream, direct: nil)
+        // Without ackers a tuple counts as done once emitted, as in Storm with topology.acker.executors 0.
+        if let messageId { spout?.ack(messageId) }
+        return chosen
+    }
+
+    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) {
+        _ = send(values, stream: stream, direct: task)
+    }
+
+    // MARK: OutputCollector
+
+    func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32] {
+        send(values, stream: stream, direct: nil)
+    }
+
+    func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple]) {
+        _ = send(values, stream: stream, direct: task)
+    }
+
+    func ack(_ tuple: Tuple) {}
+    func fail(_ tuple: Tuple) {}
+
+    func reportError(_ error: any Error) {
+        runtime.logger.error("\(componentId):\(taskId): \(error)")
+    }
+}

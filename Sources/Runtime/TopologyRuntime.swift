@@ -1,0 +1,314 @@
+import Components
+import Foundation
+import Groupings
+import Locking
+import Logging
+import StormCore
+import StormThrift
+import Tuples
+
+public struct RuntimeError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// A tuple on its way to a task.
+struct Delivery {
+    let task: Int32
+    let tuple: Tuple
+}
+
+/// Counts per component, for the live throughput line and tests.
+public struct ComponentStats: Sendable, Equatable {
+    public var emitted: Int64 = 0
+    public var executed: Int64 = 0
+}
+
+/// Runs a topology's executors as threads of this process: one thread per executor, tuples crossing threads in
+/// batches through bounded queues. Local mode runs a whole topology this way; a worker runs its share.
+public final class TopologyRuntime: @unchecked Sendable {
+    public let topologyId: String
+    let logger: Logger
+    let executors: [ExecutorRunner]
+    /// For each task id, the index of the executor that runs it.
+    let executorOfTask: [Int: Int]
+    private let inFlight = Locked(0)
+    private let active = Locked(true)
+    private var threads: [Thread] = []
+    private let finished = DispatchGroup()
+
+    /// Tuples per batch between executors: large enough to amortize the queue's lock, small enough to stay warm.
+    static let batchSize = 256
+
+    public init(
+        topologyId: String, topology: StormTopology, conf: StormConfig, registry: ComponentRegistry = .shared,
+        logger: Logger = Logger(label: "runtime")
+    ) throws {
+        self.topologyId = topologyId
+        self.logger = logger
+        let plan = TopologyPlan(topology: topology, conf: conf)
+        let taskRanges = TaskLayout.taskRanges(plan.tasks)
+        var taskToComponent: [Int32: String] = [:]
+        for (component, range) in taskRanges { for t in range { taskToComponent[t] = component } }
+
+        // Who subscribes to what, with the fields of each stream.
+        var streamFields: [String: [String: Fields]] = [:]
+        for c in topology.components {
+            for (stream, info) in c.common.streams { streamFields[c.id, default: [:]][stream] = Fields(info.outputFields) }
+        }
+        var subscriptions: [String: [String: [(String, Grouping)]]] = [:]
+        for (boltId, bolt) in topology.bolts {
+            for (source, grouping) in bolt.common.inputs {
+                subscriptions[source.componentId, default: [:]][source.streamId, default: []].append((boltId, grouping))
+            }
+        }
+
+        var runners: [ExecutorRunner] = []
+        var executorOfTask: [Int: Int] = [:]
+        let layout = TaskLayout.executors(tasks: plan.tasks, executorCounts: plan.executors)
+        for (executor, componentId) in layout.sorted(by: { $0.key < $1.key }) {
+            // Ackers arrive with guaranteed processing; until then tuples are not tracked.
+            if TopologyName.isSystemId(componentId) { continue }
+            guard let component = topology.components.first(where: { $0.id == componentId }) else { continue }
+            let index = runners.count
+            var tasks: [TaskInstance] = []
+            for taskId in executor.start...executor.end {
+                executorOfTask[Int(taskId)] = index
+                let instance = try Self.instantiate(component, registry: registry)
+                let context = TopologyContext(
+                    topologyId: topologyId, thisTaskId: taskId, thisComponentId: componentId, taskToComponent: taskToComponent,
+                    conf: conf)
+                tasks.append(TaskInstance(taskId: taskId, component: instance, context: context))
+            }
+            runners.append(ExecutorRunner(componentId: componentId, isSpout: component.kind == .spout, tasks: tasks))
+        }
+        self.executors = runners
+        self.executorOfTask = executorOfTask
+
+        // Collectors: one per task, with its own routers (a router is per emitter).
+        for runner in runners {
+            for task in runner.tasks {
+                var routes: [String: [Route]] = [:]
+                for (stream, subs) in subscriptions[runner.componentId] ?? [:] {
+                    let fields = streamFields[runner.componentId]?[stream] ?? Fields([])
+                    routes[stream] = try subs.map { subscriber, grouping in
+                        let targets = taskRanges[subscriber].map { Array($0) } ?? []
+                        return Route(
+                            subscriber: subscriber,
+                            router: try Router(
+                                grouping: grouping, subscriber: subscriber, tasks: targets, sourceFields: fields.names,
+                                localTasks: Set(targets)))
+                    }
+                }
+                let collector = TaskCollector(
+                    runtime: self, taskId: task.taskId, componentId: runner.componentId, routes: routes,
+                    fields: streamFields[runner.componentId] ?? [:], executorCount: runners.count)
+                collector.spout = task.component as? any Spout
+                task.collector = collector
+            }
+        }
+    }
+
+    static func instantiate(_ component: ComponentRef, registry: ComponentRegistry) throws -> any Component {
+        switch component.object {
+        case .javaObject(let object):
+            guard let entry = registry.entry(object.fullClassName) else {
+                throw RuntimeError(description: "component '\(component.id)' names class \(object.fullClassName), which this program does not have")
+            }
+            return try entry.make(object.argsList)
+        case .shell:
+            throw RuntimeError(description: "component '\(component.id)' is a shell component; shell components do not run in this build yet")
+        case .serializedJava:
+            throw RuntimeError(description: "component '\(component.id)' is a serialized Java object, which cannot run here")
+        }
+    }
+
+    // MARK: running
+
+    /// Opens and prepares every task, then starts one thread per executor.
+    public func start() throws {
+        for runner in executors {
+            for task in runner.tasks {
+                if let spout = task.component as? any Spout {
+                    try spout.open(context: task.context, collector: task.collector!)
+                } else if let bolt = task.component as? any Components.Bolt {
+                    try bolt.prepare(context: task.context, collector: task.collector!)
+                }
+            }
+        }
+        for runner in executors {
+            finished.enter()
+            let thread = Thread { [self] in
+                if runner.isSpout { runSpouts(runner) } else { runBolts(runner) }
+                finished.leave()
+            }
+            thread.name = "\(runner.componentId)-executor"
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    public func activate() { setActive(true) }
+    public func deactivate() { setActive(false) }
+
+    private func setActive(_ on: Bool) {
+        let changed = active.withLock { a -> Bool in
+            defer { a = on }
+            return a != on
+        }
+        guard changed else { return }
+        for runner in executors where runner.isSpout { runner.pendingActivation.withLock { $0 = on } }
+    }
+
+    /// Stops the spouts, lets the bolts finish every tuple already emitted (up to `drainTimeout`), then stops the
+    /// bolts and calls close and cleanup.
+    public func stop(drainTimeout: TimeInterval = 10) {
+        for runner in executors where runner.isSpout { runner.running.withLock { $0 = false } }
+        let deadline = Date().addingTimeInterval(drainTimeout)
+        while Date() < deadline {
+            let spoutsDone = executors.filter(\.isSpout).allSatisfy { $0.stopped.withLock { $0 } }
+            if spoutsDone && inFlight.withLock({ $0 }) == 0 { break }
+            usleep(1000)
+        }
+        for runner in executors {
+            runner.running.withLock { $0 = false }
+            runner.queue.close()
+        }
+        finished.wait()
+        for runner in executors {
+            for task in runner.tasks {
+                if let spout = task.component as? any Spout { spout.close() }
+                if let bolt = task.component as? any Components.Bolt { bolt.cleanup() }
+            }
+        }
+    }
+
+    /// Emitted and executed counts per component so far.
+    public var stats: [String: ComponentStats] {
+        var out: [String: ComponentStats] = [:]
+        for runner in executors {
+            let s = runner.stats.withLock { $0 }
+            out[runner.componentId, default: ComponentStats()].emitted += s.emitted
+            out[runner.componentId, default: ComponentStats()].executed += s.executed
+        }
+        return out
+    }
+
+    /// The instances of a component's tasks (tests read their state once the runtime has stopped).
+    public func instances(of component: String) -> [any Component] {
+        executors.filter { $0.componentId == component }.flatMap { $0.tasks.map(\.component) }
+    }
+
+    // MARK: executor loops
+
+    private func runSpouts(_ runner: ExecutorRunner) {
+        var isActive = active.withLock { $0 }
+        for task in runner.tasks where isActive { (task.component as! any Spout).activate() }
+        let spouts = runner.tasks.map { ($0, $0.component as! any Spout) }
+        var idleRounds = 0
+        while runner.running.withLock({ $0 }) {
+            if let change = runner.pendingActivation.withLock({ p -> Bool? in defer { p = nil }; return p }), change != isActive {
+                isActive = change
+                for (_, spout) in spouts { if isActive { spout.activate() } else { spout.deactivate() } }
+            }
+            guard isActive else {
+                flushAll(runner)
+                usleep(10_000)
+                continue
+            }
+            var emitted = 0
+            // Several rounds between checks of the shared flags: they cost a lock each.
+            for _ in 0..<64 {
+                for (task, spout) in spouts {
+                    let before = task.collector!.emittedCount
+                    spout.nextTuple()
+                    emitted += task.collector!.emittedCount - before
+                }
+            }
+            if emitted == 0 {
+                flushAll(runner)
+                idleRounds += 1
+                // Nothing to emit: back off, as Storm's default spout wait strategy does.
+                usleep(UInt32(min(idleRounds, 10)) * 100)
+            } else {
+                idleRounds = 0
+                flushAll(runner, onlyFull: true)
+            }
+            runner.stats.withLock { $0.emitted += Int64(emitted) }
+        }
+        flushAll(runner)
+        runner.stopped.withLock { $0 = true }
+    }
+
+    private func runBolts(_ runner: ExecutorRunner) {
+        var byTask: [Int32: (TaskInstance, any Components.Bolt)] = [:]
+        for task in runner.tasks { byTask[task.taskId] = (task, task.component as! any Components.Bolt) }
+        while runner.running.withLock({ $0 }) {
+            let batches = runner.queue.takeAll(timeoutMillis: 50)
+            if batches.isEmpty { continue }
+            var executed = 0
+            var emitted = 0
+            for batch in batches {
+                for delivery in batch {
+                    guard let (task, bolt) = byTask[delivery.task] else { continue }
+                    let before = task.collector!.emittedCount
+                    bolt.execute(delivery.tuple)
+                    emitted += task.collector!.emittedCount - before
+                }
+                executed += batch.count
+            }
+            // Downstream first, then count these as done: in-flight never drops to zero while work remains.
+            flushAll(runner)
+            inFlight.withLock { $0 -= executed }
+            runner.stats.withLock {
+                $0.executed += Int64(executed)
+                $0.emitted += Int64(emitted)
+            }
+        }
+    }
+
+    private func flushAll(_ runner: ExecutorRunner, onlyFull: Bool = false) {
+        for task in runner.tasks { task.collector!.flush(onlyFull: onlyFull) }
+    }
+
+    func deliver(_ batch: [Delivery], toExecutor index: Int) {
+        inFlight.withLock { $0 += batch.count }
+        executors[index].queue.put(batch)
+    }
+}
+
+/// One task: its component instance and collector.
+final class TaskInstance: @unchecked Sendable {
+    let taskId: Int32
+    let component: any Component
+    let context: TopologyContext
+    var collector: TaskCollector?
+
+    init(taskId: Int32, component: any Component, context: TopologyContext) {
+        self.taskId = taskId
+        self.component = component
+        self.context = context
+    }
+}
+
+/// One executor: its tasks, its input queue, its flags.
+final class ExecutorRunner: @unchecked Sendable {
+    let componentId: String
+    let isSpout: Bool
+    let tasks: [TaskInstance]
+    let queue = BatchQueue<Delivery>(capacity: 64)
+    let running = Locked(true)
+    let stopped = Locked(false)
+    let pendingActivation = Locked<Bool?>(nil)
+    let stats = Locked(ComponentStats())
+
+    init(componentId: String, isSpout: Bool, tasks: [TaskInstance]) {
+        self.componentId = componentId
+        self.isSpout = isSpout
+        self.tasks = tasks
+    }
+}
+
+struct Route {
+    let subscriber: String
+    var router: Router
+}

@@ -1,0 +1,156 @@
+import Components
+import Foundation
+import Locking
+import StormCore
+import StormThrift
+import Testing
+import Tuples
+
+@testable import Runtime
+
+/// Emits each of Storm's five sentences `rounds` times, then nothing.
+final class FiniteSentenceSpout: Spout {
+    let rounds: Int
+    var collector: (any SpoutOutputCollector)?
+    var sent = 0
+
+    init(rounds: Int) { self.rounds = rounds }
+    func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["sentence"]) }
+    func open(context: TopologyContext, collector: any SpoutOutputCollector) { self.collector = collector }
+    func nextTuple() {
+        guard sent < rounds * 5 else { return }
+        collector?.emit([.string(BuiltInComponents.sentences[sent % 5])])
+        sent += 1
+    }
+}
+
+/// Records every tuple its task receives.
+final class RecordingBolt: Components.Bolt {
+    var received: [Tuple] = []
+    func declareOutputFields(_ declarer: inout OutputDeclarer) {}
+    func prepare(context: TopologyContext, collector: any OutputCollector) {}
+    func execute(_ tuple: Tuple) { received.append(tuple) }
+}
+
+/// Sends each of its tuples straight to task `target` (or to task 999, which is nobody's).
+final class DirectSpout: Spout {
+    var collector: (any SpoutOutputCollector)?
+    var context: TopologyContext?
+    var sent = 0
+    func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["n"], stream: "direct", direct: true) }
+    func open(context: TopologyContext, collector: any SpoutOutputCollector) {
+        self.collector = collector
+        self.context = context
+    }
+    func nextTuple() {
+        guard sent < 100, let context else { return }
+        let sinks = context.tasks(of: "sink")
+        collector?.emitDirect(task: sent % 10 == 9 ? 999 : sinks.last!, [.int(Int64(sent))], stream: "direct", messageId: nil)
+        sent += 1
+    }
+}
+
+enum TestComponents {
+    static let registered: ComponentRegistry = {
+        let r = ComponentRegistry.shared
+        r.register("test.FiniteSentences", kind: .spout) { args in
+            if case .longArg(let n)? = args.first { return FiniteSentenceSpout(rounds: Int(n)) }
+            return FiniteSentenceSpout(rounds: 1)
+        }
+        r.register("test.Recording", kind: .bolt) { _ in RecordingBolt() }
+        r.register("test.Direct", kind: .spout) { _ in DirectSpout() }
+        return r
+    }()
+}
+
+@Suite struct RuntimeTests {
+    let conf = StormConfig.defaults
+
+    func run(_ topology: StormTopology, until done: (TopologyRuntime) -> Bool = { _ in false }, for seconds: Double = 0.5) throws -> TopologyRuntime {
+        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered)
+        try runtime.start()
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && !done(runtime) { usleep(10_000) }
+        runtime.stop()
+        return runtime
+    }
+
+    @Test func wordCountIsExactAndEachWordHasOneHome() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(1000)])
+        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 3).shuffleGrouping("sentences"))
+        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: 4).fieldsGrouping("split", ["word"]))
+        let runtime = try run(try builder.build(), for: 0.3)
+        var expected: [Value: Int64] = [:]
+        for sentence in BuiltInComponents.sentences {
+            for word in sentence.split(separator: " ") { expected[.string(String(word)), default: 0] += 2 * 1000 }
+        }
+        var total: [Value: Int64] = [:]
+        var homes: [Value: Int] = [:]
+        for instance in runtime.instances(of: "count") {
+            for (word, n) in (instance as! WordCountBolt).counts {
+                total[word, default: 0] += n
+                homes[word, default: 0] += 1
+            }
+        }
+        #expect(total == expected)
+        #expect(homes.values.allSatisfy { $0 == 1 }, "a word was counted by two tasks")
+        #expect(runtime.instances(of: "count").filter { !($0 as! WordCountBolt).counts.isEmpty }.count > 1)
+        let stats = runtime.stats
+        #expect(stats["sentences"]?.emitted == 10_000)
+        #expect(stats["split"]?.executed == 10_000)
+        #expect(stats["count"]?.executed == expected.values.reduce(0, +))
+    }
+
+    @Test func allAndGlobalGroupings() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(20)])
+        builder.subscribe(builder.setBolt("everyone", "test.Recording", parallelism: 3).allGrouping("sentences"))
+        builder.subscribe(builder.setBolt("lowest", "test.Recording", parallelism: 3).globalGrouping("sentences"))
+        let runtime = try run(try builder.build(), for: 0.3)
+        let everyone = runtime.instances(of: "everyone").map { ($0 as! RecordingBolt).received.count }
+        let lowest = runtime.instances(of: "lowest").map { ($0 as! RecordingBolt).received.count }
+        #expect(everyone == [100, 100, 100])
+        #expect(lowest.sorted() == [0, 0, 100])
+        // Global means the lowest task id.
+        let lowestTask = runtime.instances(of: "lowest").first { !($0 as! RecordingBolt).received.isEmpty }
+        #expect(lowestTask === runtime.instances(of: "lowest").first)
+    }
+
+    @Test func directGroupingReachesOnlyTheNamedTask() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("source", "test.Direct")
+        builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 3).directGrouping("source", stream: "direct"))
+        let runtime = try run(try builder.build(), for: 0.3)
+        let counts = runtime.instances(of: "sink").map { ($0 as! RecordingBolt).received.count }
+        // 90 to the last sink task; the 10 addressed to task 999 are refused (and logged), not delivered.
+        #expect(counts == [0, 0, 90])
+    }
+
+    @Test func deactivateStopsEmissionAndActivateResumes() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", SentenceSpout.className)
+        builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").shuffleGrouping("sentences"))
+        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered)
+        try runtime.start()
+        defer { runtime.stop() }
+        usleep(200_000)
+        #expect(runtime.stats["sentences"]!.emitted > 0)
+        runtime.deactivate()
+        usleep(100_000)
+        let paused = runtime.stats["sentences"]!.emitted
+        usleep(300_000)
+        #expect(runtime.stats["sentences"]!.emitted == paused)
+        runtime.activate()
+        usleep(200_000)
+        #expect(runtime.stats["sentences"]!.emitted > paused)
+    }
+
+    @Test func shellAndUnknownComponentsAreClearErrors() throws {
+        let shell = StormTopology(
+            spouts: ["s": SpoutSpec(spoutObject: .shell(ShellComponent(executionCommand: "python3", script: "s.py")),
+                                    common: ComponentCommon(inputs: [:], streams: ["default": StreamInfo(outputFields: ["x"], direct: false)]))],
+            bolts: [:], stateSpouts: [:])
+        #expect(throws: RuntimeError.self) { try TopologyRuntime(topologyId: "t", topology: shell, conf: conf) }
+    }
+}
