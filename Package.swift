@@ -90,7 +90,8 @@ let package = Package(
             dependencies: ["StormThrift", "Locking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Measures the tuple path's pieces (see the README's performance section).
-        .executableTarget(name: "tuple-bench", dependencies: ["Tuples", "Groupings", "StormThrift"]),
+        .executableTarget(
+            name: "tuple-bench", dependencies: ["Tuples", "Groupings", "StormThrift", "Runtime", "Components", "StormCore"]),
         .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
         // Helpers shared by the test targets.
         .target(name: "TestSupport", path: "Sources/TestSupport"),

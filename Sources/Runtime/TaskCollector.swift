@@ -14,6 +14,11 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     let streamIndex: [String: Int]
     var routes: [[Route]]
     let fields: [String: Fields]
+    /// Fields of each stream in `routes`, by the same index.
+    let routeFields: [Fields]
+    /// The default stream's index in `routes`, if it has subscribers: most tuples go there, and comparing a
+    /// short string is cheaper than hashing it.
+    let defaultIndex: Int?
     /// The task's spout, when it is one: acked directly while tuples are not tracked.
     weak var spout: (any Spout)?
     var outboxes: [[Delivery]]
@@ -34,17 +39,19 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
         streamIndex = index
         self.routes = table
         self.fields = fields
+        routeFields = index.sorted { $0.value < $1.value }.map { fields[$0.key] ?? Fields([]) }
+        defaultIndex = index[defaultStream]
         outboxes = Array(repeating: [], count: executorCount)
     }
 
     private func send(_ values: [Value], stream: String, direct: Int32?) -> [Int32] {
         emittedCount += 1
-        guard let s = streamIndex[stream] else {
+        let index = stream == defaultStream ? defaultIndex : streamIndex[stream]
+        guard let s = index else {
             if fields[stream] == nil { reportError(RuntimeError(description: "\(componentId) emitted on undeclared stream '\(stream)'")) }
             return []
         }
-        let tuple = Tuple(
-            values: values, fields: fields[stream] ?? Fields([]), sourceComponent: componentId, sourceStream: stream, sourceTask: taskId)
+        let tuple = Tuple(values: values, fields: routeFields[s], sourceComponent: componentId, sourceStream: stream, sourceTask: taskId)
         var chosen: [Int32] = []
         for i in routes[s].indices {
             do {
@@ -70,7 +77,8 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
 
     @inline(__always)
     private func enqueue(_ task: Int32, _ tuple: Tuple, _ chosen: inout [Int32]) {
-        guard let executor = runtime.executorOfTask[Int(task)] else { return }
+        let executor = runtime.executorOfTask[Int(task)]
+        guard executor >= 0 else { return }
         outboxes[executor].append(Delivery(task: task, tuple: tuple))
         chosen.append(task)
         pending += 1

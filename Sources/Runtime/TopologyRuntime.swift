@@ -29,8 +29,9 @@ public final class TopologyRuntime: @unchecked Sendable {
     public let topologyId: String
     let logger: Logger
     let executors: [ExecutorRunner]
-    /// For each task id, the index of the executor that runs it.
-    let executorOfTask: [Int: Int]
+    /// For each task id, the index of the executor that runs it (-1: no executor here). An array, not a
+    /// dictionary: it is read for every tuple.
+    let executorOfTask: [Int]
     private let inFlight = Locked(0)
     private let active = Locked(true)
     private var threads: [Thread] = []
@@ -82,7 +83,9 @@ public final class TopologyRuntime: @unchecked Sendable {
             runners.append(ExecutorRunner(componentId: componentId, isSpout: component.kind == .spout, tasks: tasks))
         }
         self.executors = runners
-        self.executorOfTask = executorOfTask
+        var table = [Int](repeating: -1, count: (taskToComponent.keys.max().map(Int.init) ?? 0) + 1)
+        for (task, index) in executorOfTask { table[task] = index }
+        self.executorOfTask = table
 
         // Collectors: one per task, with its own routers (a router is per emitter).
         for runner in runners {
@@ -240,8 +243,9 @@ public final class TopologyRuntime: @unchecked Sendable {
     }
 
     private func runBolts(_ runner: ExecutorRunner) {
-        var byTask: [Int32: (TaskInstance, any Components.Bolt)] = [:]
-        for task in runner.tasks { byTask[task.taskId] = (task, task.component as! any Components.Bolt) }
+        // An executor's tasks are a contiguous range: index by offset from the first.
+        let first = runner.tasks.first!.taskId
+        let byTask: [(TaskInstance, any Components.Bolt)] = runner.tasks.map { ($0, $0.component as! any Components.Bolt) }
         while runner.running.withLock({ $0 }) {
             let batches = runner.queue.takeAll(timeoutMillis: 50)
             if batches.isEmpty { continue }
@@ -249,7 +253,7 @@ public final class TopologyRuntime: @unchecked Sendable {
             var emitted = 0
             for batch in batches {
                 for delivery in batch {
-                    guard let (task, bolt) = byTask[delivery.task] else { continue }
+                    let (task, bolt) = byTask[Int(delivery.task - first)]
                     let before = task.collector!.emittedCount
                     bolt.execute(delivery.tuple)
                     emitted += task.collector!.emittedCount - before

@@ -1,5 +1,9 @@
+import Components
 import Dispatch
+import Foundation
 import Groupings
+import Runtime
+import StormCore
 import StormThrift
 import Tuples
 
@@ -18,7 +22,32 @@ enum TupleBenchmark {
         print("\(name): \(String(format: "%.1f", ns)) ns/tuple (\(String(format: "%.1f", 1000 / ns))M/s) [\(check % 10)]")
     }
 
+    /// Word count in one process (sentence spout -> shuffle -> split -> fields -> count), steady state.
+    static func wordCount(seconds: Double, spouts: Int32, splits: Int32, counts: Int32) throws {
+        var builder = TopologyBuilder()
+        builder.setSpout("sentences", SentenceSpout.className, parallelism: spouts)
+        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: splits).shuffleGrouping("sentences"))
+        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: counts).fieldsGrouping("split", ["word"]))
+        let runtime = try TopologyRuntime(topologyId: "bench-1-1", topology: try builder.build(), conf: StormConfig.defaults)
+        try runtime.start()
+        Thread.sleep(forTimeInterval: 2)
+        let before = runtime.stats["count"]!.executed
+        let start = Date()
+        Thread.sleep(forTimeInterval: seconds)
+        let words = runtime.stats["count"]!.executed - before
+        let elapsed = Date().timeIntervalSince(start)
+        let rss = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("VmRSS:") }.map { String($0.dropFirst(6)).trimmingCharacters(in: .whitespaces) } ?? "?"
+        runtime.stop(drainTimeout: 2)
+        print("word count, \(spouts) spout / \(splits) split / \(counts) count executors in one process: \(String(format: "%.2f", Double(words) / elapsed / 1e6))M words/s, RSS \(rss)")
+    }
+
     static func main() throws {
+        if CommandLine.arguments.contains("--wordcount") {
+            try wordCount(seconds: 10, spouts: 1, splits: 1, counts: 1)
+            try wordCount(seconds: 10, spouts: 1, splits: 2, counts: 2)
+            return
+        }
         let tuples: [[Value]] = (0..<1024).map { [.string("word\($0)"), .int(1)] }
         let encoded: [[UInt8]] = tuples.map {
             var b: [UInt8] = []
