@@ -54,6 +54,8 @@ let package = Package(
             name: "Runtime",
             dependencies: ["Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
+        // Storm's Flux YAML topology files.
+        .target(name: "Flux", dependencies: ["Components", "StormCore", "StormThrift", "Yams"]),
         // Storage of the cluster state: the interface, an in-memory store, and the typed records over it.
         .target(
             name: "ClusterState",
@@ -78,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "storm",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "DevZooKeeper",
+                "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "DevZooKeeper", "Flux", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -100,6 +102,7 @@ let package = Package(
         .testTarget(name: "GroupingsTests", dependencies: ["Groupings", "Tuples", "StormThrift"]),
         .testTarget(name: "ComponentsTests", dependencies: ["Components", "Tuples", "StormThrift", "StormCore"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Components", "Tuples", "StormCore", "StormThrift", "Locking"]),
+        .testTarget(name: "FluxTests", dependencies: ["Flux", "Components", "StormThrift"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(
             name: "ClusterStateTests",

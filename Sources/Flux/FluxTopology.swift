@@ -1,0 +1,186 @@
+import Components
+import Foundation
+import StormCore
+import StormThrift
+import Yams
+
+/// A topology written in Storm's Flux YAML (the basic form: name, config, spouts, bolts, streams), as a
+/// StormTopology and its conf.
+public struct FluxTopology {
+    public let name: String
+    public let conf: [String: ConfigValue]
+    public let topology: StormTopology
+
+    /// An error that names the file, the line and what is wrong.
+    public struct Failure: Error, CustomStringConvertible, Equatable, Sendable {
+        public let description: String
+    }
+
+    public static func load(file path: String, registry: ComponentRegistry = .shared) throws(Failure) -> FluxTopology {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw Failure(description: "\(path): cannot read: \((error as NSError).localizedDescription)")
+        }
+        return try parse(text, source: path, registry: registry)
+    }
+
+    public static func parse(_ text: String, source: String, registry: ComponentRegistry = .shared) throws(Failure) -> FluxTopology {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw Failure(description: "\(source): the file is empty") }
+            root = node
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure(description: "\(source): bad YAML: \("\(error)".replacingOccurrences(of: "\n", with: " "))")
+        }
+        return try Parser(source: source, registry: registry).topology(root)
+    }
+}
+
+private struct Parser {
+    let source: String
+    let registry: ComponentRegistry
+
+    func fail(_ node: Node?, _ message: String) -> FluxTopology.Failure {
+        let line = node?.mark.map { ":\($0.line)" } ?? ""
+        return FluxTopology.Failure(description: "\(source)\(line): \(message)")
+    }
+
+    func mapping(_ node: Node, _ what: String) throws(FluxTopology.Failure) -> Node.Mapping {
+        guard let m = node.mapping else { throw fail(node, "\(what) must be a mapping") }
+        return m
+    }
+
+    func string(_ m: Node.Mapping, _ key: String, in what: String, required: Bool = true) throws(FluxTopology.Failure) -> String? {
+        guard let node = m[key] else {
+            if required { throw fail(Node.mapping(m), "\(what) has no '\(key)'") }
+            return nil
+        }
+        guard let s = node.string, !s.isEmpty else { throw fail(node, "'\(key)' of \(what) must be a non-empty string") }
+        return s
+    }
+
+    func int(_ m: Node.Mapping, _ key: String, in what: String) throws(FluxTopology.Failure) -> Int32? {
+        guard let node = m[key] else { return nil }
+        guard let i = node.int, let v = Int32(exactly: i) else { throw fail(node, "'\(key)' of \(what) must be an integer") }
+        return v
+    }
+
+    func topology(_ root: Node) throws(FluxTopology.Failure) -> FluxTopology {
+        let top = try mapping(root, "the top level")
+        guard let name = try string(top, "name", in: "the topology") else { throw fail(root, "no name") }
+        var conf: [String: ConfigValue] = [:]
+        if let config = top["config"] {
+            let m = try mapping(config, "config")
+            for (k, v) in m {
+                guard let key = k.string else { throw fail(k, "config keys must be strings") }
+                conf[key] = value(v)
+            }
+        }
+        var spouts: [String: SpoutSpec] = [:]
+        var bolts: [String: StormThrift.Bolt] = [:]
+        var declared: [String: [String: StreamInfo]] = [:]
+        var lines: [String: Node] = [:]
+        for (list, kind) in [("spouts", ComponentRegistry.Kind.spout), ("bolts", .bolt)] {
+            guard let node = top[list] else {
+                if kind == .spout { throw fail(root, "no spouts") }
+                continue
+            }
+            guard let items = node.sequence else { throw fail(node, "'\(list)' must be a list") }
+            for item in items {
+                let m = try mapping(item, "an entry of \(list)")
+                let what = "a \(kind.rawValue)"
+                guard let id = try string(m, "id", in: what),
+                    let className = try string(m, "className", in: "\(kind.rawValue) '\(id)'")
+                else { continue }
+                if lines[id] != nil { throw fail(item, "component id '\(id)' is used twice") }
+                lines[id] = item
+                let object = JavaObject(fullClassName: className, argsList: [])
+                do {
+                    try registry.check(object, as: kind, component: id)
+                } catch {
+                    throw fail(m["className"], error.description)
+                }
+                let streams: [String: StreamInfo]
+                do {
+                    streams = try registry.declaredStreams(className)
+                } catch {
+                    throw fail(m["className"], "\(error)")
+                }
+                declared[id] = streams
+                let common = ComponentCommon(
+                    inputs: [:], streams: streams, parallelismHint: try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1)
+                if kind == .spout {
+                    spouts[id] = SpoutSpec(spoutObject: .javaObject(object), common: common)
+                } else {
+                    bolts[id] = StormThrift.Bolt(boltObject: .javaObject(object), common: common)
+                }
+            }
+        }
+        for item in top["streams"]?.sequence ?? [] {
+            let m = try mapping(item, "a stream")
+            guard let from = try string(m, "from", in: "a stream"), let to = try string(m, "to", in: "a stream") else { continue }
+            guard declared[from] != nil else { throw fail(m["from"], "stream from unknown component '\(from)'") }
+            guard bolts[to] != nil else {
+                throw fail(m["to"], spouts[to] != nil ? "stream to '\(to)', which is a spout" : "stream to unknown bolt '\(to)'")
+            }
+            guard let groupingNode = m["grouping"] else { throw fail(item, "stream \(from) -> \(to) has no grouping") }
+            let g = try mapping(groupingNode, "a grouping")
+            let streamId = try string(g, "streamId", in: "the grouping", required: false) ?? defaultStream
+            guard let info = declared[from]?[streamId] else {
+                throw fail(groupingNode, "component '\(from)' declares no stream '\(streamId)'")
+            }
+            let type = try string(g, "type", in: "the grouping") ?? ""
+            let args = g["args"]?.sequence?.compactMap(\.string) ?? []
+            let grouping: Grouping
+            switch type.uppercased() {
+            case "SHUFFLE": grouping = .shuffle(NullStruct())
+            case "FIELDS":
+                guard !args.isEmpty else { throw fail(groupingNode, "a FIELDS grouping needs args: the fields") }
+                for field in args where !info.outputFields.contains(field) {
+                    throw fail(g["args"], "field '\(field)' is not among the fields of \(from):\(streamId) \(info.outputFields)")
+                }
+                grouping = .fields(args)
+            case "ALL": grouping = .all(NullStruct())
+            case "GLOBAL": grouping = .fields([])
+            case "NONE": grouping = .none(NullStruct())
+            case "DIRECT": grouping = .direct(NullStruct())
+            case "LOCAL_OR_SHUFFLE": grouping = .localOrShuffle(NullStruct())
+            case "CUSTOM":
+                guard let custom = g["customClass"]?.mapping, let className = custom["className"]?.string else {
+                    throw fail(groupingNode, "a CUSTOM grouping needs customClass: {className: ...}")
+                }
+                grouping = .customObject(JavaObject(fullClassName: className, argsList: []))
+            default:
+                throw fail(g["type"], "unknown grouping type '\(type)' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)")
+            }
+            bolts[to]!.common.inputs[GlobalStreamId(componentId: from, streamId: streamId)] = grouping
+        }
+        let topology = StormTopology(spouts: spouts, bolts: bolts, stateSpouts: [:])
+        do {
+            try TopologyValidator.validate(topology)
+        } catch {
+            throw fail(root, error.description)
+        }
+        return FluxTopology(name: name, conf: conf, topology: topology)
+    }
+
+    func value(_ node: Node) -> ConfigValue {
+        switch node {
+        case .scalar:
+            if node.null != nil { return .null }
+            if let b = node.bool { return .bool(b) }
+            if let i = node.int { return .int(Int64(i)) }
+            if let d = node.float { return .double(d) }
+            return .string(node.string ?? "")
+        case .sequence(let s): return .list(s.map(value))
+        case .mapping(let m):
+            var out: [String: ConfigValue] = [:]
+            for (k, v) in m { out[k.string ?? ""] = value(v) }
+            return .map(out)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Components
+import Foundation
+import StormThrift
+import Testing
+
+@testable import Flux
+
+@Suite struct FluxTests {
+    static let wordCount = """
+        name: "wc"
+        config:
+          topology.workers: 2
+          my.list: [1, "two"]
+        spouts:
+          - id: "sentences"
+            className: "storm.swift.SentenceSpout"
+            parallelism: 2
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.perf.bolt.SplitSentenceBolt"
+            parallelism: 3
+          - id: "count"
+            className: "org.apache.storm.perf.bolt.CountBolt"
+        streams:
+          - from: "sentences"
+            to: "split"
+            grouping:
+              type: SHUFFLE
+          - from: "split"
+            to: "count"
+            grouping:
+              type: FIELDS
+              args: ["word"]
+        """
+
+    @Test func theExampleFileLoads() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/wordcount.yaml").path
+        let flux = try FluxTopology.load(file: path)
+        #expect(flux.name == "wordcount")
+        #expect(flux.topology.bolts["count"]?.common.inputs.values.first == .fields(["word"]))
+    }
+
+    @Test func aFluxFileBecomesATopologyAndConf() throws {
+        let flux = try FluxTopology.parse(Self.wordCount, source: "wc.yaml")
+        #expect(flux.name == "wc")
+        #expect(flux.conf["topology.workers"] == 2)
+        #expect(flux.conf["my.list"] == [1, "two"])
+        #expect(flux.topology.spouts["sentences"]?.common.parallelismHint == 2)
+        #expect(flux.topology.bolts["split"]?.common.inputs == [GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())])
+        #expect(flux.topology.bolts["count"]?.common.inputs == [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])])
+        #expect(flux.topology.bolts["count"]?.common.streams["default"]?.outputFields == ["word", "count"])
+    }
+
+    func failure(_ text: String) -> String? {
+        do {
+            _ = try FluxTopology.parse(text, source: "t.yaml")
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func errorsNameTheFileTheLineAndTheProblem() {
+        let unknownClass = Self.wordCount.replacingOccurrences(of: "org.apache.storm.perf.bolt.CountBolt", with: "com.acme.Counter")
+        #expect(failure(unknownClass)?.hasPrefix("t.yaml:14: component 'count' names class com.acme.Counter") == true)
+        let badGrouping = Self.wordCount.replacingOccurrences(of: "type: SHUFFLE", with: "type: SHUFLE")
+        #expect(failure(badGrouping) == "t.yaml:19: unknown grouping type 'SHUFLE' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)")
+        let missingRef = Self.wordCount.replacingOccurrences(of: "to: \"count\"", with: "to: \"counter\"")
+        #expect(failure(missingRef) == "t.yaml:21: stream to unknown bolt 'counter'")
+        let badField = Self.wordCount.replacingOccurrences(of: "args: [\"word\"]", with: "args: [\"wrd\"]")
+        #expect(failure(badField) == "t.yaml:24: field 'wrd' is not among the fields of split:default [\"word\"]")
+        let unknownStream = Self.wordCount.replacingOccurrences(of: "type: FIELDS", with: "type: FIELDS\n      streamId: \"other\"")
+        #expect(failure(unknownStream)?.contains("component 'split' declares no stream 'other'") == true)
+        let noId = Self.wordCount.replacingOccurrences(of: "- id: \"split\"", with: "- name: \"split\"")
+        #expect(failure(noId)?.hasPrefix("t.yaml:10: a bolt has no 'id'") == true)
+        #expect(failure("name: x\nspouts: [\n")?.hasPrefix("t.yaml: bad YAML") == true)
+        #expect(failure("")?.contains("empty") == true)
+    }
+}
