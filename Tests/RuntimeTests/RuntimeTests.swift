@@ -66,7 +66,8 @@ enum TestComponents {
 @Suite struct RuntimeTests {
     let conf = StormConfig.defaults
 
-    func run(_ topology: StormTopology, until done: (TopologyRuntime) -> Bool = { _ in false }, for seconds: Double = 0.5) throws -> TopologyRuntime {
+    /// Runs until `done` holds (or `seconds` pass), then stops, which lets the bolts finish what was emitted.
+    func run(_ topology: StormTopology, until done: (TopologyRuntime) -> Bool, for seconds: Double) throws -> TopologyRuntime {
         let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered)
         try runtime.start()
         let deadline = Date().addingTimeInterval(seconds)
@@ -80,7 +81,7 @@ enum TestComponents {
         builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(1000)])
         builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 3).shuffleGrouping("sentences"))
         builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: 4).fieldsGrouping("split", ["word"]))
-        let runtime = try run(try builder.build(), for: 0.3)
+        let runtime = try run(try builder.build(), until: { $0.stats["sentences"]?.emitted == 10_000 }, for: 60)
         var expected: [Value: Int64] = [:]
         for sentence in BuiltInComponents.sentences {
             for word in sentence.split(separator: " ") { expected[.string(String(word)), default: 0] += 2 * 1000 }
@@ -107,7 +108,7 @@ enum TestComponents {
         builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(20)])
         builder.subscribe(builder.setBolt("everyone", "test.Recording", parallelism: 3).allGrouping("sentences"))
         builder.subscribe(builder.setBolt("lowest", "test.Recording", parallelism: 3).globalGrouping("sentences"))
-        let runtime = try run(try builder.build(), for: 0.3)
+        let runtime = try run(try builder.build(), until: { $0.stats["sentences"]?.emitted == 100 }, for: 60)
         let everyone = runtime.instances(of: "everyone").map { ($0 as! RecordingBolt).received.count }
         let lowest = runtime.instances(of: "lowest").map { ($0 as! RecordingBolt).received.count }
         #expect(everyone == [100, 100, 100])
@@ -121,7 +122,7 @@ enum TestComponents {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("source", "test.Direct")
         builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 3).directGrouping("source", stream: "direct"))
-        let runtime = try run(try builder.build(), for: 0.3)
+        let runtime = try run(try builder.build(), until: { $0.stats["source"]?.emitted == 100 }, for: 60)
         let counts = runtime.instances(of: "sink").map { ($0 as! RecordingBolt).received.count }
         // 90 to the last sink task; the 10 addressed to task 999 are refused (and logged), not delivered.
         #expect(counts == [0, 0, 90])
@@ -134,16 +135,26 @@ enum TestComponents {
         let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered)
         try runtime.start()
         defer { runtime.stop() }
-        usleep(200_000)
-        #expect(runtime.stats["sentences"]!.emitted > 0)
+        func emitted() -> Int64 { runtime.stats["sentences"]!.emitted }
+        func within(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline { if condition() { return true }; usleep(10_000) }
+            return condition()
+        }
+        #expect(within(10) { emitted() > 0 })
         runtime.deactivate()
-        usleep(100_000)
-        let paused = runtime.stats["sentences"]!.emitted
+        // Once the spout has seen the change, nothing more is emitted.
+        var paused = emitted()
+        #expect(within(10) {
+            let now = emitted()
+            defer { paused = now }
+            usleep(50_000)
+            return emitted() == now
+        })
         usleep(300_000)
-        #expect(runtime.stats["sentences"]!.emitted == paused)
+        #expect(emitted() == paused)
         runtime.activate()
-        usleep(200_000)
-        #expect(runtime.stats["sentences"]!.emitted > paused)
+        #expect(within(10) { emitted() > paused })
     }
 
     @Test func shellAndUnknownComponentsAreClearErrors() throws {
