@@ -81,8 +81,18 @@ public final class SplitSentenceBolt: Bolt {
     public func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
     public func execute(_ tuple: Tuple) {
         guard let collector else { return }
-        if case .string(let sentence) = tuple.values.first {
-            for word in sentence.split(separator: " ") { collector.emit([.string(String(word))], anchors: [tuple]) }
+        if case .string(var sentence) = tuple.values.first {
+            // One pass over the bytes, no array of substrings: this runs for every sentence.
+            sentence.withUTF8 { bytes in
+                var start = 0
+                for i in 0...bytes.count where i == bytes.count || bytes[i] == UInt8(ascii: " ") {
+                    if i > start {
+                        let word = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+                        collector.emit([.string(word)], anchors: [tuple])
+                    }
+                    start = i + 1
+                }
+            }
         }
         collector.ack(tuple)
     }
@@ -98,8 +108,15 @@ public final class WordCountBolt: Bolt {
     public func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
     public func execute(_ tuple: Tuple) {
         guard let word = tuple.values.first else { return }
-        let count = counts[word, default: 0] + 1
-        counts[word] = count
+        // One hash lookup for a word seen before (most of them).
+        let count: Int64
+        if let i = counts.index(forKey: word) {
+            counts.values[i] += 1
+            count = counts.values[i]
+        } else {
+            counts[word] = 1
+            count = 1
+        }
         collector?.emit([word, .int(count)], anchors: [tuple])
         collector?.ack(tuple)
     }

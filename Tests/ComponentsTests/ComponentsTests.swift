@@ -79,6 +79,9 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
         #expect(collector.emitted.map(\.values) == [["the"], ["cow"], ["jumped"], ["over"], ["the"], ["moon"]])
         #expect(collector.emitted.allSatisfy { $0.anchors == 1 })
         #expect(collector.acked == 1)
+        collector.emitted = []
+        split.execute(tuple(["  two  spaces ü "]))
+        #expect(collector.emitted.map(\.values) == [["two"], ["spaces"], ["ü"]])
 
         let counts = RecordingCollector()
         let count = WordCountBolt()
