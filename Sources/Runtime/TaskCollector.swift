@@ -25,6 +25,9 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     var pending = 0
     /// Tuples this task has emitted (all time); executors read it to count.
     private(set) var emittedCount = 0
+    /// The task ids of the last emit. Reused: once the caller drops the array it returns, the storage is unique
+    /// again and the next emit fills it without allocating.
+    private var chosen: [Int32] = []
 
     init(runtime: TopologyRuntime, taskId: Int32, componentId: String, routes: [String: [Route]], fields: [String: Fields], executorCount: Int) {
         self.runtime = runtime
@@ -52,7 +55,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
             return []
         }
         let tuple = Tuple(values: values, fields: routeFields[s], sourceComponent: componentId, sourceStream: stream, sourceTask: taskId)
-        var chosen: [Int32] = []
+        chosen.removeAll(keepingCapacity: true)
         for i in routes[s].indices {
             do {
                 let targets: Targets
@@ -64,9 +67,9 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
                     targets = try routes[s][i].router.route(values, from: taskId)
                 }
                 switch targets {
-                case .one(let t): enqueue(t, tuple, &chosen)
-                case .many(let ts): for t in ts { enqueue(t, tuple, &chosen) }
-                case .all: for t in routes[s][i].router.tasks { enqueue(t, tuple, &chosen) }
+                case .one(let t): enqueue(t, tuple)
+                case .many(let ts): for t in ts { enqueue(t, tuple) }
+                case .all: for t in routes[s][i].router.tasks { enqueue(t, tuple) }
                 }
             } catch {
                 reportError(error)
@@ -76,7 +79,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     }
 
     @inline(__always)
-    private func enqueue(_ task: Int32, _ tuple: Tuple, _ chosen: inout [Int32]) {
+    private func enqueue(_ task: Int32, _ tuple: Tuple) {
         let executor = runtime.executorOfTask[Int(task)]
         guard executor >= 0 else { return }
         outboxes[executor].append(Delivery(task: task, tuple: tuple))
