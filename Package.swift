@@ -5,7 +5,10 @@ let package = Package(
     name: "storm-swift",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "storm", targets: ["storm"])
+        .executable(name: "storm", targets: ["storm"]),
+        // For programs that bring their own Swift components: register them, then run the CLI.
+        .library(name: "StormCLI", targets: ["StormCLI"]),
+        .library(name: "StormComponents", targets: ["Components", "Tuples"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -77,8 +80,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(
-            name: "storm",
+        .executableTarget(name: "storm", dependencies: ["StormCLI"]),
+        // An example of shipping your own components: a `storm` with one more bolt.
+        .executableTarget(name: "storm-example-custom", dependencies: ["StormCLI", "Components", "Tuples"]),
+        .target(
+            name: "StormCLI",
             dependencies: [
                 "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "DevZooKeeper", "Flux", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -45,3 +45,19 @@ def test_a_bad_topology_file_is_one_line(tmp_path):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"storm: {bad}:") and "com.acme.Counter" in lines[0]
+
+
+def test_a_program_with_its_own_components_runs_them(tmp_path):
+    example = os.path.join(REPO, "examples", "uppercase.yaml")
+    custom = os.path.join(os.path.dirname(storm_bin()), "storm-example-custom")
+    assert os.path.exists(custom), "build it with `swift build` (scripts/test.sh does)"
+    result = subprocess.run([custom, "local", example, "--duration", "2"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    final = result.stdout.splitlines()[-1]
+    counts = dict(part.rsplit(" ", 1) for part in final.split(": ", 1)[1].split(", "))
+    assert int(counts["upper executed"]) > 0
+    assert int(counts["sink executed"]) == int(counts["upper executed"])
+    # The stock storm does not have the class, and says so.
+    plain = subprocess.run([storm_bin(), "local", example], capture_output=True, text=True, timeout=30)
+    assert plain.returncode != 0
+    assert "names class example.UppercaseBolt, which this cluster does not have" in plain.stderr

@@ -1,7 +1,15 @@
 import ArgumentParser
 import Foundation
 
-@main
+/// The `storm` command line. A program that registers its own components (`ComponentRegistry.shared.register`)
+/// and then calls `StormCLI.run()` is a `storm` that can run them.
+public enum StormCLI {
+    /// Parses the process' arguments and runs the command; exits the process with its status.
+    public static func run() async {
+        await Storm.main()
+    }
+}
+
 struct Storm: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storm",

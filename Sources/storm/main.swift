@@ -1,0 +1,3 @@
+import StormCLI
+
+await StormCLI.run()
