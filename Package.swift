@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         .target(name: "Locking"),
@@ -75,7 +76,7 @@ let package = Package(
         .target(
             name: "Supervisor",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Locking",
+                "StormThrift", "StormCore", "ClusterState", "Locking", "ZIPFoundation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -109,6 +110,7 @@ let package = Package(
         .testTarget(name: "ComponentsTests", dependencies: ["Components", "Tuples", "StormThrift", "StormCore"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Components", "Tuples", "StormCore", "StormThrift", "Locking"]),
         .testTarget(name: "FluxTests", dependencies: ["Flux", "Components", "StormThrift"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(
             name: "ClusterStateTests",

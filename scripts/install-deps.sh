@@ -5,8 +5,8 @@
 # Safe to run again.
 set -euo pipefail
 
-packages=(libthrift-dev thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper default-jdk-headless
-          libthrift-java libslf4j-java)
+packages=(libthrift-dev thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper zlib1g-dev
+          default-jdk-headless libthrift-java libslf4j-java)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,50 +2,15 @@ import Foundation
 import StormCore
 import StormThrift
 
-/// Connects to the leader: asks the first reachable nimbus of `nimbus.seeds` (entries `host` or `host:port`)
-/// which nimbus leads, and connects there, as Storm's clients do.
+/// Connects to the leader nimbus of `nimbus.seeds`; a failure is one line for the CLI to print.
 func connectToNimbus(_ conf: StormConfig) throws -> NimbusClient {
-    let seeds: [String]
-    let defaultPort: Int
-    let ioTimeout: Int
     do {
-        seeds = try conf.stringList(ConfigKey.nimbusSeeds)
-        defaultPort = try conf.int(ConfigKey.nimbusThriftPort)
-        ioTimeout = try conf.int(ConfigKey.thriftSocketTimeoutMs)
+        return try NimbusSeeds.connectToLeader(conf)
     } catch let error as ConfigError {
         throw CLIFailure(message: error.description)
+    } catch let error as NimbusSeeds.Unreachable {
+        throw CLIFailure(message: error.description)
     }
-    let maxFrame = (try? conf.int(ConfigKey.nimbusThriftMaxBufferSize)) ?? 1_048_576
-    var failures: [String] = []
-    for seed in seeds {
-        let (host, port) = splitHostPort(seed, defaultPort: defaultPort)
-        do {
-            // Connecting is bounded separately so a down nimbus is reported within seconds.
-            let seedClient = try NimbusClient(
-                host: host, port: port, connectTimeoutMillis: 5_000, ioTimeoutMillis: ioTimeout, maxFrameSize: maxFrame)
-            guard let leader = try? seedClient.getLeader(), leader.host != host || Int(leader.port) != port else {
-                return seedClient
-            }
-            if let leaderClient = try? NimbusClient(
-                host: leader.host, port: Int(leader.port), connectTimeoutMillis: 5_000, ioTimeoutMillis: ioTimeout,
-                maxFrameSize: maxFrame)
-            {
-                seedClient.close()
-                return leaderClient
-            }
-            return seedClient
-        } catch {
-            failures.append("\(host):\(port) (\(error))")
-        }
-    }
-    throw CLIFailure(message: "cannot reach nimbus at \(failures.joined(separator: ", "))")
-}
-
-func splitHostPort(_ seed: String, defaultPort: Int) -> (String, Int) {
-    if let colon = seed.lastIndex(of: ":"), let port = Int(seed[seed.index(after: colon)...]) {
-        return (String(seed[..<colon]), port)
-    }
-    return (seed, defaultPort)
 }
 
 /// Runs one call against nimbus, turning Thrift failures into one-line CLI failures.

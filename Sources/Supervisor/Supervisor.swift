@@ -24,6 +24,7 @@ public final class Supervisor: Sendable {
     let localDir: URL
     let startTime = Date()
     private let local = Locked<[Int32: LocalAssignment]>([:])
+    let files: TopologyFiles
 
     public init(conf: StormConfig, state: StormClusterState, logger: Logger) throws {
         self.conf = conf
@@ -34,6 +35,7 @@ public final class Supervisor: Sendable {
         localDir = URL(fileURLWithPath: try conf.string(ConfigKey.localDir)).appendingPathComponent("supervisor", isDirectory: true)
         try FileManager.default.createDirectory(at: localDir, withIntermediateDirectories: true)
         id = try Self.loadOrCreateId(localDir)
+        files = TopologyFiles(supervisorDir: localDir)
         local.withLock { $0 = (try? Self.loadAssignments(localDir)) ?? [:] }
     }
 
@@ -109,6 +111,7 @@ public final class Supervisor: Sendable {
             }
         }
         for key in mine.keys { mine[key]!.executors.sort { $0.taskStart < $1.taskStart } }
+        await fetchTopologies(Set(mine.values.map(\.topologyId)))
         let changed = local.withLock { current -> Bool in
             defer { current = mine }
             return current != mine
@@ -118,6 +121,39 @@ public final class Supervisor: Sendable {
         let summary = mine.keys.sorted().map { "\($0): \(mine[$0]!.topologyId) (\(mine[$0]!.executors.count) executors)" }
         logger.info("supervisor \(id) assignments: \(summary.isEmpty ? "none" : summary.joined(separator: ", "))")
         try? await heartbeat()
+    }
+
+    /// Downloads the topologies assigned here that are not yet on disk, and deletes those no longer assigned.
+    /// Downloading blocks on Thrift calls, so it runs on a thread of its own.
+    func fetchTopologies(_ wanted: Set<String>) async {
+        let store = files
+        let missing = wanted.filter { !store.has($0) }
+        for stale in store.downloaded where !wanted.contains(stale) {
+            store.remove(stale)
+            logger.info("supervisor \(id) deleted the files of topology \(stale), no longer assigned here")
+        }
+        guard !missing.isEmpty else { return }
+        let conf = self.conf
+        let logger = self.logger
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                defer { done.resume() }
+                do {
+                    let nimbus = try NimbusSeeds.connectToLeader(conf)
+                    defer { nimbus.close() }
+                    for id in missing.sorted() {
+                        do {
+                            try store.download(id, from: nimbus)
+                            logger.info("downloaded topology \(id) from nimbus")
+                        } catch {
+                            logger.warning("could not download topology \(id) (retrying at the next sync): \(error)")
+                        }
+                    }
+                } catch {
+                    logger.warning("could not reach nimbus to download topologies (retrying at the next sync): \(error)")
+                }
+            }
+        }
     }
 
     /// Watches `assignments/` and its nodes; any change re-syncs and re-arms the watches.

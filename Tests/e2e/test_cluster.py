@@ -189,3 +189,26 @@ def test_nimbus_kill9_and_restart_keeps_everything(zookeeper):
         assert client.getTopologySummaryByName("fresh").id.startswith("fresh-1-")
     finally:
         cluster.stop()
+
+
+def test_supervisors_fetch_topology_files_and_resources(cluster):
+    import io
+    import zipfile
+    client = cluster.add_two_supervisors(SLOTS_A, SLOTS_B)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("resources/split.py", "print('split')\n")
+        z.writestr("resources/data/words.txt", "a b c\n")
+        z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+    client.submitTopology("files", upload(client, archive.getvalue()), json.dumps({"topology.workers": 2}),
+                          shell_topology())
+    topology_id = client.getTopologySummaryByName("files").id
+    dirs = [os.path.join(cluster.supervisor_dir(name), "stormdist", topology_id) for name in ("a", "b")]
+    assert wait_until(lambda: all(os.path.exists(os.path.join(d, "stormconf.ser")) for d in dirs), timeout=20)
+    for d in dirs:
+        assert open(os.path.join(d, "resources", "split.py")).read() == "print('split')\n"
+        assert open(os.path.join(d, "resources", "data", "words.txt")).read() == "a b c\n"
+        assert not os.path.exists(os.path.join(d, "resources", "META-INF"))
+        assert deserialize(ttypes.StormTopology(), open(os.path.join(d, "stormcode.ser"), "rb").read()) == shell_topology()
+    client.killTopologyWithOpts("files", ttypes.KillOptions(wait_secs=0))
+    assert wait_until(lambda: not any(os.path.exists(d) for d in dirs), timeout=20)
