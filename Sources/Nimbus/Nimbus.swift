@@ -71,7 +71,11 @@ public final class Nimbus: NimbusHandler {
             throw InvalidTopologyException(msg: "topology conf (jsonConf) is \(error)")
         }
         let fullConf = conf.merging(userConf)
-        try Self.validateTopologyConf(fullConf)
+        do {
+            try TopologyValidator.validateConf(fullConf)
+        } catch {
+            throw InvalidTopologyException(msg: error.description)
+        }
         do {
             try TopologyValidator.validate(topology)
             try Self.checkComponentClasses(topology)
@@ -135,25 +139,7 @@ public final class Nimbus: NimbusHandler {
         }
     }
 
-    static func validateTopologyConf(_ conf: StormConfig) throws {
-        func positive(_ key: String) throws {
-            guard let value = conf[key], !value.isNull else { return }
-            guard let n = value.intValue, n > 0 else {
-                throw InvalidTopologyException(msg: "topology conf '\(key)' must be a positive integer, not \(value.display)")
-            }
-        }
-        func nonNegative(_ key: String) throws {
-            guard let value = conf[key], !value.isNull else { return }
-            guard let n = value.intValue, n >= 0 else {
-                throw InvalidTopologyException(msg: "topology conf '\(key)' must be a non-negative integer, not \(value.display)")
-            }
-        }
-        try positive(ConfigKey.topologyWorkers)
-        try positive(ConfigKey.topologyMessageTimeoutSecs)
-        try positive(ConfigKey.topologyMaxSpoutPending)
-        try positive(ConfigKey.topologyMaxTaskParallelism)
-        try nonNegative(ConfigKey.topologyAckerExecutors)
-    }
+
 
     // MARK: lifecycle transitions
 

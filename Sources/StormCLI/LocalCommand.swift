@@ -26,6 +26,11 @@ struct LocalCommand: ParsableCommand {
             throw CLIFailure(message: error.description)
         }
         let topologyConf = conf.merging(flux.conf)
+        do {
+            try TopologyValidator.validateConf(topologyConf)
+        } catch {
+            throw CLIFailure(message: "\(file): \(error)")
+        }
         let id = "\(flux.name)-1-\(Int(Date().timeIntervalSince1970))"
         let runtime: TopologyRuntime
         do {

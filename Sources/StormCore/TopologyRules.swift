@@ -76,6 +76,21 @@ public enum TopologyValidator {
         }
     }
 
+    /// Checks the topology keys whose values nimbus and workers compute with.
+    public static func validateConf(_ conf: StormConfig) throws(TopologyError) {
+        func check(_ key: String, atLeast minimum: Int64, _ what: String) throws(TopologyError) {
+            guard let value = conf[key], !value.isNull else { return }
+            guard let n = value.intValue, n >= minimum else {
+                throw TopologyError("topology conf '\(key)' must be \(what), not \(value.display)")
+            }
+        }
+        try check(ConfigKey.topologyWorkers, atLeast: 1, "a positive integer")
+        try check(ConfigKey.topologyMessageTimeoutSecs, atLeast: 1, "a positive integer")
+        try check(ConfigKey.topologyMaxSpoutPending, atLeast: 1, "a positive integer")
+        try check(ConfigKey.topologyMaxTaskParallelism, atLeast: 1, "a positive integer")
+        try check(ConfigKey.topologyAckerExecutors, atLeast: 0, "a non-negative integer")
+    }
+
     private static func validateObject(_ c: ComponentRef) throws(TopologyError) {
         switch c.object {
         case .serializedJava:

@@ -38,6 +38,14 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     assert out.splitlines()[-1].startswith("stopped after")
 
 
+def test_a_bad_topology_conf_is_one_line(tmp_path):
+    bad = tmp_path / "bad-conf.yaml"
+    bad.write_text(open(EXAMPLE).read().replace("topology.workers: 1", "topology.workers: 0"))
+    result = subprocess.run([storm_bin(), "local", str(bad)], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"storm: {bad}: topology conf 'topology.workers' must be a positive integer, not 0"
+
+
 def test_a_bad_topology_file_is_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(open(EXAMPLE).read().replace("org.apache.storm.perf.bolt.CountBolt", "com.acme.Counter"))
