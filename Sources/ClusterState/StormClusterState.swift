@@ -98,9 +98,6 @@ public struct StormClusterState: Sendable {
 
     // MARK: supervisors and nimbuses
 
-    public func supervisorInfo(_ id: String) async throws -> SupervisorInfo? {
-        try await decode(SupervisorInfo.self, at: supervisorsPath + "/" + id)
-    }
 
     public func supervisors() async throws -> [String: SupervisorInfo] {
         var out: [String: SupervisorInfo] = [:]

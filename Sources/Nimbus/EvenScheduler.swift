@@ -39,12 +39,17 @@ public enum EvenScheduler {
         public var workers: Int { Set(placement.values).count }
         /// Storm's sched_status: how the topology fared.
         public var status: String {
-            if placement.isEmpty || stranded { return "Not scheduled: no free slots" }
-            if workers < requestedWorkers {
-                return "Running with fewer workers than requested: \(workers) of \(requestedWorkers) (not enough free slots)"
-            }
-            return "Fully Scheduled"
+            EvenScheduler.status(workers: stranded ? 0 : workers, requested: requestedWorkers)
         }
+    }
+
+    /// Storm's sched_status for a topology running on `workers` slots of the `requested`.
+    public static func status(workers: Int, requested: Int) -> String {
+        if workers == 0 { return "Not scheduled: no free slots" }
+        if workers < requested {
+            return "Running with fewer workers than requested: \(workers) of \(requested) (not enough free slots)"
+        }
+        return "Fully Scheduled"
     }
 
     /// Places one topology's executors.

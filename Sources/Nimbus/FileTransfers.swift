@@ -161,8 +161,6 @@ final class FileTransfers: Sendable {
         }
     }
 
-    var pendingUploads: Int { state.withLock { $0.uploads.count } }
-
     private static func discard(_ s: inout State, _ location: String) {
         if let upload = s.uploads.removeValue(forKey: location) { try? upload.handle.close() }
         try? FileManager.default.removeItem(atPath: location)

@@ -417,7 +417,8 @@ public final class Nimbus: NimbusHandler {
             let assignment = try await state.assignment(id)
             var executors: [ExecutorSummary] = []
             let plan = try plan(id)
-            let taskToComponent = Self.taskComponents(plan)
+            var taskToComponent: [Int32: String] = [:]
+            for (component, range) in TaskLayout.taskRanges(plan.tasks) { for t in range { taskToComponent[t] = component } }
             for (executor, node) in assignment?.executorNodePort ?? [:] where executor.count == 2 {
                 let start = Int32(clamping: executor[0])
                 executors.append(
@@ -481,17 +482,11 @@ public final class Nimbus: NimbusHandler {
         return TopologySummary(
             id: id, name: base.name, numTasks: plan?.totalTasks ?? executors, numExecutors: executors,
             numWorkers: Int32(workers.count), uptimeSecs: uptime(base), status: base.status.thriftName,
-            stormVersion: Self.version, schedStatus: Self.schedStatus(base, assignment: assignment, workers: workers.count),
+            stormVersion: Self.version, schedStatus: EvenScheduler.status(workers: workers.count, requested: Int(base.numWorkers)),
             owner: base.owner)
     }
 
-    static func schedStatus(_ base: StormBase, assignment: Assignment?, workers: Int) -> String {
-        if (assignment?.executorNodePort ?? [:]).isEmpty { return "Not scheduled: no free slots" }
-        if workers < Int(base.numWorkers) {
-            return "Running with fewer workers than requested: \(workers) of \(base.numWorkers) (not enough free slots)"
-        }
-        return "Fully Scheduled"
-    }
+
 
     func plan(_ id: String) throws -> TopologyPlan {
         if let cached = plans.withLock({ $0[id] }) { return cached }
@@ -502,18 +497,7 @@ public final class Nimbus: NimbusHandler {
         return plan
     }
 
-    /// Task ids are assigned per component in id order, from 1, as Storm numbers them.
-    static func taskComponents(_ plan: TopologyPlan) -> [Int32: String] {
-        var out: [Int32: String] = [:]
-        var next: Int32 = 1
-        for (component, count) in plan.tasks.sorted(by: { $0.key < $1.key }) {
-            for _ in 0..<count {
-                out[next] = component
-                next += 1
-            }
-        }
-        return out
-    }
+
 
     private func uptime(_ base: StormBase) -> Int32 {
         Int32(clamping: Int(Date().timeIntervalSince1970) - Int(base.launchTimeSecs ?? 0))

@@ -255,7 +255,7 @@ extension Nimbus {
             guard !missing.isEmpty, let leader = try blockingAwait({ [election] in try await election.leader() }),
                 leader != address
             else { return }
-            let (leaderHost, leaderPort) = Self.splitHostPort(leader)
+            let (leaderHost, leaderPort) = NimbusSeeds.split(leader, defaultPort: port)
             let client = try NimbusClient(host: leaderHost, port: leaderPort, connectTimeoutMillis: 5000, ioTimeoutMillis: 30000)
             defer { client.close() }
             for id in missing {
@@ -278,10 +278,4 @@ extension Nimbus {
         }
     }
 
-    static func splitHostPort(_ address: String) -> (String, Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            return (address, 6627)
-        }
-        return (String(address[..<colon]), port)
-    }
 }

@@ -10,13 +10,10 @@ public struct NimbusServer: Service {
     public let nimbus: Nimbus
     let conf: StormConfig
     let logger: Logger
-    /// Called once the port is open, with the port (tests bind port 0).
-    let onListening: @Sendable (Int) -> Void
 
-    public init(conf: StormConfig, storage: any ClusterStorage, logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+    public init(conf: StormConfig, storage: any ClusterStorage, logger: Logger) throws {
         self.conf = conf
         self.logger = logger
-        self.onListening = onListening
         let host = conf["storm.local.hostname"]?.stringValue ?? ProcessInfo.processInfo.hostName
         nimbus = try Nimbus(
             conf: conf, state: StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot)),
@@ -35,7 +32,6 @@ public struct NimbusServer: Service {
         logger.info("nimbus \(Nimbus.version) serving the Thrift API on port \(server.port)")
         // The port first, so a port in use fails at once; then the cluster state, which may take retries.
         await nimbus.start()
-        onListening(server.port)
         let period = Duration.seconds(max(1, (try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10))
         try? await cancelWhenGracefulShutdown {
             await nimbus.watchSupervisors()

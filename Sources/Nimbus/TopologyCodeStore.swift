@@ -85,24 +85,20 @@ struct TopologyCodeStore: Sendable {
     /// The file a download request names: a topology id (its archive), `<id>/<file>`, or a path to one of a
     /// topology's three files. Anything that resolves outside stormdist is refused.
     func resolveDownload(_ request: String) -> String? {
-        let candidates: [URL]
+        let url: URL
         let parts = request.split(separator: "/", omittingEmptySubsequences: false)
         if !request.contains("/") {
-            candidates = [directory(request).appendingPathComponent(Self.archiveFile)]
+            url = directory(request).appendingPathComponent(Self.archiveFile)
         } else if parts.count == 2, !parts[0].isEmpty, !parts[0].hasPrefix(".") {
-            candidates = [directory(String(parts[0])).appendingPathComponent(String(parts[1]))]
+            url = directory(String(parts[0])).appendingPathComponent(String(parts[1]))
         } else {
-            candidates = [URL(fileURLWithPath: request).standardizedFileURL]
+            url = URL(fileURLWithPath: request)
         }
-        for url in candidates {
-            let path = url.standardizedFileURL.path
-            let dir = url.deletingLastPathComponent().standardizedFileURL
-            guard dir.deletingLastPathComponent().standardizedFileURL.path == root.standardizedFileURL.path,
-                [Self.archiveFile, Self.codeFile, Self.confFile].contains(url.lastPathComponent),
-                FileManager.default.fileExists(atPath: path)
-            else { continue }
-            return path
-        }
-        return nil
+        let path = url.standardizedFileURL.path
+        let topologyDir = url.deletingLastPathComponent().standardizedFileURL
+        guard topologyDir.deletingLastPathComponent().path == root.standardizedFileURL.path,
+            Self.files.contains(url.lastPathComponent), FileManager.default.fileExists(atPath: path)
+        else { return nil }
+        return path
     }
 }

@@ -36,10 +36,6 @@ public enum ValueCodec {
         }
     }
 
-    public static func writeVarint(_ value: UInt64, into out: inout [UInt8]) {
-        append(size: varintSize(value), to: &out) { writeVarint(value, at: $0) }
-    }
-
     @inline(__always)
     static func varintSize(_ value: UInt64) -> Int {
         value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7

@@ -380,12 +380,12 @@ final class Registry: Sendable {
     }
 
     func sweep(client: Int, error: ZooKeeperError) {
-        let (calls, _) = tables.withLock { t -> ([Pending], [Int]) in
+        // The old handle's watches will never fire; its pending calls never complete.
+        let calls = tables.withLock { t -> [Pending] in
             let calls = t.pending.filter { $0.value.client == client }
             calls.keys.forEach { t.pending[$0] = nil }
-            let watches = t.watches.filter { $0.value.client == client }.map(\.key)
-            watches.forEach { t.watches[$0] = nil }
-            return (Array(calls.values), watches)
+            t.watches = t.watches.filter { $0.value.client != client }
+            return Array(calls.values)
         }
         let rc: Int32 = error.code == .sessionExpired ? Int32(ZSESSIONEXPIRED.rawValue) : Int32(ZCLOSING.rawValue)
         calls.forEach { $0.continuation.resume(returning: Reply(rc: rc)) }

@@ -135,3 +135,8 @@ def test_dev_zookeeper_without_java_says_what_to_install(tmp_path):
     result = subprocess.run([storm_bin(), "dev-zookeeper", "-c", f"storm.local.dir={tmp_path}"], capture_output=True,
                             text=True, timeout=30, env={**os.environ, "PATH": str(tmp_path)})
     one_line_error(result, "apt-get install zookeeper")
+
+
+def test_supervisor_needs_a_shared_cluster_state(tmp_path):
+    one_line_error(run("supervisor", "-c", "storm.cluster.state.store=memory", "-c", f"storm.local.dir={tmp_path}",
+                       home=str(tmp_path)), "set storm.cluster.state.store to zookeeper")

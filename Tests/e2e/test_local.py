@@ -69,3 +69,10 @@ def test_a_program_with_its_own_components_runs_them(tmp_path):
     plain = subprocess.run([storm_bin(), "local", example], capture_output=True, text=True, timeout=30)
     assert plain.returncode != 0
     assert "names class example.UppercaseBolt, which this cluster does not have" in plain.stderr
+
+
+def test_a_missing_topology_file_is_one_line(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    result = subprocess.run([storm_bin(), "local", str(missing)], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith(f"storm: {missing}: cannot read")

@@ -1,5 +1,6 @@
 internal import CThriftBridge
 import Foundation
+import Locking
 import Logging
 
 /// A Thrift server on libthrift's thread-pool server: framed transport, binary protocol, a frame size limit.
@@ -81,7 +82,6 @@ public enum ThriftDiagnostics {
     }
 }
 
-import Locking
 
 private final class Handler: Sendable {
     let dispatch: ThriftServer.Dispatch
