@@ -30,6 +30,7 @@ public final class Nimbus: NimbusHandler {
     /// Whether this nimbus led at the last monitor round (to notice taking over).
     let leadership = Locked(false)
     let monitorFailing = Locked(false)
+    let monitorQueued = Locked(false)
     /// Each supervisor's last heartbeat time and when nimbus saw it change (by nimbus' clock).
     let supervisorBeats = Locked<[String: (timeSecs: Int64, seenAt: Date)]>([:])
 
@@ -334,11 +335,11 @@ public final class Nimbus: NimbusHandler {
 
     public func getClusterInfo() throws -> ClusterSummary {
         try blockingAwait { [self] in
+            // Each assignment read once, for both the supervisors' used slots and the topologies' workers.
+            let assignments = try await state.assignments()
             var usedSlots: [String: Set<Int64>] = [:]
-            for id in try await state.activeStorms() {
-                for node in (try await state.assignment(id))?.executorNodePort?.values ?? [:].values {
-                    usedSlots[node.node, default: []].formUnion(node.port)
-                }
+            for assignment in assignments.values {
+                for node in assignment.executorNodePort?.values ?? [:].values { usedSlots[node.node, default: []].formUnion(node.port) }
             }
             let supervisors = try await state.supervisors().map { id, info in
                 SupervisorSummary(
@@ -349,7 +350,7 @@ public final class Nimbus: NimbusHandler {
             }
             return ClusterSummary(
                 supervisors: supervisors.sorted { $0.supervisorId < $1.supervisorId },
-                topologies: try await summaries(), nimbuses: try await nimbusSummaries())
+                topologies: try await summaries(assignments: assignments), nimbuses: try await nimbusSummaries())
         }
     }
 
@@ -464,20 +465,25 @@ public final class Nimbus: NimbusHandler {
         }.sorted { ($0.host, $0.port) < ($1.host, $1.port) }
     }
 
-    private func summaries() async throws -> [TopologySummary] {
+    /// Every topology's summary; `assignments`, when the caller has read them already, saves reading them again.
+    private func summaries(assignments: [String: Assignment]? = nil) async throws -> [TopologySummary] {
+        let assignments = if let assignments { assignments } else { try await state.assignments() }
         var out: [TopologySummary] = []
         for id in try await state.activeStorms() {
             guard let base = try await state.stormBase(id) else { continue }
-            out.append(try await summary(id, base))
+            out.append(summary(id, base, assignment: assignments[id]))
         }
         return out.sorted { $0.name < $1.name }
     }
 
     private func summary(_ id: String, _ base: StormBase) async throws -> TopologySummary {
+        summary(id, base, assignment: try await state.assignment(id))
+    }
+
+    private func summary(_ id: String, _ base: StormBase, assignment: Assignment?) -> TopologySummary {
         // A follower may not have copied the topology's code yet: then the counts come from its StormBase.
         let plan = try? plan(id)
         let executors = base.componentExecutors?.values.reduce(0, +) ?? plan?.totalExecutors ?? 0
-        let assignment = try await state.assignment(id)
         let workers = Set((assignment?.executorNodePort ?? [:]).values.map { "\($0.node):\($0.port.sorted())" })
         return TopologySummary(
             id: id, name: base.name, numTasks: plan?.totalTasks ?? executors, numExecutors: executors,

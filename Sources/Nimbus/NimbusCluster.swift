@@ -108,8 +108,17 @@ extension Nimbus {
     }
 
     /// Runs a monitor round soon, off the caller's thread (after a submit, a rebalance, a supervisor change).
+    /// Requests made while a round is already waiting join it: a burst of submits costs one round, not one each.
     func monitorSoon() {
-        timers.async { self.monitor() }
+        let queued = monitorQueued.withLock { queued -> Bool in
+            defer { queued = true }
+            return queued
+        }
+        guard !queued else { return }
+        timers.async {
+            self.monitorQueued.withLock { $0 = false }
+            self.monitor()
+        }
     }
 
     private func resumePendingTransitions() {
@@ -148,13 +157,31 @@ extension Nimbus {
 
     // MARK: scheduling
 
+    /// What a scheduling round reads, fetched in one hand-off to the cluster state rather than one per record.
+    struct Snapshot: Sendable {
+        var supervisors: [String: SupervisorInfo] = [:]
+        var bases: [String: StormBase] = [:]
+        var assignments: [String: Assignment] = [:]
+        var heartbeats: [String: [String: ClusterWorkerHeartbeat]] = [:]
+    }
+
+    func snapshot() throws -> Snapshot {
+        try blockingAwait { [state] in
+            var s = Snapshot()
+            s.supervisors = try await state.supervisors()
+            for id in try await state.activeStorms() { s.bases[id] = try await state.stormBase(id) }
+            s.assignments = try await state.assignments()
+            for id in s.assignments.keys { s.heartbeats[id] = try await state.workerHeartbeats(id) }
+            return s
+        }
+    }
+
     /// Live supervisors: registered (their ephemeral node exists) and heartbeating. As Storm does, a heartbeat
     /// counts by nimbus' own clock: a supervisor is dead when nimbus has not seen its heartbeat change for
     /// `nimbus.supervisor.timeout.secs`, so clock skew does not matter, and after nimbus itself lost the cluster
     /// state (or started) every supervisor gets the full timeout to show it is alive.
-    func liveSupervisors(now: Int64) throws -> [String: SupervisorInfo] {
+    func liveSupervisors(_ supervisors: [String: SupervisorInfo]) throws -> [String: SupervisorInfo] {
         let timeout = TimeInterval(try conf.int(ConfigKey.nimbusSupervisorTimeoutSecs))
-        let supervisors = try blockingAwait { [state] in try await state.supervisors() }
         let seen = Date()
         return supervisorBeats.withLock { beats in
             beats = beats.filter { supervisors[$0.key] != nil }
@@ -165,23 +192,22 @@ extension Nimbus {
         }
     }
 
-    /// Computes and writes every topology's assignment.
+    /// Computes every topology's assignment and writes those that changed.
     func makeAssignments() throws {
         try writes.withLock { _ in
             let now = Int64(Date().timeIntervalSince1970)
-            let supervisors = try liveSupervisors(now: now)
+            let snap = try snapshot()
+            let supervisors = try liveSupervisors(snap.supervisors)
             var offered = Set<WorkerSlot>()
             for (id, info) in supervisors {
                 for port in info.meta ?? [] { offered.insert(WorkerSlot(node: id, port: port)) }
             }
-            let ids = try blockingAwait { [state] in try await state.activeStorms() }.sorted()
-            var assignments: [String: Assignment] = [:]
-            for id in ids { assignments[id] = try blockingAwait { [state] in try await state.assignment(id) } }
             func slots(_ a: Assignment?) -> Set<WorkerSlot> {
                 Set((a?.executorNodePort ?? [:]).values.compactMap { n in n.port.first.map { WorkerSlot(node: n.node, port: $0) } })
             }
-            for id in ids {
-                guard let base = try blockingAwait({ [state] in try await state.stormBase(id) }) else { continue }
+            var assignments = snap.assignments
+            var changed: [(String, Assignment)] = []
+            for (id, base) in snap.bases.sorted(by: { $0.key < $1.key }) {
                 // A topology being killed or waiting to rebalance keeps its workers until the wait is over.
                 if base.status == .killed || base.status == .rebalancing { continue }
                 let plan = try plan(id)
@@ -191,16 +217,23 @@ extension Nimbus {
                 for (key, node) in existing?.executorNodePort ?? [:] where key.count == 2 {
                     if let port = node.port.first { current[Executor(Int32(key[0]), Int32(key[1]))] = WorkerSlot(node: node.node, port: port) }
                 }
-                let usedByOthers = ids.filter { $0 != id }.reduce(into: Set<WorkerSlot>()) { $0.formUnion(slots(assignments[$1])) }
-                let alive = try aliveSlots(id, current: current, existing: existing, offered: offered, now: now)
+                var usedByOthers = Set<WorkerSlot>()
+                for (other, a) in assignments where other != id { usedByOthers.formUnion(slots(a)) }
+                let alive = try aliveSlots(current: current, existing: existing, beats: snap.heartbeats[id] ?? [:], offered: offered, now: now)
                 let outcome = EvenScheduler.schedule(
                     executors: executorSet, requestedWorkers: Int(base.numWorkers), current: current, alive: alive,
                     free: offered.subtracting(usedByOthers).subtracting(alive))
                 let updated = assignment(for: id, outcome: outcome, existing: existing, supervisors: supervisors, owner: base.owner, now: now)
-                if updated != existing {
-                    try blockingAwait { [state] in try await state.setAssignment(id, updated) }
+                // Nothing placed and nothing before: no assignment to write yet.
+                if updated != existing && !(existing == nil && outcome.placement.isEmpty) {
+                    changed.append((id, updated))
                     assignments[id] = updated
                     logger.info("assigned \(id): \(outcome.workers) worker(s) on \(Set(outcome.placement.values).sorted()) (\(outcome.status))")
+                }
+            }
+            if !changed.isEmpty {
+                try blockingAwait { [state, changed] in
+                    for (id, assignment) in changed { try await state.setAssignment(id, assignment) }
                 }
             }
         }
@@ -209,11 +242,11 @@ extension Nimbus {
     /// Slots of a topology that still work: offered by a live supervisor, and either heartbeating within
     /// `nimbus.task.timeout.secs` or still within `nimbus.task.launch.secs` of their start.
     private func aliveSlots(
-        _ id: String, current: [Executor: WorkerSlot], existing: Assignment?, offered: Set<WorkerSlot>, now: Int64
+        current: [Executor: WorkerSlot], existing: Assignment?, beats: [String: ClusterWorkerHeartbeat],
+        offered: Set<WorkerSlot>, now: Int64
     ) throws -> Set<WorkerSlot> {
         let taskTimeout = Int64(try conf.int(ConfigKey.nimbusTaskTimeoutSecs))
         let launchGrace = Int64((try? conf.int(ConfigKey.nimbusTaskLaunchSecs)) ?? 120)
-        let beats = try blockingAwait { [state] in try await state.workerHeartbeats(id) }
         var started: [WorkerSlot: Int64] = [:]
         for (e, slot) in current {
             let t = existing?.executorStartTimeSecs?[e.key] ?? now
