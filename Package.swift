@@ -58,6 +58,17 @@ let package = Package(
             name: "Runtime",
             dependencies: ["Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
+        // Frames between workers over TCP: a receiving server on the slot port, a sender thread per peer.
+        .target(name: "Transport", dependencies: ["Locking", .product(name: "Logging", package: "swift-log")]),
+        // A worker process: runs its slot's executors, moves tuples to and from its peers, heartbeats, follows
+        // its assignment.
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Runtime", "Transport", "ClusterState", "Components", "StormCore", "StormThrift", "Tuples", "Locking",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Storm's Flux YAML topology files.
         .target(name: "Flux", dependencies: ["Components", "StormCore", "StormThrift", "Yams"]),
         // Storage of the cluster state: the interface, an in-memory store, and the typed records over it.
@@ -87,7 +98,7 @@ let package = Package(
         .target(
             name: "StormCLI",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "DevZooKeeper", "Flux", "Runtime",
+                "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "DevZooKeeper", "Flux", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

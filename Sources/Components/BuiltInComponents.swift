@@ -14,7 +14,14 @@ public enum BuiltInComponents {
     static func register(in registry: ComponentRegistry) {
         registry.register("org.apache.storm.testing.TestWordSpout", kind: .spout) { _ in TestWordSpout() }
         registry.register("org.apache.storm.starter.spout.RandomSentenceSpout", kind: .spout) { _ in RandomSentenceSpout() }
-        registry.register(SentenceSpout.className, kind: .spout) { _ in SentenceSpout() }
+        registry.register(SentenceSpout.className, kind: .spout) { args in
+            switch args.first {
+            case nil: return SentenceSpout()
+            case .intArg(let n)?: return SentenceSpout(limit: Int(n))
+            case .longArg(let n)?: return SentenceSpout(limit: Int(n))
+            default: throw ComponentRegistry.Failure(description: "\(SentenceSpout.className) takes one optional argument, a number of sentences")
+            }
+        }
         registry.register("org.apache.storm.testing.TestWordCounter", kind: .bolt) { _ in WordCountBolt() }
         registry.register("org.apache.storm.perf.bolt.CountBolt", kind: .bolt) { _ in WordCountBolt() }
         registry.register("org.apache.storm.perf.bolt.SplitSentenceBolt", kind: .bolt) { _ in SplitSentenceBolt() }
@@ -53,20 +60,24 @@ public final class RandomSentenceSpout: Spout {
 }
 
 /// Storm's five sentences in turn, as fast as they are taken, on field "sentence": the source of the word count
-/// quick start and benchmarks.
+/// quick start and benchmarks. With a limit, each task emits that many sentences and then nothing (starting at
+/// sentence `task id % 5`), so a test knows exactly what to count.
 public final class SentenceSpout: Spout {
     public static let className = "storm.swift.SentenceSpout"
     static let values: [Value] = BuiltInComponents.sentences.map { .string($0) }
     var collector: (any SpoutOutputCollector)?
     var next = 0
+    var remaining: Int
 
-    public init() {}
+    public init(limit: Int = .max) { remaining = limit }
     public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["sentence"]) }
     public func open(context: TopologyContext, collector: any SpoutOutputCollector) {
         self.collector = collector
         next = Int(context.thisTaskId) % Self.values.count
     }
     public func nextTuple() {
+        guard remaining > 0 else { return }
+        remaining -= 1
         collector?.emit([Self.values[next]])
         next = next + 1 == Self.values.count ? 0 : next + 1
     }

@@ -25,6 +25,8 @@ public final class Nimbus: NimbusHandler {
 
     let writes = Locked<Int64>(0)  // holds the submit counter
     let plans = Locked<[String: TopologyPlan]>([:])
+    /// Topologies just rebalanced: the next scheduling round spreads them anew instead of keeping their slots.
+    let respread = Locked<Set<String>>([])
     let timers = DispatchQueue(label: "nimbus.transitions")
     let election: LeaderElection
     /// Whether this nimbus led at the last monitor round (to notice taking over).
@@ -283,8 +285,9 @@ public final class Nimbus: NimbusHandler {
                 base.prevStatus = nil
                 base.topologyActionOptions = nil
                 try code.updateConf(id, topoConf)
-                // Rebalancing spreads the topology anew: its old assignment goes, the scheduler makes a new one.
-                try blockingAwait { [state] in try await state.removeAssignment(id) }
+                // Rebalancing spreads the topology anew. The old assignment stays until the new one replaces it,
+                // so workers whose slots are kept never see their topology unassigned.
+                respread.withLock { _ = $0.insert(id) }
                 try blockingAwait { [state, base] in try await state.setStormBase(id, base) }
                 plans.withLock { $0[id] = nil }
                 logger.info("rebalanced topology \(id); it is \(base.status.thriftName) again")
@@ -420,14 +423,18 @@ public final class Nimbus: NimbusHandler {
             let plan = try plan(id)
             var taskToComponent: [Int32: String] = [:]
             for (component, range) in TaskLayout.taskRanges(plan.tasks) { for t in range { taskToComponent[t] = component } }
+            // Each executor's counts, as its worker last reported them.
+            let beats = assignment == nil ? [:] : try await state.workerHeartbeats(id)
             for (executor, node) in assignment?.executorNodePort ?? [:] where executor.count == 2 {
                 let start = Int32(clamping: executor[0])
-                executors.append(
-                    ExecutorSummary(
-                        executorInfo: ExecutorInfo(taskStart: start, taskEnd: Int32(clamping: executor[1])),
-                        componentId: taskToComponent[start] ?? "", host: assignment?.nodeHost?[node.node] ?? node.node,
-                        port: Int32(clamping: node.port.first ?? 0),
-                        uptimeSecs: Int32(clamping: Int64(Date().timeIntervalSince1970) - (assignment?.executorStartTimeSecs?[executor] ?? 0))))
+                let info = ExecutorInfo(taskStart: start, taskEnd: Int32(clamping: executor[1]))
+                let port = Int32(clamping: node.port.first ?? 0)
+                var summary = ExecutorSummary(
+                    executorInfo: info, componentId: taskToComponent[start] ?? "", host: assignment?.nodeHost?[node.node] ?? node.node,
+                    port: port,
+                    uptimeSecs: Int32(clamping: Int64(Date().timeIntervalSince1970) - (assignment?.executorStartTimeSecs?[executor] ?? 0)))
+                summary.stats = beats["\(node.node)-\(port)"]?.executorStats[info]
+                executors.append(summary)
             }
             return TopologyInfo(
                 id: id, name: base.name, uptimeSecs: uptime(base), executors: executors.sorted { $0.executorInfo.taskStart < $1.executorInfo.taskStart },

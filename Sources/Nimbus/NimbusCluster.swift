@@ -207,14 +207,16 @@ extension Nimbus {
             }
             var assignments = snap.assignments
             var changed: [(String, Assignment)] = []
+            var respreadDone: [String] = []
             for (id, base) in snap.bases.sorted(by: { $0.key < $1.key }) {
                 // A topology being killed or waiting to rebalance keeps its workers until the wait is over.
                 if base.status == .killed || base.status == .rebalancing { continue }
                 let plan = try plan(id)
                 let executorSet = Set(TaskLayout.executors(tasks: plan.tasks, executorCounts: base.componentExecutors ?? plan.executors).keys)
                 let existing = assignments[id]
+                let fresh = respread.withLock { $0.contains(id) }
                 var current: [Executor: WorkerSlot] = [:]
-                for (key, node) in existing?.executorNodePort ?? [:] where key.count == 2 {
+                for (key, node) in (fresh ? nil : existing)?.executorNodePort ?? [:] where key.count == 2 {
                     if let port = node.port.first { current[Executor(Int32(key[0]), Int32(key[1]))] = WorkerSlot(node: node.node, port: port) }
                 }
                 var usedByOthers = Set<WorkerSlot>()
@@ -225,6 +227,7 @@ extension Nimbus {
                     free: offered.subtracting(usedByOthers).subtracting(alive))
                 let updated = assignment(for: id, outcome: outcome, existing: existing, supervisors: supervisors, owner: base.owner, now: now)
                 // Nothing placed and nothing before: no assignment to write yet.
+                if fresh && !outcome.placement.isEmpty { respreadDone.append(id) }
                 if updated != existing && !(existing == nil && outcome.placement.isEmpty) {
                     changed.append((id, updated))
                     assignments[id] = updated
@@ -236,6 +239,7 @@ extension Nimbus {
                     for (id, assignment) in changed { try await state.setAssignment(id, assignment) }
                 }
             }
+            respread.withLock { $0.subtract(respreadDone) }
         }
     }
 

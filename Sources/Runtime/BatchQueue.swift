@@ -4,15 +4,15 @@ import Glibc
 
 /// A bounded queue of batches between threads: many producers, one consumer. Tuples cross threads in batches,
 /// so the lock is taken once per batch, not once per tuple. A full queue blocks its producers (backpressure).
-final class BatchQueue<Element>: @unchecked Sendable {
+public final class BatchQueue<Element>: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var notEmpty = pthread_cond_t()
     private var notFull = pthread_cond_t()
     private var batches: [[Element]] = []
     private var closed = false
-    let capacity: Int
+    public let capacity: Int
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         self.capacity = capacity
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&notEmpty, nil)
@@ -26,7 +26,7 @@ final class BatchQueue<Element>: @unchecked Sendable {
     }
 
     /// Adds a batch, waiting while the queue is full; a closed queue drops it.
-    func put(_ batch: [Element]) {
+    public func put(_ batch: [Element]) {
         pthread_mutex_lock(&mutex)
         while batches.count >= capacity && !closed { pthread_cond_wait(&notFull, &mutex) }
         if !closed {
@@ -37,7 +37,7 @@ final class BatchQueue<Element>: @unchecked Sendable {
     }
 
     /// Every batch waiting, or none after `timeoutMillis` (or once closed).
-    func takeAll(timeoutMillis: Int) -> [[Element]] {
+    public func takeAll(timeoutMillis: Int) -> [[Element]] {
         pthread_mutex_lock(&mutex)
         if batches.isEmpty && !closed {
             var deadline = timespec()
@@ -54,7 +54,14 @@ final class BatchQueue<Element>: @unchecked Sendable {
         return out
     }
 
-    func close() {
+    /// Closed, with nothing left to take.
+    public var isClosed: Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return closed && batches.isEmpty
+    }
+
+    public func close() {
         pthread_mutex_lock(&mutex)
         closed = true
         pthread_cond_broadcast(&notFull)

@@ -13,9 +13,10 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     /// are then mutated in place (a copy out of a dictionary would copy the array on every tuple).
     let streamIndex: [String: Int]
     var routes: [[Route]]
-    let fields: [String: Fields]
-    /// Fields of each stream in `routes`, by the same index.
-    let routeFields: [Fields]
+    /// The streams this component declares.
+    let streams: [String: TupleStream]
+    /// The stream of each entry in `routes`, by the same index.
+    let routeStreams: [TupleStream]
     /// The default stream's index in `routes`, if it has subscribers: most tuples go there, and comparing a
     /// short string is cheaper than hashing it.
     let defaultIndex: Int?
@@ -25,11 +26,17 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     var pending = 0
     /// Tuples this task has emitted (all time); executors read it to count.
     private(set) var emittedCount = 0
+    /// Tuples emitted per stream, by the stream's number in the topology's table.
+    private(set) var streamEmitted: [Int64]
     /// The task ids of the last emit. Reused: once the caller drops the array it returns, the storage is unique
     /// again and the next emit fills it without allocating.
     private var chosen: [Int32] = []
 
-    init(runtime: TopologyRuntime, taskId: Int32, componentId: String, routes: [String: [Route]], fields: [String: Fields], executorCount: Int) {
+    init(
+        runtime: TopologyRuntime, taskId: Int32, componentId: String, routes: [String: [Route]], streams: [String: TupleStream],
+        streamCount: Int, outboxCount: Int
+    ) {
+        streamEmitted = Array(repeating: 0, count: streamCount)
         self.runtime = runtime
         self.taskId = taskId
         self.componentId = componentId
@@ -41,20 +48,24 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
         }
         streamIndex = index
         self.routes = table
-        self.fields = fields
-        routeFields = index.sorted { $0.value < $1.value }.map { fields[$0.key] ?? Fields([]) }
+        self.streams = streams
+        routeStreams = index.sorted { $0.value < $1.value }.map {
+            streams[$0.key] ?? TupleStream(component: componentId, stream: $0.key, fields: Fields([]))
+        }
         defaultIndex = index[defaultStream]
-        outboxes = Array(repeating: [], count: executorCount)
+        outboxes = Array(repeating: [], count: outboxCount)
     }
 
     private func send(_ values: [Value], stream: String, direct: Int32?) -> [Int32] {
         emittedCount += 1
         let index = stream == defaultStream ? defaultIndex : streamIndex[stream]
         guard let s = index else {
-            if fields[stream] == nil { reportError(RuntimeError(description: "\(componentId) emitted on undeclared stream '\(stream)'")) }
+            if let declared = streams[stream] { streamEmitted[Int(declared.id)] += 1 }
+            if streams[stream] == nil { reportError(RuntimeError(description: "\(componentId) emitted on undeclared stream '\(stream)'")) }
             return []
         }
-        let tuple = Tuple(values: values, fields: routeFields[s], sourceComponent: componentId, sourceStream: stream, sourceTask: taskId)
+        let tuple = Tuple(values: values, stream: routeStreams[s], sourceTask: taskId)
+        if tuple.stream.id >= 0 { streamEmitted[Int(tuple.stream.id)] &+= 1 }
         chosen.removeAll(keepingCapacity: true)
         for i in routes[s].indices {
             do {

@@ -12,9 +12,20 @@ public struct RuntimeError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A tuple on its way to a task.
-struct Delivery {
-    let task: Int32
-    let tuple: Tuple
+public struct Delivery: Sendable {
+    public let task: Int32
+    public let tuple: Tuple
+
+    public init(task: Int32, tuple: Tuple) {
+        self.task = task
+        self.tuple = tuple
+    }
+}
+
+/// Takes the tuples for tasks that run in other workers. Called from executor threads, concurrently, with
+/// batches the caller gives up.
+public protocol TupleTransfer: AnyObject, Sendable {
+    func transfer(_ batch: [Delivery])
 }
 
 /// Counts per component, for the live throughput line and tests.
@@ -23,39 +34,66 @@ public struct ComponentStats: Sendable, Equatable {
     public var executed: Int64 = 0
 }
 
+/// One executor's counts since it started: what worker heartbeats report.
+public struct ExecutorCounts: Sendable, Equatable {
+    public var emitted: Int64 = 0
+    public var executed: Int64 = 0
+    /// Tuples emitted and executed per stream, indexed by the stream's number in the topology's `StreamTable`.
+    public var emittedByStream: [Int64] = []
+    public var executedByStream: [Int64] = []
+}
+
 /// Runs a topology's executors as threads of this process: one thread per executor, tuples crossing threads in
-/// batches through bounded queues. Local mode runs a whole topology this way; a worker runs its share.
+/// batches through bounded queues. Local mode runs a whole topology this way; a worker runs its share and hands
+/// tuples for the other tasks to a `TupleTransfer`.
 public final class TopologyRuntime: @unchecked Sendable {
     public let topologyId: String
     let logger: Logger
     let executors: [ExecutorRunner]
-    /// For each task id, the index of the executor that runs it (-1: no executor here). An array, not a
-    /// dictionary: it is read for every tuple.
+    /// For each task id, the index of the executor that runs it; `remoteIndex` for a task of another worker, -1
+    /// for a task no executor runs (system tasks). An array, not a dictionary: it is read for every tuple.
     let executorOfTask: [Int]
+    /// The outbox index of tuples bound for other workers: one past the local executors.
+    let remoteIndex: Int
+    let transfer: (any TupleTransfer)?
+    /// The topology's streams, numbered the same way in every worker.
+    public let streams: StreamTable
+    /// The tasks this runtime runs.
+    public let localTasks: Set<Int32>
     private let inFlight = Locked(0)
+    private let misrouted = Locked(0)
     private let active = Locked(true)
     private var threads: [Thread] = []
     private let finished = DispatchGroup()
 
     /// Tuples per batch between executors: large enough to amortize the queue's lock, small enough to stay warm.
     static let batchSize = 256
+    /// Partial batches leave at least this often (Storm's topology.batch.flush.interval.millis default, 1 ms).
+    static let flushIntervalNanos: UInt64 = 1_000_000
 
+    @inline(__always)
+    static func monotonicNanos() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+
+    /// - Parameters:
+    ///   - executors: the executors to run here (all of the topology's when nil).
+    ///   - transfer: where tuples for tasks outside `executors` go (dropped when nil).
     public init(
         topologyId: String, topology: StormTopology, conf: StormConfig, registry: ComponentRegistry = .shared,
+        executors assigned: Set<Executor>? = nil, transfer: (any TupleTransfer)? = nil,
         logger: Logger = Logger(label: "runtime")
     ) throws {
         self.topologyId = topologyId
         self.logger = logger
+        self.transfer = transfer
         let plan = TopologyPlan(topology: topology, conf: conf)
         let taskRanges = TaskLayout.taskRanges(plan.tasks)
         var taskToComponent: [Int32: String] = [:]
         for (component, range) in taskRanges { for t in range { taskToComponent[t] = component } }
-
-        // Who subscribes to what, with the fields of each stream.
-        var streamFields: [String: [String: Fields]] = [:]
-        for c in topology.components {
-            for (stream, info) in c.common.streams { streamFields[c.id, default: [:]][stream] = Fields(info.outputFields) }
-        }
+        streams = StreamTable(topology)
         var subscriptions: [String: [String: [(String, Grouping)]]] = [:]
         for (boltId, bolt) in topology.bolts {
             for (source, grouping) in bolt.common.inputs {
@@ -65,8 +103,15 @@ public final class TopologyRuntime: @unchecked Sendable {
 
         var runners: [ExecutorRunner] = []
         var executorOfTask: [Int: Int] = [:]
-        let layout = TaskLayout.executors(tasks: plan.tasks, executorCounts: plan.executors)
-        for (executor, componentId) in layout.sorted(by: { $0.key < $1.key }) {
+        // A worker runs the executors its assignment names (a rebalance may have changed their number since
+        // submission); local mode runs the topology's own.
+        let chosen: [(key: Executor, value: String)] =
+            if let assigned {
+                assigned.sorted().compactMap { e in taskToComponent[e.start].map { (key: e, value: $0) } }
+            } else {
+                TaskLayout.executors(tasks: plan.tasks, executorCounts: plan.executors).sorted { $0.key < $1.key }
+            }
+        for (executor, componentId) in chosen {
             // Ackers arrive with guaranteed processing; until then tuples are not tracked.
             if TopologyName.isSystemId(componentId) { continue }
             guard let component = topology.components.first(where: { $0.id == componentId }) else { continue }
@@ -83,28 +128,33 @@ public final class TopologyRuntime: @unchecked Sendable {
             runners.append(ExecutorRunner(componentId: componentId, isSpout: component.kind == .spout, tasks: tasks))
         }
         self.executors = runners
+        remoteIndex = runners.count
         var table = [Int](repeating: -1, count: (taskToComponent.keys.max().map(Int.init) ?? 0) + 1)
+        for (task, component) in taskToComponent where !TopologyName.isSystemId(component) { table[Int(task)] = remoteIndex }
         for (task, index) in executorOfTask { table[task] = index }
         self.executorOfTask = table
+        let local = Set(executorOfTask.keys.map(Int32.init))
+        localTasks = local
 
         // Collectors: one per task, with its own routers (a router is per emitter).
         for runner in runners {
             for task in runner.tasks {
                 var routes: [String: [Route]] = [:]
                 for (stream, subs) in subscriptions[runner.componentId] ?? [:] {
-                    let fields = streamFields[runner.componentId]?[stream] ?? Fields([])
+                    let fields = streams.stream(runner.componentId, stream)?.fields ?? Fields([])
                     routes[stream] = try subs.map { subscriber, grouping in
                         let targets = taskRanges[subscriber].map { Array($0) } ?? []
                         return Route(
                             subscriber: subscriber,
                             router: try Router(
                                 grouping: grouping, subscriber: subscriber, tasks: targets, sourceFields: fields.names,
-                                localTasks: Set(targets)))
+                                localTasks: local.intersection(targets)))
                     }
                 }
                 let collector = TaskCollector(
                     runtime: self, taskId: task.taskId, componentId: runner.componentId, routes: routes,
-                    fields: streamFields[runner.componentId] ?? [:], executorCount: runners.count)
+                    streams: streams.streams(of: runner.componentId), streamCount: streams.all.count,
+                    outboxCount: runners.count + 1)
                 collector.spout = task.component as? any Spout
                 task.collector = collector
             }
@@ -196,6 +246,14 @@ public final class TopologyRuntime: @unchecked Sendable {
         return out
     }
 
+    /// Each executor's counts, with its component and whether it is a spout.
+    public func executorCounts() -> [(executor: Executor, component: String, isSpout: Bool, counts: ExecutorCounts)] {
+        executors.map { runner in
+            (Executor(runner.tasks.first!.taskId, runner.tasks.last!.taskId), runner.componentId, runner.isSpout,
+             runner.stats.withLock { $0 })
+        }
+    }
+
     /// The instances of a component's tasks (tests read their state once the runtime has stopped).
     public func instances(of component: String) -> [any Component] {
         executors.filter { $0.componentId == component }.flatMap { $0.tasks.map(\.component) }
@@ -208,6 +266,7 @@ public final class TopologyRuntime: @unchecked Sendable {
         for task in runner.tasks where isActive { (task.component as! any Spout).activate() }
         let spouts = runner.tasks.map { ($0, $0.component as! any Spout) }
         var idleRounds = 0
+        var lastFlush = Self.monotonicNanos()
         while runner.running.withLock({ $0 }) {
             if let change = runner.pendingActivation.withLock({ p -> Bool? in defer { p = nil }; return p }), change != isActive {
                 isActive = change
@@ -219,24 +278,31 @@ public final class TopologyRuntime: @unchecked Sendable {
                 continue
             }
             var emitted = 0
-            // Several rounds between checks of the shared flags: they cost a lock each.
+            // Several rounds between checks of the shared flags (they cost a lock each), but no longer than a
+            // flush interval: a slow spout's tuples must not wait for a full batch.
+            let roundStart = Self.monotonicNanos()
             for _ in 0..<64 {
                 for (task, spout) in spouts {
                     let before = task.collector!.emittedCount
                     spout.nextTuple()
                     emitted += task.collector!.emittedCount - before
                 }
+                if Self.monotonicNanos() - roundStart >= Self.flushIntervalNanos { break }
             }
+            let now = Self.monotonicNanos()
             if emitted == 0 {
                 flushAll(runner)
+                lastFlush = now
                 idleRounds += 1
                 // Nothing to emit: back off, as Storm's default spout wait strategy does.
                 usleep(UInt32(min(idleRounds, 10)) * 100)
             } else {
                 idleRounds = 0
-                flushAll(runner, onlyFull: true)
+                let due = now - lastFlush >= Self.flushIntervalNanos
+                flushAll(runner, onlyFull: !due)
+                if due { lastFlush = now }
             }
-            runner.stats.withLock { $0.emitted += Int64(emitted) }
+            publish(runner, executed: 0, emitted: emitted, executedByStream: [])
         }
         flushAll(runner)
         runner.stopped.withLock { $0 = true }
@@ -246,6 +312,7 @@ public final class TopologyRuntime: @unchecked Sendable {
         // An executor's tasks are a contiguous range: index by offset from the first.
         let first = runner.tasks.first!.taskId
         let byTask: [(TaskInstance, any Components.Bolt)] = runner.tasks.map { ($0, $0.component as! any Components.Bolt) }
+        var executedByStream = [Int64](repeating: 0, count: streams.all.count)
         while runner.running.withLock({ $0 }) {
             let batches = runner.queue.takeAll(timeoutMillis: 50)
             if batches.isEmpty { continue }
@@ -254,6 +321,8 @@ public final class TopologyRuntime: @unchecked Sendable {
             for batch in batches {
                 for delivery in batch {
                     let (task, bolt) = byTask[Int(delivery.task - first)]
+                    let stream = Int(delivery.tuple.stream.id)
+                    if stream >= 0 { executedByStream[stream] &+= 1 }
                     let before = task.collector!.emittedCount
                     bolt.execute(delivery.tuple)
                     emitted += task.collector!.emittedCount - before
@@ -263,10 +332,23 @@ public final class TopologyRuntime: @unchecked Sendable {
             // Downstream first, then count these as done: in-flight never drops to zero while work remains.
             flushAll(runner)
             inFlight.withLock { $0 -= executed }
-            runner.stats.withLock {
-                $0.executed += Int64(executed)
-                $0.emitted += Int64(emitted)
+            publish(runner, executed: executed, emitted: emitted, executedByStream: executedByStream)
+        }
+    }
+
+    /// Adds an executor loop's counts to what other threads read: once per batch, under the lock they take.
+    private func publish(_ runner: ExecutorRunner, executed: Int, emitted: Int, executedByStream: [Int64]) {
+        runner.stats.withLock { stats in
+            stats.executed += Int64(executed)
+            stats.emitted += Int64(emitted)
+            if stats.emittedByStream.count != streams.all.count {
+                stats.emittedByStream = Array(repeating: 0, count: streams.all.count)
             }
+            for i in stats.emittedByStream.indices { stats.emittedByStream[i] = 0 }
+            for task in runner.tasks {
+                for (i, n) in task.collector!.streamEmitted.enumerated() { stats.emittedByStream[i] += n }
+            }
+            stats.executedByStream = executedByStream
         }
     }
 
@@ -275,9 +357,29 @@ public final class TopologyRuntime: @unchecked Sendable {
     }
 
     func deliver(_ batch: [Delivery], toExecutor index: Int) {
+        if index == remoteIndex {
+            transfer?.transfer(batch)
+            return
+        }
         inFlight.withLock { $0 += batch.count }
         executors[index].queue.put(batch)
     }
+
+    /// Takes tuples that arrived from other workers: each goes to the executor of its task here. A tuple for a
+    /// task not run here (a worker whose assignment just changed) is dropped and counted.
+    public func receive(_ deliveries: [Delivery]) {
+        var groups: [[Delivery]] = Array(repeating: [], count: executors.count)
+        var strays = 0
+        for d in deliveries {
+            let i = Int(d.task) < executorOfTask.count && d.task >= 0 ? executorOfTask[Int(d.task)] : -1
+            if i >= 0 && i < remoteIndex { groups[i].append(d) } else { strays += 1 }
+        }
+        for i in groups.indices where !groups[i].isEmpty { deliver(groups[i], toExecutor: i) }
+        if strays > 0 { misrouted.withLock { $0 += strays } }
+    }
+
+    /// Tuples that arrived for tasks this runtime does not run.
+    public var misroutedCount: Int { misrouted.withLock { $0 } }
 }
 
 /// One task: its component instance and collector.
@@ -303,7 +405,7 @@ final class ExecutorRunner: @unchecked Sendable {
     let running = Locked(true)
     let stopped = Locked(false)
     let pendingActivation = Locked<Bool?>(nil)
-    let stats = Locked(ComponentStats())
+    let stats = Locked(ExecutorCounts())
 
     init(componentId: String, isSpout: Bool, tasks: [TaskInstance]) {
         self.componentId = componentId

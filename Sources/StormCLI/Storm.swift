@@ -17,7 +17,7 @@ struct Storm: AsyncParsableCommand {
         discussion: "Global options (--config FILE, -c key=value) may come before or after the command.",
         subcommands: [
             NimbusCommand.self, SupervisorCommand.self, DevZooKeeperCommand.self, LocalCommand.self, ListCommand.self, KillCommand.self, ActivateCommand.self, DeactivateCommand.self,
-            RebalanceCommand.self, GetErrorsCommand.self, VersionCommand.self,
+            RebalanceCommand.self, GetErrorsCommand.self, VersionCommand.self, WorkerCommand.self,
         ])
 
     /// Storm accepts `storm --config f -c k=v list`; ArgumentParser wants options after the subcommand, so the

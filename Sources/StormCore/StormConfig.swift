@@ -23,6 +23,12 @@ public enum ConfigKey {
     public static let nimbusUploadMaxBytes = "nimbus.file.upload.max.bytes"
     public static let supervisorSlotsPorts = "supervisor.slots.ports"
     public static let supervisorWorkerTimeoutSecs = "supervisor.worker.timeout.secs"
+    public static let supervisorWorkerStartTimeoutSecs = "supervisor.worker.start.timeout.secs"
+    public static let supervisorWorkerShutdownSleepSecs = "supervisor.worker.shutdown.sleep.secs"
+    public static let taskHeartbeatFrequencySecs = "task.heartbeat.frequency.secs"
+    /// Ours: how long a starting worker waits for its peers' connections before activating its spouts anyway.
+    public static let workerConnectionsWaitSecs = "worker.connections.wait.secs"
+    public static let logDir = "storm.log.dir"
     public static let supervisorHeartbeatFrequencySecs = "supervisor.heartbeat.frequency.secs"
     public static let supervisorMonitorFrequencySecs = "supervisor.monitor.frequency.secs"
     public static let workerHeartbeatFrequencySecs = "worker.heartbeat.frequency.secs"
@@ -69,6 +75,10 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.nimbusUploadMaxBytes: 268_435_456,
         ConfigKey.supervisorSlotsPorts: [6700, 6701, 6702, 6703],
         ConfigKey.supervisorWorkerTimeoutSecs: 30,
+        ConfigKey.supervisorWorkerStartTimeoutSecs: 120,
+        ConfigKey.supervisorWorkerShutdownSleepSecs: 3,
+        ConfigKey.taskHeartbeatFrequencySecs: 3,
+        ConfigKey.workerConnectionsWaitSecs: 30,
         ConfigKey.supervisorHeartbeatFrequencySecs: 5,
         ConfigKey.supervisorMonitorFrequencySecs: 3,
         ConfigKey.workerHeartbeatFrequencySecs: 1,

@@ -23,8 +23,10 @@ public final class Supervisor: Sendable {
     let ports: [Int64]
     let localDir: URL
     let startTime = Date()
-    private let local = Locked<[Int32: LocalAssignment]>([:])
+    private let local: Locked<[Int32: LocalAssignment]>
     let files: TopologyFiles
+    let workers: WorkerManager
+    private let syncing = Locked((running: false, again: false))
 
     public init(conf: StormConfig, state: StormClusterState, logger: Logger) throws {
         self.conf = conf
@@ -36,7 +38,16 @@ public final class Supervisor: Sendable {
         try FileManager.default.createDirectory(at: localDir, withIntermediateDirectories: true)
         id = try Self.loadOrCreateId(localDir)
         files = TopologyFiles(supervisorDir: localDir)
-        local.withLock { $0 = (try? Self.loadAssignments(localDir)) ?? [:] }
+        let local = Locked((try? Self.loadAssignments(localDir)) ?? [:])
+        self.local = local
+        let files = self.files
+        workers = try WorkerManager(
+            supervisorId: id, conf: conf, logger: logger, assignments: { local.withLock { $0 } }, hasTopology: { files.has($0) })
+    }
+
+    /// The worker processes running now, by port.
+    public var runningWorkers: [Int32: (workerId: String, pid: Int32, topologyId: String)] {
+        workers.current.mapValues { ($0.workerId, $0.pid, $0.topologyId) }
     }
 
     /// The ports this supervisor should run, and what: the record the workers follow.
@@ -98,8 +109,38 @@ public final class Supervisor: Sendable {
 
     // MARK: assignments
 
-    /// Reads every assignment and records the executors assigned to this supervisor's ports.
+    /// Reads every assignment and records the executors assigned to this supervisor's ports. Calls (a watch
+    /// firing during the periodic sync) never overlap: one that arrives during a sync makes it run once more.
     public func syncAssignments() async throws {
+        let first = syncing.withLock { s -> Bool in
+            if s.running {
+                s.again = true
+                return false
+            }
+            s.running = true
+            return true
+        }
+        guard first else { return }
+        while true {
+            do {
+                try await syncOnce()
+            } catch {
+                syncing.withLock { $0 = (false, false) }
+                throw error
+            }
+            let again = syncing.withLock { s -> Bool in
+                if s.again {
+                    s.again = false
+                    return true
+                }
+                s.running = false
+                return false
+            }
+            if !again { return }
+        }
+    }
+
+    private func syncOnce() async throws {
         var mine: [Int32: LocalAssignment] = [:]
         for (topology, assignment) in try await state.assignments() {
             for (executor, node) in assignment.executorNodePort ?? [:] where node.node == id && executor.count == 2 {
@@ -112,6 +153,7 @@ public final class Supervisor: Sendable {
         }
         for key in mine.keys { mine[key]!.executors.sort { $0.taskStart < $1.taskStart } }
         await fetchTopologies(Set(mine.values.map(\.topologyId)))
+        defer { workers.poke() }
         let changed = local.withLock { current -> Bool in
             defer { current = mine }
             return current != mine
@@ -128,7 +170,9 @@ public final class Supervisor: Sendable {
     func fetchTopologies(_ wanted: Set<String>) async {
         let store = files
         let missing = wanted.filter { !store.has($0) }
-        for stale in store.downloaded where !wanted.contains(stale) {
+        // A topology whose worker is still stopping keeps its files until the worker is gone.
+        let running = Set(workers.current.values.map(\.topologyId))
+        for stale in store.downloaded where !wanted.contains(stale) && !running.contains(stale) {
             store.remove(stale)
             logger.info("supervisor \(id) deleted the files of topology \(stale), no longer assigned here")
         }

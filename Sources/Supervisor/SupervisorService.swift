@@ -24,6 +24,7 @@ public struct SupervisorService: Service {
             await s.watchAssignments()
         }
         await s.watchAssignments()
+        s.workers.start()
         let heartbeatPeriod = Duration.seconds(max(1, (try? s.conf.int(ConfigKey.supervisorHeartbeatFrequencySecs)) ?? 5))
         let syncPeriod = Duration.seconds(max(1, (try? s.conf.int(ConfigKey.supervisorMonitorFrequencySecs)) ?? 3))
         await cancelWhenGracefulShutdown {
@@ -42,7 +43,8 @@ public struct SupervisorService: Service {
                 }
             }
         }
-        logger.info("supervisor \(s.id) shutting down")
+        logger.info("supervisor \(s.id) shutting down; its workers keep running")
+        s.workers.shutdown()
         await s.state.storage.close()
     }
 }

@@ -7,6 +7,7 @@ public enum ValueCodec {
 
     public struct DecodingError: Error, CustomStringConvertible, Equatable, Sendable {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     /// Appends one value's encoding.
@@ -23,6 +24,11 @@ public enum ValueCodec {
             for v in values { n += write(v, at: p + n) }
             return n
         }
+    }
+
+    /// Appends an unsigned LEB128 varint (headers around encoded values use them too).
+    public static func encode(varint value: UInt64, into out: inout [UInt8]) {
+        append(size: varintSize(value), to: &out) { writeVarint(value, at: $0) }
     }
 
     // Two passes, sizes then bytes through a pointer: one capacity check per tuple instead of one per byte.

@@ -235,7 +235,18 @@ class Daemon:
 
     def start(self):
         self.log = open(self.log_path, "a")
-        self.process = subprocess.Popen([storm_bin(), self.kind, *self.args], stdout=self.log, stderr=subprocess.STDOUT)
+        # A process group of its own, shared with the workers it starts: the cluster's teardown kills the groups,
+        # so no worker outlives a test even when its supervisor was killed.
+        self.process = subprocess.Popen([storm_bin(), self.kind, *self.args], stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self.groups = getattr(self, "groups", []) + [self.process.pid]
+
+    def kill_groups(self):
+        for group in self.groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def kill9(self):
         self.process.send_signal(signal.SIGKILL)
@@ -255,7 +266,7 @@ class Daemon:
 class Cluster:
     SESSION_TIMEOUT_MS = 4000
 
-    def __init__(self, zookeeper, nimbuses=1, storm_defaults=False):
+    def __init__(self, zookeeper, nimbuses=1, storm_defaults=False, extra_conf=()):
         self.zk = zookeeper
         self.dir = tempfile.mkdtemp(prefix="cluster-e2e-")
         self.nimbus_ports = [free_port() for _ in range(nimbuses)]
@@ -264,13 +275,15 @@ class Cluster:
             "-c", 'storm.zookeeper.servers=["127.0.0.1"]', "-c", f"storm.zookeeper.port={zookeeper.port}",
             "-c", f"storm.zookeeper.session.timeout={self.SESSION_TIMEOUT_MS}", "-c", "storm.local.hostname=127.0.0.1",
             "-c", f"nimbus.seeds=[{seeds}]",
-            # No workers run yet: keep nimbus from reassigning slots whose workers never heartbeat.
+            # Many tests submit shell topologies, whose workers cannot run yet: keep nimbus from reassigning
+            # their slots for want of worker heartbeats.
             "-c", "nimbus.task.launch.secs=600",
         ]
         if not storm_defaults:
             # Short periods, so tests see failures handled within seconds.
             self.conf += ["-c", "nimbus.monitor.freq.secs=1", "-c", "nimbus.supervisor.timeout.secs=5",
                           "-c", "supervisor.heartbeat.frequency.secs=1", "-c", "supervisor.monitor.frequency.secs=1"]
+        self.conf += list(extra_conf)
         self.nimbuses = {}
         self.supervisors = {}
         for port in self.nimbus_ports:
@@ -330,6 +343,7 @@ class Cluster:
             if d.process.poll() is None:
                 d.process.kill()
                 d.process.wait()
+            d.kill_groups()
 
 
 @pytest.fixture

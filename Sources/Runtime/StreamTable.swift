@@ -1,0 +1,94 @@
+import StormThrift
+import Tuples
+
+/// A topology's streams, numbered by component id then stream id. Every worker builds the same table from the
+/// same topology, so the wire names a stream by its number.
+public struct StreamTable: Sendable {
+    public let all: [TupleStream]
+    private let byComponent: [String: [String: TupleStream]]
+
+    public init(_ topology: StormTopology) {
+        var list: [TupleStream] = []
+        var index: [String: [String: TupleStream]] = [:]
+        for component in topology.components.sorted(by: { $0.id < $1.id }) {
+            for (stream, info) in component.common.streams.sorted(by: { $0.key < $1.key }) {
+                let s = TupleStream(component: component.id, stream: stream, fields: Fields(info.outputFields), id: Int32(list.count))
+                list.append(s)
+                index[component.id, default: [:]][stream] = s
+            }
+        }
+        all = list
+        byComponent = index
+    }
+
+    public func stream(_ component: String, _ stream: String) -> TupleStream? { byComponent[component]?[stream] }
+    public func streams(of component: String) -> [String: TupleStream] { byComponent[component] ?? [:] }
+}
+
+/// Batches of tuples as bytes between workers: a 4-byte little-endian count, then per tuple the target task, the
+/// source task, the stream's number, the anchors (a count, reserved for acking: always 0 for now), then the
+/// values (`ValueCodec`), all varints. The count is fixed-size so a sender can append tuples one at a time and
+/// fill it in last.
+public struct TupleBatchCodec: Sendable {
+    public let streams: StreamTable
+
+    public init(streams: StreamTable) { self.streams = streams }
+
+    /// Reserves the count; returns where it is.
+    public static func begin(into out: inout [UInt8]) -> Int {
+        out.append(contentsOf: [0, 0, 0, 0])
+        return out.count - 4
+    }
+
+    public static func append(_ d: Delivery, into out: inout [UInt8]) {
+        ValueCodec.encode(varint: UInt64(UInt32(bitPattern: d.task)), into: &out)
+        ValueCodec.encode(varint: UInt64(UInt32(bitPattern: d.tuple.sourceTask)), into: &out)
+        ValueCodec.encode(varint: UInt64(UInt32(bitPattern: d.tuple.stream.id)), into: &out)
+        out.append(0)
+        ValueCodec.encode(d.tuple.values, into: &out)
+    }
+
+    public static func finish(count: Int, at offset: Int, in out: inout [UInt8]) {
+        out.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(count).littleEndian, toByteOffset: offset, as: UInt32.self) }
+    }
+
+    /// One whole batch.
+    public static func encode(_ batch: some Collection<Delivery>, into out: inout [UInt8]) {
+        let at = begin(into: &out)
+        for d in batch { append(d, into: &out) }
+        finish(count: batch.count, at: at, in: &out)
+    }
+
+    public func decode(_ bytes: UnsafeRawBufferPointer) throws(ValueCodec.DecodingError) -> [Delivery] {
+        guard bytes.count >= 4 else { throw ValueCodec.DecodingError(description: "batch of \(bytes.count) bytes has no count") }
+        let count = UInt64(UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)))
+        var reader = ValueCodec.Reader(bytes, offset: 4)
+        // Each tuple takes at least five bytes: a bound before reserving.
+        guard count <= UInt64(bytes.count / 5) else {
+            throw ValueCodec.DecodingError(description: "batch claims \(count) tuples in \(bytes.count) bytes")
+        }
+        var out: [Delivery] = []
+        out.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            let task = try reader.readVarint()
+            let source = try reader.readVarint()
+            let streamId = try reader.readVarint()
+            guard task <= UInt64(Int32.max), source <= UInt64(Int32.max) else {
+                throw ValueCodec.DecodingError(description: "task id out of range at byte \(reader.offset)")
+            }
+            guard streamId < UInt64(streams.all.count) else {
+                throw ValueCodec.DecodingError(description: "unknown stream number \(streamId) (the topology has \(streams.all.count))")
+            }
+            let anchors = try reader.readVarint()
+            guard anchors == 0 else {
+                throw ValueCodec.DecodingError(description: "anchored tuples are not supported by this worker")
+            }
+            let values = try reader.readValues()
+            out.append(Delivery(task: Int32(task), tuple: Tuple(values: values, stream: streams.all[Int(streamId)], sourceTask: Int32(source))))
+        }
+        guard reader.isAtEnd else {
+            throw ValueCodec.DecodingError(description: "\(bytes.count - reader.offset) bytes left after \(count) tuples")
+        }
+        return out
+    }
+}

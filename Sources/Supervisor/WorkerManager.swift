@@ -1,0 +1,222 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Locking
+import Logging
+import StormCore
+import StormThrift
+
+/// Runs one worker process per assigned port and keeps it right, once a second on a thread of its own:
+/// - starts a worker for a port that is assigned and has none (once the topology's files are here);
+/// - restarts one that exited, or whose local heartbeat is older than `supervisor.worker.timeout.secs`
+///   (`supervisor.worker.start.timeout.secs` before its first heartbeat);
+/// - stops one whose port is no longer assigned, or is assigned other executors (SIGTERM, then SIGKILL after
+///   `supervisor.worker.shutdown.sleep.secs`).
+/// A supervisor that restarts adopts the workers its previous run left (their folders under
+/// `storm.local.dir/workers/` name the slot and the pid), rather than starting duplicates.
+final class WorkerManager: @unchecked Sendable {
+    struct Running: Sendable {
+        let workerId: String
+        let pid: pid_t
+        let topologyId: String
+        let executors: [ExecutorInfo]
+        let launched: Date
+        /// Started by this run (so it is reaped with waitpid), not adopted.
+        let isChild: Bool
+    }
+
+    let supervisorId: String
+    let conf: StormConfig
+    let localDir: String
+    let logDir: URL
+    let logger: Logger
+    let executable: String
+    let workerTimeout: TimeInterval
+    let startTimeout: TimeInterval
+    let shutdownWait: TimeInterval
+    let assignments: @Sendable () -> [Int32: LocalAssignment]
+    let hasTopology: @Sendable (String) -> Bool
+
+    /// Touched only by the manager's thread; `current` is the copy others read.
+    private var workers: [Int32: Running] = [:]
+    private var failures: [Int32: (count: Int, retryAt: Date)] = [:]
+    private let published = Locked<[Int32: Running]>([:])
+    private let stopping = Locked(false)
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(
+        supervisorId: String, conf: StormConfig, logger: Logger, assignments: @escaping @Sendable () -> [Int32: LocalAssignment],
+        hasTopology: @escaping @Sendable (String) -> Bool
+    ) throws {
+        self.supervisorId = supervisorId
+        self.conf = conf
+        self.logger = logger
+        self.assignments = assignments
+        self.hasTopology = hasTopology
+        localDir = try conf.string(ConfigKey.localDir)
+        logDir = URL(fileURLWithPath: conf[ConfigKey.logDir]?.stringValue ?? localDir + "/logs", isDirectory: true)
+        executable = WorkerProcess.currentExecutable()
+        workerTimeout = Double(try conf.int(ConfigKey.supervisorWorkerTimeoutSecs))
+        startTimeout = Double((try? conf.int(ConfigKey.supervisorWorkerStartTimeoutSecs)) ?? 120)
+        shutdownWait = Double((try? conf.int(ConfigKey.supervisorWorkerShutdownSleepSecs)) ?? 3)
+    }
+
+    /// The workers running now, by port.
+    var current: [Int32: Running] { published.withLock { $0 } }
+
+    func start() {
+        let thread = Thread { [self] in
+            adopt()
+            while !stopping.withLock({ $0 }) {
+                tick()
+                _ = wake.wait(timeout: .now() + 1)
+            }
+            finished.signal()
+        }
+        thread.name = "worker-manager"
+        thread.start()
+    }
+
+    /// Checks the workers now rather than at the next tick (the assignments changed).
+    func poke() { wake.signal() }
+
+    /// Stops managing. The workers go on: a supervisor restart must not interrupt the topologies.
+    func shutdown() {
+        stopping.withLock { $0 = true }
+        wake.signal()
+        finished.wait()
+    }
+
+    // MARK: the loop
+
+    private func tick() {
+        let desired = assignments()
+        let now = Date()
+        for port in Set(desired.keys).union(workers.keys).sorted() {
+            let want = desired[port]
+            if let w = workers[port] {
+                if let exit = exitStatus(w) {
+                    logger.warning("worker \(w.workerId) on port \(port) (pid \(w.pid)) ended with \(exit)")
+                    WorkerLocalState(localDir: localDir, workerId: w.workerId).remove()
+                    workers[port] = nil
+                    noteFailure(port, launched: w.launched)
+                } else if want == nil || want!.topologyId != w.topologyId || want!.executors != w.executors {
+                    let why = want == nil ? "the port is no longer assigned" : "the port's assignment changed"
+                    stop(w, port: port, why: why)
+                    workers[port] = nil
+                } else if let why = staleness(w, now: now) {
+                    logger.warning("restarting worker \(w.workerId) on port \(port): \(why)")
+                    stop(w, port: port, why: why, force: true)
+                    workers[port] = nil
+                }
+            }
+            if workers[port] == nil, let want, hasTopology(want.topologyId) {
+                if let failed = failures[port], failed.retryAt > now { continue }
+                launch(port, want)
+            }
+        }
+        published.withLock { $0 = workers }
+    }
+
+    private func exitStatus(_ w: Running) -> String? {
+        if w.isChild { return WorkerProcess.reap(w.pid) }
+        return WorkerProcess.isRunning(w.pid, marker: w.workerId) ? nil : "its process gone"
+    }
+
+    /// Why a worker's heartbeat counts as stale, if it does.
+    private func staleness(_ w: Running, now: Date) -> String? {
+        let beat = WorkerLocalState(localDir: localDir, workerId: w.workerId).heartbeat()
+        if let beat {
+            let age = now.timeIntervalSince1970 - Double(beat.timeSecs)
+            return age > workerTimeout ? "its heartbeat is \(Int(age)) s old (supervisor.worker.timeout.secs \(Int(workerTimeout)))" : nil
+        }
+        let age = now.timeIntervalSince(w.launched)
+        return age > startTimeout ? "no heartbeat \(Int(age)) s after launch (supervisor.worker.start.timeout.secs \(Int(startTimeout)))" : nil
+    }
+
+    /// A worker that dies soon after its launch is retried after a growing pause (1 s doubling to 30 s), so a
+    /// topology that cannot start does not spin.
+    private func noteFailure(_ port: Int32, launched: Date) {
+        guard Date().timeIntervalSince(launched) < 30 else {
+            failures[port] = nil
+            return
+        }
+        let count = (failures[port]?.count ?? 0) + 1
+        failures[port] = (count, Date().addingTimeInterval(min(30, pow(2, Double(count - 1)))))
+    }
+
+    private func launch(_ port: Int32, _ want: LocalAssignment) {
+        let workerId = UUID().uuidString.lowercased()
+        let local = WorkerLocalState(localDir: localDir, workerId: workerId)
+        do {
+            try local.create()
+            try local.writeLaunch(
+                LSWorkerHeartbeat(
+                    timeSecs: Int64(Date().timeIntervalSince1970), topologyId: want.topologyId, executors: want.executors, port: port))
+            try local.writeConf(conf)
+            let logFolder = logDir.appendingPathComponent("workers-artifacts/\(want.topologyId)/\(port)", isDirectory: true)
+            try FileManager.default.createDirectory(at: logFolder, withIntermediateDirectories: true)
+            let pid = try WorkerProcess.spawn(
+                executable: executable,
+                arguments: [
+                    "worker", "--conf-file", local.confFile.path, "--topology-id", want.topologyId, "--supervisor-id", supervisorId,
+                    "--port", "\(port)", "--worker-id", workerId,
+                ],
+                logFile: logFolder.appendingPathComponent("worker.log").path)
+            workers[port] = Running(
+                workerId: workerId, pid: pid, topologyId: want.topologyId, executors: want.executors, launched: Date(), isChild: true)
+            logger.info("launched worker \(workerId) (pid \(pid)) for \(want.topologyId) on port \(port), log \(logFolder.path)/worker.log")
+        } catch {
+            logger.error("cannot launch a worker for \(want.topologyId) on port \(port): \(error)")
+            local.remove()
+            noteFailure(port, launched: Date())
+        }
+    }
+
+    /// Asks a worker to stop, kills it if it has not after the shutdown wait (or at once with `force`), and
+    /// removes its folder.
+    private func stop(_ w: Running, port: Int32, why: String, force: Bool = false) {
+        logger.info("stopping worker \(w.workerId) (pid \(w.pid)) on port \(port): \(why)")
+        if !force {
+            kill(w.pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(shutdownWait)
+            while Date() < deadline && exitStatus(w) == nil { usleep(50_000) }
+        }
+        if exitStatus(w) == nil {
+            kill(w.pid, SIGKILL)
+            if w.isChild {
+                var status: Int32 = 0
+                waitpid(w.pid, &status, 0)
+            } else {
+                while WorkerProcess.isRunning(w.pid, marker: w.workerId) { usleep(10_000) }
+            }
+        }
+        WorkerLocalState(localDir: localDir, workerId: w.workerId).remove()
+    }
+
+    /// Takes over the workers a previous run of this supervisor left running; clears the folders of the rest.
+    private func adopt() {
+        for workerId in WorkerLocalState.all(localDir) {
+            let local = WorkerLocalState(localDir: localDir, workerId: workerId)
+            guard let launch = local.launch(), let pid = local.pid(), WorkerProcess.isRunning(pid, marker: workerId) else {
+                local.remove()
+                continue
+            }
+            let port = launch.port
+            if workers[port] != nil {
+                logger.warning("two workers claim port \(port); stopping \(workerId)")
+                stop(
+                    Running(workerId: workerId, pid: pid, topologyId: launch.topologyId, executors: launch.executors, launched: Date(), isChild: false),
+                    port: port, why: "duplicate")
+                continue
+            }
+            workers[port] = Running(
+                workerId: workerId, pid: pid, topologyId: launch.topologyId, executors: launch.executors,
+                launched: Date(timeIntervalSince1970: Double(launch.timeSecs)), isChild: false)
+            logger.info("adopted worker \(workerId) (pid \(pid)) of \(launch.topologyId) on port \(port)")
+        }
+        published.withLock { $0 = workers }
+    }
+}

@@ -1,0 +1,238 @@
+import ClusterState
+import Components
+import Foundation
+import Locking
+import Logging
+import Runtime
+import StormCore
+import StormThrift
+import Transport
+import Tuples
+
+/// Which slot a worker runs: given by its supervisor on the command line.
+public struct WorkerSlot: Sendable {
+    public let topologyId: String
+    public let supervisorId: String
+    public let port: Int
+    public let workerId: String
+
+    public init(topologyId: String, supervisorId: String, port: Int, workerId: String) {
+        self.topologyId = topologyId
+        self.supervisorId = supervisorId
+        self.port = port
+        self.workerId = workerId
+    }
+}
+
+public struct WorkerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// A worker process: runs the executors its slot is assigned, receives tuples for them on the slot's port and
+/// sends tuples for other tasks to their workers; heartbeats to its supervisor (local disk) and to the cluster
+/// state; follows the topology's status (active or not) and its assignment.
+///
+/// When its executors change or its slot is no longer assigned, the worker stops: its supervisor starts the
+/// right one. When only other workers move, it repoints its connections and goes on.
+public final class Worker: @unchecked Sendable {
+    public let slot: WorkerSlot
+    let conf: StormConfig
+    let state: StormClusterState
+    let logger: Logger
+    let local: WorkerLocalState
+    let startTime = Date()
+    let registry: ComponentRegistry
+    private(set) var runtime: TopologyRuntime?
+    private var transfer: WorkerTransfer?
+    private var server: FrameServer?
+    private var executors: [ExecutorInfo] = []
+    private var routes = PeerRoutes()
+    private let isActive = Locked(false)
+
+    /// - Parameter conf: the supervisor's configuration (the topology's own is read from its files).
+    public init(slot: WorkerSlot, conf: StormConfig, state: StormClusterState, registry: ComponentRegistry = .shared, logger: Logger) throws {
+        self.slot = slot
+        self.conf = conf
+        self.state = state
+        self.registry = registry
+        self.logger = logger
+        local = WorkerLocalState(localDir: try conf.string(ConfigKey.localDir), workerId: slot.workerId)
+    }
+
+    /// The executors this slot is assigned, from an assignment.
+    func myExecutors(_ assignment: Assignment?) -> [ExecutorInfo] {
+        var out: [ExecutorInfo] = []
+        for (executor, node) in assignment?.executorNodePort ?? [:] where executor.count == 2 {
+            if node.node == slot.supervisorId && node.port.contains(Int64(slot.port)) {
+                out.append(ExecutorInfo(taskStart: Int32(executor[0]), taskEnd: Int32(executor[1])))
+            }
+        }
+        return out.sorted { $0.taskStart < $1.taskStart }
+    }
+
+    /// Loads the topology, starts its executors and the transport, and activates the spouts once every peer
+    /// is connected (or `worker.connections.wait.secs` has passed), if the topology is active.
+    public func start() async throws {
+        try local.create()
+        try local.writePid(getpid())
+        let localDir = try conf.string(ConfigKey.localDir)
+        let dist = StormDist.directory(localDir: localDir, topologyId: slot.topologyId)
+        let topology: StormTopology
+        let topologyConf: StormConfig
+        do {
+            let code = try Data(contentsOf: dist.appendingPathComponent("stormcode.ser"))
+            topology = try ThriftSerialization.deserialize(StormTopology.self, from: [UInt8](code))
+            let text = try String(contentsOf: dist.appendingPathComponent("stormconf.ser"), encoding: .utf8)
+            topologyConf = conf.merging(try JSON.decodeObject(text))
+        } catch {
+            throw WorkerError(description: "cannot read topology \(slot.topologyId) from \(dist.path): \(error)")
+        }
+        // Relative paths in components (and shell components' resources) resolve in the topology's folder.
+        _ = FileManager.default.changeCurrentDirectoryPath(dist.path)
+        let assignment = try await state.assignment(slot.topologyId)
+        executors = myExecutors(assignment)
+        guard !executors.isEmpty, let assignment else {
+            throw WorkerError(description: "slot \(slot.supervisorId):\(slot.port) has no executors of \(slot.topologyId)")
+        }
+        routes = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
+        let transfer = WorkerTransfer(name: slot.topologyId, routes: routes, logger: logger)
+        self.transfer = transfer
+        let runtime = try TopologyRuntime(
+            topologyId: slot.topologyId, topology: topology, conf: topologyConf, registry: registry,
+            executors: Set(executors.map { Executor($0.taskStart, $0.taskEnd) }), transfer: transfer, logger: logger)
+        self.runtime = runtime
+        // Spouts wait for activation: tuples sent before the peers are connected would be dropped.
+        runtime.deactivate()
+        try runtime.start()
+        let codec = TupleBatchCodec(streams: runtime.streams)
+        let log = logger
+        let server = FrameServer(port: slot.port, name: slot.topologyId, logger: logger) { bytes in
+            do {
+                runtime.receive(try codec.decode(bytes))
+            } catch {
+                log.error("dropped a malformed batch of \(bytes.count) bytes: \(error)")
+            }
+        }
+        try server.start()
+        self.server = server
+        try writeLocalHeartbeat()
+        logger.info(
+            "worker \(slot.workerId) runs \(executors.count) executors of \(slot.topologyId) on port \(slot.port); \(routes.endpoints.count) peers")
+
+        let wait = Double((try? conf.int(ConfigKey.workerConnectionsWaitSecs)) ?? 30)
+        let deadline = Date().addingTimeInterval(wait)
+        while !transfer.allConnected && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if !transfer.allConnected { logger.warning("not every peer answered within \(Int(wait)) s; starting anyway") }
+        try await refreshStatus()
+    }
+
+    /// Runs until the slot's assignment changes or `stop` is asked for; returns why it ended.
+    public func run(until stopRequested: @escaping @Sendable () -> Bool) async -> String {
+        let heartbeatEvery = Double((try? conf.int(ConfigKey.workerHeartbeatFrequencySecs)) ?? 1)
+        let clusterHeartbeatEvery = Double((try? conf.int(ConfigKey.taskHeartbeatFrequencySecs)) ?? 3)
+        var lastLocal = Date.distantPast
+        var lastCluster = Date.distantPast
+        var lastRefresh = Date.distantPast
+        while !stopRequested() {
+            let now = Date()
+            if now.timeIntervalSince(lastLocal) >= heartbeatEvery {
+                lastLocal = now
+                do { try writeLocalHeartbeat() } catch { logger.error("cannot write the local heartbeat: \(error)") }
+            }
+            if now.timeIntervalSince(lastCluster) >= clusterHeartbeatEvery {
+                lastCluster = now
+                do { try await writeClusterHeartbeat() } catch { logger.warning("cannot write the cluster heartbeat: \(error)") }
+            }
+            if now.timeIntervalSince(lastRefresh) >= 1 {
+                lastRefresh = now
+                do {
+                    if let reason = try await refreshAssignment() { return reason }
+                    try await refreshStatus()
+                } catch {
+                    logger.warning("cannot read the cluster state (retrying): \(error)")
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return "asked to stop"
+    }
+
+    /// Follows the topology's status: spouts run only while it is active.
+    func refreshStatus() async throws {
+        let base = try await state.stormBase(slot.topologyId)
+        let active = base?.status == .active
+        let changed = isActive.withLock { a -> Bool in
+            defer { a = active }
+            return a != active
+        }
+        guard changed, let runtime else { return }
+        if active { runtime.activate() } else { runtime.deactivate() }
+        logger.info("topology \(slot.topologyId) is \(base.map { "\($0.status)" } ?? "gone"): spouts \(active ? "activated" : "deactivated")")
+    }
+
+    /// Nil while this worker should go on; otherwise why it should stop.
+    func refreshAssignment() async throws -> String? {
+        guard let assignment = try await state.assignment(slot.topologyId) else {
+            return "topology \(slot.topologyId) has no assignment any more"
+        }
+        let mine = myExecutors(assignment)
+        if mine.isEmpty { return "slot \(slot.port) is no longer assigned to \(slot.topologyId)" }
+        if mine != executors { return "the executors of slot \(slot.port) changed" }
+        let updated = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
+        if updated != routes {
+            routes = updated
+            transfer?.update(updated)
+            logger.info("peers changed: now \(updated.endpoints.map(\.description).sorted())")
+        }
+        return nil
+    }
+
+    func writeLocalHeartbeat() throws {
+        try local.writeHeartbeat(
+            LSWorkerHeartbeat(
+                timeSecs: Int64(Date().timeIntervalSince1970), topologyId: slot.topologyId, executors: executors,
+                port: Int32(slot.port)))
+    }
+
+    func writeClusterHeartbeat() async throws {
+        var stats: [ExecutorInfo: ExecutorStats] = [:]
+        if let runtime {
+            let streams = runtime.streams.all
+            for entry in runtime.executorCounts() {
+                stats[ExecutorInfo(taskStart: entry.executor.start, taskEnd: entry.executor.end)] = Self.executorStats(
+                    entry.counts, isSpout: entry.isSpout, streams: streams)
+            }
+        }
+        let beat = ClusterWorkerHeartbeat(
+            stormId: slot.topologyId, executorStats: stats, timeSecs: Int64(Date().timeIntervalSince1970),
+            uptimeSecs: Int32(Date().timeIntervalSince(startTime)))
+        try await state.setWorkerHeartbeat(slot.topologyId, node: slot.supervisorId, port: Int64(slot.port), beat)
+    }
+
+    /// Storm's ExecutorStats from our counts, in the ":all-time" window.
+    static func executorStats(_ counts: ExecutorCounts, isSpout: Bool, streams: [TupleStream]) -> ExecutorStats {
+        var emitted: [String: Int64] = [:]
+        for (i, n) in counts.emittedByStream.enumerated() where n > 0 { emitted[streams[i].stream] = n }
+        let window = ":all-time"
+        let specific: ExecutorSpecificStats
+        if isSpout {
+            specific = .spout(SpoutStats(acked: [window: [:]], failed: [window: [:]], completeMsAvg: [window: [:]]))
+        } else {
+            var executed: [GlobalStreamId: Int64] = [:]
+            for (i, n) in counts.executedByStream.enumerated() where n > 0 {
+                executed[GlobalStreamId(componentId: streams[i].component, streamId: streams[i].stream)] = n
+            }
+            specific = .bolt(
+                BoltStats(acked: [window: [:]], failed: [window: [:]], processMsAvg: [window: [:]], executed: [window: executed], executeMsAvg: [window: [:]]))
+        }
+        return ExecutorStats(emitted: [window: emitted], transferred: [window: emitted], specific: specific, rate: 0)
+    }
+
+    /// Stops the spouts, lets in-flight tuples finish (briefly), stops the executors and closes the transport.
+    public func stop() {
+        runtime?.stop(drainTimeout: 2)
+        transfer?.close()
+        server?.stop()
+        logger.info("worker \(slot.workerId) stopped")
+    }
+}

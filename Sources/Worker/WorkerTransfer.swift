@@ -1,0 +1,165 @@
+import Foundation
+import Locking
+import Logging
+import Runtime
+import StormThrift
+import Transport
+
+/// Where a worker's peers are: for each task run elsewhere, the peer worker's endpoint.
+public struct PeerRoutes: Equatable, Sendable {
+    public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+        public let host: String
+        public let port: Int
+        public var description: String { "\(host):\(port)" }
+    }
+
+    public var endpointOfTask: [Int32: Endpoint] = [:]
+
+    public init() {}
+
+    /// The tasks of every executor an assignment places outside this worker's slot.
+    public init(assignment: Assignment, node: String, port: Int) {
+        for (executor, slot) in assignment.executorNodePort ?? [:] where executor.count == 2 {
+            guard let slotPort = slot.port.first, !(slot.node == node && Int(slotPort) == port) else { continue }
+            let host = assignment.nodeHost?[slot.node] ?? slot.node
+            let endpoint = Endpoint(host: host, port: Int(slotPort))
+            for task in executor[0]...executor[1] { endpointOfTask[Int32(task)] = endpoint }
+        }
+    }
+
+    public var endpoints: Set<Endpoint> { Set(endpointOfTask.values) }
+}
+
+/// Moves tuples for remote tasks to their workers. Executors hand over batches (a bounded queue, so a stalled
+/// network pushes back on them); one transfer thread encodes everything waiting into one frame per peer and
+/// queues it with that peer's sender. Under load a frame carries many batches; when idle each batch leaves as
+/// soon as it arrives.
+public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
+    let name: String
+    let logger: Logger
+    private let queue = BatchQueue<Delivery>(capacity: 64)
+    private let pendingRoutes = Locked<PeerRoutes?>(nil)
+    private let senders = Locked<[PeerRoutes.Endpoint: PeerSender]>([:])
+    private let finished = DispatchSemaphore(value: 0)
+    private let unroutable = Locked(0)
+    /// A frame is shipped once it grows past this, even mid-round.
+    static let frameLimit = 1 << 20
+
+    /// - Parameter name: the topology id (peers check it in the hello).
+    public init(name: String, routes: PeerRoutes, logger: Logger) {
+        self.name = name
+        self.logger = logger
+        update(routes)
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "worker-transfer"
+        thread.start()
+    }
+
+    public func transfer(_ batch: [Delivery]) { queue.put(batch) }
+
+    /// Points tasks at new peers (a rebalance or a reassignment moved them). Connections to peers still in use
+    /// are kept; new ones are opened now, so they are ready when tuples come.
+    public func update(_ routes: PeerRoutes) {
+        let wanted = routes.endpoints
+        var closing: [PeerSender] = []
+        senders.withLock { current in
+            for endpoint in wanted where current[endpoint] == nil {
+                current[endpoint] = PeerSender(host: endpoint.host, port: endpoint.port, name: name, logger: logger)
+            }
+            for (endpoint, sender) in current where !wanted.contains(endpoint) {
+                closing.append(sender)
+                current[endpoint] = nil
+            }
+        }
+        pendingRoutes.withLock { $0 = routes }
+        for sender in closing { sender.close(flushTimeout: 0.5) }
+    }
+
+    /// True once every peer has been connected to.
+    public var allConnected: Bool { senders.withLock { $0.values.allSatisfy(\.isConnected) } }
+
+    /// Tuples that had no worker to go to.
+    public var unroutableCount: Int { unroutable.withLock { $0 } }
+
+    /// Sends what is queued, then closes every connection.
+    public func close() {
+        queue.close()
+        finished.wait()
+        let all = senders.withLock { s -> [PeerSender] in
+            defer { s = [:] }
+            return Array(s.values)
+        }
+        for sender in all { sender.close() }
+    }
+
+    /// One peer's frame being filled this round.
+    struct Outgoing {
+        let sender: PeerSender
+        var bytes: [UInt8] = []
+        var countAt = 0
+        var count = 0
+    }
+
+    private func run() {
+        // Arrays by task id and by peer, not dictionaries: they are read for every tuple.
+        var peerOfTask: [Int] = []
+        var outgoing: [Outgoing] = []
+        var lostNow = 0
+        func ship(_ i: Int) {
+            guard outgoing[i].count > 0 else { return }
+            TupleBatchCodec.finish(count: outgoing[i].count, at: outgoing[i].countAt, in: &outgoing[i].bytes)
+            Frames.seal(&outgoing[i].bytes)
+            outgoing[i].sender.send(outgoing[i].bytes)
+            outgoing[i].bytes = []
+            outgoing[i].count = 0
+        }
+        while true {
+            let batches = queue.takeAll(timeoutMillis: 100)
+            if let routes = pendingRoutes.withLock({ r -> PeerRoutes? in defer { r = nil }; return r }) {
+                let current = senders.withLock { $0 }
+                let endpoints = Array(routes.endpoints)
+                outgoing = endpoints.compactMap { current[$0].map { Outgoing(sender: $0) } }
+                let index = Dictionary(uniqueKeysWithValues: outgoing.enumerated().map { (ObjectIdentifier($1.sender), $0) })
+                peerOfTask = Array(repeating: -1, count: Int(routes.endpointOfTask.keys.max() ?? 0) + 1)
+                for (task, endpoint) in routes.endpointOfTask {
+                    if let sender = current[endpoint], let i = index[ObjectIdentifier(sender)] { peerOfTask[Int(task)] = i }
+                }
+            }
+            if batches.isEmpty {
+                if queue.isClosed { break }
+                continue
+            }
+            for batch in batches {
+                for d in batch {
+                    let t = Int(d.task)
+                    let i = t < peerOfTask.count ? peerOfTask[t] : -1
+                    guard i >= 0 else {
+                        lostNow += 1
+                        continue
+                    }
+                    if outgoing[i].count == 0 {
+                        outgoing[i].bytes.reserveCapacity(64 << 10)
+                        Frames.begin(into: &outgoing[i].bytes)
+                        outgoing[i].countAt = TupleBatchCodec.begin(into: &outgoing[i].bytes)
+                    }
+                    TupleBatchCodec.append(d, into: &outgoing[i].bytes)
+                    outgoing[i].count += 1
+                    if outgoing[i].bytes.count >= Self.frameLimit { ship(i) }
+                }
+            }
+            for i in outgoing.indices { ship(i) }
+            if lostNow > 0 {
+                let n = lostNow
+                lostNow = 0
+                let total = unroutable.withLock { u -> Int in
+                    u += n
+                    return u
+                }
+                if total == n { logger.warning("dropped \(n) tuples for tasks no worker runs (more are counted, not logged)") }
+            }
+        }
+    }
+}

@@ -1,0 +1,237 @@
+"""Topologies running in worker processes: ZooKeeper, nimbus, two supervisors, their workers; tuples between
+workers over TCP; workers and supervisors killed with kill -9."""
+
+import glob
+import json
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from conftest import Cluster, free_port, ttypes, upload, wait_until
+from stormclient import JavaComponent, TopologyBuilder
+
+SENTENCES = [
+    "the cow jumped over the moon", "an apple a day keeps the doctor away", "four score and seven years ago",
+    "snow white and the seven dwarfs", "i am at two with nature",
+]
+
+# Short periods: workers heartbeat every second, nimbus and supervisors notice within seconds.
+WORKER_CONF = [
+    "-c", "worker.heartbeat.frequency.secs=1", "-c", "task.heartbeat.frequency.secs=1",
+    "-c", "supervisor.worker.timeout.secs=5", "-c", "supervisor.worker.start.timeout.secs=30",
+    "-c", "supervisor.worker.shutdown.sleep.secs=1", "-c", "nimbus.task.launch.secs=60",
+    "-c", "nimbus.task.timeout.secs=10",
+]
+
+
+@pytest.fixture
+def workers_cluster(zookeeper):
+    c = Cluster(zookeeper, nimbuses=1, extra_conf=WORKER_CONF)
+    yield c
+    c.stop()
+
+
+def worker_processes(topology_id):
+    """pid -> command line of every live `storm worker` process of a topology."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            with open(f"/proc/{entry}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+        except OSError:
+            continue
+        if b"worker" in args and topology_id.encode() in args:
+            out[int(entry)] = [a.decode() for a in args]
+    return out
+
+
+def worker_ports(topology_id):
+    """port -> pid of each worker of a topology."""
+    return {int(args[args.index("--port") + 1]): pid for pid, args in worker_processes(topology_id).items()}
+
+
+def worker_logs(cluster, topology_id):
+    text = ""
+    for path in glob.glob(f"{cluster.dir}/supervisor-*/logs/workers-artifacts/{topology_id}/*/worker.log"):
+        with open(path, errors="replace") as f:
+            text += f.read()
+    return text
+
+
+def two_supervisors(cluster, slots=2):
+    ports_a = [free_port() for _ in range(slots)]
+    ports_b = [free_port() for _ in range(slots)]
+    return cluster.add_two_supervisors(ports_a, ports_b), ports_a, ports_b
+
+
+def submit(client, name, topology, conf):
+    client.submitTopology(name, upload(client), json.dumps(conf), topology)
+    return client.getTopologySummaryByName(name).id
+
+
+def executed(client, name, component):
+    """Tuples a component's executors have executed (bolts) or emitted (spouts), from worker heartbeats."""
+    total = 0
+    for e in client.getTopologyInfoByName(name).executors:
+        if e.component_id != component or e.stats is None:
+            continue
+        if e.stats.specific.bolt is not None:
+            total += sum(e.stats.specific.bolt.executed.get(":all-time", {}).values())
+        else:
+            total += sum(e.stats.emitted.get(":all-time", {}).values())
+    return total
+
+
+def word_count_topology(limit):
+    builder = TopologyBuilder()
+    builder.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"], args=[limit]), 2)
+    builder.set_bolt("split", JavaComponent("org.apache.storm.perf.bolt.SplitSentenceBolt", ["word"]), 4) \
+        .shuffle_grouping("sentences")
+    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 4) \
+        .fields_grouping("split", ["word"])
+    builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), 2) \
+        .shuffle_grouping("count")
+    return builder.build()
+
+
+def expected_counts(limit, spout_tasks):
+    counts = {}
+    for task in spout_tasks:
+        for i in range(limit):
+            for word in SENTENCES[(task + i) % 5].split():
+                counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def test_word_count_across_two_supervisors_and_four_workers_is_exact(workers_cluster):
+    client, ports_a, ports_b = two_supervisors(workers_cluster)
+    limit = 500
+    topology_id = submit(client, "words", word_count_topology(limit), {"topology.workers": 4})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 4, 60), workers_cluster.supervisors["a"].log_text()
+    assert sorted(worker_ports(topology_id)) == sorted(ports_a + ports_b)
+
+    spout_tasks = [e.executor_info.task_start for e in client.getTopologyInfoByName("words").executors
+                   if e.component_id == "sentences"]
+    expected = expected_counts(limit, spout_tasks)
+    total_words = sum(expected.values())
+
+    def counts():
+        return [executed(client, "words", c) for c in ("sentences", "split", "count", "log")]
+    # Heartbeats report each worker's counts within a second of each other.
+    want = [2 * limit, 2 * limit, total_words, total_words]
+    assert wait_until(lambda: counts() == want, 60), (counts(), want, worker_logs(workers_cluster, topology_id)[-3000:])
+
+    # Every word reached one counter (fields grouping across workers), which counted it exactly.
+    final = {}
+    for word, count in re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", worker_logs(workers_cluster, topology_id)):
+        final[word] = max(final.get(word, 0), int(count))
+    assert final == expected
+
+    # The executors really were spread: every worker ran some and every supervisor ran two workers.
+    info = client.getTopologyInfoByName("words")
+    assert len({e.port for e in info.executors}) == 4
+
+
+def test_worker_kill9_is_restarted_and_processing_resumes(workers_cluster):
+    client, ports_a, ports_b = two_supervisors(workers_cluster, slots=1)
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
+    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 2) \
+        .fields_grouping("words", ["word"])
+    topology_id = submit(client, "restart", builder.build(), {"topology.workers": 2})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    assert wait_until(lambda: executed(client, "restart", "count") > 10, 30)
+
+    port, pid = sorted(worker_ports(topology_id).items())[0]
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: worker_ports(topology_id).get(port) not in (None, pid), 30), \
+        workers_cluster.supervisors["a"].log_text()[-3000:]
+    supervisor_logs = workers_cluster.supervisors["a"].log_text() + workers_cluster.supervisors["b"].log_text()
+    assert f"(pid {pid}) ended with signal 9" in supervisor_logs
+
+    # The new worker's counters start from zero; processing resumes across both workers.
+    before = executed(client, "restart", "count")
+    assert wait_until(lambda: executed(client, "restart", "count") > before + 10, 30)
+
+
+def test_deactivate_stops_emission_and_activate_resumes(workers_cluster):
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 2)
+    builder.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 2).shuffle_grouping("words")
+    topology_id = submit(client, "pause", builder.build(), {"topology.workers": 2})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    assert wait_until(lambda: executed(client, "pause", "sink") > 20, 30)
+
+    client.deactivate("pause")
+    time.sleep(3)  # the workers see the status within a second; heartbeats report within another
+    paused = executed(client, "pause", "words")
+    time.sleep(3)
+    assert executed(client, "pause", "words") == paused
+    assert "spouts deactivated" in worker_logs(workers_cluster, topology_id)
+
+    client.activate("pause")
+    assert wait_until(lambda: executed(client, "pause", "words") > paused + 10, 30)
+
+
+def test_rebalance_two_to_four_workers_keeps_running_and_unassigned_workers_stop(workers_cluster):
+    client, ports_a, ports_b = two_supervisors(workers_cluster)
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 2)
+    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 4) \
+        .fields_grouping("words", ["word"])
+    topology_id = submit(client, "grow", builder.build(), {"topology.workers": 2})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    assert wait_until(lambda: executed(client, "grow", "count") > 10, 30)
+
+    client.rebalance("grow", ttypes.RebalanceOptions(wait_secs=0, num_workers=4))
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 4, 60)
+    assert wait_until(lambda: len({e.port for e in client.getTopologyInfoByName("grow").executors}) == 4, 30)
+    before = executed(client, "grow", "count")
+    assert wait_until(lambda: executed(client, "grow", "count") > before + 10, 30)
+
+    # Back to one worker: the three workers whose slots are no longer assigned are stopped.
+    client.rebalance("grow", ttypes.RebalanceOptions(wait_secs=0, num_workers=1))
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 1, 60), worker_ports(topology_id)
+    logs = workers_cluster.supervisors["a"].log_text() + workers_cluster.supervisors["b"].log_text()
+    assert "the port is no longer assigned" in logs
+    before = executed(client, "grow", "count")
+    assert wait_until(lambda: executed(client, "grow", "count") > before + 10, 30)
+
+
+def test_supervisor_kill9_and_restart_adopts_its_workers(workers_cluster):
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
+    builder.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 2).shuffle_grouping("words")
+    topology_id = submit(client, "adopt", builder.build(), {"topology.workers": 2})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    workers = worker_ports(topology_id)
+
+    supervisor = workers_cluster.supervisors["a"]
+    supervisor.kill9()
+    supervisor.start()
+    assert wait_until(lambda: "adopted worker" in supervisor.log_text(), 30), supervisor.log_text()[-3000:]
+    time.sleep(3)
+    assert worker_ports(topology_id) == workers  # the same processes: none restarted, none duplicated
+
+
+def test_killed_topology_leaves_no_process_behind(workers_cluster):
+    client, _, _ = two_supervisors(workers_cluster)
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 2)
+    builder.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 2).shuffle_grouping("words")
+    topology_id = submit(client, "doomed", builder.build(), {"topology.workers": 4})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 4, 60)
+
+    client.killTopologyWithOpts("doomed", ttypes.KillOptions(wait_secs=1))
+    assert wait_until(lambda: not worker_processes(topology_id), 30), worker_processes(topology_id)
+    assert wait_until(lambda: not client.getClusterInfo().topologies, 30)
