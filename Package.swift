@@ -92,13 +92,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Storm's LocalCluster: an in-memory nimbus and its topologies running in this process.
+        .target(
+            name: "LocalCluster",
+            dependencies: [
+                "Nimbus", "Runtime", "ClusterState", "Components", "StormCore", "StormThrift", "Locking",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(name: "storm", dependencies: ["StormCLI"]),
         // An example of shipping your own components: a `storm` with one more bolt.
         .executableTarget(name: "storm-example-custom", dependencies: ["StormCLI", "Components", "Tuples"]),
         .target(
             name: "StormCLI",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "DevZooKeeper", "Flux", "Runtime",
+                "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster", "DevZooKeeper", "Flux", "Locking",
+                "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,6 +132,8 @@ let package = Package(
         .testTarget(name: "FluxTests", dependencies: ["Flux", "Components", "StormThrift"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking"]),
+        .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore"]),
         .testTarget(
             name: "ClusterStateTests",
             dependencies: ["ClusterState", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper", "TestSupport"]),

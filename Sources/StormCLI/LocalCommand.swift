@@ -2,21 +2,24 @@ import ArgumentParser
 import Dispatch
 import Flux
 import Foundation
+import LocalCluster
+import Locking
 import Logging
 import Runtime
 import StormCore
 import StormThrift
 
-/// `storm local FILE`: runs a Flux topology in this process until --duration passes or Ctrl-C, printing a line of
+/// `storm local FILE`: runs a Flux topology in this process (Storm's LocalCluster: an in-memory nimbus checks and
+/// accepts it, its executors run as threads here) until --duration passes or Ctrl-C, printing a line of
 /// throughput every second.
-struct LocalCommand: ParsableCommand {
+struct LocalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "local", abstract: "Run a topology (a Flux YAML file) in this process.")
     @Argument(help: "The topology, in Storm's Flux YAML format.") var file: String
     @Option(help: "Seconds to run (default: until Ctrl-C).") var duration: Double?
     @OptionGroup var global: GlobalOptions
 
-    func run() throws {
+    func run() async throws {
         let conf = try global.load()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let flux: FluxTopology
@@ -25,26 +28,31 @@ struct LocalCommand: ParsableCommand {
         } catch {
             throw CLIFailure(message: error.description)
         }
-        let topologyConf = conf.merging(flux.conf)
         do {
-            try TopologyValidator.validateConf(topologyConf)
+            try TopologyValidator.validateConf(conf.merging(flux.conf))
         } catch {
             throw CLIFailure(message: "\(file): \(error)")
         }
-        let id = "\(flux.name)-1-\(Int(Date().timeIntervalSince1970))"
+        let cluster: LocalCluster
         let runtime: TopologyRuntime
+        let id: String
         do {
-            runtime = try TopologyRuntime(topologyId: id, topology: flux.topology, conf: topologyConf, logger: Logger(label: "local"))
-            try runtime.start()
+            var quiet = Logger(label: "local")
+            quiet.logLevel = .warning
+            cluster = try await LocalCluster(conf: conf, logger: quiet)
+            id = try await cluster.submitTopology(flux.name, conf: flux.conf, topology: flux.topology)
+            runtime = cluster.runtime(id)!
+        } catch let error as InvalidTopologyException {
+            throw CLIFailure(message: "cannot run \(file): \(error.msg)")
         } catch {
             throw CLIFailure(message: "cannot run \(file): \(error)")
         }
-        let stop = DispatchSemaphore(value: 0)
+        let stop = Locked(false)
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.signal() }
+            source.setEventHandler { stop.withLock { $0 = true } }
             source.resume()
             sources.append(source)
         }
@@ -54,11 +62,13 @@ struct LocalCommand: ParsableCommand {
         let started = Date()
         var last = runtime.stats
         var lastTime = started
-        while true {
-            let remaining = duration.map { $0 - Date().timeIntervalSince(started) } ?? 1
-            if remaining <= 0 { break }
-            if stop.wait(timeout: .now() + min(1, remaining)) == .success { break }
+        var nextLine = started.addingTimeInterval(1)
+        while !stop.withLock({ $0 }) {
+            if let duration, Date().timeIntervalSince(started) >= duration { break }
+            try? await Task.sleep(for: .milliseconds(50))
             let now = Date()
+            guard now >= nextLine else { continue }
+            nextLine = nextLine.addingTimeInterval(1)
             let stats = runtime.stats
             let interval = now.timeIntervalSince(lastTime)
             let rates = components.map { c -> String in
@@ -70,7 +80,7 @@ struct LocalCommand: ParsableCommand {
             last = stats
             lastTime = now
         }
-        runtime.stop()
+        await cluster.shutdown()
         sources.forEach { $0.cancel() }
         let stats = runtime.stats
         let totals = components.map { c in

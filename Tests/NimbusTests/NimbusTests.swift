@@ -69,7 +69,8 @@ import Testing
         let f = try await NimbusFixture()
         try await f.submit("doomed")
         let id = try await f.client { try $0.getTopologySummaryByName(name: "doomed") }.id
-        try await f.client { try $0.killTopologyWithOpts(name: "doomed", options: KillOptions(waitSecs: 1)) }
+        // Long enough a wait for the checks of the killed state to finish first, even on a loaded machine.
+        try await f.client { try $0.killTopologyWithOpts(name: "doomed", options: KillOptions(waitSecs: 3)) }
         #expect(try await f.client { try $0.getTopologySummaryByName(name: "doomed") }.status == "KILLED")
         #expect(try await !f.client { try $0.isTopologyNameAllowed(name: "doomed") })
         await #expect(throws: AlreadyAliveException.self) { try await f.submit("doomed") }

@@ -165,3 +165,146 @@ enum TestComponents {
         #expect(throws: RuntimeError.self) { try TopologyRuntime(topologyId: "t", topology: shell, conf: conf) }
     }
 }
+
+/// Carries tuples between two runtimes of one process the way workers do: encoded, then decoded on the far side.
+final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
+    let target = Locked<TopologyRuntime?>(nil)
+    let bytes = Locked(0)
+
+    func transfer(_ batch: [Delivery]) {
+        guard let runtime = target.withLock({ $0 }) else { return }
+        var frame: [UInt8] = []
+        TupleBatchCodec.encode(batch, into: &frame)
+        bytes.withLock { $0 += frame.count }
+        let decoded = frame.withUnsafeBytes { try! TupleBatchCodec(streams: runtime.streams).decode($0) }
+        runtime.receive(decoded)
+    }
+}
+
+@Suite struct WorkerSplitTests {
+    let conf = StormConfig.defaults
+
+    /// Two runtimes, as two workers: `first` gets the executors `inFirst` picks, the other the rest.
+    func split(_ topology: StormTopology, inFirst: (Executor, String) -> Bool) throws -> (TopologyRuntime, TopologyRuntime, LoopbackTransfer, LoopbackTransfer) {
+        let plan = TopologyPlan(topology: topology, conf: conf)
+        let layout = TaskLayout.executors(tasks: plan.tasks, executorCounts: plan.executors)
+        let a = Set(layout.filter { inFirst($0.key, $0.value) }.keys)
+        let b = Set(layout.keys).subtracting(a)
+        let toB = LoopbackTransfer()
+        let toA = LoopbackTransfer()
+        let first = try TopologyRuntime(
+            topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered, executors: a, transfer: toB)
+        let second = try TopologyRuntime(
+            topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered, executors: b, transfer: toA)
+        toB.target.withLock { $0 = second }
+        toA.target.withLock { $0 = first }
+        return (first, second, toB, toA)
+    }
+
+    func waitFor(_ seconds: Double, _ condition: () -> Bool) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && !condition() { usleep(10_000) }
+    }
+
+    @Test func aWordCountSplitOverTwoWorkersIsExact() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(500)])
+        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 2).shuffleGrouping("sentences"))
+        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: 4).fieldsGrouping("split", ["word"]))
+        // Alternate executors between the workers, so every hop can cross.
+        var toggle = false
+        let (a, b, toB, toA) = try split(try builder.build()) { _, _ in
+            toggle.toggle()
+            return toggle
+        }
+        try b.start()
+        try a.start()
+        let words = Int64(BuiltInComponents.sentences.joined(separator: " ").split(separator: " ").count) * 2 * 500
+        waitFor(60) { (a.stats["count"]?.executed ?? 0) + (b.stats["count"]?.executed ?? 0) == words }
+        a.stop()
+        b.stop()
+        var total: [Value: Int64] = [:]
+        var homes: [Value: Int] = [:]
+        for instance in a.instances(of: "count") + b.instances(of: "count") {
+            for (word, n) in (instance as! WordCountBolt).counts {
+                total[word, default: 0] += n
+                homes[word, default: 0] += 1
+            }
+        }
+        #expect(total.values.reduce(0, +) == words)
+        // Each task sends each sentence 500 times; "the" is twice in one sentence and once in two others.
+        let the: Int64 = 2 * 500 * (2 + 1 + 1)
+        #expect(total[.string("the"), default: 0] == the)
+        #expect(homes.values.allSatisfy { $0 == 1 }, "a word was counted in two places")
+        #expect(toB.bytes.withLock { $0 } > 0 && toA.bytes.withLock { $0 } > 0)
+        #expect(a.misroutedCount == 0 && b.misroutedCount == 0)
+    }
+
+    @Test func localOrShuffleKeepsTuplesInTheirWorker() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(40)])
+        builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 4).localOrShuffleGrouping("sentences"))
+        let topology = try builder.build()
+        // The spout and sink's first two tasks in one worker, the other two sink tasks in the other.
+        var sinks = 0
+        let (a, b, toB, _) = try split(topology) { _, component in
+            guard component == "sink" else { return component == "sentences" }
+            sinks += 1
+            return sinks <= 2
+        }
+        try b.start()
+        try a.start()
+        waitFor(30) { (a.stats["sink"]?.executed ?? 0) == 200 }
+        a.stop()
+        b.stop()
+        #expect(a.stats["sink"]?.executed == 200)
+        #expect(b.stats["sink"]?.executed ?? 0 == 0)
+        #expect(a.instances(of: "sink").map { ($0 as! RecordingBolt).received.count } == [100, 100])
+        #expect(toB.bytes.withLock { $0 } == 0)
+    }
+}
+
+@Suite struct TupleBatchCodecTests {
+    let streams: StreamTable = {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences")
+        builder.subscribe(builder.setBolt("sink", "test.Recording").shuffleGrouping("sentences"))
+        return StreamTable(try! builder.build())
+    }()
+
+    @Test func everyValueKindSurvivesTheWire() throws {
+        let stream = streams.stream("sentences", "default")!
+        let values: [Value] = [
+            .null, .bool(true), .bool(false), .int(-1), .int(Int64.max), .double(2.5), .string("héllo"), .binary([0, 255]),
+            .list([.int(1), .string("x")]), .map(["k": .list([])]),
+        ]
+        let batch = values.enumerated().map { Delivery(task: Int32($0.offset + 1), tuple: Tuple(values: [$0.element, .int(7)], stream: stream, sourceTask: 3)) }
+        var bytes: [UInt8] = []
+        TupleBatchCodec.encode(batch, into: &bytes)
+        let decoded = try bytes.withUnsafeBytes { try TupleBatchCodec(streams: streams).decode($0) }
+        #expect(decoded.map(\.task) == batch.map(\.task))
+        #expect(decoded.map(\.tuple.values) == batch.map(\.tuple.values))
+        #expect(decoded.allSatisfy { $0.tuple.stream === stream && $0.tuple.sourceTask == 3 && $0.tuple.sourceComponent == "sentences" })
+    }
+
+    @Test func malformedBatchesAreRefusedWithTheReason() throws {
+        let codec = TupleBatchCodec(streams: streams)
+        func decode(_ bytes: [UInt8]) -> String {
+            do {
+                _ = try bytes.withUnsafeBytes { try codec.decode($0) }
+                return "decoded"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(decode([1, 0]).contains("no count"))
+        #expect(decode([200, 0, 0, 0, 1]).contains("claims 200 tuples"))
+        // One tuple naming stream 9 of a topology with one stream.
+        #expect(decode([1, 0, 0, 0, 1, 1, 9, 0, 0]).contains("unknown stream number 9"))
+        var good: [UInt8] = []
+        TupleBatchCodec.encode(
+            [Delivery(task: 1, tuple: Tuple(values: [.string("abc")], stream: streams.all[0], sourceTask: 2))], into: &good)
+        #expect(decode(Array(good.dropLast())).contains("runs past the end") || decode(Array(good.dropLast())).contains("truncated"))
+        #expect(decode(good + [0]).contains("bytes left"))
+    }
+}

@@ -1,0 +1,78 @@
+import Components
+import Foundation
+import LocalCluster
+import Runtime
+import StormCore
+import StormThrift
+import Testing
+
+@Suite struct LocalClusterTests {
+    func waitFor(_ seconds: Double, _ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    func wordCount(limit: Int64) throws -> StormTopology {
+        var builder = TopologyBuilder()
+        builder.setSpout("sentences", SentenceSpout.className, parallelism: 1, args: [.longArg(limit)])
+        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 2).shuffleGrouping("sentences"))
+        builder.subscribe(builder.setBolt("count", "org.apache.storm.testing.TestWordCounter", parallelism: 2).fieldsGrouping("split", ["word"]))
+        return try builder.build()
+    }
+
+    @Test func aSubmittedTopologyRunsAndAKillStopsItAfterTheWait() async throws {
+        let cluster = try await LocalCluster()
+        let id = try await cluster.submitTopology("words", topology: try wordCount(limit: 1000))
+        let runtime = try #require(cluster.runtime(id))
+        let words = Int64(BuiltInComponents.sentences.joined(separator: " ").split(separator: " ").count) * 200
+        #expect(await waitFor(30) { runtime.stats["count"]?.executed == words })
+        let summary = try cluster.nimbus.getTopologySummaryByName(name: "words")
+        #expect(summary.status == "ACTIVE")
+
+        try await cluster.killTopology("words", waitSecs: 1)
+        // Killed: spouts stop at once, the topology is gone after the wait.
+        #expect(await waitFor(10) { cluster.runtime(id) == nil })
+        await cluster.shutdown()
+    }
+
+    @Test func deactivateStopsTheSpoutsAndActivateResumesThem() async throws {
+        let cluster = try await LocalCluster()
+        // Storm's TestWordSpout: ten words a second, so the test leaves the machine to the others.
+        var builder = TopologyBuilder()
+        builder.setSpout("words", "org.apache.storm.testing.TestWordSpout", parallelism: 2)
+        builder.subscribe(builder.setBolt("count", "org.apache.storm.testing.TestWordCounter", parallelism: 2).fieldsGrouping("words", ["word"]))
+        let id = try await cluster.submitTopology("endless", topology: try builder.build())
+        let runtime = try #require(cluster.runtime(id))
+        func emitted() -> Int64 { runtime.stats["words"]?.emitted ?? 0 }
+        #expect(await waitFor(10) { emitted() > 10 })
+        try await cluster.deactivate("endless")
+        // The spouts see the change within a tenth of a second and finish the call they are in.
+        try await Task.sleep(for: .milliseconds(500))
+        let paused = emitted()
+        try await Task.sleep(for: .milliseconds(1000))
+        #expect(emitted() == paused)
+        try await cluster.activate("endless")
+        #expect(await waitFor(10) { emitted() > paused })
+        await cluster.shutdown()
+    }
+
+    @Test func aTopologyNimbusRefusesIsAnErrorNamingTheClass() async throws {
+        let cluster = try await LocalCluster()
+        let topology = StormTopology(
+            spouts: [
+                "s": SpoutSpec(
+                    spoutObject: .javaObject(JavaObject(fullClassName: "com.example.MissingSpout", argsList: [])),
+                    common: ComponentCommon(inputs: [:], streams: ["default": StreamInfo(outputFields: ["x"], direct: false)]))
+            ], bolts: [:], stateSpouts: [:])
+        await #expect {
+            try await cluster.submitTopology("broken", topology: topology)
+        } throws: { error in
+            (error as? InvalidTopologyException)?.msg.contains("com.example.MissingSpout") == true
+        }
+        await cluster.shutdown()
+    }
+}

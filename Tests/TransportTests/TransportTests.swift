@@ -1,0 +1,117 @@
+import Foundation
+import Locking
+import Logging
+import Testing
+
+@testable import Transport
+
+@Suite struct TransportTests {
+    let logger = Logger(label: "transport-test")
+
+    func frame(_ payload: [UInt8]) -> [UInt8] {
+        var f: [UInt8] = []
+        Frames.begin(into: &f)
+        f.append(contentsOf: payload)
+        Frames.seal(&f)
+        return f
+    }
+
+    func server(port: Int = 0, name: String = "topo-1-1", into received: Locked<[[UInt8]]>) throws -> FrameServer {
+        let s = FrameServer(host: "127.0.0.1", port: port, name: name, logger: logger) { bytes in
+            let copy = [UInt8](bytes)
+            received.withLock { $0.append(copy) }
+        }
+        try s.start()
+        return s
+    }
+
+    func waitFor(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline { if condition() { return true }; usleep(5_000) }
+        return condition()
+    }
+
+    @Test func framesArriveWholeAndInOrder() throws {
+        let received = Locked<[[UInt8]]>([])
+        let s = try server(into: received)
+        defer { s.stop() }
+        let sender = PeerSender(host: "127.0.0.1", port: s.port, name: "topo-1-1", logger: logger)
+        var sent: [[UInt8]] = []
+        for i in 0..<500 {
+            // Sizes from empty to several times the receive buffer, so frames straddle reads.
+            let size = i == 250 ? 3 << 20 : (i * 37) % 5000
+            let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ i) }
+            sent.append(payload)
+            sender.send(frame(payload))
+        }
+        #expect(waitFor { received.withLock { $0.count } == 500 })
+        #expect(received.withLock { $0 } == sent)
+        #expect(sender.isConnected)
+        sender.close()
+    }
+
+    @Test func aWrongHelloOrAnOversizedFrameClosesOnlyThatConnection() throws {
+        let received = Locked<[[UInt8]]>([])
+        let s = try server(into: received)
+        defer { s.stop() }
+        // Another topology's worker on a reused port: its frames are never taken.
+        let stranger = PeerSender(host: "127.0.0.1", port: s.port, name: "other-2-2", logger: logger)
+        stranger.send(frame([1, 2, 3]))
+        // A client that greets correctly and then claims a 4 GiB frame.
+        let raw = try Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000)
+        try raw.writeAll(Frames.hello("topo-1-1") + [0xff, 0xff, 0xff, 0xff])
+        var byte: UInt8 = 0
+        #expect(try raw.read(into: &byte, count: 1) == 0, "the server should close the connection")
+
+        let friend = PeerSender(host: "127.0.0.1", port: s.port, name: "topo-1-1", logger: logger)
+        friend.send(frame([9]))
+        #expect(waitFor { received.withLock { $0 } == [[9]] })
+        usleep(100_000)
+        #expect(received.withLock { $0 } == [[9]])
+        stranger.close(flushTimeout: 0.2)
+        friend.close()
+    }
+
+    @Test func aSenderReconnectsWhenItsPeerRestarts() throws {
+        let received = Locked<[[UInt8]]>([])
+        var s = try server(into: received)
+        let port = s.port
+        let sender = PeerSender(host: "127.0.0.1", port: port, name: "topo-1-1", logger: logger)
+        sender.send(frame([1]))
+        #expect(waitFor { received.withLock { $0.count } == 1 })
+        s.stop()
+        // Frames sent while the peer is down are lost or delivered; frames sent after it is back arrive.
+        for _ in 0..<3 {
+            sender.send(frame([2]))
+            usleep(50_000)
+        }
+        s = try server(port: port, into: received)
+        defer { s.stop() }
+        #expect(waitFor {
+            sender.send(frame([3]))
+            usleep(20_000)
+            return received.withLock { $0.contains([3]) }
+        })
+        #expect(sender.isConnected)
+        sender.close()
+    }
+
+    @Test func anUnreachablePeerKeepsOnlyTheNewestFramesWithinTheBound() throws {
+        let port = try {
+            let probe = try Socket.listen(host: "127.0.0.1", port: 0)
+            return probe.localPort
+        }()
+        let sender = PeerSender(host: "127.0.0.1", port: port, name: "topo-1-1", maxQueuedBytes: 1000, logger: logger)
+        for i in 0..<100 { sender.send(frame([UInt8](repeating: UInt8(i), count: 96))) }
+        #expect(!sender.isConnected)
+        #expect(waitFor { sender.dropped >= 90 })
+        let received = Locked<[[UInt8]]>([])
+        let s = try server(port: port, into: received)
+        defer { s.stop() }
+        #expect(waitFor { received.withLock { $0.last?.first } == 99 })
+        // What survived is the newest frames, in order.
+        let firsts = received.withLock { $0.map { $0[0] } }
+        #expect(firsts == Array(firsts.sorted()) && firsts.count <= 10)
+        sender.close()
+    }
+}
