@@ -51,7 +51,7 @@ let package = Package(
         // registry that maps Storm class names to them, and a TopologyBuilder.
         .target(
             name: "Components",
-            dependencies: ["Tuples", "StormThrift", "StormCore", "Locking", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Tuples", "Groupings", "StormThrift", "StormCore", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
         // Runs a topology's executors as threads: batched queues between them, collectors that route.
         .target(
@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "TuplesTests", dependencies: ["Tuples"]),
         .testTarget(name: "GroupingsTests", dependencies: ["Groupings", "Tuples", "StormThrift"]),
         .testTarget(name: "ComponentsTests", dependencies: ["Components", "Tuples", "StormThrift", "StormCore"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Components", "Tuples", "StormCore", "StormThrift", "Locking"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking"]),
         .testTarget(name: "FluxTests", dependencies: ["Flux", "Components", "StormThrift"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),

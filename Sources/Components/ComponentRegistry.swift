@@ -1,3 +1,4 @@
+import Groupings
 import Locking
 import StormThrift
 import Tuples
@@ -19,6 +20,7 @@ public final class ComponentRegistry: Sendable {
     }
 
     private let entries = Locked<[String: Entry]>([:])
+    private let groupings = Locked<[String: @Sendable ([JavaObjectArg]) throws -> any CustomStreamGrouping]>([:])
 
     public init() {}
 
@@ -34,6 +36,29 @@ public final class ComponentRegistry: Sendable {
     }
 
     public func entry(_ className: String) -> Entry? { entries.withLock { $0[className] } }
+
+    /// Registers a custom stream grouping a topology can name (`custom_object`), as Storm's
+    /// CustomStreamGrouping classes.
+    public func registerGrouping(_ className: String, make: @escaping @Sendable ([JavaObjectArg]) throws -> any CustomStreamGrouping) {
+        groupings.withLock { $0[className] = make }
+    }
+
+    /// A new instance of the custom grouping `object` names (one per emitting task).
+    public func makeGrouping(_ object: JavaObject) throws -> any CustomStreamGrouping {
+        guard let make = groupings.withLock({ $0[object.fullClassName] }) else {
+            throw Failure(description: "no custom grouping class \(object.fullClassName)")
+        }
+        return try make(object.argsList)
+    }
+
+    /// Checks that a subscription's custom grouping is one this cluster has.
+    public func checkGrouping(_ object: JavaObject, subscriber: String, source: String) throws(Failure) {
+        guard groupings.withLock({ $0[object.fullClassName] }) != nil else {
+            let known = groupings.withLock { $0.keys.sorted() }
+            throw Failure(
+                description: "bolt '\(subscriber)' groups '\(source)' with custom grouping \(object.fullClassName), which this cluster does not have (registered: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+        }
+    }
 
     public var classNames: [String] { entries.withLock { $0.keys.sorted() } }
 

@@ -139,10 +139,13 @@ public final class Nimbus: NimbusHandler {
         }
         for (id, bolt) in topology.bolts.sorted(by: { $0.key < $1.key }) {
             if case .javaObject(let object) = bolt.boltObject { try ComponentRegistry.shared.check(object, as: .bolt, component: id) }
+            for (source, grouping) in bolt.common.inputs.sorted(by: { $0.key.componentId < $1.key.componentId }) {
+                if case .customObject(let object) = grouping {
+                    try ComponentRegistry.shared.checkGrouping(object, subscriber: id, source: source.componentId)
+                }
+            }
         }
     }
-
-
 
     // MARK: lifecycle transitions
 

@@ -148,7 +148,7 @@ public final class TopologyRuntime: @unchecked Sendable {
                             subscriber: subscriber,
                             router: try Router(
                                 grouping: grouping, subscriber: subscriber, tasks: targets, sourceFields: fields.names,
-                                localTasks: local.intersection(targets)))
+                                localTasks: local.intersection(targets), custom: { try registry.makeGrouping($0) }))
                     }
                 }
                 let collector = TaskCollector(

@@ -73,6 +73,15 @@ import Testing
         } throws: { error in
             (error as? InvalidTopologyException)?.msg.contains("com.example.MissingSpout") == true
         }
+        var builder = TopologyBuilder()
+        builder.setSpout("words", "org.apache.storm.testing.TestWordSpout")
+        builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").customGrouping("words", "com.example.Partitioner"))
+        let grouped = try builder.build()
+        await #expect {
+            try await cluster.submitTopology("grouped", topology: grouped)
+        } throws: { error in
+            (error as? InvalidTopologyException)?.msg.contains("custom grouping com.example.Partitioner") == true
+        }
         await cluster.shutdown()
     }
 }

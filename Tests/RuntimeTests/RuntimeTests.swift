@@ -1,5 +1,6 @@
 import Components
 import Foundation
+import Groupings
 import Locking
 import StormCore
 import StormThrift
@@ -50,6 +51,13 @@ final class DirectSpout: Spout {
     }
 }
 
+/// A custom grouping: every tuple to the subscriber's highest task.
+final class LastTaskOnly: CustomStreamGrouping {
+    var last: Int32 = 0
+    func prepare(targetTasks: [Int32]) { last = targetTasks.max()! }
+    func chooseTasks(sourceTask: Int32, values: [Value]) -> [Int32] { [last] }
+}
+
 enum TestComponents {
     static let registered: ComponentRegistry = {
         let r = ComponentRegistry.shared
@@ -59,6 +67,7 @@ enum TestComponents {
         }
         r.register("test.Recording", kind: .bolt) { _ in RecordingBolt() }
         r.register("test.Direct", kind: .spout) { _ in DirectSpout() }
+        r.registerGrouping("test.LastTaskOnly") { _ in LastTaskOnly() }
         return r
     }()
 }
@@ -126,6 +135,14 @@ enum TestComponents {
         let counts = runtime.instances(of: "sink").map { ($0 as! RecordingBolt).received.count }
         // 90 to the last sink task; the 10 addressed to task 999 are refused (and logged), not delivered.
         #expect(counts == [0, 0, 90])
+    }
+
+    @Test func aRegisteredCustomGroupingChoosesTheTasks() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(10)])
+        builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 3).customGrouping("sentences", "test.LastTaskOnly"))
+        let runtime = try run(try builder.build(), until: { $0.stats["sink"]?.executed == 50 }, for: 30)
+        #expect(runtime.instances(of: "sink").map { ($0 as! RecordingBolt).received.count } == [0, 0, 50])
     }
 
     @Test func deactivateStopsEmissionAndActivateResumes() throws {
