@@ -99,7 +99,7 @@ public final class SplitSentenceBolt: Bolt {
                 for i in 0...bytes.count where i == bytes.count || bytes[i] == UInt8(ascii: " ") {
                     if i > start {
                         let word = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-                        collector.emit([.string(word)], anchors: [tuple])
+                        collector.emit([.string(word)], anchor: tuple)
                     }
                     start = i + 1
                 }
@@ -128,7 +128,7 @@ public final class WordCountBolt: Bolt {
             counts[word] = 1
             count = 1
         }
-        collector?.emit([word, .int(count)], anchors: [tuple])
+        collector?.emit([word, .int(count)], anchor: tuple)
         collector?.ack(tuple)
     }
 }

@@ -51,6 +51,9 @@ public protocol SpoutOutputCollector: AnyObject {
 public protocol OutputCollector: AnyObject {
     @discardableResult
     func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32]
+    /// Emits anchored to one tuple (the usual case: no array of anchors to build for every tuple).
+    @discardableResult
+    func emit(_ values: [Value], stream: String, anchor: Tuple) -> [Int32]
     func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple])
     func ack(_ tuple: Tuple)
     func fail(_ tuple: Tuple)
@@ -68,6 +71,17 @@ extension OutputCollector {
     @discardableResult
     public func emit(_ values: [Value], stream: String = defaultStream, anchors: [Tuple] = []) -> [Int32] {
         emit(values, stream: stream, anchors: anchors)
+    }
+
+    /// For collectors that only implement the many-anchors form.
+    @discardableResult
+    public func emit(_ values: [Value], stream: String, anchor: Tuple) -> [Int32] {
+        emit(values, stream: stream, anchors: [anchor])
+    }
+
+    @discardableResult
+    public func emit(_ values: [Value], anchor: Tuple) -> [Int32] {
+        emit(values, stream: defaultStream, anchor: anchor)
     }
 }
 

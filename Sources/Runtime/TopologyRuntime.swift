@@ -309,26 +309,34 @@ public final class TopologyRuntime: @unchecked Sendable {
     }
 
     private func runBolts(_ runner: ExecutorRunner) {
-        // An executor's tasks are a contiguous range: index by offset from the first.
+        // An executor's tasks are a contiguous range: index by offset from the first. Arrays of the bolts and
+        // collectors, read once per tuple; most executors run one task, which is hoisted out of the loop.
         let first = runner.tasks.first!.taskId
-        let byTask: [(TaskInstance, any Components.Bolt)] = runner.tasks.map { ($0, $0.component as! any Components.Bolt) }
+        let bolts: [any Components.Bolt] = runner.tasks.map { $0.component as! any Components.Bolt }
+        let collectors: [TaskCollector] = runner.tasks.map { $0.collector! }
+        let single = bolts.count == 1 ? bolts[0] : nil
         var executedByStream = [Int64](repeating: 0, count: streams.all.count)
         while runner.running.withLock({ $0 }) {
             let batches = runner.queue.takeAll(timeoutMillis: 50)
             if batches.isEmpty { continue }
             var executed = 0
-            var emitted = 0
+            let emittedBefore = collectors.reduce(0) { $0 + $1.emittedCount }
             for batch in batches {
-                for delivery in batch {
-                    let (task, bolt) = byTask[Int(delivery.task - first)]
-                    let stream = Int(delivery.tuple.stream.id)
-                    if stream >= 0 { executedByStream[stream] &+= 1 }
-                    let before = task.collector!.emittedCount
-                    bolt.execute(delivery.tuple)
-                    emitted += task.collector!.emittedCount - before
+                // Through the buffer, so each tuple is lent to execute rather than copied out (and retained).
+                batch.withUnsafeBufferPointer { deliveries in
+                    for i in deliveries.indices {
+                        let stream = Int(deliveries[i].tuple.stream.id)
+                        if stream >= 0 { executedByStream[stream] &+= 1 }
+                        if let single {
+                            single.execute(deliveries[i].tuple)
+                        } else {
+                            bolts[Int(deliveries[i].task - first)].execute(deliveries[i].tuple)
+                        }
+                    }
                 }
                 executed += batch.count
             }
+            let emitted = collectors.reduce(0) { $0 + $1.emittedCount } - emittedBefore
             // Downstream first, then count these as done: in-flight never drops to zero while work remains.
             flushAll(runner)
             inFlight.withLock { $0 -= executed }

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Throughput of topologies in worker processes: ZooKeeper, one nimbus, one supervisor with two slots, on loopback.
+
+usage: swift build -c release && STORM_BIN=.build/release/storm scripts/bench_workers.py [--seconds 30] [--warmup 10]
+
+Each case submits a topology of built-in Swift components, lets it warm up, then reads the executors' counts
+(worker heartbeats, every second, through nimbus' getTopologyInfo) twice, `--seconds` apart:
+- word count (sentence spout -> split, shuffle -> count, fields on "word") in one worker and in two workers;
+- spout -> sink (discarding bolt) in one worker: raw tuples per second between two threads;
+- spout -> sink in two workers: every tuple crosses a TCP connection on loopback.
+RSS is the sum over the topology's worker processes at the end of the window.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "e2e"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
+from conftest import Cluster, ZooKeeper, free_port, upload, wait_until  # noqa: E402
+from stormclient import JavaComponent, TopologyBuilder  # noqa: E402
+from test_workers import executed, worker_processes  # noqa: E402
+
+
+def word_count(split=1, count=1):
+    b = TopologyBuilder()
+    b.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"]), 1)
+    b.set_bolt("split", JavaComponent("org.apache.storm.perf.bolt.SplitSentenceBolt", ["word"]), split) \
+        .shuffle_grouping("sentences")
+    b.set_bolt("count", JavaComponent("org.apache.storm.perf.bolt.CountBolt", ["word", "count"]), count) \
+        .fields_grouping("split", ["word"])
+    return b.build(), "count"
+
+
+def spout_to_sink():
+    b = TopologyBuilder()
+    b.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"]), 1)
+    b.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 1).shuffle_grouping("sentences")
+    return b.build(), "sink"
+
+
+def rss_mib(topology_id):
+    total = 0
+    for pid in worker_processes(topology_id):
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def measure(client, name, topology, counted, workers, seconds, warmup):
+    conf = {"topology.workers": workers, "topology.acker.executors": 0}
+    client.submitTopology(name, upload(client), json.dumps(conf), topology)
+    topology_id = client.getTopologySummaryByName(name).id
+    assert wait_until(lambda: len(worker_processes(topology_id)) == workers, 60), "workers did not start"
+    assert wait_until(lambda: executed(client, name, counted) > 0, 60), "no tuples flowed"
+    time.sleep(warmup)
+    c0, t0 = executed(client, name, counted), time.time()
+    time.sleep(seconds)
+    c1, t1 = executed(client, name, counted), time.time()
+    ports = sorted({(e.component_id, e.port) for e in client.getTopologyInfoByName(name).executors})
+    rss = rss_mib(topology_id)
+    client.killTopologyWithOpts(name, __import__("conftest").ttypes.KillOptions(wait_secs=0))
+    assert wait_until(lambda: not worker_processes(topology_id), 60)
+    return (c1 - c0) / (t1 - t0), rss, ports
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=float, default=10)
+    args = parser.parse_args()
+    zk = ZooKeeper()
+    cluster = None
+    try:
+        cluster = Cluster(zk, nimbuses=1, extra_conf=[
+            "-c", "task.heartbeat.frequency.secs=1", "-c", "nimbus.task.launch.secs=60"])
+        cluster.add_supervisor("a", [free_port(), free_port()])
+        client = cluster.client()
+        assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, 60)
+        cases = [
+            ("word count, 1 worker (1 spout, 1 split, 1 count)", "wc1", word_count(), 1, "words"),
+            ("word count, 2 workers (1 spout, 2 split, 2 count)", "wc2", word_count(2, 2), 2, "words"),
+            ("spout -> sink, 1 worker", "ss1", spout_to_sink(), 1, "tuples"),
+            ("spout -> sink, 2 workers (every tuple over loopback TCP)", "ss2", spout_to_sink(), 2, "tuples"),
+        ]
+        for title, name, (topology, counted), workers, unit in cases:
+            rate, rss, placement = measure(client, name, topology, counted, workers, args.seconds, args.warmup)
+            print(f"{title}: {rate / 1e6:.2f}M {unit}/s, workers' RSS {rss:.0f} MiB  {placement}", flush=True)
+    finally:
+        if cluster:
+            cluster.stop()
+        zk.stop()
+
+
+if __name__ == "__main__":
+    main()
