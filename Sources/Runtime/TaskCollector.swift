@@ -27,8 +27,10 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     let defaultIndex: Int?
     /// The default stream's number when it is declared but has no subscribers (counted, not sent).
     let defaultUnsubscribedId: Int?
-    /// The task's spout, when it is one: acked directly while tuples are not tracked.
-    weak var spout: (any Spout)?
+    /// The task's spout, when it is one: acked directly while tuples are not tracked. Not weak: a weak
+    /// reference gives the spout a side table, which puts every retain of it on the slow path; the runtime's
+    /// task owns the spout for as long as this collector lives.
+    unowned(unsafe) var spout: (any Spout)?
     @exclusivity(unchecked) var outboxes: [[Delivery]]
     @exclusivity(unchecked) var pending = 0
     /// Tuples this task has emitted (all time); executors read it to count.

@@ -281,13 +281,14 @@ public final class TopologyRuntime: @unchecked Sendable {
             // Several rounds between checks of the shared flags (they cost a lock each), but no longer than a
             // flush interval: a slow spout's tuples must not wait for a full batch.
             let roundStart = Self.monotonicNanos()
-            for _ in 0..<64 {
+            for round in 0..<64 {
                 for (task, spout) in spouts {
                     let before = task.collector!.emittedCount
                     spout.nextTuple()
                     emitted += task.collector!.emittedCount - before
                 }
-                if Self.monotonicNanos() - roundStart >= Self.flushIntervalNanos { break }
+                // The clock every eighth round: reading it for every tuple cost 5% of a fast spout's time.
+                if round & 7 == 7 && Self.monotonicNanos() - roundStart >= Self.flushIntervalNanos { break }
             }
             let now = Self.monotonicNanos()
             if emitted == 0 {

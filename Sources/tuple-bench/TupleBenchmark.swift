@@ -23,6 +23,26 @@ enum TupleBenchmark {
     }
 
     /// Word count in one process (sentence spout -> shuffle -> split -> fields -> count), steady state.
+    /// Storm's sentence spout into a discarding bolt: the cost of moving one tuple between two threads.
+    static func spoutToSink(seconds: Double) throws {
+        var runs: [Double] = []
+        for _ in 0..<5 {
+            var builder = TopologyBuilder()
+            builder.setSpout("sentences", SentenceSpout.className)
+            builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").shuffleGrouping("sentences"))
+            let runtime = try TopologyRuntime(topologyId: "bench-1-1", topology: try builder.build(), conf: StormConfig.defaults)
+            try runtime.start()
+            Thread.sleep(forTimeInterval: 1)
+            let before = runtime.stats["sink"]!.executed
+            let start = Date()
+            Thread.sleep(forTimeInterval: seconds)
+            runs.append(Double(runtime.stats["sink"]!.executed - before) / Date().timeIntervalSince(start) / 1e6)
+            runtime.stop(drainTimeout: 2)
+        }
+        let median = runs.sorted()[runs.count / 2]
+        print("spout -> sink in one process: median \(String(format: "%.2f", median))M tuples/s (runs: \(runs.map { String(format: "%.2f", $0) }.joined(separator: ", ")))")
+    }
+
     static func wordCount(seconds: Double, spouts: Int32, splits: Int32, counts: Int32) throws {
         // Thread placement on 2 cores varies from run to run: report every run, and the median.
         var runs: [Double] = []
@@ -57,6 +77,10 @@ enum TupleBenchmark {
     }
 
     static func main() throws {
+        if CommandLine.arguments.contains("--spout-sink") {
+            try spoutToSink(seconds: 5)
+            return
+        }
         if CommandLine.arguments.contains("--wordcount") {
             try wordCount(seconds: 5, spouts: 1, splits: 1, counts: 1)
             try wordCount(seconds: 5, spouts: 1, splits: 2, counts: 2)
