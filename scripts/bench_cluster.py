@@ -3,7 +3,8 @@
 
 usage: scripts/bench_cluster.py [--session-timeout-ms 20000] [--idle-seconds 60]
 
-Starts ZooKeeper, two nimbuses and two supervisors (`swift build` first), submits one topology, then measures:
+Starts ZooKeeper, two nimbuses and two supervisors (`swift build` first), submits one topology of two workers,
+then measures:
 ZooKeeper writes (zxid delta) and bytes received per minute while the cluster idles; time from `kill -9` of a
 supervisor to its executors being reassigned; time from `kill -9` of the leader nimbus to a new leader.
 """
@@ -15,7 +16,17 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "e2e"))
 import conftest  # noqa: E402
-from conftest import Cluster, ZooKeeper, connect, shell_topology, upload, wait_until  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
+from conftest import Cluster, ZooKeeper, connect, upload, wait_until  # noqa: E402
+from stormclient import JavaComponent, TopologyBuilder  # noqa: E402
+
+
+def light_topology():
+    """Storm's TestWordSpout (ten words a second) into a discarding bolt: workers that run but hardly work."""
+    b = TopologyBuilder()
+    b.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
+    b.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 1).shuffle_grouping("words")
+    return b.build()
 
 
 def main():
@@ -34,7 +45,7 @@ def main():
         cluster.add_supervisor("b", [6710, 6711])
         client = cluster.client()
         assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 2, 60)
-        client.submitTopology("bench", upload(client), json.dumps({"topology.workers": 2}), shell_topology())
+        client.submitTopology("bench", upload(client), json.dumps({"topology.workers": 2}), light_topology())
         ports = lambda: sorted({e.port for e in client.getTopologyInfoByName("bench").executors})  # noqa: E731
         assert wait_until(lambda: len(ports()) == 2, 60)
         time.sleep(5)

@@ -71,6 +71,13 @@ public final class ComponentRegistry: Sendable {
         guard entry.kind == kind else {
             throw Failure(description: "component '\(component)' is a \(kind.rawValue) but \(object.fullClassName) is a \(entry.kind.rawValue)")
         }
+        // Arguments are checked where they are read, when the component is made: make one now, so a bad
+        // argument is refused at submit rather than by every worker that tries to start.
+        do {
+            _ = try entry.make(object.argsList)
+        } catch {
+            throw Failure(description: "component '\(component)' (\(object.fullClassName)) cannot be made from its arguments: \(error)")
+        }
     }
 
     /// The streams a registered component declares, for building topologies that name it.

@@ -50,10 +50,17 @@ import Testing
         func emitted() -> Int64 { runtime.stats["words"]?.emitted ?? 0 }
         #expect(await waitFor(10) { emitted() > 10 })
         try await cluster.deactivate("endless")
-        // The spouts see the change within a tenth of a second and finish the call they are in.
-        try await Task.sleep(for: .milliseconds(500))
-        let paused = emitted()
-        try await Task.sleep(for: .milliseconds(1000))
+        // The spouts see the change within a tenth of a second (longer on a loaded machine) and finish the call
+        // they are in; while active they emit about twenty words a second, so a quiet second means stopped.
+        var paused = emitted()
+        var quiet = false
+        for _ in 0..<20 where !quiet {
+            try await Task.sleep(for: .seconds(1))
+            quiet = emitted() == paused
+            paused = emitted()
+        }
+        #expect(quiet)
+        try await Task.sleep(for: .seconds(1))
         #expect(emitted() == paused)
         try await cluster.activate("endless")
         #expect(await waitFor(10) { emitted() > paused })

@@ -178,6 +178,8 @@ import Testing
         unknownClass.bolts["count"]!.boltObject = .javaObject(JavaObject(fullClassName: "com.acme.Counter", argsList: []))
         var spoutAsBolt = NimbusFixture.wordCount()
         spoutAsBolt.bolts["count"]!.boltObject = .javaObject(JavaObject(fullClassName: "org.apache.storm.testing.TestWordSpout", argsList: []))
+        var badArgs = NimbusFixture.wordCount()
+        badArgs.spouts["sentences"]!.spoutObject = .javaObject(JavaObject(fullClassName: "storm.swift.SentenceSpout", argsList: [.stringArg("many")]))
         var badFields = NimbusFixture.wordCount()
         badFields.bolts["count"]!.common.inputs = [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["nope"])]
         let cases: [(String, StormTopology, String, String)] = [
@@ -197,6 +199,7 @@ import Testing
             ("ok", badFields, "{}", "by field 'nope'"),
             ("ok", unknownClass, "{}", "component 'count' names class com.acme.Counter, which this cluster does not have"),
             ("ok", spoutAsBolt, "{}", "component 'count' is a bolt but org.apache.storm.testing.TestWordSpout is a spout"),
+            ("ok", badArgs, "{}", "component 'sentences' (storm.swift.SentenceSpout) cannot be made from its arguments: storm.swift.SentenceSpout takes one optional argument, a number of sentences"),
         ]
         for (name, topology, conf, message) in cases {
             do {

@@ -232,6 +232,9 @@ def test_killed_topology_leaves_no_process_behind(workers_cluster):
     topology_id = submit(client, "doomed", builder.build(), {"topology.workers": 4})
     assert wait_until(lambda: len(worker_ports(topology_id)) == 4, 60)
 
-    client.killTopologyWithOpts("doomed", ttypes.KillOptions(wait_secs=1))
+    client.killTopologyWithOpts("doomed", ttypes.KillOptions(wait_secs=4))
+    # During the wait the workers live on with their spouts deactivated; after it, they are gone.
+    assert wait_until(lambda: worker_logs(workers_cluster, topology_id).count("spouts deactivated") >= 4, 4)
+    assert len(worker_processes(topology_id)) == 4
     assert wait_until(lambda: not worker_processes(topology_id), 30), worker_processes(topology_id)
     assert wait_until(lambda: not client.getClusterInfo().topologies, 30)
