@@ -8,7 +8,7 @@ Each case submits a topology of built-in Swift components, lets it warm up, then
 - word count (sentence spout -> split, shuffle -> count, fields on "word") in one worker and in two workers;
 - spout -> sink (discarding bolt) in one worker: raw tuples per second between two threads;
 - spout -> sink in two workers: every tuple crosses a TCP connection on loopback.
-RSS is the sum over the topology's worker processes at the end of the window.
+Memory, at the end of the window: each worker's RSS, and the workers' PSS summed (shared pages counted once).
 """
 import argparse
 import json
@@ -40,14 +40,17 @@ def spout_to_sink():
     return b.build(), "sink"
 
 
-def rss_mib(topology_id):
-    total = 0
+def memory_mib(topology_id):
+    """Each worker's RSS, and the PSS of all of them (shared pages, such as the binary's, counted once)."""
+    rss, pss = [], 0
     for pid in worker_processes(topology_id):
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
+                if line.startswith("Rss:"):
+                    rss.append(int(line.split()[1]) / 1024)
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+    return sorted(rss), pss
 
 
 def measure(client, name, topology, counted, workers, seconds, warmup):
@@ -61,10 +64,10 @@ def measure(client, name, topology, counted, workers, seconds, warmup):
     time.sleep(seconds)
     c1, t1 = executed(client, name, counted), time.time()
     ports = sorted({(e.component_id, e.port) for e in client.getTopologyInfoByName(name).executors})
-    rss = rss_mib(topology_id)
+    memory = memory_mib(topology_id)
     client.killTopologyWithOpts(name, __import__("conftest").ttypes.KillOptions(wait_secs=0))
     assert wait_until(lambda: not worker_processes(topology_id), 60)
-    return (c1 - c0) / (t1 - t0), rss, ports
+    return (c1 - c0) / (t1 - t0), memory, ports
 
 
 def main():
@@ -87,8 +90,9 @@ def main():
             ("spout -> sink, 2 workers (every tuple over loopback TCP)", "ss2", spout_to_sink(), 2, "tuples"),
         ]
         for title, name, (topology, counted), workers, unit in cases:
-            rate, rss, placement = measure(client, name, topology, counted, workers, args.seconds, args.warmup)
-            print(f"{title}: {rate / 1e6:.2f}M {unit}/s, workers' RSS {rss:.0f} MiB  {placement}", flush=True)
+            rate, (rss, pss), placement = measure(client, name, topology, counted, workers, args.seconds, args.warmup)
+            print(f"{title}: {rate / 1e6:.2f}M {unit}/s; RSS per worker {', '.join(f'{r:.0f}' for r in rss)} MiB, "
+                  f"PSS of all workers {pss:.0f} MiB  {placement}", flush=True)
     finally:
         if cluster:
             cluster.stop()

@@ -383,7 +383,17 @@ public final class TopologyRuntime: @unchecked Sendable {
             let i = Int(d.task) < executorOfTask.count && d.task >= 0 ? executorOfTask[Int(d.task)] : -1
             if i >= 0 && i < remoteIndex { groups[i].append(d) } else { strays += 1 }
         }
-        for i in groups.indices where !groups[i].isEmpty { deliver(groups[i], toExecutor: i) }
+        // In batches of the usual size: a queue holds a bounded number of batches, so a frame of thousands of
+        // tuples would otherwise weigh as much there as a batch of one.
+        for i in groups.indices where !groups[i].isEmpty {
+            if groups[i].count <= Self.batchSize {
+                deliver(groups[i], toExecutor: i)
+            } else {
+                for start in stride(from: 0, to: groups[i].count, by: Self.batchSize) {
+                    deliver(Array(groups[i][start..<min(start + Self.batchSize, groups[i].count)]), toExecutor: i)
+                }
+            }
+        }
         if strays > 0 { misrouted.withLock { $0 += strays } }
     }
 

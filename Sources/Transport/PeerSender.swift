@@ -28,7 +28,7 @@ public final class PeerSender: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     /// - Parameter name: the hello's name (the topology id).
-    public init(host: String, port: Int, name: String, maxQueuedBytes: Int = 32 << 20, logger: Logger) {
+    public init(host: String, port: Int, name: String, maxQueuedBytes: Int = 8 << 20, logger: Logger) {
         self.host = host
         self.port = port
         self.name = name
