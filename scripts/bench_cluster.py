@@ -18,15 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import conftest  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
 from conftest import Cluster, ZooKeeper, connect, upload, wait_until  # noqa: E402
-from stormclient import JavaComponent, TopologyBuilder  # noqa: E402
-
-
-def light_topology():
-    """Storm's TestWordSpout (ten words a second) into a discarding bolt: workers that run but hardly work."""
-    b = TopologyBuilder()
-    b.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
-    b.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 1).shuffle_grouping("words")
-    return b.build()
+from test_workers import word_topology  # noqa: E402
 
 
 def main():
@@ -45,7 +37,8 @@ def main():
         cluster.add_supervisor("b", [6710, 6711])
         client = cluster.client()
         assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 2, 60)
-        client.submitTopology("bench", upload(client), json.dumps({"topology.workers": 2}), light_topology())
+        client.submitTopology("bench", upload(client), json.dumps({"topology.workers": 2}),
+                            word_topology("sink", spouts=1, bolts=1))
         ports = lambda: sorted({e.port for e in client.getTopologyInfoByName("bench").executors})  # noqa: E731
         assert wait_until(lambda: len(ports()) == 2, 60)
         time.sleep(5)

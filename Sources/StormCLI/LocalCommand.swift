@@ -1,9 +1,7 @@
 import ArgumentParser
-import Dispatch
 import Flux
 import Foundation
 import LocalCluster
-import Locking
 import Logging
 import Runtime
 import StormCore
@@ -47,15 +45,7 @@ struct LocalCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(message: "cannot run \(file): \(error)")
         }
-        let stop = Locked(false)
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.withLock { $0 = true } }
-            source.resume()
-            sources.append(source)
-        }
+        let stop = StopSignals()
         let spouts = Set(flux.topology.spouts.keys)
         let components = Self.upstreamFirst(flux.topology)
         print("running \(id) in this process\(duration.map { " for \($0) s" } ?? "; Ctrl-C stops it")")
@@ -63,7 +53,7 @@ struct LocalCommand: AsyncParsableCommand {
         var last = runtime.stats
         var lastTime = started
         var nextLine = started.addingTimeInterval(1)
-        while !stop.withLock({ $0 }) {
+        while !stop.stopRequested {
             if let duration, Date().timeIntervalSince(started) >= duration { break }
             try? await Task.sleep(for: .milliseconds(50))
             let now = Date()
@@ -81,7 +71,7 @@ struct LocalCommand: AsyncParsableCommand {
             lastTime = now
         }
         await cluster.shutdown()
-        sources.forEach { $0.cancel() }
+        stop.cancel()
         let stats = runtime.stats
         let totals = components.map { c in
             spouts.contains(c) ? "\(c) emitted \(stats[c]?.emitted ?? 0)" : "\(c) executed \(stats[c]?.executed ?? 0)"

@@ -1,8 +1,6 @@
 import ArgumentParser
 import ClusterState
-import Dispatch
 import Foundation
-import Locking
 import Logging
 import StormCore
 import Worker
@@ -27,15 +25,7 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(message: "worker cannot read its configuration \(confFile): \(error)")
         }
-        let stop = Locked(false)
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.withLock { $0 = true } }
-            source.resume()
-            sources.append(source)
-        }
+        let stop = StopSignals()
         let slot = WorkerSlot(topologyId: topologyId, supervisorId: supervisorId, port: port, workerId: workerId)
         let worker: Worker
         do {
@@ -47,7 +37,7 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.error("worker cannot start: \(error)")
             throw CLIFailure(message: "worker cannot start: \(error)")
         }
-        let reason = await worker.run { stop.withLock { $0 } }
+        let reason = await worker.run { stop.stopRequested }
         logger.info("worker \(workerId) stopping: \(reason)")
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             Thread.detachNewThread {
@@ -55,6 +45,6 @@ struct WorkerCommand: AsyncParsableCommand {
                 done.resume()
             }
         }
-        sources.forEach { $0.cancel() }
+        stop.cancel()
     }
 }

@@ -26,6 +26,7 @@ public enum ConfigKey {
     public static let supervisorWorkerStartTimeoutSecs = "supervisor.worker.start.timeout.secs"
     public static let supervisorWorkerShutdownSleepSecs = "supervisor.worker.shutdown.sleep.secs"
     public static let taskHeartbeatFrequencySecs = "task.heartbeat.frequency.secs"
+    public static let taskRefreshPollSecs = "task.refresh.poll.secs"
     /// Ours: how long a starting worker waits for its peers' connections before activating its spouts anyway.
     public static let workerConnectionsWaitSecs = "worker.connections.wait.secs"
     public static let logDir = "storm.log.dir"
@@ -78,6 +79,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.supervisorWorkerStartTimeoutSecs: 120,
         ConfigKey.supervisorWorkerShutdownSleepSecs: 3,
         ConfigKey.taskHeartbeatFrequencySecs: 3,
+        ConfigKey.taskRefreshPollSecs: 10,
         ConfigKey.workerConnectionsWaitSecs: 30,
         ConfigKey.supervisorHeartbeatFrequencySecs: 5,
         ConfigKey.supervisorMonitorFrequencySecs: 3,

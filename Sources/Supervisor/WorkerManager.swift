@@ -165,6 +165,9 @@ final class WorkerManager: @unchecked Sendable {
                     "--port", "\(port)", "--worker-id", workerId,
                 ],
                 logFile: logFolder.appendingPathComponent("worker.log").path)
+            // The worker writes it too, as it starts; written here as well, a supervisor killed right after this
+            // launch still finds the worker to adopt.
+            try? local.writePid(pid)
             workers[port] = Running(
                 workerId: workerId, pid: pid, topologyId: want.topologyId, executors: want.executors, launched: Date(), isChild: true)
             logger.info("launched worker \(workerId) (pid \(pid)) for \(want.topologyId) on port \(port), log \(logFolder.path)/worker.log")

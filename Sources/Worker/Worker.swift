@@ -48,6 +48,10 @@ public final class Worker: @unchecked Sendable {
     private var executors: [ExecutorInfo] = []
     private var routes = PeerRoutes()
     private let isActive = Locked(false)
+    /// Set by a watch on the topology's assignment or status: re-read them now rather than at the next poll.
+    private let refreshDue = Locked(true)
+    /// Paths with a watch armed (a watch is one-shot; arming one per read would pile them up).
+    private let watching = Locked<Set<String>>([])
 
     /// - Parameter conf: the supervisor's configuration (the topology's own is read from its files).
     public init(slot: WorkerSlot, conf: StormConfig, state: StormClusterState, registry: ComponentRegistry = .shared, logger: Logger) throws {
@@ -89,6 +93,11 @@ public final class Worker: @unchecked Sendable {
         }
         // Relative paths in components (and shell components' resources) resolve in the topology's folder.
         _ = FileManager.default.changeCurrentDirectoryPath(dist.path)
+        state.storage.onNewSession { [self] in
+            // The old session's watches are gone.
+            watching.withLock { $0 = [] }
+            refreshDue.withLock { $0 = true }
+        }
         let assignment = try await state.assignment(slot.topologyId)
         executors = myExecutors(assignment)
         guard !executors.isEmpty, let assignment else {
@@ -132,6 +141,7 @@ public final class Worker: @unchecked Sendable {
         let clusterHeartbeatEvery = Double((try? conf.int(ConfigKey.taskHeartbeatFrequencySecs)) ?? 3)
         var lastLocal = Date.distantPast
         var lastCluster = Date.distantPast
+        let pollEvery = Double((try? conf.int(ConfigKey.taskRefreshPollSecs)) ?? 10)
         var lastRefresh = Date.distantPast
         while !stopRequested() {
             let now = Date()
@@ -143,18 +153,40 @@ public final class Worker: @unchecked Sendable {
                 lastCluster = now
                 do { try await writeClusterHeartbeat() } catch { logger.warning("cannot write the cluster heartbeat: \(error)") }
             }
-            if now.timeIntervalSince(lastRefresh) >= 1 {
+            let due = refreshDue.withLock { d -> Bool in
+                defer { d = false }
+                return d
+            }
+            if due || now.timeIntervalSince(lastRefresh) >= pollEvery {
                 lastRefresh = now
                 do {
+                    await watch(state.assignmentsPath + "/" + slot.topologyId)
+                    await watch(state.stormsPath + "/" + slot.topologyId)
                     if let reason = try await refreshAssignment() { return reason }
                     try await refreshStatus()
                 } catch {
+                    refreshDue.withLock { $0 = true }
                     logger.warning("cannot read the cluster state (retrying): \(error)")
+                    try? await Task.sleep(for: .seconds(1))
                 }
             }
             try? await Task.sleep(for: .milliseconds(100))
         }
         return "asked to stop"
+    }
+
+    /// Arms a one-shot watch on `path` unless one is armed: its firing makes the next loop re-read the state.
+    func watch(_ path: String) async {
+        guard watching.withLock({ $0.insert(path).inserted }) else { return }
+        let trigger: Watcher = { [watching, refreshDue] _ in
+            watching.withLock { _ = $0.remove(path) }
+            refreshDue.withLock { $0 = true }
+        }
+        do {
+            _ = try await state.storage.exists(path, watch: trigger)
+        } catch {
+            watching.withLock { _ = $0.remove(path) }
+        }
     }
 
     /// Follows the topology's status: spouts run only while it is active.

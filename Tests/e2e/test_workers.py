@@ -90,6 +90,18 @@ def executed(client, name, component):
     return total
 
 
+def word_topology(bolt="sink", spouts=1, bolts=2):
+    """Storm's TestWordSpout (ten words a second per task) into a discarding sink or a fields-grouped counter."""
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), spouts)
+    if bolt == "sink":
+        builder.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), bolts).shuffle_grouping("words")
+    else:
+        builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), bolts) \
+            .fields_grouping("words", ["word"])
+    return builder.build()
+
+
 def word_count_topology(limit):
     builder = TopologyBuilder()
     builder.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"], args=[limit]), 2)
@@ -142,11 +154,8 @@ def test_word_count_across_two_supervisors_and_four_workers_is_exact(workers_clu
 
 def test_worker_kill9_is_restarted_and_processing_resumes(workers_cluster):
     client, ports_a, ports_b = two_supervisors(workers_cluster, slots=1)
-    builder = TopologyBuilder()
-    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
-    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 2) \
-        .fields_grouping("words", ["word"])
-    topology_id = submit(client, "restart", builder.build(), {"topology.workers": 2})
+    topology = word_topology("count", spouts=1, bolts=2)
+    topology_id = submit(client, "restart", topology, {"topology.workers": 2})
     assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
     assert wait_until(lambda: executed(client, "restart", "count") > 10, 30)
 
@@ -164,10 +173,8 @@ def test_worker_kill9_is_restarted_and_processing_resumes(workers_cluster):
 
 def test_deactivate_stops_emission_and_activate_resumes(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster, slots=1)
-    builder = TopologyBuilder()
-    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 2)
-    builder.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 2).shuffle_grouping("words")
-    topology_id = submit(client, "pause", builder.build(), {"topology.workers": 2})
+    topology = word_topology("sink", spouts=2, bolts=2)
+    topology_id = submit(client, "pause", topology, {"topology.workers": 2})
     assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
     assert wait_until(lambda: executed(client, "pause", "sink") > 20, 30)
 
@@ -184,11 +191,8 @@ def test_deactivate_stops_emission_and_activate_resumes(workers_cluster):
 
 def test_rebalance_two_to_four_workers_keeps_running_and_unassigned_workers_stop(workers_cluster):
     client, ports_a, ports_b = two_supervisors(workers_cluster)
-    builder = TopologyBuilder()
-    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 2)
-    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 4) \
-        .fields_grouping("words", ["word"])
-    topology_id = submit(client, "grow", builder.build(), {"topology.workers": 2})
+    topology = word_topology("count", spouts=2, bolts=4)
+    topology_id = submit(client, "grow", topology, {"topology.workers": 2})
     assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
     assert wait_until(lambda: executed(client, "grow", "count") > 10, 30)
 
@@ -209,10 +213,8 @@ def test_rebalance_two_to_four_workers_keeps_running_and_unassigned_workers_stop
 
 def test_supervisor_kill9_and_restart_adopts_its_workers(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster, slots=1)
-    builder = TopologyBuilder()
-    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
-    builder.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 2).shuffle_grouping("words")
-    topology_id = submit(client, "adopt", builder.build(), {"topology.workers": 2})
+    topology = word_topology("sink", spouts=1, bolts=2)
+    topology_id = submit(client, "adopt", topology, {"topology.workers": 2})
     assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
     workers = worker_ports(topology_id)
 
@@ -226,11 +228,11 @@ def test_supervisor_kill9_and_restart_adopts_its_workers(workers_cluster):
 
 def test_killed_topology_leaves_no_process_behind(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster)
-    builder = TopologyBuilder()
-    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 2)
-    builder.set_bolt("sink", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 2).shuffle_grouping("words")
-    topology_id = submit(client, "doomed", builder.build(), {"topology.workers": 4})
+    topology = word_topology("sink", spouts=2, bolts=2)
+    topology_id = submit(client, "doomed", topology, {"topology.workers": 4})
     assert wait_until(lambda: len(worker_ports(topology_id)) == 4, 60)
+
+    assert wait_until(lambda: worker_logs(workers_cluster, topology_id).count("spouts activated") == 4, 30)
 
     client.killTopologyWithOpts("doomed", ttypes.KillOptions(wait_secs=4))
     # During the wait the workers live on with their spouts deactivated; after it, they are gone.
