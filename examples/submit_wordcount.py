@@ -1,19 +1,25 @@
-"""Submits a word-count topology of Python shell components to a nimbus: `python3 submit_wordcount.py HOST PORT`.
+"""Submits a word count of built-in Swift components to a nimbus: `python3 submit_wordcount.py HOST PORT`.
 
-Its archive is empty for now: the components' scripts arrive with the multilang adapter, when workers run them.
+Storm's five sentences, split on spaces, counted per word, in two workers; the counts are logged by
+LogInfoBolt in the workers' logs (storm.log.dir/workers-artifacts/<id>/<port>/worker.log). The components are
+named by class, as a Java client names Storm's; `storm kill wordcount` stops it.
 """
 
 import sys
 import time
 
-from stormclient import Nimbus, ShellBolt, ShellSpout, TopologyBuilder, pack_resources
+from stormclient import JavaComponent, Nimbus, TopologyBuilder, pack_resources
 
 host, port = sys.argv[1], int(sys.argv[2])
 
 builder = TopologyBuilder()
-builder.set_spout("sentences", ShellSpout(["python3", "sentences.py"], ["sentence"]), 1)
-builder.set_bolt("split", ShellBolt(["python3", "split.py"], ["word"]), 4).shuffle_grouping("sentences")
-builder.set_bolt("count", ShellBolt(["python3", "count.py"], ["word", "count"]), 2).fields_grouping("split", ["word"])
+builder.set_spout("sentences", JavaComponent("org.apache.storm.starter.spout.RandomSentenceSpout", ["word"]), 1)
+builder.set_bolt("split", JavaComponent("org.apache.storm.perf.bolt.SplitSentenceBolt", ["word"]), 2) \
+    .shuffle_grouping("sentences")
+builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 2) \
+    .fields_grouping("split", ["word"])
+builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), 1) \
+    .shuffle_grouping("count")
 
 deadline = time.time() + 30
 while True:
