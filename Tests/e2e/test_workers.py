@@ -240,3 +240,58 @@ def test_killed_topology_leaves_no_process_behind(workers_cluster):
     assert len(worker_processes(topology_id)) == 4
     assert wait_until(lambda: not worker_processes(topology_id), 30), worker_processes(topology_id)
     assert wait_until(lambda: not client.getClusterInfo().topologies, 30)
+
+
+def test_workers_keep_processing_while_zookeeper_is_down(workers_cluster, zookeeper):
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
+    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 2) \
+        .fields_grouping("words", ["word"])
+    builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), 2) \
+        .shuffle_grouping("count")
+    topology_id = submit(client, "steady", builder.build(), {"topology.workers": 2})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+
+    def logged():
+        return worker_logs(workers_cluster, topology_id).count("LogInfoBolt")
+    assert wait_until(lambda: logged() > 10, 30)
+    workers = worker_ports(topology_id)
+
+    # Tuples flow between the two workers with the cluster state gone: they need it only to change course.
+    zookeeper.stop()
+    during = logged()
+    assert wait_until(lambda: logged() > during + 20, 10)
+    time.sleep(2)
+    zookeeper.start()
+
+    assert wait_until(lambda: executed(workers_cluster.client(), "steady", "count") > 0, 30)
+    assert worker_ports(topology_id) == workers  # no worker restarted for the outage
+    after = logged()
+    assert wait_until(lambda: logged() > after + 10, 10)
+
+
+def test_garbage_on_a_worker_port_closes_only_that_connection(workers_cluster):
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    topology_id = submit(client, "sturdy", word_topology("count", spouts=1, bolts=2), {"topology.workers": 2})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    assert wait_until(lambda: executed(client, "sturdy", "count") > 10, 30)
+    workers = worker_ports(topology_id)
+
+    import socket
+    for payload in [b"GET / HTTP/1.0\r\n\r\n", b"\x10\x00\x00\x00storm-swift/1 other-topology-1-1",
+                    b"\xff\xff\xff\xff" * 4]:
+        for port in workers:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(payload)
+                s.settimeout(5)
+                try:
+                    assert s.recv(1) == b""  # the worker closes the connection
+                except ConnectionResetError:
+                    pass
+
+    logs = worker_logs(workers_cluster, topology_id)
+    assert "closed a transport connection" in logs
+    assert worker_ports(topology_id) == workers
+    before = executed(client, "sturdy", "count")
+    assert wait_until(lambda: executed(client, "sturdy", "count") > before + 10, 30)
