@@ -53,10 +53,15 @@ let package = Package(
             name: "Components",
             dependencies: ["Tuples", "Groupings", "StormThrift", "StormCore", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
+        // Storm's multilang protocol: shell spouts and bolts as child processes speaking JSON over stdio.
+        .target(
+            name: "Multilang",
+            dependencies: ["Components", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
+        ),
         // Runs a topology's executors as threads: batched queues between them, collectors that route.
         .target(
             name: "Runtime",
-            dependencies: ["Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Components", "Multilang", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
         // Frames between workers over TCP: a receiving server on the slot port, a sender thread per peer.
         .target(name: "Transport", dependencies: ["Locking", .product(name: "Logging", package: "swift-log")]),

@@ -45,6 +45,9 @@ public protocol SpoutOutputCollector: AnyObject {
     func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32]
     func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?)
     func reportError(_ error: any Error)
+    /// Reports an error this task cannot go on from: the worker records it and stops, and its supervisor
+    /// starts it again (as Storm's worker dies).
+    func reportFatal(_ error: any Error)
 }
 
 /// How a bolt emits, and acks or fails what it received.
@@ -58,9 +61,12 @@ public protocol OutputCollector: AnyObject {
     func ack(_ tuple: Tuple)
     func fail(_ tuple: Tuple)
     func reportError(_ error: any Error)
+    func reportFatal(_ error: any Error)
 }
 
 extension SpoutOutputCollector {
+    public func reportFatal(_ error: any Error) { reportError(error) }
+
     @discardableResult
     public func emit(_ values: [Value], stream: String = defaultStream, messageId: Value? = nil) -> [Int32] {
         emit(values, stream: stream, messageId: messageId)
@@ -68,6 +74,8 @@ extension SpoutOutputCollector {
 }
 
 extension OutputCollector {
+    public func reportFatal(_ error: any Error) { reportError(error) }
+
     @discardableResult
     public func emit(_ values: [Value], stream: String = defaultStream, anchors: [Tuple] = []) -> [Int32] {
         emit(values, stream: stream, anchors: anchors)
@@ -118,4 +126,11 @@ public protocol Bolt: Component {
 
 extension Bolt {
     public func cleanup() {}
+}
+
+/// A bolt with work that arrives from elsewhere too (a subprocess's answers): its executor calls `pump` on every
+/// turn of its loop, on the executor's thread, and the bolt calls `wake` (set before prepare) to get a turn soon.
+public protocol PumpedBolt: Bolt {
+    var wake: (@Sendable () -> Void)? { get set }
+    func pump()
 }

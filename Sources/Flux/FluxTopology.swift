@@ -98,6 +98,22 @@ private struct Parser {
                 else { continue }
                 if lines[id] != nil { throw fail(item, "component id '\(id)' is used twice") }
                 lines[id] = item
+                if let shellKind = Self.shellClasses[className] {
+                    guard shellKind == kind else {
+                        throw fail(m["className"], "\(className) is a \(shellKind.rawValue), listed under \(list)")
+                    }
+                    let (program, fields) = try shell(m, id: id)
+                    let streams = [defaultStream: StreamInfo(outputFields: fields, direct: false)]
+                    declared[id] = streams
+                    let common = ComponentCommon(
+                        inputs: [:], streams: streams, parallelismHint: try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1)
+                    if kind == .spout {
+                        spouts[id] = SpoutSpec(spoutObject: .shell(program), common: common)
+                    } else {
+                        bolts[id] = StormThrift.Bolt(boltObject: .shell(program), common: common)
+                    }
+                    continue
+                }
                 let object = JavaObject(fullClassName: className, argsList: [])
                 do {
                     try registry.check(object, as: kind, component: id)
@@ -166,6 +182,26 @@ private struct Parser {
             throw fail(root, error.description)
         }
         return FluxTopology(name: name, conf: conf, topology: topology)
+    }
+
+    /// Flux's shell wrappers: run a program as a multilang component.
+    static let shellClasses: [String: ComponentRegistry.Kind] = [
+        "org.apache.storm.flux.wrappers.spouts.FluxShellSpout": .spout,
+        "org.apache.storm.flux.wrappers.bolts.FluxShellBolt": .bolt,
+    ]
+
+    /// A FluxShellSpout's or FluxShellBolt's constructor arguments: the command (program and script), then the
+    /// output fields.
+    func shell(_ m: Node.Mapping, id: String) throws(FluxTopology.Failure) -> (ShellComponent, [String]) {
+        guard let args = m["constructorArgs"]?.sequence, args.count == 2,
+            let command = args[0].sequence?.compactMap(\.string), let fields = args[1].sequence?.compactMap(\.string)
+        else {
+            throw fail(m["constructorArgs"] ?? m["className"], "shell component '\(id)' needs constructorArgs: [[program, script], [fields...]]")
+        }
+        guard (1...2).contains(command.count) else {
+            throw fail(m["constructorArgs"], "shell component '\(id)': the command is a program and at most one script, as Storm's ShellComponent carries")
+        }
+        return (ShellComponent(executionCommand: command[0], script: command.count > 1 ? command[1] : ""), fields)
     }
 
     func value(_ node: Node) -> ConfigValue {

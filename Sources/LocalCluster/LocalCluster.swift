@@ -3,6 +3,7 @@ import Components
 import Foundation
 import Locking
 import Logging
+import Multilang
 import Nimbus
 import Runtime
 import StormCore
@@ -43,10 +44,12 @@ public final class LocalCluster: @unchecked Sendable {
         thread.start()
     }
 
-    /// Submits a topology as a client would (an empty archive), and starts running it here.
+    /// Submits a topology as a client would (an empty archive), and starts running it here; its shell
+    /// components run in `resources` (default: `resources/` under the working directory if there is one).
     @discardableResult
     public func submitTopology(
-        _ name: String, conf topologyConf: [String: ConfigValue] = [:], topology: StormTopology, active: Bool = true
+        _ name: String, conf topologyConf: [String: ConfigValue] = [:], topology: StormTopology, active: Bool = true,
+        resources: String? = nil
     ) async throws -> String {
         try await onOwnThread { [self] in
             let location = try nimbus.beginFileUpload()
@@ -56,7 +59,7 @@ public final class LocalCluster: @unchecked Sendable {
                 name: name, uploadedJarLocation: location, jsonConf: try JSON.encode(.map(topologyConf)), topology: topology,
                 options: SubmitOptions(initialStatus: active ? .active : .inactive))
             let id = try nimbus.getTopologySummaryByName(name: name).id
-            try start(id)
+            try start(id, resources: resources)
             return id
         }
     }
@@ -90,10 +93,15 @@ public final class LocalCluster: @unchecked Sendable {
 
     // MARK: running topologies
 
-    private func start(_ id: String) throws {
+    private func start(_ id: String, resources: String?) throws {
         let topology = try nimbus.getUserTopology(id: id)
         let topologyConf = conf.merging(try JSON.decodeObject(try nimbus.getTopologyConf(id: id)))
-        let runtime = try TopologyRuntime(topologyId: id, topology: topology, conf: topologyConf, registry: registry, logger: logger)
+        let shell = resources.map {
+            ShellEnvironment(resourcesDirectory: $0, pidDirectory: localDir.appendingPathComponent("pids/\(id)").path)
+        }
+        let runtime = try TopologyRuntime(
+            topologyId: id, topology: topology, conf: topologyConf, registry: registry, shell: shell, logger: logger)
+        runtime.errorSink = { [nimbus] component, _, message in nimbus.recordError(id, component: component, message) }
         // Spouts start once the topology's status says active (the follower reads it within 100 ms).
         runtime.deactivate()
         try runtime.start()

@@ -132,6 +132,12 @@ public final class Nimbus: NimbusHandler {
         monitorSoon()
     }
 
+    /// Records a component's error in the topology's errors (LocalCluster's runtimes report through here).
+    public func recordError(_ id: String, component: String, _ message: String) {
+        let info = ErrorInfo(error: message, errorTimeSecs: Int32(clamping: Int(Date().timeIntervalSince1970)), host: host, port: Int32(port))
+        Task { [state] in try? await state.reportError(id, component: component, info) }
+    }
+
     /// Components named by class must be ones this cluster has (shell components bring their own program).
     static func checkComponentClasses(_ topology: StormTopology) throws(ComponentRegistry.Failure) {
         for (id, spout) in topology.spouts.sorted(by: { $0.key < $1.key }) {

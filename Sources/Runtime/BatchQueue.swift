@@ -10,6 +10,7 @@ public final class BatchQueue<Element>: @unchecked Sendable {
     private var notFull = pthread_cond_t()
     private var batches: [[Element]] = []
     private var closed = false
+    private var woken = false
     public let capacity: Int
 
     public init(capacity: Int) {
@@ -39,7 +40,7 @@ public final class BatchQueue<Element>: @unchecked Sendable {
     /// Every batch waiting, or none after `timeoutMillis` (or once closed).
     public func takeAll(timeoutMillis: Int) -> [[Element]] {
         pthread_mutex_lock(&mutex)
-        if batches.isEmpty && !closed {
+        if batches.isEmpty && !closed && !woken {
             var deadline = timespec()
             clock_gettime(CLOCK_REALTIME, &deadline)
             let nanos = Int(deadline.tv_nsec) + timeoutMillis * 1_000_000
@@ -49,9 +50,18 @@ public final class BatchQueue<Element>: @unchecked Sendable {
         }
         let out = batches
         batches = []
+        woken = false
         pthread_cond_broadcast(&notFull)
         pthread_mutex_unlock(&mutex)
         return out
+    }
+
+    /// Ends the consumer's current or next wait without a batch (work arrived by another way). Never blocks.
+    public func wake() {
+        pthread_mutex_lock(&mutex)
+        woken = true
+        pthread_cond_signal(&notEmpty)
+        pthread_mutex_unlock(&mutex)
     }
 
     /// Closed, with nothing left to take.

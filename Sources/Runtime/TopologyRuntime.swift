@@ -3,6 +3,7 @@ import Foundation
 import Groupings
 import Locking
 import Logging
+import Multilang
 import StormCore
 import StormThrift
 import Tuples
@@ -60,6 +61,10 @@ public final class TopologyRuntime: @unchecked Sendable {
     public let streams: StreamTable
     /// The tasks this runtime runs.
     public let localTasks: Set<Int32>
+    /// Where components' errors go (besides the log): a worker records them in the cluster state.
+    public var errorSink: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)?
+    /// What happens when a component cannot go on (a shell component's child died): a worker exits.
+    public var onFatal: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)?
     private let inFlight = Locked(0)
     private let misrouted = Locked(0)
     private let active = Locked(true)
@@ -84,8 +89,9 @@ public final class TopologyRuntime: @unchecked Sendable {
     public init(
         topologyId: String, topology: StormTopology, conf: StormConfig, registry: ComponentRegistry = .shared,
         executors assigned: Set<Executor>? = nil, transfer: (any TupleTransfer)? = nil,
-        logger: Logger = Logger(label: "runtime")
+        shell: ShellEnvironment? = nil, logger: Logger = Logger(label: "runtime")
     ) throws {
+        let shell = shell ?? Self.defaultShellEnvironment(topologyId)
         self.topologyId = topologyId
         self.logger = logger
         self.transfer = transfer
@@ -119,7 +125,7 @@ public final class TopologyRuntime: @unchecked Sendable {
             var tasks: [TaskInstance] = []
             for taskId in executor.start...executor.end {
                 executorOfTask[Int(taskId)] = index
-                let instance = try Self.instantiate(component, registry: registry)
+                let instance = try Self.instantiate(component, registry: registry, shell: shell, logger: logger)
                 let context = TopologyContext(
                     topologyId: topologyId, thisTaskId: taskId, thisComponentId: componentId, taskToComponent: taskToComponent,
                     conf: conf)
@@ -161,15 +167,30 @@ public final class TopologyRuntime: @unchecked Sendable {
         }
     }
 
-    static func instantiate(_ component: ComponentRef, registry: ComponentRegistry) throws -> any Component {
+    /// Shell components run in `resources/` under the working directory when there is one (a worker's is its
+    /// topology's folder), else in the working directory itself.
+    static func defaultShellEnvironment(_ topologyId: String) -> ShellEnvironment {
+        let cwd = FileManager.default.currentDirectoryPath
+        let resources = cwd + "/resources"
+        var isDirectory: ObjCBool = false
+        let dir = FileManager.default.fileExists(atPath: resources, isDirectory: &isDirectory) && isDirectory.boolValue ? resources : cwd
+        return ShellEnvironment(
+            resourcesDirectory: dir, pidDirectory: NSTemporaryDirectory() + "storm-shell-pids-\(topologyId)-\(getpid())")
+    }
+
+    static func instantiate(_ component: ComponentRef, registry: ComponentRegistry, shell: ShellEnvironment, logger: Logger) throws -> any Component {
         switch component.object {
         case .javaObject(let object):
             guard let entry = registry.entry(object.fullClassName) else {
                 throw RuntimeError(description: "component '\(component.id)' names class \(object.fullClassName), which this program does not have")
             }
             return try entry.make(object.argsList)
-        case .shell:
-            throw RuntimeError(description: "component '\(component.id)' is a shell component; shell components do not run in this build yet")
+        case .shell(let program):
+            let command = [program.executionCommand, program.script].compactMap { $0 }.filter { !$0.isEmpty }
+            guard !command.isEmpty else { throw RuntimeError(description: "shell component '\(component.id)' has no command") }
+            return component.kind == .spout
+                ? ShellSpout(command: command, streams: component.common.streams, environment: shell, logger: logger)
+                : ShellBolt(command: command, streams: component.common.streams, environment: shell, logger: logger)
         case .serializedJava:
             throw RuntimeError(description: "component '\(component.id)' is a serialized Java object, which cannot run here")
         }
@@ -184,6 +205,10 @@ public final class TopologyRuntime: @unchecked Sendable {
                 if let spout = task.component as? any Spout {
                     try spout.open(context: task.context, collector: task.collector!)
                 } else if let bolt = task.component as? any Components.Bolt {
+                    if let pumped = bolt as? any PumpedBolt {
+                        let queue = runner.queue
+                        pumped.wake = { queue.wake() }
+                    }
                     try bolt.prepare(context: task.context, collector: task.collector!)
                 }
             }
@@ -316,9 +341,19 @@ public final class TopologyRuntime: @unchecked Sendable {
         let bolts: [any Components.Bolt] = runner.tasks.map { $0.component as! any Components.Bolt }
         let collectors: [TaskCollector] = runner.tasks.map { $0.collector! }
         let single = bolts.count == 1 ? bolts[0] : nil
+        let pumped = bolts.compactMap { $0 as? any PumpedBolt }
         var executedByStream = [Int64](repeating: 0, count: streams.all.count)
         while runner.running.withLock({ $0 }) {
             let batches = runner.queue.takeAll(timeoutMillis: 50)
+            if !pumped.isEmpty {
+                let before = collectors.reduce(0) { $0 + $1.emittedCount }
+                for bolt in pumped { bolt.pump() }
+                let emitted = collectors.reduce(0) { $0 + $1.emittedCount } - before
+                if emitted > 0 {
+                    flushAll(runner)
+                    publish(runner, executed: 0, emitted: emitted, executedByStream: executedByStream)
+                }
+            }
             if batches.isEmpty { continue }
             var executed = 0
             let emittedBefore = collectors.reduce(0) { $0 + $1.emittedCount }

@@ -15,6 +15,8 @@ struct LocalCommand: AsyncParsableCommand {
         commandName: "local", abstract: "Run a topology (a Flux YAML file) in this process.")
     @Argument(help: "The topology, in Storm's Flux YAML format.") var file: String
     @Option(help: "Seconds to run (default: until Ctrl-C).") var duration: Double?
+    @Option(help: "Where shell components run (default: resources/ beside the file, else the file's folder).")
+    var resources: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -38,7 +40,10 @@ struct LocalCommand: AsyncParsableCommand {
             var quiet = Logger(label: "local")
             quiet.logLevel = .warning
             cluster = try await LocalCluster(conf: conf, logger: quiet)
-            id = try await cluster.submitTopology(flux.name, conf: flux.conf, topology: flux.topology)
+            let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
+            let beside = folder.appendingPathComponent("resources").path
+            let shellDir = resources ?? (FileManager.default.fileExists(atPath: beside) ? beside : folder.path)
+            id = try await cluster.submitTopology(flux.name, conf: flux.conf, topology: flux.topology, resources: shellDir)
             runtime = cluster.runtime(id)!
         } catch let error as InvalidTopologyException {
             throw CLIFailure(message: "cannot run \(file): \(error.msg)")

@@ -45,6 +45,7 @@ public enum ConfigKey {
     public static let topologyShellboltMaxPending = "topology.shellbolt.max.pending"
     public static let topologyTickTupleFreqSecs = "topology.tick.tuple.freq.secs"
     public static let topologyMaxErrorReportPerInterval = "topology.max.error.report.per.interval"
+    public static let topologyErrorThrottleIntervalSecs = "topology.error.throttle.interval.secs"
     public static let topologySubmitterUser = "topology.submitter.user"
     public static let uiPort = "ui.port"
 }
@@ -93,6 +94,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.topologyShellboltMaxPending: 100,
         ConfigKey.topologyTickTupleFreqSecs: nil,
         ConfigKey.topologyMaxErrorReportPerInterval: 5,
+        ConfigKey.topologyErrorThrottleIntervalSecs: 10,
         ConfigKey.uiPort: 8080,
     ])
 

@@ -24,6 +24,13 @@ public struct WorkerLocalState: Sendable {
     var pidFile: URL { directory.appendingPathComponent("pid") }
     var heartbeatFile: URL { directory.appendingPathComponent("heartbeat") }
     public var confFile: URL { directory.appendingPathComponent("conf.json") }
+    /// Where the worker's shell components write their pid files (Storm's pidDir).
+    public var pidsDirectory: URL { directory.appendingPathComponent("pids", isDirectory: true) }
+
+    /// The pids of the worker's shell components.
+    public func shellPids() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: pidsDirectory.path)) ?? []).compactMap { Int32($0) }
+    }
 
     public func create() throws { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
     public func remove() { try? FileManager.default.removeItem(at: directory) }

@@ -99,7 +99,7 @@ final class WorkerManager: @unchecked Sendable {
             if let w = workers[port] {
                 if let exit = exitStatus(w) {
                     logger.warning("worker \(w.workerId) on port \(port) (pid \(w.pid)) ended with \(exit)")
-                    WorkerLocalState(localDir: localDir, workerId: w.workerId).remove()
+                    cleanUp(w.workerId)
                     workers[port] = nil
                     noteFailure(port, launched: w.launched)
                 } else if want == nil || want!.topologyId != w.topologyId || want!.executors != w.executors {
@@ -196,7 +196,18 @@ final class WorkerManager: @unchecked Sendable {
                 while WorkerProcess.isRunning(w.pid, marker: w.workerId) { usleep(10_000) }
             }
         }
-        WorkerLocalState(localDir: localDir, workerId: w.workerId).remove()
+        cleanUp(w.workerId)
+    }
+
+    /// Removes a gone worker's folder, first killing the shell components it left (their pids are in its pid
+    /// folder): no child outlives its worker.
+    private func cleanUp(_ workerId: String) {
+        let local = WorkerLocalState(localDir: localDir, workerId: workerId)
+        for pid in local.shellPids() where kill(pid, 0) == 0 {
+            kill(pid, SIGKILL)
+            logger.info("killed shell process \(pid) of worker \(workerId)")
+        }
+        local.remove()
     }
 
     /// Takes over the workers a previous run of this supervisor left running; clears the folders of the rest.
@@ -204,7 +215,7 @@ final class WorkerManager: @unchecked Sendable {
         for workerId in WorkerLocalState.all(localDir) {
             let local = WorkerLocalState(localDir: localDir, workerId: workerId)
             guard let launch = local.launch(), let pid = local.pid(), WorkerProcess.isRunning(pid, marker: workerId) else {
-                local.remove()
+                cleanUp(workerId)
                 continue
             }
             let port = launch.port

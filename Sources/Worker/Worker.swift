@@ -3,6 +3,7 @@ import Components
 import Foundation
 import Locking
 import Logging
+import Multilang
 import Runtime
 import StormCore
 import StormThrift
@@ -52,6 +53,9 @@ public final class Worker: @unchecked Sendable {
     private let refreshDue = Locked(true)
     /// Paths with a watch armed (a watch is one-shot; arming one per read would pile them up).
     private let watching = Locked<Set<String>>([])
+    private let errorTimes = Locked<[String: [Date]]>([:])
+    private let errorWrites = PendingWrites()
+    var hostname: String { conf["storm.local.hostname"]?.stringValue ?? ProcessInfo.processInfo.hostName }
 
     /// - Parameter conf: the supervisor's configuration (the topology's own is read from its files).
     public init(slot: WorkerSlot, conf: StormConfig, state: StormClusterState, registry: ComponentRegistry = .shared, logger: Logger) throws {
@@ -106,10 +110,26 @@ public final class Worker: @unchecked Sendable {
         routes = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
         let transfer = WorkerTransfer(name: slot.topologyId, routes: routes, logger: logger)
         self.transfer = transfer
+        // Shell components run in the topology's resources/ and leave their pids where the supervisor looks
+        // when it cleans up after this worker.
+        let shell = ShellEnvironment(
+            resourcesDirectory: dist.appendingPathComponent("resources").path, pidDirectory: local.pidsDirectory.path)
         let runtime = try TopologyRuntime(
             topologyId: slot.topologyId, topology: topology, conf: topologyConf, registry: registry,
-            executors: Set(executors.map { Executor($0.taskStart, $0.taskEnd) }), transfer: transfer, logger: logger)
+            executors: Set(executors.map { Executor($0.taskStart, $0.taskEnd) }), transfer: transfer, shell: shell, logger: logger)
         self.runtime = runtime
+        runtime.errorSink = { [self] component, _, message in recordError(component, message) }
+        runtime.onFatal = { [self] component, task, message in
+            // As Storm's worker dies: record it, then exit; the supervisor starts this slot's worker again.
+            logger.critical("\(component):\(task) cannot go on: \(message); the worker exits")
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                await errorWrites.wait(timeoutSeconds: 5)
+                done.signal()
+            }
+            _ = done.wait(timeout: .now() + 6)
+            exit(20)
+        }
         // Spouts wait for activation: tuples sent before the peers are connected would be dropped.
         runtime.deactivate()
         try runtime.start()
@@ -173,6 +193,25 @@ public final class Worker: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(100))
         }
         return "asked to stop"
+    }
+
+    /// Writes a component's error to the topology's errors, at most `topology.max.error.report.per.interval`
+    /// per component every `topology.error.throttle.interval.secs` (the rest are only logged).
+    func recordError(_ component: String, _ message: String) {
+        let limit = (try? conf.int(ConfigKey.topologyMaxErrorReportPerInterval)) ?? 5
+        let interval = Double((try? conf.int(ConfigKey.topologyErrorThrottleIntervalSecs)) ?? 10)
+        let now = Date()
+        let allowed = errorTimes.withLock { times -> Bool in
+            var recent = (times[component] ?? []).filter { now.timeIntervalSince($0) < interval }
+            defer { times[component] = recent }
+            guard recent.count < limit else { return false }
+            recent.append(now)
+            return true
+        }
+        guard allowed else { return }
+        let info = ErrorInfo(
+            error: message, errorTimeSecs: Int32(clamping: Int(now.timeIntervalSince1970)), host: hostname, port: Int32(slot.port))
+        errorWrites.add { [state, slot] in try? await state.reportError(slot.topologyId, component: component, info) }
     }
 
     /// Arms a one-shot watch on `path` unless one is armed: its firing makes the next loop re-read the state.
@@ -266,5 +305,23 @@ public final class Worker: @unchecked Sendable {
         transfer?.close()
         server?.stop()
         logger.info("worker \(slot.workerId) stopped")
+    }
+}
+
+/// Writes in flight to the cluster state, so a worker about to exit can wait for its last error report.
+final class PendingWrites: Sendable {
+    private let count = Locked(0)
+
+    func add(_ write: @escaping @Sendable () async -> Void) {
+        count.withLock { $0 += 1 }
+        Task {
+            await write()
+            count.withLock { $0 -= 1 }
+        }
+    }
+
+    func wait(timeoutSeconds: Double) async {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while count.withLock({ $0 }) > 0 && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
     }
 }
