@@ -138,6 +138,7 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking"]),
+        .testTarget(name: "MultilangTests", dependencies: ["Multilang", "Tuples"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore"]),
         .testTarget(
             name: "ClusterStateTests",

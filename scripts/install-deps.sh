@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need and is not already there: Debian's Thrift C++ library and compiler,
 # boost headers (libthrift's headers need them), ZooKeeper's C client and server, a JDK and Debian's Thrift Java
-# library for the Java client, and PyPI's thrift and pytest for the Python client and the end-to-end tests.
+# library for the Java client, PyPI's thrift, pytest and pystorm for the Python client and the end-to-end tests,
+# and this repository's Python client and multilang adapter (clients/python).
 # Safe to run again.
 set -euo pipefail
 
@@ -19,7 +20,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import thrift, pytest' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "thrift>=0.16" pytest
+python3 -c 'import thrift, pytest, pystorm' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "thrift>=0.16" pytest pystorm
+# Our client and multilang adapter (the Python examples' shell components import stormclient.multilang).
+python3 -m pip install -q --disable-pip-version-check "$(dirname "$0")/../clients/python"
 if ! command -v swift >/dev/null; then
   echo "swift is not on PATH: this project needs a Swift 6 toolchain" >&2
   exit 1

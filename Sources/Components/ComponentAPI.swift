@@ -38,20 +38,28 @@ public struct TopologyContext: Sendable {
     }
 }
 
-/// How a spout emits. `messageId` makes the tuple tracked (acked or failed back to the spout).
-public protocol SpoutOutputCollector: AnyObject {
-    /// Emits to the stream's subscribers; returns the task ids the tuple went to.
-    @discardableResult
-    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32]
-    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?)
+/// Where a component's errors go: the log and the topology's errors (`storm get-errors`).
+public protocol ErrorReporter: AnyObject {
     func reportError(_ error: any Error)
     /// Reports an error this task cannot go on from: the worker records it and stops, and its supervisor
     /// starts it again (as Storm's worker dies).
     func reportFatal(_ error: any Error)
 }
 
+extension ErrorReporter {
+    public func reportFatal(_ error: any Error) { reportError(error) }
+}
+
+/// How a spout emits. `messageId` makes the tuple tracked (acked or failed back to the spout).
+public protocol SpoutOutputCollector: ErrorReporter {
+    /// Emits to the stream's subscribers; returns the task ids the tuple went to.
+    @discardableResult
+    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32]
+    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?)
+}
+
 /// How a bolt emits, and acks or fails what it received.
-public protocol OutputCollector: AnyObject {
+public protocol OutputCollector: ErrorReporter {
     @discardableResult
     func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32]
     /// Emits anchored to one tuple (the usual case: no array of anchors to build for every tuple).
@@ -60,13 +68,9 @@ public protocol OutputCollector: AnyObject {
     func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple])
     func ack(_ tuple: Tuple)
     func fail(_ tuple: Tuple)
-    func reportError(_ error: any Error)
-    func reportFatal(_ error: any Error)
 }
 
 extension SpoutOutputCollector {
-    public func reportFatal(_ error: any Error) { reportError(error) }
-
     @discardableResult
     public func emit(_ values: [Value], stream: String = defaultStream, messageId: Value? = nil) -> [Int32] {
         emit(values, stream: stream, messageId: messageId)
@@ -74,8 +78,6 @@ extension SpoutOutputCollector {
 }
 
 extension OutputCollector {
-    public func reportFatal(_ error: any Error) { reportError(error) }
-
     @discardableResult
     public func emit(_ values: [Value], stream: String = defaultStream, anchors: [Tuple] = []) -> [Int32] {
         emit(values, stream: stream, anchors: anchors)

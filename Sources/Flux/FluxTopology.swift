@@ -114,7 +114,7 @@ private struct Parser {
                     }
                     continue
                 }
-                let object = JavaObject(fullClassName: className, argsList: [])
+                let object = JavaObject(fullClassName: className, argsList: try constructorArgs(m, id: id))
                 do {
                     try registry.check(object, as: kind, component: id)
                 } catch {
@@ -122,7 +122,7 @@ private struct Parser {
                 }
                 let streams: [String: StreamInfo]
                 do {
-                    streams = try registry.declaredStreams(className)
+                    streams = try registry.declaredStreams(className, args: object.argsList)
                 } catch {
                     throw fail(m["className"], "\(error)")
                 }
@@ -182,6 +182,23 @@ private struct Parser {
             throw fail(root, error.description)
         }
         return FluxTopology(name: name, conf: conf, topology: topology)
+    }
+
+    /// A component's scalar constructor arguments, as JavaObject arguments.
+    func constructorArgs(_ m: Node.Mapping, id: String) throws(FluxTopology.Failure) -> [JavaObjectArg] {
+        guard let node = m["constructorArgs"] else { return [] }
+        guard let items = node.sequence else { throw fail(node, "constructorArgs of '\(id)' must be a list") }
+        var out: [JavaObjectArg] = []
+        for item in items {
+            switch value(item) {
+            case .int(let i): out.append(.longArg(i))
+            case .double(let d): out.append(.doubleArg(d))
+            case .bool(let b): out.append(.boolArg(b))
+            case .string(let s): out.append(.stringArg(s))
+            default: throw fail(item, "constructor argument of '\(id)' must be a number, a boolean or a string")
+            }
+        }
+        return out
     }
 
     /// Flux's shell wrappers: run a program as a multilang component.

@@ -8,7 +8,7 @@ import StormCore
 import StormThrift
 import Tuples
 
-public struct RuntimeError: Error, CustomStringConvertible, Sendable {
+public struct RuntimeError: Error, CustomStringConvertible, Equatable, Sendable {
     public let description: String
 }
 

@@ -174,12 +174,20 @@ enum TestComponents {
         #expect(within(10) { emitted() > paused })
     }
 
-    @Test func shellAndUnknownComponentsAreClearErrors() throws {
+    @Test func commandlessShellAndUnknownComponentsAreClearErrors() throws {
+        let streams = ["default": StreamInfo(outputFields: ["x"], direct: false)]
         let shell = StormTopology(
-            spouts: ["s": SpoutSpec(spoutObject: .shell(ShellComponent(executionCommand: "python3", script: "s.py")),
-                                    common: ComponentCommon(inputs: [:], streams: ["default": StreamInfo(outputFields: ["x"], direct: false)]))],
+            spouts: ["s": SpoutSpec(spoutObject: .shell(ShellComponent(executionCommand: "", script: "")), common: ComponentCommon(inputs: [:], streams: streams))],
             bolts: [:], stateSpouts: [:])
-        #expect(throws: RuntimeError.self) { try TopologyRuntime(topologyId: "t", topology: shell, conf: conf) }
+        #expect(throws: RuntimeError(description: "shell component 's' has no command")) {
+            try TopologyRuntime(topologyId: "t", topology: shell, conf: conf)
+        }
+        let unknown = StormTopology(
+            spouts: ["s": SpoutSpec(spoutObject: .javaObject(JavaObject(fullClassName: "com.example.Nope", argsList: [])), common: ComponentCommon(inputs: [:], streams: streams))],
+            bolts: [:], stateSpouts: [:])
+        #expect(throws: RuntimeError(description: "component 's' names class com.example.Nope, which this program does not have")) {
+            try TopologyRuntime(topologyId: "t", topology: unknown, conf: conf)
+        }
     }
 }
 

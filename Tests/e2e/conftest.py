@@ -14,6 +14,9 @@ import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "clients", "python"))
+# The daemons the tests start pass their environment on to workers and their shell components, which import our
+# multilang adapter from this checkout.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(REPO, "clients", "python"), os.environ.get("PYTHONPATH")]))
 
 # The Thrift package the tests drive nimbus with: ours by default; set STORM_THRIFT_PACKAGE (and PYTHONPATH) to run
 # the same tests with code generated from Apache Storm's own storm.thrift.

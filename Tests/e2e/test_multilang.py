@@ -1,0 +1,205 @@
+"""Shell components speaking Storm's multilang protocol: our Python adapter and pystorm from PyPI, in local mode and
+in worker processes; children that crash, babble, lie or hang."""
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import textwrap
+
+import pytest
+
+from conftest import storm_bin, ttypes, upload, wait_until
+from stormclient import JavaComponent, ShellBolt, TopologyBuilder, pack_resources
+from test_workers import SENTENCES, executed, two_supervisors, worker_logs, worker_ports, workers_cluster  # noqa: F401
+
+SPLIT = """
+    from stormclient.multilang import BasicBolt
+
+    class Split(BasicBolt):
+        def process(self, tup):
+            for word in tup.values[0].split():
+                self.emit([word])
+
+    Split().run()
+"""
+
+# pystorm's Bolt anchors to and acks the current tuple by itself.
+COUNT = """
+    from collections import Counter
+    from pystorm import Bolt
+
+    class Count(Bolt):
+        def initialize(self, conf, context):
+            self.counts = Counter()
+
+        def process(self, tup):
+            word = tup.values[0]
+            self.counts[word] += 1
+            self.emit([word, self.counts[word]])
+
+    Count().run()
+"""
+
+
+def resources(**scripts):
+    folder = tempfile.mkdtemp(prefix="multilang-")
+    for name, text in scripts.items():
+        with open(os.path.join(folder, name + ".py"), "w") as f:
+            f.write(textwrap.dedent(text))
+    return folder
+
+
+def expected_counts(sentences_per_task, spout_tasks):
+    counts = {}
+    for task in spout_tasks:
+        for i in range(sentences_per_task):
+            for word in SENTENCES[(task + i) % 5].split():
+                counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def final_counts(log_text):
+    final = {}
+    for word, count in re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", log_text):
+        final[word] = max(final.get(word, 0), int(count))
+    return final
+
+
+def test_local_mode_runs_python_bolts_of_our_adapter_and_pystorm_with_exact_counts():
+    folder = tempfile.mkdtemp(prefix="flux-multilang-")
+    os.makedirs(os.path.join(folder, "resources"))
+    for name, text in [("split", SPLIT), ("count", COUNT)]:
+        with open(os.path.join(folder, "resources", name + ".py"), "w") as f:
+            f.write(textwrap.dedent(text))
+    with open(os.path.join(folder, "words.yaml"), "w") as f:
+        f.write(textwrap.dedent("""
+            name: "python-words"
+            spouts:
+              - id: "sentences"
+                className: "storm.swift.SentenceSpout"
+                constructorArgs: [200]
+            bolts:
+              - id: "split"
+                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+                constructorArgs: [["python3", "split.py"], ["word"]]
+                parallelism: 2
+              - id: "count"
+                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+                constructorArgs: [["python3", "count.py"], ["word", "count"]]
+                parallelism: 2
+              - id: "log"
+                className: "org.apache.storm.flux.wrappers.bolts.LogInfoBolt"
+            streams:
+              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+              - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
+              - {from: "count", to: "log", grouping: {type: SHUFFLE}}
+        """))
+    run = subprocess.run([storm_bin(), "local", os.path.join(folder, "words.yaml"), "--duration", "8"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-3000:]
+    # 200 sentences: each of the five 40 times, whichever the spout's task starts with.
+    expected = expected_counts(200, [0])
+    assert f"log executed {sum(expected.values())}" in run.stdout, run.stdout + run.stderr[-3000:]
+    assert final_counts(run.stderr) == expected
+
+
+def word_count(folder, limit):
+    builder = TopologyBuilder()
+    builder.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"], args=[limit]), 1)
+    builder.set_bolt("split", ShellBolt(["python3", "split.py"], ["word"]), 2).shuffle_grouping("sentences")
+    builder.set_bolt("count", ShellBolt(["python3", "count.py"], ["word", "count"]), 2) \
+        .fields_grouping("split", ["word"])
+    builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), 1) \
+        .shuffle_grouping("count")
+    return builder.build()
+
+
+def submit(client, name, topology, folder, conf):
+    location = upload(client, pack_resources(folder))
+    client.submitTopology(name, location, json.dumps(conf), topology)
+    return client.getTopologySummaryByName(name).id
+
+
+def test_python_bolts_in_two_workers_count_exactly(workers_cluster):
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    folder = resources(split=SPLIT, count=COUNT)
+    topology_id = submit(client, "pywords", word_count(folder, 300), folder, {"topology.workers": 2})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    spout_tasks = [e.executor_info.task_start for e in client.getTopologyInfoByName("pywords").executors
+                   if e.component_id == "sentences"]
+    expected = expected_counts(300, spout_tasks)
+    assert wait_until(lambda: executed(client, "pywords", "log") == sum(expected.values()), 60), \
+        worker_logs(workers_cluster, topology_id)[-3000:]
+    assert final_counts(worker_logs(workers_cluster, topology_id)) == expected
+    # The children write their pids where the supervisor looks when it cleans up after a worker.
+    pids = []
+    for path in __import__("glob").glob(f"{workers_cluster.dir}/supervisor-*/workers/*/pids/*"):
+        pids.append(int(os.path.basename(path)))
+    assert len(pids) == 4
+    client.killTopologyWithOpts("pywords", ttypes.KillOptions(wait_secs=0))
+    assert wait_until(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 30)
+
+
+FAILURES = {
+    "crash": ("""
+        import sys
+        from stormclient.multilang import Bolt
+        class Crash(Bolt):
+            def process(self, tup):
+                print("about to fall over", file=sys.stderr, flush=True)
+                sys.exit(3)
+        Crash().run()
+    """, ["exited with status 3", "about to fall over"]),
+    "malformed": ("""
+        import sys
+        from stormclient.multilang import Bolt
+        class Babble(Bolt):
+            def process(self, tup):
+                sys.stdout.write("{this is not json\\nend\\n")
+                sys.stdout.flush()
+        Babble().run()
+    """, ["malformed JSON"]),
+    "unknown-ack": ("""
+        from stormclient.multilang import Bolt
+        class Liar(Bolt):
+            def process(self, tup):
+                self._send({"command": "ack", "id": "no-such-tuple"})
+        Liar().run()
+    """, ["acked tuple id no-such-tuple"]),
+    "hang": ("""
+        import sys, time
+        from stormclient.multilang import Bolt
+        class Hang(Bolt):
+            def process(self, tup):
+                print("thinking very hard", file=sys.stderr, flush=True)
+                time.sleep(3600)
+        Hang().run()
+    """, ["said nothing for 3 s", "thinking very hard"]),
+}
+
+
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+def test_a_failing_child_is_reported_and_its_worker_restarted(workers_cluster, failure):
+    script, expected = FAILURES[failure]
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    folder = resources(bad=script)
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
+    builder.set_bolt("bad", ShellBolt(["python3", "bad.py"], ["word"]), 1).shuffle_grouping("words")
+    topology_id = submit(client, failure, builder.build(), folder,
+                         {"topology.workers": 1, "topology.subprocess.timeout.secs": 3})
+
+    def errors():
+        info = client.getTopologyInfoByName(failure)
+        return [e.error for e in info.errors.get("bad", [])]
+    assert wait_until(lambda: errors(), 60), worker_logs(workers_cluster, topology_id)[-3000:]
+    for text in expected:
+        assert any(text in e for e in errors()), (text, errors())
+    # `storm get-errors` shows it too, and the supervisor restarts the worker that died of it.
+    out = workers_cluster.cli("get-errors", failure)
+    assert expected[0] in out.stdout, out
+    logs = workers_cluster.supervisors["a"].log_text() + workers_cluster.supervisors["b"].log_text()
+    assert wait_until(lambda: "ended with exit status 20" in workers_cluster.supervisors["a"].log_text()
+                      + workers_cluster.supervisors["b"].log_text(), 30), logs[-3000:]
