@@ -134,6 +134,8 @@ public final class ShellBolt: PumpedBolt {
     var lastHeartbeat = Date()
     var heartbeatOutstanding = false
     var dead = false
+    /// Tuples waiting to be written: one write per batch the executor runs, not one per tuple.
+    var outgoing: [UInt8] = []
     public var wake: (@Sendable () -> Void)?
 
     public init(command: [String], streams: [String: StreamInfo], environment: ShellEnvironment, logger: Logger) {
@@ -159,6 +161,7 @@ public final class ShellBolt: PumpedBolt {
     public func execute(_ tuple: Tuple) {
         guard let connection, !dead else { return }
         // Bounded in flight: wait for the child to catch up (its answers are handled meanwhile).
+        if pending.count >= maxPending { flush() }
         while pending.count >= maxPending && !dead {
             do {
                 handle(try connection.process.nextMessage(timeout: connection.process.timeout))
@@ -175,9 +178,8 @@ public final class ShellBolt: PumpedBolt {
     }
 
     private func send(id: String, component: Value, stream: String, task: Int32, values: [Value]) {
-        guard let connection else { return }
-        var out: [UInt8] = []
-        out.reserveCapacity(128)
+        var out = outgoing
+        outgoing = []
         out.append(contentsOf: Array(#"{"id":"#.utf8))
         MultilangJSON.writeString(id, into: &out)
         out.append(contentsOf: Array(#","comp":"#.utf8))
@@ -188,9 +190,18 @@ public final class ShellBolt: PumpedBolt {
         out.append(contentsOf: String(task).utf8)
         out.append(contentsOf: Array(#","tuple":"#.utf8))
         MultilangJSON.write(.list(values), into: &out)
-        out.append(UInt8(ascii: "}"))
+        out.append(contentsOf: Array("}\nend\n".utf8))
+        outgoing = out
+        if outgoing.count >= 64 << 10 { flush() }
+    }
+
+    /// Writes the tuples waiting to go to the child.
+    private func flush() {
+        guard let connection, !outgoing.isEmpty, !dead else { return }
+        let bytes = outgoing
+        outgoing.removeAll(keepingCapacity: true)
         do {
-            try connection.process.send(out)
+            try connection.process.sendRaw(bytes)
         } catch {
             die(error)
         }
@@ -198,6 +209,7 @@ public final class ShellBolt: PumpedBolt {
 
     public func pump() {
         guard let connection, !dead else { return }
+        flush()
         for message in connection.process.takeMessages() {
             switch message {
             case .success(let m): handle(m)
@@ -212,6 +224,7 @@ public final class ShellBolt: PumpedBolt {
             connection.process.expectReply()
             nextId &+= 1
             send(id: String(nextId), component: .null, stream: "__heartbeat", task: -1, values: [])
+            flush()
         }
     }
 

@@ -115,6 +115,11 @@ final class ShellProcess: @unchecked Sendable {
     func send(_ json: [UInt8]) throws(ShellError) {
         var bytes = json
         bytes.append(contentsOf: Array("\nend\n".utf8))
+        try sendRaw(bytes)
+    }
+
+    /// Writes messages already followed by their `end` lines.
+    func sendRaw(_ bytes: [UInt8]) throws(ShellError) {
         let failure: Int32 = bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -159,12 +164,16 @@ final class ShellProcess: @unchecked Sendable {
         }
     }
 
-    private func push(_ message: Result<Value, ShellError>) {
+    /// Hands over what one read brought: one lock and one wake-up for all of it, not one per message.
+    private func push(_ batch: [Result<Value, ShellError>]) {
+        guard !batch.isEmpty else { return }
         awaitingSince.withLock { $0 = nil }
-        messages.withLock { $0.append(message) }
+        messages.withLock { $0.append(contentsOf: batch) }
         arrived.signal()
         onMessage()
     }
+
+    private func push(_ message: Result<Value, ShellError>) { push([message]) }
 
     private func readMessages(_ fd: Int32) {
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
@@ -176,6 +185,7 @@ final class ShellProcess: @unchecked Sendable {
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             pending.append(contentsOf: buffer[0..<n])
+            var parsed: [Result<Value, ShellError>] = []
             // Messages end with a line that is exactly "end".
             var i = max(lineStart, pending.count - n)
             while i < pending.count {
@@ -184,9 +194,9 @@ final class ShellProcess: @unchecked Sendable {
                     if line.count == 3 && line.elementsEqual("end".utf8) {
                         let body = Array(pending[messageStart..<lineStart])
                         do {
-                            push(.success(try MultilangJSON.parse(body)))
+                            parsed.append(.success(try MultilangJSON.parse(body)))
                         } catch {
-                            push(.failure(ShellError("the subprocess sent malformed JSON (\(error))\(tailDescription)")))
+                            parsed.append(.failure(ShellError("the subprocess sent malformed JSON (\(error))\(tailDescription)")))
                         }
                         messageStart = i + 1
                     }
@@ -194,6 +204,7 @@ final class ShellProcess: @unchecked Sendable {
                 }
                 i += 1
             }
+            push(parsed)
             if messageStart > 0 {
                 pending.removeFirst(messageStart)
                 lineStart -= messageStart

@@ -372,6 +372,8 @@ public final class TopologyRuntime: @unchecked Sendable {
                 }
                 executed += batch.count
             }
+            // Shell bolts write the batch's tuples to their children now, in one go.
+            for bolt in pumped { bolt.pump() }
             let emitted = collectors.reduce(0) { $0 + $1.emittedCount } - emittedBefore
             // Downstream first, then count these as done: in-flight never drops to zero while work remains.
             flushAll(runner)
