@@ -84,6 +84,18 @@ private struct Parser {
         var bolts: [String: StormThrift.Bolt] = [:]
         var declared: [String: [String: StreamInfo]] = [:]
         var lines: [String: Node] = [:]
+        func add(
+            _ id: String, _ kind: ComponentRegistry.Kind, _ object: ComponentObject, _ streams: [String: StreamInfo], _ m: Node.Mapping
+        ) throws(FluxTopology.Failure) {
+            declared[id] = streams
+            let common = ComponentCommon(
+                inputs: [:], streams: streams, parallelismHint: try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1)
+            if kind == .spout {
+                spouts[id] = SpoutSpec(spoutObject: object, common: common)
+            } else {
+                bolts[id] = StormThrift.Bolt(boltObject: object, common: common)
+            }
+        }
         for (list, kind) in [("spouts", ComponentRegistry.Kind.spout), ("bolts", .bolt)] {
             guard let node = top[list] else {
                 if kind == .spout { throw fail(root, "no spouts") }
@@ -103,15 +115,7 @@ private struct Parser {
                         throw fail(m["className"], "\(className) is a \(shellKind.rawValue), listed under \(list)")
                     }
                     let (program, fields) = try shell(m, id: id)
-                    let streams = [defaultStream: StreamInfo(outputFields: fields, direct: false)]
-                    declared[id] = streams
-                    let common = ComponentCommon(
-                        inputs: [:], streams: streams, parallelismHint: try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1)
-                    if kind == .spout {
-                        spouts[id] = SpoutSpec(spoutObject: .shell(program), common: common)
-                    } else {
-                        bolts[id] = StormThrift.Bolt(boltObject: .shell(program), common: common)
-                    }
+                    try add(id, kind, .shell(program), [defaultStream: StreamInfo(outputFields: fields, direct: false)], m)
                     continue
                 }
                 let object = JavaObject(fullClassName: className, argsList: try constructorArgs(m, id: id))
@@ -126,14 +130,7 @@ private struct Parser {
                 } catch {
                     throw fail(m["className"], "\(error)")
                 }
-                declared[id] = streams
-                let common = ComponentCommon(
-                    inputs: [:], streams: streams, parallelismHint: try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1)
-                if kind == .spout {
-                    spouts[id] = SpoutSpec(spoutObject: .javaObject(object), common: common)
-                } else {
-                    bolts[id] = StormThrift.Bolt(boltObject: .javaObject(object), common: common)
-                }
+                try add(id, kind, .javaObject(object), streams, m)
             }
         }
         for item in top["streams"]?.sequence ?? [] {

@@ -116,27 +116,13 @@ final class ShellConnection {
     func stop(grace: TimeInterval = 1) { process.stop(grace: grace) }
 }
 
-/// Storm's ShellBolt: each tuple goes to the child as it arrives (the pipe is the pipeline; up to
-/// `topology.shellbolt.max.pending` unacknowledged at a time), and what the child says back (emits, acks, fails,
-/// logs, errors) is handled on the executor's thread when it pumps. An idle child is asked for a heartbeat every
-/// second; one that stays silent past `topology.subprocess.timeout.secs`, exits, or says something malformed is a
-/// fatal error for the worker, with the child's last stderr lines.
-public final class ShellBolt: PumpedBolt {
+/// What a shell spout and a shell bolt both are: a command, the streams it declares, where it runs.
+public class ShellProgram {
     let command: [String]
     let streams: [String: StreamInfo]
     let environment: ShellEnvironment
     let logger: Logger
     var connection: ShellConnection?
-    var collector: (any OutputCollector)?
-    var pending: [String: Tuple] = [:]
-    var nextId: UInt64 = 0
-    var maxPending = 100
-    var lastHeartbeat = Date()
-    var heartbeatOutstanding = false
-    var dead = false
-    /// Tuples waiting to be written: one write per batch the executor runs, not one per tuple.
-    var outgoing: [UInt8] = []
-    public var wake: (@Sendable () -> Void)?
 
     public init(command: [String], streams: [String: StreamInfo], environment: ShellEnvironment, logger: Logger) {
         self.command = command
@@ -148,6 +134,24 @@ public final class ShellBolt: PumpedBolt {
     public func declareOutputFields(_ declarer: inout OutputDeclarer) {
         for (stream, info) in streams { declarer.declare(info.outputFields, stream: stream, direct: info.direct) }
     }
+}
+
+/// Storm's ShellBolt: each tuple goes to the child as it arrives (the pipe is the pipeline; up to
+/// `topology.shellbolt.max.pending` unacknowledged at a time), and what the child says back (emits, acks, fails,
+/// logs, errors) is handled on the executor's thread when it pumps. An idle child is asked for a heartbeat every
+/// second; one that stays silent past `topology.subprocess.timeout.secs`, exits, or says something malformed is a
+/// fatal error for the worker, with the child's last stderr lines.
+public final class ShellBolt: ShellProgram, PumpedBolt {
+    var collector: (any OutputCollector)?
+    var pending: [String: Tuple] = [:]
+    var nextId: UInt64 = 0
+    var maxPending = 100
+    var lastHeartbeat = Date()
+    var heartbeatOutstanding = false
+    var dead = false
+    /// Tuples waiting to be written: one write per batch the executor runs, not one per tuple.
+    var outgoing: [UInt8] = []
+    public var wake: (@Sendable () -> Void)?
 
     public func prepare(context: TopologyContext, collector: any OutputCollector) throws {
         self.collector = collector
@@ -285,27 +289,11 @@ public final class ShellBolt: PumpedBolt {
 /// Storm's ShellSpout: each call (`next`, `ack`, `fail`, `activate`, `deactivate`) is one command to the child,
 /// answered by what it emits and a `sync`. Acks and fails that arrive while the child is busy with `next` wait for
 /// its sync.
-public final class ShellSpout: Spout {
-    let command: [String]
-    let streams: [String: StreamInfo]
-    let environment: ShellEnvironment
-    let logger: Logger
-    var connection: ShellConnection?
+public final class ShellSpout: ShellProgram, Spout {
     var collector: (any SpoutOutputCollector)?
     var queued: [Value] = []
     var inCall = false
     var dead = false
-
-    public init(command: [String], streams: [String: StreamInfo], environment: ShellEnvironment, logger: Logger) {
-        self.command = command
-        self.streams = streams
-        self.environment = environment
-        self.logger = logger
-    }
-
-    public func declareOutputFields(_ declarer: inout OutputDeclarer) {
-        for (stream, info) in streams { declarer.declare(info.outputFields, stream: stream, direct: info.direct) }
-    }
 
     public func open(context: TopologyContext, collector: any SpoutOutputCollector) throws {
         self.collector = collector

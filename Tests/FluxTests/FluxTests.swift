@@ -76,4 +76,51 @@ import Testing
         #expect(failure("name: x\nspouts: [\n")?.hasPrefix("t.yaml: bad YAML") == true)
         #expect(failure("")?.contains("empty") == true)
     }
+
+    static let shellWords = """
+        name: "py"
+        spouts:
+          - id: "sentences"
+            className: "storm.swift.SentenceSpout"
+            constructorArgs: [50]
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs:
+              - ["python3", "split.py"]
+              - ["word"]
+        streams:
+          - from: "sentences"
+            to: "split"
+            grouping:
+              type: SHUFFLE
+        """
+
+    @Test func shellWrappersAndConstructorArgsBecomeComponents() throws {
+        let flux = try FluxTopology.parse(Self.shellWords, source: "t.yaml")
+        guard case .shell(let program)? = flux.topology.bolts["split"]?.boltObject else {
+            Issue.record("split is not a shell component")
+            return
+        }
+        #expect(program.executionCommand == "python3" && program.script == "split.py")
+        #expect(flux.topology.bolts["split"]?.common.streams["default"]?.outputFields == ["word"])
+        guard case .javaObject(let object)? = flux.topology.spouts["sentences"]?.spoutObject else {
+            Issue.record("sentences is not a named class")
+            return
+        }
+        #expect(object.argsList == [JavaObjectArg.longArg(50)])
+    }
+
+    @Test func shellAndArgumentMistakesAreNamedWithTheirLine() {
+        let noArgs = Self.shellWords.replacingOccurrences(of: "    constructorArgs:\n      - [\"python3\", \"split.py\"]\n      - [\"word\"]\n", with: "")
+        #expect(failure(noArgs) == "t.yaml:8: shell component 'split' needs constructorArgs: [[program, script], [fields...]]")
+        let longCommand = Self.shellWords.replacingOccurrences(of: "[\"python3\", \"split.py\"]", with: "[\"python3\", \"-u\", \"split.py\"]")
+        #expect(failure(longCommand)?.contains("the command is a program and at most one script") == true)
+        let wrongList = Self.shellWords.replacingOccurrences(of: "bolts.FluxShellBolt", with: "spouts.FluxShellSpout")
+        #expect(failure(wrongList)?.hasPrefix("t.yaml:8: org.apache.storm.flux.wrappers.spouts.FluxShellSpout is a spout, listed under bolts") == true)
+        let badArg = Self.shellWords.replacingOccurrences(of: "constructorArgs: [50]", with: "constructorArgs: [[50]]")
+        #expect(failure(badArg)?.hasPrefix("t.yaml:5: constructor argument of 'sentences' must be a number") == true)
+        let refused = Self.shellWords.replacingOccurrences(of: "constructorArgs: [50]", with: "constructorArgs: [\"many\"]")
+        #expect(failure(refused)?.contains("cannot be made from its arguments") == true)
+    }
 }

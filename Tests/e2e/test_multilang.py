@@ -12,7 +12,8 @@ import pytest
 
 from conftest import storm_bin, ttypes, upload, wait_until
 from stormclient import JavaComponent, ShellBolt, TopologyBuilder, pack_resources
-from test_workers import SENTENCES, executed, two_supervisors, worker_logs, worker_ports, workers_cluster  # noqa: F401
+from test_workers import (expected_counts, executed, two_supervisors, worker_logs, worker_ports,  # noqa: F401
+                          workers_cluster)
 
 SPLIT = """
     from stormclient.multilang import BasicBolt
@@ -49,15 +50,6 @@ def resources(**scripts):
         with open(os.path.join(folder, name + ".py"), "w") as f:
             f.write(textwrap.dedent(text))
     return folder
-
-
-def expected_counts(sentences_per_task, spout_tasks):
-    counts = {}
-    for task in spout_tasks:
-        for i in range(sentences_per_task):
-            for word in SENTENCES[(task + i) % 5].split():
-                counts[word] = counts.get(word, 0) + 1
-    return counts
 
 
 def final_counts(log_text):
