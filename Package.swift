@@ -112,7 +112,7 @@ let package = Package(
             name: "StormCLI",
             dependencies: [
                 "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster", "DevZooKeeper", "Flux", "Locking",
-                "Runtime",
+                "Runtime", "ZIPFoundation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

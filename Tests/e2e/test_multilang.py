@@ -195,3 +195,53 @@ def test_a_failing_child_is_reported_and_its_worker_restarted(workers_cluster, f
     logs = workers_cluster.supervisors["a"].log_text() + workers_cluster.supervisors["b"].log_text()
     assert wait_until(lambda: "ended with exit status 20" in workers_cluster.supervisors["a"].log_text()
                       + workers_cluster.supervisors["b"].log_text(), 30), logs[-3000:]
+
+
+def test_storm_submit_packs_the_resources_and_the_topology_runs(workers_cluster):
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    folder = tempfile.mkdtemp(prefix="submit-")
+    os.makedirs(os.path.join(folder, "resources", "lib"))
+    with open(os.path.join(folder, "resources", "split.py"), "w") as f:
+        f.write(textwrap.dedent(SPLIT))
+    with open(os.path.join(folder, "resources", "lib", "data.txt"), "w") as f:
+        f.write("shipped along\n")
+    path = os.path.join(folder, "submitted.yaml")
+    with open(path, "w") as f:
+        f.write(textwrap.dedent("""
+            name: "submitted"
+            config:
+              topology.workers: 2
+            spouts:
+              - id: "sentences"
+                className: "storm.swift.SentenceSpout"
+                constructorArgs: [100]
+            bolts:
+              - id: "split"
+                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+                constructorArgs: [["python3", "split.py"], ["word"]]
+                parallelism: 2
+              - id: "count"
+                className: "org.apache.storm.testing.TestWordCounter"
+                parallelism: 2
+            streams:
+              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+              - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
+        """))
+    out = workers_cluster.cli("submit", path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Submitted topology submitted as submitted-"), out.stdout
+    topology_id = client.getTopologySummaryByName("submitted").id
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    words = sum(expected_counts(100, [0]).values())  # 100 sentences: each of the five 20 times
+    assert wait_until(lambda: executed(client, "submitted", "count") == words, 60), \
+        worker_logs(workers_cluster, topology_id)[-3000:]
+    shipped = __import__("glob").glob(f"{workers_cluster.dir}/supervisor-*/supervisor/stormdist/{topology_id}/resources/lib/data.txt")
+    assert shipped, "the resources folder did not reach the supervisors"
+
+    # A file nimbus would refuse is refused before anything is uploaded, in one line naming the file and line.
+    with open(path, "a") as f:
+        f.write("  - {from: \"nobody\", to: \"count\", grouping: {type: SHUFFLE}}\n")
+    out = workers_cluster.cli("submit", path)
+    assert out.returncode != 0
+    assert out.stderr.startswith(f"storm: {path}:") and "unknown component 'nobody'" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
