@@ -16,17 +16,31 @@ public struct FluxTopology {
         public let description: String
     }
 
-    public static func load(file path: String, registry: ComponentRegistry = .shared) throws(Failure) -> FluxTopology {
+    /// - Parameter filter: a properties file (`key=value` lines) whose values replace `${key}` in the file, as
+    ///   Flux's `--filter` does; `${ENV-NAME}` is replaced by the environment variable NAME either way.
+    public static func load(file path: String, filter: String? = nil, registry: ComponentRegistry = .shared) throws(Failure) -> FluxTopology {
         let text: String
+        var properties: [String: String] = [:]
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw Failure(description: "\(path): cannot read: \((error as NSError).localizedDescription)")
         }
-        return try parse(text, source: path, registry: registry)
+        if let filter {
+            do {
+                properties = parseProperties(try String(contentsOfFile: filter, encoding: .utf8))
+            } catch {
+                throw Failure(description: "\(filter): cannot read: \((error as NSError).localizedDescription)")
+            }
+        }
+        return try parse(text, source: path, properties: properties, registry: registry)
     }
 
-    public static func parse(_ text: String, source: String, registry: ComponentRegistry = .shared) throws(Failure) -> FluxTopology {
+    public static func parse(
+        _ text: String, source: String, properties: [String: String] = [:],
+        environment: [String: String] = ProcessInfo.processInfo.environment, registry: ComponentRegistry = .shared
+    ) throws(Failure) -> FluxTopology {
+        let text = try substitute(text, source: source, properties: properties, environment: environment)
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else { throw Failure(description: "\(source): the file is empty") }
@@ -37,6 +51,52 @@ public struct FluxTopology {
             throw Failure(description: "\(source): bad YAML: \("\(error)".replacingOccurrences(of: "\n", with: " "))")
         }
         return try Parser(source: source, registry: registry).topology(root)
+    }
+}
+
+extension FluxTopology {
+    /// Java properties as Flux's `--filter` reads them: `key=value` or `key: value` lines; `#` and `!` comments.
+    static func parseProperties(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for raw in text.split(whereSeparator: \.isNewline) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty, !line.hasPrefix("#"), !line.hasPrefix("!"),
+                let separator = line.firstIndex(where: { $0 == "=" || $0 == ":" })
+            else { continue }
+            out[line[..<separator].trimmingCharacters(in: .whitespaces)] = line[line.index(after: separator)...].trimmingCharacters(in: .whitespaces)
+        }
+        return out
+    }
+
+    /// Replaces `${ENV-NAME}` with the environment's NAME (an unset one is an error naming its line) and `${key}`
+    /// with the filter's value for key (others stay as they are).
+    static func substitute(_ text: String, source: String, properties: [String: String], environment: [String: String]) throws(Failure) -> String {
+        guard text.contains("${") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "${") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+                out += rest[open.lowerBound...]
+                rest = ""
+                break
+            }
+            let key = String(rest[open.upperBound..<close])
+            if key.hasPrefix("ENV-") {
+                let name = String(key.dropFirst(4))
+                guard let value = environment[name] else {
+                    let line = text[..<open.lowerBound].filter { $0 == "\n" }.count + 1
+                    throw Failure(description: "\(source):\(line): environment variable \(name) is not set (${ENV-\(name)})")
+                }
+                out += value
+            } else if let value = properties[key] {
+                out += value
+            } else {
+                out += rest[open.lowerBound...close]
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
     }
 }
 
@@ -88,8 +148,11 @@ private struct Parser {
             _ id: String, _ kind: ComponentRegistry.Kind, _ object: ComponentObject, _ streams: [String: StreamInfo], _ m: Node.Mapping
         ) throws(FluxTopology.Failure) {
             declared[id] = streams
-            let common = ComponentCommon(
+            var common = ComponentCommon(
                 inputs: [:], streams: streams, parallelismHint: try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1)
+            if let tasks = try int(m, "numTasks", in: "\(kind.rawValue) '\(id)'") {
+                common.jsonConf = try? JSON.encode(.map([ConfigKey.topologyTasks: .int(Int64(tasks))]))
+            }
             if kind == .spout {
                 spouts[id] = SpoutSpec(spoutObject: object, common: common)
             } else {
@@ -115,7 +178,7 @@ private struct Parser {
                         throw fail(m["className"], "\(className) is a \(shellKind.rawValue), listed under \(list)")
                     }
                     let (program, fields) = try shell(m, id: id)
-                    try add(id, kind, .shell(program), [defaultStream: StreamInfo(outputFields: fields, direct: false)], m)
+                    try add(id, kind, .shell(program), try shellStreams(m, id: id, defaultFields: fields), m)
                     continue
                 }
                 let object = JavaObject(fullClassName: className, argsList: try constructorArgs(m, id: id))
@@ -196,6 +259,30 @@ private struct Parser {
             }
         }
         return out
+    }
+
+    /// A shell wrapper's streams: the constructor's fields on the default stream, changed by the configMethods
+    /// `setDefaultStream([fields])` and `setNamedStream(stream, [fields])`.
+    func shellStreams(_ m: Node.Mapping, id: String, defaultFields: [String]) throws(FluxTopology.Failure) -> [String: StreamInfo] {
+        var streams = [defaultStream: StreamInfo(outputFields: defaultFields, direct: false)]
+        for call in m["configMethods"]?.sequence ?? [] {
+            let c = try mapping(call, "a configMethod of '\(id)'")
+            let name = try string(c, "name", in: "a configMethod of '\(id)'") ?? ""
+            let args = c["args"]?.sequence ?? []
+            switch (name, args.count) {
+            case ("setDefaultStream", 1):
+                guard let fields = args[0].sequence?.compactMap(\.string) else { throw fail(c["args"], "setDefaultStream takes a list of fields") }
+                streams[defaultStream] = StreamInfo(outputFields: fields, direct: false)
+            case ("setNamedStream", 2):
+                guard let stream = args[0].string, let fields = args[1].sequence?.compactMap(\.string) else {
+                    throw fail(c["args"], "setNamedStream takes a stream id and a list of fields")
+                }
+                streams[stream] = StreamInfo(outputFields: fields, direct: false)
+            default:
+                throw fail(call, "unknown configMethod '\(name)' with \(args.count) argument(s) for shell component '\(id)' (setDefaultStream, setNamedStream)")
+            }
+        }
+        return streams
     }
 
     /// Flux's shell wrappers: run a program as a multilang component.

@@ -17,6 +17,8 @@ struct LocalCommand: AsyncParsableCommand {
     @Option(help: "Seconds to run (default: until Ctrl-C).") var duration: Double?
     @Option(help: "Where shell components run (default: resources/ beside the file, else the file's folder).")
     var resources: String?
+    @Option(help: "A properties file whose values replace ${key} in the topology file (Flux's --filter).")
+    var filter: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -24,7 +26,7 @@ struct LocalCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let flux: FluxTopology
         do {
-            flux = try FluxTopology.load(file: file)
+            flux = try FluxTopology.load(file: file, filter: filter)
         } catch {
             throw CLIFailure(message: error.description)
         }

@@ -14,13 +14,15 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "The folder shell components run in (default: resources/ beside the file, if there is one).")
     var resources: String?
     @Flag(help: "Submit it deactivated.") var inactive = false
+    @Option(help: "A properties file whose values replace ${key} in the topology file (Flux's --filter).")
+    var filter: String?
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         let conf = try global.load()
         let flux: FluxTopology
         do {
-            flux = try FluxTopology.load(file: file)
+            flux = try FluxTopology.load(file: file, filter: filter)
         } catch {
             throw CLIFailure(message: error.description)
         }

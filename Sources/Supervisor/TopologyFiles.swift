@@ -54,8 +54,19 @@ struct TopologyFiles: Sendable {
         }
     }
 
-    /// Extracts the archive's `resources/` entries; any entry that would land outside `resources/` is refused.
-    func unpackResources(archive: URL, into dir: URL) throws {
+    func unpackResources(archive: URL, into dir: URL) throws { try ResourcesArchive.unpack(archive: archive, into: dir) }
+
+    func remove(_ id: String) {
+        try? FileManager.default.removeItem(at: directory(id))
+    }
+}
+
+/// A topology archive's `resources/` folder: what shell components run in.
+public enum ResourcesArchive {
+    /// Extracts the archive's `resources/` entries into `dir/resources/`; any entry that would land outside
+    /// `resources/` is refused.
+    public static func unpack(archive: URL, into dir: URL) throws {
+        typealias Failure = TopologyFiles.Failure
         let resources = dir.appendingPathComponent("resources", isDirectory: true)
         try FileManager.default.createDirectory(at: resources, withIntermediateDirectories: true)
         let size = (try? FileManager.default.attributesOfItem(atPath: archive.path)[.size] as? Int) ?? 0
@@ -80,9 +91,5 @@ struct TopologyFiles: Sendable {
                 _ = try zip.extract(entry, to: target)
             }
         }
-    }
-
-    func remove(_ id: String) {
-        try? FileManager.default.removeItem(at: directory(id))
     }
 }

@@ -123,4 +123,47 @@ import Testing
         let refused = Self.shellWords.replacingOccurrences(of: "constructorArgs: [50]", with: "constructorArgs: [\"many\"]")
         #expect(failure(refused)?.contains("cannot be made from its arguments") == true)
     }
+
+    @Test func numTasksStreamsOfShellComponentsAndSubstitution() throws {
+        let text = """
+            name: "${ENV-FLUX_TEST_NAME}"
+            spouts:
+              - id: "sentences"
+                className: "storm.swift.SentenceSpout"
+                constructorArgs: [${limit}]
+                numTasks: 4
+            bolts:
+              - id: "split"
+                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+                constructorArgs: [["python3", "split.py"], ["word"]]
+                configMethods:
+                  - name: "setDefaultStream"
+                    args: [["token"]]
+                  - name: "setNamedStream"
+                    args: ["lengths", ["word", "length"]]
+            streams:
+              - from: "sentences"
+                to: "split"
+                grouping: {type: SHUFFLE}
+            """
+        let flux = try FluxTopology.parse(text, source: "t.yaml", properties: ["limit": "7"], environment: ["FLUX_TEST_NAME": "from-env"])
+        #expect(flux.name == "from-env")
+        guard case .javaObject(let object)? = flux.topology.spouts["sentences"]?.spoutObject else {
+            Issue.record("sentences is not a named class")
+            return
+        }
+        #expect(object.argsList == [JavaObjectArg.longArg(7)])
+        #expect(flux.topology.spouts["sentences"]?.common.jsonConf == #"{"topology.tasks":4}"#)
+        let streams = flux.topology.bolts["split"]?.common.streams
+        #expect(streams?["default"]?.outputFields == ["token"])
+        #expect(streams?["lengths"]?.outputFields == ["word", "length"])
+
+        #expect(throws: FluxTopology.Failure(description: "t.yaml:1: environment variable FLUX_TEST_NAME is not set (${ENV-FLUX_TEST_NAME})")) {
+            try FluxTopology.parse(text, source: "t.yaml", properties: ["limit": "7"], environment: [:])
+        }
+        let badMethod = text.replacingOccurrences(of: "setNamedStream", with: "setStream")
+        #expect(failure(badMethod.replacingOccurrences(of: "${ENV-FLUX_TEST_NAME}", with: "x").replacingOccurrences(of: "${limit}", with: "1"))?
+            .contains("unknown configMethod 'setStream' with 2 argument(s) for shell component 'split'") == true)
+        #expect(FluxTopology.parseProperties("# comment\na = 1\nb: two\n! other\n") == ["a": "1", "b": "two"])
+    }
 }

@@ -245,3 +245,35 @@ def test_storm_submit_packs_the_resources_and_the_topology_runs(workers_cluster)
     assert out.returncode != 0
     assert out.stderr.startswith(f"storm: {path}:") and "unknown component 'nobody'" in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_storm_jar_runs_a_flux_file_with_the_archive_resources_storms_way():
+    archive = os.path.join(tempfile.mkdtemp(prefix="jar-"), "topology.jar")
+    with open(archive, "wb") as f:
+        f.write(pack_resources(resources(split=SPLIT)))
+    folder = tempfile.mkdtemp(prefix="jar-flux-")
+    path = os.path.join(folder, "words.yaml")
+    with open(path, "w") as f:
+        f.write(textwrap.dedent("""
+            name: "${name}"
+            spouts:
+              - {id: "sentences", className: "storm.swift.SentenceSpout", constructorArgs: [50]}
+            bolts:
+              - id: "split"
+                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+                constructorArgs: [["python3", "split.py"], ["word"]]
+            streams:
+              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+        """))
+    with open(os.path.join(folder, "dev.properties"), "w") as f:
+        f.write("name=from-filter\n")
+    run = subprocess.run([storm_bin(), "jar", archive, "org.apache.storm.flux.Flux", "--local", "--local-ttl", "5",
+                          "--filter", os.path.join(folder, "dev.properties"), path],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "running from-filter-" in run.stdout
+    assert "split executed 50" in run.stdout, run.stdout
+
+    other = subprocess.run([storm_bin(), "jar", archive, "com.example.Main", "--remote", path],
+                           capture_output=True, text=True, timeout=30)
+    assert other.returncode != 0 and "archives run Flux topologies only" in other.stderr
