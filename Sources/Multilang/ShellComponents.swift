@@ -178,7 +178,6 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         let id = String(nextId)
         pending[id] = tuple
         send(id: id, component: .string(tuple.sourceComponent), stream: tuple.sourceStream, task: tuple.sourceTask, values: tuple.values)
-        if tuple.isTick { pending[id] = nil }
     }
 
     private func send(id: String, component: Value, stream: String, task: Int32, values: [Value]) {

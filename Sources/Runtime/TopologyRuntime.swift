@@ -131,7 +131,14 @@ public final class TopologyRuntime: @unchecked Sendable {
                     conf: conf)
                 tasks.append(TaskInstance(taskId: taskId, component: instance, context: context))
             }
-            runners.append(ExecutorRunner(componentId: componentId, isSpout: component.kind == .spout, tasks: tasks))
+            let runner = ExecutorRunner(componentId: componentId, isSpout: component.kind == .spout, tasks: tasks)
+            // A bolt's tick tuples: its own conf's topology.tick.tuple.freq.secs, else the topology's.
+            if component.kind == .bolt {
+                let own = (try? JSON.decodeObject(component.common.jsonConf ?? "{}"))?[ConfigKey.topologyTickTupleFreqSecs]
+                let secs = (own ?? conf[ConfigKey.topologyTickTupleFreqSecs])?.intValue ?? 0
+                runner.tickSecs = secs > 0 ? Int(secs) : nil
+            }
+            runners.append(runner)
         }
         self.executors = runners
         remoteIndex = runners.count
@@ -222,6 +229,30 @@ public final class TopologyRuntime: @unchecked Sendable {
             thread.name = "\(runner.componentId)-executor"
             threads.append(thread)
             thread.start()
+        }
+        let ticking = executors.filter { $0.tickSecs != nil }
+        if !ticking.isEmpty {
+            let thread = Thread { [self] in tick(ticking) }
+            thread.name = "ticks"
+            thread.start()
+        }
+    }
+
+    /// The stream tick tuples arrive on: from `__system`, stream `__tick`, with the frequency as their value.
+    static let tickStream = TupleStream(component: "__system", stream: "__tick", fields: Fields(["rate_secs"]))
+
+    /// Sends each ticking bolt task a tick tuple every `topology.tick.tuple.freq.secs`, until the runtime stops.
+    private func tick(_ runners: [ExecutorRunner]) {
+        var due = runners.map { Date().addingTimeInterval(Double($0.tickSecs!)) }
+        while runners.allSatisfy({ $0.running.withLock { $0 } }) {
+            usleep(100_000)
+            let now = Date()
+            for (i, runner) in runners.enumerated() where now >= due[i] {
+                due[i] = now.addingTimeInterval(Double(runner.tickSecs!))
+                let secs = Value.int(Int64(runner.tickSecs!))
+                deliver(runner.tasks.map { Delivery(task: $0.taskId, tuple: Tuple(values: [secs], stream: Self.tickStream, sourceTask: -1)) },
+                        toExecutor: executors.firstIndex { $0 === runner }!)
+            }
         }
     }
 
@@ -462,6 +493,8 @@ final class ExecutorRunner: @unchecked Sendable {
     let stopped = Locked(false)
     let pendingActivation = Locked<Bool?>(nil)
     let stats = Locked(ExecutorCounts())
+    /// Seconds between tick tuples for a bolt that asked for them.
+    var tickSecs: Int?
 
     init(componentId: String, isSpout: Bool, tasks: [TaskInstance]) {
         self.componentId = componentId

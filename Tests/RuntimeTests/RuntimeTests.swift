@@ -145,6 +145,23 @@ enum TestComponents {
         #expect(runtime.instances(of: "sink").map { ($0 as! RecordingBolt).received.count } == [0, 0, 50])
     }
 
+    @Test func boltsThatAskForTicksGetThem() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(1)])
+        builder.subscribe(builder.setBolt("ticked", "test.Recording", parallelism: 2).shuffleGrouping("sentences"))
+        var topology = try builder.build()
+        topology.bolts["ticked"]!.common.jsonConf = #"{"topology.tick.tuple.freq.secs": 1}"#
+        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered)
+        try runtime.start()
+        func ticks() -> [Int] { runtime.instances(of: "ticked").map { ($0 as! RecordingBolt).received.filter(\.isTick).count } }
+        Thread.sleep(forTimeInterval: 2.6)
+        runtime.stop()
+        // Every task, once a second, with the frequency as its value.
+        #expect(ticks().allSatisfy { $0 == 2 }, "\(ticks())")
+        let tick = (runtime.instances(of: "ticked").first as! RecordingBolt).received.first(where: \.isTick)
+        #expect(tick?.values == [.int(1)] && tick?.sourceTask == -1)
+    }
+
     @Test func deactivateStopsEmissionAndActivateResumes() throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", SentenceSpout.className)
