@@ -237,7 +237,7 @@ final class ShellProcess: @unchecked Sendable {
             while let newline = partial.firstIndex(of: 10) {
                 let line = String(decoding: partial[..<newline], as: UTF8.self)
                 partial.removeFirst(newline + 1)
-                logger.info("stderr: \(line)")
+                logger.notice("stderr: \(line)")
                 stderrTail.withLock {
                     $0.append(line)
                     if $0.count > 20 { $0.removeFirst($0.count - 20) }

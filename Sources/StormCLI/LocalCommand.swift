@@ -40,7 +40,8 @@ struct LocalCommand: AsyncParsableCommand {
         let id: String
         do {
             var quiet = Logger(label: "local")
-            quiet.logLevel = .warning
+            // Notices too: shell components' stderr lines are notices.
+            quiet.logLevel = .notice
             cluster = try await LocalCluster(conf: conf, logger: quiet)
             let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
             let beside = folder.appendingPathComponent("resources").path

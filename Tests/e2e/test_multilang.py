@@ -277,3 +277,32 @@ def test_storm_jar_runs_a_flux_file_with_the_archive_resources_storms_way():
     other = subprocess.run([storm_bin(), "jar", archive, "com.example.Main", "--remote", path],
                            capture_output=True, text=True, timeout=30)
     assert other.returncode != 0 and "archives run Flux topologies only" in other.stderr
+
+
+POLYGLOT = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "polyglot")
+
+
+def test_node_python_and_ruby_components_in_one_topology_count_exactly_locally_and_on_a_cluster(workers_cluster):
+    # Local mode: a Node.js spout, a Python split, a Ruby count, each through its own adapter.
+    run = subprocess.run([storm_bin(), "local", os.path.join(POLYGLOT, "polyglot.yaml"), "--duration", "8",
+                          "-c", "polyglot.sentences=500"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = expected_counts(500, [0])
+    assert f"log executed {sum(expected.values())}" in run.stdout, run.stdout + run.stderr[-2000:]
+    assert final_counts(run.stderr) == expected
+
+    # The same file submitted to a cluster (its limit set in its conf), in two workers.
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    folder = tempfile.mkdtemp(prefix="polyglot-")
+    subprocess.run(["cp", "-r", os.path.join(POLYGLOT, "resources"), folder], check=True)
+    with open(os.path.join(POLYGLOT, "polyglot.yaml")) as f:
+        text = f.read().replace("  topology.workers: 2\n", "  topology.workers: 2\n  polyglot.sentences: 300\n")
+    with open(os.path.join(folder, "polyglot.yaml"), "w") as f:
+        f.write(text)
+    out = workers_cluster.cli("submit", os.path.join(folder, "polyglot.yaml"))
+    assert out.returncode == 0, out.stderr
+    topology_id = client.getTopologySummaryByName("polyglot").id
+    expected = expected_counts(300, [0])
+    assert wait_until(lambda: executed(client, "polyglot", "log") == sum(expected.values()), 90), \
+        worker_logs(workers_cluster, topology_id)[-3000:]
+    assert final_counts(worker_logs(workers_cluster, topology_id)) == expected
