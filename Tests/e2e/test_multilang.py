@@ -306,3 +306,24 @@ def test_node_python_and_ruby_components_in_one_topology_count_exactly_locally_a
     assert wait_until(lambda: executed(client, "polyglot", "log") == sum(expected.values()), 90), \
         worker_logs(workers_cluster, topology_id)[-3000:]
     assert final_counts(worker_logs(workers_cluster, topology_id)) == expected
+
+
+def test_the_python_builder_writes_flux_that_storm_local_runs():
+    builder = TopologyBuilder()
+    builder.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"], args=[100]), 1)
+    builder.set_bolt("split", ShellBolt(["python3", "split.py"], ["word"]), 2).shuffle_grouping("sentences")
+    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 2) \
+        .fields_grouping("split", ["word"])
+    builder.set_bolt("everything", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 1) \
+        .all_grouping("count")
+    folder = tempfile.mkdtemp(prefix="builder-flux-")
+    os.makedirs(os.path.join(folder, "resources"))
+    with open(os.path.join(folder, "resources", "split.py"), "w") as f:
+        f.write(textwrap.dedent(SPLIT))
+    path = os.path.join(folder, "built.yaml")
+    with open(path, "w") as f:
+        f.write(builder.to_flux("built", {"topology.workers": 1}))
+    run = subprocess.run([storm_bin(), "local", path, "--duration", "6"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-3000:]
+    words = sum(expected_counts(100, [0]).values())
+    assert f"count executed {words}" in run.stdout and f"everything executed {words}" in run.stdout, run.stdout

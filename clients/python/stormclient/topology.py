@@ -122,3 +122,66 @@ class TopologyBuilder:
         for cid, (c, p, conf, inputs) in self._bolts.items():
             bolts[cid] = Bolt(bolt_object=c.object(), common=c.common(dict(inputs), p, conf))
         return StormTopology(spouts=spouts, bolts=bolts, state_spouts={})
+
+    def to_flux(self, name, conf=None):
+        """The topology as a Flux YAML file (for `storm local`, `storm submit` and `storm jar`): named classes by
+        className and constructorArgs, shell components through FluxShellSpout/FluxShellBolt."""
+        q = json.dumps
+        lines = [f"name: {q(name)}"]
+        if conf:
+            lines.append("config:")
+            lines += [f"  {q(k)}: {q(v)}" for k, v in sorted(conf.items())]
+
+        def component(cid, c, parallelism, kind):
+            out = [f"  - id: {q(cid)}"]
+            if isinstance(c, _Shell):
+                wrapper = "spouts.FluxShellSpout" if kind == "spout" else "bolts.FluxShellBolt"
+                out.append(f"    className: \"org.apache.storm.flux.wrappers.{wrapper}\"")
+                out.append(f"    constructorArgs: [{q(c.command)}, {q(c.streams.get(DEFAULT_STREAM, []))}]")
+                named = {s: f for s, f in c.streams.items() if s != DEFAULT_STREAM}
+                if named:
+                    out.append("    configMethods:")
+                    for stream, fields in sorted(named.items()):
+                        out.append(f"      - {{name: \"setNamedStream\", args: [{q(stream)}, {q(fields)}]}}")
+            else:
+                out.append(f"    className: {q(c.class_name)}")
+                if c.args:
+                    out.append(f"    constructorArgs: {q(c.args)}")
+            out.append(f"    parallelism: {parallelism}")
+            return out
+
+        lines.append("spouts:")
+        for cid, (c, p, _conf) in self._spouts.items():
+            lines += component(cid, c, p, "spout")
+        if self._bolts:
+            lines.append("bolts:")
+            for cid, (c, p, _conf, _inputs) in self._bolts.items():
+                lines += component(cid, c, p, "bolt")
+            lines.append("streams:")
+            for cid, (_c, _p, _conf, inputs) in self._bolts.items():
+                for source, grouping in inputs.items():
+                    lines.append(f"  - from: {q(source.componentId)}")
+                    lines.append(f"    to: {q(cid)}")
+                    lines.append(f"    grouping: {_flux_grouping(grouping, source.streamId)}")
+        return "\n".join(lines) + "\n"
+
+
+def _flux_grouping(grouping, stream):
+    q = json.dumps
+    if grouping.fields is not None:
+        kind = f"type: FIELDS, args: {q(grouping.fields)}" if grouping.fields else "type: GLOBAL"
+    elif grouping.shuffle is not None:
+        kind = "type: SHUFFLE"
+    elif grouping.all is not None:
+        kind = "type: ALL"
+    elif grouping.none is not None:
+        kind = "type: NONE"
+    elif grouping.direct is not None:
+        kind = "type: DIRECT"
+    elif grouping.local_or_shuffle is not None:
+        kind = "type: LOCAL_OR_SHUFFLE"
+    else:
+        raise ValueError(f"grouping {grouping} has no Flux form")
+    if stream != DEFAULT_STREAM:
+        kind += f", streamId: {q(stream)}"
+    return "{" + kind + "}"
