@@ -100,7 +100,7 @@ extension FluxTopology {
     }
 }
 
-private struct Parser {
+struct Parser {
     let source: String
     let registry: ComponentRegistry
 
@@ -132,38 +132,92 @@ private struct Parser {
     func topology(_ root: Node) throws(FluxTopology.Failure) -> FluxTopology {
         let top = try mapping(root, "the top level")
         guard let name = try string(top, "name", in: "the topology") else { throw fail(root, "no name") }
+        let defs = Definitions()
+        try collect(root, into: defs, override: true, depth: 0)
+        if defs.spouts.isEmpty { throw fail(root, "no spouts") }
+        for (parser, item) in defs.streams { try parser.stream(item, defs) }
+        let topology = StormTopology(spouts: defs.spouts, bolts: defs.bolts, stateSpouts: [:])
+        do {
+            try TopologyValidator.validate(topology)
+        } catch {
+            throw fail(root, error.description)
+        }
+        return FluxTopology(name: name, conf: defs.conf, topology: topology)
+    }
+
+    /// What a file and the files it includes define, before the streams are resolved against all of it.
+    final class Definitions {
         var conf: [String: ConfigValue] = [:]
+        var spouts: [String: SpoutSpec] = [:]
+        var bolts: [String: StormThrift.Bolt] = [:]
+        var declared: [String: [String: StreamInfo]] = [:]
+        var streams: [(Parser, Node)] = []
+    }
+
+    /// Adds a file's includes (first), config and components to `defs`. With `override`, what this file defines
+    /// replaces what an include defined under the same key or id, as Flux's `override: true` does.
+    func collect(_ root: Node, into defs: Definitions, override: Bool, depth: Int) throws(FluxTopology.Failure) {
+        let top = try mapping(root, "the top level")
+        if let includes = top["includes"] {
+            guard let items = includes.sequence else { throw fail(includes, "'includes' must be a list") }
+            guard depth < 10 else { throw fail(includes, "includes nested deeper than 10 (a cycle?)") }
+            for item in items {
+                let m = try mapping(item, "an include")
+                if m["resource"]?.bool == true {
+                    throw fail(item, "classpath resources cannot be included (there is no JVM here): use file")
+                }
+                guard let file = try string(m, "file", in: "an include") else { continue }
+                let base = URL(fileURLWithPath: source).deletingLastPathComponent()
+                let path = file.hasPrefix("/") ? file : base.appendingPathComponent(file).path
+                let text: String
+                do {
+                    text = try String(contentsOfFile: path, encoding: .utf8)
+                } catch {
+                    throw fail(m["file"], "cannot read included file \(path)")
+                }
+                let included: Node
+                do {
+                    guard let node = try Yams.compose(yaml: text) else { throw fail(m["file"], "included file \(path) is empty") }
+                    included = node
+                } catch let failure as FluxTopology.Failure {
+                    throw failure
+                } catch {
+                    throw FluxTopology.Failure(description: "\(path): bad YAML: \("\(error)".replacingOccurrences(of: "\n", with: " "))")
+                }
+                try Parser(source: path, registry: registry).collect(included, into: defs, override: m["override"]?.bool ?? false, depth: depth + 1)
+            }
+        }
         if let config = top["config"] {
             let m = try mapping(config, "config")
             for (k, v) in m {
                 guard let key = k.string else { throw fail(k, "config keys must be strings") }
-                conf[key] = value(v)
+                if override || defs.conf[key] == nil { defs.conf[key] = value(v) }
             }
         }
-        var spouts: [String: SpoutSpec] = [:]
-        var bolts: [String: StormThrift.Bolt] = [:]
-        var declared: [String: [String: StreamInfo]] = [:]
-        var lines: [String: Node] = [:]
+        var seen: Set<String> = []
         func add(
             _ id: String, _ kind: ComponentRegistry.Kind, _ object: ComponentObject, _ streams: [String: StreamInfo], _ m: Node.Mapping
         ) throws(FluxTopology.Failure) {
-            declared[id] = streams
+            if !override && defs.declared[id] != nil { return }
+            defs.declared[id] = streams
             var common = ComponentCommon(
                 inputs: [:], streams: streams, parallelismHint: try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1)
             if let tasks = try int(m, "numTasks", in: "\(kind.rawValue) '\(id)'") {
                 common.jsonConf = try? JSON.encode(.map([ConfigKey.topologyTasks: .int(Int64(tasks))]))
             }
             if kind == .spout {
-                spouts[id] = SpoutSpec(spoutObject: object, common: common)
+                defs.bolts[id] = nil
+                defs.spouts[id] = SpoutSpec(spoutObject: object, common: common)
             } else {
-                bolts[id] = StormThrift.Bolt(boltObject: object, common: common)
+                defs.spouts[id] = nil
+                defs.bolts[id] = StormThrift.Bolt(boltObject: object, common: common)
             }
         }
+        if let components = top["components"] {
+            throw fail(components, "'components' define JVM objects for 'ref' arguments; Swift and shell components take numbers, booleans and strings")
+        }
         for (list, kind) in [("spouts", ComponentRegistry.Kind.spout), ("bolts", .bolt)] {
-            guard let node = top[list] else {
-                if kind == .spout { throw fail(root, "no spouts") }
-                continue
-            }
+            guard let node = top[list] else { continue }
             guard let items = node.sequence else { throw fail(node, "'\(list)' must be a list") }
             for item in items {
                 let m = try mapping(item, "an entry of \(list)")
@@ -171,8 +225,7 @@ private struct Parser {
                 guard let id = try string(m, "id", in: what),
                     let className = try string(m, "className", in: "\(kind.rawValue) '\(id)'")
                 else { continue }
-                if lines[id] != nil { throw fail(item, "component id '\(id)' is used twice") }
-                lines[id] = item
+                if !seen.insert(id).inserted { throw fail(item, "component id '\(id)' is used twice") }
                 if let shellKind = Self.shellClasses[className] {
                     guard shellKind == kind else {
                         throw fail(m["className"], "\(className) is a \(shellKind.rawValue), listed under \(list)")
@@ -196,52 +249,48 @@ private struct Parser {
                 try add(id, kind, .javaObject(object), streams, m)
             }
         }
-        for item in top["streams"]?.sequence ?? [] {
-            let m = try mapping(item, "a stream")
-            guard let from = try string(m, "from", in: "a stream"), let to = try string(m, "to", in: "a stream") else { continue }
-            guard declared[from] != nil else { throw fail(m["from"], "stream from unknown component '\(from)'") }
-            guard bolts[to] != nil else {
-                throw fail(m["to"], spouts[to] != nil ? "stream to '\(to)', which is a spout" : "stream to unknown bolt '\(to)'")
-            }
-            guard let groupingNode = m["grouping"] else { throw fail(item, "stream \(from) -> \(to) has no grouping") }
-            let g = try mapping(groupingNode, "a grouping")
-            let streamId = try string(g, "streamId", in: "the grouping", required: false) ?? defaultStream
-            guard let info = declared[from]?[streamId] else {
-                throw fail(groupingNode, "component '\(from)' declares no stream '\(streamId)'")
-            }
-            let type = try string(g, "type", in: "the grouping") ?? ""
-            let args = g["args"]?.sequence?.compactMap(\.string) ?? []
-            let grouping: Grouping
-            switch type.uppercased() {
-            case "SHUFFLE": grouping = .shuffle(NullStruct())
-            case "FIELDS":
-                guard !args.isEmpty else { throw fail(groupingNode, "a FIELDS grouping needs args: the fields") }
-                for field in args where !info.outputFields.contains(field) {
-                    throw fail(g["args"], "field '\(field)' is not among the fields of \(from):\(streamId) \(info.outputFields)")
-                }
-                grouping = .fields(args)
-            case "ALL": grouping = .all(NullStruct())
-            case "GLOBAL": grouping = .fields([])
-            case "NONE": grouping = .none(NullStruct())
-            case "DIRECT": grouping = .direct(NullStruct())
-            case "LOCAL_OR_SHUFFLE": grouping = .localOrShuffle(NullStruct())
-            case "CUSTOM":
-                guard let custom = g["customClass"]?.mapping, let className = custom["className"]?.string else {
-                    throw fail(groupingNode, "a CUSTOM grouping needs customClass: {className: ...}")
-                }
-                grouping = .customObject(JavaObject(fullClassName: className, argsList: []))
-            default:
-                throw fail(g["type"], "unknown grouping type '\(type)' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)")
-            }
-            bolts[to]!.common.inputs[GlobalStreamId(componentId: from, streamId: streamId)] = grouping
+        for item in top["streams"]?.sequence ?? [] { defs.streams.append((self, item)) }
+    }
+
+    /// Resolves one entry of `streams` against every definition.
+    func stream(_ item: Node, _ defs: Definitions) throws(FluxTopology.Failure) {
+        let m = try mapping(item, "a stream")
+        guard let from = try string(m, "from", in: "a stream"), let to = try string(m, "to", in: "a stream") else { return }
+        guard defs.declared[from] != nil else { throw fail(m["from"], "stream from unknown component '\(from)'") }
+        guard defs.bolts[to] != nil else {
+            throw fail(m["to"], defs.spouts[to] != nil ? "stream to '\(to)', which is a spout" : "stream to unknown bolt '\(to)'")
         }
-        let topology = StormTopology(spouts: spouts, bolts: bolts, stateSpouts: [:])
-        do {
-            try TopologyValidator.validate(topology)
-        } catch {
-            throw fail(root, error.description)
+        guard let groupingNode = m["grouping"] else { throw fail(item, "stream \(from) -> \(to) has no grouping") }
+        let g = try mapping(groupingNode, "a grouping")
+        let streamId = try string(g, "streamId", in: "the grouping", required: false) ?? defaultStream
+        guard let info = defs.declared[from]?[streamId] else {
+            throw fail(groupingNode, "component '\(from)' declares no stream '\(streamId)'")
         }
-        return FluxTopology(name: name, conf: conf, topology: topology)
+        let type = try string(g, "type", in: "the grouping") ?? ""
+        let args = g["args"]?.sequence?.compactMap(\.string) ?? []
+        let grouping: Grouping
+        switch type.uppercased() {
+        case "SHUFFLE": grouping = .shuffle(NullStruct())
+        case "FIELDS":
+            guard !args.isEmpty else { throw fail(groupingNode, "a FIELDS grouping needs args: the fields") }
+            for field in args where !info.outputFields.contains(field) {
+                throw fail(g["args"], "field '\(field)' is not among the fields of \(from):\(streamId) \(info.outputFields)")
+            }
+            grouping = .fields(args)
+        case "ALL": grouping = .all(NullStruct())
+        case "GLOBAL": grouping = .fields([])
+        case "NONE": grouping = .none(NullStruct())
+        case "DIRECT": grouping = .direct(NullStruct())
+        case "LOCAL_OR_SHUFFLE": grouping = .localOrShuffle(NullStruct())
+        case "CUSTOM":
+            guard let custom = g["customClass"]?.mapping, let className = custom["className"]?.string else {
+                throw fail(groupingNode, "a CUSTOM grouping needs customClass: {className: ...}")
+            }
+            grouping = .customObject(JavaObject(fullClassName: className, argsList: []))
+        default:
+            throw fail(g["type"], "unknown grouping type '\(type)' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)")
+        }
+        defs.bolts[to]!.common.inputs[GlobalStreamId(componentId: from, streamId: streamId)] = grouping
     }
 
     /// A component's scalar constructor arguments, as JavaObject arguments.

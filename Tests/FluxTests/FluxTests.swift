@@ -166,4 +166,54 @@ import Testing
             .contains("unknown configMethod 'setStream' with 2 argument(s) for shell component 'split'") == true)
         #expect(FluxTopology.parseProperties("# comment\na = 1\nb: two\n! other\n") == ["a": "1", "b": "two"])
     }
+
+    @Test func includedFilesAddTheirDefinitionsAndTheIncluderWins() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flux-include-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try """
+            name: "base"
+            config:
+              topology.workers: 3
+              from.base: true
+            spouts:
+              - id: "sentences"
+                className: "storm.swift.SentenceSpout"
+            bolts:
+              - id: "split"
+                className: "org.apache.storm.perf.bolt.SplitSentenceBolt"
+                parallelism: 5
+            streams:
+              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+            """.write(to: dir.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
+        let top = dir.appendingPathComponent("top.yaml")
+        try """
+            name: "top"
+            includes:
+              - {resource: false, file: "base.yaml"}
+            config:
+              topology.workers: 2
+            bolts:
+              - id: "split"
+                className: "org.apache.storm.perf.bolt.SplitSentenceBolt"
+                parallelism: 2
+              - id: "count"
+                className: "org.apache.storm.perf.bolt.CountBolt"
+            streams:
+              - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
+            """.write(to: top, atomically: true, encoding: .utf8)
+        let flux = try FluxTopology.load(file: top.path)
+        #expect(flux.name == "top")
+        #expect(flux.conf["topology.workers"] == .int(2) && flux.conf["from.base"] == .bool(true))
+        #expect(flux.topology.bolts["split"]?.common.parallelismHint == 2)
+        #expect(flux.topology.bolts["split"]?.common.inputs.keys.map(\.componentId) == ["sentences"])
+        #expect(flux.topology.bolts["count"]?.common.inputs.keys.map(\.componentId) == ["split"])
+
+        let missing = try String(contentsOf: top, encoding: .utf8).replacingOccurrences(of: "base.yaml", with: "nope.yaml")
+        #expect(failure(missing)?.contains("cannot read included file") == true)
+        let resource = try String(contentsOf: top, encoding: .utf8).replacingOccurrences(of: "resource: false", with: "resource: true")
+        #expect(failure(resource)?.hasPrefix("t.yaml:3: classpath resources cannot be included") == true)
+        let components = Self.wordCount + "\ncomponents:\n  - id: \"scheme\"\n    className: \"org.apache.storm.kafka.StringScheme\"\n"
+        #expect(failure(components)?.contains("'components' define JVM objects") == true)
+    }
 }
