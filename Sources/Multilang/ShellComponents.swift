@@ -136,8 +136,8 @@ public class ShellProgram {
     }
 }
 
-/// Storm's ShellBolt: each tuple goes to the child as it arrives (the pipe is the pipeline; up to
-/// `topology.shellbolt.max.pending` unacknowledged at a time), and what the child says back (emits, acks, fails,
+/// Storm's ShellBolt: each tuple goes to the child as it arrives (the pipe is the pipeline; writes gather up to
+/// `topology.shellbolt.max.pending` tuples or one executed batch), and what the child says back (emits, acks, fails,
 /// logs, errors) is handled on the executor's thread when it pumps. An idle child is asked for a heartbeat every
 /// second; one that stays silent past `topology.subprocess.timeout.secs`, exits, or says something malformed is a
 /// fatal error for the worker, with the child's last stderr lines.
@@ -151,6 +151,7 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
     var dead = false
     /// Tuples waiting to be written: one write per batch the executor runs, not one per tuple.
     var outgoing: [UInt8] = []
+    var outgoingCount = 0
     public var wake: (@Sendable () -> Void)?
 
     public func prepare(context: TopologyContext, collector: any OutputCollector) throws {
@@ -163,17 +164,7 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
     }
 
     public func execute(_ tuple: Tuple) {
-        guard let connection, !dead else { return }
-        // Bounded in flight: wait for the child to catch up (its answers are handled meanwhile).
-        if pending.count >= maxPending { flush() }
-        while pending.count >= maxPending && !dead {
-            do {
-                handle(try connection.process.nextMessage(timeout: connection.process.timeout))
-            } catch {
-                die(error)
-                return
-            }
-        }
+        guard connection != nil, !dead else { return }
         nextId &+= 1
         let id = String(nextId)
         pending[id] = tuple
@@ -195,7 +186,11 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         MultilangJSON.write(.list(values), into: &out)
         out.append(contentsOf: Array("}\nend\n".utf8))
         outgoing = out
-        if outgoing.count >= 64 << 10 { flush() }
+        outgoingCount += 1
+        // Storm's topology.shellbolt.max.pending bounds the tuples waiting to be written; the pipe itself is the
+        // backpressure (a write waits while the child is behind). Unacked tuples are not bounded here: a child may
+        // hold tuples until a tick (a batching bolt), and waiting for its acks would starve it of that tick.
+        if outgoingCount >= maxPending || outgoing.count >= 64 << 10 { flush() }
     }
 
     /// Writes the tuples waiting to go to the child.
@@ -203,6 +198,7 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         guard let connection, !outgoing.isEmpty, !dead else { return }
         let bytes = outgoing
         outgoing.removeAll(keepingCapacity: true)
+        outgoingCount = 0
         do {
             try connection.process.sendRaw(bytes)
         } catch {

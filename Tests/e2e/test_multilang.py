@@ -327,3 +327,93 @@ def test_the_python_builder_writes_flux_that_storm_local_runs():
     assert run.returncode == 0, run.stderr[-3000:]
     words = sum(expected_counts(100, [0]).values())
     assert f"count executed {words}" in run.stdout and f"everything executed {words}" in run.stdout, run.stdout
+
+
+PYSTORM_SPOUT = """
+    from pystorm import Spout
+
+    SENTENCES = ["the cow jumped over the moon", "an apple a day keeps the doctor away", "four score and seven years ago",
+                 "snow white and the seven dwarfs", "i am at two with nature"]
+
+    class Sentences(Spout):
+        def initialize(self, conf, context):
+            self.sent = 0
+
+        def next_tuple(self):
+            if self.sent < 200:
+                self.emit([SENTENCES[self.sent % 5]], tup_id=self.sent)
+                self.sent += 1
+
+    Sentences().run()
+"""
+
+SPLIT_SKIPPING_TICKS = """
+    from stormclient.multilang import BasicBolt
+
+    class Split(BasicBolt):
+        def process(self, tup):
+            if tup.is_tick:
+                return
+            for word in tup.values[0].split():
+                self.emit([word])
+
+    Split().run()
+"""
+
+# pystorm's BatchingBolt groups what arrives between tick tuples and emits one count per word and batch.
+BATCHES = """
+    from pystorm.bolt import BatchingBolt
+
+    class Batches(BatchingBolt):
+        ticks_between_batches = 1
+
+        def group_key(self, tup):
+            return tup.values[0]
+
+        def process_batch(self, key, tups):
+            self.emit([key, len(tups)])
+
+    Batches().run()
+"""
+
+
+def test_a_pystorm_spout_and_batching_bolt_with_tick_tuples():
+    folder = tempfile.mkdtemp(prefix="pystorm-batch-")
+    os.makedirs(os.path.join(folder, "resources"))
+    for name, text in [("sentences", PYSTORM_SPOUT), ("split", SPLIT_SKIPPING_TICKS), ("batches", BATCHES)]:
+        with open(os.path.join(folder, "resources", name + ".py"), "w") as f:
+            f.write(textwrap.dedent(text))
+    with open(os.path.join(folder, "batch.yaml"), "w") as f:
+        f.write(textwrap.dedent("""
+            name: "batches"
+            config:
+              topology.tick.tuple.freq.secs: 1
+            spouts:
+              - id: "sentences"
+                className: "org.apache.storm.flux.wrappers.spouts.FluxShellSpout"
+                constructorArgs: [["python3", "sentences.py"], ["sentence"]]
+            bolts:
+              - id: "split"
+                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+                constructorArgs: [["python3", "split.py"], ["word"]]
+              - id: "batches"
+                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+                constructorArgs: [["python3", "batches.py"], ["word", "count"]]
+                parallelism: 2
+              - id: "log"
+                className: "org.apache.storm.flux.wrappers.bolts.LogInfoBolt"
+            streams:
+              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+              - {from: "split", to: "batches", grouping: {type: FIELDS, args: ["word"]}}
+              - {from: "batches", to: "log", grouping: {type: SHUFFLE}}
+        """))
+    run = subprocess.run([storm_bin(), "local", os.path.join(folder, "batch.yaml"), "--duration", "8"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-3000:]
+    totals = {}
+    for word, count in re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", run.stderr):
+        totals[word] = totals.get(word, 0) + int(count)
+    # Batches add up to the exact counts, and they were batches: fewer log lines than words.
+    expected = expected_counts(200, [0])
+    assert totals == expected, run.stderr[-2000:]
+    assert len(re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", run.stderr)) < sum(expected.values())
