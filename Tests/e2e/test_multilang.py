@@ -417,3 +417,68 @@ def test_a_pystorm_spout_and_batching_bolt_with_tick_tuples():
     expected = expected_counts(200, [0])
     assert totals == expected, run.stderr[-2000:]
     assert len(re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", run.stderr)) < sum(expected.values())
+
+
+# Written the way components for Storm's storm.py are, with only the import changed.
+STORM_PY_SPOUT = """
+    from stormclient import storm
+
+    class Sentences(storm.Spout):
+        def initialize(self, conf, context):
+            self.sent = 0
+            self.acked = 0
+
+        def nextTuple(self):
+            if self.sent < 100:
+                ids = storm.emit(["the cow jumped over the moon"], id=self.sent)
+                assert isinstance(ids, list) and len(ids) == 1, ids
+                self.sent += 1
+
+        def ack(self, id):
+            self.acked += 1
+            if self.acked == 100:
+                storm.logWarn("all 100 sentences acked")
+
+    Sentences().run()
+"""
+
+STORM_PY_SPLIT = """
+    from stormclient import storm
+
+    class SplitSentenceBolt(storm.BasicBolt):
+        def process(self, tup):
+            for word in tup.values[0].split(" "):
+                storm.emit([word])
+
+    SplitSentenceBolt().run()
+"""
+
+
+def test_components_written_for_storms_storm_py_run_with_the_import_changed():
+    folder = tempfile.mkdtemp(prefix="storm-py-style-")
+    os.makedirs(os.path.join(folder, "resources"))
+    for name, text in [("spout", STORM_PY_SPOUT), ("split", STORM_PY_SPLIT)]:
+        with open(os.path.join(folder, "resources", name + ".py"), "w") as f:
+            f.write(textwrap.dedent(text))
+    with open(os.path.join(folder, "t.yaml"), "w") as f:
+        f.write(textwrap.dedent("""
+            name: "stormpy"
+            spouts:
+              - id: "sentences"
+                className: "org.apache.storm.flux.wrappers.spouts.FluxShellSpout"
+                constructorArgs: [["python3", "spout.py"], ["sentence"]]
+            bolts:
+              - id: "split"
+                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+                constructorArgs: [["python3", "split.py"], ["word"]]
+              - id: "count"
+                className: "org.apache.storm.testing.TestWordCounter"
+            streams:
+              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+              - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
+        """))
+    run = subprocess.run([storm_bin(), "local", os.path.join(folder, "t.yaml"), "--duration", "5"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "count executed 600" in run.stdout, run.stdout + run.stderr[-2000:]
+    assert "all 100 sentences acked" in run.stderr
