@@ -216,4 +216,37 @@ import Testing
         let components = Self.wordCount + "\ncomponents:\n  - id: \"scheme\"\n    className: \"org.apache.storm.kafka.StringScheme\"\n"
         #expect(failure(components)?.contains("'components' define JVM objects") == true)
     }
+
+    @Test func everyGroupingTypeAndStreamId() throws {
+        let types: [(String, Grouping)] = [
+            ("{type: SHUFFLE}", .shuffle(NullStruct())), ("{type: FIELDS, args: [\"word\"]}", .fields(["word"])),
+            ("{type: ALL}", .all(NullStruct())), ("{type: GLOBAL}", .fields([])), ("{type: NONE}", .none(NullStruct())),
+            ("{type: LOCAL_OR_SHUFFLE}", .localOrShuffle(NullStruct())),
+            ("{type: CUSTOM, customClass: {className: \"com.example.G\"}}", .customObject(JavaObject(fullClassName: "com.example.G", argsList: []))),
+        ]
+        for (text, grouping) in types {
+            let yaml = Self.wordCount.replacingOccurrences(of: "grouping:\n      type: FIELDS\n      args: [\"word\"]", with: "grouping: \(text)")
+            let flux = try FluxTopology.parse(yaml, source: "t.yaml")
+            #expect(flux.topology.bolts["count"]?.common.inputs.values.first == grouping, "\(text)")
+        }
+        // DIRECT needs a direct stream; a named stream is picked by streamId.
+        let direct = """
+            name: "d"
+            spouts:
+              - id: "s"
+                className: "org.apache.storm.flux.wrappers.spouts.FluxShellSpout"
+                constructorArgs: [["python3", "s.py"], ["x"]]
+                configMethods:
+                  - {name: "setNamedStream", args: ["side", ["y"]]}
+            bolts:
+              - id: "b"
+                className: "org.apache.storm.perf.bolt.DevNullBolt"
+            streams:
+              - {from: "s", to: "b", grouping: {type: SHUFFLE, streamId: "side"}}
+            """
+        let flux = try FluxTopology.parse(direct, source: "t.yaml")
+        #expect(flux.topology.bolts["b"]?.common.inputs.keys.first == GlobalStreamId(componentId: "s", streamId: "side"))
+        let notDirect = direct.replacingOccurrences(of: "type: SHUFFLE", with: "type: DIRECT")
+        #expect(failure(notDirect)?.contains("direct") == true)
+    }
 }
