@@ -28,6 +28,7 @@ public final class ComponentRegistry: Sendable {
     public static let shared: ComponentRegistry = {
         let registry = ComponentRegistry()
         BuiltInComponents.register(in: registry)
+        TestingComponents.register(in: registry)
         return registry
     }()
 
