@@ -142,7 +142,7 @@ public struct Router {
 }
 
 /// A small, fast generator with an explicit seed, so tests can reproduce a shuffle.
-public struct SplitMix64: RandomNumberGenerator {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {
