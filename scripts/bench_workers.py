@@ -11,16 +11,10 @@ Each case submits a topology of built-in Swift components, lets it warm up, then
 Memory, at the end of the window: each worker's RSS, and the workers' PSS summed (shared pages counted once).
 """
 import argparse
-import json
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "e2e"))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
-from conftest import Cluster, ZooKeeper, free_port, upload, wait_until  # noqa: E402
-from stormclient import JavaComponent, TopologyBuilder  # noqa: E402
-from test_workers import executed, worker_processes  # noqa: E402
+from benchlib import executed, one_supervisor, running, worker_processes
+from stormclient import JavaComponent, TopologyBuilder
 
 
 def word_count(split=1, count=1):
@@ -54,20 +48,13 @@ def memory_mib(topology_id):
 
 
 def measure(client, name, topology, counted, workers, seconds, warmup):
-    conf = {"topology.workers": workers, "topology.acker.executors": 0}
-    client.submitTopology(name, upload(client), json.dumps(conf), topology)
-    topology_id = client.getTopologySummaryByName(name).id
-    assert wait_until(lambda: len(worker_processes(topology_id)) == workers, 60), "workers did not start"
-    assert wait_until(lambda: executed(client, name, counted) > 0, 60), "no tuples flowed"
-    time.sleep(warmup)
-    c0, t0 = executed(client, name, counted), time.time()
-    time.sleep(seconds)
-    c1, t1 = executed(client, name, counted), time.time()
-    ports = sorted({(e.component_id, e.port) for e in client.getTopologyInfoByName(name).executors})
-    memory = memory_mib(topology_id)
-    client.killTopologyWithOpts(name, __import__("conftest").ttypes.KillOptions(wait_secs=0))
-    assert wait_until(lambda: not worker_processes(topology_id), 60)
-    return (c1 - c0) / (t1 - t0), memory, ports
+    with running(client, name, topology, workers, counted) as topology_id:
+        time.sleep(warmup)
+        c0, t0 = executed(client, name, counted), time.time()
+        time.sleep(seconds)
+        c1, t1 = executed(client, name, counted), time.time()
+        ports = sorted({(e.component_id, e.port) for e in client.getTopologyInfoByName(name).executors})
+        return (c1 - c0) / (t1 - t0), memory_mib(topology_id), ports
 
 
 def main():
@@ -75,14 +62,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=10)
     args = parser.parse_args()
-    zk = ZooKeeper()
-    cluster = None
-    try:
-        cluster = Cluster(zk, nimbuses=1, extra_conf=[
-            "-c", "task.heartbeat.frequency.secs=1", "-c", "nimbus.task.launch.secs=60"])
-        cluster.add_supervisor("a", [free_port(), free_port()])
-        client = cluster.client()
-        assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, 60)
+    with one_supervisor() as client:
         cases = [
             ("word count, 1 worker (1 spout, 1 split, 1 count)", "wc1", word_count(), 1, "words"),
             ("word count, 2 workers (1 spout, 2 split, 2 count)", "wc2", word_count(2, 2), 2, "words"),
@@ -93,10 +73,6 @@ def main():
             rate, (rss, pss), placement = measure(client, name, topology, counted, workers, args.seconds, args.warmup)
             print(f"{title}: {rate / 1e6:.2f}M {unit}/s; RSS per worker {', '.join(f'{r:.0f}' for r in rss)} MiB, "
                   f"PSS of all workers {pss:.0f} MiB  {placement}", flush=True)
-    finally:
-        if cluster:
-            cluster.stop()
-        zk.stop()
 
 
 if __name__ == "__main__":

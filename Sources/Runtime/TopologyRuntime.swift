@@ -230,7 +230,7 @@ public final class TopologyRuntime: @unchecked Sendable {
             threads.append(thread)
             thread.start()
         }
-        let ticking = executors.filter { $0.tickSecs != nil }
+        let ticking = executors.indices.filter { executors[$0].tickSecs != nil }
         if !ticking.isEmpty {
             let thread = Thread { [self] in tick(ticking) }
             thread.name = "ticks"
@@ -241,17 +241,19 @@ public final class TopologyRuntime: @unchecked Sendable {
     /// The stream tick tuples arrive on: from `__system`, stream `__tick`, with the frequency as their value.
     static let tickStream = TupleStream(component: "__system", stream: "__tick", fields: Fields(["rate_secs"]))
 
-    /// Sends each ticking bolt task a tick tuple every `topology.tick.tuple.freq.secs`, until the runtime stops.
-    private func tick(_ runners: [ExecutorRunner]) {
-        var due = runners.map { Date().addingTimeInterval(Double($0.tickSecs!)) }
-        while runners.allSatisfy({ $0.running.withLock { $0 } }) {
+    /// Sends each task of the executors at `indices` a tick tuple every `topology.tick.tuple.freq.secs`, until the
+    /// runtime stops.
+    private func tick(_ indices: [Int]) {
+        var due = indices.map { Date().addingTimeInterval(Double(executors[$0].tickSecs!)) }
+        while indices.allSatisfy({ executors[$0].running.withLock { $0 } }) {
             usleep(100_000)
             let now = Date()
-            for (i, runner) in runners.enumerated() where now >= due[i] {
-                due[i] = now.addingTimeInterval(Double(runner.tickSecs!))
+            for (n, index) in indices.enumerated() where now >= due[n] {
+                let runner = executors[index]
+                due[n] = now.addingTimeInterval(Double(runner.tickSecs!))
                 let secs = Value.int(Int64(runner.tickSecs!))
                 deliver(runner.tasks.map { Delivery(task: $0.taskId, tuple: Tuple(values: [secs], stream: Self.tickStream, sourceTask: -1)) },
-                        toExecutor: executors.firstIndex { $0 === runner }!)
+                        toExecutor: index)
             }
         }
     }

@@ -43,13 +43,14 @@ struct LocalCommand: AsyncParsableCommand {
             // Notices too: shell components' stderr lines are notices.
             quiet.logLevel = .notice
             cluster = try await LocalCluster(conf: conf, logger: quiet)
-            let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
-            let beside = folder.appendingPathComponent("resources").path
-            let shellDir = resources ?? (FileManager.default.fileExists(atPath: beside) ? beside : folder.path)
+            let shellDir = try resourcesFolder(given: resources, besideFile: file)
+                ?? URL(fileURLWithPath: file).deletingLastPathComponent().path
             id = try await cluster.submitTopology(flux.name, conf: flux.conf, topology: flux.topology, resources: shellDir)
             runtime = cluster.runtime(id)!
         } catch let error as InvalidTopologyException {
             throw CLIFailure(message: "cannot run \(file): \(error.msg)")
+        } catch let failure as CLIFailure {
+            throw failure
         } catch {
             throw CLIFailure(message: "cannot run \(file): \(error)")
         }

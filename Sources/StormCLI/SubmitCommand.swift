@@ -26,8 +26,7 @@ struct SubmitCommand: ParsableCommand {
         } catch {
             throw CLIFailure(message: error.description)
         }
-        let beside = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("resources").path
-        let folder = resources ?? (FileManager.default.fileExists(atPath: beside) ? beside : nil)
+        let folder = try resourcesFolder(given: resources, besideFile: file)
         let archive: [UInt8]
         do {
             archive = try Self.pack(folder)

@@ -45,10 +45,6 @@ public final class Supervisor: Sendable {
             supervisorId: id, conf: conf, logger: logger, assignments: { local.withLock { $0 } }, hasTopology: { files.has($0) })
     }
 
-    /// The worker processes running now, by port.
-    public var runningWorkers: [Int32: (workerId: String, pid: Int32, topologyId: String)] {
-        workers.current.mapValues { ($0.workerId, $0.pid, $0.topologyId) }
-    }
 
     /// The ports this supervisor should run, and what: the record the workers follow.
     public var localAssignments: [Int32: LocalAssignment] { local.withLock { $0 } }

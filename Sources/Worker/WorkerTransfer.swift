@@ -41,7 +41,6 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
     private let pendingRoutes = Locked<PeerRoutes?>(nil)
     private let senders = Locked<[PeerRoutes.Endpoint: PeerSender]>([:])
     private let finished = DispatchSemaphore(value: 0)
-    private let unroutable = Locked(0)
     /// A frame is shipped once it grows past this, even mid-round.
     static let frameLimit = 1 << 20
 
@@ -81,9 +80,6 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
     /// True once every peer has been connected to.
     public var allConnected: Bool { senders.withLock { $0.values.allSatisfy(\.isConnected) } }
 
-    /// Tuples that had no worker to go to.
-    public var unroutableCount: Int { unroutable.withLock { $0 } }
-
     /// Sends what is queued, then closes every connection.
     public func close() {
         queue.close()
@@ -107,7 +103,7 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
         // Arrays by task id and by peer, not dictionaries: they are read for every tuple.
         var peerOfTask: [Int] = []
         var outgoing: [Outgoing] = []
-        var lostNow = 0
+        var lost = 0
         func ship(_ i: Int) {
             guard outgoing[i].count > 0 else { return }
             TupleBatchCodec.finish(count: outgoing[i].count, at: outgoing[i].countAt, in: &outgoing[i].bytes)
@@ -137,7 +133,9 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
                     let t = Int(d.task)
                     let i = t < peerOfTask.count ? peerOfTask[t] : -1
                     guard i >= 0 else {
-                        lostNow += 1
+                        // Only the first is logged: a moved task drops every tuple until the new routes arrive.
+                        if lost == 0 { logger.warning("dropped a tuple for task \(t), which no worker runs (later ones are not logged)") }
+                        lost += 1
                         continue
                     }
                     if outgoing[i].count == 0 {
@@ -151,15 +149,6 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
                 }
             }
             for i in outgoing.indices { ship(i) }
-            if lostNow > 0 {
-                let n = lostNow
-                lostNow = 0
-                let total = unroutable.withLock { u -> Int in
-                    u += n
-                    return u
-                }
-                if total == n { logger.warning("dropped \(n) tuples for tasks no worker runs (more are counted, not logged)") }
-            }
         }
     }
 }

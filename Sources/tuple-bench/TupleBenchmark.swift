@@ -22,58 +22,47 @@ enum TupleBenchmark {
         print("\(name): \(String(format: "%.1f", ns)) ns/tuple (\(String(format: "%.1f", 1000 / ns))M/s) [\(check % 10)]")
     }
 
-    /// Word count in one process (sentence spout -> shuffle -> split -> fields -> count), steady state.
     /// Storm's sentence spout into a discarding bolt: the cost of moving one tuple between two threads.
     static func spoutToSink(seconds: Double) throws {
-        var runs: [Double] = []
-        for _ in 0..<5 {
-            var builder = TopologyBuilder()
-            builder.setSpout("sentences", SentenceSpout.className)
-            builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").shuffleGrouping("sentences"))
-            let runtime = try TopologyRuntime(topologyId: "bench-1-1", topology: try builder.build(), conf: StormConfig.defaults)
-            try runtime.start()
-            Thread.sleep(forTimeInterval: 1)
-            let before = runtime.stats["sink"]!.executed
-            let start = Date()
-            Thread.sleep(forTimeInterval: seconds)
-            runs.append(Double(runtime.stats["sink"]!.executed - before) / Date().timeIntervalSince(start) / 1e6)
-            runtime.stop(drainTimeout: 2)
-        }
-        let median = runs.sorted()[runs.count / 2]
-        print("spout -> sink in one process: median \(String(format: "%.2f", median))M tuples/s (runs: \(runs.map { String(format: "%.2f", $0) }.joined(separator: ", ")))")
+        var builder = TopologyBuilder()
+        builder.setSpout("sentences", SentenceSpout.className)
+        builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").shuffleGrouping("sentences"))
+        try report("spout -> sink in one process", unit: "tuples", topology: try builder.build(), counted: "sink", seconds: seconds)
     }
 
+    /// Word count in one process (sentence spout -> shuffle -> split -> fields -> count), steady state.
     static func wordCount(seconds: Double, spouts: Int32, splits: Int32, counts: Int32) throws {
-        // Thread placement on 2 cores varies from run to run: report every run, and the median.
-        var runs: [Double] = []
-        var rss = ""
-        for _ in 0..<5 {
-            let (rate, r) = try wordCountOnce(seconds: seconds, spouts: spouts, splits: splits, counts: counts)
-            runs.append(rate)
-            // The process' resident memory after the first run: later runs add the allocator's leftovers.
-            if rss.isEmpty { rss = r }
-        }
-        let median = runs.sorted()[runs.count / 2]
-        print("word count, \(spouts) spout / \(splits) split / \(counts) count executors in one process: median \(String(format: "%.2f", median))M words/s (runs: \(runs.map { String(format: "%.2f", $0) }.joined(separator: ", "))), RSS after the first run \(rss)")
-    }
-
-    static func wordCountOnce(seconds: Double, spouts: Int32, splits: Int32, counts: Int32) throws -> (Double, String) {
         var builder = TopologyBuilder()
         builder.setSpout("sentences", SentenceSpout.className, parallelism: spouts)
         builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: splits).shuffleGrouping("sentences"))
         builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: counts).fieldsGrouping("split", ["word"]))
-        let runtime = try TopologyRuntime(topologyId: "bench-1-1", topology: try builder.build(), conf: StormConfig.defaults)
-        try runtime.start()
-        Thread.sleep(forTimeInterval: 1)
-        let before = runtime.stats["count"]!.executed
-        let start = Date()
-        Thread.sleep(forTimeInterval: seconds)
-        let words = runtime.stats["count"]!.executed - before
-        let elapsed = Date().timeIntervalSince(start)
-        let rss = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
-            .first { $0.hasPrefix("VmRSS:") }.map { String($0.dropFirst(6)).trimmingCharacters(in: .whitespaces) } ?? "?"
-        runtime.stop(drainTimeout: 2)
-        return (Double(words) / elapsed / 1e6, rss)
+        try report(
+            "word count, \(spouts) spout / \(splits) split / \(counts) count executors in one process", unit: "words",
+            topology: try builder.build(), counted: "count", seconds: seconds)
+    }
+
+    /// Runs a topology five times (thread placement on 2 cores varies from run to run) and prints every run's
+    /// rate of `counted`'s executed tuples, their median, and the RSS after the first run (later runs add the
+    /// allocator's leftovers).
+    static func report(_ title: String, unit: String, topology: StormTopology, counted: String, seconds: Double) throws {
+        var runs: [Double] = []
+        var rss = ""
+        for _ in 0..<5 {
+            let runtime = try TopologyRuntime(topologyId: "bench-1-1", topology: topology, conf: StormConfig.defaults)
+            try runtime.start()
+            Thread.sleep(forTimeInterval: 1)
+            let before = runtime.stats[counted]!.executed
+            let start = Date()
+            Thread.sleep(forTimeInterval: seconds)
+            runs.append(Double(runtime.stats[counted]!.executed - before) / Date().timeIntervalSince(start) / 1e6)
+            if rss.isEmpty {
+                rss = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
+                    .first { $0.hasPrefix("VmRSS:") }.map { String($0.dropFirst(6)).trimmingCharacters(in: .whitespaces) } ?? "?"
+            }
+            runtime.stop(drainTimeout: 2)
+        }
+        let median = runs.sorted()[runs.count / 2]
+        print("\(title): median \(String(format: "%.2f", median))M \(unit)/s (runs: \(runs.map { String(format: "%.2f", $0) }.joined(separator: ", "))), RSS after the first run \(rss)")
     }
 
     static func main() throws {

@@ -45,11 +45,29 @@ COUNT = """
 
 
 def resources(**scripts):
+    """A fresh folder holding each script as NAME.py."""
     folder = tempfile.mkdtemp(prefix="multilang-")
     for name, text in scripts.items():
         with open(os.path.join(folder, name + ".py"), "w") as f:
             f.write(textwrap.dedent(text))
     return folder
+
+
+def flux_file(yaml, **scripts):
+    """A Flux file with the scripts in resources/ beside it (where storm local and storm submit look)."""
+    folder = tempfile.mkdtemp(prefix="flux-")
+    os.rename(resources(**scripts), os.path.join(folder, "resources"))
+    path = os.path.join(folder, "topology.yaml")
+    with open(path, "w") as f:
+        f.write(textwrap.dedent(yaml))
+    return path
+
+
+def run_local(path, seconds, *args):
+    run = subprocess.run([storm_bin(), "local", path, "--duration", str(seconds), *args],
+                         capture_output=True, text=True, timeout=seconds + 60)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
 
 
 def final_counts(log_text):
@@ -60,44 +78,36 @@ def final_counts(log_text):
 
 
 def test_local_mode_runs_python_bolts_of_our_adapter_and_pystorm_with_exact_counts():
-    folder = tempfile.mkdtemp(prefix="flux-multilang-")
-    os.makedirs(os.path.join(folder, "resources"))
-    for name, text in [("split", SPLIT), ("count", COUNT)]:
-        with open(os.path.join(folder, "resources", name + ".py"), "w") as f:
-            f.write(textwrap.dedent(text))
-    with open(os.path.join(folder, "words.yaml"), "w") as f:
-        f.write(textwrap.dedent("""
-            name: "python-words"
-            spouts:
-              - id: "sentences"
-                className: "storm.swift.SentenceSpout"
-                constructorArgs: [200]
-            bolts:
-              - id: "split"
-                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
-                constructorArgs: [["python3", "split.py"], ["word"]]
-                parallelism: 2
-              - id: "count"
-                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
-                constructorArgs: [["python3", "count.py"], ["word", "count"]]
-                parallelism: 2
-              - id: "log"
-                className: "org.apache.storm.flux.wrappers.bolts.LogInfoBolt"
-            streams:
-              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
-              - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
-              - {from: "count", to: "log", grouping: {type: SHUFFLE}}
-        """))
-    run = subprocess.run([storm_bin(), "local", os.path.join(folder, "words.yaml"), "--duration", "8"],
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr[-3000:]
+    path = flux_file("""
+        name: "python-words"
+        spouts:
+          - id: "sentences"
+            className: "storm.swift.SentenceSpout"
+            constructorArgs: [200]
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs: [["python3", "split.py"], ["word"]]
+            parallelism: 2
+          - id: "count"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs: [["python3", "count.py"], ["word", "count"]]
+            parallelism: 2
+          - id: "log"
+            className: "org.apache.storm.flux.wrappers.bolts.LogInfoBolt"
+        streams:
+          - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+          - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
+          - {from: "count", to: "log", grouping: {type: SHUFFLE}}
+    """, split=SPLIT, count=COUNT)
+    run = run_local(path, 8)
     # 200 sentences: each of the five 40 times, whichever the spout's task starts with.
     expected = expected_counts(200, [0])
     assert f"log executed {sum(expected.values())}" in run.stdout, run.stdout + run.stderr[-3000:]
     assert final_counts(run.stderr) == expected
 
 
-def word_count(folder, limit):
+def word_count(limit):
     builder = TopologyBuilder()
     builder.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"], args=[limit]), 1)
     builder.set_bolt("split", ShellBolt(["python3", "split.py"], ["word"]), 2).shuffle_grouping("sentences")
@@ -117,7 +127,7 @@ def submit(client, name, topology, folder, conf):
 def test_python_bolts_in_two_workers_count_exactly(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster, slots=1)
     folder = resources(split=SPLIT, count=COUNT)
-    topology_id = submit(client, "pywords", word_count(folder, 300), folder, {"topology.workers": 2})
+    topology_id = submit(client, "pywords", word_count(300), folder, {"topology.workers": 2})
     assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
     spout_tasks = [e.executor_info.task_start for e in client.getTopologyInfoByName("pywords").executors
                    if e.component_id == "sentences"]
@@ -199,34 +209,31 @@ def test_a_failing_child_is_reported_and_its_worker_restarted(workers_cluster, f
 
 def test_storm_submit_packs_the_resources_and_the_topology_runs(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster, slots=1)
-    folder = tempfile.mkdtemp(prefix="submit-")
-    os.makedirs(os.path.join(folder, "resources", "lib"))
-    with open(os.path.join(folder, "resources", "split.py"), "w") as f:
-        f.write(textwrap.dedent(SPLIT))
-    with open(os.path.join(folder, "resources", "lib", "data.txt"), "w") as f:
+    path = flux_file("""
+        name: "submitted"
+        config:
+          topology.workers: 2
+        spouts:
+          - id: "sentences"
+            className: "storm.swift.SentenceSpout"
+            constructorArgs: [100]
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs: [["python3", "split.py"], ["word"]]
+            parallelism: 2
+          - id: "count"
+            className: "org.apache.storm.testing.TestWordCounter"
+            parallelism: 2
+        streams:
+          - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+          - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
+    """, split=SPLIT)
+    os.makedirs(os.path.join(os.path.dirname(path), "resources", "lib"))
+    with open(os.path.join(os.path.dirname(path), "resources", "lib", "data.txt"), "w") as f:
         f.write("shipped along\n")
-    path = os.path.join(folder, "submitted.yaml")
-    with open(path, "w") as f:
-        f.write(textwrap.dedent("""
-            name: "submitted"
-            config:
-              topology.workers: 2
-            spouts:
-              - id: "sentences"
-                className: "storm.swift.SentenceSpout"
-                constructorArgs: [100]
-            bolts:
-              - id: "split"
-                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
-                constructorArgs: [["python3", "split.py"], ["word"]]
-                parallelism: 2
-              - id: "count"
-                className: "org.apache.storm.testing.TestWordCounter"
-                parallelism: 2
-            streams:
-              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
-              - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
-        """))
+    missing = workers_cluster.cli("submit", path, "--resources", "/no/such/folder")
+    assert missing.returncode != 0 and missing.stderr == "storm: /no/such/folder: no such resources folder\n"
     out = workers_cluster.cli("submit", path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Submitted topology submitted as submitted-"), out.stdout
@@ -251,24 +258,23 @@ def test_storm_jar_runs_a_flux_file_with_the_archive_resources_storms_way():
     archive = os.path.join(tempfile.mkdtemp(prefix="jar-"), "topology.jar")
     with open(archive, "wb") as f:
         f.write(pack_resources(resources(split=SPLIT)))
-    folder = tempfile.mkdtemp(prefix="jar-flux-")
-    path = os.path.join(folder, "words.yaml")
-    with open(path, "w") as f:
-        f.write(textwrap.dedent("""
-            name: "${name}"
-            spouts:
-              - {id: "sentences", className: "storm.swift.SentenceSpout", constructorArgs: [50]}
-            bolts:
-              - id: "split"
-                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
-                constructorArgs: [["python3", "split.py"], ["word"]]
-            streams:
-              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
-        """))
-    with open(os.path.join(folder, "dev.properties"), "w") as f:
+    # No resources/ beside this file: the ones in the archive must be what runs.
+    path = flux_file("""
+        name: "${name}"
+        spouts:
+          - {id: "sentences", className: "storm.swift.SentenceSpout", constructorArgs: [50]}
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs: [["python3", "split.py"], ["word"]]
+        streams:
+          - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+    """)
+    properties = os.path.join(os.path.dirname(path), "dev.properties")
+    with open(properties, "w") as f:
         f.write("name=from-filter\n")
     run = subprocess.run([storm_bin(), "jar", archive, "org.apache.storm.flux.Flux", "--local", "--local-ttl", "5",
-                          "--filter", os.path.join(folder, "dev.properties"), path],
+                          "--filter", properties, path],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "running from-filter-" in run.stdout
@@ -277,6 +283,9 @@ def test_storm_jar_runs_a_flux_file_with_the_archive_resources_storms_way():
     other = subprocess.run([storm_bin(), "jar", archive, "com.example.Main", "--remote", path],
                            capture_output=True, text=True, timeout=30)
     assert other.returncode != 0 and "archives run Flux topologies only" in other.stderr
+    absent = subprocess.run([storm_bin(), "jar", "/no/such.jar", "org.apache.storm.flux.Flux", "--local", path],
+                            capture_output=True, text=True, timeout=30)
+    assert absent.returncode != 0 and absent.stderr == "storm: /no/such.jar: no such archive\n"
 
 
 POLYGLOT = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "polyglot")
@@ -316,15 +325,8 @@ def test_the_python_builder_writes_flux_that_storm_local_runs():
         .fields_grouping("split", ["word"])
     builder.set_bolt("everything", JavaComponent("org.apache.storm.perf.bolt.DevNullBolt", []), 1) \
         .all_grouping("count")
-    folder = tempfile.mkdtemp(prefix="builder-flux-")
-    os.makedirs(os.path.join(folder, "resources"))
-    with open(os.path.join(folder, "resources", "split.py"), "w") as f:
-        f.write(textwrap.dedent(SPLIT))
-    path = os.path.join(folder, "built.yaml")
-    with open(path, "w") as f:
-        f.write(builder.to_flux("built", {"topology.workers": 1}))
-    run = subprocess.run([storm_bin(), "local", path, "--duration", "6"], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr[-3000:]
+    path = flux_file(builder.to_flux("built", {"topology.workers": 1}), split=SPLIT)
+    run = run_local(path, 6)
     words = sum(expected_counts(100, [0]).values())
     assert f"count executed {words}" in run.stdout and f"everything executed {words}" in run.stdout, run.stdout
 
@@ -378,38 +380,30 @@ BATCHES = """
 
 
 def test_a_pystorm_spout_and_batching_bolt_with_tick_tuples():
-    folder = tempfile.mkdtemp(prefix="pystorm-batch-")
-    os.makedirs(os.path.join(folder, "resources"))
-    for name, text in [("sentences", PYSTORM_SPOUT), ("split", SPLIT_SKIPPING_TICKS), ("batches", BATCHES)]:
-        with open(os.path.join(folder, "resources", name + ".py"), "w") as f:
-            f.write(textwrap.dedent(text))
-    with open(os.path.join(folder, "batch.yaml"), "w") as f:
-        f.write(textwrap.dedent("""
-            name: "batches"
-            config:
-              topology.tick.tuple.freq.secs: 1
-            spouts:
-              - id: "sentences"
-                className: "org.apache.storm.flux.wrappers.spouts.FluxShellSpout"
-                constructorArgs: [["python3", "sentences.py"], ["sentence"]]
-            bolts:
-              - id: "split"
-                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
-                constructorArgs: [["python3", "split.py"], ["word"]]
-              - id: "batches"
-                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
-                constructorArgs: [["python3", "batches.py"], ["word", "count"]]
-                parallelism: 2
-              - id: "log"
-                className: "org.apache.storm.flux.wrappers.bolts.LogInfoBolt"
-            streams:
-              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
-              - {from: "split", to: "batches", grouping: {type: FIELDS, args: ["word"]}}
-              - {from: "batches", to: "log", grouping: {type: SHUFFLE}}
-        """))
-    run = subprocess.run([storm_bin(), "local", os.path.join(folder, "batch.yaml"), "--duration", "8"],
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr[-3000:]
+    path = flux_file("""
+        name: "batches"
+        config:
+          topology.tick.tuple.freq.secs: 1
+        spouts:
+          - id: "sentences"
+            className: "org.apache.storm.flux.wrappers.spouts.FluxShellSpout"
+            constructorArgs: [["python3", "sentences.py"], ["sentence"]]
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs: [["python3", "split.py"], ["word"]]
+          - id: "batches"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs: [["python3", "batches.py"], ["word", "count"]]
+            parallelism: 2
+          - id: "log"
+            className: "org.apache.storm.flux.wrappers.bolts.LogInfoBolt"
+        streams:
+          - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+          - {from: "split", to: "batches", grouping: {type: FIELDS, args: ["word"]}}
+          - {from: "batches", to: "log", grouping: {type: SHUFFLE}}
+    """, sentences=PYSTORM_SPOUT, split=SPLIT_SKIPPING_TICKS, batches=BATCHES)
+    run = run_local(path, 8)
     totals = {}
     for word, count in re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", run.stderr):
         totals[word] = totals.get(word, 0) + int(count)
@@ -455,30 +449,22 @@ STORM_PY_SPLIT = """
 
 
 def test_components_written_for_storms_storm_py_run_with_the_import_changed():
-    folder = tempfile.mkdtemp(prefix="storm-py-style-")
-    os.makedirs(os.path.join(folder, "resources"))
-    for name, text in [("spout", STORM_PY_SPOUT), ("split", STORM_PY_SPLIT)]:
-        with open(os.path.join(folder, "resources", name + ".py"), "w") as f:
-            f.write(textwrap.dedent(text))
-    with open(os.path.join(folder, "t.yaml"), "w") as f:
-        f.write(textwrap.dedent("""
-            name: "stormpy"
-            spouts:
-              - id: "sentences"
-                className: "org.apache.storm.flux.wrappers.spouts.FluxShellSpout"
-                constructorArgs: [["python3", "spout.py"], ["sentence"]]
-            bolts:
-              - id: "split"
-                className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
-                constructorArgs: [["python3", "split.py"], ["word"]]
-              - id: "count"
-                className: "org.apache.storm.testing.TestWordCounter"
-            streams:
-              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
-              - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
-        """))
-    run = subprocess.run([storm_bin(), "local", os.path.join(folder, "t.yaml"), "--duration", "5"],
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr[-3000:]
+    path = flux_file("""
+        name: "stormpy"
+        spouts:
+          - id: "sentences"
+            className: "org.apache.storm.flux.wrappers.spouts.FluxShellSpout"
+            constructorArgs: [["python3", "spout.py"], ["sentence"]]
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs: [["python3", "split.py"], ["word"]]
+          - id: "count"
+            className: "org.apache.storm.testing.TestWordCounter"
+        streams:
+          - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+          - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
+    """, spout=STORM_PY_SPOUT, split=STORM_PY_SPLIT)
+    run = run_local(path, 5)
     assert "count executed 600" in run.stdout, run.stdout + run.stderr[-2000:]
     assert "all 100 sentences acked" in run.stderr

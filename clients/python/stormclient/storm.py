@@ -65,35 +65,19 @@ def rpcMetrics(name, params):
     """Metrics are not collected here."""
 
 
-class Bolt(object):
-    def initialize(self, stormconf, context):
-        pass
-
-    def process(self, tuple):
-        pass
+class Bolt(_multilang.Bolt):
+    """Override process(tuple); emit, ack and fail through the module's functions."""
 
     def run(self):
         global _current
-        owner = self
-
-        class Adapter(_multilang.Bolt):
-            def initialize(self, conf, context):
-                owner.initialize(conf, context)
-
-            def process(self, tup):
-                owner._process(tup)
-
-        _current = Adapter()
-        _current.run()
-
-    def _process(self, tup):
-        self.process(tup)
+        _current = self
+        super().run()
 
 
 class BasicBolt(Bolt):
     """Anchors emits to the tuple being processed and acks it afterwards (fails it if process raises)."""
 
-    def _process(self, tup):
+    def _handle(self, tup):
         global ANCHOR_TUPLE
         ANCHOR_TUPLE = tup
         try:
@@ -104,47 +88,16 @@ class BasicBolt(Bolt):
             fail(tup)
 
 
-class Spout(object):
-    def initialize(self, conf, context):
-        pass
-
-    def ack(self, id):
-        pass
-
-    def fail(self, id):
-        pass
-
-    def activate(self):
-        pass
-
-    def deactivate(self):
-        pass
+class Spout(_multilang.Spout):
+    """Override nextTuple (and ack, fail, activate, deactivate); emit through the module's emit."""
 
     def nextTuple(self):
         pass
 
+    def next_tuple(self):
+        self.nextTuple()
+
     def run(self):
         global _current
-        owner = self
-
-        class Adapter(_multilang.Spout):
-            def initialize(self, conf, context):
-                owner.initialize(conf, context)
-
-            def next_tuple(self):
-                owner.nextTuple()
-
-            def ack(self, id):
-                owner.ack(id)
-
-            def fail(self, id):
-                owner.fail(id)
-
-            def activate(self):
-                owner.activate()
-
-            def deactivate(self):
-                owner.deactivate()
-
-        _current = Adapter()
-        _current.run()
+        _current = self
+        super().run()
