@@ -77,6 +77,16 @@ def submit(client, name, topology, conf):
     return client.getTopologySummaryByName(name).id
 
 
+def start(client, name, topology, workers, flowing=None, more_than=10):
+    """Submits a topology of `workers` workers and waits until they run (and, given a component, until it has
+    processed more than `more_than` tuples); returns the topology id."""
+    topology_id = submit(client, name, topology, {"topology.workers": workers})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == workers, 60)
+    if flowing:
+        assert wait_until(lambda: executed(client, name, flowing) > more_than, 30)
+    return topology_id
+
+
 def executed(client, name, component):
     """Tuples a component's executors have executed (bolts) or emitted (spouts), from worker heartbeats."""
     total = 0
@@ -155,9 +165,7 @@ def test_word_count_across_two_supervisors_and_four_workers_is_exact(workers_clu
 def test_worker_kill9_is_restarted_and_processing_resumes(workers_cluster):
     client, ports_a, ports_b = two_supervisors(workers_cluster, slots=1)
     topology = word_topology("count", spouts=1, bolts=2)
-    topology_id = submit(client, "restart", topology, {"topology.workers": 2})
-    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
-    assert wait_until(lambda: executed(client, "restart", "count") > 10, 30)
+    topology_id = start(client, "restart", topology, 2, flowing="count")
 
     port, pid = sorted(worker_ports(topology_id).items())[0]
     os.kill(pid, signal.SIGKILL)
@@ -174,9 +182,7 @@ def test_worker_kill9_is_restarted_and_processing_resumes(workers_cluster):
 def test_deactivate_stops_emission_and_activate_resumes(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster, slots=1)
     topology = word_topology("sink", spouts=2, bolts=2)
-    topology_id = submit(client, "pause", topology, {"topology.workers": 2})
-    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
-    assert wait_until(lambda: executed(client, "pause", "sink") > 20, 30)
+    topology_id = start(client, "pause", topology, 2, flowing="sink", more_than=20)
 
     client.deactivate("pause")
     time.sleep(3)  # the workers see the status within a second; heartbeats report within another
@@ -192,9 +198,7 @@ def test_deactivate_stops_emission_and_activate_resumes(workers_cluster):
 def test_rebalance_two_to_four_workers_keeps_running_and_unassigned_workers_stop(workers_cluster):
     client, ports_a, ports_b = two_supervisors(workers_cluster)
     topology = word_topology("count", spouts=2, bolts=4)
-    topology_id = submit(client, "grow", topology, {"topology.workers": 2})
-    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
-    assert wait_until(lambda: executed(client, "grow", "count") > 10, 30)
+    topology_id = start(client, "grow", topology, 2, flowing="count")
 
     client.rebalance("grow", ttypes.RebalanceOptions(wait_secs=0, num_workers=4))
     assert wait_until(lambda: len(worker_ports(topology_id)) == 4, 60)
@@ -214,8 +218,7 @@ def test_rebalance_two_to_four_workers_keeps_running_and_unassigned_workers_stop
 def test_supervisor_kill9_and_restart_adopts_its_workers(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster, slots=1)
     topology = word_topology("sink", spouts=1, bolts=2)
-    topology_id = submit(client, "adopt", topology, {"topology.workers": 2})
-    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    topology_id = start(client, "adopt", topology, 2)
     workers = worker_ports(topology_id)
 
     supervisor = workers_cluster.supervisors["a"]
@@ -229,8 +232,7 @@ def test_supervisor_kill9_and_restart_adopts_its_workers(workers_cluster):
 def test_killed_topology_leaves_no_process_behind(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster)
     topology = word_topology("sink", spouts=2, bolts=2)
-    topology_id = submit(client, "doomed", topology, {"topology.workers": 4})
-    assert wait_until(lambda: len(worker_ports(topology_id)) == 4, 60)
+    topology_id = start(client, "doomed", topology, 4)
 
     assert wait_until(lambda: worker_logs(workers_cluster, topology_id).count("spouts activated") == 4, 30)
 
@@ -250,8 +252,7 @@ def test_workers_keep_processing_while_zookeeper_is_down(workers_cluster, zookee
         .fields_grouping("words", ["word"])
     builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), 2) \
         .shuffle_grouping("count")
-    topology_id = submit(client, "steady", builder.build(), {"topology.workers": 2})
-    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    topology_id = start(client, "steady", builder.build(), 2)
 
     def logged():
         return worker_logs(workers_cluster, topology_id).count("LogInfoBolt")
@@ -273,9 +274,7 @@ def test_workers_keep_processing_while_zookeeper_is_down(workers_cluster, zookee
 
 def test_garbage_on_a_worker_port_closes_only_that_connection(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster, slots=1)
-    topology_id = submit(client, "sturdy", word_topology("count", spouts=1, bolts=2), {"topology.workers": 2})
-    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
-    assert wait_until(lambda: executed(client, "sturdy", "count") > 10, 30)
+    topology_id = start(client, "sturdy", word_topology("count", spouts=1, bolts=2), 2, flowing="count")
     workers = worker_ports(topology_id)
 
     import socket
