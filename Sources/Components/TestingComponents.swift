@@ -9,8 +9,13 @@ import Tuples
 enum TestingComponents {
     static func register(in registry: ComponentRegistry) {
         registry.register(NumberedSpout.className, kind: .spout) { args in
-            guard case .longArg(let n)? = args.first ?? .longArg(Int64.max) else {
-                throw ComponentRegistry.Failure(description: "\(NumberedSpout.className) takes one argument, how many messages")
+            let usage = "\(NumberedSpout.className) takes how many messages, and optionally a file to record progress in"
+            guard case .longArg(let n)? = args.first ?? .longArg(Int64.max), args.count <= 2 else {
+                throw ComponentRegistry.Failure(description: usage)
+            }
+            if args.count == 2 {
+                guard case .stringArg(let path) = args[1], !path.isEmpty else { throw ComponentRegistry.Failure(description: usage) }
+                return NumberedSpout(count: n, statePath: path)
             }
             return NumberedSpout(count: n)
         }
@@ -29,28 +34,64 @@ enum TestingComponents {
     }
 }
 
-/// Emits messages 0, 1, 2, … up to `count` on field "n", each with its number as message id, and emits a
-/// failed one again: with ackers, every number is eventually acked (at least once).
+/// Emits messages 0, 1, 2, … below `count` on field "n", each with its number as message id, and emits a failed
+/// one again: with ackers, every number is eventually acked (at least once). A component of k tasks splits the
+/// numbers: task i emits i, i+k, i+2k, …
+///
+/// With a state file it is the reliable source of a test that kills processes: like a consumer committing its
+/// offset, each task records in `<file>.<i>` how far every number has been acked (rewritten whole by a rename,
+/// at most every 100 ms), and starts again from there; what was in flight when it died is emitted again.
 public final class NumberedSpout: Spout {
     public static let className = "storm.swift.testing.NumberedSpout"
     let count: Int64
+    let statePath: String?
+    var step: Int64 = 1
     var next: Int64 = 0
     var replay: [Int64] = []
+    /// Every number below this one (of this task's) is acked.
+    public private(set) var watermark: Int64 = 0
     public private(set) var acked = Set<Int64>()
     public private(set) var failures = 0
     var collector: (any SpoutOutputCollector)?
+    var stateFile: String?
+    var committed: Int64 = -1
+    var lastCommit = Date.distantPast
 
-    public init(count: Int64) { self.count = count }
+    public init(count: Int64, statePath: String? = nil) {
+        self.count = count
+        self.statePath = statePath
+    }
+
     public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["n"]) }
-    public func open(context: TopologyContext, collector: any SpoutOutputCollector) { self.collector = collector }
+
+    public func open(context: TopologyContext, collector: any SpoutOutputCollector) throws {
+        self.collector = collector
+        let tasks = context.tasks(of: context.thisComponentId)
+        let index = Int64(tasks.firstIndex(of: context.thisTaskId) ?? 0)
+        step = Int64(max(tasks.count, 1))
+        next = index
+        watermark = index
+        guard let statePath else { return }
+        let file = "\(statePath).\(index)"
+        stateFile = file
+        if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+            guard let saved = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), saved >= index, (saved - index) % step == 0 else {
+                throw ComponentRegistry.Failure(description: "\(file) holds \(text.debugDescription), not a number of task \(index) of \(step)")
+            }
+            next = saved
+            watermark = saved
+        }
+        committed = watermark
+    }
 
     public func nextTuple() {
+        commitIfDue()
         let n: Int64
         if !replay.isEmpty {
             n = replay.removeFirst()
         } else if next < count {
             n = next
-            next += 1
+            next += step
         } else {
             return
         }
@@ -58,12 +99,37 @@ public final class NumberedSpout: Spout {
     }
 
     public func ack(_ messageId: Value) {
-        if let n = messageId.intValue { acked.insert(n) }
+        guard let n = messageId.intValue else { return }
+        acked.insert(n)
+        while acked.contains(watermark) { watermark += step }
+        commitIfDue()
     }
 
     public func fail(_ messageId: Value) {
         failures += 1
         if let n = messageId.intValue { replay.append(n) }
+    }
+
+    public func close() {
+        if stateFile != nil { commit() }
+    }
+
+    private func commitIfDue() {
+        guard stateFile != nil, watermark != committed, Date().timeIntervalSince(lastCommit) >= 0.1 else { return }
+        commit()
+    }
+
+    private func commit() {
+        guard let stateFile else { return }
+        lastCommit = Date()
+        let scratch = stateFile + ".new"
+        do {
+            try "\(watermark)\n".write(toFile: scratch, atomically: false, encoding: .utf8)
+            guard rename(scratch, stateFile) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            committed = watermark
+        } catch {
+            collector?.reportError(ComponentRegistry.Failure(description: "cannot record progress in \(stateFile): \(error)"))
+        }
     }
 }
 

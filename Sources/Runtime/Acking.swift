@@ -1,4 +1,5 @@
 import Groupings
+import Tuples
 
 /// Storm's guaranteed-processing arithmetic, kept apart from the executors that will use it.
 ///
@@ -7,16 +8,6 @@ import Groupings
 /// it emitted; each ack of a tuple brings that tuple's edge XOR the edges of the tuples anchored to it. Each edge
 /// is thus XORed in twice (created, then acked), and the value is zero exactly when every tuple of the tree has
 /// been acked (but for a 2^-64 chance).
-
-/// A tuple's place in the trees it belongs to: for each root (spout tuple) id, the tuple's edge id. A tuple
-/// anchored to several inputs belongs to all their trees.
-public struct MessageIds: Equatable, Sendable {
-    public var edges: [UInt64: UInt64] = [:]
-
-    public init(_ edges: [UInt64: UInt64] = [:]) { self.edges = edges }
-
-    public var isEmpty: Bool { edges.isEmpty }
-}
 
 /// One acker's book: the XOR value, spout task and start time of each pending tree.
 public struct AckTracker: Sendable {
@@ -97,41 +88,128 @@ public struct AckTracker: Sendable {
     }
 }
 
-/// What a bolt task keeps to ack its inputs as Storm does: for each input tuple it has not acked yet, the XOR of
-/// the edge ids of the tuples it emitted anchored to it.
-public struct AnchorBook: Sendable {
-    private var produced: [ObjectIdentifier: UInt64] = [:]
-    // Edge ids need to be distinct, not secret: a fast generator, never 0 (an edge of 0 would vanish in the XOR).
+/// Random edge and root ids. They need to be distinct, not secret: a fast generator, never 0 (an edge of 0 would
+/// vanish in the XOR, and root 0 means "not tracked").
+public struct EdgeIds: Sendable {
     private var generator: SplitMix64
 
     public init(seed: UInt64 = UInt64.random(in: 1...UInt64.max)) { generator = SplitMix64(seed: seed) }
 
-    private mutating func edge() -> UInt64 {
+    @inline(__always)
+    public mutating func next() -> UInt64 {
         while true {
             let e = generator.next()
             if e != 0 { return e }
         }
     }
+}
 
-    /// The message ids of a tuple emitted anchored to `anchors` (each identified by a key the caller keeps
-    /// stable while the anchor is pending, with its own message ids).
-    public mutating func anchor(to anchors: [(key: ObjectIdentifier, ids: MessageIds)]) -> MessageIds {
-        var out = MessageIds()
-        for anchor in anchors where !anchor.ids.isEmpty {
-            let edge = edge()
-            produced[anchor.key, default: 0] ^= edge
-            for root in anchor.ids.edges.keys { out.edges[root, default: 0] ^= edge }
+/// What a bolt task keeps to ack its inputs as Storm does: for each input tuple it has not acked yet, the XOR of
+/// the edge ids of the tuples it emitted anchored to it. An input is known by its first edge id (random, so
+/// unique among pending tuples). Most bolts emit anchored to the tuple they are executing and then ack it: that
+/// one input lives in a slot of its own, and only the others go to a dictionary.
+public struct AnchorBook: Sendable {
+    private var lastKey: UInt64 = 0
+    private var lastValue: UInt64 = 0
+    private var others: [UInt64: UInt64] = [:]
+
+    public init() {}
+
+    /// Inputs with emitted tuples anchored to them and not acked yet.
+    public var count: Int { (lastKey == 0 ? 0 : 1) + others.count }
+
+    /// The task emitted a tuple anchored to the input `anchor` with the new edge `edge`.
+    @inline(__always)
+    public mutating func produced(_ edge: UInt64, anchoredTo anchor: TreeIds) {
+        let key = anchor.edge
+        if key == lastKey {
+            lastValue ^= edge
+            return
         }
+        if lastKey != 0 { others[lastKey, default: 0] ^= lastValue }
+        lastKey = key
+        lastValue = (others.isEmpty ? 0 : others.removeValue(forKey: key) ?? 0) ^ edge
+    }
+
+    /// What the task emitted anchored to `input` (0 when nothing), forgotten: the input is being acked or failed.
+    @inline(__always)
+    public mutating func take(_ input: TreeIds) -> UInt64 {
+        let key = input.edge
+        if key == lastKey {
+            lastKey = 0
+            defer { lastValue = 0 }
+            return lastValue
+        }
+        return others.isEmpty ? 0 : others.removeValue(forKey: key) ?? 0
+    }
+
+    /// The (root, value) pairs to send the ackers when `input` is acked.
+    public mutating func settle(_ input: TreeIds) -> [(root: UInt64, value: UInt64)] {
+        let extra = take(input)
+        var out: [(root: UInt64, value: UInt64)] = []
+        input.forEach { root, edge in out.append((root, edge ^ extra)) }
         return out
     }
 
-    /// The (root, value) pairs to send the ackers when the tuple `key` with `ids` is acked (or failed: then only
-    /// the roots matter).
-    public mutating func settle(key: ObjectIdentifier, ids: MessageIds) -> [(root: UInt64, value: UInt64)] {
-        let extra = produced.removeValue(forKey: key) ?? 0
-        return ids.edges.map { (root: $0.key, value: $0.value ^ extra) }
+    /// The ids of a tuple emitted anchored to `anchors`: a new edge per tracked anchor, in every tree of that
+    /// anchor (multi-anchoring joins the trees).
+    public mutating func anchor(to anchors: [TreeIds], edges: inout EdgeIds) -> TreeIds {
+        var out = TreeIds()
+        for anchor in anchors where anchor.isTracked {
+            let edge = edges.next()
+            produced(edge, anchoredTo: anchor)
+            anchor.forEach { root, _ in out.add(root: root, edge: edge) }
+        }
+        return out
+    }
+}
+
+/// Complete latencies, in buckets of about 3% (16 per power of two of microseconds): enough for a mean and
+/// the p99 and p99.9 that ThroughputVsLatency reports, in a fixed 8 KB.
+public struct LatencyHistogram: Sendable, Equatable {
+    public private(set) var counts = [UInt64](repeating: 0, count: 976)
+    public private(set) var total: UInt64 = 0
+    public private(set) var sumNanos: UInt64 = 0
+
+    public init() {}
+
+    static func bucket(_ micros: UInt64) -> Int {
+        if micros < 16 { return Int(micros) }
+        let power = 63 - micros.leadingZeroBitCount  // >= 4
+        let sub = Int((micros >> UInt64(power - 4)) & 15)
+        return (power - 3) * 16 + sub  // at most 975
     }
 
-    /// A fresh edge id (for a spout's outgoing tuples).
-    public mutating func newEdge() -> UInt64 { edge() }
+    /// The lower edge of a bucket, in microseconds.
+    static func lowerMicros(_ bucket: Int) -> UInt64 {
+        if bucket < 16 { return UInt64(bucket) }
+        let power = bucket / 16 + 3
+        return (16 + UInt64(bucket % 16)) << UInt64(power - 4)
+    }
+
+    public mutating func record(nanos: UInt64) {
+        counts[Self.bucket(nanos / 1000)] += 1
+        total += 1
+        sumNanos &+= nanos
+    }
+
+    public mutating func merge(_ other: LatencyHistogram) {
+        for i in counts.indices { counts[i] += other.counts[i] }
+        total += other.total
+        sumNanos &+= other.sumNanos
+    }
+
+    public var meanMillis: Double { total == 0 ? 0 : Double(sumNanos) / Double(total) / 1e6 }
+
+    /// The latency below which a fraction `q` of the samples fall, in milliseconds (a bucket's lower edge).
+    public func quantileMillis(_ q: Double) -> Double {
+        guard total > 0 else { return 0 }
+        let rank = UInt64((Double(total) * q).rounded(.up))
+        var seen: UInt64 = 0
+        for (i, n) in counts.enumerated() {
+            seen += n
+            if seen >= max(rank, 1) { return Double(Self.lowerMicros(i)) / 1000 }
+        }
+        return Double(Self.lowerMicros(counts.count - 1)) / 1000
+    }
 }

@@ -56,6 +56,18 @@ public final class BatchQueue<Element>: @unchecked Sendable {
         return out
     }
 
+    /// Every batch waiting now, without waiting for more.
+    public func takeReady() -> [[Element]] {
+        pthread_mutex_lock(&mutex)
+        let out = batches
+        if !out.isEmpty {
+            batches = []
+            pthread_cond_broadcast(&notFull)
+        }
+        pthread_mutex_unlock(&mutex)
+        return out
+    }
+
     /// Ends the consumer's current or next wait without a batch (work arrived by another way). Never blocks.
     public func wake() {
         pthread_mutex_lock(&mutex)

@@ -7,6 +7,7 @@ public struct StreamTable: Sendable {
     public let all: [TupleStream]
     private let byComponent: [String: [String: TupleStream]]
 
+    /// `topology` as it runs (`SystemTopology.build`): its acking streams are numbered with the others.
     public init(_ topology: StormTopology) {
         var list: [TupleStream] = []
         var index: [String: [String: TupleStream]] = [:]
@@ -26,8 +27,8 @@ public struct StreamTable: Sendable {
 }
 
 /// Batches of tuples as bytes between workers: a 4-byte little-endian count, then per tuple the target task, the
-/// source task, the stream's number, the anchors (a count, reserved for acking: always 0 for now), then the
-/// values (`ValueCodec`), all varints. The count is fixed-size so a sender can append tuples one at a time and
+/// source task, the stream's number (varints), the tuple's tree ids (a varint count, then per tree the root and
+/// the edge, 8 bytes each), then the values (`ValueCodec`). The count is fixed-size so a sender can append tuples one at a time and
 /// fill it in last.
 public struct TupleBatchCodec: Sendable {
     public let streams: StreamTable
@@ -44,7 +45,16 @@ public struct TupleBatchCodec: Sendable {
         ValueCodec.encode(varint: UInt64(UInt32(bitPattern: d.task)), into: &out)
         ValueCodec.encode(varint: UInt64(UInt32(bitPattern: d.tuple.sourceTask)), into: &out)
         ValueCodec.encode(varint: UInt64(UInt32(bitPattern: d.tuple.stream.id)), into: &out)
-        out.append(0)
+        let ids = d.tuple.ids
+        out.append(UInt8(truncatingIfNeeded: ids.count))
+        if ids.count > 127 {
+            out.removeLast()
+            ValueCodec.encode(varint: UInt64(ids.count), into: &out)
+        }
+        ids.forEach { root, edge in
+            ValueCodec.encode(fixed64: root, into: &out)
+            ValueCodec.encode(fixed64: edge, into: &out)
+        }
         ValueCodec.encode(d.tuple.values, into: &out)
     }
 
@@ -79,12 +89,21 @@ public struct TupleBatchCodec: Sendable {
             guard streamId < UInt64(streams.all.count) else {
                 throw ValueCodec.DecodingError(description: "unknown stream number \(streamId) (the topology has \(streams.all.count))")
             }
-            let anchors = try reader.readVarint()
-            guard anchors == 0 else {
-                throw ValueCodec.DecodingError(description: "anchored tuples are not supported by this worker")
+            let trees = try reader.readVarint()
+            guard trees <= UInt64(bytes.count - reader.offset) / 16 else {
+                throw ValueCodec.DecodingError(description: "\(trees) tree ids at byte \(reader.offset) run past the end")
+            }
+            var ids = TreeIds()
+            for _ in 0..<trees {
+                let root = try reader.readFixed64()
+                let edge = try reader.readFixed64()
+                guard root != 0 else { throw ValueCodec.DecodingError(description: "tree root 0 at byte \(reader.offset - 16)") }
+                ids.add(root: root, edge: edge)
             }
             let values = try reader.readValues()
-            out.append(Delivery(task: Int32(task), tuple: Tuple(values: values, stream: streams.all[Int(streamId)], sourceTask: Int32(source))))
+            out.append(
+                Delivery(
+                    task: Int32(task), tuple: Tuple(values: values, stream: streams.all[Int(streamId)], sourceTask: Int32(source), ids: ids)))
         }
         guard reader.isAtEnd else {
             throw ValueCodec.DecodingError(description: "\(bytes.count - reader.offset) bytes left after \(count) tuples")

@@ -42,6 +42,18 @@ public struct ExecutorCounts: Sendable, Equatable {
     /// Tuples emitted and executed per stream, indexed by the stream's number in the topology's `StreamTable`.
     public var emittedByStream: [Int64] = []
     public var executedByStream: [Int64] = []
+    /// A bolt: the tuples it acked and failed, by input stream. A spout: its trees completed and failed, by the
+    /// stream of their root tuple.
+    public var ackedByStream: [Int64] = []
+    public var failedByStream: [Int64] = []
+    /// A spout: the sum of its trees' complete latencies, by stream (for the mean), and their spread.
+    public var completeNanosByStream: [UInt64] = []
+    public var completeLatency = LatencyHistogram()
+    /// A spout: why its trees failed: a bolt failed a tuple of the tree, or the tree timed out.
+    public var failedByBolts: Int64 = 0
+    public var timedOut: Int64 = 0
+    /// A spout: trees emitted and not yet complete or failed.
+    public var pendingTrees: Int = 0
 }
 
 /// Runs a topology's executors as threads of this process: one thread per executor, tuples crossing threads in
@@ -69,6 +81,11 @@ public final class TopologyRuntime: @unchecked Sendable {
     private let misrouted = Locked(0)
     private let active = Locked(true)
     private var threads: [Thread] = []
+    /// topology.message.timeout.secs, or nil when topology.enable.message.timeouts is off.
+    let messageTimeoutNanos: UInt64?
+    /// topology.max.spout.pending: trees a spout task may have in flight.
+    let maxSpoutPending: Int?
+    let hasAckers: Bool
     private let finished = DispatchGroup()
 
     /// Tuples per batch between executors: large enough to amortize the queue's lock, small enough to stay warm.
@@ -91,6 +108,13 @@ public final class TopologyRuntime: @unchecked Sendable {
         executors assigned: Set<Executor>? = nil, transfer: (any TupleTransfer)? = nil,
         shell: ShellEnvironment? = nil, logger: Logger = Logger(label: "runtime")
     ) throws {
+        // The topology as it runs: with the ackers and the streams between them, spouts and bolts.
+        let topology = SystemTopology.build(topology, conf: conf)
+        let timeoutsOn = conf[ConfigKey.topologyEnableMessageTimeouts]?.boolValue ?? true
+        let timeoutSecs = max((try? conf.int(ConfigKey.topologyMessageTimeoutSecs)) ?? 30, 1)
+        messageTimeoutNanos = timeoutsOn ? UInt64(timeoutSecs) * 1_000_000_000 : nil
+        maxSpoutPending = ((try? conf.optionalInt(ConfigKey.topologyMaxSpoutPending)) ?? nil).flatMap { $0 > 0 ? Int($0) : nil }
+        hasAckers = TopologyPlan.ackerExecutors(conf) > 0
         let shell = shell ?? Self.defaultShellEnvironment(topologyId)
         self.topologyId = topologyId
         self.logger = logger
@@ -101,9 +125,10 @@ public final class TopologyRuntime: @unchecked Sendable {
         for (component, range) in taskRanges { for t in range { taskToComponent[t] = component } }
         streams = StreamTable(topology)
         var subscriptions: [String: [String: [(String, Grouping)]]] = [:]
-        for (boltId, bolt) in topology.bolts {
-            for (source, grouping) in bolt.common.inputs {
-                subscriptions[source.componentId, default: [:]][source.streamId, default: []].append((boltId, grouping))
+        // Spouts subscribe too: to their ackers' answers.
+        for component in topology.components {
+            for (source, grouping) in component.common.inputs {
+                subscriptions[source.componentId, default: [:]][source.streamId, default: []].append((component.id, grouping))
             }
         }
 
@@ -118,22 +143,30 @@ public final class TopologyRuntime: @unchecked Sendable {
                 TaskLayout.executors(tasks: plan.tasks, executorCounts: plan.executors).sorted { $0.key < $1.key }
             }
         for (executor, componentId) in chosen {
-            // Ackers arrive with guaranteed processing; until then tuples are not tracked.
-            if TopologyName.isSystemId(componentId) { continue }
+            let isAcker = componentId == TopologyPlan.ackerComponent
+            if TopologyName.isSystemId(componentId) && !isAcker { continue }
             guard let component = topology.components.first(where: { $0.id == componentId }) else { continue }
             let index = runners.count
             var tasks: [TaskInstance] = []
             for taskId in executor.start...executor.end {
                 executorOfTask[Int(taskId)] = index
-                let instance = try Self.instantiate(component, registry: registry, shell: shell, logger: logger)
+                let instance =
+                    isAcker
+                    ? AckerBolt(timeoutNanos: messageTimeoutNanos)
+                    : try Self.instantiate(component, registry: registry, shell: shell, logger: logger)
                 let context = TopologyContext(
                     topologyId: topologyId, thisTaskId: taskId, thisComponentId: componentId, taskToComponent: taskToComponent,
                     conf: conf)
                 tasks.append(TaskInstance(taskId: taskId, component: instance, context: context))
             }
-            let runner = ExecutorRunner(componentId: componentId, isSpout: component.kind == .spout, tasks: tasks)
+            let runner = ExecutorRunner(
+                componentId: componentId, isSpout: component.kind == .spout, tasks: tasks,
+                // What spouts and ackers receive is acking traffic, bounded by the trees in flight: a full queue
+                // there would let a bolt blocked on an acker block the spout that feeds it.
+                unboundedQueue: component.kind == .spout || isAcker)
+            if isAcker && messageTimeoutNanos != nil { runner.tickSecs = 1 }
             // A bolt's tick tuples: its own conf's topology.tick.tuple.freq.secs, else the topology's.
-            if component.kind == .bolt {
+            if component.kind == .bolt && !isAcker {
                 let own = (try? JSON.decodeObject(component.common.jsonConf ?? "{}"))?[ConfigKey.topologyTickTupleFreqSecs]
                 let secs = (own ?? conf[ConfigKey.topologyTickTupleFreqSecs])?.intValue ?? 0
                 runner.tickSecs = secs > 0 ? Int(secs) : nil
@@ -143,7 +176,9 @@ public final class TopologyRuntime: @unchecked Sendable {
         self.executors = runners
         remoteIndex = runners.count
         var table = [Int](repeating: -1, count: (taskToComponent.keys.max().map(Int.init) ?? 0) + 1)
-        for (task, component) in taskToComponent where !TopologyName.isSystemId(component) { table[Int(task)] = remoteIndex }
+        for (task, component) in taskToComponent where !TopologyName.isSystemId(component) || component == TopologyPlan.ackerComponent {
+            table[Int(task)] = remoteIndex
+        }
         for (task, index) in executorOfTask { table[task] = index }
         self.executorOfTask = table
         let local = Set(executorOfTask.keys.map(Int32.init))
@@ -323,24 +358,34 @@ public final class TopologyRuntime: @unchecked Sendable {
         var isActive = active.withLock { $0 }
         for task in runner.tasks where isActive { (task.component as! any Spout).activate() }
         let spouts = runner.tasks.map { ($0, $0.component as! any Spout) }
+        let collectors = runner.tasks.map { $0.collector! }
         var idleRounds = 0
         var lastFlush = Self.monotonicNanos()
+        var failures = FailureLog(interval: 10_000_000_000, now: lastFlush)
         while runner.running.withLock({ $0 }) {
             if let change = runner.pendingActivation.withLock({ p -> Bool? in defer { p = nil }; return p }), change != isActive {
                 isActive = change
                 for (_, spout) in spouts { if isActive { spout.activate() } else { spout.deactivate() } }
             }
+            // Acker answers first: they free room under topology.max.spout.pending and replay failures.
+            if hasAckers { settleTrees(runner, collectors, waitMillis: 0, failures: &failures) }
             guard isActive else {
                 flushAll(runner)
-                usleep(10_000)
+                if hasAckers { settleTrees(runner, collectors, waitMillis: 10, failures: &failures) } else { usleep(10_000) }
+                publish(runner, executed: 0, emitted: 0, executedByStream: [])
                 continue
             }
             var emitted = 0
+            var throttled = 0
             // Several rounds between checks of the shared flags (they cost a lock each), but no longer than a
             // flush interval: a slow spout's tuples must not wait for a full batch.
             let roundStart = Self.monotonicNanos()
             for round in 0..<64 {
                 for (task, spout) in spouts {
+                    if let max = maxSpoutPending, task.collector!.pendingTrees.count >= max {
+                        throttled += 1
+                        continue
+                    }
                     let before = task.collector!.emittedCount
                     spout.nextTuple()
                     emitted += task.collector!.emittedCount - before
@@ -353,8 +398,13 @@ public final class TopologyRuntime: @unchecked Sendable {
                 flushAll(runner)
                 lastFlush = now
                 idleRounds += 1
-                // Nothing to emit: back off, as Storm's default spout wait strategy does.
-                usleep(UInt32(min(idleRounds, 10)) * 100)
+                if throttled > 0 && hasAckers {
+                    // Every task at topology.max.spout.pending: wait for acker answers rather than spin.
+                    settleTrees(runner, collectors, waitMillis: 1, failures: &failures)
+                } else {
+                    // Nothing to emit: back off, as Storm's default spout wait strategy does.
+                    usleep(UInt32(min(idleRounds, 10)) * 100)
+                }
             } else {
                 idleRounds = 0
                 let due = now - lastFlush >= Self.flushIntervalNanos
@@ -365,6 +415,29 @@ public final class TopologyRuntime: @unchecked Sendable {
         }
         flushAll(runner)
         runner.stopped.withLock { $0 = true }
+    }
+
+    /// Hands the spout tasks their ackers' answers (waiting up to `waitMillis` for some), and once a second fails
+    /// the trees that have outlived topology.message.timeout.secs.
+    private func settleTrees(_ runner: ExecutorRunner, _ collectors: [TaskCollector], waitMillis: Int, failures: inout FailureLog) {
+        let batches = waitMillis > 0 ? runner.queue.takeAll(timeoutMillis: waitMillis) : runner.queue.takeReady()
+        let now = Self.monotonicNanos()
+        if !batches.isEmpty {
+            let first = runner.tasks.first!.taskId
+            for batch in batches {
+                for d in batch {
+                    let collector = collectors[Int(d.task - first)]
+                    let failedBefore = collector.failedByBolts
+                    collector.settleTree(d.tuple, now: now)
+                    failures.failed += Int(collector.failedByBolts - failedBefore)
+                }
+            }
+        }
+        if let timeout = messageTimeoutNanos, now &- failures.lastExpiry >= 1_000_000_000 {
+            failures.lastExpiry = now
+            for collector in collectors { failures.timedOut += collector.expireTrees(now: now, timeoutNanos: timeout) }
+        }
+        if let line = failures.summary(now: now) { logger.warning("\(runner.componentId): \(line)") }
     }
 
     private func runBolts(_ runner: ExecutorRunner) {
@@ -427,7 +500,43 @@ public final class TopologyRuntime: @unchecked Sendable {
             for task in runner.tasks {
                 for (i, n) in task.collector!.streamEmitted.enumerated() { stats.emittedByStream[i] += n }
             }
-            stats.executedByStream = executedByStream
+            if !executedByStream.isEmpty { stats.executedByStream = executedByStream }
+            if runner.tasks.count == 1 {
+                let c = runner.tasks[0].collector!
+                stats.ackedByStream = c.ackedByStream
+                stats.failedByStream = c.failedByStream
+                if runner.isSpout {
+                    stats.completeNanosByStream = c.completeNanosByStream
+                    stats.completeLatency = c.completeLatency
+                    stats.failedByBolts = c.failedByBolts
+                    stats.timedOut = c.timedOut
+                    stats.pendingTrees = c.pendingTrees.count
+                }
+            } else {
+                let n = streams.all.count
+                var acked = [Int64](repeating: 0, count: n), failed = acked, complete = [UInt64](repeating: 0, count: n)
+                var latency = LatencyHistogram()
+                var byBolts: Int64 = 0, timedOut: Int64 = 0, pending = 0
+                for task in runner.tasks {
+                    let c = task.collector!
+                    for i in 0..<n {
+                        acked[i] += c.ackedByStream[i]
+                        failed[i] += c.failedByStream[i]
+                        complete[i] &+= c.completeNanosByStream[i]
+                    }
+                    if runner.isSpout { latency.merge(c.completeLatency) }
+                    byBolts += c.failedByBolts
+                    timedOut += c.timedOut
+                    pending += c.pendingTrees.count
+                }
+                stats.ackedByStream = acked
+                stats.failedByStream = failed
+                stats.completeNanosByStream = complete
+                stats.completeLatency = latency
+                stats.failedByBolts = byBolts
+                stats.timedOut = timedOut
+                stats.pendingTrees = pending
+            }
         }
     }
 
@@ -440,7 +549,8 @@ public final class TopologyRuntime: @unchecked Sendable {
             transfer?.transfer(batch)
             return
         }
-        inFlight.withLock { $0 += batch.count }
+        // What spouts receive is acker answers, not work the topology must finish before it stops.
+        if !executors[index].isSpout { inFlight.withLock { $0 += batch.count } }
         executors[index].queue.put(batch)
     }
 
@@ -490,7 +600,7 @@ final class ExecutorRunner: @unchecked Sendable {
     let componentId: String
     let isSpout: Bool
     let tasks: [TaskInstance]
-    let queue = BatchQueue<Delivery>(capacity: 64)
+    let queue: BatchQueue<Delivery>
     let running = Locked(true)
     let stopped = Locked(false)
     let pendingActivation = Locked<Bool?>(nil)
@@ -498,7 +608,8 @@ final class ExecutorRunner: @unchecked Sendable {
     /// Seconds between tick tuples for a bolt that asked for them.
     var tickSecs: Int?
 
-    init(componentId: String, isSpout: Bool, tasks: [TaskInstance]) {
+    init(componentId: String, isSpout: Bool, tasks: [TaskInstance], unboundedQueue: Bool = false) {
+        queue = BatchQueue(capacity: unboundedQueue ? .max : 64)
         self.componentId = componentId
         self.isSpout = isSpout
         self.tasks = tasks
@@ -508,4 +619,28 @@ final class ExecutorRunner: @unchecked Sendable {
 struct Route {
     let subscriber: String
     var router: Router
+}
+
+/// Counts a spout executor's failed trees by reason and says so in the log at most once per interval: a line per
+/// failure would flood the log exactly when something is wrong.
+struct FailureLog {
+    let interval: UInt64
+    var failed = 0
+    var timedOut = 0
+    var lastSummary: UInt64
+    var lastExpiry: UInt64
+
+    init(interval: UInt64, now: UInt64) {
+        self.interval = interval
+        lastSummary = now
+        lastExpiry = now
+    }
+
+    mutating func summary(now: UInt64) -> String? {
+        guard now &- lastSummary >= interval else { return nil }
+        lastSummary = now
+        guard failed + timedOut > 0 else { return nil }
+        defer { (failed, timedOut) = (0, 0) }
+        return "\(failed + timedOut) tuple trees failed in the last \(interval / 1_000_000_000) s: \(timedOut) timed out, \(failed) failed by a bolt"
+    }
 }

@@ -41,6 +41,7 @@ public enum ConfigKey {
     public static let topologyMaxTaskParallelism = "topology.max.task.parallelism"
     public static let topologyMessageTimeoutSecs = "topology.message.timeout.secs"
     public static let topologyMaxSpoutPending = "topology.max.spout.pending"
+    public static let topologyEnableMessageTimeouts = "topology.enable.message.timeouts"
     public static let topologySubprocessTimeoutSecs = "topology.subprocess.timeout.secs"
     public static let topologyShellboltMaxPending = "topology.shellbolt.max.pending"
     public static let topologyTickTupleFreqSecs = "topology.tick.tuple.freq.secs"
@@ -90,6 +91,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.topologyMaxTaskParallelism: nil,
         ConfigKey.topologyMessageTimeoutSecs: 30,
         ConfigKey.topologyMaxSpoutPending: nil,
+        ConfigKey.topologyEnableMessageTimeouts: true,
         ConfigKey.topologySubprocessTimeoutSecs: 30,
         ConfigKey.topologyShellboltMaxPending: 100,
         ConfigKey.topologyTickTupleFreqSecs: nil,

@@ -89,6 +89,9 @@ public enum TopologyValidator {
         try check(ConfigKey.topologyMaxSpoutPending, atLeast: 1, "a positive integer")
         try check(ConfigKey.topologyMaxTaskParallelism, atLeast: 1, "a positive integer")
         try check(ConfigKey.topologyAckerExecutors, atLeast: 0, "a non-negative integer")
+        if let value = conf[ConfigKey.topologyEnableMessageTimeouts], !value.isNull, value.boolValue == nil {
+            throw TopologyError("topology conf '\(ConfigKey.topologyEnableMessageTimeouts)' must be true or false, not \(value.display)")
+        }
     }
 
     private static func validateObject(_ c: ComponentRef) throws(TopologyError) {

@@ -23,12 +23,91 @@ public final class TupleStream: Sendable {
     public let fields: Fields
     /// The stream's index in its topology's stream table; -1 for a stream outside any table (tests).
     public let id: Int32
+    /// A stream the system uses (acking, ticks): named with a leading "__", not counted as the component's output.
+    public let isSystem: Bool
 
     public init(component: String, stream: String, fields: Fields, id: Int32 = -1) {
         self.component = component
         self.stream = stream
         self.fields = fields
         self.id = id
+        isSystem = stream.hasPrefix("__")
+    }
+}
+
+/// Where a tuple sits in the spout tuple trees it belongs to (guaranteed processing): for each root (the id the
+/// spout's tuple got), this tuple's edge id, a random 64-bit number the ackers XOR. Most tracked tuples belong to
+/// one tree, kept inline; a tuple anchored to several trees keeps the others in an array.
+public struct TreeIds: Sendable, Equatable {
+    /// An untracked tuple: root 0 (roots and edges are never 0).
+    public static let none = TreeIds()
+
+    public private(set) var root: UInt64 = 0
+    public private(set) var edge: UInt64 = 0
+    /// The (root, edge) pairs after the first, flattened.
+    private var others: [UInt64]?
+
+    public init() {}
+
+    public init(root: UInt64, edge: UInt64) {
+        self.root = root
+        self.edge = edge
+    }
+
+    public var isTracked: Bool { root != 0 }
+    public var count: Int { root == 0 ? 0 : 1 + (others?.count ?? 0) / 2 }
+
+    /// XORs `edge` into the tuple's value for `root`, adding the root when the tuple was not in its tree yet.
+    public mutating func add(root r: UInt64, edge e: UInt64) {
+        if root == 0 {
+            root = r
+            edge = e
+        } else if root == r {
+            edge ^= e
+        } else {
+            var list = others ?? []
+            var i = 0
+            while i < list.count {
+                if list[i] == r {
+                    list[i + 1] ^= e
+                    others = list
+                    return
+                }
+                i += 2
+            }
+            list.append(r)
+            list.append(e)
+            others = list
+        }
+    }
+
+    /// Calls `body` with each (root, edge) pair.
+    @inline(__always)
+    public func forEach(_ body: (_ root: UInt64, _ edge: UInt64) -> Void) {
+        guard root != 0 else { return }
+        body(root, edge)
+        if let others {
+            var i = 0
+            while i < others.count {
+                body(others[i], others[i + 1])
+                i += 2
+            }
+        }
+    }
+
+    /// The same trees, every root with the edge `e`: a tuple emitted anchored to one tuple.
+    public func withEdge(_ e: UInt64) -> TreeIds {
+        var out = TreeIds(root: root, edge: e)
+        if let others {
+            var list = others
+            var i = 1
+            while i < list.count {
+                list[i] = e
+                i += 2
+            }
+            out.others = list
+        }
+        return out
     }
 }
 
@@ -37,11 +116,14 @@ public struct Tuple: Sendable {
     public let values: [Value]
     public let stream: TupleStream
     public let sourceTask: Int32
+    /// The spout tuple trees this tuple belongs to; `.none` when it is not tracked.
+    public let ids: TreeIds
 
-    public init(values: [Value], stream: TupleStream, sourceTask: Int32) {
+    public init(values: [Value], stream: TupleStream, sourceTask: Int32, ids: TreeIds = .none) {
         self.values = values
         self.stream = stream
         self.sourceTask = sourceTask
+        self.ids = ids
     }
 
     public init(values: [Value], fields: Fields, sourceComponent: String, sourceStream: String, sourceTask: Int32) {

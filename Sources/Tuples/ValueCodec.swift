@@ -27,6 +27,11 @@ public enum ValueCodec {
     }
 
     /// Appends an unsigned LEB128 varint (headers around encoded values use them too).
+    /// Eight bytes, little-endian: random 64-bit ids, which a varint would stretch to ten.
+    public static func encode(fixed64 value: UInt64, into out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+
     public static func encode(varint value: UInt64, into out: inout [UInt8]) {
         append(size: varintSize(value), to: &out) { writeVarint(value, at: $0) }
     }
@@ -150,6 +155,13 @@ public enum ValueCodec {
                 shift += 7
                 if shift > 63 { throw DecodingError(description: "varint longer than 64 bits at byte \(offset)") }
             }
+        }
+
+        /// Eight bytes, little-endian.
+        public mutating func readFixed64() throws(DecodingError) -> UInt64 {
+            guard bytes.count - offset >= 8 else { throw DecodingError(description: "truncated 64-bit id at byte \(offset)") }
+            defer { offset += 8 }
+            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
         }
 
         mutating func readLength() throws(DecodingError) -> Int {

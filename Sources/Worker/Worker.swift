@@ -280,21 +280,36 @@ public final class Worker: @unchecked Sendable {
         try await state.setWorkerHeartbeat(slot.topologyId, node: slot.supervisorId, port: Int64(slot.port), beat)
     }
 
-    /// Storm's ExecutorStats from our counts, in the ":all-time" window.
+    /// Storm's ExecutorStats from our counts, in the ":all-time" window. A spout's acked and failed are its
+    /// trees by root stream, with their mean complete latency; a bolt's are the tuples it acked and failed by
+    /// input stream.
     static func executorStats(_ counts: ExecutorCounts, isSpout: Bool, streams: [TupleStream]) -> ExecutorStats {
         var emitted: [String: Int64] = [:]
         for (i, n) in counts.emittedByStream.enumerated() where n > 0 { emitted[streams[i].stream] = n }
         let window = ":all-time"
         let specific: ExecutorSpecificStats
         if isSpout {
-            specific = .spout(SpoutStats(acked: [window: [:]], failed: [window: [:]], completeMsAvg: [window: [:]]))
+            var acked: [String: Int64] = [:], failed: [String: Int64] = [:], completeMs: [String: Double] = [:]
+            for (i, n) in counts.ackedByStream.enumerated() where n > 0 {
+                acked[streams[i].stream] = n
+                if i < counts.completeNanosByStream.count {
+                    completeMs[streams[i].stream] = Double(counts.completeNanosByStream[i]) / Double(n) / 1e6
+                }
+            }
+            for (i, n) in counts.failedByStream.enumerated() where n > 0 { failed[streams[i].stream] = n }
+            specific = .spout(SpoutStats(acked: [window: acked], failed: [window: failed], completeMsAvg: [window: completeMs]))
         } else {
-            var executed: [GlobalStreamId: Int64] = [:]
-            for (i, n) in counts.executedByStream.enumerated() where n > 0 {
-                executed[GlobalStreamId(componentId: streams[i].component, streamId: streams[i].stream)] = n
+            func byInput(_ list: [Int64]) -> [GlobalStreamId: Int64] {
+                var out: [GlobalStreamId: Int64] = [:]
+                for (i, n) in list.enumerated() where n > 0 {
+                    out[GlobalStreamId(componentId: streams[i].component, streamId: streams[i].stream)] = n
+                }
+                return out
             }
             specific = .bolt(
-                BoltStats(acked: [window: [:]], failed: [window: [:]], processMsAvg: [window: [:]], executed: [window: executed], executeMsAvg: [window: [:]]))
+                BoltStats(
+                    acked: [window: byInput(counts.ackedByStream)], failed: [window: byInput(counts.failedByStream)],
+                    processMsAvg: [window: [:]], executed: [window: byInput(counts.executedByStream)], executeMsAvg: [window: [:]]))
         }
         return ExecutorStats(emitted: [window: emitted], transferred: [window: emitted], specific: specific, rate: 0)
     }
