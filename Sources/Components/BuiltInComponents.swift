@@ -22,6 +22,13 @@ public enum BuiltInComponents {
             default: throw ComponentRegistry.Failure(description: "\(SentenceSpout.className) takes one optional argument, a number of sentences")
             }
         }
+        registry.register(AckedSentenceSpout.className, kind: .spout) { args in
+            switch args.first {
+            case nil: return AckedSentenceSpout()
+            case .longArg(let n)? where n >= 0 && args.count == 1: return AckedSentenceSpout(perSecond: Double(n))
+            default: throw ComponentRegistry.Failure(description: "\(AckedSentenceSpout.className) takes one optional argument, sentences per second")
+            }
+        }
         registry.register("org.apache.storm.testing.TestWordCounter", kind: .bolt) { _ in WordCountBolt() }
         registry.register("org.apache.storm.perf.bolt.CountBolt", kind: .bolt) { _ in WordCountBolt() }
         registry.register("org.apache.storm.perf.bolt.SplitSentenceBolt", kind: .bolt) { _ in SplitSentenceBolt() }
@@ -80,6 +87,42 @@ public final class SentenceSpout: Spout {
         remaining -= 1
         collector?.emit([Self.values[next]])
         next = next + 1 == Self.values.count ? 0 : next + 1
+    }
+}
+
+/// Storm's five sentences in turn, each with a message id so its tree is tracked, at most `perSecond` a second
+/// shared by the component's tasks (0: as fast as they are taken): the spout of ThroughputVsLatency. Failed
+/// sentences are not emitted again; the spout's acked, failed and complete latency are what is measured.
+public final class AckedSentenceSpout: Spout {
+    public static let className = "storm.swift.AckedSentenceSpout"
+    var collector: (any SpoutOutputCollector)?
+    let perSecond: Double
+    var taskRate = 0.0
+    var next = 0
+    var id: Int64 = 0
+    var started = 0.0
+
+    public init(perSecond: Double = 0) { self.perSecond = perSecond }
+    public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["sentence"]) }
+    public func open(context: TopologyContext, collector: any SpoutOutputCollector) {
+        self.collector = collector
+        next = Int(context.thisTaskId) % SentenceSpout.values.count
+        taskRate = perSecond / Double(max(context.tasks(of: context.thisComponentId).count, 1))
+        started = Self.now()
+    }
+
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    public func nextTuple() {
+        // Paced against the start, so a late call catches up instead of losing the rate.
+        if taskRate > 0 && Double(id) >= (Self.now() - started) * taskRate { return }
+        id += 1
+        collector?.emit([SentenceSpout.values[next]], messageId: .int(id))
+        next = next + 1 == SentenceSpout.values.count ? 0 : next + 1
     }
 }
 

@@ -199,6 +199,15 @@ public struct LatencyHistogram: Sendable, Equatable {
         sumNanos &+= other.sumNanos
     }
 
+    /// The samples recorded after `earlier` (an earlier copy of this histogram).
+    public func since(_ earlier: LatencyHistogram) -> LatencyHistogram {
+        var out = self
+        for i in counts.indices { out.counts[i] -= min(earlier.counts[i], counts[i]) }
+        out.total -= min(earlier.total, total)
+        out.sumNanos &-= earlier.sumNanos
+        return out
+    }
+
     public var meanMillis: Double { total == 0 ? 0 : Double(sumNanos) / Double(total) / 1e6 }
 
     /// The latency below which a fraction `q` of the samples fall, in milliseconds (a bucket's lower edge).

@@ -65,7 +65,57 @@ enum TupleBenchmark {
         print("\(title): median \(String(format: "%.2f", median))M \(unit)/s (runs: \(runs.map { String(format: "%.2f", $0) }.joined(separator: ", "))), RSS after the first run \(rss)")
     }
 
+    /// Storm's ThroughputVsLatency, in one process: acked word count (each sentence a tracked tree of the sentence
+    /// and its words, one acker) at full speed, then paced at 25%, 50% and 75% of that rate, with the complete
+    /// latency's mean, p99 and p99.9 over each run's measured window.
+    static func throughputVsLatency(seconds: Double) throws {
+        func topology(rate: Int64) throws -> StormTopology {
+            var builder = TopologyBuilder()
+            builder.setSpout("sentences", AckedSentenceSpout.className, args: [.longArg(rate)])
+            builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt").shuffleGrouping("sentences"))
+            builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt").fieldsGrouping("split", ["word"]))
+            return try builder.build()
+        }
+        func spoutCounts(_ runtime: TopologyRuntime) -> ExecutorCounts {
+            runtime.executorCounts().first { $0.component == "sentences" }!.counts
+        }
+        func measure(rate: Int64) throws -> (sentences: Double, words: Double, failed: Int64, latency: LatencyHistogram) {
+            let runtime = try TopologyRuntime(topologyId: "tvl-1-1", topology: try topology(rate: rate), conf: StormConfig.defaults)
+            try runtime.start()
+            Thread.sleep(forTimeInterval: 3)
+            let before = spoutCounts(runtime)
+            let wordsBefore = runtime.stats["count"]!.executed
+            let start = Date()
+            Thread.sleep(forTimeInterval: seconds)
+            let after = spoutCounts(runtime)
+            let elapsed = Date().timeIntervalSince(start)
+            let words = Double(runtime.stats["count"]!.executed - wordsBefore) / elapsed
+            runtime.stop(drainTimeout: 2)
+            let acked = after.ackedByStream.reduce(0, +) - before.ackedByStream.reduce(0, +)
+            let failed = after.failedByStream.reduce(0, +) - before.failedByStream.reduce(0, +)
+            return (Double(acked) / elapsed, words, failed, after.completeLatency.since(before.completeLatency))
+        }
+        func line(_ title: String, _ m: (sentences: Double, words: Double, failed: Int64, latency: LatencyHistogram)) {
+            let l = m.latency
+            print(
+                "\(title): \(String(format: "%.0f", m.sentences)) sentences/s acked (\(String(format: "%.2f", m.words / 1e6))M words/s), "
+                    + "\(m.failed) failed; complete latency mean \(String(format: "%.2f", l.meanMillis)) ms, "
+                    + "p99 \(String(format: "%.2f", l.quantileMillis(0.99))) ms, p99.9 \(String(format: "%.2f", l.quantileMillis(0.999))) ms, "
+                    + "max \(String(format: "%.1f", l.quantileMillis(1))) ms")
+        }
+        let top = try measure(rate: 0)
+        line("acked word count, full speed", top)
+        for percent in [25, 50, 75] {
+            let rate = Int64(top.sentences * Double(percent) / 100)
+            line("acked word count at \(percent)% (\(rate) sentences/s asked)", try measure(rate: rate))
+        }
+    }
+
     static func main() throws {
+        if CommandLine.arguments.contains("--throughput-vs-latency") {
+            try throughputVsLatency(seconds: 10)
+            return
+        }
         if CommandLine.arguments.contains("--spout-sink") {
             try spoutToSink(seconds: 5)
             return
