@@ -9,15 +9,22 @@ import Tuples
 enum TestingComponents {
     static func register(in registry: ComponentRegistry) {
         registry.register(NumberedSpout.className, kind: .spout) { args in
-            let usage = "\(NumberedSpout.className) takes how many messages, and optionally a file to record progress in"
-            guard case .longArg(let n)? = args.first ?? .longArg(Int64.max), args.count <= 2 else {
+            let usage =
+                "\(NumberedSpout.className) takes how many messages, and optionally a file to record progress in and messages per second"
+            guard case .longArg(let n)? = args.first ?? .longArg(Int64.max), args.count <= 3 else {
                 throw ComponentRegistry.Failure(description: usage)
             }
-            if args.count == 2 {
-                guard case .stringArg(let path) = args[1], !path.isEmpty else { throw ComponentRegistry.Failure(description: usage) }
-                return NumberedSpout(count: n, statePath: path)
+            var path: String?
+            if args.count >= 2 {
+                guard case .stringArg(let p) = args[1] else { throw ComponentRegistry.Failure(description: usage) }
+                path = p.isEmpty ? nil : p
             }
-            return NumberedSpout(count: n)
+            var rate = 0.0
+            if args.count == 3 {
+                guard case .longArg(let r) = args[2], r >= 0 else { throw ComponentRegistry.Failure(description: usage) }
+                rate = Double(r)
+            }
+            return NumberedSpout(count: n, statePath: path, perSecond: rate)
         }
         registry.register(RecordingSink.className, kind: .bolt) { args in
             guard case .stringArg(let path)? = args.first else {
@@ -40,7 +47,8 @@ enum TestingComponents {
 ///
 /// With a state file it is the reliable source of a test that kills processes: like a consumer committing its
 /// offset, each task records in `<file>.<i>` how far every number has been acked (rewritten whole by a rename,
-/// at most every 100 ms), and starts again from there; what was in flight when it died is emitted again.
+/// at most every 100 ms), and starts again from there; what was in flight when it died is emitted again. With a
+/// rate, new numbers leave at most that many a second (shared by the tasks); replays leave at once.
 public final class NumberedSpout: Spout {
     public static let className = "storm.swift.testing.NumberedSpout"
     let count: Int64
@@ -56,10 +64,15 @@ public final class NumberedSpout: Spout {
     var stateFile: String?
     var committed: Int64 = -1
     var lastCommit = Date.distantPast
+    let perSecond: Double
+    var taskRate = 0.0
+    var started = Date()
+    var paced: Int64 = 0
 
-    public init(count: Int64, statePath: String? = nil) {
+    public init(count: Int64, statePath: String? = nil, perSecond: Double = 0) {
         self.count = count
         self.statePath = statePath
+        self.perSecond = perSecond
     }
 
     public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["n"]) }
@@ -69,6 +82,8 @@ public final class NumberedSpout: Spout {
         let tasks = context.tasks(of: context.thisComponentId)
         let index = Int64(tasks.firstIndex(of: context.thisTaskId) ?? 0)
         step = Int64(max(tasks.count, 1))
+        taskRate = perSecond / Double(step)
+        started = Date()
         next = index
         watermark = index
         guard let statePath else { return }
@@ -90,6 +105,10 @@ public final class NumberedSpout: Spout {
         if !replay.isEmpty {
             n = replay.removeFirst()
         } else if next < count {
+            if taskRate > 0 {
+                guard Double(paced) < Date().timeIntervalSince(started) * taskRate else { return }
+                paced += 1
+            }
             n = next
             next += step
         } else {

@@ -1,0 +1,187 @@
+"""At-least-once processing under kill -9: an acked topology of a numbered spout, a Swift bolt, a pystorm bolt and a
+recording sink on two supervisors, while a worker, a supervisor with its workers, the leader nimbus and ZooKeeper
+die one at a time. Every number must be acked and reach the sink; duplicates are counted, losses fail the test.
+
+Run with `-s` to see the report (messages, faults, recovery times, duplicates, lost)."""
+
+import json
+import os
+import signal
+import tempfile
+import textwrap
+import time
+
+import pytest
+
+from conftest import Cluster, free_port, upload, wait_until
+from stormclient import JavaComponent, ShellBolt, TopologyBuilder, pack_resources
+from test_workers import WORKER_CONF, worker_logs, worker_ports
+
+# pystorm's Bolt anchors what it emits to the tuple it is processing and acks it after process returns.
+RELAY = """
+    from pystorm import Bolt
+
+    class Relay(Bolt):
+        def process(self, tup):
+            self.emit([tup.values[0]])
+
+    Relay().run()
+"""
+
+MESSAGES = 200_000
+RATE = 2_000  # messages a second, shared by the two spout tasks
+SPOUT_TASKS = 2
+CONF = {
+    "topology.workers": 4,
+    # Short, so what a dead worker held is replayed within the test; bounded, so a replay is small.
+    "topology.message.timeout.secs": 10,
+    "topology.max.spout.pending": 1000,
+}
+
+
+class Run:
+    """The topology's files: the spout's progress (one file per task) and what the sink saw."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="chaos-")
+        self.state = os.path.join(self.dir, "progress")
+        self.sink = os.path.join(self.dir, "sink.txt")
+
+    def watermarks(self):
+        """Per spout task, the number below which all of its numbers are acked."""
+        out = []
+        for task in range(SPOUT_TASKS):
+            try:
+                with open(f"{self.state}.{task}") as f:
+                    out.append(int(f.read()))
+            except (OSError, ValueError):
+                out.append(task)
+        return out
+
+    def seen(self):
+        try:
+            with open(self.sink) as f:
+                return [int(line) for line in f if line.strip()]
+        except OSError:
+            return []
+
+    def highest_seen(self):
+        """Per spout task, the highest of its numbers the sink has seen."""
+        top = [-1] * SPOUT_TASKS
+        for n in self.seen():
+            top[n % SPOUT_TASKS] = max(top[n % SPOUT_TASKS], n)
+        return top
+
+    def done(self):
+        # A task's watermark ends on its first number at or past MESSAGES.
+        return all(w >= MESSAGES for w in self.watermarks())
+
+
+def topology(run):
+    builder = TopologyBuilder()
+    builder.set_spout("numbers", JavaComponent("storm.swift.testing.NumberedSpout", ["n"],
+                                               args=[MESSAGES, run.state, RATE]), SPOUT_TASKS)
+    builder.set_bolt("swift", JavaComponent("storm.swift.testing.SlowBolt", ["value"], args=[0]), 2) \
+        .shuffle_grouping("numbers")
+    builder.set_bolt("python", ShellBolt(["python3", "relay.py"], ["n"]), 2).shuffle_grouping("swift")
+    builder.set_bolt("sink", JavaComponent("storm.swift.testing.RecordingSink", [], args=[run.sink]), 2) \
+        .shuffle_grouping("python")
+    return builder.build()
+
+
+def submit(client, name, run):
+    folder = tempfile.mkdtemp(prefix="chaos-resources-")
+    with open(os.path.join(folder, "relay.py"), "w") as f:
+        f.write(textwrap.dedent(RELAY))
+    client.submitTopology(name, upload(client, pack_resources(folder)), json.dumps(CONF), topology(run))
+    return client.getTopologySummaryByName(name).id
+
+
+def recover(run, started, timeout=120):
+    """Seconds from `started` until every number emitted before the fault is acked: each spout task's watermark
+    has passed the highest of its numbers the sink had seen when the fault came."""
+    before = run.highest_seen()
+    ok = wait_until(lambda: run.done() or all(w > top for w, top in zip(run.watermarks(), before)), timeout, 0.2)
+    assert ok, f"no recovery within {timeout} s: watermarks {run.watermarks()}, highest seen then {before}"
+    return time.time() - started
+
+
+def kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def chaos(cluster, zookeeper, run, name, supervisors):
+    """Starts the topology, applies the four faults one at a time, waits for every number, and reports."""
+    client = cluster.client()
+    topology_id = submit(client, name, run)
+    assert wait_until(lambda: len(worker_ports(topology_id)) == CONF["topology.workers"], 90), \
+        cluster.supervisors["a"].log_text()[-3000:]
+    assert wait_until(lambda: min(run.watermarks()) > 2000, 60), worker_logs(cluster, topology_id)[-3000:]
+    recoveries = []
+
+    # 1. A worker: its supervisor starts it again; what it held times out and is replayed.
+    port, pid = sorted(worker_ports(topology_id).items())[0]
+    started = time.time()
+    os.kill(pid, signal.SIGKILL)
+    recoveries.append(("worker kill -9", recover(run, started)))
+    assert wait_until(lambda: port in worker_ports(topology_id), 60)
+
+    # 2. A supervisor and everything it started, as when its machine dies: nimbus moves its workers.
+    victim = supervisors[1]
+    daemon = cluster.supervisors[victim]
+    before = set(worker_ports(topology_id))
+    started = time.time()
+    kill_group(daemon.process.pid)
+    daemon.process.wait()
+    daemon.log.close()
+    recoveries.append((f"supervisor {victim} kill -9 with its workers", recover(run, started)))
+    assert set(worker_ports(topology_id)) != before
+    daemon.start()
+
+    # 3. The leader nimbus: the other takes over; the workers never needed it.
+    leader = cluster.leader_port()
+    started = time.time()
+    cluster.nimbuses[leader].kill9()
+    recoveries.append(("leader nimbus kill -9", recover(run, started)))
+    assert wait_until(lambda: cluster.leader_port() not in (None, leader), 60)
+    recoveries.append(("  (a new leader elected)", time.time() - started))
+
+    # 4. ZooKeeper, down for five seconds.
+    started = time.time()
+    zookeeper.process.kill()
+    zookeeper.process.wait()
+    zookeeper.log.close()
+    time.sleep(5)
+    zookeeper.start()
+    recoveries.append(("ZooKeeper kill -9, restarted after 5 s", recover(run, started)))
+    assert not run.done(), f"every number was acked before the faults ended: raise MESSAGES above {MESSAGES}"
+
+    assert wait_until(run.done, 600, 0.5), f"watermarks {run.watermarks()} of {MESSAGES}"
+    seen = run.seen()
+    lost = MESSAGES - len(set(seen) & set(range(MESSAGES)))
+    logs = worker_logs(cluster, topology_id)
+    report = [f"messages {MESSAGES}, faults 4, sink saw {len(seen)}: duplicates {len(seen) - len(set(seen))}, lost {lost}"]
+    report += [f"  {what}: recovered in {secs:.1f} s" for what, secs in recoveries]
+    print("\n".join(["", f"chaos report ({name}):"] + report))
+    assert lost == 0, "\n".join(report)
+    # What the dead worker held was failed by timeout, and said so.
+    assert "timed out" in logs, logs[-3000:]
+    return report
+
+
+@pytest.fixture
+def chaos_cluster(zookeeper):
+    c = Cluster(zookeeper, nimbuses=2, extra_conf=WORKER_CONF)
+    yield c
+    c.stop()
+
+
+def test_every_message_is_processed_at_least_once_while_daemons_are_killed(chaos_cluster, zookeeper):
+    run = Run()
+    chaos_cluster.add_supervisor("a", [free_port() for _ in range(3)])
+    chaos_cluster.add_supervisor("b", [free_port() for _ in range(3)])
+    assert wait_until(lambda: len(chaos_cluster.client().getClusterInfo().supervisors) == 2)
+    chaos(chaos_cluster, zookeeper, run, "chaos", ["a", "b"])
