@@ -455,10 +455,9 @@ public final class TopologyRuntime: @unchecked Sendable {
                 let before = collectors.reduce(0) { $0 + $1.emittedCount }
                 for bolt in pumped { bolt.pump() }
                 let emitted = collectors.reduce(0) { $0 + $1.emittedCount } - before
-                if emitted > 0 {
-                    flushAll(runner)
-                    publish(runner, executed: 0, emitted: emitted, executedByStream: executedByStream)
-                }
+                // What the children said may be only acks (not counted as emitted): flush whatever is waiting.
+                flushAll(runner)
+                if emitted > 0 { publish(runner, executed: 0, emitted: emitted, executedByStream: executedByStream) }
             }
             if batches.isEmpty { continue }
             var executed = 0

@@ -185,7 +185,7 @@ def four_letter_word(port, word="srvr"):
 class ZooKeeper:
     """Debian's ZooKeeper server, standalone on loopback, with a short tick so sessions expire quickly."""
 
-    def __init__(self, tick_ms=500):
+    def __init__(self, tick_ms=500, address="127.0.0.1"):
         if not os.path.exists(ZOOKEEPER_JAR):
             pytest.fail("the ZooKeeper server is not installed: run .ci/run or apt-get install zookeeper")
         self.dir = tempfile.mkdtemp(prefix="zk-e2e-")
@@ -193,7 +193,7 @@ class ZooKeeper:
         with open(os.path.join(self.dir, "zoo.cfg"), "w") as f:
             # Sessions may last from 2 to 20 ticks (ZooKeeper's bounds): 1 to 10 s with the tests' short tick.
             f.write(f"tickTime={tick_ms}\nminSessionTimeout={2 * tick_ms}\ndataDir={self.dir}/data\nclientPort={self.port}\n"
-                    "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,mntr\n")
+                    f"clientPortAddress={address}\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,mntr\n")
         self.process = None
         self.start()
 
@@ -231,8 +231,9 @@ class ZooKeeper:
 class Daemon:
     """A `storm nimbus` or `storm supervisor` process of a cluster; restartable with the same storm.local.dir."""
 
-    def __init__(self, kind, args, log_path):
-        self.kind, self.args, self.log_path = kind, args, log_path
+    def __init__(self, kind, args, log_path, prefix=()):
+        # `prefix`: what the command runs under (`ip netns exec NAME` for a daemon in its own network namespace).
+        self.kind, self.args, self.log_path, self.prefix = kind, args, log_path, list(prefix)
         self.process = None
         self.start()
 
@@ -240,7 +241,7 @@ class Daemon:
         self.log = open(self.log_path, "a")
         # A process group of its own, shared with the workers it starts: the cluster's teardown kills the groups,
         # so no worker outlives a test even when its supervisor was killed.
-        self.process = subprocess.Popen([storm_bin(), self.kind, *self.args], stdout=self.log, stderr=subprocess.STDOUT,
+        self.process = subprocess.Popen([*self.prefix, storm_bin(), self.kind, *self.args], stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         self.groups = getattr(self, "groups", []) + [self.process.pid]
 
@@ -269,14 +270,15 @@ class Daemon:
 class Cluster:
     SESSION_TIMEOUT_MS = 4000
 
-    def __init__(self, zookeeper, nimbuses=1, storm_defaults=False, extra_conf=()):
+    def __init__(self, zookeeper, nimbuses=1, storm_defaults=False, extra_conf=(), host="127.0.0.1"):
+        """`host`: the address ZooKeeper and the nimbuses are reached at, and the nimbuses' hostname."""
         self.zk = zookeeper
         self.dir = tempfile.mkdtemp(prefix="cluster-e2e-")
         self.nimbus_ports = [free_port() for _ in range(nimbuses)]
-        seeds = ",".join(f'"127.0.0.1:{p}"' for p in self.nimbus_ports)
+        seeds = ",".join(f'"{host}:{p}"' for p in self.nimbus_ports)
         self.conf = [
-            "-c", 'storm.zookeeper.servers=["127.0.0.1"]', "-c", f"storm.zookeeper.port={zookeeper.port}",
-            "-c", f"storm.zookeeper.session.timeout={self.SESSION_TIMEOUT_MS}", "-c", "storm.local.hostname=127.0.0.1",
+            "-c", f'storm.zookeeper.servers=["{host}"]', "-c", f"storm.zookeeper.port={zookeeper.port}",
+            "-c", f"storm.zookeeper.session.timeout={self.SESSION_TIMEOUT_MS}", "-c", f"storm.local.hostname={host}",
             "-c", f"nimbus.seeds=[{seeds}]",
             # Many tests submit shell topologies, whose workers cannot run yet: keep nimbus from reassigning
             # their slots for want of worker heartbeats.
@@ -307,10 +309,14 @@ class Cluster:
                 return False
         assert wait_until(up, timeout), self.nimbuses[port].log_text()
 
-    def add_supervisor(self, name, ports):
+    def add_supervisor(self, name, ports, netns=None, hostname=None):
+        """A supervisor; given a network namespace, it and its workers run there, known to the others as
+        `hostname`."""
+        extra = ["-c", f"storm.local.hostname={hostname}"] if hostname else []
         self.supervisors[name] = Daemon(
             "supervisor", [*self.conf, "-c", f"storm.local.dir={self.dir}/supervisor-{name}",
-                           "-c", f"supervisor.slots.ports={list(ports)}"], f"{self.dir}/supervisor-{name}.log")
+                           "-c", f"supervisor.slots.ports={list(ports)}", *extra], f"{self.dir}/supervisor-{name}.log",
+            prefix=["ip", "netns", "exec", netns] if netns else ())
         return self.supervisors[name]
 
     def supervisor_dir(self, name):

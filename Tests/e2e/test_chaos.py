@@ -6,14 +6,16 @@ Run with `-s` to see the report (messages, faults, recovery times, duplicates, l
 
 import json
 import os
+import random
 import signal
+import subprocess
 import tempfile
 import textwrap
 import time
 
 import pytest
 
-from conftest import Cluster, free_port, upload, wait_until
+from conftest import Cluster, ZooKeeper, free_port, upload, wait_until
 from stormclient import JavaComponent, ShellBolt, TopologyBuilder, pack_resources
 from test_workers import WORKER_CONF, worker_logs, worker_ports
 
@@ -42,7 +44,8 @@ CONF = {
 class Run:
     """The topology's files: the spout's progress (one file per task) and what the sink saw."""
 
-    def __init__(self):
+    def __init__(self, messages=MESSAGES):
+        self.messages = messages
         self.dir = tempfile.mkdtemp(prefix="chaos-")
         self.state = os.path.join(self.dir, "progress")
         self.sink = os.path.join(self.dir, "sink.txt")
@@ -74,13 +77,13 @@ class Run:
 
     def done(self):
         # A task's watermark ends on its first number at or past MESSAGES.
-        return all(w >= MESSAGES for w in self.watermarks())
+        return all(w >= self.messages for w in self.watermarks())
 
 
 def topology(run):
     builder = TopologyBuilder()
     builder.set_spout("numbers", JavaComponent("storm.swift.testing.NumberedSpout", ["n"],
-                                               args=[MESSAGES, run.state, RATE]), SPOUT_TASKS)
+                                               args=[run.messages, run.state, RATE]), SPOUT_TASKS)
     builder.set_bolt("swift", JavaComponent("storm.swift.testing.SlowBolt", ["value"], args=[0]), 2) \
         .shuffle_grouping("numbers")
     builder.set_bolt("python", ShellBolt(["python3", "relay.py"], ["n"]), 2).shuffle_grouping("swift")
@@ -113,8 +116,9 @@ def kill_group(pid):
         pass
 
 
-def chaos(cluster, zookeeper, run, name, supervisors):
-    """Starts the topology, applies the four faults one at a time, waits for every number, and reports."""
+def chaos(cluster, zookeeper, run, name, supervisors, more_faults=()):
+    """Starts the topology, applies the four faults (then `more_faults`: (label, action) pairs) one at a time,
+    waits for every number, and reports."""
     client = cluster.client()
     topology_id = submit(client, name, run)
     assert wait_until(lambda: len(worker_ports(topology_id)) == CONF["topology.workers"], 90), \
@@ -157,13 +161,18 @@ def chaos(cluster, zookeeper, run, name, supervisors):
     time.sleep(5)
     zookeeper.start()
     recoveries.append(("ZooKeeper kill -9, restarted after 5 s", recover(run, started)))
-    assert not run.done(), f"every number was acked before the faults ended: raise MESSAGES above {MESSAGES}"
+    for label, action in more_faults:
+        started = time.time()
+        action()
+        recoveries.append((label, recover(run, started)))
+    assert not run.done(), f"every number was acked before the faults ended: raise the messages above {run.messages}"
 
-    assert wait_until(run.done, 600, 0.5), f"watermarks {run.watermarks()} of {MESSAGES}"
+    assert wait_until(run.done, 600, 0.5), f"watermarks {run.watermarks()} of {run.messages}"
     seen = run.seen()
-    lost = MESSAGES - len(set(seen) & set(range(MESSAGES)))
+    lost = run.messages - len(set(seen) & set(range(run.messages)))
     logs = worker_logs(cluster, topology_id)
-    report = [f"messages {MESSAGES}, faults 4, sink saw {len(seen)}: duplicates {len(seen) - len(set(seen))}, lost {lost}"]
+    faults = 4 + len(more_faults)
+    report = [f"messages {run.messages}, faults {faults}, sink saw {len(seen)}: duplicates {len(seen) - len(set(seen))}, lost {lost}"]
     report += [f"  {what}: recovered in {secs:.1f} s" for what, secs in recoveries]
     print("\n".join(["", f"chaos report ({name}):"] + report))
     assert lost == 0, "\n".join(report)
@@ -185,3 +194,92 @@ def test_every_message_is_processed_at_least_once_while_daemons_are_killed(chaos
     chaos_cluster.add_supervisor("b", [free_port() for _ in range(3)])
     assert wait_until(lambda: len(chaos_cluster.client().getClusterInfo().supervisors) == 2)
     chaos(chaos_cluster, zookeeper, run, "chaos", ["a", "b"])
+
+
+class Namespaces:
+    """A network namespace per supervisor, each joined by a veth pair to a bridge on the host, where ZooKeeper and
+    the nimbuses listen: supervisors and workers reach each other only through their links, like hosts on a
+    switch. Everything is made here and removed by `remove`."""
+
+    def __init__(self, count):
+        tag = "%04x" % random.randrange(1 << 16)
+        subnet = f"10.{random.randrange(100, 250)}.{random.randrange(1, 250)}"
+        self.host = f"{subnet}.1"
+        self.bridge = f"stbr{tag}"
+        self.names = [f"storm-{tag}-{i}" for i in range(count)]
+        self.links = [f"stv{tag}{i}" for i in range(count)]
+        self.addresses = [f"{subnet}.{i + 2}" for i in range(count)]
+        self.made = []
+        try:
+            self.ip("link", "add", "name", self.bridge, "type", "bridge")
+            self.made.append(("link", self.bridge))
+            self.ip("addr", "add", f"{self.host}/24", "dev", self.bridge)
+            self.ip("link", "set", self.bridge, "up")
+            for name, link, address in zip(self.names, self.links, self.addresses):
+                self.ip("netns", "add", name)
+                self.made.append(("netns", name))
+                self.ip("link", "add", link, "type", "veth", "peer", "name", link + "n")
+                self.ip("link", "set", link + "n", "netns", name)
+                self.ip("link", "set", link, "master", self.bridge)
+                self.ip("link", "set", link, "up")
+                self.ip("netns", "exec", name, "ip", "addr", "add", f"{address}/24", "dev", link + "n")
+                self.ip("netns", "exec", name, "ip", "link", "set", link + "n", "up")
+                self.ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
+        except (OSError, subprocess.CalledProcessError) as e:
+            self.remove()
+            detail = getattr(e, "stderr", None) or str(e)
+            pytest.skip(f"network namespaces are refused here ({detail.strip()}): needs root and a kernel that allows "
+                        "ip netns, veth and bridges")
+
+    @staticmethod
+    def ip(*args):
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
+
+    def reachable(self, index):
+        return subprocess.run(["ip", "netns", "exec", self.names[index], "ping", "-c", "1", "-W", "2", self.host],
+                              capture_output=True).returncode == 0
+
+    def cut(self, index):
+        self.ip("link", "set", self.links[index], "down")
+
+    def restore(self, index):
+        self.ip("link", "set", self.links[index], "up")
+
+    def remove(self):
+        for kind, name in reversed(self.made):
+            subprocess.run(["ip", kind, "del", name], capture_output=True, timeout=30)
+        self.made = []
+
+
+@pytest.fixture
+def namespaces():
+    ns = Namespaces(2)
+    yield ns
+    ns.remove()
+
+
+def test_the_same_across_network_namespaces_with_a_link_cut_and_restored(namespaces):
+    zookeeper = ZooKeeper(address="0.0.0.0")
+    cluster = Cluster(zookeeper, nimbuses=2, extra_conf=WORKER_CONF, host=namespaces.host)
+    try:
+        for i, name in enumerate(["a", "b"]):
+            assert wait_until(lambda: namespaces.reachable(i), 10), f"namespace {namespaces.names[i]} cannot reach the host"
+            cluster.add_supervisor(name, [free_port() for _ in range(3)], netns=namespaces.names[i],
+                                   hostname=namespaces.addresses[i])
+        assert wait_until(lambda: len(cluster.client().getClusterInfo().supervisors) == 2, 30), \
+            cluster.supervisors["a"].log_text()[-2000:]
+        hosts = {s.host for s in cluster.client().getClusterInfo().supervisors}
+        assert hosts == set(namespaces.addresses)
+
+        def cut_link():
+            # Longer than the ZooKeeper session and nimbus' supervisor timeout: nimbus moves b's workers away.
+            namespaces.cut(1)
+            time.sleep(12)
+            namespaces.restore(1)
+
+        run = Run(messages=260_000)
+        chaos(cluster, zookeeper, run, "network namespaces", ["a", "b"],
+              more_faults=[("link of supervisor b cut for 12 s, then restored", cut_link)])
+    finally:
+        cluster.stop()
+        zookeeper.stop()
