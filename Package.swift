@@ -138,6 +138,9 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking"]),
+        .testTarget(
+            name: "WorkerTests",
+            dependencies: ["Worker", "Runtime", "Components", "StormCore", "StormThrift", "Tuples", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MultilangTests", dependencies: ["Multilang", "Tuples"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore"]),
         .testTarget(

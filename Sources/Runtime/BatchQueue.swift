@@ -37,6 +37,24 @@ public final class BatchQueue<Element>: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 
+    /// Adds a batch even when the queue is full: for a thread that must never wait on one consumer (a worker's
+    /// socket reader, which carries every task's tuples). The caller limits the excess another way.
+    public func forcePut(_ batch: [Element]) {
+        pthread_mutex_lock(&mutex)
+        if !closed {
+            batches.append(batch)
+            pthread_cond_signal(&notEmpty)
+        }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Batches waiting.
+    public var depth: Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return batches.count
+    }
+
     /// Every batch waiting, or none after `timeoutMillis` (or once closed).
     public func takeAll(timeoutMillis: Int) -> [[Element]] {
         pthread_mutex_lock(&mutex)

@@ -543,18 +543,43 @@ public final class TopologyRuntime: @unchecked Sendable {
         for task in runner.tasks { task.collector!.flush(onlyFull: onlyFull) }
     }
 
-    func deliver(_ batch: [Delivery], toExecutor index: Int) {
+    /// `force`: never wait for room (see `receive`).
+    func deliver(_ batch: [Delivery], toExecutor index: Int, force: Bool = false) {
         if index == remoteIndex {
             transfer?.transfer(batch)
             return
         }
         // What spouts receive is acker answers, not work the topology must finish before it stops.
         if !executors[index].isSpout { inFlight.withLock { $0 += batch.count } }
-        executors[index].queue.put(batch)
+        if force { executors[index].queue.forcePut(batch) } else { executors[index].queue.put(batch) }
+    }
+
+    /// Which of this runtime's tasks other workers must stop sending to: those of bolt executors whose queue is
+    /// full (until it has drained to half), and which they may send to again. `changed` says whether any
+    /// executor crossed since the last call. Called from one thread (the worker's backpressure loop).
+    public func checkBackpressure() -> (status: BackpressureStatus, changed: Bool) {
+        var status = BackpressureStatus()
+        var changed = false
+        for runner in executors where !runner.isSpout && runner.queue.capacity != .max {
+            let depth = runner.queue.depth
+            if !runner.congested && depth >= runner.queue.capacity {
+                runner.congested = true
+                changed = true
+            } else if runner.congested && depth <= runner.queue.capacity / 2 {
+                runner.congested = false
+                changed = true
+            }
+            let tasks = runner.tasks.map(\.taskId)
+            if runner.congested { status.congested += tasks } else { status.clear += tasks }
+        }
+        return (status, changed)
     }
 
     /// Takes tuples that arrived from other workers: each goes to the executor of its task here. A tuple for a
-    /// task not run here (a worker whose assignment just changed) is dropped and counted.
+    /// task not run here (a worker whose assignment just changed) is dropped and counted. Never waits for room:
+    /// a socket carries tuples for every task here, acks included, and a reader stuck on one full queue would
+    /// hold up the rest, and with them the peer, which may be waiting on this worker in turn. Full queues are
+    /// announced to the peers instead (`checkBackpressure`), and they stop sending to those tasks.
     public func receive(_ deliveries: [Delivery]) {
         var groups: [[Delivery]] = Array(repeating: [], count: executors.count)
         var strays = 0
@@ -566,10 +591,10 @@ public final class TopologyRuntime: @unchecked Sendable {
         // tuples would otherwise weigh as much there as a batch of one.
         for i in groups.indices where !groups[i].isEmpty {
             if groups[i].count <= Self.batchSize {
-                deliver(groups[i], toExecutor: i)
+                deliver(groups[i], toExecutor: i, force: true)
             } else {
                 for start in stride(from: 0, to: groups[i].count, by: Self.batchSize) {
-                    deliver(Array(groups[i][start..<min(start + Self.batchSize, groups[i].count)]), toExecutor: i)
+                    deliver(Array(groups[i][start..<min(start + Self.batchSize, groups[i].count)]), toExecutor: i, force: true)
                 }
             }
         }
@@ -606,6 +631,8 @@ final class ExecutorRunner: @unchecked Sendable {
     let stats = Locked(ExecutorCounts())
     /// Seconds between tick tuples for a bolt that asked for them.
     var tickSecs: Int?
+    /// Whether other workers have been told to stop sending to this executor (only the backpressure loop).
+    var congested = false
 
     init(componentId: String, isSpout: Bool, tasks: [TaskInstance], unboundedQueue: Bool = false) {
         queue = BatchQueue(capacity: unboundedQueue ? .max : 64)
@@ -641,5 +668,16 @@ struct FailureLog {
         guard failed + timedOut > 0 else { return nil }
         defer { (failed, timedOut) = (0, 0) }
         return "\(failed + timedOut) tuple trees failed in the last \(interval / 1_000_000_000) s: \(timedOut) timed out, \(failed) failed by a bolt"
+    }
+}
+
+/// A worker's word to its peers: stop sending to these tasks of mine; these you may send to.
+public struct BackpressureStatus: Equatable, Sendable {
+    public var congested: [Int32] = []
+    public var clear: [Int32] = []
+
+    public init(congested: [Int32] = [], clear: [Int32] = []) {
+        self.congested = congested
+        self.clear = clear
     }
 }

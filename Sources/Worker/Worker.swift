@@ -46,6 +46,7 @@ public final class Worker: @unchecked Sendable {
     private(set) var runtime: TopologyRuntime?
     private var transfer: WorkerTransfer?
     private var server: FrameServer?
+    private var backpressure: BackpressureMonitor?
     private var executors: [ExecutorInfo] = []
     private var routes = PeerRoutes()
     private let isActive = Locked(false)
@@ -137,6 +138,10 @@ public final class Worker: @unchecked Sendable {
         let log = logger
         let server = FrameServer(port: slot.port, name: slot.topologyId, logger: logger) { bytes in
             do {
+                if BackpressureFrame.isStatus(bytes) {
+                    transfer.apply(try BackpressureFrame.decode(bytes))
+                    return
+                }
                 runtime.receive(try codec.decode(bytes))
             } catch {
                 log.error("dropped a malformed batch of \(bytes.count) bytes: \(error)")
@@ -144,6 +149,9 @@ public final class Worker: @unchecked Sendable {
         }
         try server.start()
         self.server = server
+        let monitor = BackpressureMonitor(runtime: runtime, transfer: transfer)
+        monitor.start()
+        backpressure = monitor
         try writeLocalHeartbeat()
         logger.info(
             "worker \(slot.workerId) runs \(executors.count) executors of \(slot.topologyId) on port \(slot.port); \(routes.endpoints.count) peers")
@@ -316,6 +324,7 @@ public final class Worker: @unchecked Sendable {
 
     /// Stops the spouts, lets in-flight tuples finish (briefly), stops the executors and closes the transport.
     public func stop() {
+        backpressure?.stop()
         runtime?.stop(drainTimeout: 2)
         transfer?.close()
         server?.stop()

@@ -57,7 +57,53 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
         thread.start()
     }
 
-    public func transfer(_ batch: [Delivery]) { queue.put(batch) }
+    public func transfer(_ batch: [Delivery]) {
+        waitWhileCongested(batch)
+        queue.put(batch)
+    }
+
+    /// Tasks of peers that asked not to be sent to, with when that request lapses (see `BackpressureFrame`).
+    private let congestion = Locked<[Int32: UInt64]>([:])
+    private let closed = Locked(false)
+
+    /// Takes a peer's backpressure status.
+    public func apply(_ status: BackpressureStatus) {
+        let until = DispatchTime.now().uptimeNanoseconds + BackpressureFrame.expiryNanos
+        congestion.withLock { c in
+            for task in status.congested { c[task] = until }
+            for task in status.clear { c[task] = nil }
+        }
+    }
+
+    /// Tasks of peers that are congested now.
+    public var congestedTasks: Set<Int32> {
+        let now = DispatchTime.now().uptimeNanoseconds
+        return Set(congestion.withLock { $0.filter { $0.value > now }.keys })
+    }
+
+    /// Holds the calling executor while the batch has a tuple for a congested task: the executor waits, as on a
+    /// full local queue, and the connection stays free for everything else.
+    private func waitWhileCongested(_ batch: [Delivery]) {
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            let blocked = congestion.withLock { c -> Bool in
+                if c.isEmpty { return false }
+                for d in batch {
+                    guard let until = c[d.task] else { continue }
+                    if until > now { return true }
+                    c[d.task] = nil
+                }
+                return false
+            }
+            if !blocked || closed.withLock({ $0 }) { return }
+            usleep(200)
+        }
+    }
+
+    /// Queues a sealed frame for every peer (a backpressure status).
+    func broadcast(_ frame: [UInt8]) {
+        for sender in senders.withLock({ Array($0.values) }) { sender.send(frame) }
+    }
 
     /// Points tasks at new peers (a rebalance or a reassignment moved them). Connections to peers still in use
     /// are kept; new ones are opened now, so they are ready when tuples come.
@@ -82,6 +128,7 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
 
     /// Sends what is queued, then closes every connection.
     public func close() {
+        closed.withLock { $0 = true }
         queue.close()
         finished.wait()
         let all = senders.withLock { s -> [PeerSender] in

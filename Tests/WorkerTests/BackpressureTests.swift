@@ -1,0 +1,88 @@
+import Components
+import Foundation
+import Logging
+import StormCore
+import StormThrift
+import Testing
+import Tuples
+
+@testable import Runtime
+@testable import Worker
+
+/// Backpressure between workers: full queues announced instead of a reader that stops, senders that hold the
+/// executors which would send to a congested task.
+@Suite struct BackpressureTests {
+    @Test func aStatusFrameRoundTripsAndIsToldApartFromBatches() throws {
+        let status = BackpressureStatus(congested: [3, 4, 70_000], clear: [1])
+        let frame = BackpressureFrame.encode(status)
+        let payload = Array(frame.dropFirst(4))
+        #expect(payload.withUnsafeBytes { BackpressureFrame.isStatus($0) })
+        #expect(try payload.withUnsafeBytes { try BackpressureFrame.decode($0) } == status)
+        var batch: [UInt8] = []
+        TupleBatchCodec.encode([Delivery](), into: &batch)
+        #expect(!batch.withUnsafeBytes { BackpressureFrame.isStatus($0) })
+        // Cut short, or claiming more tasks than it has bytes: refused, not trusted.
+        for bad in [Array(payload.dropLast()), Array(payload.prefix(5)) + [0xff, 0xff, 0xff, 0x0f]] {
+            #expect(throws: ValueCodec.DecodingError.self) { _ = try bad.withUnsafeBytes { try BackpressureFrame.decode($0) } }
+        }
+    }
+
+    func oneBoltTopology() throws -> StormTopology {
+        var builder = TopologyBuilder()
+        builder.setSpout("sentences", SentenceSpout.className)
+        builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt", parallelism: 2).shuffleGrouping("sentences"))
+        return try builder.build()
+    }
+
+    @Test func receivingNeverWaitsAndAFullQueueIsAnnouncedUntilItDrains() throws {
+        // Not started: nothing drains the sink's queues, as when its executor is busy.
+        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: try oneBoltTopology(), conf: .defaults)
+        let stream = runtime.streams.stream("sentences", "default")!
+        let sinkTasks = runtime.executors.filter { $0.componentId == "sink" }.map { $0.tasks[0].taskId }
+        let batch = (0..<256).map { _ in Delivery(task: sinkTasks[0], tuple: Tuple(values: [.string("x")], stream: stream, sourceTask: 2)) }
+        let started = Date()
+        for _ in 0..<100 { runtime.receive(batch) }  // more than the queue's 64 batches
+        #expect(Date().timeIntervalSince(started) < 5, "receive waited for room")
+        let (status, changed) = runtime.checkBackpressure()
+        #expect(changed)
+        #expect(status.congested == [sinkTasks[0]] && status.clear == [sinkTasks[1]])
+        #expect(!runtime.checkBackpressure().changed, "announced once, until it changes")
+        let runner = runtime.executors.first { $0.tasks[0].taskId == sinkTasks[0] }!
+        #expect(runner.queue.takeAll(timeoutMillis: 0).count == 100)
+        let after = runtime.checkBackpressure()
+        #expect(after.changed && after.status.congested.isEmpty && Set(after.status.clear) == Set(sinkTasks))
+    }
+
+    @Test func anExecutorSendingToACongestedTaskWaitsUntilItClears() throws {
+        let transfer = WorkerTransfer(name: "t-1-1", routes: PeerRoutes(), logger: Logger(label: "test"))
+        defer { transfer.close() }
+        let stream = TupleStream(component: "a", stream: "default", fields: Fields(["n"]), id: 0)
+        let batch = [Delivery(task: 7, tuple: Tuple(values: [.int(1)], stream: stream, sourceTask: 1))]
+        transfer.apply(BackpressureStatus(congested: [7, 8]))
+        #expect(transfer.congestedTasks == [7, 8])
+        let done = DispatchSemaphore(value: 0)
+        let other = Thread {
+            transfer.transfer(batch)
+            done.signal()
+        }
+        other.start()
+        #expect(done.wait(timeout: .now() + 0.5) == .timedOut, "the executor went on while its target was congested")
+        // Tuples for other tasks are not held.
+        transfer.transfer([Delivery(task: 9, tuple: batch[0].tuple)])
+        transfer.apply(BackpressureStatus(clear: [7]))
+        #expect(done.wait(timeout: .now() + 2) == .success)
+        #expect(transfer.congestedTasks == [8])
+    }
+
+    @Test func aCongestionNotRefreshedLapses() throws {
+        // A peer that died congested must not hold this worker's executors for ever.
+        let transfer = WorkerTransfer(name: "t-1-1", routes: PeerRoutes(), logger: Logger(label: "test"))
+        defer { transfer.close() }
+        transfer.apply(BackpressureStatus(congested: [7]))
+        let stream = TupleStream(component: "a", stream: "default", fields: Fields(["n"]), id: 0)
+        let started = Date()
+        transfer.transfer([Delivery(task: 7, tuple: Tuple(values: [.int(1)], stream: stream, sourceTask: 1))])
+        let waited = Date().timeIntervalSince(started)
+        #expect(waited > 1.5 && waited < 4)
+    }
+}
