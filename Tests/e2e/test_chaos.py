@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -235,8 +236,10 @@ class Namespaces:
     def ip(*args):
         subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
 
-    def reachable(self, index):
-        return subprocess.run(["ip", "netns", "exec", self.names[index], "ping", "-c", "1", "-W", "2", self.host],
+    def reachable(self, index, port):
+        """Whether a TCP connection from namespace `index` reaches the host's `port`."""
+        probe = f"import socket; socket.create_connection(('{self.host}', {port}), timeout=2).close()"
+        return subprocess.run(["ip", "netns", "exec", self.names[index], sys.executable, "-c", probe],
                               capture_output=True).returncode == 0
 
     def cut(self, index):
@@ -263,7 +266,8 @@ def test_the_same_across_network_namespaces_with_a_link_cut_and_restored(namespa
     cluster = Cluster(zookeeper, nimbuses=2, extra_conf=WORKER_CONF, host=namespaces.host)
     try:
         for i, name in enumerate(["a", "b"]):
-            assert wait_until(lambda: namespaces.reachable(i), 10), f"namespace {namespaces.names[i]} cannot reach the host"
+            assert wait_until(lambda: namespaces.reachable(i, zookeeper.port), 10), \
+                f"namespace {namespaces.names[i]} cannot reach ZooKeeper on the host"
             cluster.add_supervisor(name, [free_port() for _ in range(3)], netns=namespaces.names[i],
                                    hostname=namespaces.addresses[i])
         assert wait_until(lambda: len(cluster.client().getClusterInfo().supervisors) == 2, 30), \
