@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking"]),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Runtime", "Components", "StormCore", "StormThrift", "Tuples", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Worker", "Runtime", "Components", "StormCore", "StormThrift", "Tuples", "Locking", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MultilangTests", dependencies: ["Multilang", "Tuples"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore"]),
         .testTarget(

@@ -61,6 +61,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--only", default="", help="run only the cases whose title contains this")
     args = parser.parse_args()
     with one_supervisor() as client:
         cases = [
@@ -70,6 +71,8 @@ def main():
             ("spout -> sink, 2 workers (every tuple over loopback TCP)", "ss2", spout_to_sink(), 2, "tuples"),
         ]
         for title, name, (topology, counted), workers, unit in cases:
+            if args.only not in title:
+                continue
             rate, (rss, pss), placement = measure(client, name, topology, counted, workers, args.seconds, args.warmup)
             print(f"{title}: {rate / 1e6:.2f}M {unit}/s; RSS per worker {', '.join(f'{r:.0f}' for r in rss)} MiB, "
                   f"PSS of all workers {pss:.0f} MiB  {placement}", flush=True)

@@ -39,13 +39,17 @@ public final class BatchQueue<Element>: @unchecked Sendable {
 
     /// Adds a batch even when the queue is full: for a thread that must never wait on one consumer (a worker's
     /// socket reader, which carries every task's tuples). The caller limits the excess another way.
-    public func forcePut(_ batch: [Element]) {
+    /// Returns how many batches are waiting after this one.
+    @discardableResult
+    public func forcePut(_ batch: [Element]) -> Int {
         pthread_mutex_lock(&mutex)
         if !closed {
             batches.append(batch)
             pthread_cond_signal(&notEmpty)
         }
+        let depth = batches.count
         pthread_mutex_unlock(&mutex)
+        return depth
     }
 
     /// Batches waiting.

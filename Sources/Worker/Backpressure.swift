@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Runtime
 import Transport
 import Tuples
@@ -62,16 +63,15 @@ public enum BackpressureFrame {
     }
 }
 
-/// Watches a runtime's queues and tells the peers (through the transfer) when tasks congest or clear; resends
-/// the status while anything is congested, so a peer that reconnected or missed a frame learns it.
+/// Tells the peers (through the transfer) when this worker's tasks congest or clear, each time the runtime says a
+/// queue filled or a congested one was taken; resends the status every half second while anything is congested,
+/// so a peer that reconnected or missed a frame learns it.
 final class BackpressureMonitor: @unchecked Sendable {
     private let runtime: TopologyRuntime
     private let transfer: WorkerTransfer
-    private let stopping = NSLock()
-    private var stopped = false
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let state = Locked((poked: false, stopped: false))
     private let finished = DispatchSemaphore(value: 0)
-    /// How often queues are looked at: a full queue's excess grows by the arrival rate times this.
-    static let periodMicros: UInt32 = 2_000
 
     init(runtime: TopologyRuntime, transfer: WorkerTransfer) {
         self.runtime = runtime
@@ -79,6 +79,7 @@ final class BackpressureMonitor: @unchecked Sendable {
     }
 
     func start() {
+        runtime.onBackpressureChange = { [weak self] in self?.poke() }
         let thread = Thread { [self] in
             run()
             finished.signal()
@@ -87,21 +88,35 @@ final class BackpressureMonitor: @unchecked Sendable {
         thread.start()
     }
 
+    /// Asks for a look soon; cheap when one is already asked for.
+    func poke() {
+        let first = state.withLock { s -> Bool in
+            defer { s.poked = true }
+            return !s.poked
+        }
+        if first { wakeUp.signal() }
+    }
+
     func stop() {
-        stopping.withLock { stopped = true }
+        state.withLock { $0.stopped = true }
+        wakeUp.signal()
         finished.wait()
     }
 
     private func run() {
         var lastSent: UInt64 = 0
-        while !stopping.withLock({ stopped }) {
+        while true {
+            _ = wakeUp.wait(timeout: .now() + .nanoseconds(Int(BackpressureFrame.refreshNanos)))
+            if state.withLock({ s -> Bool in
+                s.poked = false
+                return s.stopped
+            }) { return }
             let (status, changed) = runtime.checkBackpressure()
             let now = DispatchTime.now().uptimeNanoseconds
             if changed || (!status.congested.isEmpty && now - lastSent >= BackpressureFrame.refreshNanos) {
                 transfer.broadcast(BackpressureFrame.encode(status))
                 lastSent = now
             }
-            usleep(Self.periodMicros)
         }
     }
 }
