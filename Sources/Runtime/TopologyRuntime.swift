@@ -558,7 +558,7 @@ public final class TopologyRuntime: @unchecked Sendable {
         if !executors[index].isSpout { inFlight.withLock { $0 += batch.count } }
         if force {
             let runner = executors[index]
-            if runner.queue.forcePut(batch) >= runner.queue.capacity && !runner.announced.withLock({ $0 }) {
+            if runner.queue.forcePut(batch) >= Self.congestedDepth(runner) && !runner.announced.withLock({ $0 }) {
                 onBackpressureChange?()
             }
         } else {
@@ -566,8 +566,14 @@ public final class TopologyRuntime: @unchecked Sendable {
         }
     }
 
+    /// Batches waiting at which an executor's queue counts as congested for other workers: twice what local
+    /// producers may fill it with. Local producers keep a queue near its capacity whenever its executor is the
+    /// bottleneck; congesting at capacity stalled the remote producers at every batch, while local ones kept
+    /// their share (a tenth of a two-worker word count).
+    static func congestedDepth(_ runner: ExecutorRunner) -> Int { runner.queue.capacity * 2 }
+
     /// Which of this runtime's tasks other workers must stop sending to: those of bolt executors whose queue is
-    /// full (until it has drained to half), and which they may send to again. `changed` says whether any
+    /// past `congestedDepth` (until it is back to its capacity), and which they may send to again. `changed` says whether any
     /// executor crossed since the last call. Called from one thread (the worker's backpressure loop), when
     /// `onBackpressureChange` says it is time: a queue filled, or a congested executor took its queue.
     public func checkBackpressure() -> (status: BackpressureStatus, changed: Bool) {
@@ -575,11 +581,11 @@ public final class TopologyRuntime: @unchecked Sendable {
         var changed = false
         for runner in executors where !runner.isSpout && runner.queue.capacity != .max {
             let depth = runner.queue.depth
-            if !runner.congested && depth >= runner.queue.capacity {
+            if !runner.congested && depth >= Self.congestedDepth(runner) {
                 runner.congested = true
                 runner.announced.withLock { $0 = true }
                 changed = true
-            } else if runner.congested && depth <= runner.queue.capacity / 2 {
+            } else if runner.congested && depth <= runner.queue.capacity {
                 runner.congested = false
                 runner.announced.withLock { $0 = false }
                 changed = true

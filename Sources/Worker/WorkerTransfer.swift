@@ -62,41 +62,48 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
         queue.put(batch)
     }
 
-    /// Tasks of peers that asked not to be sent to, with when that request lapses (see `BackpressureFrame`).
-    private let congestion = Locked<[Int32: UInt64]>([:])
-    private let closed = Locked(false)
+    /// Tasks of peers that asked not to be sent to, with when that request lapses (see `BackpressureFrame`),
+    /// under `congestionChanged`'s lock; executors waiting on them are woken by every status.
+    private var congestion: [Int32: UInt64] = [:]
+    private let congestionChanged = NSCondition()
+    private var closed = false
 
     /// Takes a peer's backpressure status.
     public func apply(_ status: BackpressureStatus) {
         let until = DispatchTime.now().uptimeNanoseconds + BackpressureFrame.expiryNanos
-        congestion.withLock { c in
-            for task in status.congested { c[task] = until }
-            for task in status.clear { c[task] = nil }
-        }
+        congestionChanged.lock()
+        for task in status.congested { congestion[task] = until }
+        for task in status.clear { congestion[task] = nil }
+        congestionChanged.broadcast()
+        congestionChanged.unlock()
     }
 
     /// Tasks of peers that are congested now.
     public var congestedTasks: Set<Int32> {
         let now = DispatchTime.now().uptimeNanoseconds
-        return Set(congestion.withLock { $0.filter { $0.value > now }.keys })
+        congestionChanged.lock()
+        defer { congestionChanged.unlock() }
+        return Set(congestion.filter { $0.value > now }.keys)
     }
 
     /// Holds the calling executor while the batch has a tuple for a congested task: the executor waits, as on a
     /// full local queue, and the connection stays free for everything else.
     private func waitWhileCongested(_ batch: [Delivery]) {
-        while true {
+        congestionChanged.lock()
+        defer { congestionChanged.unlock() }
+        while !congestion.isEmpty && !closed {
             let now = DispatchTime.now().uptimeNanoseconds
-            let blocked = congestion.withLock { c -> Bool in
-                if c.isEmpty { return false }
-                for d in batch {
-                    guard let until = c[d.task] else { continue }
-                    if until > now { return true }
-                    c[d.task] = nil
+            var lapse: UInt64?
+            for d in batch {
+                guard let until = congestion[d.task] else { continue }
+                if until > now {
+                    lapse = until
+                    break
                 }
-                return false
+                congestion[d.task] = nil
             }
-            if !blocked || closed.withLock({ $0 }) { return }
-            usleep(200)
+            guard let lapse else { return }
+            _ = congestionChanged.wait(until: Date().addingTimeInterval(Double(lapse - now) / 1e9))
         }
     }
 
@@ -128,7 +135,10 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
 
     /// Sends what is queued, then closes every connection.
     public func close() {
-        closed.withLock { $0 = true }
+        congestionChanged.lock()
+        closed = true
+        congestionChanged.broadcast()
+        congestionChanged.unlock()
         queue.close()
         finished.wait()
         let all = senders.withLock { s -> [PeerSender] in

@@ -169,6 +169,19 @@ def chaos(cluster, zookeeper, run, name, supervisors, more_faults=()):
     assert not run.done(), f"every number was acked before the faults ended: raise the messages above {run.messages}"
 
     assert wait_until(run.done, 600, 0.5), f"watermarks {run.watermarks()} of {run.messages}"
+    # Acked trees and their complete latency reach getTopologyInfo through the workers' heartbeats.
+    def spout_stats():
+        acked, latency, bolt_acks = 0, 0.0, 0
+        for e in cluster.client().getTopologyInfoByName(name).executors:
+            if e.stats is None:
+                continue
+            if e.component_id == "numbers":
+                acked += sum(e.stats.specific.spout.acked.get(":all-time", {}).values())
+                latency = max([latency, *e.stats.specific.spout.complete_ms_avg.get(":all-time", {}).values()])
+            elif e.component_id == "python":
+                bolt_acks += sum(e.stats.specific.bolt.acked.get(":all-time", {}).values())
+        return acked, latency, bolt_acks
+    assert wait_until(lambda: all(x > 0 for x in spout_stats()), 30), spout_stats()
     seen = run.seen()
     lost = run.messages - len(set(seen) & set(range(run.messages)))
     logs = worker_logs(cluster, topology_id)
