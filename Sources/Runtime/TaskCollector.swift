@@ -59,6 +59,8 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     @exclusivity(unchecked) private(set) var completeLatency = LatencyHistogram()
     @exclusivity(unchecked) private(set) var timedOut: Int64 = 0
     @exclusivity(unchecked) private(set) var failedByBolts: Int64 = 0
+    /// The most trees this spout task has had in flight at once.
+    @exclusivity(unchecked) private(set) var mostPendingTrees = 0
 
     /// The task ids of the last emit. Reused: once the caller drops the array it returns, the storage is unique
     /// again and the next emit fills it without allocating.
@@ -237,6 +239,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
         anchoring = .none
         let id = streams[stream]?.id ?? -1
         pendingTrees[spoutRoot] = PendingTree(messageId: messageId, started: TopologyRuntime.monotonicNanos(), stream: id)
+        if pendingTrees.count > mostPendingTrees { mostPendingTrees = pendingTrees.count }
         _ = send(
             [.int(Int64(bitPattern: spoutRoot)), .int(Int64(bitPattern: initValue)), .int(Int64(taskId))],
             route: initRoute, direct: nil)

@@ -54,6 +54,8 @@ public struct ExecutorCounts: Sendable, Equatable {
     public var timedOut: Int64 = 0
     /// A spout: trees emitted and not yet complete or failed.
     public var pendingTrees: Int = 0
+    /// A spout: the most trees one of its tasks has had in flight at once.
+    public var mostPendingTrees: Int = 0
 }
 
 /// Runs a topology's executors as threads of this process: one thread per executor, tuples crossing threads in
@@ -515,6 +517,7 @@ public final class TopologyRuntime: @unchecked Sendable {
                     stats.failedByBolts = c.failedByBolts
                     stats.timedOut = c.timedOut
                     stats.pendingTrees = c.pendingTrees.count
+                    stats.mostPendingTrees = c.mostPendingTrees
                 }
             } else {
                 let n = streams.all.count
@@ -532,6 +535,7 @@ public final class TopologyRuntime: @unchecked Sendable {
                     byBolts += c.failedByBolts
                     timedOut += c.timedOut
                     pending += c.pendingTrees.count
+                    stats.mostPendingTrees = max(stats.mostPendingTrees, c.mostPendingTrees)
                 }
                 stats.ackedByStream = acked
                 stats.failedByStream = failed
@@ -570,7 +574,9 @@ public final class TopologyRuntime: @unchecked Sendable {
     /// producers may fill it with. Local producers keep a queue near its capacity whenever its executor is the
     /// bottleneck; congesting at capacity stalled the remote producers at every batch, while local ones kept
     /// their share (a tenth of a two-worker word count).
-    static func congestedDepth(_ runner: ExecutorRunner) -> Int { runner.queue.capacity * 2 }
+    static func congestedDepth(_ runner: ExecutorRunner) -> Int {
+        runner.queue.capacity == .max ? .max : runner.queue.capacity * 2
+    }
 
     /// Which of this runtime's tasks other workers must stop sending to: those of bolt executors whose queue is
     /// past `congestedDepth` (until it is back to its capacity), and which they may send to again. `changed` says whether any

@@ -76,21 +76,23 @@ enum TestComponents {
     let conf = StormConfig.defaults
 
     /// Runs until `done` holds (or `seconds` pass), then stops, which lets the bolts finish what was emitted.
-    func run(_ topology: StormTopology, until done: (TopologyRuntime) -> Bool, for seconds: Double) throws -> TopologyRuntime {
+    /// Async, sleeping with Task.sleep: a test that blocks a thread of the shared pool for seconds starves the
+    /// timeouts of tests running beside it.
+    func run(_ topology: StormTopology, until done: (TopologyRuntime) -> Bool, for seconds: Double) async throws -> TopologyRuntime {
         let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered)
         try runtime.start()
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && !done(runtime) { usleep(10_000) }
+        while Date() < deadline && !done(runtime) { try await Task.sleep(for: .milliseconds(10)) }
         runtime.stop()
         return runtime
     }
 
-    @Test func wordCountIsExactAndEachWordHasOneHome() throws {
+    @Test func wordCountIsExactAndEachWordHasOneHome() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(1000)])
         builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 3).shuffleGrouping("sentences"))
         builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: 4).fieldsGrouping("split", ["word"]))
-        let runtime = try run(try builder.build(), until: { $0.stats["sentences"]?.emitted == 10_000 }, for: 60)
+        let runtime = try await run(try builder.build(), until: { $0.stats["sentences"]?.emitted == 10_000 }, for: 60)
         var expected: [Value: Int64] = [:]
         for sentence in BuiltInComponents.sentences {
             for word in sentence.split(separator: " ") { expected[.string(String(word)), default: 0] += 2 * 1000 }
@@ -112,12 +114,12 @@ enum TestComponents {
         #expect(stats["count"]?.executed == expected.values.reduce(0, +))
     }
 
-    @Test func allAndGlobalGroupings() throws {
+    @Test func allAndGlobalGroupings() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(20)])
         builder.subscribe(builder.setBolt("everyone", "test.Recording", parallelism: 3).allGrouping("sentences"))
         builder.subscribe(builder.setBolt("lowest", "test.Recording", parallelism: 3).globalGrouping("sentences"))
-        let runtime = try run(try builder.build(), until: { $0.stats["sentences"]?.emitted == 100 }, for: 60)
+        let runtime = try await run(try builder.build(), until: { $0.stats["sentences"]?.emitted == 100 }, for: 60)
         let everyone = runtime.instances(of: "everyone").map { ($0 as! RecordingBolt).received.count }
         let lowest = runtime.instances(of: "lowest").map { ($0 as! RecordingBolt).received.count }
         #expect(everyone == [100, 100, 100])
@@ -127,56 +129,60 @@ enum TestComponents {
         #expect(lowestTask === runtime.instances(of: "lowest").first)
     }
 
-    @Test func directGroupingReachesOnlyTheNamedTask() throws {
+    @Test func directGroupingReachesOnlyTheNamedTask() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("source", "test.Direct")
         builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 3).directGrouping("source", stream: "direct"))
-        let runtime = try run(try builder.build(), until: { $0.stats["source"]?.emitted == 100 }, for: 60)
+        let runtime = try await run(try builder.build(), until: { $0.stats["source"]?.emitted == 100 }, for: 60)
         let counts = runtime.instances(of: "sink").map { ($0 as! RecordingBolt).received.count }
         // 90 to the last sink task; the 10 addressed to task 999 are refused (and logged), not delivered.
         #expect(counts == [0, 0, 90])
     }
 
-    @Test func aRegisteredCustomGroupingChoosesTheTasks() throws {
+    @Test func aRegisteredCustomGroupingChoosesTheTasks() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(10)])
         builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 3).customGrouping("sentences", "test.LastTaskOnly"))
-        let runtime = try run(try builder.build(), until: { $0.stats["sink"]?.executed == 50 }, for: 30)
+        let runtime = try await run(try builder.build(), until: { $0.stats["sink"]?.executed == 50 }, for: 30)
         #expect(runtime.instances(of: "sink").map { ($0 as! RecordingBolt).received.count } == [0, 0, 50])
     }
 
-    @Test func numberedMessagesThroughASlowBoltAreRecordedOnce() throws {
+    @Test func numberedMessagesThroughASlowBoltAreRecordedOnce() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sink-\(UUID().uuidString).txt").path
         defer { try? FileManager.default.removeItem(atPath: file) }
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("numbers", NumberedSpout.className, args: [.longArg(500)])
         builder.subscribe(builder.setBolt("slow", SlowBolt.className, parallelism: 2, args: [.longArg(20)]).shuffleGrouping("numbers"))
         builder.subscribe(builder.setBolt("sink", RecordingSink.className, parallelism: 2, args: [.stringArg(file)]).shuffleGrouping("slow"))
-        let runtime = try run(try builder.build(), until: { $0.stats["sink"]?.executed == 500 }, for: 30)
+        // Until every tree is acked: the sink executing the last tuple is not yet its ack reaching the spout.
+        let runtime = try await run(
+            try builder.build(), until: { ($0.instances(of: "numbers").first as! NumberedSpout).acked.count == 500 }, for: 30)
         let seen = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map { Int($0)! }
         #expect(seen.sorted() == Array(0..<500))
         // With the default acker (one per worker), every message's tree completes: slow and sink ack.
         #expect((runtime.instances(of: "numbers").first as! NumberedSpout).acked.count == 500)
     }
 
-    @Test func boltsThatAskForTicksGetThem() throws {
+    @Test func boltsThatAskForTicksGetThem() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(1)])
         builder.subscribe(builder.setBolt("ticked", "test.Recording", parallelism: 2).shuffleGrouping("sentences"))
         var topology = try builder.build()
         topology.bolts["ticked"]!.common.jsonConf = #"{"topology.tick.tuple.freq.secs": 1}"#
         let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered)
+        let started = Date()
         try runtime.start()
         func ticks() -> [Int] { runtime.instances(of: "ticked").map { ($0 as! RecordingBolt).received.filter(\.isTick).count } }
-        Thread.sleep(forTimeInterval: 2.6)
+        try await Task.sleep(for: .milliseconds(2600))
         runtime.stop()
-        // Every task, once a second, with the frequency as its value.
-        #expect(ticks().allSatisfy { $0 == 2 }, "\(ticks())")
+        let elapsed = Int(Date().timeIntervalSince(started))
+        // Every task, once a second, with the frequency as its value (the sleep may outlast its 2.6 s).
+        #expect(ticks().allSatisfy { $0 >= 2 && $0 <= elapsed }, "\(ticks()) in \(elapsed) s")
         let tick = (runtime.instances(of: "ticked").first as! RecordingBolt).received.first(where: \.isTick)
         #expect(tick?.values == [.int(1)] && tick?.sourceTask == -1)
     }
 
-    @Test func deactivateStopsEmissionAndActivateResumes() throws {
+    @Test func deactivateStopsEmissionAndActivateResumes() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", SentenceSpout.className)
         builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").shuffleGrouping("sentences"))
@@ -184,25 +190,30 @@ enum TestComponents {
         try runtime.start()
         defer { runtime.stop() }
         func emitted() -> Int64 { runtime.stats["sentences"]!.emitted }
-        func within(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        func within(_ seconds: Double, _ condition: () -> Bool) async throws -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline { if condition() { return true }; usleep(10_000) }
+            while Date() < deadline {
+                if condition() { return true }
+                try await Task.sleep(for: .milliseconds(10))
+            }
             return condition()
         }
-        #expect(within(10) { emitted() > 0 })
+        #expect(try await within(10) { emitted() > 0 })
         runtime.deactivate()
         // Once the spout has seen the change, nothing more is emitted.
         var paused = emitted()
-        #expect(within(10) {
+        var settled = false
+        for _ in 0..<200 where !settled {
+            try await Task.sleep(for: .milliseconds(50))
             let now = emitted()
-            defer { paused = now }
-            usleep(50_000)
-            return emitted() == now
-        })
-        usleep(300_000)
+            settled = now == paused
+            paused = now
+        }
+        #expect(settled)
+        try await Task.sleep(for: .milliseconds(300))
         #expect(emitted() == paused)
         runtime.activate()
-        #expect(within(10) { emitted() > paused })
+        #expect(try await within(10) { emitted() > paused })
     }
 
     @Test func commandlessShellAndUnknownComponentsAreClearErrors() throws {
@@ -258,12 +269,12 @@ final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
         return (first, second, toB, toA)
     }
 
-    func waitFor(_ seconds: Double, _ condition: () -> Bool) {
+    func waitFor(_ seconds: Double, _ condition: () -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && !condition() { usleep(10_000) }
+        while Date() < deadline && !condition() { try await Task.sleep(for: .milliseconds(10)) }
     }
 
-    @Test func aWordCountSplitOverTwoWorkersIsExact() throws {
+    @Test func aWordCountSplitOverTwoWorkersIsExact() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(500)])
         builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 2).shuffleGrouping("sentences"))
@@ -277,7 +288,7 @@ final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
         try b.start()
         try a.start()
         let words = Int64(BuiltInComponents.sentences.joined(separator: " ").split(separator: " ").count) * 2 * 500
-        waitFor(60) { (a.stats["count"]?.executed ?? 0) + (b.stats["count"]?.executed ?? 0) == words }
+        try await waitFor(60) { (a.stats["count"]?.executed ?? 0) + (b.stats["count"]?.executed ?? 0) == words }
         a.stop()
         b.stop()
         var total: [Value: Int64] = [:]
@@ -297,7 +308,7 @@ final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
         #expect(a.misroutedCount == 0 && b.misroutedCount == 0)
     }
 
-    @Test func localOrShuffleKeepsTuplesInTheirWorker() throws {
+    @Test func localOrShuffleKeepsTuplesInTheirWorker() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(40)])
         builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 4).localOrShuffleGrouping("sentences"))
@@ -311,7 +322,7 @@ final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
         }
         try b.start()
         try a.start()
-        waitFor(30) { (a.stats["sink"]?.executed ?? 0) == 200 }
+        try await waitFor(30) { (a.stats["sink"]?.executed ?? 0) == 200 }
         a.stop()
         b.stop()
         #expect(a.stats["sink"]?.executed == 200)
