@@ -56,6 +56,8 @@ public struct ExecutorCounts: Sendable, Equatable {
     public var pendingTrees: Int = 0
     /// A spout: the most trees one of its tasks has had in flight at once.
     public var mostPendingTrees: Int = 0
+
+    public init() {}
 }
 
 /// Runs a topology's executors as threads of this process: one thread per executor, tuples crossing threads in

@@ -86,6 +86,28 @@ struct LocalCommand: AsyncParsableCommand {
             spouts.contains(c) ? "\(c) emitted \(stats[c]?.emitted ?? 0)" : "\(c) executed \(stats[c]?.executed ?? 0)"
         }
         print(String(format: "stopped after %.1f s: ", Date().timeIntervalSince(started)) + totals.joined(separator: ", "))
+        for line in Self.treeSummaries(runtime) { print(line) }
+    }
+
+    /// A line per spout whose tuples were tracked: trees acked with their complete latency, and failed by reason.
+    static func treeSummaries(_ runtime: TopologyRuntime) -> [String] {
+        var bySpout: [String: ExecutorCounts] = [:]
+        for entry in runtime.executorCounts() where entry.isSpout {
+            var c = bySpout[entry.component] ?? ExecutorCounts()
+            c.completeLatency.merge(entry.counts.completeLatency)
+            c.failedByBolts += entry.counts.failedByBolts
+            c.timedOut += entry.counts.timedOut
+            c.pendingTrees += entry.counts.pendingTrees
+            bySpout[entry.component] = c
+        }
+        return bySpout.sorted { $0.key < $1.key }.compactMap { spout, c in
+            let latency = c.completeLatency
+            let failed = c.failedByBolts + c.timedOut
+            guard latency.total > 0 || failed > 0 else { return nil }
+            return "\(spout): \(latency.total) tuple trees acked (complete latency mean "
+                + String(format: "%.2f ms, p99 %.2f ms", latency.meanMillis, latency.quantileMillis(0.99))
+                + "), \(failed) failed (\(c.timedOut) timed out, \(c.failedByBolts) failed by a bolt), \(c.pendingTrees) pending"
+        }
     }
 
     /// Components ordered by their distance from the spouts, as the tuples flow.

@@ -468,3 +468,5 @@ def test_components_written_for_storms_storm_py_run_with_the_import_changed():
     run = run_local(path, 5)
     assert "count executed 600" in run.stdout, run.stdout + run.stderr[-2000:]
     assert "all 100 sentences acked" in run.stderr
+    # Each sentence a tree (sentence, words), acked through the storm.py-style split and the Swift counter.
+    assert "sentences: 100 tuple trees acked" in run.stdout and "0 failed" in run.stdout, run.stdout
