@@ -97,29 +97,20 @@ public final class AckedSentenceSpout: Spout {
     public static let className = "storm.swift.AckedSentenceSpout"
     var collector: (any SpoutOutputCollector)?
     let perSecond: Double
-    var taskRate = 0.0
+    var pace: Pace?
     var next = 0
     var id: Int64 = 0
-    var started = 0.0
 
     public init(perSecond: Double = 0) { self.perSecond = perSecond }
     public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["sentence"]) }
     public func open(context: TopologyContext, collector: any SpoutOutputCollector) {
         self.collector = collector
         next = Int(context.thisTaskId) % SentenceSpout.values.count
-        taskRate = perSecond / Double(max(context.tasks(of: context.thisComponentId).count, 1))
-        started = Self.now()
-    }
-
-    static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+        pace = Pace(perSecond: perSecond, context: context)
     }
 
     public func nextTuple() {
-        // Paced against the start, so a late call catches up instead of losing the rate.
-        if taskRate > 0 && Double(id) >= (Self.now() - started) * taskRate { return }
+        guard pace?.admit() ?? true else { return }
         id += 1
         collector?.emit([SentenceSpout.values[next]], messageId: .int(id))
         next = next + 1 == SentenceSpout.values.count ? 0 : next + 1

@@ -65,9 +65,7 @@ public final class NumberedSpout: Spout {
     var committed: Int64 = -1
     var lastCommit = Date.distantPast
     let perSecond: Double
-    var taskRate = 0.0
-    var started = Date()
-    var paced: Int64 = 0
+    var pace: Pace?
 
     public init(count: Int64, statePath: String? = nil, perSecond: Double = 0) {
         self.count = count
@@ -82,8 +80,7 @@ public final class NumberedSpout: Spout {
         let tasks = context.tasks(of: context.thisComponentId)
         let index = Int64(tasks.firstIndex(of: context.thisTaskId) ?? 0)
         step = Int64(max(tasks.count, 1))
-        taskRate = perSecond / Double(step)
-        started = Date()
+        pace = Pace(perSecond: perSecond, context: context)
         next = index
         watermark = index
         guard let statePath else { return }
@@ -105,10 +102,7 @@ public final class NumberedSpout: Spout {
         if !replay.isEmpty {
             n = replay.removeFirst()
         } else if next < count {
-            if taskRate > 0 {
-                guard Double(paced) < Date().timeIntervalSince(started) * taskRate else { return }
-                paced += 1
-            }
+            guard pace?.admit() ?? true else { return }
             n = next
             next += step
         } else {

@@ -50,7 +50,7 @@ final class AckerBolt: Bolt {
         case .complete(let root, let task, let latency)?:
             collector?.emitDirect(
                 task: task, [.int(Int64(bitPattern: root)), .int(Int64(latency / 1_000_000))], stream: SystemTopology.ackAckStream, anchors: [])
-        case .failed(let root, let task, _)?:
+        case .failed(let root, let task)?:
             collector?.emitDirect(task: task, [.int(Int64(bitPattern: root)), .int(0)], stream: SystemTopology.ackFailStream, anchors: [])
         case nil:
             break

@@ -1,7 +1,8 @@
 import Groupings
 import Tuples
 
-/// Storm's guaranteed-processing arithmetic, kept apart from the executors that will use it.
+/// Storm's guaranteed-processing arithmetic: the acker's book and a bolt's anchor book, apart from the executors
+/// (`AckerBolt`, `TaskCollector`) that use them, so it can be tested on its own.
 ///
 /// Every tuple of a spout tuple's tree carries, for its root, an edge id: a random 64-bit number. The acker keeps
 /// one value per root, the XOR of every edge id it has been told of: the spout's init brings the XOR of the edges
@@ -11,14 +12,10 @@ import Tuples
 
 /// One acker's book: the XOR value, spout task and start time of each pending tree.
 public struct AckTracker: Sendable {
-    public enum Reason: String, Sendable {
-        case failed  // a bolt failed a tuple of the tree
-        case timedOut  // not complete within topology.message.timeout.secs
-    }
-
     public enum Outcome: Equatable, Sendable {
         case complete(root: UInt64, spoutTask: Int32, latencyNanos: UInt64)
-        case failed(root: UInt64, spoutTask: Int32, reason: Reason)
+        /// A bolt failed a tuple of the tree (timeouts are the spout's to call).
+        case failed(root: UInt64, spoutTask: Int32)
     }
 
     struct Entry: Sendable {
@@ -59,15 +56,13 @@ public struct AckTracker: Sendable {
         return settle(root, entry, now: now)
     }
 
-    /// Trees older than the message timeout fail.
-    public mutating func expire(now: UInt64) -> [Outcome] {
-        var out: [Outcome] = []
-        for (root, entry) in pending where now &- entry.started > timeoutNanos {
-            pending[root] = nil
-            // A tree whose spout never said where it came from cannot be reported; it is dropped.
-            if let task = entry.spoutTask { out.append(.failed(root: root, spoutTask: task, reason: .timedOut)) }
-        }
-        return out
+    /// Forgets the trees older than the message timeout (their spout fails them on its own clock); returns how
+    /// many.
+    public mutating func expire(now: UInt64) -> Int {
+        let before = pending.count
+        guard pending.contains(where: { now &- $0.value.started > timeoutNanos }) else { return 0 }
+        pending = pending.filter { now &- $0.value.started <= timeoutNanos }
+        return before - pending.count
     }
 
     private mutating func settle(_ root: UInt64, _ entry: Entry, now: UInt64) -> Outcome? {
@@ -77,7 +72,7 @@ public struct AckTracker: Sendable {
         }
         if entry.failed {
             pending[root] = nil
-            return .failed(root: root, spoutTask: task, reason: .failed)
+            return .failed(root: root, spoutTask: task)
         }
         if entry.value == 0 {
             pending[root] = nil
@@ -143,12 +138,11 @@ public struct AnchorBook: Sendable {
         return others.isEmpty ? 0 : others.removeValue(forKey: key) ?? 0
     }
 
-    /// The (root, value) pairs to send the ackers when `input` is acked.
-    public mutating func settle(_ input: TreeIds) -> [(root: UInt64, value: UInt64)] {
+    /// `input` is acked: calls `send` with each (root, value) pair its ackers must be told of, and forgets it.
+    @inline(__always)
+    public mutating func settle(_ input: TreeIds, _ send: (_ root: UInt64, _ value: UInt64) -> Void) {
         let extra = take(input)
-        var out: [(root: UInt64, value: UInt64)] = []
-        input.forEach { root, edge in out.append((root, edge ^ extra)) }
-        return out
+        input.forEach { root, edge in send(root, edge ^ extra) }
     }
 
     /// The ids of a tuple emitted anchored to `anchors`: a new edge per tracked anchor, in every tree of that

@@ -202,41 +202,39 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     // MARK: SpoutOutputCollector
 
     func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32] {
-        guard let messageId else { return send(values, stream: stream, direct: nil) }
+        sendTracked(values, stream: stream, direct: nil, messageId: messageId)
+    }
+
+    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) {
+        _ = sendTracked(values, stream: stream, direct: task, messageId: messageId)
+    }
+
+    /// A spout's emit: with a message id and ackers, the tuple's copies start a new tree.
+    private func sendTracked(_ values: [Value], stream: String, direct: Int32?, messageId: Value?) -> [Int32] {
+        guard let messageId else { return send(values, stream: stream, direct: direct) }
         guard let initRoute = acking?.initRoute else {
-            let chosen = send(values, stream: stream, direct: nil)
+            let chosen = send(values, stream: stream, direct: direct)
             // Without ackers a tuple counts as done once emitted, as in Storm with topology.acker.executors 0.
             spout?.ack(messageId)
             return chosen
         }
-        beginTree()
-        let chosen = send(values, stream: stream, direct: nil)
+        spoutRoot = edges.next()
+        initValue = 0
+        let chosen = send(values, stream: stream, direct: direct, anchoring: .spout)
         endTree(messageId, stream: stream, initRoute: initRoute)
         return chosen
     }
 
-    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) {
-        guard let messageId else { return _ = send(values, stream: stream, direct: task) }
-        guard let initRoute = acking?.initRoute else {
-            _ = send(values, stream: stream, direct: task)
-            spout?.ack(messageId)
-            return
-        }
-        beginTree()
-        _ = send(values, stream: stream, direct: task)
-        endTree(messageId, stream: stream, initRoute: initRoute)
-    }
-
-    private func beginTree() {
-        spoutRoot = edges.next()
-        initValue = 0
-        anchoring = .spout
+    /// Sends with the copies tracked as `mode` says.
+    private func send(_ values: [Value], stream: String, direct: Int32?, anchoring mode: Anchoring) -> [Int32] {
+        anchoring = mode
+        defer { anchoring = .none }
+        return send(values, stream: stream, direct: direct)
     }
 
     /// Tells the root's acker the XOR of the edges the tree starts with (0 when the tuple went nowhere: the
     /// acker then completes it at once, as Storm's does) and keeps the message id until the acker answers.
     private func endTree(_ messageId: Value, stream: String, initRoute: Int) {
-        anchoring = .none
         let id = streams[stream]?.id ?? -1
         pendingTrees[spoutRoot] = PendingTree(messageId: messageId, started: TopologyRuntime.monotonicNanos(), stream: id)
         if pendingTrees.count > mostPendingTrees { mostPendingTrees = pendingTrees.count }
@@ -246,10 +244,12 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     }
 
     /// An acker's answer for one of this spout task's trees: the spout's ack or fail with its message id.
-    func settleTree(_ answer: Tuple, now: UInt64) {
+    /// Returns true when the tree failed.
+    @discardableResult
+    func settleTree(_ answer: Tuple, now: UInt64) -> Bool {
         guard let spout, let root = answer.values.first?.intValue,
             let tree = pendingTrees.removeValue(forKey: UInt64(bitPattern: root))
-        else { return }  // timed out already
+        else { return false }  // timed out already
         let stream = Int(tree.stream)
         if answer.stream.stream == SystemTopology.ackAckStream {
             let latency = now &- tree.started
@@ -259,11 +259,13 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
                 completeNanosByStream[stream] &+= latency
             }
             spout.ack(tree.messageId)
+            return false
         } else {
             failedByBolts += 1
             if stream >= 0 { failedByStream[stream] &+= 1 }
             runtime.logger.debug("\(componentId):\(taskId): message \(tree.messageId) failed: a bolt failed a tuple of its tree")
             spout.fail(tree.messageId)
+            return true
         }
     }
 
@@ -287,32 +289,28 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
     // MARK: OutputCollector
 
     func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32] {
-        guard acking != nil, anchors.contains(where: { $0.ids.isTracked }) else { return send(values, stream: stream, direct: nil) }
-        anchoring = anchors.count == 1 ? .one(anchors[0].ids) : .many(anchors.map(\.ids))
-        defer { anchoring = .none }
-        return send(values, stream: stream, direct: nil)
+        sendAnchored(values, stream: stream, direct: nil, anchors: anchors)
     }
 
     func emit(_ values: [Value], stream: String, anchor: Tuple) -> [Int32] {
         guard acking != nil, anchor.ids.isTracked else { return send(values, stream: stream, direct: nil) }
-        anchoring = .one(anchor.ids)
-        defer { anchoring = .none }
-        return send(values, stream: stream, direct: nil)
+        return send(values, stream: stream, direct: nil, anchoring: .one(anchor.ids))
     }
 
     func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple]) {
-        guard acking != nil, anchors.contains(where: { $0.ids.isTracked }) else { return _ = send(values, stream: stream, direct: task) }
-        anchoring = anchors.count == 1 ? .one(anchors[0].ids) : .many(anchors.map(\.ids))
-        defer { anchoring = .none }
-        _ = send(values, stream: stream, direct: task)
+        _ = sendAnchored(values, stream: stream, direct: task, anchors: anchors)
+    }
+
+    private func sendAnchored(_ values: [Value], stream: String, direct: Int32?, anchors: [Tuple]) -> [Int32] {
+        guard acking != nil, anchors.contains(where: { $0.ids.isTracked }) else { return send(values, stream: stream, direct: direct) }
+        return send(values, stream: stream, direct: direct, anchoring: anchors.count == 1 ? .one(anchors[0].ids) : .many(anchors.map(\.ids)))
     }
 
     func ack(_ tuple: Tuple) {
         if tuple.stream.id >= 0 { ackedByStream[Int(tuple.stream.id)] &+= 1 }
         guard tuple.ids.isTracked, let route = acking?.ackRoute else { return }
-        let extra = anchorBook.take(tuple.ids)
-        tuple.ids.forEach { root, edge in
-            _ = send([.int(Int64(bitPattern: root)), .int(Int64(bitPattern: edge ^ extra))], route: route, direct: nil)
+        anchorBook.settle(tuple.ids) { root, value in
+            _ = send([.int(Int64(bitPattern: root)), .int(Int64(bitPattern: value))], route: route, direct: nil)
         }
     }
 

@@ -369,17 +369,17 @@ public final class TopologyRuntime: @unchecked Sendable {
         let collectors = runner.tasks.map { $0.collector! }
         var idleRounds = 0
         var lastFlush = Self.monotonicNanos()
-        var failures = FailureLog(interval: 10_000_000_000, now: lastFlush)
+        var upkeep = TreeUpkeep(summaryInterval: 10_000_000_000, now: lastFlush)
         while runner.running.withLock({ $0 }) {
             if let change = runner.pendingActivation.withLock({ p -> Bool? in defer { p = nil }; return p }), change != isActive {
                 isActive = change
                 for (_, spout) in spouts { if isActive { spout.activate() } else { spout.deactivate() } }
             }
             // Acker answers first: they free room under topology.max.spout.pending and replay failures.
-            if hasAckers { settleTrees(runner, collectors, waitMillis: 0, failures: &failures) }
+            if hasAckers { settleTrees(runner, collectors, waitMillis: 0, upkeep: &upkeep) }
             guard isActive else {
                 flushAll(runner)
-                if hasAckers { settleTrees(runner, collectors, waitMillis: 10, failures: &failures) } else { usleep(10_000) }
+                if hasAckers { settleTrees(runner, collectors, waitMillis: 10, upkeep: &upkeep) } else { usleep(10_000) }
                 publish(runner, executed: 0, emitted: 0, executedByStream: [])
                 continue
             }
@@ -408,7 +408,7 @@ public final class TopologyRuntime: @unchecked Sendable {
                 idleRounds += 1
                 if throttled > 0 && hasAckers {
                     // Every task at topology.max.spout.pending: wait for acker answers rather than spin.
-                    settleTrees(runner, collectors, waitMillis: 1, failures: &failures)
+                    settleTrees(runner, collectors, waitMillis: 1, upkeep: &upkeep)
                 } else {
                     // Nothing to emit: back off, as Storm's default spout wait strategy does.
                     usleep(UInt32(min(idleRounds, 10)) * 100)
@@ -427,25 +427,22 @@ public final class TopologyRuntime: @unchecked Sendable {
 
     /// Hands the spout tasks their ackers' answers (waiting up to `waitMillis` for some), and once a second fails
     /// the trees that have outlived topology.message.timeout.secs.
-    private func settleTrees(_ runner: ExecutorRunner, _ collectors: [TaskCollector], waitMillis: Int, failures: inout FailureLog) {
+    private func settleTrees(_ runner: ExecutorRunner, _ collectors: [TaskCollector], waitMillis: Int, upkeep: inout TreeUpkeep) {
         let batches = waitMillis > 0 ? runner.queue.takeAll(timeoutMillis: waitMillis) : runner.queue.takeReady()
         let now = Self.monotonicNanos()
         if !batches.isEmpty {
             let first = runner.tasks.first!.taskId
             for batch in batches {
                 for d in batch {
-                    let collector = collectors[Int(d.task - first)]
-                    let failedBefore = collector.failedByBolts
-                    collector.settleTree(d.tuple, now: now)
-                    failures.failed += Int(collector.failedByBolts - failedBefore)
+                    if collectors[Int(d.task - first)].settleTree(d.tuple, now: now) { upkeep.failed += 1 }
                 }
             }
         }
-        if let timeout = messageTimeoutNanos, now &- failures.lastExpiry >= 1_000_000_000 {
-            failures.lastExpiry = now
-            for collector in collectors { failures.timedOut += collector.expireTrees(now: now, timeoutNanos: timeout) }
+        if let timeout = messageTimeoutNanos, now &- upkeep.lastExpiry >= 1_000_000_000 {
+            upkeep.lastExpiry = now
+            for collector in collectors { upkeep.timedOut += collector.expireTrees(now: now, timeoutNanos: timeout) }
         }
-        if let line = failures.summary(now: now) { logger.warning("\(runner.componentId): \(line)") }
+        if let line = upkeep.failureSummary(now: now) { logger.warning("\(runner.componentId): \(line)") }
     }
 
     private func runBolts(_ runner: ExecutorRunner) {
@@ -498,56 +495,31 @@ public final class TopologyRuntime: @unchecked Sendable {
 
     /// Adds an executor loop's counts to what other threads read: once per batch, under the lock they take.
     private func publish(_ runner: ExecutorRunner, executed: Int, emitted: Int, executedByStream: [Int64]) {
+        let tasks = runner.tasks
         runner.stats.withLock { stats in
             stats.executed += Int64(executed)
             stats.emitted += Int64(emitted)
-            if stats.emittedByStream.count != streams.all.count {
-                stats.emittedByStream = Array(repeating: 0, count: streams.all.count)
-            }
-            for i in stats.emittedByStream.indices { stats.emittedByStream[i] = 0 }
-            for task in runner.tasks {
-                for (i, n) in task.collector!.streamEmitted.enumerated() { stats.emittedByStream[i] += n }
-            }
+            stats.emittedByStream = Self.summed(tasks) { $0.streamEmitted }
             if !executedByStream.isEmpty { stats.executedByStream = executedByStream }
-            if runner.tasks.count == 1 {
-                let c = runner.tasks[0].collector!
-                stats.ackedByStream = c.ackedByStream
-                stats.failedByStream = c.failedByStream
-                if runner.isSpout {
-                    stats.completeNanosByStream = c.completeNanosByStream
-                    stats.completeLatency = c.completeLatency
-                    stats.failedByBolts = c.failedByBolts
-                    stats.timedOut = c.timedOut
-                    stats.pendingTrees = c.pendingTrees.count
-                    stats.mostPendingTrees = c.mostPendingTrees
-                }
-            } else {
-                let n = streams.all.count
-                var acked = [Int64](repeating: 0, count: n), failed = acked, complete = [UInt64](repeating: 0, count: n)
-                var latency = LatencyHistogram()
-                var byBolts: Int64 = 0, timedOut: Int64 = 0, pending = 0
-                for task in runner.tasks {
-                    let c = task.collector!
-                    for i in 0..<n {
-                        acked[i] += c.ackedByStream[i]
-                        failed[i] += c.failedByStream[i]
-                        complete[i] &+= c.completeNanosByStream[i]
-                    }
-                    if runner.isSpout { latency.merge(c.completeLatency) }
-                    byBolts += c.failedByBolts
-                    timedOut += c.timedOut
-                    pending += c.pendingTrees.count
-                    stats.mostPendingTrees = max(stats.mostPendingTrees, c.mostPendingTrees)
-                }
-                stats.ackedByStream = acked
-                stats.failedByStream = failed
-                stats.completeNanosByStream = complete
-                stats.completeLatency = latency
-                stats.failedByBolts = byBolts
-                stats.timedOut = timedOut
-                stats.pendingTrees = pending
-            }
+            stats.ackedByStream = Self.summed(tasks) { $0.ackedByStream }
+            stats.failedByStream = Self.summed(tasks) { $0.failedByStream }
+            guard runner.isSpout else { return }
+            stats.completeNanosByStream = Self.summed(tasks) { $0.completeNanosByStream }
+            stats.completeLatency = tasks.dropFirst().reduce(into: tasks[0].collector!.completeLatency) { $0.merge($1.collector!.completeLatency) }
+            stats.failedByBolts = tasks.reduce(0) { $0 + $1.collector!.failedByBolts }
+            stats.timedOut = tasks.reduce(0) { $0 + $1.collector!.timedOut }
+            stats.pendingTrees = tasks.reduce(0) { $0 + $1.collector!.pendingTrees.count }
+            stats.mostPendingTrees = tasks.map { $0.collector!.mostPendingTrees }.max() ?? 0
         }
+    }
+
+    /// A per-stream counter summed over an executor's tasks: the task's own array (no copy) when it runs one.
+    private static func summed<T: FixedWidthInteger>(_ tasks: [TaskInstance], _ counts: (TaskCollector) -> [T]) -> [T] {
+        var out = counts(tasks[0].collector!)
+        for task in tasks.dropFirst() {
+            for (i, n) in counts(task.collector!).enumerated() { out[i] &+= n }
+        }
+        return out
     }
 
     private func flushAll(_ runner: ExecutorRunner, onlyFull: Bool = false) {
@@ -678,27 +650,28 @@ struct Route {
     var router: Router
 }
 
-/// Counts a spout executor's failed trees by reason and says so in the log at most once per interval: a line per
-/// failure would flood the log exactly when something is wrong.
-struct FailureLog {
-    let interval: UInt64
+/// A spout executor's periodic work on its trees: when it last failed the timed-out ones, and its failures by
+/// reason since its last log line, which it writes at most once per interval (a line per failure would flood the
+/// log exactly when something is wrong).
+struct TreeUpkeep {
+    let summaryInterval: UInt64
     var failed = 0
     var timedOut = 0
     var lastSummary: UInt64
     var lastExpiry: UInt64
 
-    init(interval: UInt64, now: UInt64) {
-        self.interval = interval
+    init(summaryInterval: UInt64, now: UInt64) {
+        self.summaryInterval = summaryInterval
         lastSummary = now
         lastExpiry = now
     }
 
-    mutating func summary(now: UInt64) -> String? {
-        guard now &- lastSummary >= interval else { return nil }
+    mutating func failureSummary(now: UInt64) -> String? {
+        guard now &- lastSummary >= summaryInterval else { return nil }
         lastSummary = now
         guard failed + timedOut > 0 else { return nil }
         defer { (failed, timedOut) = (0, 0) }
-        return "\(failed + timedOut) tuple trees failed in the last \(interval / 1_000_000_000) s: \(timedOut) timed out, \(failed) failed by a bolt"
+        return "\(failed + timedOut) tuple trees failed in the last \(summaryInterval / 1_000_000_000) s: \(timedOut) timed out, \(failed) failed by a bolt"
     }
 }
 

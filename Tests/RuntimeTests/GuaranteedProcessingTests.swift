@@ -232,3 +232,45 @@ enum AckingComponents {
         #expect(runtime.streams.stream("numbers", SystemTopology.ackInitStream) != nil, "acking streams are numbered on every worker")
     }
 }
+
+/// The numbered spout's progress file: what it resumes from, and what it refuses.
+@Suite struct NumberedSpoutProgressTests {
+    final class Discard: SpoutOutputCollector {
+        func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32] { [] }
+        func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) {}
+        func reportError(_ error: any Error) {}
+    }
+
+    /// The context of task `task` of a two-task "numbers" component.
+    func context(task: Int32) -> TopologyContext {
+        TopologyContext(topologyId: "t", thisTaskId: task, thisComponentId: "numbers", taskToComponent: [1: "numbers", 2: "numbers"], conf: .defaults)
+    }
+
+    @Test func aTaskResumesFromItsRecordedProgressAndRefusesAnythingElse() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("progress-\(UUID().uuidString)").path
+        defer { for i in 0..<2 { try? FileManager.default.removeItem(atPath: "\(path).\(i)") } }
+        try "7\n".write(toFile: "\(path).1", atomically: true, encoding: .utf8)
+        let second = NumberedSpout(count: 100, statePath: path)
+        try second.open(context: context(task: 2), collector: Discard())
+        #expect(second.watermark == 7, "task 2 of 2 owns the odd numbers and resumes at 7")
+        for (text, why) in [("abc", "not a number"), ("6", "an even number is not task 2's")] {
+            try text.write(toFile: "\(path).1", atomically: true, encoding: .utf8)
+            #expect(throws: ComponentRegistry.Failure.self, "\(why)") {
+                try NumberedSpout(count: 100, statePath: path).open(context: context(task: 2), collector: Discard())
+            }
+        }
+        do {
+            try NumberedSpout(count: 100, statePath: path).open(context: context(task: 2), collector: Discard())
+        } catch {
+            #expect("\(error)".contains("\(path).1") && "\(error)".contains("task 1 of 2"), "\(error)")
+        }
+    }
+
+    @Test func badArgumentsSayWhatItTakes() {
+        for args: [JavaObjectArg] in [[.stringArg("ten")], [.longArg(10), .longArg(3)], [.longArg(10), .stringArg("f"), .longArg(-1)]] {
+            #expect {
+                _ = try ComponentRegistry.shared.entry(NumberedSpout.className)!.make(args)
+            } throws: { "\($0)".contains("takes how many messages") }
+        }
+    }
+}
