@@ -21,10 +21,21 @@ public struct StormClusterState: Sendable {
     public var errorsPath: String { root + "/errors" }
     public var nimbusesPath: String { root + "/nimbuses" }
     public var leaderLockPath: String { root + "/leader-lock" }
+    /// `<id>`: the topology as submitted (StormTopology, Thrift binary), kept beside its StormBase so that any
+    /// nimbus can schedule it, whatever its own disk holds.
+    public var stormCodePath: String { root + "/stormcode" }
+    /// `<id>`: the topology's conf (JSON), for the same reason.
+    public var stormConfPath: String { root + "/stormconf" }
+    /// `<id>/<host:port>`: one ephemeral node per nimbus that holds all of a topology's files (archive included)
+    /// and can serve them; their count is the topology's replication count.
+    public var codeHoldersPath: String { root + "/code-holders" }
 
     /// Creates the top-level folders.
     public func setUp() async throws {
-        for path in [stormsPath, assignmentsPath, supervisorsPath, workerbeatsPath, errorsPath, nimbusesPath] {
+        for path in [
+            stormsPath, assignmentsPath, supervisorsPath, workerbeatsPath, errorsPath, nimbusesPath, stormCodePath,
+            stormConfPath, codeHoldersPath,
+        ] {
             try await storage.createParents(path)
         }
     }
@@ -41,12 +52,90 @@ public struct StormClusterState: Sendable {
         try await storage.put(stormsPath + "/" + id, data: ThriftSerialization.serialize(base))
     }
 
-    /// Forgets a topology: its base, assignment, heartbeats and errors.
+    /// Forgets a topology: its base, assignment, heartbeats, errors, code records and holders. The base goes
+    /// last: while it exists the topology is alive, so a removal cut short is finished by the next one.
     public func removeStorm(_ id: String) async throws {
         try await storage.deleteRecursively(assignmentsPath + "/" + id)
         try await storage.deleteRecursively(workerbeatsPath + "/" + id)
         try await storage.deleteRecursively(errorsPath + "/" + id)
+        try await storage.deleteRecursively(codeHoldersPath + "/" + id)
+        try await storage.deleteRecursively(stormCodePath + "/" + id)
+        try await storage.deleteRecursively(stormConfPath + "/" + id)
         try await storage.deleteRecursively(stormsPath + "/" + id)
+    }
+
+    // MARK: topology code and conf
+
+    /// The largest record this layer writes: ZooKeeper refuses nodes past its `jute.maxbuffer` (1 MiB by default,
+    /// overhead included).
+    public static let maxRecordBytes = 1_000_000
+
+    /// Stores what scheduling a topology needs: its structure and its conf. Refuses records past
+    /// `maxRecordBytes`, before writing anything.
+    public func setTopologyRecords(_ id: String, topology: StormTopology, confJSON: String) async throws {
+        let code = try ThriftSerialization.serialize(topology)
+        let conf = Array(confJSON.utf8)
+        for (what, bytes) in [("structure", code), ("conf", conf)] where bytes.count > Self.maxRecordBytes {
+            throw ClusterStateError.tooLarge(what: "topology \(what)", bytes: bytes.count, limit: Self.maxRecordBytes)
+        }
+        try await storage.put(stormCodePath + "/" + id, data: code)
+        try await storage.put(stormConfPath + "/" + id, data: conf)
+    }
+
+    /// Replaces a topology's conf record (a rebalance changes it).
+    public func setTopologyConf(_ id: String, confJSON: String) async throws {
+        let conf = Array(confJSON.utf8)
+        if conf.count > Self.maxRecordBytes {
+            throw ClusterStateError.tooLarge(what: "topology conf", bytes: conf.count, limit: Self.maxRecordBytes)
+        }
+        try await storage.put(stormConfPath + "/" + id, data: conf)
+    }
+
+    public func topologyCode(_ id: String) async throws -> StormTopology? {
+        try await decode(StormTopology.self, at: stormCodePath + "/" + id)
+    }
+
+    /// The topology's conf as stored (JSON text), or nil when there is no record.
+    public func topologyConfJSON(_ id: String) async throws -> String? {
+        guard let bytes = try await storage.read(stormConfPath + "/" + id) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Topology ids that have code records (a removal cut short can leave some without a base).
+    public func topologiesWithCode() async throws -> [String] { try await storage.childrenIfExists(stormCodePath) }
+
+    /// Deletes the records of a topology that never became alive (a submit cut short).
+    public func removeTopologyRecords(_ id: String) async throws {
+        try await storage.deleteRecursively(codeHoldersPath + "/" + id)
+        try await storage.deleteRecursively(stormCodePath + "/" + id)
+        try await storage.deleteRecursively(stormConfPath + "/" + id)
+    }
+
+    // MARK: who holds a topology's files
+
+    /// Says that the nimbus at `hostPort` holds all of the topology's files; the node goes with its session.
+    public func addCodeHolder(_ id: String, hostPort: String) async throws {
+        let folder = codeHoldersPath + "/" + id
+        try await storage.createParents(folder)
+        do {
+            try await storage.create(folder + "/" + hostPort, data: [], mode: .ephemeral)
+        } catch StorageError.nodeExists {
+            // Left by this nimbus' previous session, which ZooKeeper has not expired yet: replace it, so it
+            // cannot vanish later while this nimbus still holds the files.
+            try? await storage.delete(folder + "/" + hostPort, version: nil)
+            try await storage.create(folder + "/" + hostPort, data: [], mode: .ephemeral)
+        }
+    }
+
+    public func removeCodeHolder(_ id: String, hostPort: String) async throws {
+        do {
+            try await storage.delete(codeHoldersPath + "/" + id + "/" + hostPort, version: nil)
+        } catch StorageError.noNode {}
+    }
+
+    /// The nimbuses (`host:port`) that hold all of a topology's files.
+    public func codeHolders(_ id: String) async throws -> [String] {
+        try await storage.childrenIfExists(codeHoldersPath + "/" + id).sorted()
     }
 
     /// The id of the live topology called `name`, if any.
@@ -170,10 +259,13 @@ public struct StormClusterState: Sendable {
 
 public enum ClusterStateError: Error, CustomStringConvertible, Sendable {
     case corrupt(String, String)
+    case tooLarge(what: String, bytes: Int, limit: Int)
 
     public var description: String {
         switch self {
         case .corrupt(let path, let reason): "cluster state node \(path) does not hold what it should: \(reason)"
+        case .tooLarge(let what, let bytes, let limit):
+            "the \(what) is \(bytes) bytes, more than the cluster state stores in one record (\(limit) bytes)"
         }
     }
 }

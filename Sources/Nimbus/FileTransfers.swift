@@ -4,8 +4,9 @@ import Locking
 /// Topology archives in flight: uploads into `<storm.local.dir>/nimbus/inbox/`, downloads out of stormdist.
 ///
 /// A location or session id is an unguessable name this nimbus issued; a client can only name files through
-/// one, so nothing it sends can reach outside those folders. Uploads idle for longer than
-/// `nimbus.file.copy.expiration.secs` are deleted.
+/// one, so nothing it sends can reach outside those folders. Unfinished uploads idle for longer than
+/// `nimbus.file.copy.expiration.secs` are deleted, finished ones `nimbus.inbox.jar.expiration.secs` after they
+/// finished (submits read them and leave them, as Storm's nimbus does).
 final class FileTransfers: Sendable {
     struct TransferError: Error, CustomStringConvertible {
         let description: String
@@ -31,13 +32,15 @@ final class FileTransfers: Sendable {
     let inbox: URL
     let maxUploadBytes: Int
     let expiration: TimeInterval
+    let inboxExpiration: TimeInterval
     static let chunkBytes = 256 * 1024
     private let state = Locked(State())
 
-    init(inbox: URL, maxUploadBytes: Int, expiration: TimeInterval) throws {
+    init(inbox: URL, maxUploadBytes: Int, expiration: TimeInterval, inboxExpiration: TimeInterval) throws {
         self.inbox = inbox
         self.maxUploadBytes = maxUploadBytes
         self.expiration = expiration
+        self.inboxExpiration = inboxExpiration
         // Uploads do not survive a restart: whatever a previous run left is abandoned.
         try? FileManager.default.removeItem(at: inbox)
         try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
@@ -80,6 +83,8 @@ final class FileTransfers: Sendable {
             guard var upload = s.uploads[location] else {
                 throw TransferError(description: "upload location '\(location)' was not issued by this nimbus or has expired")
             }
+            // Finishing twice is harmless: the file is closed and stays as it was.
+            if upload.finished { return }
             do {
                 try upload.handle.synchronize()
                 try upload.handle.close()
@@ -93,29 +98,16 @@ final class FileTransfers: Sendable {
         }
     }
 
-    /// Hands a finished upload's file to the caller, who moves it; the location is used up.
-    func claimFinishedUpload(_ location: String) throws(TransferError) -> String {
-        let claimed: String? = state.withLock { s in
-            guard let upload = s.uploads[location], upload.finished else { return nil }
-            s.uploads[location] = nil
-            return location
-        }
-        guard let claimed else {
-            let known = state.withLock { $0.uploads[location] != nil }
+    /// The file of a finished upload. As in Storm, it stays in the inbox after a submit reads it, so one upload
+    /// can serve several submits, until `nimbus.inbox.jar.expiration.secs` after it finished.
+    func finishedUpload(_ location: String) throws(TransferError) -> String {
+        let known: Bool? = state.withLock { s in s.uploads[location].map(\.finished) }
+        switch known {
+        case true?: return location
+        case false?: throw TransferError(description: "upload '\(location)' was not finished (call finishFileUpload first)")
+        case nil:
             throw TransferError(
-                description: known
-                    ? "upload '\(location)' was not finished (call finishFileUpload first)"
-                    : "upload location '\(location)' was never issued by this nimbus (or has expired)")
-        }
-        return claimed
-    }
-
-    /// Puts back a claimed upload when the submit that claimed it failed, so the client can retry.
-    func returnUpload(_ location: String) {
-        state.withLock { s in
-            if let handle = FileHandle(forReadingAtPath: location) {
-                s.uploads[location] = Upload(handle: handle, bytes: 0, lastUsed: Date(), finished: true)
-            }
+                description: "upload location '\(location)' was never issued by this nimbus (or has expired)")
         }
     }
 
@@ -146,11 +138,14 @@ final class FileTransfers: Sendable {
         }
     }
 
-    /// Deletes uploads and closes downloads idle for longer than the expiration. Returns how many went.
+    /// Deletes unfinished uploads and closes downloads idle for longer than the expiration, and finished uploads
+    /// older than the inbox expiration. Returns how many went.
     @discardableResult
     func expire(now: Date = Date()) -> Int {
         state.withLock { s in
-            let stale = s.uploads.filter { now.timeIntervalSince($0.value.lastUsed) > expiration }.map(\.key)
+            let stale = s.uploads.filter {
+                now.timeIntervalSince($0.value.lastUsed) > ($0.value.finished ? inboxExpiration : expiration)
+            }.map(\.key)
             stale.forEach { Self.discard(&s, $0) }
             let staleDownloads = s.downloads.filter { now.timeIntervalSince($0.value.lastUsed) > expiration }.map(\.key)
             for id in staleDownloads {
@@ -160,6 +155,9 @@ final class FileTransfers: Sendable {
             return stale.count + staleDownloads.count
         }
     }
+
+    /// Deletes an upload, finished or not.
+    func discard(_ location: String) { state.withLock { Self.discard(&$0, location) } }
 
     private static func discard(_ s: inout State, _ location: String) {
         if let upload = s.uploads.removeValue(forKey: location) { try? upload.handle.close() }

@@ -32,6 +32,17 @@ public final class Nimbus: NimbusHandler {
     /// Whether this nimbus led at the last monitor round (to notice taking over).
     let leadership = Locked(false)
     let monitorFailing = Locked(false)
+    /// Each topology's scheduling or replication trouble as last logged, so each is logged once, not every round.
+    let troubles = Locked<[String: String]>([:])
+    /// Why the leader holds back a topology it has not assigned yet (its sched_status meanwhile).
+    let schedulingHolds = Locked<[String: String]>([:])
+    /// Topologies submitted here that wait for `topology.min.replication.count` nimbuses to hold their files before
+    /// their first assignment. As in Storm, only the submit waits: a nimbus that takes over schedules at once.
+    let awaitingReplication = Locked<Set<String>>([])
+    /// Topologies this nimbus has said, in this cluster state session, that it holds the files of.
+    let heldCode = Locked<Set<String>>([])
+    /// Archive uploads that restore a topology's files here (`beginUpdateBlob`): session -> topology id.
+    let archiveRestores = Locked<[String: String]>([:])
     let monitorQueued = Locked(false)
     /// Each supervisor's last heartbeat time and when nimbus saw it change (by nimbus' clock).
     let supervisorBeats = Locked<[String: (timeSecs: Int64, seenAt: Date)]>([:])
@@ -47,7 +58,8 @@ public final class Nimbus: NimbusHandler {
         transfers = try FileTransfers(
             inbox: localDir.appendingPathComponent("nimbus/inbox", isDirectory: true),
             maxUploadBytes: try conf.int(ConfigKey.nimbusUploadMaxBytes),
-            expiration: TimeInterval(try conf.int(ConfigKey.nimbusFileCopyExpirationSecs)))
+            expiration: TimeInterval(try conf.int(ConfigKey.nimbusFileCopyExpirationSecs)),
+            inboxExpiration: TimeInterval(try conf.int(ConfigKey.nimbusInboxJarExpirationSecs)))
         election = LeaderElection(state: state, address: "\(host):\(port)")
     }
 
@@ -95,7 +107,7 @@ public final class Nimbus: NimbusHandler {
             }
             let archive: String
             do {
-                archive = try transfers.claimFinishedUpload(uploadedJarLocation)
+                archive = try transfers.finishedUpload(uploadedJarLocation)
             } catch let error as FileTransfers.TransferError {
                 throw InvalidTopologyException(msg: error.description)
             }
@@ -108,10 +120,18 @@ public final class Nimbus: NimbusHandler {
             stored[ConfigKey.topologyWorkers] = fullConf[ConfigKey.topologyWorkers]
             stored[ConfigKey.topologyAckerExecutors] = .int(Int64(TopologyPlan.ackerExecutors(fullConf)))
             let owner = userConf[ConfigKey.topologySubmitterUser]?.stringValue ?? Self.processUser
+            // The structure and conf go to the cluster state first, where every nimbus can schedule from them;
+            // the base last, since it makes the topology alive. Whatever fails undoes what came before.
+            let confJSON = try JSON.encode(.map(stored))
+            do {
+                try blockingAwait { [state] in try await state.setTopologyRecords(id, topology: topology, confJSON: confJSON) }
+            } catch let error as ClusterStateError {
+                throw InvalidTopologyException(msg: "topology '\(name)' cannot be stored: \(error)")
+            }
             do {
                 try code.save(id: id, archive: archive, topology: topology, conf: stored)
             } catch {
-                transfers.returnUpload(archive)
+                try? blockingAwait { [state] in try await state.removeTopologyRecords(id) }
                 throw InvalidTopologyException(msg: "nimbus could not store the topology: \(error.localizedDescription)")
             }
             let base = StormBase(
@@ -122,12 +142,14 @@ public final class Nimbus: NimbusHandler {
                 try blockingAwait { [state] in try await state.setStormBase(id, base) }
             } catch {
                 code.remove(id)
-                transfers.returnUpload(archive)
+                try? blockingAwait { [state] in try await state.removeTopologyRecords(id) }
                 throw error
             }
-            try? FileManager.default.removeItem(atPath: archive)
             plans.withLock { $0[id] = plan }
+            awaitingReplication.withLock { _ = $0.insert(id) }
             logger.info("submitted topology \(id) (\(base.status.thriftName))")
+            // Says at once that this nimbus holds the files; the monitor round retries if this fails.
+            try? registerHolding(id)
         }
         monitorSoon()
     }
@@ -228,7 +250,7 @@ public final class Nimbus: NimbusHandler {
             case .rebalancing: throw InvalidTopologyException(msg: "topology '\(name)' is already rebalancing")
             case .active, .inactive: break
             }
-            let topology = try code.topology(id)
+            let topology = try blockingAwait { [self] in try await self.stored(id).topology }
             let components = Set(topology.components.map(\.id))
             if let w = options.waitSecs, w < 0 {
                 throw InvalidTopologyException(msg: "rebalance wait must not be negative, got \(w)")
@@ -279,7 +301,7 @@ public final class Nimbus: NimbusHandler {
                 guard var base = try blockingAwait({ [state] in try await state.stormBase(id) }),
                     base.status == .rebalancing, case .rebalanceOptions(let options)? = base.topologyActionOptions
                 else { return false }
-                var topoConf = try code.conf(id)
+                var topoConf = try blockingAwait { [self] in try await stored(id).conf }
                 if let n = options.numWorkers {
                     base.numWorkers = n
                     topoConf[ConfigKey.topologyWorkers] = .int(Int64(n))
@@ -293,7 +315,9 @@ public final class Nimbus: NimbusHandler {
                 base.status = base.prevStatus ?? .active
                 base.prevStatus = nil
                 base.topologyActionOptions = nil
-                try code.updateConf(id, topoConf)
+                let confJSON = try JSON.encode(.map(topoConf))
+                try blockingAwait { [state] in try await state.setTopologyConf(id, confJSON: confJSON) }
+                if code.has(id) { try code.updateConf(id, topoConf) }
                 // Rebalancing spreads the topology anew. The old assignment stays until the new one replaces it,
                 // so workers whose slots are kept never see their topology unassigned.
                 respread.withLock { _ = $0.insert(id) }
@@ -312,7 +336,8 @@ public final class Nimbus: NimbusHandler {
 
     /// Kill and rebalance wait the topology's message timeout by default, as Storm does.
     private func defaultWait(_ id: String) throws -> Int {
-        if let timeout = (try? code.conf(id))?[ConfigKey.topologyMessageTimeoutSecs]?.intValue { return Int(timeout) }
+        let topoConf = try? blockingAwait { [self] in try await stored(id).conf }
+        if let timeout = topoConf?[ConfigKey.topologyMessageTimeoutSecs]?.intValue { return Int(timeout) }
         return try conf.int(ConfigKey.topologyMessageTimeoutSecs)
     }
 
@@ -429,7 +454,7 @@ public final class Nimbus: NimbusHandler {
             }
             let assignment = try await state.assignment(id)
             var executors: [ExecutorSummary] = []
-            let plan = try plan(id)
+            let plan = try await plan(id)
             var taskToComponent: [Int32: String] = [:]
             for (component, range) in TaskLayout.taskRanges(plan.tasks) { for t in range { taskToComponent[t] = component } }
             // Each executor's counts, as its worker last reported them.
@@ -445,26 +470,26 @@ public final class Nimbus: NimbusHandler {
                 summary.stats = beats["\(node.node)-\(port)"]?.executorStats[info]
                 executors.append(summary)
             }
-            return TopologyInfo(
+            var info = TopologyInfo(
                 id: id, name: base.name, uptimeSecs: uptime(base), executors: executors.sorted { $0.executorInfo.taskStart < $1.executorInfo.taskStart },
                 status: base.status.thriftName, errors: errors, stormVersion: Self.version, owner: base.owner)
+            info.schedStatus = schedulingStatus(id, base: base, assignment: assignment)
+            info.replicationCount = Int32(clamping: try await state.codeHolders(id).count)
+            return info
         }
     }
 
     public func getTopologyConf(id: String) throws -> String {
-        guard let conf = try? code.conf(id) else { throw notAlive(id: id) }
-        return try JSON.encode(.map(conf))
+        try JSON.encode(.map(try blockingAwait { [self] in try await stored(id).conf }))
     }
 
     public func getTopology(id: String) throws -> StormTopology {
-        let user = try getUserTopology(id: id)
-        let topoConf = (try? code.conf(id)) ?? [:]
+        let (user, topoConf) = try blockingAwait { [self] in try await stored(id) }
         return SystemTopology.build(user, conf: conf.merging(topoConf))
     }
 
     public func getUserTopology(id: String) throws -> StormTopology {
-        guard let topology = try? code.topology(id) else { throw notAlive(id: id) }
-        return topology
+        try blockingAwait { [self] in try await stored(id).topology }
     }
 
     // MARK: helpers
@@ -487,38 +512,58 @@ public final class Nimbus: NimbusHandler {
         var out: [TopologySummary] = []
         for id in try await state.activeStorms() {
             guard let base = try await state.stormBase(id) else { continue }
-            out.append(summary(id, base, assignment: assignments[id]))
+            out.append(await summary(id, base, assignment: assignments[id]))
         }
         return out.sorted { $0.name < $1.name }
     }
 
     private func summary(_ id: String, _ base: StormBase) async throws -> TopologySummary {
-        summary(id, base, assignment: try await state.assignment(id))
+        await summary(id, base, assignment: try await state.assignment(id))
     }
 
-    private func summary(_ id: String, _ base: StormBase, assignment: Assignment?) -> TopologySummary {
-        // A follower may not have copied the topology's code yet: then the counts come from its StormBase.
-        let plan = try? plan(id)
+    private func summary(_ id: String, _ base: StormBase, assignment: Assignment?) async -> TopologySummary {
+        // Counts come from the StormBase when the topology's records cannot be read.
+        let plan = try? await plan(id)
         let executors = base.componentExecutors?.values.reduce(0, +) ?? plan?.totalExecutors ?? 0
         let workers = Set((assignment?.executorNodePort ?? [:]).values.map { "\($0.node):\($0.port.sorted())" })
-        return TopologySummary(
+        var summary = TopologySummary(
             id: id, name: base.name, numTasks: plan?.totalTasks ?? executors, numExecutors: executors,
             numWorkers: Int32(workers.count), uptimeSecs: uptime(base), status: base.status.thriftName,
-            stormVersion: Self.version, schedStatus: EvenScheduler.status(workers: workers.count, requested: Int(base.numWorkers)),
+            stormVersion: Self.version, schedStatus: schedulingStatus(id, base: base, assignment: assignment),
             owner: base.owner)
+        summary.replicationCount = (try? await state.codeHolders(id).count).map { Int32(clamping: $0) }
+        return summary
     }
 
+    /// Storm's sched_status: how many of the requested workers the topology has, or why it has none yet.
+    func schedulingStatus(_ id: String, base: StormBase, assignment: Assignment?) -> String {
+        let workers = Set((assignment?.executorNodePort ?? [:]).values.map { "\($0.node):\($0.port.sorted())" }).count
+        if workers == 0, let held = schedulingHolds.withLock({ $0[id] }) { return held }
+        return EvenScheduler.status(workers: workers, requested: Int(base.numWorkers))
+    }
 
-
-    func plan(_ id: String) throws -> TopologyPlan {
+    /// What scheduling a topology needs: its executors and tasks, from its structure and conf.
+    func plan(_ id: String) async throws -> TopologyPlan {
         if let cached = plans.withLock({ $0[id] }) { return cached }
-        let topoConf = (try? code.conf(id)) ?? [:]
-        guard let topology = try? code.topology(id) else { throw notAlive(id: id) }
+        let (topology, topoConf) = try await stored(id)
         let plan = TopologyPlan(topology: topology, conf: conf.merging(topoConf))
         plans.withLock { $0[id] = plan }
         return plan
     }
 
+    /// A topology as submitted and its conf: from the cluster state, where every nimbus finds them whatever its
+    /// own disk holds; from this nimbus' files for a topology submitted before the cluster state kept them.
+    func stored(_ id: String) async throws -> (topology: StormTopology, conf: [String: ConfigValue]) {
+        if let topology = try await state.topologyCode(id), let text = try await state.topologyConfJSON(id) {
+            do {
+                return (topology, try JSON.decodeObject(text))
+            } catch {
+                throw ClusterStateError.corrupt(state.stormConfPath + "/" + id, "\(error)")
+            }
+        }
+        guard let topology = try? code.topology(id), let topoConf = try? code.conf(id) else { throw notAlive(id: id) }
+        return (topology, topoConf)
+    }
 
 
     private func uptime(_ base: StormBase) -> Int32 {

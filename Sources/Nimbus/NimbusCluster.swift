@@ -25,10 +25,14 @@ extension Nimbus {
             try await self.register()
         }
         state.storage.onNewSession { [self] in
-            // The old session's ephemeral nodes and watches are gone: register, join the election, watch again.
+            // The old session's ephemeral nodes and watches are gone: register, join the election, watch again,
+            // and say again which topologies' files this nimbus holds (at the next monitor round).
             logger.info("new cluster state session: registering nimbus \(address) again")
+            heldCode.withLock { $0.removeAll() }
             await retryUntilAvailable("registering nimbus \(address) again", logger: logger) { try await self.register() }
             await watchSupervisors()
+            await watchTopologies()
+            monitorSoon()
         }
     }
 
@@ -51,9 +55,10 @@ extension Nimbus {
     // MARK: the monitor
 
     /// One round of nimbus' periodic work (every `nimbus.monitor.freq.secs`, and after changes). The leader
-    /// schedules, reassigns the work of dead supervisors and workers, and resumes the kills and rebalances a
-    /// previous leader left waiting; every nimbus expires abandoned uploads, deletes files of forgotten
-    /// topologies, and a follower copies the code of new topologies from the leader.
+    /// schedules each topology (one topology's trouble never holds up the others), reassigns the work of dead
+    /// supervisors and workers, and resumes the kills and rebalances a previous leader left waiting; every nimbus
+    /// expires abandoned uploads, makes sure it holds every live topology's files (copying what it lacks from
+    /// the cluster state and from other nimbuses), and deletes files of forgotten topologies.
     public func monitor() {
         let n = transfers.expire()
         if n > 0 { logger.info("expired \(n) abandoned file transfer(s)") }
@@ -72,12 +77,9 @@ extension Nimbus {
                 logger.info("nimbus \(address) is the leader")
                 resumePendingTransitions()
             }
-            if leads {
-                try makeAssignments()
-            } else {
-                syncCodeFromLeader()
-            }
-            deleteOrphanedCode()
+            if leads { try makeAssignments() }
+            replicateCode()
+            deleteOrphanedCode(leads: leads)
             if monitorFailing.withLock({ failing in defer { failing = false }; return failing }) {
                 logger.info("nimbus monitor rounds work again")
             }
@@ -103,6 +105,22 @@ extension Nimbus {
             Task {
                 try? await Task.sleep(for: .seconds(2))
                 await self.watchSupervisors()
+            }
+        }
+    }
+
+    /// Runs a monitor round whenever a topology appears or goes, so a follower copies a new topology's files at
+    /// once (the leader may be waiting for `topology.min.replication.count` nimbuses to hold them).
+    public func watchTopologies() async {
+        do {
+            _ = try await state.storage.children(state.stormsPath) { [self] _ in
+                monitorSoon()
+                Task { await self.watchTopologies() }
+            }
+        } catch {
+            Task {
+                try? await Task.sleep(for: .seconds(2))
+                await self.watchTopologies()
             }
         }
     }
@@ -141,14 +159,28 @@ extension Nimbus {
         }
     }
 
-    private func deleteOrphanedCode() {
+    /// Deletes the files of topologies the cluster state no longer has; the leader also deletes their records (a
+    /// removal cut short).
+    private func deleteOrphanedCode(leads: Bool) {
         writes.withLock { _ in
             do {
                 let alive = Set(try blockingAwait { [state] in try await state.activeStorms() })
                 for id in code.storedIds() where !alive.contains(id) {
                     code.remove(id)
+                    heldCode.withLock { _ = $0.remove(id) }
                     logger.info("deleted the files of topology \(id), which the cluster state no longer has")
                 }
+                if leads {
+                    let recorded = try blockingAwait { [state] in try await state.topologiesWithCode() }
+                    for id in recorded where !alive.contains(id) {
+                        try blockingAwait { [state] in try await state.removeTopologyRecords(id) }
+                        logger.info("deleted the cluster state records of topology \(id), which is no longer alive")
+                    }
+                }
+                // Trouble keys are a topology id, or an id and "/what".
+                troubles.withLock { $0 = $0.filter { alive.contains(String($0.key.prefix { $0 != "/" })) } }
+                schedulingHolds.withLock { $0 = $0.filter { alive.contains($0.key) } }
+                awaitingReplication.withLock { $0.formIntersection(alive) }
             } catch {
                 logger.warning("could not look for orphaned topology files: \(error)")
             }
@@ -158,20 +190,35 @@ extension Nimbus {
     // MARK: scheduling
 
     /// What a scheduling round reads, fetched in one hand-off to the cluster state rather than one per record.
+    /// A topology whose records cannot be read is left out, with the reason, so it holds up no other.
     struct Snapshot: Sendable {
         var supervisors: [String: SupervisorInfo] = [:]
         var bases: [String: StormBase] = [:]
         var assignments: [String: Assignment] = [:]
         var heartbeats: [String: [String: ClusterWorkerHeartbeat]] = [:]
+        var holders: [String: Int] = [:]
+        var unreadable: [String: String] = [:]
     }
 
     func snapshot() throws -> Snapshot {
         try blockingAwait { [state] in
             var s = Snapshot()
             s.supervisors = try await state.supervisors()
-            for id in try await state.activeStorms() { s.bases[id] = try await state.stormBase(id) }
-            s.assignments = try await state.assignments()
-            for id in s.assignments.keys { s.heartbeats[id] = try await state.workerHeartbeats(id) }
+            for id in try await state.activeStorms() {
+                do {
+                    s.bases[id] = try await state.stormBase(id)
+                    s.assignments[id] = try await state.assignment(id)
+                    if s.assignments[id] != nil { s.heartbeats[id] = try await state.workerHeartbeats(id) }
+                    s.holders[id] = try await state.codeHolders(id).count
+                } catch let error as ClusterStateError {
+                    s.bases[id] = nil
+                    s.unreadable[id] = error.description
+                }
+            }
+            // Assignments left without a topology still hold their slots until they are removed.
+            for id in try await state.storage.childrenIfExists(state.assignmentsPath) where s.assignments[id] == nil && s.unreadable[id] == nil {
+                if let a = try? await state.assignment(id) { s.assignments[id] = a }
+            }
             return s
         }
     }
@@ -208,30 +255,46 @@ extension Nimbus {
             var assignments = snap.assignments
             var changed: [(String, Assignment)] = []
             var respreadDone: [String] = []
+            for (id, reason) in snap.unreadable { reportTrouble(id, "cannot schedule topology \(id): \(reason)") }
             for (id, base) in snap.bases.sorted(by: { $0.key < $1.key }) {
                 // A topology being killed or waiting to rebalance keeps its workers until the wait is over.
                 if base.status == .killed || base.status == .rebalancing { continue }
-                let plan = try plan(id)
-                let executorSet = Set(TaskLayout.executors(tasks: plan.tasks, executorCounts: base.componentExecutors ?? plan.executors).keys)
-                let existing = assignments[id]
-                let fresh = respread.withLock { $0.contains(id) }
-                var current: [Executor: WorkerSlot] = [:]
-                for (key, node) in (fresh ? nil : existing)?.executorNodePort ?? [:] where key.count == 2 {
-                    if let port = node.port.first { current[Executor(Int32(key[0]), Int32(key[1]))] = WorkerSlot(node: node.node, port: port) }
-                }
-                var usedByOthers = Set<WorkerSlot>()
-                for (other, a) in assignments where other != id { usedByOthers.formUnion(slots(a)) }
-                let alive = try aliveSlots(current: current, existing: existing, beats: snap.heartbeats[id] ?? [:], offered: offered, now: now)
-                let outcome = EvenScheduler.schedule(
-                    executors: executorSet, requestedWorkers: Int(base.numWorkers), current: current, alive: alive,
-                    free: offered.subtracting(usedByOthers).subtracting(alive))
-                let updated = assignment(for: id, outcome: outcome, existing: existing, supervisors: supervisors, owner: base.owner, now: now)
-                // Nothing placed and nothing before: no assignment to write yet.
-                if fresh && !outcome.placement.isEmpty { respreadDone.append(id) }
-                if updated != existing && !(existing == nil && outcome.placement.isEmpty) {
-                    changed.append((id, updated))
-                    assignments[id] = updated
-                    logger.info("assigned \(id): \(outcome.workers) worker(s) on \(Set(outcome.placement.values).sorted()) (\(outcome.status))")
+                do {
+                    let plan = try blockingAwait { [self] in try await self.plan(id) }
+                    let existing = assignments[id]
+                    if existing == nil, awaitingReplication.withLock({ $0.contains(id) }) {
+                        if let hold = try replicationHold(id, base: base, holders: snap.holders[id] ?? 0, now: now) {
+                            if schedulingHolds.withLock({ $0.updateValue(hold, forKey: id) }) != hold {
+                                logger.info("not assigning topology \(id) yet: \(hold)")
+                            }
+                            continue
+                        }
+                    }
+                    awaitingReplication.withLock { _ = $0.remove(id) }
+                    schedulingHolds.withLock { _ = $0.removeValue(forKey: id) }
+                    let executorSet = Set(TaskLayout.executors(tasks: plan.tasks, executorCounts: base.componentExecutors ?? plan.executors).keys)
+                    let fresh = respread.withLock { $0.contains(id) }
+                    var current: [Executor: WorkerSlot] = [:]
+                    for (key, node) in (fresh ? nil : existing)?.executorNodePort ?? [:] where key.count == 2 {
+                        if let port = node.port.first { current[Executor(Int32(key[0]), Int32(key[1]))] = WorkerSlot(node: node.node, port: port) }
+                    }
+                    var usedByOthers = Set<WorkerSlot>()
+                    for (other, a) in assignments where other != id { usedByOthers.formUnion(slots(a)) }
+                    let alive = try aliveSlots(current: current, existing: existing, beats: snap.heartbeats[id] ?? [:], offered: offered, now: now)
+                    let outcome = EvenScheduler.schedule(
+                        executors: executorSet, requestedWorkers: Int(base.numWorkers), current: current, alive: alive,
+                        free: offered.subtracting(usedByOthers).subtracting(alive))
+                    let updated = assignment(for: id, outcome: outcome, existing: existing, supervisors: supervisors, owner: base.owner, now: now)
+                    // Nothing placed and nothing before: no assignment to write yet.
+                    if fresh && !outcome.placement.isEmpty { respreadDone.append(id) }
+                    if updated != existing && !(existing == nil && outcome.placement.isEmpty) {
+                        changed.append((id, updated))
+                        assignments[id] = updated
+                        logger.info("assigned \(id): \(outcome.workers) worker(s) on \(Set(outcome.placement.values).sorted()) (\(outcome.status))")
+                    }
+                    clearTrouble(id, "scheduling topology \(id) works again")
+                } catch {
+                    reportTrouble(id, "cannot schedule topology \(id): \(error)")
                 }
             }
             if !changed.isEmpty {
@@ -241,6 +304,33 @@ extension Nimbus {
             }
             respread.withLock { $0.subtract(respreadDone) }
         }
+    }
+
+    /// Why a topology submitted here that has no assignment yet must wait, or nil: as Storm does, the leader assigns it once
+    /// `topology.min.replication.count` nimbuses hold its files, or after `topology.max.replication.wait.time.sec`
+    /// (0 or less: no limit).
+    func replicationHold(_ id: String, base: StormBase, holders: Int, now: Int64) throws -> String? {
+        let topoConf = conf.merging(try blockingAwait { [self] in try await stored(id).conf })
+        let wanted = try topoConf.int(ConfigKey.topologyMinReplicationCount)
+        let maxWait = try topoConf.int(ConfigKey.topologyMaxReplicationWaitTimeSec)
+        guard holders < wanted else { return nil }
+        let waited = now - Int64(base.launchTimeSecs ?? 0)
+        if maxWait > 0 && waited > Int64(maxWait) {
+            let note = "topology \(id) is assigned with its files on \(holders) of \(wanted) nimbuses: \(ConfigKey.topologyMaxReplicationWaitTimeSec) (\(maxWait)) has passed"
+            if troubles.withLock({ $0.updateValue(note, forKey: id + "/replication") }) != note { logger.warning("\(note)") }
+            return nil
+        }
+        return "Waiting for code replication: \(holders) of \(wanted) nimbuses hold the files (\(ConfigKey.topologyMinReplicationCount))"
+    }
+
+    /// Logs a topology's trouble once, and again only when it changes.
+    func reportTrouble(_ id: String, _ message: String) {
+        if troubles.withLock({ $0.updateValue(message, forKey: id) }) != message { logger.warning("\(message)") }
+    }
+
+    /// Says once that a topology's trouble is over.
+    func clearTrouble(_ id: String, _ message: String) {
+        if troubles.withLock({ $0.removeValue(forKey: id) }) != nil { logger.info("\(message)") }
     }
 
     /// Slots of a topology that still work: offered by a live supervisor, and either heartbeating within
@@ -280,39 +370,6 @@ extension Nimbus {
         return Assignment(
             masterCodeDir: code.directory(id).path, nodeHost: hosts, executorNodePort: nodePort,
             executorStartTimeSecs: startTimes, owner: owner)
-    }
-
-    // MARK: following
-
-    /// Copies the files of topologies this nimbus lacks from the leader, so it can serve them if it leads.
-    private func syncCodeFromLeader() {
-        do {
-            let alive = try blockingAwait { [state] in try await state.activeStorms() }
-            let missing = alive.filter { !code.has($0) }
-            guard !missing.isEmpty, let leader = try blockingAwait({ [election] in try await election.leader() }),
-                leader != address
-            else { return }
-            let (leaderHost, leaderPort) = NimbusSeeds.split(leader, defaultPort: port)
-            let client = try NimbusClient(host: leaderHost, port: leaderPort, connectTimeoutMillis: 5000, ioTimeoutMillis: 30000)
-            defer { client.close() }
-            for id in missing {
-                var files: [String: [UInt8]] = [:]
-                for file in TopologyCodeStore.files {
-                    let session = try client.beginFileDownload(file: "\(id)/\(file)")
-                    var bytes: [UInt8] = []
-                    while true {
-                        let chunk = try client.downloadChunk(id: session)
-                        if chunk.isEmpty { break }
-                        bytes += chunk
-                    }
-                    files[file] = bytes
-                }
-                try code.saveFiles(id: id, files)
-                logger.info("copied topology \(id) from the leader \(leader)")
-            }
-        } catch {
-            logger.warning("could not copy topology code from the leader: \(error)")
-        }
     }
 
 }

@@ -35,6 +35,7 @@ public struct NimbusServer: Service {
         let period = Duration.seconds(max(1, (try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10))
         try? await cancelWhenGracefulShutdown {
             await nimbus.watchSupervisors()
+            await nimbus.watchTopologies()
             while true {
                 await onOwnThread { nimbus.monitor() }
                 try await Task.sleep(for: period)

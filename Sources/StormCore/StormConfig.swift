@@ -21,6 +21,9 @@ public enum ConfigKey {
     public static let nimbusMonitorFreqSecs = "nimbus.monitor.freq.secs"
     public static let nimbusFileCopyExpirationSecs = "nimbus.file.copy.expiration.secs"
     public static let nimbusUploadMaxBytes = "nimbus.file.upload.max.bytes"
+    public static let nimbusInboxJarExpirationSecs = "nimbus.inbox.jar.expiration.secs"
+    public static let topologyMinReplicationCount = "topology.min.replication.count"
+    public static let topologyMaxReplicationWaitTimeSec = "topology.max.replication.wait.time.sec"
     public static let supervisorSlotsPorts = "supervisor.slots.ports"
     public static let supervisorWorkerTimeoutSecs = "supervisor.worker.timeout.secs"
     public static let supervisorWorkerStartTimeoutSecs = "supervisor.worker.start.timeout.secs"
@@ -76,6 +79,9 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.nimbusMonitorFreqSecs: 10,
         ConfigKey.nimbusFileCopyExpirationSecs: 600,
         ConfigKey.nimbusUploadMaxBytes: 268_435_456,
+        ConfigKey.nimbusInboxJarExpirationSecs: 3600,
+        ConfigKey.topologyMinReplicationCount: 1,
+        ConfigKey.topologyMaxReplicationWaitTimeSec: 60,
         ConfigKey.supervisorSlotsPorts: [6700, 6701, 6702, 6703],
         ConfigKey.supervisorWorkerTimeoutSecs: 30,
         ConfigKey.supervisorWorkerStartTimeoutSecs: 120,

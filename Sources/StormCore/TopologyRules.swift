@@ -89,6 +89,9 @@ public enum TopologyValidator {
         try check(ConfigKey.topologyMaxSpoutPending, atLeast: 1, "a positive integer")
         try check(ConfigKey.topologyMaxTaskParallelism, atLeast: 1, "a positive integer")
         try check(ConfigKey.topologyAckerExecutors, atLeast: 0, "a non-negative integer")
+        try check(ConfigKey.topologyMinReplicationCount, atLeast: 1, "a positive integer")
+        // Storm waits for ever when this is 0 or less.
+        try check(ConfigKey.topologyMaxReplicationWaitTimeSec, atLeast: Int64.min, "an integer")
         if let value = conf[ConfigKey.topologyEnableMessageTimeouts], !value.isNull, value.boolValue == nil {
             throw TopologyError("topology conf '\(ConfigKey.topologyEnableMessageTimeouts)' must be true or false, not \(value.display)")
         }

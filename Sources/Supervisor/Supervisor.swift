@@ -27,6 +27,8 @@ public final class Supervisor: Sendable {
     let files: TopologyFiles
     let workers: WorkerManager
     private let syncing = Locked((running: false, again: false))
+    /// When this supervisor last looked for topologies whose archive no nimbus holds.
+    private let lastHandBackCheck = Locked(Date.distantPast)
 
     public init(conf: StormConfig, state: StormClusterState, logger: Logger) throws {
         self.conf = conf
@@ -149,6 +151,7 @@ public final class Supervisor: Sendable {
         }
         for key in mine.keys { mine[key]!.executors.sort { $0.taskStart < $1.taskStart } }
         await fetchTopologies(Set(mine.values.map(\.topologyId)))
+        await handBackArchives()
         defer { workers.poke() }
         let changed = local.withLock { current -> Bool in
             defer { current = mine }
@@ -173,27 +176,91 @@ public final class Supervisor: Sendable {
             logger.info("supervisor \(id) deleted the files of topology \(stale), no longer assigned here")
         }
         guard !missing.isEmpty else { return }
+        // The leader first; any other nimbus that holds a topology's files will do.
+        var holders: [String: [String]] = [:]
+        for id in missing { holders[id] = (try? await state.codeHolders(id)) ?? [] }
         let conf = self.conf
         let logger = self.logger
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                defer { done.resume() }
-                do {
-                    let nimbus = try NimbusSeeds.connectToLeader(conf)
-                    defer { nimbus.close() }
-                    for id in missing.sorted() {
-                        do {
-                            try store.download(id, from: nimbus)
-                            logger.info("downloaded topology \(id) from nimbus")
-                        } catch {
-                            logger.warning("could not download topology \(id) (retrying at the next sync): \(error)")
-                        }
+        await onOwnThread { [holders] in
+            let leader = Result { try NimbusSeeds.connectToLeader(conf) }
+            defer { try? leader.get().close() }
+            for id in missing.sorted() {
+                var failures: [String] = []
+                func attempt(_ source: String, _ client: NimbusClient) -> Bool {
+                    do {
+                        try store.download(id, from: client)
+                        logger.info("downloaded topology \(id) from nimbus \(source)")
+                        return true
+                    } catch {
+                        failures.append("\(source): \(error)")
+                        return false
                     }
-                } catch {
-                    logger.warning("could not reach nimbus to download topologies (retrying at the next sync): \(error)")
+                }
+                switch leader {
+                case .success(let client): if attempt("leader", client) { continue }
+                case .failure(let error): failures.append("leader: \(error)")
+                }
+                let fetched = (holders[id] ?? []).contains { holder in
+                    do {
+                        let client = try Self.connect(holder, conf)
+                        defer { client.close() }
+                        return attempt(holder, client)
+                    } catch {
+                        failures.append("\(holder): \(error)")
+                        return false
+                    }
+                }
+                if !fetched {
+                    logger.warning("could not download topology \(id) (retrying at the next sync): \(failures.joined(separator: "; "))")
                 }
             }
         }
+    }
+
+    /// Hands a topology's archive back to the leader when no nimbus holds it (every nimbus that had it lost its
+    /// disk or died before another copied it): this supervisor's copy is then the only one. Looked at every
+    /// `nimbus.monitor.freq.secs` at most, for the topologies whose files are here.
+    func handBackArchives() async {
+        let period = TimeInterval((try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10)
+        let due = lastHandBackCheck.withLock { last -> Bool in
+            guard Date().timeIntervalSince(last) >= period else { return false }
+            last = Date()
+            return true
+        }
+        guard due else { return }
+        var orphaned: [String] = []
+        for id in files.downloaded where files.has(id) {
+            if let holders = try? await state.codeHolders(id), holders.isEmpty,
+                (try? await state.stormBase(id)) != nil
+            {
+                orphaned.append(id)
+            }
+        }
+        guard !orphaned.isEmpty else { return }
+        let (conf, logger, store) = (self.conf, self.logger, files)
+        await onOwnThread { [orphaned] in
+            do {
+                let nimbus = try NimbusSeeds.connectToLeader(conf)
+                defer { nimbus.close() }
+                for id in orphaned {
+                    do {
+                        try store.upload(id, to: nimbus)
+                        logger.info("handed the archive of topology \(id) back to nimbus: no nimbus held it")
+                    } catch {
+                        logger.warning("could not hand the archive of topology \(id) back to nimbus: \(error)")
+                    }
+                }
+            } catch {
+                logger.warning("could not reach nimbus to hand back topology archives: \(error)")
+            }
+        }
+    }
+
+    static func connect(_ hostPort: String, _ conf: StormConfig) throws -> NimbusClient {
+        let (host, port) = NimbusSeeds.split(hostPort, defaultPort: try conf.int(ConfigKey.nimbusThriftPort))
+        return try NimbusClient(
+            host: host, port: port, connectTimeoutMillis: 5000, ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
+            maxFrameSize: (try? conf.int(ConfigKey.nimbusThriftMaxBufferSize)) ?? 1_048_576)
     }
 
     /// Watches `assignments/` and its nodes; any change re-syncs and re-arms the watches.
@@ -210,6 +277,16 @@ public final class Supervisor: Sendable {
             }
         } catch {
             // The periodic sync covers the gap; the next session or sync re-arms.
+        }
+    }
+}
+
+/// Runs blocking work (Thrift calls) on a thread of its own, outside the cooperative pool.
+func onOwnThread(_ body: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        Thread.detachNewThread {
+            body()
+            done.resume()
         }
     }
 }

@@ -54,6 +54,20 @@ struct TopologyFiles: Sendable {
         }
     }
 
+    /// Sends this supervisor's copy of a topology's archive to a nimbus that lacks it, with Storm's blob API
+    /// (`<id>-stormjar.jar`).
+    func upload(_ id: String, to nimbus: NimbusClient) throws {
+        let archive = try Data(contentsOf: directory(id).appendingPathComponent("stormjar.jar"))
+        let session = try nimbus.beginUpdateBlob(key: "\(id)-stormjar.jar")
+        var offset = 0
+        repeat {
+            let end = min(offset + 256 * 1024, archive.count)
+            try nimbus.uploadBlobChunk(session: session, chunk: [UInt8](archive[offset..<end]))
+            offset = end
+        } while offset < archive.count
+        try nimbus.finishBlobUpload(session: session)
+    }
+
     func unpackResources(archive: URL, into dir: URL) throws { try ResourcesArchive.unpack(archive: archive, into: dir) }
 
     func remove(_ id: String) {

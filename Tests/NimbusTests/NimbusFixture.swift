@@ -1,6 +1,7 @@
 import ClusterState
 import Dispatch
 import Foundation
+import Locking
 import Logging
 import StormCore
 import StormThrift
@@ -15,18 +16,28 @@ final class NimbusFixture: Sendable {
     let state: StormClusterState
     let localDir: URL
 
-    init(_ overrides: [String: ConfigValue] = [:]) async throws {
+    /// Nimbuses given the same `store` form one cluster: they elect a leader and copy files from each other.
+    init(_ overrides: [String: ConfigValue] = [:], store: InMemoryStore = InMemoryStore()) async throws {
         localDir = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-test-\(UUID().uuidString)")
         let conf = StormConfig.defaults.merging([ConfigKey.localDir: .string(localDir.path)]).merging(overrides)
-        state = StormClusterState(storage: InMemoryStore().session())
-        let nimbus = try Nimbus(conf: conf, state: state, host: "127.0.0.1", port: 0, logger: Logger(label: "nimbus-test"))
-        await nimbus.start()
-        self.nimbus = nimbus
+        state = StormClusterState(storage: store.session())
+        // The server first, so that nimbus knows the port it is reached at (other nimbuses copy files from it).
+        let serving = Locked<Nimbus?>(nil)
         server = try ThriftServer(
             host: "127.0.0.1", port: 0, threads: 32, maxFrameSize: 1_048_576, logger: Logger(label: "nimbus-test")
         ) { method, input in
-            try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
+            guard let nimbus = serving.withLock({ $0 }) else { throw ThriftApplicationException.unsupported(method) }
+            return try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
         }
+        let nimbus = try Nimbus(conf: conf, state: state, host: "127.0.0.1", port: server.port, logger: Logger(label: "nimbus-test"))
+        serving.withLock { $0 = nimbus }
+        await nimbus.start()
+        self.nimbus = nimbus
+    }
+
+    /// Ends this nimbus' cluster state session, as its death would: its leadership and what it said it holds go.
+    func die() async {
+        await state.storage.close()
     }
 
     deinit {

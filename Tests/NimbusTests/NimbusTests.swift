@@ -237,10 +237,37 @@ import Testing
             #expect(error.msg.contains("was not finished"))
         }
         #expect(try await f.storedState() == before)
-        // A location is used up by the submit that consumed it.
-        let location = try await f.upload()
-        try await f.submit("t", location: location)
-        await #expect(throws: InvalidTopologyException.self) { try await f.submit("t2", location: location) }
+    }
+
+    /// As in Storm, an upload stays in the inbox after a submit reads it: one upload serves several submits until
+    /// `nimbus.inbox.jar.expiration.secs` after it finished.
+    @Test func oneUploadServesSeveralSubmitsUntilItExpires() async throws {
+        let f = try await NimbusFixture([ConfigKey.nimbusInboxJarExpirationSecs: 100, ConfigKey.nimbusFileCopyExpirationSecs: 1])
+        let archive = Array("shared archive".utf8)
+        let location = try await f.upload(archive)
+        try await f.submit("first", location: location)
+        try await f.submit("second", location: location)
+        for name in ["first", "second"] {
+            let id = try await f.client { try $0.getTopologySummaryByName(name: name) }.id
+            let stored = f.localDir.appendingPathComponent("nimbus/stormdist/\(id)/stormjar.jar")
+            #expect(try Data(contentsOf: stored) == Data(archive))
+        }
+        // Past the copy expiration, within the inbox one: still there.
+        #expect(f.nimbus.transfers.expire(now: Date().addingTimeInterval(50)) == 0)
+        try await f.submit("third", location: location)
+        // Past the inbox expiration: gone, and a submit naming it says so.
+        #expect(f.nimbus.transfers.expire(now: Date().addingTimeInterval(150)) == 1)
+        #expect(!FileManager.default.fileExists(atPath: location))
+        do {
+            try await f.submit("fourth", location: location)
+            Issue.record("an expired upload was accepted")
+        } catch let error as InvalidTopologyException {
+            #expect(error.msg.contains("was never issued by this nimbus (or has expired)"))
+        }
+        // Finishing an upload twice leaves it as it was.
+        let again = try await f.upload(archive)
+        try await f.client { try $0.finishFileUpload(location: again) }
+        try await f.submit("fifth", location: again)
     }
 
     @Test func chunksCannotBeWrittenOutsideTheInbox() async throws {
