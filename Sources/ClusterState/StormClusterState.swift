@@ -212,7 +212,10 @@ public struct StormClusterState: Sendable {
         do {
             try await storage.create(path, data: data, mode: .ephemeral)
         } catch StorageError.nodeExists {
-            try await storage.set(path, data: data, version: nil)
+            // Left by this nimbus' previous run, whose session has not expired yet: replace it, or it vanishes
+            // with that session while this nimbus runs.
+            try? await storage.delete(path, version: nil)
+            try await storage.create(path, data: data, mode: .ephemeral)
         }
     }
 
