@@ -9,6 +9,8 @@ let package = Package(
         // For programs that bring their own Swift components: register them, then run the CLI.
         .library(name: "StormCLI", targets: ["StormCLI"]),
         .library(name: "StormComponents", targets: ["Components", "Tuples"]),
+        // LocalCluster for users' tests: topologies run in the test's process.
+        .library(name: "StormLocalCluster", targets: ["LocalCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
