@@ -19,9 +19,10 @@ SENTENCES = [
 ]
 
 # Short periods: workers heartbeat every second, nimbus and supervisors notice within seconds.
+WORKER_TIMEOUT_SECS = 5
 WORKER_CONF = [
     "-c", "worker.heartbeat.frequency.secs=1", "-c", "task.heartbeat.frequency.secs=1",
-    "-c", "supervisor.worker.timeout.secs=5", "-c", "supervisor.worker.start.timeout.secs=30",
+    "-c", f"supervisor.worker.timeout.secs={WORKER_TIMEOUT_SECS}", "-c", "supervisor.worker.start.timeout.secs=30",
     "-c", "supervisor.worker.shutdown.sleep.secs=1", "-c", "nimbus.task.launch.secs=60",
     "-c", "nimbus.task.timeout.secs=10",
 ]
@@ -225,8 +226,13 @@ def test_supervisor_kill9_and_restart_adopts_its_workers(workers_cluster):
     supervisor.kill9()
     supervisor.start()
     assert wait_until(lambda: "adopted worker" in supervisor.log_text(), 30), supervisor.log_text()[-3000:]
-    time.sleep(3)
-    assert worker_ports(topology_id) == workers  # the same processes: none restarted, none duplicated
+    # The same processes, none restarted, none duplicated: watched past supervisor.worker.timeout.secs, so a
+    # supervisor that adopted them but did not read their heartbeats would have restarted them by then.
+    deadline = time.time() + WORKER_TIMEOUT_SECS + 3
+    while time.time() < deadline:
+        assert worker_ports(topology_id) == workers
+        time.sleep(0.5)
+    assert "restarting worker" not in supervisor.log_text().split("adopted worker", 1)[1]
 
 
 def test_killed_topology_leaves_no_process_behind(workers_cluster):
