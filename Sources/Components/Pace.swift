@@ -1,15 +1,23 @@
 import Foundation
 
 /// Holds a task's share of a component's rate: `admit()` says whether one more tuple may leave now. Counted from
-/// the start, so a late call catches up instead of losing the rate.
+/// the start, so a late call catches up instead of losing the rate, but by at most `catchUpSeconds` of tuples: a
+/// task that cannot keep up then runs at what it can do, rather than unthrottled behind an ever-growing debt.
 struct Pace {
+    /// How far behind the schedule a task may catch up.
+    static let catchUpSeconds = 0.1
+
     private let perSecond: Double
     private let started: Double
     private var admitted: Int64 = 0
 
     /// `perSecond` for the whole component (0: no limit), split evenly between its tasks.
     init(perSecond: Double, context: TopologyContext) {
-        self.perSecond = perSecond / Double(max(context.tasks(of: context.thisComponentId).count, 1))
+        self.init(perTask: perSecond / Double(max(context.tasks(of: context.thisComponentId).count, 1)))
+    }
+
+    init(perTask: Double) {
+        perSecond = perTask
         started = Self.now()
     }
 
@@ -21,7 +29,10 @@ struct Pace {
 
     mutating func admit() -> Bool {
         guard perSecond > 0 else { return true }
-        guard Double(admitted) < (Self.now() - started) * perSecond else { return false }
+        let due = (Self.now() - started) * perSecond
+        guard Double(admitted) < due else { return false }
+        let floor = due - max(perSecond * Self.catchUpSeconds, 1)
+        if Double(admitted) < floor { admitted = Int64(floor) }
         admitted += 1
         return true
     }

@@ -1,3 +1,4 @@
+import Foundation
 import StormCore
 import StormThrift
 import Testing
@@ -99,5 +100,22 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
         let sentences = collector.emitted.map { $0.values[0].stringValue! }
         #expect(Set(sentences) == Set(BuiltInComponents.sentences))
         #expect(sentences.count == 10)
+    }
+}
+
+@Suite struct PaceTests {
+    /// A paced task that fell behind (a stall of a second at 2,000 a second) catches up by 0.1 s of tuples, not
+    /// by the whole second: it must not run unthrottled behind its debt.
+    @Test func catchingUpIsCapped() throws {
+        var pace = Pace(perTask: 2000)
+        Thread.sleep(forTimeInterval: 1)
+        var burst = 0
+        while pace.admit() { burst += 1 }
+        #expect(burst >= 150 && burst <= 260, "admitted \(burst) at once after a 1 s stall")
+        // And then it keeps its rate: about 2,000 over the next half second.
+        let started = Date()
+        var paced = 0
+        while Date().timeIntervalSince(started) < 0.5 { if pace.admit() { paced += 1 } }
+        #expect(paced >= 900 && paced <= 1100, "admitted \(paced) in 0.5 s")
     }
 }

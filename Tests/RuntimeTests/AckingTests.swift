@@ -144,4 +144,14 @@ extension AnchorBook {
         merged.merge(h)
         #expect(merged.total == 2000 && merged.quantileMillis(0.99) == h.quantileMillis(0.99))
     }
+
+    /// A quantile is within half a bucket of the truth: 3.1%. (A bucket's lower edge read 1087 us as 1024.)
+    @Test func aQuantileIsWithinHalfABucket() {
+        for micros: UInt64 in [3, 15, 17, 100, 1023, 1024, 1087, 50_000, 65_535, 1_999_999] {
+            var h = LatencyHistogram()
+            h.record(nanos: micros * 1000)
+            let read = h.quantileMillis(0.99) * 1000
+            #expect(abs(read - Double(micros)) <= max(Double(micros) * 0.0313, 0.5), "\(micros) us read as \(read) us")
+        }
+    }
 }
