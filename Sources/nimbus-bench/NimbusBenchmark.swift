@@ -53,16 +53,25 @@ struct NimbusBenchmark: ParsableCommand {
             while !(try client.getTopologySummaries().contains { $0.name == name }) {}
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
         }
-        latencies.sort()
-        print(
-            String(
-                format: "submit-to-listed (upload 64 KiB + submit + list), %d topologies: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
-                topologies, latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
-                latencies.last!))
+        print("submit-to-listed (upload 64 KiB + submit + list), \(topologies) topologies: \(Self.percentiles(latencies))")
         Thread.sleep(forTimeInterval: 1)
         print(String(format: "RSS with %d topologies: %.1f MiB", topologies, rssMiB(nimbus.processIdentifier)))
         report("getClusterInfo, \(topologies) topologies", try throughput(port: port, clients: 1))
         report("getClusterInfo, \(topologies) topologies", try throughput(port: port, clients: clients))
+    }
+
+    /// The percentiles that `samples` can tell (at least ten samples above each), and the maximum, in ms: a p99 of
+    /// 100 samples would be the maximum under another name.
+    static func percentiles(_ samples: [Double]) -> String {
+        let sorted = samples.sorted()
+        guard let max = sorted.last else { return "no samples" }
+        var parts: [String] = []
+        for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)]
+        where Double(sorted.count) * (1 - q) >= 10 {
+            parts.append(String(format: "%@ %.2f ms", name, sorted[Int((Double(sorted.count) * q).rounded(.down))]))
+        }
+        parts.append(String(format: "max %.2f ms (%d samples)", max, sorted.count))
+        return parts.joined(separator: ", ")
     }
 
     private func report(_ what: String, _ result: (clients: Int, calls: Int, seconds: Double)) {
