@@ -14,12 +14,17 @@ import Tuples
 enum TupleBenchmark {
     static let n = 10_000_000
 
-    static func time(_ name: String, _ body: () throws -> Int) rethrows {
+    /// Times `body` over `n` tuples and prints ns per tuple; with `loop` (the empty loop's own ns per tuple) also
+    /// the figure net of it. Returns the gross figure.
+    @discardableResult
+    static func time(_ name: String, loop: Double? = nil, _ body: () throws -> Int) rethrows -> Double {
         _ = try body()
         let start = DispatchTime.now().uptimeNanoseconds
         let check = try body()
         let ns = Double(DispatchTime.now().uptimeNanoseconds - start) / Double(n)
-        print("\(name): \(String(format: "%.1f", ns)) ns/tuple (\(String(format: "%.1f", 1000 / ns))M/s) [\(check % 10)]")
+        let net = loop.map { String(format: ", %.1f net of the loop", ns - $0) } ?? ""
+        print("\(name): \(String(format: "%.1f", ns)) ns/tuple\(net) (\(String(format: "%.1f", 1000 / ns))M/s) [\(check % 10)]")
+        return ns
     }
 
     /// Storm's sentence spout into a discarding bolt: the cost of moving one tuple between two threads.
@@ -40,6 +45,8 @@ enum TupleBenchmark {
             "word count, \(spouts) spout / \(splits) split / \(counts) count executors in one process", unit: "words",
             topology: try builder.build(), counted: "count", seconds: seconds)
     }
+
+    struct BenchError: Error, CustomStringConvertible { let description: String }
 
     /// Runs a topology five times (thread placement on 2 cores varies from run to run) and prints every run's
     /// rate of `counted`'s executed tuples, their median, and the RSS after the first run (later runs add the
@@ -120,9 +127,21 @@ enum TupleBenchmark {
             try spoutToSink(seconds: 5)
             return
         }
+        if let i = CommandLine.arguments.firstIndex(of: "--wordcount-layout"), i + 1 < CommandLine.arguments.count {
+            let n = CommandLine.arguments[i + 1].split(separator: "/").compactMap { Int32($0) }
+            guard n.count == 3 else { throw BenchError(description: "--wordcount-layout takes SPOUTS/SPLITS/COUNTS, e.g. 1/2/2") }
+            try wordCount(seconds: 5, spouts: n[0], splits: n[1], counts: n[2])
+            return
+        }
         if CommandLine.arguments.contains("--wordcount") {
-            try wordCount(seconds: 5, spouts: 1, splits: 1, counts: 1)
-            try wordCount(seconds: 5, spouts: 1, splits: 2, counts: 2)
+            // Each layout in a process of its own, so its RSS is its own.
+            for layout in ["1/1/1", "1/2/2"] {
+                let child = Process()
+                child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+                child.arguments = ["--wordcount-layout", layout]
+                try child.run()
+                child.waitUntilExit()
+            }
             return
         }
         let tuples: [[Value]] = (0..<1024).map { [.string("word\($0)"), .int(1)] }
@@ -131,12 +150,12 @@ enum TupleBenchmark {
             ValueCodec.encode($0, into: &b)
             return b
         }
-        time("loop") {
+        let loop = time("loop (picking a tuple: included in the figures below)") {
             var sum = 0
             for i in 0..<n { sum &+= tuples[i & 1023].count }
             return sum
         }
-        time("encode [word, 1] into a reused buffer") {
+        time("encode [word, 1] into a reused buffer", loop: loop) {
             var buffer: [UInt8] = []
             buffer.reserveCapacity(1 << 16)
             var sum = 0
@@ -149,19 +168,19 @@ enum TupleBenchmark {
             }
             return sum
         }
-        try time("decode [word, 1]") {
+        try time("decode [word, 1]", loop: loop) {
             var sum = 0
             for i in 0..<n { sum &+= try ValueCodec.decodeValues(encoded[i & 1023]).count }
             return sum
         }
         var shuffle = try Router(grouping: .shuffle(NullStruct()), subscriber: "split", tasks: [1, 2, 3, 4], sourceFields: ["sentence"])
-        try time("route: shuffle over 4 tasks") {
+        try time("route: shuffle over 4 tasks", loop: loop) {
             var sum = 0
             for i in 0..<n { if case .one(let t) = try shuffle.route(tuples[i & 1023], from: 0) { sum &+= Int(t) } }
             return sum
         }
         var fields = try Router(grouping: .fields(["word"]), subscriber: "count", tasks: [1, 2, 3, 4], sourceFields: ["word", "count"])
-        try time("route: fields on a word over 4 tasks") {
+        try time("route: fields on a word over 4 tasks", loop: loop) {
             var sum = 0
             for i in 0..<n { if case .one(let t) = try fields.route(tuples[i & 1023], from: 0) { sum &+= Int(t) } }
             return sum
