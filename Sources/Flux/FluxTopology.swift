@@ -10,47 +10,59 @@ public struct FluxTopology {
     public let name: String
     public let conf: [String: ConfigValue]
     public let topology: StormTopology
+    /// Its components and streams in the file's order, for printing.
+    public let outline: FluxOutline
 
     /// An error that names the file, the line and what is wrong.
     public struct Failure: Error, CustomStringConvertible, Equatable, Sendable {
         public let description: String
+
+        /// Public for FluxResources, whose failures name what they could not read.
+        public init(description: String) { self.description = description }
     }
 
-    /// - Parameter filter: a properties file (`key=value` lines) whose values replace `${key}` in the file, as
-    ///   Flux's `--filter` does; `${ENV-NAME}` is replaced by the environment variable NAME either way.
-    public static func load(file path: String, filter: String? = nil, registry: ComponentRegistry = .shared) throws(Failure) -> FluxTopology {
-        let text: String
-        var properties: [String: String] = [:]
+    /// - Parameters:
+    ///   - filter: a properties file (`key=value` lines) whose values replace `${key}` in the file, as Flux's
+    ///     `--filter` does; `${ENV-NAME}` is replaced by the environment variable NAME either way.
+    ///   - resources: where includes marked `resource: true` are read from (without, they are refused).
+    public static func load(
+        file path: String, filter: String? = nil, resources: (any FluxResources)? = nil, registry: ComponentRegistry = .shared
+    ) throws(Failure) -> FluxTopology {
+        let text = try readFile(path)
+        let properties = try filter.map { path throws(Failure) in parseProperties(try readFile(path)) } ?? [:]
+        return try parse(text, source: path, properties: properties, resources: resources, registry: registry)
+    }
+
+    /// Loads a topology file that is a resource (Flux's `--resource`). As in Flux, the filter file is then a
+    /// resource too, and included files that are not resources are found from the working directory.
+    public static func load(
+        resource name: String, filter: String? = nil, from resources: any FluxResources, registry: ComponentRegistry = .shared
+    ) throws(Failure) -> FluxTopology {
+        let (text, source) = try resources.read(name)
+        let properties = try filter.map { name throws(Failure) in parseProperties(try resources.read(name).text) } ?? [:]
+        return try parse(
+            text, source: source, properties: properties, resources: resources,
+            includeBase: URL(fileURLWithPath: FileManager.default.currentDirectoryPath), registry: registry)
+    }
+
+    /// - Parameter includeBase: the folder relative `file` includes are found in (default: the source's).
+    public static func parse(
+        _ text: String, source: String, properties: [String: String] = [:],
+        environment: [String: String] = ProcessInfo.processInfo.environment, resources: (any FluxResources)? = nil,
+        includeBase: URL? = nil, registry: ComponentRegistry = .shared
+    ) throws(Failure) -> FluxTopology {
+        let parser = Parser(
+            source: source, registry: registry, properties: properties, environment: environment, resources: resources,
+            includeBase: includeBase ?? URL(fileURLWithPath: source).deletingLastPathComponent())
+        return try parser.topology(try parser.compose(text))
+    }
+
+    static func readFile(_ path: String) throws(Failure) -> String {
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw Failure(description: "\(path): cannot read: \((error as NSError).localizedDescription)")
         }
-        if let filter {
-            do {
-                properties = parseProperties(try String(contentsOfFile: filter, encoding: .utf8))
-            } catch {
-                throw Failure(description: "\(filter): cannot read: \((error as NSError).localizedDescription)")
-            }
-        }
-        return try parse(text, source: path, properties: properties, registry: registry)
-    }
-
-    public static func parse(
-        _ text: String, source: String, properties: [String: String] = [:],
-        environment: [String: String] = ProcessInfo.processInfo.environment, registry: ComponentRegistry = .shared
-    ) throws(Failure) -> FluxTopology {
-        let text = try substitute(text, source: source, properties: properties, environment: environment)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else { throw Failure(description: "\(source): the file is empty") }
-            root = node
-        } catch let failure as Failure {
-            throw failure
-        } catch {
-            throw Failure(description: "\(source): bad YAML: \("\(error)".replacingOccurrences(of: "\n", with: " "))")
-        }
-        return try Parser(source: source, registry: registry).topology(root)
     }
 }
 
@@ -103,6 +115,30 @@ extension FluxTopology {
 struct Parser {
     let source: String
     let registry: ComponentRegistry
+    let properties: [String: String]
+    let environment: [String: String]
+    let resources: (any FluxResources)?
+    let includeBase: URL
+
+    /// A file's YAML tree, after `${...}` substitution (included files are substituted too, as in Flux).
+    func compose(_ text: String) throws(FluxTopology.Failure) -> Node {
+        let text = try FluxTopology.substitute(text, source: source, properties: properties, environment: environment)
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw FluxTopology.Failure(description: "\(source): the file is empty") }
+            return node
+        } catch let failure as FluxTopology.Failure {
+            throw failure
+        } catch {
+            throw FluxTopology.Failure(description: "\(source): bad YAML: \("\(error)".replacingOccurrences(of: "\n", with: " "))")
+        }
+    }
+
+    /// A parser for a file this one includes.
+    func including(_ source: String, base: URL) -> Parser {
+        Parser(
+            source: source, registry: registry, properties: properties, environment: environment, resources: resources,
+            includeBase: base)
+    }
 
     func fail(_ node: Node?, _ message: String) -> FluxTopology.Failure {
         let line = node?.mark.map { ":\($0.line)" } ?? ""
@@ -142,7 +178,7 @@ struct Parser {
         } catch {
             throw fail(root, error.description)
         }
-        return FluxTopology(name: name, conf: defs.conf, topology: topology)
+        return FluxTopology(name: name, conf: defs.conf, topology: topology, outline: defs.outline)
     }
 
     /// What a file and the files it includes define, before the streams are resolved against all of it.
@@ -152,6 +188,7 @@ struct Parser {
         var bolts: [String: StormThrift.Bolt] = [:]
         var declared: [String: [String: StreamInfo]] = [:]
         var streams: [(Parser, Node)] = []
+        var outline = FluxOutline()
     }
 
     /// Adds a file's includes (first), config and components to `defs`. With `override`, what this file defines
@@ -163,28 +200,32 @@ struct Parser {
             guard depth < 10 else { throw fail(includes, "includes nested deeper than 10 (a cycle?)") }
             for item in items {
                 let m = try mapping(item, "an include")
-                if m["resource"]?.bool == true {
-                    throw fail(item, "classpath resources cannot be included (there is no JVM here): use file")
-                }
                 guard let file = try string(m, "file", in: "an include") else { continue }
-                let base = URL(fileURLWithPath: source).deletingLastPathComponent()
-                let path = file.hasPrefix("/") ? file : base.appendingPathComponent(file).path
+                let parser: Parser
                 let text: String
-                do {
-                    text = try String(contentsOfFile: path, encoding: .utf8)
-                } catch {
-                    throw fail(m["file"], "cannot read included file \(path)")
+                if m["resource"]?.bool == true {
+                    guard let resources else {
+                        throw fail(item, "classpath resources are included from a topology archive (storm jar or storm local ARCHIVE org.apache.storm.flux.Flux ...): use file here")
+                    }
+                    let found: (text: String, source: String)
+                    do {
+                        found = try resources.read(file)
+                    } catch {
+                        throw fail(m["file"], error.description)
+                    }
+                    // As in Flux, files a resource includes are found from the working directory.
+                    parser = including(found.source, base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+                    text = found.text
+                } else {
+                    let path = file.hasPrefix("/") ? file : includeBase.appendingPathComponent(file).path
+                    do {
+                        text = try String(contentsOfFile: path, encoding: .utf8)
+                    } catch {
+                        throw fail(m["file"], "cannot read included file \(path)")
+                    }
+                    parser = including(path, base: URL(fileURLWithPath: path).deletingLastPathComponent())
                 }
-                let included: Node
-                do {
-                    guard let node = try Yams.compose(yaml: text) else { throw fail(m["file"], "included file \(path) is empty") }
-                    included = node
-                } catch let failure as FluxTopology.Failure {
-                    throw failure
-                } catch {
-                    throw FluxTopology.Failure(description: "\(path): bad YAML: \("\(error)".replacingOccurrences(of: "\n", with: " "))")
-                }
-                try Parser(source: path, registry: registry).collect(included, into: defs, override: m["override"]?.bool ?? false, depth: depth + 1)
+                try parser.collect(try parser.compose(text), into: defs, override: m["override"]?.bool ?? false, depth: depth + 1)
             }
         }
         if let config = top["config"] {
@@ -196,12 +237,14 @@ struct Parser {
         }
         var seen: Set<String> = []
         func add(
-            _ id: String, _ kind: ComponentRegistry.Kind, _ object: ComponentObject, _ streams: [String: StreamInfo], _ m: Node.Mapping
+            _ id: String, _ kind: ComponentRegistry.Kind, _ object: ComponentObject, _ streams: [String: StreamInfo], _ m: Node.Mapping,
+            className: String
         ) throws(FluxTopology.Failure) {
             if !override && defs.declared[id] != nil { return }
             defs.declared[id] = streams
-            var common = ComponentCommon(
-                inputs: [:], streams: streams, parallelismHint: try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1)
+            let parallelism = try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1
+            defs.outline.put(FluxOutline.Component(id: id, parallelism: parallelism, className: className), spout: kind == .spout)
+            var common = ComponentCommon(inputs: [:], streams: streams, parallelismHint: parallelism)
             if let tasks = try int(m, "numTasks", in: "\(kind.rawValue) '\(id)'") {
                 common.jsonConf = try? JSON.encode(.map([ConfigKey.topologyTasks: .int(Int64(tasks))]))
             }
@@ -231,7 +274,7 @@ struct Parser {
                         throw fail(m["className"], "\(className) is a \(shellKind.rawValue), listed under \(list)")
                     }
                     let (program, fields) = try shell(m, id: id)
-                    try add(id, kind, .shell(program), try shellStreams(m, id: id, defaultFields: fields), m)
+                    try add(id, kind, .shell(program), try shellStreams(m, id: id, defaultFields: fields), m, className: className)
                     continue
                 }
                 let object = JavaObject(fullClassName: className, argsList: try constructorArgs(m, id: id))
@@ -246,7 +289,7 @@ struct Parser {
                 } catch {
                     throw fail(m["className"], "\(error)")
                 }
-                try add(id, kind, .javaObject(object), streams, m)
+                try add(id, kind, .javaObject(object), streams, m, className: className)
             }
         }
         for item in top["streams"]?.sequence ?? [] { defs.streams.append((self, item)) }
@@ -291,6 +334,7 @@ struct Parser {
             throw fail(g["type"], "unknown grouping type '\(type)' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)")
         }
         defs.bolts[to]!.common.inputs[GlobalStreamId(componentId: from, streamId: streamId)] = grouping
+        defs.outline.put(FluxOutline.Stream(from: from, to: to, grouping: type.uppercased(), streamId: streamId))
     }
 
     /// A component's scalar constructor arguments, as JavaObject arguments.

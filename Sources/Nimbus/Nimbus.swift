@@ -12,7 +12,7 @@ import StormThrift
 /// Its methods run on libthrift's connection threads. Every change to topology state happens under one lock,
 /// so checks such as "is this name alive" and the writes that follow are atomic; reads take no lock.
 public final class Nimbus: NimbusHandler {
-    public static let version = "2.8.0-swift"
+    public static let version = StormVersion.storm
 
     let conf: StormConfig
     let state: StormClusterState

@@ -221,7 +221,8 @@ struct GetErrorsCommand: ParsableCommand {
     }
 }
 
+/// `storm version`: Storm's lines first (tools read the version from `Storm X.Y.Z`), then this implementation.
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
-    func run() throws { print("Storm \(Nimbus.version)") }
+    func run() throws { print(StormVersion.report.joined(separator: "\n")) }
 }

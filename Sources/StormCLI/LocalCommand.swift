@@ -1,18 +1,58 @@
 import ArgumentParser
 import Flux
 import Foundation
-import LocalCluster
-import Logging
-import Runtime
 import StormCore
-import StormThrift
 
-/// `storm local FILE`: runs a Flux topology in this process (Storm's LocalCluster: an in-memory nimbus checks and
-/// accepts it, its executors run as threads here) until --duration passes or Ctrl-C, printing a line of
-/// throughput every second.
+/// `storm local`: runs a topology in this process, given either as a Flux file (ours) or Storm 2's way, as an
+/// archive and Flux's main class. Which form a command line is depends on its first argument: an archive (a
+/// `.jar` or `.zip`, or any zip file) is Storm's form.
 struct LocalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "local", abstract: "Run a topology (a Flux YAML file) in this process.")
+        commandName: "local",
+        abstract: "Run a topology in this process.",
+        usage: """
+            storm local <file.yaml> [--duration <secs>] [--resources <dir>] [--filter <file>]
+            storm local <archive> org.apache.storm.flux.Flux [<flux-options>] <file.yaml> [--local-ttl <secs>]
+            """,
+        discussion: """
+            The first form runs a Flux file until --duration passes or Ctrl-C, its shell components in resources/ \
+            beside the file (or --resources). The second is Storm 2's: it runs the Flux file with the archive's \
+            resources/ for --local-ttl seconds (default 20); Flux's options are in docs/flux.md. Both take \
+            --config FILE and -c key=value.
+            """)
+
+    @Argument(parsing: .captureForPassthrough, help: "A Flux file and its options, or an archive, Flux's main class and Flux's arguments.")
+    var arguments: [String] = []
+
+    func run() async throws {
+        // Everything after `local` is captured, help flags too.
+        if let first = arguments.first, ["-h", "--help"].contains(first) {
+            print(Storm.helpMessage(for: Self.self))
+            return
+        }
+        if let form = try ArchiveForm.parse(arguments, skippingValuesOf: LocalFileCommand.valueOptions, when: ArchiveForm.looksLikeArchive) {
+            try await FluxMain(launcher: .local, form: form).run()
+            return
+        }
+        let command: LocalFileCommand
+        do {
+            command = try LocalFileCommand.parse(arguments)
+        } catch {
+            if LocalFileCommand.exitCode(for: error) == .success {
+                print(Storm.helpMessage(for: Self.self))
+                return
+            }
+            throw CLIFailure(message: "local: \(LocalFileCommand.message(for: error))", code: ExitCode.validationFailure.rawValue)
+        }
+        try await command.run()
+    }
+}
+
+/// `storm local FILE.yaml`: a Flux file in this process until --duration passes or Ctrl-C.
+struct LocalFileCommand: ParsableArguments {
+    /// Its options that take a value: the form is told by the first argument that is neither one nor a value.
+    static let valueOptions: Set<String> = ["--duration", "--resources", "--filter"]
+
     @Argument(help: "The topology, in Storm's Flux YAML format.") var file: String
     @Option(help: "Seconds to run (default: until Ctrl-C).") var duration: Double?
     @Option(help: "Where shell components run (default: resources/ beside the file, else the file's folder).")
@@ -23,112 +63,14 @@ struct LocalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let conf = try global.load()
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let flux: FluxTopology
         do {
             flux = try FluxTopology.load(file: file, filter: filter)
         } catch {
             throw CLIFailure(message: error.description)
         }
-        do {
-            try TopologyValidator.validateConf(conf.merging(flux.conf))
-        } catch {
-            throw CLIFailure(message: "\(file): \(error)")
-        }
-        let cluster: LocalCluster
-        let runtime: TopologyRuntime
-        let id: String
-        do {
-            var quiet = Logger(label: "local")
-            // Notices too: shell components' stderr lines are notices.
-            quiet.logLevel = .notice
-            cluster = try await LocalCluster(conf: conf, logger: quiet)
-            let shellDir = try resourcesFolder(given: resources, besideFile: file)
-                ?? URL(fileURLWithPath: file).deletingLastPathComponent().path
-            id = try await cluster.submitTopology(flux.name, conf: flux.conf, topology: flux.topology, resources: shellDir)
-            runtime = cluster.runtime(id)!
-        } catch let error as InvalidTopologyException {
-            throw CLIFailure(message: "cannot run \(file): \(error.msg)")
-        } catch let failure as CLIFailure {
-            throw failure
-        } catch {
-            throw CLIFailure(message: "cannot run \(file): \(error)")
-        }
-        let stop = StopSignals()
-        let spouts = Set(flux.topology.spouts.keys)
-        let components = Self.upstreamFirst(flux.topology)
-        print("running \(id) in this process\(duration.map { " for \($0) s" } ?? "; Ctrl-C stops it")")
-        let started = Date()
-        var last = runtime.stats
-        var lastTime = started
-        var nextLine = started.addingTimeInterval(1)
-        while !stop.stopRequested {
-            if let duration, Date().timeIntervalSince(started) >= duration { break }
-            try? await Task.sleep(for: .milliseconds(50))
-            let now = Date()
-            guard now >= nextLine else { continue }
-            nextLine = nextLine.addingTimeInterval(1)
-            let stats = runtime.stats
-            let interval = now.timeIntervalSince(lastTime)
-            let rates = components.map { c -> String in
-                let count = spouts.contains(c)
-                    ? (stats[c]?.emitted ?? 0) - (last[c]?.emitted ?? 0) : (stats[c]?.executed ?? 0) - (last[c]?.executed ?? 0)
-                return "\(c) \(Self.rate(Double(count) / interval))"
-            }
-            print(String(format: "%5.0fs  ", now.timeIntervalSince(started)) + rates.joined(separator: " | ") + " tuples/s")
-            last = stats
-            lastTime = now
-        }
-        await cluster.shutdown()
-        stop.cancel()
-        let stats = runtime.stats
-        let totals = components.map { c in
-            spouts.contains(c) ? "\(c) emitted \(stats[c]?.emitted ?? 0)" : "\(c) executed \(stats[c]?.executed ?? 0)"
-        }
-        print(String(format: "stopped after %.1f s: ", Date().timeIntervalSince(started)) + totals.joined(separator: ", "))
-        for line in Self.treeSummaries(runtime) { print(line) }
-    }
-
-    /// A line per spout whose tuples were tracked: trees acked with their complete latency, and failed by reason.
-    static func treeSummaries(_ runtime: TopologyRuntime) -> [String] {
-        var bySpout: [String: ExecutorCounts] = [:]
-        for entry in runtime.executorCounts() where entry.isSpout {
-            var c = bySpout[entry.component] ?? ExecutorCounts()
-            c.completeLatency.merge(entry.counts.completeLatency)
-            c.failedByBolts += entry.counts.failedByBolts
-            c.timedOut += entry.counts.timedOut
-            c.pendingTrees += entry.counts.pendingTrees
-            bySpout[entry.component] = c
-        }
-        return bySpout.sorted { $0.key < $1.key }.compactMap { spout, c in
-            let latency = c.completeLatency
-            let failed = c.failedByBolts + c.timedOut
-            guard latency.total > 0 || failed > 0 else { return nil }
-            return "\(spout): \(latency.total) tuple trees acked (complete latency mean "
-                + String(format: "%.2f ms, p99 %.2f ms", latency.meanMillis, latency.quantileMillis(0.99))
-                + "), \(failed) failed (\(c.timedOut) timed out, \(c.failedByBolts) failed by a bolt), \(c.pendingTrees) pending"
-        }
-    }
-
-    /// Components ordered by their distance from the spouts, as the tuples flow.
-    static func upstreamFirst(_ topology: StormTopology) -> [String] {
-        var depth: [String: Int] = [:]
-        for id in topology.spouts.keys { depth[id] = 0 }
-        var changed = true
-        while changed {
-            changed = false
-            for (id, bolt) in topology.bolts {
-                let d = (bolt.common.inputs.keys.compactMap { depth[$0.componentId] }.max() ?? 0) + 1
-                if depth[id] != d && d <= topology.bolts.count {
-                    depth[id] = d
-                    changed = true
-                }
-            }
-        }
-        return depth.keys.sorted { (depth[$0]!, $0) < (depth[$1]!, $1) }
-    }
-
-    static func rate(_ r: Double) -> String {
-        r >= 1e6 ? String(format: "%.2fM", r / 1e6) : r >= 1e3 ? String(format: "%.1fk", r / 1e3) : String(format: "%.0f", r)
+        let folder = try resourcesFolder(given: resources, besideFile: file)
+            ?? URL(fileURLWithPath: file).deletingLastPathComponent().path
+        try await LocalRun(flux: flux, source: file, conf: conf, resources: folder, duration: duration).run()
     }
 }

@@ -33,7 +33,13 @@ struct SubmitCommand: ParsableCommand {
         } catch {
             throw CLIFailure(message: "cannot pack \(folder ?? "the archive"): \(error)")
         }
-        let id = try withNimbus(conf) { nimbus -> String in
+        let id = try Self.submit(flux, archive: archive, conf: conf, inactive: inactive)
+        print("Submitted topology \(flux.name) as \(id)\(folder.map { " with the resources of \($0)" } ?? "")\(inactive ? " (inactive)" : "")")
+    }
+
+    /// Uploads `archive` to the leader nimbus and submits the topology with it; answers the topology's id.
+    static func submit(_ flux: FluxTopology, archive: [UInt8], conf: StormConfig, inactive: Bool) throws -> String {
+        try withNimbus(conf) { nimbus -> String in
             let location = try nimbus.beginFileUpload()
             var offset = 0
             while offset < archive.count {
@@ -47,7 +53,6 @@ struct SubmitCommand: ParsableCommand {
                 options: SubmitOptions(initialStatus: inactive ? .inactive : .active))
             return try nimbus.getTopologySummaryByName(name: flux.name).id
         }
-        print("Submitted topology \(flux.name) as \(id)\(folder.map { " with the resources of \($0)" } ?? "")")
     }
 
     /// A zip archive holding `folder`'s files under `resources/` (an empty archive without one).

@@ -13,7 +13,7 @@ import StormThrift
 /// `supervisor.monitor.frequency.secs`, in case a watch was lost) and records, in the same folder, which of its
 /// ports should run which executors: the workers follow that record.
 public final class Supervisor: Sendable {
-    public static let version = "2.8.0-swift"
+    public static let version = StormVersion.storm
 
     public let id: String
     let conf: StormConfig

@@ -212,7 +212,7 @@ import Testing
         let missing = try String(contentsOf: top, encoding: .utf8).replacingOccurrences(of: "base.yaml", with: "nope.yaml")
         #expect(failure(missing)?.contains("cannot read included file") == true)
         let resource = try String(contentsOf: top, encoding: .utf8).replacingOccurrences(of: "resource: false", with: "resource: true")
-        #expect(failure(resource)?.hasPrefix("t.yaml:3: classpath resources cannot be included") == true)
+        #expect(failure(resource)?.hasPrefix("t.yaml:3: classpath resources are included from a topology archive") == true)
         let components = Self.wordCount + "\ncomponents:\n  - id: \"scheme\"\n    className: \"org.apache.storm.kafka.StringScheme\"\n"
         #expect(failure(components)?.contains("'components' define JVM objects") == true)
     }

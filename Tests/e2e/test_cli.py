@@ -1,6 +1,7 @@
 """The `storm` command line against a real nimbus."""
 
 import os
+import re
 import subprocess
 import time
 
@@ -112,9 +113,15 @@ def test_nimbus_stops_gracefully_on_sigterm():
     assert "nimbus shutting down" in open(n.log_path).read()
 
 
-def test_version():
+def test_version_has_storms_shape_and_names_this_implementation():
     result = run("version")
-    assert result.returncode == 0 and result.stdout.startswith("Storm ")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # streamparse reads the local version with this pattern; the first match must be the release itself.
+    assert re.findall(r"^Storm ([0-9.]+)", result.stdout, flags=re.MULTILINE) == ["2.8.0"]
+    assert lines[0] == "Storm 2.8.0"
+    assert [line.split()[0] for line in lines[1:5]] == ["URL", "Branch", "Compiled", "From"]
+    assert lines[5].startswith("storm-swift ")
 
 
 def test_dev_zookeeper_serves_and_stops(tmp_path):

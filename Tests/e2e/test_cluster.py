@@ -45,7 +45,7 @@ def test_submit_lands_on_both_supervisors_and_followers_refuse_writes(cluster):
     assert sorted((s.num_workers, s.num_used_workers) for s in info.supervisors) == [(2, 1), (2, 1)]
     assert [t.sched_status for t in info.topologies] == ["Fully Scheduled"]
     assert sorted((n.port, n.isLeader) for n in info.nimbuses) == sorted([(leader, True), (follower, False)])
-    assert all(n.version == "2.8.0-swift" for n in info.nimbuses)
+    assert all(n.version == "2.8.0" for n in info.nimbuses)
 
     # Each supervisor recorded which of its ports run what.
     a, b = local_assignments(cluster, "a"), local_assignments(cluster, "b")

@@ -25,7 +25,7 @@ def test_java_example_lists_and_submits(nimbus, client, java_classpath):
                              str(nimbus.port), "from-java"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"nimbus {client.getLeader().host}:{nimbus.port} leader=true version=2.8.0-swift"
+    assert lines[0] == f"nimbus {client.getLeader().host}:{nimbus.port} leader=true version=2.8.0"
     assert "topologies 0" in lines
     summary = client.getTopologySummaryByName("from-java")
     assert f"submitted {summary.id}" in lines
