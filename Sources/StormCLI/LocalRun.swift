@@ -66,6 +66,8 @@ struct LocalRun {
                 return "\(c) \(Self.rate(Double(count) / interval))"
             }
             print(String(format: "%5.0fs  ", now.timeIntervalSince(started)) + rates.joined(separator: " | ") + " tuples/s")
+            // Each second as it happens, also into a pipe (`| tee`, a benchmark reading the lines as they come).
+            fflush(nil)
             last = stats
             lastTime = now
         }
