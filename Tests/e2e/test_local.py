@@ -31,7 +31,10 @@ def test_local_word_count_runs_and_reports(tmp_path):
 def test_ctrl_c_stops_cleanly(tmp_path):
     process = subprocess.Popen([storm_bin(), "local", EXAMPLE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "HOME": str(tmp_path)})
-    time.sleep(2)
+    # Running (its first second's line is out): the handler is in place.
+    for line in process.stdout:
+        if line.strip().startswith("1s "):
+            break
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err

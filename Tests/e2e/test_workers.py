@@ -186,11 +186,18 @@ def test_deactivate_stops_emission_and_activate_resumes(workers_cluster):
     topology_id = start(client, "pause", topology, 2, flowing="sink", more_than=20)
 
     client.deactivate("pause")
-    time.sleep(3)  # the workers see the status within a second; heartbeats report within another
+    # Both spout tasks' workers say so; then the counts settle (heartbeats report every second)...
+    assert wait_until(lambda: worker_logs(workers_cluster, topology_id).count("spouts deactivated") == 2, 30)
+
+    def settled():
+        first = executed(client, "pause", "words")
+        time.sleep(2.5)
+        return executed(client, "pause", "words") == first
+    assert wait_until(settled, 60, interval=0)
+    # ...and stay put: nothing is emitted while the topology is inactive.
     paused = executed(client, "pause", "words")
     time.sleep(3)
     assert executed(client, "pause", "words") == paused
-    assert "spouts deactivated" in worker_logs(workers_cluster, topology_id)
 
     client.activate("pause")
     assert wait_until(lambda: executed(client, "pause", "words") > paused + 10, 30)
@@ -242,11 +249,15 @@ def test_killed_topology_leaves_no_process_behind(workers_cluster):
 
     assert wait_until(lambda: worker_logs(workers_cluster, topology_id).count("spouts activated") == 4, 30)
 
-    client.killTopologyWithOpts("doomed", ttypes.KillOptions(wait_secs=4))
+    wait = 15
+    killed = time.time()
+    client.killTopologyWithOpts("doomed", ttypes.KillOptions(wait_secs=wait))
     # During the wait the workers live on with their spouts deactivated; after it, they are gone.
-    assert wait_until(lambda: worker_logs(workers_cluster, topology_id).count("spouts deactivated") >= 4, 4)
+    assert wait_until(lambda: worker_logs(workers_cluster, topology_id).count("spouts deactivated") >= 4, wait - 2)
     assert len(worker_processes(topology_id)) == 4
-    assert wait_until(lambda: not worker_processes(topology_id), 30), worker_processes(topology_id)
+    assert client.getTopologyInfo(topology_id).status == "KILLED"
+    assert wait_until(lambda: not worker_processes(topology_id), wait + 30), worker_processes(topology_id)
+    assert time.time() - killed >= wait, "the workers went before the kill's wait was over"
     assert wait_until(lambda: not client.getClusterInfo().topologies, 30)
 
 
