@@ -110,6 +110,8 @@ final class WorkerManager: @unchecked Sendable {
                     logger.warning("restarting worker \(w.workerId) on port \(port): \(why)")
                     stop(w, port: port, why: why, force: true)
                     workers[port] = nil
+                    // A worker that hangs soon after its launch is failing too: it backs off like one that exits.
+                    noteFailure(port, launched: w.launched)
                 }
             }
             if workers[port] == nil, let want, hasTopology(want.topologyId) {
@@ -144,7 +146,9 @@ final class WorkerManager: @unchecked Sendable {
             return
         }
         let count = (failures[port]?.count ?? 0) + 1
-        failures[port] = (count, Date().addingTimeInterval(min(30, pow(2, Double(count - 1)))))
+        let pause = min(30, pow(2, Double(count - 1)))
+        failures[port] = (count, Date().addingTimeInterval(pause))
+        logger.warning("the worker on port \(port) failed \(count) time(s) in a row within 30 s of its launch: starting it again in \(Int(pause)) s")
     }
 
     private func launch(_ port: Int32, _ want: LocalAssignment) {

@@ -212,3 +212,43 @@ def test_supervisors_fetch_topology_files_and_resources(cluster):
         assert deserialize(ttypes.StormTopology(), open(os.path.join(d, "stormcode.ser"), "rb").read()) == shell_topology()
     client.killTopologyWithOpts("files", ttypes.KillOptions(wait_secs=0))
     assert wait_until(lambda: not any(os.path.exists(d) for d in dirs), timeout=20)
+
+
+def test_daemons_whose_session_expired_register_and_watch_again(cluster):
+    """A real session expiry: a daemon frozen (SIGSTOP) for longer than storm.zookeeper.session.timeout loses its
+    session; when it thaws it opens a new one, registers again and follows the cluster again."""
+    import signal
+    client = cluster.add_two_supervisors(SLOTS_A, SLOTS_B)
+    submit(client, "before")
+    assert wait_until(lambda: len(slots_in_use(client, "before")) == 2)
+    frozen_for = Cluster.SESSION_TIMEOUT_MS / 1000 + 4
+
+    # Supervisor b: its node goes with its session and its work moves to a.
+    b = cluster.supervisors["b"]
+    b.process.send_signal(signal.SIGSTOP)
+    assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, frozen_for + 10)
+    time.sleep(1)
+    b.process.send_signal(signal.SIGCONT)
+    assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 2, 30)
+    assert wait_until(lambda: "registering supervisor" in b.log_text() and "again" in b.log_text(), 10), b.log_text()[-2000:]
+    # It follows assignments again: a new topology of two workers lands on both supervisors.
+    submit(client, "after-supervisor")
+    assert wait_until(lambda: len(slots_in_use(client, "after-supervisor")) == 2, 30)
+
+    # The leader: the other nimbus takes over; the thawed one comes back as a follower, registered again.
+    leader = cluster.leader_port()
+    [other] = [p for p in cluster.nimbus_ports if p != leader]
+    cluster.nimbuses[leader].process.send_signal(signal.SIGSTOP)
+    other_client = connect(other)
+    assert wait_until(lambda: other_client.getLeader().port == other, frozen_for + 10)
+    cluster.nimbuses[leader].process.send_signal(signal.SIGCONT)
+    assert wait_until(lambda: sorted(n.port for n in other_client.getClusterInfo().nimbuses) == sorted(cluster.nimbus_ports), 30)
+    assert "registering nimbus" in cluster.nimbuses[leader].log_text()
+    # The thawed nimbus answers as a follower, and copies a topology submitted now.
+    thawed = connect(leader)
+    assert wait_until(lambda: thawed.getLeader().port == other, 10)
+    other_client.killTopologyWithOpts("before", ttypes.KillOptions(wait_secs=0))  # frees two slots
+    submit(other_client, "after-nimbus")
+    topology_id = other_client.getTopologySummaryByName("after-nimbus").id
+    assert wait_until(lambda: other_client.getTopologyInfo(topology_id).replication_count == 2, 30)
+    assert wait_until(lambda: len(slots_in_use(other_client, "after-nimbus")) == 2, 30)

@@ -180,6 +180,32 @@ def test_worker_kill9_is_restarted_and_processing_resumes(workers_cluster):
     assert wait_until(lambda: executed(client, "restart", "count") > before + 10, 30)
 
 
+def test_a_hung_worker_is_restarted_and_one_that_keeps_hanging_backs_off(workers_cluster):
+    client, [port_a], _ = two_supervisors(workers_cluster, slots=1)
+    topology_id = start(client, "hung", word_topology("count", spouts=1, bolts=2), 2, flowing="count")
+    supervisor = workers_cluster.supervisors["a"]
+
+    def hang(port):
+        pid = worker_ports(topology_id)[port]
+        os.kill(pid, signal.SIGSTOP)  # alive, but its heartbeats stop
+        return pid
+
+    for times in (1, 2):
+        hung = hang(port_a)
+        # Replaced after supervisor.worker.timeout.secs: the stopped process killed, a new one started.
+        assert wait_until(lambda: worker_ports(topology_id).get(port_a) not in (None, hung), WORKER_TIMEOUT_SECS + 30)
+        assert wait_until(lambda: not os.path.exists(f"/proc/{hung}") or open(f"/proc/{hung}/stat").read().split()[2] == "Z", 10)
+        log = supervisor.log_text()
+        assert "restarting worker" in log and "heartbeat is" in log
+        # Hung within 30 s of its launch: it counts as failing, and the pause grows.
+        assert f"the worker on port {port_a} failed {times} time(s) in a row" in log, log[-2000:]
+        # The new worker's first heartbeats must be in before it is stopped again.
+        assert wait_until(lambda: executed(client, "hung", "count") > 0, 30)
+        time.sleep(2)
+    before = executed(client, "hung", "count")
+    assert wait_until(lambda: executed(client, "hung", "count") > before + 10, 30)
+
+
 def test_deactivate_stops_emission_and_activate_resumes(workers_cluster):
     client, _, _ = two_supervisors(workers_cluster, slots=1)
     topology = word_topology("sink", spouts=2, bolts=2)
