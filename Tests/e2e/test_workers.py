@@ -337,3 +337,37 @@ def test_garbage_on_a_worker_port_closes_only_that_connection(workers_cluster):
     assert worker_ports(topology_id) == workers
     before = executed(client, "sturdy", "count")
     assert wait_until(lambda: executed(client, "sturdy", "count") > before + 10, 30)
+
+
+def test_backpressure_across_two_workers_keeps_both_flat(workers_cluster):
+    """An unthrottled spout in one worker feeds a slow bolt (200 us a tuple) in the other: the spout slows to the
+    bolt's pace, and neither worker's memory grows."""
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    b = TopologyBuilder()
+    b.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"]), 1)
+    b.set_bolt("slow", JavaComponent("storm.swift.testing.SlowBolt", ["value"], args=[200]), 1).shuffle_grouping("sentences")
+    topology_id = submit(client, "pressure", b.build(), {"topology.workers": 2, "topology.acker.executors": 0})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 2, 60)
+    # The spout and the bolt are in different workers: every tuple crosses a socket.
+    hosts = {e.component_id: e.port for e in client.getTopologyInfo(topology_id).executors}
+    assert hosts["sentences"] != hosts["slow"]
+    assert wait_until(lambda: executed(client, "pressure", "slow") > 1000, 30)
+
+    def rss_mib():
+        out = {}
+        for port, pid in worker_ports(topology_id).items():
+            with open(f"/proc/{pid}/status") as f:
+                out[port] = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+        return out
+
+    time.sleep(5)  # queues fill up to their bounds
+    first, emitted_first, executed_first = rss_mib(), executed(client, "pressure", "sentences"), executed(client, "pressure", "slow")
+    time.sleep(20)
+    last, emitted_last, executed_last = rss_mib(), executed(client, "pressure", "sentences"), executed(client, "pressure", "slow")
+    for port in first:
+        assert last[port] - first[port] < 16, (first, last)
+    # The spout emitted about what the bolt took (it alone could emit millions a second), and the bolt kept going.
+    emitted, taken = emitted_last - emitted_first, executed_last - executed_first
+    assert taken > 20 * 1000, taken
+    assert emitted < taken * 1.5 + 100_000, (emitted, taken)
+    print(f"spout {emitted / 20:.0f}/s, slow bolt {taken / 20:.0f}/s; RSS {first} -> {last} MiB")
