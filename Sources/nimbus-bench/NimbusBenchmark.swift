@@ -66,9 +66,10 @@ struct NimbusBenchmark: ParsableCommand {
         let sorted = samples.sorted()
         guard let max = sorted.last else { return "no samples" }
         var parts: [String] = []
-        for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)]
-        where Double(sorted.count) * (1 - q) >= 10 {
-            parts.append(String(format: "%@ %.2f ms", name, sorted[Int((Double(sorted.count) * q).rounded(.down))]))
+        for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)] {
+            let index = Int((Double(sorted.count) * q).rounded(.down))
+            guard sorted.count - index >= 10 else { continue }
+            parts.append("\(name) \(String(format: "%.2f", sorted[index])) ms")
         }
         parts.append(String(format: "max %.2f ms (%d samples)", max, sorted.count))
         return parts.joined(separator: ", ")
