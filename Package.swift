@@ -141,7 +141,11 @@ let package = Package(
         .testTarget(
             name: "WorkerTests",
             dependencies: ["Worker", "Runtime", "Components", "StormCore", "StormThrift", "Tuples", "Locking", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "MultilangTests", dependencies: ["Multilang", "Tuples"]),
+        .testTarget(
+            name: "MultilangTests",
+            dependencies: [
+                "Multilang", "Components", "StormCore", "StormThrift", "Tuples", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore"]),
         .testTarget(
             name: "ClusterStateTests",

@@ -36,22 +36,13 @@ final class ShellConnection {
     }
 
     /// Starts the child and makes the handshake: conf, context and the pid folder in, the child's pid back.
-    func start(context: TopologyContext, streams: [String: StreamInfo], environment: ShellEnvironment) throws {
+    func start(context: TopologyContext, environment: ShellEnvironment) throws {
         try FileManager.default.createDirectory(atPath: environment.pidDirectory, withIntermediateDirectories: true)
         try process.start()
-        var taskToComponent: [String: Value] = [:]
-        for (task, component) in context.taskToComponent { taskToComponent[String(task)] = .string(component) }
-        var outputFields: [String: Value] = [:]
-        for (stream, info) in streams { outputFields[stream] = .list(info.outputFields.map { .string($0) }) }
         let setup: Value = .map([
             "conf": Self.value(.map(context.conf.values)),
             "pidDir": .string(environment.pidDirectory),
-            "context": .map([
-                "task->component": .map(taskToComponent),
-                "taskid": .int(Int64(context.thisTaskId)),
-                "componentid": .string(context.thisComponentId),
-                "stream->outputfields": .map(outputFields),
-            ]),
+            "context": ShellContext.json(context),
         ])
         process.expectReply()
         try process.send(setup)
@@ -160,7 +151,7 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         let wake = self.wake
         let connection = ShellConnection(command: command, environment: environment, context: context, logger: logger) { wake?() }
         self.connection = connection
-        try connection.start(context: context, streams: streams, environment: environment)
+        try connection.start(context: context, environment: environment)
     }
 
     public func execute(_ tuple: Tuple) {
@@ -294,7 +285,7 @@ public final class ShellSpout: ShellProgram, Spout {
         self.collector = collector
         let connection = ShellConnection(command: command, environment: environment, context: context, logger: logger) {}
         self.connection = connection
-        try connection.start(context: context, streams: streams, environment: environment)
+        try connection.start(context: context, environment: environment)
     }
 
     public func nextTuple() {

@@ -132,6 +132,8 @@ public final class TopologyRuntime: @unchecked Sendable {
         executors assigned: Set<Executor>? = nil, transfer: (any TupleTransfer)? = nil,
         shell: ShellEnvironment? = nil, hooks: RuntimeHooks = RuntimeHooks(), logger: Logger = Logger(label: "runtime")
     ) throws {
+        // Components see the topology as submitted, as Storm's user context shows it.
+        let submitted = topology
         // The topology as it runs: with the ackers and the streams between them, spouts and bolts.
         let topology = SystemTopology.build(topology, conf: conf)
         let timeoutsOn = conf[ConfigKey.topologyEnableMessageTimeouts]?.boolValue ?? true
@@ -181,7 +183,7 @@ public final class TopologyRuntime: @unchecked Sendable {
                     : try Self.instantiate(component, registry: registry, shell: shell, logger: logger)
                 let context = TopologyContext(
                     topologyId: topologyId, thisTaskId: taskId, thisComponentId: componentId, taskToComponent: taskToComponent,
-                    conf: conf)
+                    conf: conf, topology: submitted)
                 tasks.append(TaskInstance(taskId: taskId, component: instance, context: context))
             }
             let runner = ExecutorRunner(

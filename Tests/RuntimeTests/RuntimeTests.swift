@@ -249,6 +249,21 @@ enum TestComponents {
         #expect(fatals.withLock { $0 } == ["grumpy: cannot go on"])
     }
 
+    @Test func componentsSeeTheTopologyAsSubmittedWithoutTheAckersItRunsWith() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences")
+        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt").shuffleGrouping("sentences"))
+        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt").fieldsGrouping("split", ["word"]))
+        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered)
+        #expect(runtime.hasAckers)
+        let context = runtime.executors.first { $0.componentId == "split" }!.tasks[0].context
+        #expect(Array(context.thisStreams.keys) == ["default"])
+        #expect(context.thisSources == [GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())])
+        #expect(context.thisTargets == ["default": ["count": .fields(["word"])]])
+        let spout = runtime.executors.first { $0.componentId == "sentences" }!.tasks[0].context
+        #expect(spout.thisSources.isEmpty, "a spout's acker inputs are the runtime's, not the user's")
+    }
+
     @Test func commandlessShellAndUnknownComponentsAreClearErrors() throws {
         let streams = ["default": StreamInfo(outputFields: ["x"], direct: false)]
         let shell = StormTopology(
