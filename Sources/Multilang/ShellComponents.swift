@@ -143,6 +143,8 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
     /// Tuples waiting to be written: one write per batch the executor runs, not one per tuple.
     var outgoing: [UInt8] = []
     var outgoingCount = 0
+    /// Commands the child sent that a bolt does not know, each logged once.
+    var unknownCommands: Set<String> = []
     public var wake: (@Sendable () -> Void)?
 
     public func prepare(context: TopologyContext, collector: any OutputCollector) throws {
@@ -258,7 +260,10 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         case "metrics":
             break
         default:
-            die(ShellError("the subprocess sent an unknown command '\(command)'"))
+            // Storm's ShellBolt ignores what it does not know (a newer adapter's command, say); its ShellSpout dies.
+            if unknownCommands.insert(command).inserted {
+                connection.logger.debug("ignoring the subprocess' unknown command '\(command)' (logged once)")
+            }
         }
     }
 
@@ -329,7 +334,8 @@ public final class ShellSpout: ShellProgram, Spout {
                 case "log": connection.log(m)
                 case "error": collector.reportError(ShellError(m["msg"]?.stringValue ?? "\(m["msg"] ?? .null)"))
                 case "metrics": break
-                default: throw ShellError("the subprocess sent '\(command)' to a spout")
+                // As Storm's ShellSpout: a command a spout does not know ends it (a bolt ignores it).
+                default: throw ShellError("the subprocess sent an unknown command '\(command)' to a spout")
                 }
             }
         } catch {

@@ -1,5 +1,6 @@
 import Components
 import Foundation
+import InMemoryLogging
 import Logging
 import StormCore
 import StormThrift
@@ -64,6 +65,12 @@ struct Child {
             + body.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n"
     }
 
+    /// A spout child: `onNext` runs for every `next`; every command is answered by `sync`.
+    static func spout(onNext: String) -> String {
+        prelude + "while True:\n    msg = read()\n    if msg[\"command\"] == \"next\":\n"
+            + onNext.split(separator: "\n").map { "        " + $0 }.joined(separator: "\n") + "\n    send({\"command\": \"sync\"})\n"
+    }
+
     let environment: ShellEnvironment
 
     init(_ script: String) throws {
@@ -77,7 +84,13 @@ struct Child {
 }
 
 @Suite struct ShellChildTests {
-    let logger = Logger(label: "shell-test")
+    let log = InMemoryLogHandler()
+
+    var logger: Logger {
+        var handler = log
+        handler.logLevel = .debug
+        return Logger(label: "shell-test") { _ in handler }
+    }
 
     func bolt(_ script: String, context: TopologyContext = ContextTopology.context("split", task: 4)) throws -> (ShellBolt, RecordingCollector) {
         let child = try Child(script)
@@ -119,5 +132,47 @@ struct Child {
             "default,lengths,tagged", .map(["type": "FIELDS", "fields": .list(["word"])]), .list([]), "FIELDS",
             .list(["id", "text"]), .list(["word", "length"]),
         ]])
+    }
+
+    @Test func aBoltIgnoresCommandsItDoesNotKnowLoggingEachNameOnce() async throws {
+        let (bolt, collector) = try bolt(Child.bolt(
+            before: """
+                send({"command": "frobnicate", "level": 9})
+                send({"command": "frobnicate"})
+                send({"command": "transmogrify"})
+                """,
+            body: """
+                send({"command": "frobnicate"})
+                send({"command": "emit", "anchors": [tup["id"]], "tuple": [tup["tuple"][0].upper()], "need_task_ids": False})
+                send({"command": "ack", "id": tup["id"]})
+                """))
+        defer { bolt.cleanup() }
+        bolt.execute(tuple(["one"]))
+        bolt.execute(tuple(["two"]))
+        try await pump(bolt) { collector.acked.count == 2 || !collector.fatals.isEmpty }
+        #expect(collector.fatals.isEmpty, "\(collector.fatals)")
+        #expect(collector.emitted == [["ONE"], ["TWO"]])
+        let ignored = log.entries.filter { $0.message.description.contains("unknown command") }
+        #expect(ignored.map(\.message.description).sorted() == [
+            "ignoring the subprocess' unknown command 'frobnicate' (logged once)",
+            "ignoring the subprocess' unknown command 'transmogrify' (logged once)",
+        ])
+        #expect(ignored.allSatisfy { $0.level == .debug })
+    }
+
+    func spout(_ script: String) throws -> (ShellSpout, RecordingCollector) {
+        let child = try Child(script)
+        let context = ContextTopology.context("sentences", task: 1)
+        let spout = ShellSpout(command: child.command, streams: context.thisStreams, environment: child.environment, logger: logger)
+        let collector = RecordingCollector()
+        try spout.open(context: context, collector: collector)
+        return (spout, collector)
+    }
+
+    @Test func aSpoutEndsOnACommandItDoesNotKnowAsStormsDoes() throws {
+        let (spout, collector) = try spout(Child.spout(onNext: #"send({"command": "frobnicate"})"#))
+        defer { spout.close() }
+        spout.nextTuple()
+        #expect(collector.fatals.count == 1 && collector.fatals[0].contains("unknown command 'frobnicate'"), "\(collector.fatals)")
     }
 }
