@@ -100,6 +100,18 @@ final class ShellConnection {
         return Emit(stream: stream, values: values, task: task, needTaskIds: need && task == nil)
     }
 
+    /// Handles a `metrics` message: counted under its name until metrics are served. Storm's worker dies on a
+    /// metrics message without a name, and so does this one; a name no metric is registered under (Storm dies
+    /// there too) is counted, since components cannot register metrics here yet.
+    func recordMetrics(_ m: [String: Value], into metrics: ShellMetricsReceived) throws(ShellError) {
+        guard let name = m["name"]?.stringValue, !name.isEmpty else {
+            throw ShellError("the subprocess sent metrics without a name: \(Value.map(m))")
+        }
+        let params = m["params"] ?? .null
+        metrics.record(name: name, params: params)
+        logger.debug("metrics \(name): \(params)")
+    }
+
     func sendTaskIds(_ ids: [Int32]) throws(ShellError) {
         try process.send(.list(ids.map { .int(Int64($0)) }))
     }
@@ -114,6 +126,8 @@ public class ShellProgram {
     let environment: ShellEnvironment
     let logger: Logger
     var connection: ShellConnection?
+    /// What the child reported with `metrics`.
+    public let metrics = ShellMetricsReceived()
 
     public init(command: [String], streams: [String: StreamInfo], environment: ShellEnvironment, logger: Logger) {
         self.command = command
@@ -258,7 +272,7 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         case "error":
             collector.reportError(ShellError(m["msg"]?.stringValue ?? "\(m["msg"] ?? .null)"))
         case "metrics":
-            break
+            do { try connection.recordMetrics(m, into: metrics) } catch { die(error) }
         default:
             // Storm's ShellBolt ignores what it does not know (a newer adapter's command, say); its ShellSpout dies.
             if unknownCommands.insert(command).inserted {
@@ -333,7 +347,7 @@ public final class ShellSpout: ShellProgram, Spout {
                     }
                 case "log": connection.log(m)
                 case "error": collector.reportError(ShellError(m["msg"]?.stringValue ?? "\(m["msg"] ?? .null)"))
-                case "metrics": break
+                case "metrics": try connection.recordMetrics(m, into: metrics)
                 // As Storm's ShellSpout: a command a spout does not know ends it (a bolt ignores it).
                 default: throw ShellError("the subprocess sent an unknown command '\(command)' to a spout")
                 }

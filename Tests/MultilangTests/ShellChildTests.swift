@@ -160,6 +160,33 @@ struct Child {
         #expect(ignored.allSatisfy { $0.level == .debug })
     }
 
+    @Test func aBoltsMetricsAreCountedPerName() async throws {
+        let (bolt, collector) = try bolt(Child.bolt(
+            before: #"send({"command": "metrics", "name": "words", "params": {"the": 2}})"#,
+            body: """
+                send({"command": "metrics", "name": "latency-ms", "params": len(tup["tuple"][0])})
+                send({"command": "ack", "id": tup["id"]})
+                """))
+        defer { bolt.cleanup() }
+        bolt.execute(tuple(["one"]))
+        bolt.execute(tuple(["three"]))
+        try await pump(bolt) { collector.acked.count == 2 || !collector.fatals.isEmpty }
+        #expect(collector.fatals.isEmpty, "\(collector.fatals)")
+        #expect(bolt.metrics.total == 3)
+        #expect(bolt.metrics.names == ["latency-ms", "words"])
+        #expect(bolt.metrics.entry("latency-ms") == ShellMetricsReceived.Entry(count: 2, lastParams: .int(5)))
+        #expect(bolt.metrics.entry("words") == ShellMetricsReceived.Entry(count: 1, lastParams: .map(["the": .int(2)])))
+    }
+
+    @Test func metricsWithoutANameEndTheBoltAsStormsDo() async throws {
+        let (bolt, collector) = try bolt(Child.bolt(body: #"send({"command": "metrics", "params": 1})"#))
+        defer { bolt.cleanup() }
+        bolt.execute(tuple(["one"]))
+        try await pump(bolt) { !collector.fatals.isEmpty }
+        #expect(collector.fatals.count == 1 && collector.fatals[0].contains("metrics without a name"), "\(collector.fatals)")
+        #expect(bolt.metrics.total == 0)
+    }
+
     func spout(_ script: String) throws -> (ShellSpout, RecordingCollector) {
         let child = try Child(script)
         let context = ContextTopology.context("sentences", task: 1)
@@ -167,6 +194,19 @@ struct Child {
         let collector = RecordingCollector()
         try spout.open(context: context, collector: collector)
         return (spout, collector)
+    }
+
+    @Test func aSpoutsMetricsAreCountedToo() throws {
+        let (spout, collector) = try spout(Child.spout(onNext: """
+            send({"command": "metrics", "name": "polls", "params": 1})
+            send({"command": "emit", "tuple": ["x"], "need_task_ids": False})
+            """))
+        defer { spout.close() }
+        spout.nextTuple()
+        spout.nextTuple()
+        #expect(collector.fatals.isEmpty, "\(collector.fatals)")
+        #expect(collector.emitted == [["x"], ["x"]])
+        #expect(spout.metrics.entry("polls") == ShellMetricsReceived.Entry(count: 2, lastParams: .int(1)))
     }
 
     @Test func aSpoutEndsOnACommandItDoesNotKnowAsStormsDoes() throws {
