@@ -23,18 +23,47 @@ public struct TopologyContext: Sendable {
     public let taskToComponent: [Int32: String]
     /// The topology's conf, merged over the daemon's.
     public let conf: StormConfig
+    /// The topology as submitted, without the system components and streams the runtime adds: what Storm's
+    /// user context describes to a component (its streams, sources and targets).
+    public let topology: StormTopology
 
-    public init(topologyId: String, thisTaskId: Int32, thisComponentId: String, taskToComponent: [Int32: String], conf: StormConfig) {
+    public init(
+        topologyId: String, thisTaskId: Int32, thisComponentId: String, taskToComponent: [Int32: String], conf: StormConfig,
+        topology: StormTopology = StormTopology(spouts: [:], bolts: [:], stateSpouts: [:])
+    ) {
         self.topologyId = topologyId
         self.thisTaskId = thisTaskId
         self.thisComponentId = thisComponentId
         self.taskToComponent = taskToComponent
         self.conf = conf
+        self.topology = topology
     }
 
     /// A component's task ids, sorted.
     public func tasks(of component: String) -> [Int32] {
         taskToComponent.filter { $0.value == component }.map(\.key).sorted()
+    }
+
+    /// A component's declarations: its inputs and the streams it emits on.
+    public func common(of component: String) -> ComponentCommon? {
+        topology.spouts[component]?.common ?? topology.bolts[component]?.common ?? topology.stateSpouts[component]?.common
+    }
+
+    /// The streams this component declares.
+    public var thisStreams: [String: StreamInfo] { common(of: thisComponentId)?.streams ?? [:] }
+
+    /// What this component subscribes to, and how.
+    public var thisSources: [GlobalStreamId: Grouping] { common(of: thisComponentId)?.inputs ?? [:] }
+
+    /// Who subscribes to this component's streams: stream -> subscribing component -> grouping.
+    public var thisTargets: [String: [String: Grouping]] {
+        var targets: [String: [String: Grouping]] = [:]
+        for component in topology.components {
+            for (source, grouping) in component.common.inputs where source.componentId == thisComponentId {
+                targets[source.streamId, default: [:]][component.id] = grouping
+            }
+        }
+        return targets
     }
 }
 

@@ -99,9 +99,9 @@ public final class LocalCluster: @unchecked Sendable {
         let shell = resources.map {
             ShellEnvironment(resourcesDirectory: $0, pidDirectory: localDir.appendingPathComponent("pids/\(id)").path)
         }
+        let hooks = RuntimeHooks(errorSink: { [nimbus] component, _, message in nimbus.recordError(id, component: component, message) })
         let runtime = try TopologyRuntime(
-            topologyId: id, topology: topology, conf: topologyConf, registry: registry, shell: shell, logger: logger)
-        runtime.errorSink = { [nimbus] component, _, message in nimbus.recordError(id, component: component, message) }
+            topologyId: id, topology: topology, conf: topologyConf, registry: registry, shell: shell, hooks: hooks, logger: logger)
         // Spouts start once the topology's status says active (the follower reads it within 100 ms).
         runtime.deactivate()
         try runtime.start()

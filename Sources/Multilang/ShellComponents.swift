@@ -36,22 +36,13 @@ final class ShellConnection {
     }
 
     /// Starts the child and makes the handshake: conf, context and the pid folder in, the child's pid back.
-    func start(context: TopologyContext, streams: [String: StreamInfo], environment: ShellEnvironment) throws {
+    func start(context: TopologyContext, environment: ShellEnvironment) throws {
         try FileManager.default.createDirectory(atPath: environment.pidDirectory, withIntermediateDirectories: true)
         try process.start()
-        var taskToComponent: [String: Value] = [:]
-        for (task, component) in context.taskToComponent { taskToComponent[String(task)] = .string(component) }
-        var outputFields: [String: Value] = [:]
-        for (stream, info) in streams { outputFields[stream] = .list(info.outputFields.map { .string($0) }) }
         let setup: Value = .map([
             "conf": Self.value(.map(context.conf.values)),
             "pidDir": .string(environment.pidDirectory),
-            "context": .map([
-                "task->component": .map(taskToComponent),
-                "taskid": .int(Int64(context.thisTaskId)),
-                "componentid": .string(context.thisComponentId),
-                "stream->outputfields": .map(outputFields),
-            ]),
+            "context": ShellContext.json(context),
         ])
         process.expectReply()
         try process.send(setup)
@@ -109,6 +100,18 @@ final class ShellConnection {
         return Emit(stream: stream, values: values, task: task, needTaskIds: need && task == nil)
     }
 
+    /// Handles a `metrics` message: counted under its name until metrics are served. Storm's worker dies on a
+    /// metrics message without a name, and so does this one; a name no metric is registered under (Storm dies
+    /// there too) is counted, since components cannot register metrics here yet.
+    func recordMetrics(_ m: [String: Value], into metrics: ShellMetricsReceived) throws(ShellError) {
+        guard let name = m["name"]?.stringValue, !name.isEmpty else {
+            throw ShellError("the subprocess sent metrics without a name: \(Value.map(m))")
+        }
+        let params = m["params"] ?? .null
+        metrics.record(name: name, params: params)
+        logger.debug("metrics \(name): \(params)")
+    }
+
     func sendTaskIds(_ ids: [Int32]) throws(ShellError) {
         try process.send(.list(ids.map { .int(Int64($0)) }))
     }
@@ -123,6 +126,8 @@ public class ShellProgram {
     let environment: ShellEnvironment
     let logger: Logger
     var connection: ShellConnection?
+    /// What the child reported with `metrics`.
+    public let metrics = ShellMetricsReceived()
 
     public init(command: [String], streams: [String: StreamInfo], environment: ShellEnvironment, logger: Logger) {
         self.command = command
@@ -152,6 +157,8 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
     /// Tuples waiting to be written: one write per batch the executor runs, not one per tuple.
     var outgoing: [UInt8] = []
     var outgoingCount = 0
+    /// Commands the child sent that a bolt does not know, each logged once.
+    var unknownCommands: Set<String> = []
     public var wake: (@Sendable () -> Void)?
 
     public func prepare(context: TopologyContext, collector: any OutputCollector) throws {
@@ -160,7 +167,7 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         let wake = self.wake
         let connection = ShellConnection(command: command, environment: environment, context: context, logger: logger) { wake?() }
         self.connection = connection
-        try connection.start(context: context, streams: streams, environment: environment)
+        try connection.start(context: context, environment: environment)
     }
 
     public func execute(_ tuple: Tuple) {
@@ -265,9 +272,12 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         case "error":
             collector.reportError(ShellError(m["msg"]?.stringValue ?? "\(m["msg"] ?? .null)"))
         case "metrics":
-            break
+            do { try connection.recordMetrics(m, into: metrics) } catch { die(error) }
         default:
-            die(ShellError("the subprocess sent an unknown command '\(command)'"))
+            // Storm's ShellBolt ignores what it does not know (a newer adapter's command, say); its ShellSpout dies.
+            if unknownCommands.insert(command).inserted {
+                connection.logger.debug("ignoring the subprocess' unknown command '\(command)' (logged once)")
+            }
         }
     }
 
@@ -294,7 +304,7 @@ public final class ShellSpout: ShellProgram, Spout {
         self.collector = collector
         let connection = ShellConnection(command: command, environment: environment, context: context, logger: logger) {}
         self.connection = connection
-        try connection.start(context: context, streams: streams, environment: environment)
+        try connection.start(context: context, environment: environment)
     }
 
     public func nextTuple() {
@@ -337,8 +347,9 @@ public final class ShellSpout: ShellProgram, Spout {
                     }
                 case "log": connection.log(m)
                 case "error": collector.reportError(ShellError(m["msg"]?.stringValue ?? "\(m["msg"] ?? .null)"))
-                case "metrics": break
-                default: throw ShellError("the subprocess sent '\(command)' to a spout")
+                case "metrics": try connection.recordMetrics(m, into: metrics)
+                // As Storm's ShellSpout: a command a spout does not know ends it (a bolt ignores it).
+                default: throw ShellError("the subprocess sent an unknown command '\(command)' to a spout")
                 }
             }
         } catch {

@@ -323,12 +323,12 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector, @unchecked Sen
 
     func reportError(_ error: any Error) {
         runtime.logger.error("\(componentId):\(taskId): \(error)")
-        runtime.errorSink?(componentId, taskId, "\(error)")
+        runtime.hooks.errorSink?(componentId, taskId, "\(error)")
     }
 
     func reportFatal(_ error: any Error) {
         reportError(error)
-        runtime.onFatal?(componentId, taskId, "\(error)")
+        runtime.hooks.onFatal?(componentId, taskId, "\(error)")
     }
 }
 

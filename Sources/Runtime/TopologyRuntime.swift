@@ -60,6 +60,29 @@ public struct ExecutorCounts: Sendable, Equatable {
     public init() {}
 }
 
+/// What a runtime tells its owner, from any of its threads. Given at construction and never changed: executor and
+/// reader threads call these while they run, so a hook set later would be read without synchronization.
+public struct RuntimeHooks: Sendable {
+    /// Where components' errors go besides the log: a worker records them in the cluster state.
+    public var errorSink: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)?
+    /// What happens when a component cannot go on (a shell component's child died): a worker exits.
+    public var onFatal: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)?
+    /// A queue that takes other workers' tuples has filled, or one announced full has been taken: a worker then
+    /// looks again (`checkBackpressure`). Event-driven, not polled: a thread waking every 2 ms to look cost a
+    /// quarter of a word count's throughput on 2 cores.
+    public var onBackpressureChange: (@Sendable () -> Void)?
+
+    public init(
+        errorSink: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)? = nil,
+        onFatal: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)? = nil,
+        onBackpressureChange: (@Sendable () -> Void)? = nil
+    ) {
+        self.errorSink = errorSink
+        self.onFatal = onFatal
+        self.onBackpressureChange = onBackpressureChange
+    }
+}
+
 /// Runs a topology's executors as threads of this process: one thread per executor, tuples crossing threads in
 /// batches through bounded queues. Local mode runs a whole topology this way; a worker runs its share and hands
 /// tuples for the other tasks to a `TupleTransfer`.
@@ -77,18 +100,10 @@ public final class TopologyRuntime: @unchecked Sendable {
     public let streams: StreamTable
     /// The tasks this runtime runs.
     public let localTasks: Set<Int32>
-    /// Where components' errors go (besides the log): a worker records them in the cluster state.
-    public var errorSink: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)?
-    /// Called (from any thread) when a queue that takes other workers' tuples has filled, or one announced full
-    /// has been taken: a worker then looks again (`checkBackpressure`). Event-driven, not polled: a thread
-    /// waking every 2 ms to look cost a quarter of a word count's throughput on 2 cores.
-    public var onBackpressureChange: (@Sendable () -> Void)?
-    /// What happens when a component cannot go on (a shell component's child died): a worker exits.
-    public var onFatal: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)?
+    public let hooks: RuntimeHooks
     private let inFlight = Locked(0)
     private let misrouted = Locked(0)
     private let active = Locked(true)
-    private var threads: [Thread] = []
     /// topology.message.timeout.secs, or nil when topology.enable.message.timeouts is off.
     let messageTimeoutNanos: UInt64?
     /// topology.max.spout.pending: trees a spout task may have in flight.
@@ -111,11 +126,14 @@ public final class TopologyRuntime: @unchecked Sendable {
     /// - Parameters:
     ///   - executors: the executors to run here (all of the topology's when nil).
     ///   - transfer: where tuples for tasks outside `executors` go (dropped when nil).
+    ///   - hooks: what the runtime's threads tell its owner.
     public init(
         topologyId: String, topology: StormTopology, conf: StormConfig, registry: ComponentRegistry = .shared,
         executors assigned: Set<Executor>? = nil, transfer: (any TupleTransfer)? = nil,
-        shell: ShellEnvironment? = nil, logger: Logger = Logger(label: "runtime")
+        shell: ShellEnvironment? = nil, hooks: RuntimeHooks = RuntimeHooks(), logger: Logger = Logger(label: "runtime")
     ) throws {
+        // Components see the topology as submitted, as Storm's user context shows it.
+        let submitted = topology
         // The topology as it runs: with the ackers and the streams between them, spouts and bolts.
         let topology = SystemTopology.build(topology, conf: conf)
         let timeoutsOn = conf[ConfigKey.topologyEnableMessageTimeouts]?.boolValue ?? true
@@ -127,6 +145,7 @@ public final class TopologyRuntime: @unchecked Sendable {
         self.topologyId = topologyId
         self.logger = logger
         self.transfer = transfer
+        self.hooks = hooks
         let plan = TopologyPlan(topology: topology, conf: conf)
         let taskRanges = TaskLayout.taskRanges(plan.tasks)
         var taskToComponent: [Int32: String] = [:]
@@ -164,7 +183,7 @@ public final class TopologyRuntime: @unchecked Sendable {
                     : try Self.instantiate(component, registry: registry, shell: shell, logger: logger)
                 let context = TopologyContext(
                     topologyId: topologyId, thisTaskId: taskId, thisComponentId: componentId, taskToComponent: taskToComponent,
-                    conf: conf)
+                    conf: conf, topology: submitted)
                 tasks.append(TaskInstance(taskId: taskId, component: instance, context: context))
             }
             let runner = ExecutorRunner(
@@ -270,7 +289,6 @@ public final class TopologyRuntime: @unchecked Sendable {
                 finished.leave()
             }
             thread.name = "\(runner.componentId)-executor"
-            threads.append(thread)
             thread.start()
         }
         let ticking = executors.indices.filter { executors[$0].tickSecs != nil }
@@ -465,7 +483,7 @@ public final class TopologyRuntime: @unchecked Sendable {
                 if emitted > 0 { publish(runner, executed: 0, emitted: emitted, executedByStream: executedByStream) }
             }
             if batches.isEmpty { continue }
-            if runner.announced.withLock({ $0 }) { onBackpressureChange?() }
+            if runner.announced.withLock({ $0 }) { hooks.onBackpressureChange?() }
             var executed = 0
             let emittedBefore = collectors.reduce(0) { $0 + $1.emittedCount }
             for batch in batches {
@@ -537,7 +555,7 @@ public final class TopologyRuntime: @unchecked Sendable {
         if force {
             let runner = executors[index]
             if runner.queue.forcePut(batch) >= Self.congestedDepth(runner) && !runner.announced.withLock({ $0 }) {
-                onBackpressureChange?()
+                hooks.onBackpressureChange?()
             }
         } else {
             executors[index].queue.put(batch)
@@ -555,7 +573,7 @@ public final class TopologyRuntime: @unchecked Sendable {
     /// Which of this runtime's tasks other workers must stop sending to: those of bolt executors whose queue is
     /// past `congestedDepth` (until it is back to its capacity), and which they may send to again. `changed` says whether any
     /// executor crossed since the last call. Called from one thread (the worker's backpressure loop), when
-    /// `onBackpressureChange` says it is time: a queue filled, or a congested executor took its queue.
+    /// `hooks.onBackpressureChange` says it is time: a queue filled, or a congested executor took its queue.
     public func checkBackpressure() -> (status: BackpressureStatus, changed: Bool) {
         var status = BackpressureStatus()
         var changed = false

@@ -63,30 +63,11 @@ public enum BackpressureFrame {
     }
 }
 
-/// Tells the peers (through the transfer) when this worker's tasks congest or clear, each time the runtime says a
-/// queue filled or a congested one was taken; resends the status every half second while anything is congested,
-/// so a peer that reconnected or missed a frame learns it.
-final class BackpressureMonitor: @unchecked Sendable {
-    private let runtime: TopologyRuntime
-    private let transfer: WorkerTransfer
+/// Asks for a backpressure look from any thread, coalesced: many requests before the look are one. Made before the
+/// runtime, whose hook it is, so a request from a thread that starts with the runtime is never lost.
+final class BackpressureSignal: Sendable {
     private let wakeUp = DispatchSemaphore(value: 0)
     private let state = Locked((poked: false, stopped: false))
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(runtime: TopologyRuntime, transfer: WorkerTransfer) {
-        self.runtime = runtime
-        self.transfer = transfer
-    }
-
-    func start() {
-        runtime.onBackpressureChange = { [weak self] in self?.poke() }
-        let thread = Thread { [self] in
-            run()
-            finished.signal()
-        }
-        thread.name = "backpressure"
-        thread.start()
-    }
 
     /// Asks for a look soon; cheap when one is already asked for.
     func poke() {
@@ -100,17 +81,51 @@ final class BackpressureMonitor: @unchecked Sendable {
     func stop() {
         state.withLock { $0.stopped = true }
         wakeUp.signal()
+    }
+
+    /// Waits for a request or `timeoutNanos`, and takes what was asked; false once stopped.
+    func wait(timeoutNanos: UInt64) -> Bool {
+        _ = wakeUp.wait(timeout: .now() + .nanoseconds(Int(timeoutNanos)))
+        return state.withLock { s -> Bool in
+            s.poked = false
+            return !s.stopped
+        }
+    }
+}
+
+/// Tells the peers (through the transfer) when this worker's tasks congest or clear, each time the signal says a
+/// queue filled or a congested one was taken; resends the status every half second while anything is congested,
+/// so a peer that reconnected or missed a frame learns it.
+final class BackpressureMonitor: Sendable {
+    private let runtime: TopologyRuntime
+    private let transfer: WorkerTransfer
+    private let signal: BackpressureSignal
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// - Parameter signal: the one the runtime's `onBackpressureChange` hook pokes.
+    init(runtime: TopologyRuntime, transfer: WorkerTransfer, signal: BackpressureSignal) {
+        self.runtime = runtime
+        self.transfer = transfer
+        self.signal = signal
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "backpressure"
+        thread.start()
+    }
+
+    func stop() {
+        signal.stop()
         finished.wait()
     }
 
     private func run() {
         var lastSent: UInt64 = 0
-        while true {
-            _ = wakeUp.wait(timeout: .now() + .nanoseconds(Int(BackpressureFrame.refreshNanos)))
-            if state.withLock({ s -> Bool in
-                s.poked = false
-                return s.stopped
-            }) { return }
+        while signal.wait(timeoutNanos: BackpressureFrame.refreshNanos) {
             let (status, changed) = runtime.checkBackpressure()
             let now = DispatchTime.now().uptimeNanoseconds
             if changed || (!status.congested.isEmpty && now - lastSent >= BackpressureFrame.refreshNanos) {

@@ -115,22 +115,26 @@ public final class Worker: @unchecked Sendable {
         // when it cleans up after this worker.
         let shell = ShellEnvironment(
             resourcesDirectory: dist.appendingPathComponent("resources").path, pidDirectory: local.pidsDirectory.path)
+        let backpressureSignal = BackpressureSignal()
+        let hooks = RuntimeHooks(
+            errorSink: { [self] component, _, message in recordError(component, message) },
+            onFatal: { [self] component, task, message in
+                // As Storm's worker dies: record it, then exit; the supervisor starts this slot's worker again.
+                logger.critical("\(component):\(task) cannot go on: \(message); the worker exits")
+                let done = DispatchSemaphore(value: 0)
+                Task {
+                    await errorWrites.wait(timeoutSeconds: 5)
+                    done.signal()
+                }
+                _ = done.wait(timeout: .now() + 6)
+                exit(20)
+            },
+            onBackpressureChange: { backpressureSignal.poke() })
         let runtime = try TopologyRuntime(
             topologyId: slot.topologyId, topology: topology, conf: topologyConf, registry: registry,
-            executors: Set(executors.map { Executor($0.taskStart, $0.taskEnd) }), transfer: transfer, shell: shell, logger: logger)
+            executors: Set(executors.map { Executor($0.taskStart, $0.taskEnd) }), transfer: transfer, shell: shell, hooks: hooks,
+            logger: logger)
         self.runtime = runtime
-        runtime.errorSink = { [self] component, _, message in recordError(component, message) }
-        runtime.onFatal = { [self] component, task, message in
-            // As Storm's worker dies: record it, then exit; the supervisor starts this slot's worker again.
-            logger.critical("\(component):\(task) cannot go on: \(message); the worker exits")
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                await errorWrites.wait(timeoutSeconds: 5)
-                done.signal()
-            }
-            _ = done.wait(timeout: .now() + 6)
-            exit(20)
-        }
         // Spouts wait for activation: tuples sent before the peers are connected would be dropped.
         runtime.deactivate()
         try runtime.start()
@@ -149,7 +153,7 @@ public final class Worker: @unchecked Sendable {
         }
         try server.start()
         self.server = server
-        let monitor = BackpressureMonitor(runtime: runtime, transfer: transfer)
+        let monitor = BackpressureMonitor(runtime: runtime, transfer: transfer, signal: backpressureSignal)
         monitor.start()
         backpressure = monitor
         try writeLocalHeartbeat()

@@ -51,6 +51,18 @@ final class DirectSpout: Spout {
     }
 }
 
+/// Reports an error for every tuple, and a fatal one for its third.
+final class ComplainingBolt: Components.Bolt {
+    var collector: (any OutputCollector)?
+    var seen = 0
+    func declareOutputFields(_ declarer: inout OutputDeclarer) {}
+    func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
+    func execute(_ tuple: Tuple) {
+        seen += 1
+        if seen == 3 { collector?.reportFatal(RuntimeError(description: "cannot go on")) } else { collector?.reportError(RuntimeError(description: "tuple \(seen)")) }
+    }
+}
+
 /// A custom grouping: every tuple to the subscriber's highest task.
 final class LastTaskOnly: CustomStreamGrouping {
     var last: Int32 = 0
@@ -67,6 +79,7 @@ enum TestComponents {
         }
         r.register("test.Recording", kind: .bolt) { _ in RecordingBolt() }
         r.register("test.Direct", kind: .spout) { _ in DirectSpout() }
+        r.register("test.Complaining", kind: .bolt) { _ in ComplainingBolt() }
         r.registerGrouping("test.LastTaskOnly") { _ in LastTaskOnly() }
         return r
     }()
@@ -214,6 +227,41 @@ enum TestComponents {
         #expect(emitted() == paused)
         runtime.activate()
         #expect(try await within(10) { emitted() > paused })
+    }
+
+    @Test func hooksGivenAtConstructionHearTheExecutorThreads() async throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(1)])
+        builder.subscribe(builder.setBolt("grumpy", "test.Complaining").shuffleGrouping("sentences"))
+        let errors = Locked<[String]>([])
+        let fatals = Locked<[String]>([])
+        let hooks = RuntimeHooks(
+            errorSink: { component, _, message in errors.withLock { $0.append("\(component): \(message)") } },
+            onFatal: { component, _, message in fatals.withLock { $0.append("\(component): \(message)") } })
+        let runtime = try TopologyRuntime(
+            topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered, hooks: hooks)
+        try runtime.start()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && runtime.stats["grumpy"]?.executed != 5 { try await Task.sleep(for: .milliseconds(10)) }
+        runtime.stop()
+        // A fatal error is an error too: recorded first, then the owner decides (a worker exits).
+        #expect(errors.withLock { $0 } == ["grumpy: tuple 1", "grumpy: tuple 2", "grumpy: cannot go on", "grumpy: tuple 4", "grumpy: tuple 5"])
+        #expect(fatals.withLock { $0 } == ["grumpy: cannot go on"])
+    }
+
+    @Test func componentsSeeTheTopologyAsSubmittedWithoutTheAckersItRunsWith() throws {
+        var builder = TopologyBuilder(registry: TestComponents.registered)
+        builder.setSpout("sentences", "test.FiniteSentences")
+        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt").shuffleGrouping("sentences"))
+        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt").fieldsGrouping("split", ["word"]))
+        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered)
+        #expect(runtime.hasAckers)
+        let context = runtime.executors.first { $0.componentId == "split" }!.tasks[0].context
+        #expect(Array(context.thisStreams.keys) == ["default"])
+        #expect(context.thisSources == [GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())])
+        #expect(context.thisTargets == ["default": ["count": .fields(["word"])]])
+        let spout = runtime.executors.first { $0.componentId == "sentences" }!.tasks[0].context
+        #expect(spout.thisSources.isEmpty, "a spout's acker inputs are the runtime's, not the user's")
     }
 
     @Test func commandlessShellAndUnknownComponentsAreClearErrors() throws {

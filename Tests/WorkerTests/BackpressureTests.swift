@@ -37,12 +37,13 @@ import Tuples
 
     @Test func receivingNeverWaitsAndAFullQueueIsAnnouncedUntilItDrains() throws {
         // Not started: nothing drains the sink's queues, as when its executor is busy.
-        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: try oneBoltTopology(), conf: .defaults)
+        let pokes = Locked(0)
+        let runtime = try TopologyRuntime(
+            topologyId: "t-1-1", topology: try oneBoltTopology(), conf: .defaults,
+            hooks: RuntimeHooks(onBackpressureChange: { pokes.withLock { $0 += 1 } }))
         let stream = runtime.streams.stream("sentences", "default")!
         let sinkTasks = runtime.executors.filter { $0.componentId == "sink" }.map { $0.tasks[0].taskId }
         let batch = (0..<256).map { _ in Delivery(task: sinkTasks[0], tuple: Tuple(values: [.string("x")], stream: stream, sourceTask: 2)) }
-        let pokes = Locked(0)
-        runtime.onBackpressureChange = { pokes.withLock { $0 += 1 } }
         let started = Date()
         // Past twice the queue's 64 batches (what local producers may fill it with, and as much again).
         for _ in 0..<150 { runtime.receive(batch) }
@@ -58,6 +59,25 @@ import Tuples
         #expect(runner.queue.takeAll(timeoutMillis: 0).count == 151)
         let after = runtime.checkBackpressure()
         #expect(after.changed && after.status.congested.isEmpty && Set(after.status.clear) == Set(sinkTasks))
+    }
+
+    @Test func aLookAskedForBeforeTheMonitorRunsIsNotLost() throws {
+        // As a worker wires it: the signal first, its hook in the runtime, the monitor last. A reader thread may
+        // overfill a queue as soon as the server is up, before the monitor's loop runs.
+        let signal = BackpressureSignal()
+        let runtime = try TopologyRuntime(
+            topologyId: "t-1-1", topology: try oneBoltTopology(), conf: .defaults,
+            hooks: RuntimeHooks(onBackpressureChange: { signal.poke() }))
+        let stream = runtime.streams.stream("sentences", "default")!
+        let sink = runtime.executors.first { $0.componentId == "sink" }!.tasks[0].taskId
+        let batch = (0..<256).map { _ in Delivery(task: sink, tuple: Tuple(values: [.string("x")], stream: stream, sourceTask: 2)) }
+        for _ in 0..<130 { runtime.receive(batch) }
+        let started = Date()
+        #expect(signal.wait(timeoutNanos: 10_000_000_000))
+        #expect(Date().timeIntervalSince(started) < 5, "the look asked for was lost: the monitor slept its full wait")
+        #expect(runtime.checkBackpressure().status.congested == [sink])
+        signal.stop()
+        #expect(!signal.wait(timeoutNanos: 10_000_000_000), "a stopped signal ends the monitor's loop")
     }
 
     @Test func anExecutorSendingToACongestedTaskWaitsUntilItClears() throws {

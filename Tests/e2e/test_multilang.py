@@ -470,3 +470,59 @@ def test_components_written_for_storms_storm_py_run_with_the_import_changed():
     assert "all 100 sentences acked" in run.stderr
     # Each sentence a tree (sentence, words), acked through the storm.py-style split and the Swift counter.
     assert "sentences: 100 tuple trees acked" in run.stdout and "0 failed" in run.stdout, run.stdout
+
+
+# pystorm builds a named tuple type for each source stream from the context's source->stream->fields, so
+# `tup.values.word` works only when the worker sends it; the rest of the context is read by hand.
+CONTEXT_READER = """
+    from pystorm import Bolt
+
+    class ContextReader(Bolt):
+        def initialize(self, conf, context):
+            self.told = False
+
+        def process(self, tup):
+            if not self.told:
+                self.told = True
+                ctx = self.context
+                targets = ctx["stream->target->grouping"]["default"]
+                source = ctx["source->stream->grouping"]["split"]["default"]
+                self.emit(["context", "streams=%s targets=%s source=%s:%s fields=%s" % (
+                    ",".join(sorted(ctx["streams"])),
+                    ",".join("%s:%s" % (target, g["type"]) for target, g in sorted(targets.items())),
+                    source["type"], ",".join(source["fields"]), ",".join(ctx["source->stream->fields"]["split"]["default"]))])
+            self.emit(["word", tup.values.word])
+
+    ContextReader().run()
+"""
+
+
+def test_a_pystorm_bolt_reads_its_streams_groupings_and_source_fields_from_the_context():
+    path = flux_file("""
+        name: "context"
+        spouts:
+          - {id: "sentences", className: "storm.swift.SentenceSpout", constructorArgs: [20]}
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs: [["python3", "split.py"], ["word"]]
+          - id: "reader"
+            className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+            constructorArgs: [["python3", "reader.py"], ["key", "value"]]
+          - {id: "log", className: "org.apache.storm.flux.wrappers.bolts.LogInfoBolt"}
+          - {id: "discard", className: "org.apache.storm.perf.bolt.DevNullBolt"}
+        streams:
+          - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+          - {from: "split", to: "reader", grouping: {type: FIELDS, args: ["word"]}}
+          - {from: "reader", to: "log", grouping: {type: GLOBAL}}
+          - {from: "reader", to: "discard", grouping: {type: LOCAL_OR_SHUFFLE}}
+    """, split=SPLIT, reader=CONTEXT_READER)
+    run = run_local(path, 5)
+    words = sum(expected_counts(20, [0]).values())
+    assert f"reader executed {words}" in run.stdout, run.stdout + run.stderr[-3000:]
+    told = re.findall(r"component=log:\d+ (?:\[\w+\] )?\[context, (.*)\]", run.stderr)
+    # A global grouping is a fields grouping on no fields, as Storm describes it.
+    assert told == ["streams=default targets=discard:LOCAL_OR_SHUFFLE,log:FIELDS source=FIELDS:word fields=word"], \
+        run.stderr[-3000:]
+    named = re.findall(r"component=log:\d+ (?:\[\w+\] )?\[word, (\w+)\]", run.stderr)
+    assert len(named) == words

@@ -1,0 +1,218 @@
+import Components
+import Foundation
+import InMemoryLogging
+import Logging
+import StormCore
+import StormThrift
+import Testing
+import Tuples
+
+@testable import Multilang
+
+/// What a shell component did with what its child said, as the runtime's collectors would see it.
+final class RecordingCollector: OutputCollector, SpoutOutputCollector {
+    var emitted: [[Value]] = []
+    var acked: [Tuple] = []
+    var failed: [Tuple] = []
+    var errors: [String] = []
+    var fatals: [String] = []
+
+    func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32] {
+        emitted.append(values)
+        return [7]
+    }
+    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32] {
+        emitted.append(values)
+        return [7]
+    }
+    func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple]) { emitted.append(values) }
+    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) { emitted.append(values) }
+    func ack(_ tuple: Tuple) { acked.append(tuple) }
+    func fail(_ tuple: Tuple) { failed.append(tuple) }
+    func reportError(_ error: any Error) { errors.append("\(error)") }
+    func reportFatal(_ error: any Error) { fatals.append("\(error)") }
+}
+
+/// Real Python children speaking the protocol by hand (no adapter), so each test says exactly what the child sends.
+struct Child {
+    static let prelude = """
+        import json, os, sys
+
+        def read():
+            lines = []
+            while True:
+                line = sys.stdin.readline()
+                if not line:
+                    sys.exit(0)
+                if line == "end\\n":
+                    return json.loads("".join(lines))
+                lines.append(line)
+
+        def send(message):
+            sys.stdout.write(json.dumps(message) + "\\nend\\n")
+            sys.stdout.flush()
+
+        setup = read()
+        open(os.path.join(setup["pidDir"], str(os.getpid())), "w").close()
+        send({"pid": os.getpid()})
+        context = setup["context"]
+
+        """
+
+    /// A bolt child: `before` runs once after the handshake, `body` for every tuple `tup` (heartbeats answered).
+    static func bolt(before: String = "", body: String) -> String {
+        prelude + before + "\nwhile True:\n    tup = read()\n    if tup[\"stream\"] == \"__heartbeat\":\n        send({\"command\": \"sync\"})\n        continue\n"
+            + body.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n"
+    }
+
+    /// A spout child: `onNext` runs for every `next`; every command is answered by `sync`.
+    static func spout(onNext: String) -> String {
+        prelude + "while True:\n    msg = read()\n    if msg[\"command\"] == \"next\":\n"
+            + onNext.split(separator: "\n").map { "        " + $0 }.joined(separator: "\n") + "\n    send({\"command\": \"sync\"})\n"
+    }
+
+    let environment: ShellEnvironment
+
+    init(_ script: String) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("multilang-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try script.write(to: folder.appendingPathComponent("child.py"), atomically: true, encoding: .utf8)
+        environment = ShellEnvironment(resourcesDirectory: folder.path, pidDirectory: folder.appendingPathComponent("pids").path)
+    }
+
+    var command: [String] { ["python3", "child.py"] }
+}
+
+@Suite struct ShellChildTests {
+    let log = InMemoryLogHandler()
+
+    var logger: Logger {
+        var handler = log
+        handler.logLevel = .debug
+        return Logger(label: "shell-test") { _ in handler }
+    }
+
+    func bolt(_ script: String, context: TopologyContext = ContextTopology.context("split", task: 4)) throws -> (ShellBolt, RecordingCollector) {
+        let child = try Child(script)
+        let bolt = ShellBolt(command: child.command, streams: context.thisStreams, environment: child.environment, logger: logger)
+        let collector = RecordingCollector()
+        try bolt.prepare(context: context, collector: collector)
+        return (bolt, collector)
+    }
+
+    func tuple(_ values: [Value]) -> Tuple {
+        Tuple(values: values, fields: Fields(["sentence"]), sourceComponent: "sentences", sourceStream: "default", sourceTask: 1)
+    }
+
+    /// Pumps the bolt (as its executor does) until `done` holds, for up to 10 s.
+    func pump(_ bolt: ShellBolt, until done: () -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(10)
+        bolt.pump()
+        while !done() && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            bolt.pump()
+        }
+    }
+
+    @Test func aChildReadsItsStreamsGroupingsAndSourceFieldsFromTheContext() async throws {
+        let (bolt, collector) = try bolt(Child.bolt(body: """
+            targets = context["stream->target->grouping"]
+            sources = context["source->stream->grouping"]
+            fields = context["source->stream->fields"]
+            send({"command": "emit", "anchors": [tup["id"]], "need_task_ids": False, "tuple": [
+                ",".join(sorted(context["streams"])), targets["default"]["count"], targets["lengths"]["audit"]["fields"],
+                sources["sentences"]["other"]["type"], fields["sentences"]["other"], context["stream->outputfields"]["lengths"]]})
+            send({"command": "ack", "id": tup["id"]})
+            """))
+        defer { bolt.cleanup() }
+        bolt.execute(tuple(["the cow"]))
+        try await pump(bolt) { collector.acked.count == 1 || !collector.fatals.isEmpty }
+        #expect(collector.fatals.isEmpty, "\(collector.fatals)")
+        #expect(collector.emitted == [[
+            "default,lengths,tagged", .map(["type": "FIELDS", "fields": .list(["word"])]), .list([]), "FIELDS",
+            .list(["id", "text"]), .list(["word", "length"]),
+        ]])
+    }
+
+    @Test func aBoltIgnoresCommandsItDoesNotKnowLoggingEachNameOnce() async throws {
+        let (bolt, collector) = try bolt(Child.bolt(
+            before: """
+                send({"command": "frobnicate", "level": 9})
+                send({"command": "frobnicate"})
+                send({"command": "transmogrify"})
+                """,
+            body: """
+                send({"command": "frobnicate"})
+                send({"command": "emit", "anchors": [tup["id"]], "tuple": [tup["tuple"][0].upper()], "need_task_ids": False})
+                send({"command": "ack", "id": tup["id"]})
+                """))
+        defer { bolt.cleanup() }
+        bolt.execute(tuple(["one"]))
+        bolt.execute(tuple(["two"]))
+        try await pump(bolt) { collector.acked.count == 2 || !collector.fatals.isEmpty }
+        #expect(collector.fatals.isEmpty, "\(collector.fatals)")
+        #expect(collector.emitted == [["ONE"], ["TWO"]])
+        let ignored = log.entries.filter { $0.message.description.contains("unknown command") }
+        #expect(ignored.map(\.message.description).sorted() == [
+            "ignoring the subprocess' unknown command 'frobnicate' (logged once)",
+            "ignoring the subprocess' unknown command 'transmogrify' (logged once)",
+        ])
+        #expect(ignored.allSatisfy { $0.level == .debug })
+    }
+
+    @Test func aBoltsMetricsAreCountedPerName() async throws {
+        let (bolt, collector) = try bolt(Child.bolt(
+            before: #"send({"command": "metrics", "name": "words", "params": {"the": 2}})"#,
+            body: """
+                send({"command": "metrics", "name": "latency-ms", "params": len(tup["tuple"][0])})
+                send({"command": "ack", "id": tup["id"]})
+                """))
+        defer { bolt.cleanup() }
+        bolt.execute(tuple(["one"]))
+        bolt.execute(tuple(["three"]))
+        try await pump(bolt) { collector.acked.count == 2 || !collector.fatals.isEmpty }
+        #expect(collector.fatals.isEmpty, "\(collector.fatals)")
+        #expect(bolt.metrics.total == 3)
+        #expect(bolt.metrics.names == ["latency-ms", "words"])
+        #expect(bolt.metrics.entry("latency-ms") == ShellMetricsReceived.Entry(count: 2, lastParams: .int(5)))
+        #expect(bolt.metrics.entry("words") == ShellMetricsReceived.Entry(count: 1, lastParams: .map(["the": .int(2)])))
+    }
+
+    @Test func metricsWithoutANameEndTheBoltAsStormsDo() async throws {
+        let (bolt, collector) = try bolt(Child.bolt(body: #"send({"command": "metrics", "params": 1})"#))
+        defer { bolt.cleanup() }
+        bolt.execute(tuple(["one"]))
+        try await pump(bolt) { !collector.fatals.isEmpty }
+        #expect(collector.fatals.count == 1 && collector.fatals[0].contains("metrics without a name"), "\(collector.fatals)")
+        #expect(bolt.metrics.total == 0)
+    }
+
+    func spout(_ script: String) throws -> (ShellSpout, RecordingCollector) {
+        let child = try Child(script)
+        let context = ContextTopology.context("sentences", task: 1)
+        let spout = ShellSpout(command: child.command, streams: context.thisStreams, environment: child.environment, logger: logger)
+        let collector = RecordingCollector()
+        try spout.open(context: context, collector: collector)
+        return (spout, collector)
+    }
+
+    @Test func aSpoutsMetricsAreCountedToo() throws {
+        let (spout, collector) = try spout(Child.spout(onNext: """
+            send({"command": "metrics", "name": "polls", "params": 1})
+            send({"command": "emit", "tuple": ["x"], "need_task_ids": False})
+            """))
+        defer { spout.close() }
+        spout.nextTuple()
+        spout.nextTuple()
+        #expect(collector.fatals.isEmpty, "\(collector.fatals)")
+        #expect(collector.emitted == [["x"], ["x"]])
+        #expect(spout.metrics.entry("polls") == ShellMetricsReceived.Entry(count: 2, lastParams: .int(1)))
+    }
+
+    @Test func aSpoutEndsOnACommandItDoesNotKnowAsStormsDoes() throws {
+        let (spout, collector) = try spout(Child.spout(onNext: #"send({"command": "frobnicate"})"#))
+        defer { spout.close() }
+        spout.nextTuple()
+        #expect(collector.fatals.count == 1 && collector.fatals[0].contains("unknown command 'frobnicate'"), "\(collector.fatals)")
+    }
+}
