@@ -55,6 +55,9 @@ public final class Worker: @unchecked Sendable {
     /// Paths with a watch armed (a watch is one-shot; arming one per read would pile them up).
     private let watching = Locked<Set<String>>([])
     private let errorTimes = Locked<[String: [Date]]>([:])
+    /// `topology.max.error.report.per.interval` and `topology.error.throttle.interval.secs` from the topology's
+    /// conf (it may set its own), read at start.
+    private let errorThrottle = Locked((limit: 5, interval: 10.0))
     private let errorWrites = PendingWrites()
     var hostname: String { conf["storm.local.hostname"]?.stringValue ?? ProcessInfo.processInfo.hostName }
 
@@ -95,6 +98,12 @@ public final class Worker: @unchecked Sendable {
             topologyConf = conf.merging(try JSON.decodeObject(text))
         } catch {
             throw WorkerError(description: "cannot read topology \(slot.topologyId) from \(dist.path): \(error)")
+        }
+        errorThrottle.withLock {
+            $0 = (
+                (try? topologyConf.int(ConfigKey.topologyMaxErrorReportPerInterval)) ?? 5,
+                Double((try? topologyConf.int(ConfigKey.topologyErrorThrottleIntervalSecs)) ?? 10)
+            )
         }
         // Relative paths in components (and shell components' resources) resolve in the topology's folder.
         _ = FileManager.default.changeCurrentDirectoryPath(dist.path)
@@ -210,8 +219,7 @@ public final class Worker: @unchecked Sendable {
     /// Writes a component's error to the topology's errors, at most `topology.max.error.report.per.interval`
     /// per component every `topology.error.throttle.interval.secs` (the rest are only logged).
     func recordError(_ component: String, _ message: String) {
-        let limit = (try? conf.int(ConfigKey.topologyMaxErrorReportPerInterval)) ?? 5
-        let interval = Double((try? conf.int(ConfigKey.topologyErrorThrottleIntervalSecs)) ?? 10)
+        let (limit, interval) = errorThrottle.withLock { $0 }
         let now = Date()
         let allowed = errorTimes.withLock { times -> Bool in
             var recent = (times[component] ?? []).filter { now.timeIntervalSince($0) < interval }

@@ -39,6 +39,38 @@ import Testing
         await cluster.shutdown()
     }
 
+    /// A kill deactivates the spouts at once and removes the topology only when its wait is over.
+    @Test func aKillStopsTheSpoutsAtOnceAndRemovesTheTopologyAfterItsWait() async throws {
+        let cluster = try await LocalCluster()
+        var builder = TopologyBuilder()
+        builder.setSpout("words", "org.apache.storm.testing.TestWordSpout", parallelism: 2)
+        builder.subscribe(builder.setBolt("count", "org.apache.storm.testing.TestWordCounter", parallelism: 2).fieldsGrouping("words", ["word"]))
+        let id = try await cluster.submitTopology("doomed", topology: try builder.build())
+        let runtime = try #require(cluster.runtime(id))
+        func emitted() -> Int64 { runtime.stats["words"]?.emitted ?? 0 }
+        #expect(await waitFor(10) { emitted() > 10 })
+        let killed = Date()
+        try await cluster.killTopology("doomed", waitSecs: 4)
+        // Twenty words a second while active: no new word for a second means the spouts stopped.
+        var stoppedAt: Date?
+        var last = emitted()
+        while stoppedAt == nil && Date().timeIntervalSince(killed) < 3 {
+            try await Task.sleep(for: .seconds(1))
+            if emitted() == last { stoppedAt = Date() }
+            last = emitted()
+        }
+        #expect(stoppedAt != nil, "the spouts kept emitting after the kill")
+        // Still there, killed, until the wait is over (checked while there is time left of it); then gone.
+        if Date().timeIntervalSince(killed) < 3.5 {
+            #expect(cluster.runtime(id) != nil, "removed before its wait was over")
+            #expect(try cluster.nimbus.getTopologySummary(id: id).status == "KILLED")
+        }
+        #expect(await waitFor(30) { cluster.runtime(id) == nil })
+        #expect(Date().timeIntervalSince(killed) >= 4, "removed before its wait was over")
+        #expect(emitted() == last)
+        await cluster.shutdown()
+    }
+
     @Test func deactivateStopsTheSpoutsAndActivateResumesThem() async throws {
         let cluster = try await LocalCluster()
         // Storm's TestWordSpout: ten words a second, so the test leaves the machine to the others.

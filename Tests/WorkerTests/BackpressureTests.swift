@@ -95,7 +95,13 @@ import Tuples
         other.start()
         #expect(done.wait(timeout: .now() + 0.5) == .timedOut, "the executor went on while its target was congested")
         // Tuples for other tasks are not held.
-        transfer.transfer([Delivery(task: 9, tuple: batch[0].tuple)])
+        let otherDone = DispatchSemaphore(value: 0)
+        Thread {
+            transfer.transfer([Delivery(task: 9, tuple: batch[0].tuple)])
+            otherDone.signal()
+        }.start()
+        #expect(otherDone.wait(timeout: .now() + 2) == .success, "a batch for an uncongested task waited")
+        #expect(done.wait(timeout: .now()) == .timedOut, "the batch for the congested task went on")
         transfer.apply(BackpressureStatus(clear: [7]))
         #expect(done.wait(timeout: .now() + 2) == .success)
         #expect(transfer.congestedTasks == [8])

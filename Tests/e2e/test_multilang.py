@@ -135,11 +135,20 @@ def test_python_bolts_in_two_workers_count_exactly(workers_cluster):
     assert wait_until(lambda: executed(client, "pywords", "log") == sum(expected.values()), 60), \
         worker_logs(workers_cluster, topology_id)[-3000:]
     assert final_counts(worker_logs(workers_cluster, topology_id)) == expected
+    # A worker that dies on its own (kill -9, its topology alive): its children go too, and a new worker with new
+    # children takes its place.
+    port, pid = sorted(worker_ports(topology_id).items())[0]
+    children = children_of(pid)
+    assert children
+    os.kill(pid, 9)
+    assert wait_until(lambda: not any(alive(c) for c in children), 30), children
+    assert wait_until(lambda: worker_ports(topology_id).get(port) not in (None, pid) and children_of(worker_ports(topology_id)[port]), 60)
     # The children write their pids where the supervisor looks when it cleans up after a worker.
-    pids = []
-    for path in __import__("glob").glob(f"{workers_cluster.dir}/supervisor-*/workers/*/pids/*"):
-        pids.append(int(os.path.basename(path)))
-    assert len(pids) == 4
+    def recorded():
+        return [int(os.path.basename(path))
+                for path in __import__("glob").glob(f"{workers_cluster.dir}/supervisor-*/workers/*/pids/*")]
+    assert wait_until(lambda: len(recorded()) == 4, 30), recorded()
+    pids = recorded()
     client.killTopologyWithOpts("pywords", ttypes.KillOptions(wait_secs=0))
     assert wait_until(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 30)
 
@@ -202,9 +211,61 @@ def test_a_failing_child_is_reported_and_its_worker_restarted(workers_cluster, f
     # `storm get-errors` shows it too, and the supervisor restarts the worker that died of it.
     out = workers_cluster.cli("get-errors", failure)
     assert expected[0] in out.stdout, out
-    logs = workers_cluster.supervisors["a"].log_text() + workers_cluster.supervisors["b"].log_text()
-    assert wait_until(lambda: "ended with exit status 20" in workers_cluster.supervisors["a"].log_text()
-                      + workers_cluster.supervisors["b"].log_text(), 30), logs[-3000:]
+    def supervisor_logs():
+        return workers_cluster.supervisors["a"].log_text() + workers_cluster.supervisors["b"].log_text()
+
+    def launched():
+        return [int(p) for p in re.findall(r"launched worker \S+ \(pid (\d+)\)", supervisor_logs())]
+    assert wait_until(lambda: "ended with exit status 20" in supervisor_logs(), 30), supervisor_logs()[-3000:]
+    # A new worker process, and the old one gone...
+    assert wait_until(lambda: len(set(launched())) >= 2, 60), supervisor_logs()[-3000:]
+    first = launched()[0]
+    assert wait_until(lambda: not alive(first), 10)
+
+    # ...with its child: every bad.py left is the child of a live worker of this topology.
+    def strays():
+        workers = set(worker_ports(topology_id).values())
+        return [pid for pid, parent in processes_running("bad.py") if parent not in workers]
+    assert wait_until(lambda: not strays(), 15), strays()
+
+
+def children_of(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if entry.isdigit() and int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def processes_running(script):
+    """(pid, parent pid) of every live process whose command line names `script`."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if script.encode() not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            out.append((int(entry), int(fields[1])))
+    return out
 
 
 def test_storm_submit_packs_the_resources_and_the_topology_runs(workers_cluster):
@@ -526,3 +587,37 @@ def test_a_pystorm_bolt_reads_its_streams_groupings_and_source_fields_from_the_c
         run.stderr[-3000:]
     named = re.findall(r"component=log:\d+ (?:\[\w+\] )?\[word, (\w+)\]", run.stderr)
     assert len(named) == words
+
+
+REPORTER = """
+    from stormclient.multilang import Bolt
+    class Reporter(Bolt):
+        def process(self, tup):
+            self._send({"command": "error", "msg": "bad word " + tup.values[0]})
+            self.ack(tup)
+    Reporter().run()
+"""
+
+
+def test_a_shell_bolts_errors_reach_the_topology_throttled_per_interval(workers_cluster):
+    """Storm's multilang `error` command: each one is the component's error in getTopologyInfo and `storm
+    get-errors`, at most topology.max.error.report.per.interval of them per topology.error.throttle.interval.secs
+    (the rest are only logged); the bolt keeps running."""
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    folder = resources(reporter=REPORTER)
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
+    builder.set_bolt("reporter", ShellBolt(["python3", "reporter.py"], []), 1).shuffle_grouping("words")
+    submit(client, "reports", builder.build(), folder,
+           {"topology.workers": 1, "topology.max.error.report.per.interval": 3, "topology.error.throttle.interval.secs": 60})
+
+    def errors():
+        return [e.error for e in client.getTopologyInfoByName("reports").errors.get("reporter", [])]
+    assert wait_until(lambda: len(errors()) == 3, 60), (errors(), worker_logs(workers_cluster, client.getTopologySummaryByName("reports").id)[-3000:])
+    assert all(e.startswith("bad word ") for e in errors()), errors()
+    # The bolt reports ten a second; within the interval no more than three are kept.
+    seen = executed(client, "reports", "reporter")
+    assert wait_until(lambda: executed(client, "reports", "reporter") > seen + 30, 30)
+    assert len(errors()) == 3, errors()
+    out = workers_cluster.cli("get-errors", "reports")
+    assert "bad word " in out.stdout, out
