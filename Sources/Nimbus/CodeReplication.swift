@@ -30,6 +30,19 @@ extension Nimbus {
                 reportTrouble(id + "/files", "nimbus \(address) lacks the files of topology \(id): \(error)")
             }
         }
+        refreshReplicationCounts(alive)
+    }
+
+    /// Re-reads every topology's replication count, at most once a monitor period.
+    private func refreshReplicationCounts(_ alive: [String]) {
+        let period = TimeInterval((try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10)
+        guard Date().timeIntervalSince(replicationCounts.withLock { $0.readAt }) >= period else { return }
+        guard let counts = try? blockingAwait({ [state] in
+            var out: [String: Int] = [:]
+            for id in alive { out[id] = try await state.codeHolders(id).count }
+            return out
+        }) else { return }
+        replicationCounts.withLock { $0 = (Date(), counts) }
     }
 
     /// Says, once per cluster state session, that this nimbus holds a topology's files. A topology submitted
@@ -44,6 +57,9 @@ extension Nimbus {
             try await state.addCodeHolder(id, hostPort: address)
         }
         heldCode.withLock { _ = $0.insert(id) }
+        if let count = try? blockingAwait({ [state] in try await state.codeHolders(id).count }) {
+            replicationCounts.withLock { $0.counts[id] = count }
+        }
     }
 
     /// Rebuilds a topology's files here: structure and conf from the cluster state, the archive from the first

@@ -41,6 +41,9 @@ public final class Nimbus: NimbusHandler {
     let awaitingReplication = Locked<Set<String>>([])
     /// Topologies this nimbus has said, in this cluster state session, that it holds the files of.
     let heldCode = Locked<Set<String>>([])
+    /// Each topology's replication count as last read, for the topology lists (getClusterInfo reads one per
+    /// topology on every call otherwise); refreshed every monitor period and when this nimbus registers a copy.
+    let replicationCounts = Locked<(readAt: Date, counts: [String: Int])>((.distantPast, [:]))
     /// Archive uploads that restore a topology's files here (`beginUpdateBlob`): session -> topology id.
     let archiveRestores = Locked<[String: String]>([:])
     let monitorQueued = Locked(false)
@@ -531,7 +534,12 @@ public final class Nimbus: NimbusHandler {
             numWorkers: Int32(workers.count), uptimeSecs: uptime(base), status: base.status.thriftName,
             stormVersion: Self.version, schedStatus: schedulingStatus(id, base: base, assignment: assignment),
             owner: base.owner)
-        summary.replicationCount = (try? await state.codeHolders(id).count).map { Int32(clamping: $0) }
+        var count = replicationCounts.withLock { $0.counts[id] }
+        if count == nil, let read = try? await state.codeHolders(id).count {
+            count = read
+            replicationCounts.withLock { $0.counts[id] = read }
+        }
+        summary.replicationCount = count.map { Int32(clamping: $0) }
         return summary
     }
 

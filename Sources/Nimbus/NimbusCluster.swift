@@ -201,7 +201,8 @@ extension Nimbus {
     }
 
     func snapshot() throws -> Snapshot {
-        try blockingAwait { [state] in
+        let awaiting = awaitingReplication.withLock { $0 }
+        return try blockingAwait { [state] in
             var s = Snapshot()
             s.supervisors = try await state.supervisors()
             for id in try await state.activeStorms() {
@@ -209,7 +210,8 @@ extension Nimbus {
                     s.bases[id] = try await state.stormBase(id)
                     s.assignments[id] = try await state.assignment(id)
                     if s.assignments[id] != nil { s.heartbeats[id] = try await state.workerHeartbeats(id) }
-                    s.holders[id] = try await state.codeHolders(id).count
+                    // Only a topology waiting for its first assignment needs its count.
+                    if s.assignments[id] == nil && awaiting.contains(id) { s.holders[id] = try await state.codeHolders(id).count }
                 } catch let error as ClusterStateError {
                     s.bases[id] = nil
                     s.unreadable[id] = error.description
