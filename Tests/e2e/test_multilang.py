@@ -621,3 +621,22 @@ def test_a_shell_bolts_errors_reach_the_topology_throttled_per_interval(workers_
     assert len(errors()) == 3, errors()
     out = workers_cluster.cli("get-errors", "reports")
     assert "bad word " in out.stdout, out
+
+
+def test_the_children_of_a_killed_worker_are_cleaned_up_even_when_they_hang(workers_cluster):
+    """A child stuck in its own work never reads the end of its stdin: when its worker is killed (kill -9, the
+    topology alive), the supervisor kills the children the worker recorded."""
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    folder = resources(bad=FAILURES["hang"][0])
+    builder = TopologyBuilder()
+    builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
+    builder.set_bolt("bad", ShellBolt(["python3", "bad.py"], ["word"]), 1).shuffle_grouping("words")
+    topology_id = submit(client, "stuck", builder.build(), folder,
+                         {"topology.workers": 1, "topology.subprocess.timeout.secs": 600})
+    assert wait_until(lambda: "thinking very hard" in worker_logs(workers_cluster, topology_id), 60)
+    [(port, pid)] = worker_ports(topology_id).items()
+    [child] = children_of(pid)
+    os.kill(pid, 9)
+    assert wait_until(lambda: not alive(child), 30), "the hung child outlived its worker"
+    supervisor_logs = workers_cluster.supervisors["a"].log_text() + workers_cluster.supervisors["b"].log_text()
+    assert f"killed shell process {child}" in supervisor_logs
