@@ -49,6 +49,11 @@ public final class Nimbus: NimbusHandler {
     let monitorQueued = Locked(false)
     /// Each supervisor's last heartbeat time and when nimbus saw it change (by nimbus' clock).
     let supervisorBeats = Locked<[String: (timeSecs: Int64, seenAt: Date)]>([:])
+    /// Live supervisors whose node vanished, with their last info and since when: a restarting supervisor
+    /// replaces the node its previous run left (delete, then create), and must not look dead in between.
+    let vanishedSupervisors = Locked<[String: (info: SupervisorInfo, since: Date)]>([:])
+    /// The supervisors the last scheduling round counted as live.
+    let lastLive = Locked<[String: SupervisorInfo]>([:])
 
     public init(conf: StormConfig, state: StormClusterState, host: String, port: Int, logger: Logger) throws {
         self.conf = conf

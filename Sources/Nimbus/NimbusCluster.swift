@@ -228,17 +228,35 @@ extension Nimbus {
     /// Live supervisors: registered (their ephemeral node exists) and heartbeating. As Storm does, a heartbeat
     /// counts by nimbus' own clock: a supervisor is dead when nimbus has not seen its heartbeat change for
     /// `nimbus.supervisor.timeout.secs`, so clock skew does not matter, and after nimbus itself lost the cluster
-    /// state (or started) every supervisor gets the full timeout to show it is alive.
+    /// state (or started) every supervisor gets the full timeout to show it is alive. A live supervisor whose node
+    /// vanishes stays live for `supervisor.heartbeat.frequency.secs`: a restarted supervisor replaces the node its
+    /// previous run left, and nimbus must not move its work in that moment.
     func liveSupervisors(_ supervisors: [String: SupervisorInfo]) throws -> [String: SupervisorInfo] {
         let timeout = TimeInterval(try conf.int(ConfigKey.nimbusSupervisorTimeoutSecs))
+        let grace = TimeInterval((try? conf.int(ConfigKey.supervisorHeartbeatFrequencySecs)) ?? 5)
         let seen = Date()
-        return supervisorBeats.withLock { beats in
-            beats = beats.filter { supervisors[$0.key] != nil }
-            return supervisors.filter { id, info in
+        var live = supervisorBeats.withLock { beats in
+            supervisors.filter { id, info in
                 if beats[id]?.timeSecs != info.timeSecs { beats[id] = (info.timeSecs, seen) }
                 return seen.timeIntervalSince(beats[id]!.seenAt) <= timeout
             }
         }
+        // A live supervisor whose node vanished gets one heartbeat period to register again before it is dead.
+        let (kept, newlyGone) = vanishedSupervisors.withLock { gone -> ([String: SupervisorInfo], Bool) in
+            let before = gone.count
+            for id in supervisorBeats.withLock({ Array($0.keys) }) where supervisors[id] == nil && gone[id] == nil {
+                if let info = lastLive.withLock({ $0[id] }) { gone[id] = (info, seen) }
+            }
+            for id in supervisors.keys { gone[id] = nil }
+            gone = gone.filter { seen.timeIntervalSince($0.value.since) <= grace }
+            return (gone.mapValues(\.info), gone.count > before)
+        }
+        supervisorBeats.withLock { beats in beats = beats.filter { supervisors[$0.key] != nil || kept[$0.key] != nil } }
+        live.merge(kept) { current, _ in current }
+        lastLive.withLock { $0 = live }
+        // Look again once the grace is over, rather than at the next monitor period.
+        if newlyGone { schedule(after: Int(grace.rounded(.up)) + 1) { self.monitorSoon() } }
+        return live
     }
 
     /// Computes every topology's assignment and writes those that changed.

@@ -33,7 +33,7 @@ import Testing
     @Test func aNewLeaderWithoutTheFilesSchedulesFromTheClusterState() async throws {
         let store = InMemoryStore()
         let first = try await NimbusFixture(store: store)
-        let second = try await NimbusFixture(store: store)
+        let second = try await NimbusFixture([ConfigKey.supervisorHeartbeatFrequencySecs: 1], store: store)
         try await addSupervisor(first.state, "s1", ports: [6700, 6701])
         try await addSupervisor(first.state, "s2", ports: [6710, 6711])
         let archive = Array("resources of ha".utf8)
@@ -52,6 +52,8 @@ import Testing
 
         // s2 dies; every slot left is taken by this topology: its executors join the live ones.
         try await second.state.storage.delete(second.state.supervisorsPath + "/s2", version: nil)
+        await second.onOwnThread { second.nimbus.monitor() }
+        try await Task.sleep(for: .milliseconds(1200))  // its heartbeat period: it did not register again
         await second.onOwnThread { second.nimbus.monitor() }
         #expect(try await nodes(second.state, id) == ["s1": [6700, 6701]])
         let summary = try await second.client { try $0.getTopologySummary(id: id) }

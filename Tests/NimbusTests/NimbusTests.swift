@@ -412,6 +412,31 @@ import Testing
         }
     }
 
+    /// A restarting supervisor deletes the node its previous run left and creates it again: in between, nimbus
+    /// must not move its work. Gone for longer than a heartbeat period, it is dead.
+    @Test func aSupervisorReRegisteringKeepsItsWorkAndOneThatStaysGoneLosesIt() async throws {
+        let f = try await NimbusFixture([ConfigKey.supervisorHeartbeatFrequencySecs: 1])
+        try await addSupervisor(f, "a", ports: [6700])
+        try await addSupervisor(f, "b", ports: [6710])
+        try await f.submit("t", conf: #"{"topology.workers": 2}"#)
+        let id = try await f.client { try $0.getTopologySummaryByName(name: "t") }.id
+        await f.onOwnThread { f.nimbus.monitor() }
+        #expect(try await slots(f, id) == ["a": [6700], "b": [6710]])
+        // b's node is gone for a moment, as while it re-registers: nothing moves.
+        try await f.state.storage.delete(f.state.supervisorsPath + "/b", version: nil)
+        await f.onOwnThread { f.nimbus.monitor() }
+        #expect(try await slots(f, id) == ["a": [6700], "b": [6710]])
+        try await addSupervisor(f, "b", ports: [6710])
+        await f.onOwnThread { f.nimbus.monitor() }
+        #expect(try await slots(f, id) == ["a": [6700], "b": [6710]])
+        // Gone for longer than its heartbeat period: its executors join a's slot.
+        try await f.state.storage.delete(f.state.supervisorsPath + "/b", version: nil)
+        await f.onOwnThread { f.nimbus.monitor() }
+        try await Task.sleep(for: .milliseconds(1200))
+        await f.onOwnThread { f.nimbus.monitor() }
+        #expect(try await slots(f, id) == ["a": [6700]])
+    }
+
     @Test func supervisorsWhoseHeartbeatStopsAreDeadUntilItResumes() async throws {
         let f = try await NimbusFixture([ConfigKey.nimbusSupervisorTimeoutSecs: 1])
         try await addSupervisor(f, "steady", ports: [6700, 6701])
