@@ -229,11 +229,13 @@ extension Nimbus {
     /// counts by nimbus' own clock: a supervisor is dead when nimbus has not seen its heartbeat change for
     /// `nimbus.supervisor.timeout.secs`, so clock skew does not matter, and after nimbus itself lost the cluster
     /// state (or started) every supervisor gets the full timeout to show it is alive. A live supervisor whose node
-    /// vanishes stays live for `supervisor.heartbeat.frequency.secs`: a restarted supervisor replaces the node its
-    /// previous run left, and nimbus must not move its work in that moment.
+    /// vanishes stays live for `supervisor.heartbeat.frequency.secs`, 2 s at most: a restarted supervisor replaces
+    /// the node its previous run left, and nimbus must not move its work in that moment.
     func liveSupervisors(_ supervisors: [String: SupervisorInfo]) throws -> [String: SupervisorInfo] {
         let timeout = TimeInterval(try conf.int(ConfigKey.nimbusSupervisorTimeoutSecs))
-        let grace = TimeInterval((try? conf.int(ConfigKey.supervisorHeartbeatFrequencySecs)) ?? 5)
+        // Re-registering takes a moment (a busy machine stretched it close to a second); a dead supervisor's work
+        // should not wait a whole heartbeat period (5 s by default) more.
+        let grace = min(TimeInterval((try? conf.int(ConfigKey.supervisorHeartbeatFrequencySecs)) ?? 5), 2)
         let seen = Date()
         var live = supervisorBeats.withLock { beats in
             supervisors.filter { id, info in
@@ -245,17 +247,25 @@ extension Nimbus {
         let (kept, newlyGone) = vanishedSupervisors.withLock { gone -> ([String: SupervisorInfo], Bool) in
             let before = gone.count
             for id in supervisorBeats.withLock({ Array($0.keys) }) where supervisors[id] == nil && gone[id] == nil {
-                if let info = lastLive.withLock({ $0[id] }) { gone[id] = (info, seen) }
+                if let info = lastLive.withLock({ $0[id] }) {
+                    gone[id] = (info, seen)
+                    logger.info("supervisor \(id)'s node is gone; it is dead unless it registers again within \(grace) s")
+                }
             }
             for id in supervisors.keys { gone[id] = nil }
-            gone = gone.filter { seen.timeIntervalSince($0.value.since) <= grace }
+            for (id, entry) in gone where seen.timeIntervalSince(entry.since) > grace {
+                logger.info("supervisor \(id) is dead: its node has been gone for \(grace) s")
+                gone[id] = nil
+            }
             return (gone.mapValues(\.info), gone.count > before)
         }
         supervisorBeats.withLock { beats in beats = beats.filter { supervisors[$0.key] != nil || kept[$0.key] != nil } }
         live.merge(kept) { current, _ in current }
         lastLive.withLock { $0 = live }
         // Look again once the grace is over, rather than at the next monitor period.
-        if newlyGone { schedule(after: Int(grace.rounded(.up)) + 1) { self.monitorSoon() } }
+        if newlyGone {
+            timers.asyncAfter(deadline: .now() + grace + 0.1) { self.monitorSoon() }
+        }
         return live
     }
 
