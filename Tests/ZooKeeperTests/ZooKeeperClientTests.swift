@@ -27,7 +27,9 @@ func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComp
         } catch let error as ZooKeeperError {
             #expect(error.code == .connectionLoss || error.code == .operationTimeout)
         }
-        #expect(Date().timeIntervalSince(started) < 5)
+        // It fails instead of hanging: the operation timeout is 1 s, and a busy machine (one core kept busy, the
+        // suite's other tests beside it) stretched it past 5 s.
+        #expect(Date().timeIntervalSince(started) < 15)
         await client.close()
     }
 
