@@ -186,7 +186,11 @@ def test_frame_over_max_buffer_size_is_refused(nimbus, client):
     # Nimbus closes the connection at once: the client sees it end, not a timeout.
     with pytest.raises(TTransport.TTransportException) as refused:
         client.uploadChunk(location, b"x" * (1048576 + 10))
-    assert refused.value.type == TTransport.TTransportException.END_OF_FILE, refused.value
+    # Closing with the frame's bytes still unread resets the connection, so the client sees either
+    # the end of the stream or the reset, whichever its next read or write meets first.
+    ended = refused.value.type == TTransport.TTransportException.END_OF_FILE
+    reset = isinstance(getattr(refused.value, "inner", None), (ConnectionResetError, BrokenPipeError))
+    assert ended or reset, repr(refused.value)
     assert time.time() - started < 5
     fresh = connect(nimbus.port)
     assert fresh.getLeader().isLeader
