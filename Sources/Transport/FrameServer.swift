@@ -5,34 +5,52 @@ import Foundation
 import Locking
 import Logging
 
+/// What a worker's tuple port allows its clients, so that no client can make the worker reserve memory for bytes
+/// that have not come, or take more than its share of threads.
+public struct FrameLimits: Sendable, Equatable {
+    /// A hello is `storm-swift/1 <topology id>`, and a topology id is at most about 230 bytes: a first frame that
+    /// claims more is no hello.
+    public var maxHelloBytes = 512
+    /// Frames after the hello: a batch of tuples (a sender ships one past 1 MiB, so only a tuple of tens of MiB
+    /// comes near this) or a backpressure status.
+    public var maxFrameBytes = Frames.defaultMaxFrameBytes
+    /// Connections open at once. A peer worker holds one; a topology of hundreds of workers stays well below.
+    public var maxConnections = 512
+    /// A connection must have sent its whole hello this long after it was accepted.
+    public var helloTimeoutSeconds = 5
+
+    public init() {}
+}
+
 /// Receives frames on a worker's slot port: one thread accepts, one thread per connection reads. Each frame is
 /// handed to `onFrame` on that connection's thread, as a buffer valid for the call only (decoded in place, never
-/// copied). A connection that says the wrong hello or sends a malformed frame is closed with one log line;
-/// the others go on.
+/// copied), with the address it came from. A connection that says the wrong hello, is slow to say it or sends a
+/// malformed frame is closed with one log line; the others go on.
 public final class FrameServer: @unchecked Sendable {
-    public typealias Handler = @Sendable (UnsafeRawBufferPointer) -> Void
+    public typealias Handler = @Sendable (_ payload: UnsafeRawBufferPointer, _ remote: String) -> Void
 
     let host: String
     let requestedPort: Int
     let name: String
-    let maxFrameBytes: Int
+    let limits: FrameLimits
     let logger: Logger
     let onFrame: Handler
     private let listenerFd = Locked<Int32>(-1)
     private let connections = Locked<Set<Int32>>([])
+    private let refusals = Locked((lastLogged: UInt64(0), unlogged: 0))
     private let stopped = Locked(false)
     private let threads = DispatchGroup()
     public private(set) var port = 0
 
     /// - Parameter name: what the hello must name (the topology id).
     public init(
-        host: String = "0.0.0.0", port: Int, name: String, maxFrameBytes: Int = Frames.defaultMaxFrameBytes, logger: Logger,
+        host: String = "0.0.0.0", port: Int, name: String, limits: FrameLimits = FrameLimits(), logger: Logger,
         onFrame: @escaping Handler
     ) {
         self.host = host
         requestedPort = port
         self.name = name
-        self.maxFrameBytes = maxFrameBytes
+        self.limits = limits
         self.logger = logger
         self.onFrame = onFrame
     }
@@ -45,12 +63,12 @@ public final class FrameServer: @unchecked Sendable {
         let thread = Thread { [self] in
             defer { threads.leave() }
             while !stopped.withLock({ $0 }) {
-                guard let connection = listener.accept() else {
+                guard let accepted = listener.accept() else {
                     if stopped.withLock({ $0 }) { break }
                     usleep(10_000)
                     continue
                 }
-                serve(connection)
+                serve(accepted.socket, remote: accepted.remote)
             }
             withExtendedLifetime(listener) {}
         }
@@ -58,22 +76,34 @@ public final class FrameServer: @unchecked Sendable {
         thread.start()
     }
 
-    private func serve(_ connection: Socket) {
+    private enum Admission { case accepted, stopped, full(Int) }
+
+    private func serve(_ connection: Socket, remote: String) {
         let fd = connection.fd
-        let accepted = stopped.withLock { s -> Bool in
-            guard !s else { return false }
-            connections.withLock { _ = $0.insert(fd) }
-            return true
+        let admission = stopped.withLock { s -> Admission in
+            guard !s else { return .stopped }
+            return connections.withLock { open in
+                guard open.count < limits.maxConnections else { return .full(open.count) }
+                open.insert(fd)
+                return .accepted
+            }
         }
-        guard accepted else { return }
+        switch admission {
+        case .stopped: return
+        case .full(let open):
+            // Closed as `connection` goes out of scope.
+            noteRefusal(remote, open: open)
+            return
+        case .accepted: break
+        }
         threads.enter()
         let thread = Thread { [self] in
             defer { threads.leave() }
             let socket = connection
             do {
-                try readFrames(socket)
+                try readFrames(socket, remote: remote)
             } catch {
-                if !stopped.withLock({ $0 }) { logger.warning("closed a transport connection on port \(port): \(error)") }
+                if !stopped.withLock({ $0 }) { logger.warning("closed a transport connection from \(remote) on port \(port): \(error)") }
             }
             connections.withLock { _ = $0.remove(fd) }
         }
@@ -81,14 +111,49 @@ public final class FrameServer: @unchecked Sendable {
         thread.start()
     }
 
-    private func readFrames(_ socket: Socket) throws {
-        var buffer = [UInt8](repeating: 0, count: 256 << 10)
+    /// One line for the first refusal, then at most one every ten seconds with the count since: a flood of
+    /// connections must not flood the log too.
+    private func noteRefusal(_ remote: String, open: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let unlogged = refusals.withLock { r -> Int? in
+            guard r.lastLogged == 0 || now - r.lastLogged >= 10_000_000_000 else {
+                r.unlogged += 1
+                return nil
+            }
+            defer { r = (now, 0) }
+            return r.unlogged
+        }
+        guard let unlogged else { return }
+        let more = unlogged > 0 ? " (and \(unlogged) more since the last such line)" : ""
+        logger.warning(
+            "refused a connection from \(remote) on port \(port)\(more): \(open) connections already, the most storm.messaging.max.connections allows")
+    }
+
+    /// Room for a hello; once a client has said it, this much, doubled whenever full.
+    static let helloBufferBytes = 1 << 10
+    static let steadyBufferBytes = 64 << 10
+    static let largestKeptBufferBytes = 8 << 20
+
+    private func readFrames(_ socket: Socket, remote: String) throws {
+        // The buffer grows only as bytes arrive (doubling when full, so at most twice what came), never to the
+        // length a frame merely claims: a client that claims 64 MiB and sends nothing costs nothing.
+        var buffer = [UInt8](repeating: 0, count: Self.helloBufferBytes)
         var filled = 0
+        let expectedHello = Array((Frames.helloPrefix + name).utf8)
+        let helloDeadline = DispatchTime.now().uptimeNanoseconds + UInt64(limits.helloTimeoutSeconds) * 1_000_000_000
         var greeted = false
         while true {
             if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
-            let n = try buffer.withUnsafeMutableBytes { raw in
-                try socket.read(into: raw.baseAddress! + filled, count: raw.count - filled)
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBytes { raw in
+                    try socket.read(into: raw.baseAddress! + filled, count: raw.count - filled, deadline: greeted ? nil : helloDeadline)
+                }
+            } catch {
+                if !greeted && DispatchTime.now().uptimeNanoseconds >= helloDeadline {
+                    throw TransportError("no hello within \(limits.helloTimeoutSeconds) s (\(filled) bytes came)")
+                }
+                throw error
             }
             if n == 0 { return }
             filled += n
@@ -96,19 +161,22 @@ public final class FrameServer: @unchecked Sendable {
             var start = 0
             while filled - start >= Frames.headerSize {
                 let length = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt32.self))) }
-                guard length <= maxFrameBytes else {
-                    throw TransportError("frame of \(length) bytes is over the limit of \(maxFrameBytes)")
+                if greeted {
+                    guard length <= limits.maxFrameBytes else {
+                        throw TransportError("frame of \(length) bytes is over the limit of \(limits.maxFrameBytes)")
+                    }
+                } else {
+                    guard length <= limits.maxHelloBytes else {
+                        throw TransportError("its first frame claims \(length) bytes; a hello has at most \(limits.maxHelloBytes)")
+                    }
                 }
                 let end = start + Frames.headerSize + length
-                if end > buffer.count {
-                    buffer.append(contentsOf: repeatElement(0, count: end - buffer.count))
-                }
                 guard end <= filled else { break }
                 if greeted {
-                    buffer.withUnsafeBytes { onFrame(UnsafeRawBufferPointer(rebasing: $0[(start + Frames.headerSize)..<end])) }
+                    buffer.withUnsafeBytes { onFrame(UnsafeRawBufferPointer(rebasing: $0[(start + Frames.headerSize)..<end]), remote) }
                 } else {
-                    let hello = String(decoding: buffer[(start + Frames.headerSize)..<end], as: UTF8.self)
-                    guard hello == Frames.helloPrefix + name else {
+                    guard buffer[(start + Frames.headerSize)..<end].elementsEqual(expectedHello) else {
+                        let hello = String(decoding: buffer[(start + Frames.headerSize)..<end], as: UTF8.self)
                         throw TransportError("unexpected hello \(hello.prefix(80).debugDescription), expected topology \(name)")
                     }
                     greeted = true
@@ -120,6 +188,13 @@ public final class FrameServer: @unchecked Sendable {
                     raw.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: filled - start)
                 }
                 filled -= start
+            }
+            // A peer's frames are about 1 MiB, so its buffer settles at a few MiB and stays; what a rare larger
+            // frame took is given back once it has been handed over.
+            if greeted && (buffer.count < Self.steadyBufferBytes || (buffer.count > Self.largestKeptBufferBytes && filled <= Self.steadyBufferBytes / 2)) {
+                var resized = [UInt8](repeating: 0, count: Self.steadyBufferBytes)
+                resized.withUnsafeMutableBytes { to in buffer.withUnsafeBytes { from in to.copyMemory(from: UnsafeRawBufferPointer(rebasing: from[0..<filled])) } }
+                buffer = resized
             }
         }
     }

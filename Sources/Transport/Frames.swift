@@ -1,6 +1,6 @@
 /// Frames on a worker connection: a 4-byte little-endian length, then that many bytes. The first frame a
 /// connection carries is the hello: `storm-swift/1 <topology id>`, so a worker never takes another topology's
-/// tuples (or a stray client's bytes) for its own.
+/// tuples (or a stray client's bytes) for its own. What a receiver allows before and after it is in `FrameLimits`.
 public enum Frames {
     static let helloPrefix = "storm-swift/1 "
     public static let headerSize = 4

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 
 public struct TransportError: Error, CustomStringConvertible, Sendable {
     public let description: String
@@ -93,14 +94,27 @@ final class Socket: @unchecked Sendable {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    func accept() -> Socket? {
-        let client = Glibc.accept(fd, nil, nil)
+    /// A connection taken from this listener, with the address it came from (for log lines about it).
+    func accept() -> (socket: Socket, remote: String)? {
+        var addr = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let client = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
+        }
         guard client >= 0 else { return nil }
         // Workers start shell subprocesses: a connection must not leak into them.
         _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         let s = Socket(fd: client)
         s.setNoDelay()
-        return s
+        return (s, Self.describe(addr))
+    }
+
+    static func describe(_ addr: sockaddr_in) -> String {
+        var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+        var inAddr = addr.sin_addr
+        guard inet_ntop(AF_INET, &inAddr, &text, socklen_t(text.count)) != nil else { return "an unknown address" }
+        let address = text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return "\(address):\(UInt16(bigEndian: addr.sin_port))"
     }
 
     /// Ends blocked reads, writes and accepts on this socket from another thread.
@@ -122,13 +136,47 @@ final class Socket: @unchecked Sendable {
         if failure != 0 { throw TransportError("write: \(String(cString: strerror(failure)))") }
     }
 
-    /// Reads what is available (at least one byte), or 0 at the end of the stream.
-    func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(TransportError) -> Int {
+    /// Reads what is available (at least one byte), or 0 at the end of the stream. Given a deadline (uptime
+    /// nanoseconds), waits for bytes no longer than that and throws when it passes.
+    func read(into buffer: UnsafeMutableRawPointer, count: Int, deadline: UInt64? = nil) throws(TransportError) -> Int {
         while true {
+            if let deadline {
+                let now = DispatchTime.now().uptimeNanoseconds
+                guard now < deadline else { throw TransportError("timed out") }
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&poller, 1, Int32(clamping: (deadline - now + 999_999) / 1_000_000))
+                if ready < 0 && Glibc.errno != EINTR { throw .errno("poll") }
+                if ready <= 0 { continue }
+            }
             let n = recv(fd, buffer, count, 0)
             if n >= 0 { return n }
             if Glibc.errno == EINTR { continue }
             throw .errno("read")
         }
+    }
+}
+
+/// Name resolution as the transport does it (IPv4 only), for checks made before listening or connecting.
+public enum HostAddresses {
+    /// Every IPv4 address `host` resolves to, as dotted text; empty when it resolves to none.
+    public static func ipv4(_ host: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host == "localhost" ? "127.0.0.1" : host, nil, &hints, &result) == 0 else { return [] }
+        defer { freeaddrinfo(result) }
+        var out: [String] = []
+        var next = result
+        while let entry = next {
+            if let found = entry.pointee.ai_addr {
+                let text = found.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Socket.describe($0.pointee) }
+                // describe() adds ":port"; the port is 0 here.
+                let address = String(text.prefix { $0 != ":" })
+                if !out.contains(address) { out.append(address) }
+            }
+            next = entry.pointee.ai_next
+        }
+        return out
     }
 }

@@ -85,6 +85,8 @@ public final class Worker: @unchecked Sendable {
     /// Loads the topology, starts its executors and the transport, and activates the spouts once every peer
     /// is connected (or `worker.connections.wait.secs` has passed), if the topology is active.
     public func start() async throws {
+        // Read first: a bad value stops the worker before it runs anything.
+        let listening = try TransportSettings(conf)
         try local.create()
         try local.writePid(getpid())
         let localDir = try conf.string(ConfigKey.localDir)
@@ -149,18 +151,25 @@ public final class Worker: @unchecked Sendable {
         try runtime.start()
         let codec = TupleBatchCodec(streams: runtime.streams)
         let log = logger
-        let server = FrameServer(port: slot.port, name: slot.topologyId, logger: logger) { bytes in
+        let server = FrameServer(
+            host: listening.bindAddress, port: slot.port, name: slot.topologyId, limits: listening.limits, logger: logger
+        ) { bytes, remote in
             do {
                 if BackpressureFrame.isStatus(bytes) {
-                    transfer.apply(try BackpressureFrame.decode(bytes))
+                    transfer.apply(try BackpressureFrame.decode(bytes), from: remote)
                     return
                 }
                 runtime.receive(try codec.decode(bytes))
             } catch {
-                log.error("dropped a malformed batch of \(bytes.count) bytes: \(error)")
+                log.error("dropped a malformed batch of \(bytes.count) bytes from \(remote): \(error)")
             }
         }
-        try server.start()
+        do {
+            try server.start()
+        } catch {
+            throw WorkerError(description: "cannot open the tuple port (\(ConfigKey.messagingBindAddress) \(listening.bindAddress)): \(error)")
+        }
+        if let warning = listening.reachabilityWarning(announcedHost: hostname) { logger.warning("\(warning)") }
         self.server = server
         let monitor = BackpressureMonitor(runtime: runtime, transfer: transfer, signal: backpressureSignal)
         monitor.start()

@@ -68,23 +68,39 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
     private let congestionChanged = NSCondition()
     private var closed = false
 
-    /// Takes a peer's backpressure status.
-    public func apply(_ status: BackpressureStatus) {
+    /// Where the latest status naming each congested task came from (for the log line of a lasting congestion).
+    private var congestionSource: [Int32: String] = [:]
+
+    /// Takes a backpressure status from the connection at `remote`.
+    public func apply(_ status: BackpressureStatus, from remote: String = "?") {
         let until = DispatchTime.now().uptimeNanoseconds + BackpressureFrame.expiryNanos
         congestionChanged.lock()
-        for task in status.congested { congestion[task] = until }
-        for task in status.clear { congestion[task] = nil }
+        for task in status.congested {
+            congestion[task] = until
+            congestionSource[task] = remote
+        }
+        for task in status.clear {
+            congestion[task] = nil
+            congestionSource[task] = nil
+        }
         congestionChanged.broadcast()
         congestionChanged.unlock()
     }
 
     /// Tasks of peers that are congested now.
-    public var congestedTasks: Set<Int32> {
-        let now = DispatchTime.now().uptimeNanoseconds
+    public var congestedTasks: Set<Int32> { Set(congestedNow(DispatchTime.now().uptimeNanoseconds).keys) }
+
+    /// Tasks of peers congested at `now`, each with where its latest status came from.
+    private func congestedNow(_ now: UInt64) -> [Int32: String] {
         congestionChanged.lock()
         defer { congestionChanged.unlock() }
-        return Set(congestion.filter { $0.value > now }.keys)
+        var out: [Int32: String] = [:]
+        for (task, until) in congestion where until > now { out[task] = congestionSource[task] ?? "?" }
+        return out
     }
+
+    /// The peers this worker sends to.
+    var peerEndpoints: [PeerRoutes.Endpoint] { senders.withLock { Array($0.keys) } }
 
     /// Holds the calling executor while the batch has a tuple for a congested task: the executor waits, as on a
     /// full local queue, and the connection stays free for everything else.
@@ -156,11 +172,29 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
         var count = 0
     }
 
+    /// Logs peers' congestions that last (see `LastingCongestion`): the executors held for them wait silently.
+    private func logLastingCongestion(_ lasting: inout LastingCongestion, endpointOfTask: [Int32: PeerRoutes.Endpoint], now: UInt64) {
+        let congested = congestedNow(now)
+        for report in lasting.update(congested: Set(congested.keys), now: now) {
+            let task = "task \(report.task) of peer \(endpointOfTask[report.task]?.description ?? "(none known here)")"
+            if report.ended {
+                // Cleared by its peer, or no longer refreshed (see `BackpressureFrame.expiryNanos`).
+                logger.info("backpressure: tuples for \(task) flow again after \(report.seconds) s")
+            } else {
+                logger.warning(
+                    "backpressure: \(task) has been congested for \(report.seconds) s (status from \(congested[report.task] ?? "?")); tuples for it are held")
+            }
+        }
+    }
+
     private func run() {
         // Arrays by task id and by peer, not dictionaries: they are read for every tuple.
         var peerOfTask: [Int] = []
         var outgoing: [Outgoing] = []
         var lost = 0
+        var endpointOfTask: [Int32: PeerRoutes.Endpoint] = [:]
+        var lasting = LastingCongestion()
+        var lastCongestionLook: UInt64 = 0
         func ship(_ i: Int) {
             guard outgoing[i].count > 0 else { return }
             TupleBatchCodec.finish(count: outgoing[i].count, at: outgoing[i].countAt, in: &outgoing[i].bytes)
@@ -171,7 +205,13 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
         }
         while true {
             let batches = queue.takeAll(timeoutMillis: 100)
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now - lastCongestionLook >= 1_000_000_000 {
+                lastCongestionLook = now
+                logLastingCongestion(&lasting, endpointOfTask: endpointOfTask, now: now)
+            }
             if let routes = pendingRoutes.withLock({ r -> PeerRoutes? in defer { r = nil }; return r }) {
+                endpointOfTask = routes.endpointOfTask
                 let current = senders.withLock { $0 }
                 let endpoints = Array(routes.endpoints)
                 outgoing = endpoints.compactMap { current[$0].map { Outgoing(sender: $0) } }

@@ -16,8 +16,10 @@ import Testing
         return f
     }
 
-    func server(port: Int = 0, name: String = "topo-1-1", into received: Locked<[[UInt8]]>) throws -> FrameServer {
-        let s = FrameServer(host: "127.0.0.1", port: port, name: name, logger: logger) { bytes in
+    func server(
+        port: Int = 0, name: String = "topo-1-1", limits: FrameLimits = FrameLimits(), into received: Locked<[[UInt8]]>
+    ) throws -> FrameServer {
+        let s = FrameServer(host: "127.0.0.1", port: port, name: name, limits: limits, logger: logger) { bytes, _ in
             let copy = [UInt8](bytes)
             received.withLock { $0.append(copy) }
         }
@@ -113,5 +115,85 @@ import Testing
         let firsts = received.withLock { $0.map { $0[0] } }
         #expect(firsts == Array(firsts.sorted()) && firsts.count <= 10)
         sender.close()
+    }
+
+    /// True if the server ends `socket`'s connection within `seconds` (nothing else arrives on it).
+    func closedByServer(_ socket: Socket, within seconds: Double = 5) -> Bool {
+        var byte: UInt8 = 0
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+        do { return try socket.read(into: &byte, count: 1, deadline: deadline) == 0 } catch { return "\(error)".contains("reset") }
+    }
+
+    @Test func aFirstFrameLongerThanAHelloIsRefusedAtOnce() throws {
+        let received = Locked<[[UInt8]]>([])
+        let s = try server(into: received)
+        defer { s.stop() }
+        let stranger = try Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000)
+        try stranger.writeAll([0, 0, 0, 4])  // 64 MiB
+        #expect(closedByServer(stranger, within: 2))
+    }
+
+    @Test func aClientThatNeverFinishesItsHelloIsDroppedAndOneThatGreetsStays() throws {
+        var limits = FrameLimits()
+        limits.helloTimeoutSeconds = 1
+        let received = Locked<[[UInt8]]>([])
+        let s = try server(limits: limits, into: received)
+        defer { s.stop() }
+        let slow = try Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000)
+        let greeted = try Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000)
+        try greeted.writeAll(Frames.hello("topo-1-1"))
+        let started = Date()
+        try slow.writeAll(Array(Frames.hello("topo-1-1").prefix(6)))
+        #expect(closedByServer(slow, within: 5))
+        #expect(Date().timeIntervalSince(started) > 0.5)
+        // Past the hello's deadline, a client that said it is still served.
+        try greeted.writeAll(frame([5]))
+        #expect(waitFor { received.withLock { $0 } == [[5]] })
+    }
+
+    @Test func connectionsOverTheCapAreRefusedAndRoomComesBackWhenOneCloses() throws {
+        var limits = FrameLimits()
+        limits.maxConnections = 2
+        let received = Locked<[[UInt8]]>([])
+        let s = try server(limits: limits, into: received)
+        defer { s.stop() }
+        var held: [Socket] = []
+        for i in 0..<2 {
+            let c = try Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000)
+            try c.writeAll(Frames.hello("topo-1-1") + frame([UInt8(i)]))
+            held.append(c)
+        }
+        #expect(waitFor { received.withLock { $0.count } == 2 })
+        let extra = try Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000)
+        #expect(closedByServer(extra, within: 2))
+        try held[0].writeAll(frame([7]))
+        #expect(waitFor { received.withLock { $0.contains([7]) } })
+        held.removeFirst()
+        #expect(waitFor {
+            guard let again = try? Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000),
+                (try? again.writeAll(Frames.hello("topo-1-1") + frame([9]))) != nil
+            else { return false }
+            return waitFor(1) { received.withLock { $0.contains([9]) } }
+        })
+    }
+
+    @Test func eachFrameComesWithTheAddressItCameFrom() throws {
+        let remotes = Locked<[String]>([])
+        let s = FrameServer(host: "127.0.0.1", port: 0, name: "topo-1-1", logger: logger) { _, remote in
+            remotes.withLock { $0.append(remote) }
+        }
+        try s.start()
+        defer { s.stop() }
+        let c = try Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000)
+        try c.writeAll(Frames.hello("topo-1-1") + frame([1]))
+        #expect(waitFor { remotes.withLock { $0.count } == 1 })
+        let remote = remotes.withLock { $0[0] }
+        #expect(remote.hasPrefix("127.0.0.1:") && Int(remote.dropFirst(10)) != nil, "\(remote)")
+    }
+
+    @Test func aBindAddressThatDoesNotResolveIsAClearError() {
+        let s = FrameServer(host: "no-such-host.invalid", port: 0, name: "topo-1-1", logger: logger) { _, _ in }
+        let error = #expect(throws: TransportError.self) { try s.start() }
+        #expect(error?.description == "cannot resolve host 'no-such-host.invalid'")
     }
 }
