@@ -245,3 +245,17 @@ def test_a_bolt_that_stays_congested_is_logged_by_its_worker_and_by_the_one_hold
     finally:
         client.killTopologyWithOpts("stuck", ttypes.KillOptions(wait_secs=0))
         assert wait_until(lambda: not worker_processes(topology_id), 60)
+
+
+def test_a_bind_address_not_on_this_machine_stops_the_worker_with_the_key_in_its_log(zookeeper):
+    # 192.0.2.1 is reserved for documentation: no machine has it.
+    cluster = Cluster(zookeeper, nimbuses=1, extra_conf=[*WORKER_CONF, "-c", "storm.messaging.bind.address=192.0.2.1"])
+    try:
+        cluster.add_supervisor("a", [free_port()])
+        client = cluster.client()
+        assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, 30)
+        topology_id = submit(client, "misbound", word_topology("count", spouts=1, bolts=1), {"topology.workers": 1})
+        message = "worker cannot start: cannot open the tuple port (storm.messaging.bind.address 192.0.2.1): cannot listen on 192.0.2.1:"
+        assert wait_until(lambda: message in worker_logs(cluster, topology_id), 60), worker_logs(cluster, topology_id)[-3000:]
+    finally:
+        cluster.stop()
