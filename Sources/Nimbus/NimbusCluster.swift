@@ -229,14 +229,14 @@ extension Nimbus {
         var unreadableBases: [String: ClusterStateError] = [:]
         /// Topologies whose assignment cannot be read: the leader computes and writes a new one.
         var unreadableAssignments: [String: ClusterStateError] = [:]
-        /// Other records of a topology that cannot be read (heartbeats, code and conf), by topology.
-        var unreadableRecords: [(topology: String, error: ClusterStateError)] = []
+        /// Worker heartbeats that cannot be read, with their topology.
+        var unreadableHeartbeats: [(topology: String, error: ClusterStateError)] = []
         /// Supervisors whose record cannot be read.
         var unreadableSupervisors: [String: ClusterStateError] = [:]
 
         /// Every unreadable record's path.
         var unreadablePaths: Set<String> {
-            let errors = Array(unreadableBases.values) + Array(unreadableAssignments.values) + unreadableRecords.map(\.error)
+            let errors = Array(unreadableBases.values) + Array(unreadableAssignments.values) + unreadableHeartbeats.map(\.error)
                 + Array(unreadableSupervisors.values)
             return Set(errors.compactMap(\.unreadablePath))
         }
@@ -263,7 +263,7 @@ extension Nimbus {
                 if s.assignments[id] != nil {
                     let beats = try await state.workerHeartbeats(id)
                     s.heartbeats[id] = beats.records
-                    s.unreadableRecords += beats.unreadable.values.map { (id, $0) }
+                    s.unreadableHeartbeats += beats.unreadable.values.map { (id, $0) }
                 }
                 // Only a topology waiting for its first assignment needs its count.
                 if s.assignments[id] == nil && awaiting.contains(id) { s.holders[id] = try await state.codeHolders(id).count }
@@ -404,7 +404,7 @@ extension Nimbus {
     private func noteUnreadable(in snap: Snapshot) {
         for (id, error) in snap.unreadableBases { noteUnreadable(error, topology: id, remedy: Self.brokenBaseRemedy) }
         for (id, error) in snap.unreadableAssignments { noteUnreadable(error, topology: id, remedy: Self.assignmentRemedy) }
-        for (id, error) in snap.unreadableRecords {
+        for (id, error) in snap.unreadableHeartbeats {
             noteUnreadable(error, topology: id, remedy: "its worker's heartbeat is ignored until the worker writes it again")
         }
         for (_, error) in snap.unreadableSupervisors {
