@@ -439,7 +439,8 @@ public final class Nimbus: NimbusHandler {
         try blockingAwait { [self] in
             guard let leader = try await election.leader() else { throw NotLeaderError(this: address, leader: nil) }
             if let summary = try await nimbusSummaries().first(where: { "\($0.host):\($0.port)" == leader }) { return summary }
-            // Its registration is missing or unreadable: what the election says is enough to reach it.
+            // A registration that cannot be read (the leader rewrites it): what the election says is enough to reach it.
+            guard try await state.nimbuses().unreadable[leader] != nil else { throw NotLeaderError(this: address, leader: nil) }
             let (host, port) = NimbusSeeds.split(leader, defaultPort: self.port)
             return NimbusSummary(host: host, port: Int32(clamping: port), uptimeSecs: 0, isLeader: true, version: "VERSION_NOT_PROVIDED")
         }
