@@ -1,3 +1,4 @@
+import StormCore
 import StormThrift
 
 /// The typed cluster state over a ClusterStorage, in Storm's layout under `storm.zookeeper.root`, each node a
@@ -138,10 +139,15 @@ public struct StormClusterState: Sendable {
         try await storage.childrenIfExists(codeHoldersPath + "/" + id).sorted()
     }
 
-    /// The id of the live topology called `name`, if any.
+    /// The id of the live topology called `name`, if any. A topology whose base cannot be read still holds its
+    /// name, as its id spells it: queries by name find it, and a submit cannot take the name from it.
     public func stormId(named name: String) async throws -> String? {
         for id in try await activeStorms() {
-            if let base = try await stormBase(id), base.name == name { return id }
+            do {
+                if let base = try await stormBase(id), base.name == name { return id }
+            } catch is ClusterStateError {
+                if TopologyName.name(ofId: id) == name { return id }
+            }
         }
         return nil
     }
@@ -160,25 +166,23 @@ public struct StormClusterState: Sendable {
         try await storage.deleteRecursively(assignmentsPath + "/" + id)
     }
 
-    /// Every topology's assignment, by topology id.
+    /// Every topology's assignment, by topology id; throws if any cannot be read.
     public func assignments() async throws -> [String: Assignment] {
-        var out: [String: Assignment] = [:]
-        for id in try await storage.childrenIfExists(assignmentsPath) {
-            if let a = try await assignment(id) { out[id] = a }
-        }
-        return out
+        let read = try await readableAssignments()
+        if let (_, error) = read.unreadable.min(by: { $0.key < $1.key }) { throw error }
+        return read.records
+    }
+
+    /// Every topology's assignment that can be read, and those that cannot.
+    public func readableAssignments() async throws -> Records<Assignment> {
+        try await readAll(Assignment.self, in: assignmentsPath)
     }
 
     // MARK: worker heartbeats
 
-    /// A topology's worker heartbeats, keyed `<supervisor-id>-<port>`.
-    public func workerHeartbeats(_ id: String) async throws -> [String: ClusterWorkerHeartbeat] {
-        let folder = workerbeatsPath + "/" + id
-        var out: [String: ClusterWorkerHeartbeat] = [:]
-        for slot in try await storage.childrenIfExists(folder) {
-            if let beat = try await decode(ClusterWorkerHeartbeat.self, at: folder + "/" + slot) { out[slot] = beat }
-        }
-        return out
+    /// A topology's worker heartbeats, keyed `<supervisor-id>-<port>`, and those that cannot be read.
+    public func workerHeartbeats(_ id: String) async throws -> Records<ClusterWorkerHeartbeat> {
+        try await readAll(ClusterWorkerHeartbeat.self, in: workerbeatsPath + "/" + id)
     }
 
     public func setWorkerHeartbeat(_ id: String, node: String, port: Int64, _ beat: ClusterWorkerHeartbeat) async throws {
@@ -187,21 +191,19 @@ public struct StormClusterState: Sendable {
 
     // MARK: supervisors and nimbuses
 
-
-    public func supervisors() async throws -> [String: SupervisorInfo] {
-        var out: [String: SupervisorInfo] = [:]
-        for id in try await storage.childrenIfExists(supervisorsPath) {
-            if let info = try await decode(SupervisorInfo.self, at: supervisorsPath + "/" + id) { out[id] = info }
-        }
-        return out
+    /// Registered supervisors by id, and those whose record cannot be read.
+    public func supervisors() async throws -> Records<SupervisorInfo> {
+        try await readAll(SupervisorInfo.self, in: supervisorsPath)
     }
 
-    public func nimbuses() async throws -> [NimbusSummary] {
-        var out: [NimbusSummary] = []
-        for id in try await storage.childrenIfExists(nimbusesPath) {
-            if let summary = try await decode(NimbusSummary.self, at: nimbusesPath + "/" + id) { out.append(summary) }
-        }
-        return out
+    /// Registered nimbuses by `host:port`, and those whose record cannot be read.
+    public func nimbuses() async throws -> Records<NimbusSummary> {
+        try await readAll(NimbusSummary.self, in: nimbusesPath)
+    }
+
+    /// A nimbus' own registration, or nil when it is missing; throws when it cannot be read.
+    public func nimbus(_ hostPort: String) async throws -> NimbusSummary? {
+        try await decode(NimbusSummary.self, at: nimbusesPath + "/" + hostPort)
     }
 
     /// Registers a nimbus as an ephemeral node: it disappears with the nimbus' session.
@@ -233,14 +235,11 @@ public struct StormClusterState: Sendable {
         }
     }
 
-    /// A component's errors, oldest first.
-    public func errors(_ id: String, component: String) async throws -> [ErrorInfo] {
-        let folder = errorsPath + "/" + id + "/" + component
-        var out: [ErrorInfo] = []
-        for name in try await storage.childrenIfExists(folder) {
-            if let e = try await decode(ErrorInfo.self, at: folder + "/" + name) { out.append(e) }
-        }
-        return out
+    /// A component's errors, oldest first, and those that cannot be read (by node name).
+    public func errors(_ id: String, component: String) async throws -> (errors: [ErrorInfo], unreadable: [String: ClusterStateError]) {
+        let read = try await readAll(ErrorInfo.self, in: errorsPath + "/" + id + "/" + component)
+        // Sequential node names sort in the order they were written.
+        return (read.records.sorted { $0.key < $1.key }.map(\.value), read.unreadable)
     }
 
     /// Components of a topology that have reported errors.
@@ -249,6 +248,19 @@ public struct StormClusterState: Sendable {
     }
 
     // MARK: helpers
+
+    /// Reads every child of `folder` on its own, so that one unreadable record hides no other.
+    private func readAll<T: ThriftStruct>(_ type: T.Type, in folder: String) async throws -> Records<T> {
+        var out = Records<T>()
+        for name in try await storage.childrenIfExists(folder) {
+            do {
+                if let record = try await decode(T.self, at: folder + "/" + name) { out.records[name] = record }
+            } catch let error as ClusterStateError {
+                out.unreadable[name] = error
+            }
+        }
+        return out
+    }
 
     private func decode<T: ThriftStruct>(_ type: T.Type, at path: String) async throws -> T? {
         guard let bytes = try await storage.read(path) else { return nil }
@@ -260,13 +272,32 @@ public struct StormClusterState: Sendable {
     }
 }
 
-public enum ClusterStateError: Error, CustomStringConvertible, Sendable {
+/// The records of one kind under a folder, each read on its own: those that decode, by node name, and for each
+/// that does not, why.
+public struct Records<Record: Sendable>: Sendable {
+    public var records: [String: Record] = [:]
+    public var unreadable: [String: ClusterStateError] = [:]
+
+    public init(records: [String: Record] = [:], unreadable: [String: ClusterStateError] = [:]) {
+        self.records = records
+        self.unreadable = unreadable
+    }
+}
+
+public enum ClusterStateError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// A record that exists but does not decode: its path, and why.
     case corrupt(String, String)
     case tooLarge(what: String, bytes: Int, limit: Int)
 
+    /// The unreadable record's path, if this is about one.
+    public var unreadablePath: String? {
+        if case .corrupt(let path, _) = self { return path }
+        return nil
+    }
+
     public var description: String {
         switch self {
-        case .corrupt(let path, let reason): "cluster state node \(path) does not hold what it should: \(reason)"
+        case .corrupt(let path, let reason): "record \(path) is unreadable: \(reason)"
         case .tooLarge(let what, let bytes, let limit):
             "the \(what) is \(bytes) bytes, more than the cluster state stores in one record (\(limit) bytes)"
         }

@@ -31,6 +31,7 @@ extension Nimbus {
             }
         }
         refreshReplicationCounts(alive)
+        if leadership.withLock({ $0 }) { mendTopologyRecords(alive) }
     }
 
     /// Re-reads every topology's replication count, at most once a monitor period.

@@ -54,6 +54,10 @@ public final class Nimbus: NimbusHandler {
     let vanishedSupervisors = Locked<[String: (info: SupervisorInfo, since: Date)]>([:])
     /// The supervisors the last scheduling round counted as live.
     let lastLive = Locked<[String: SupervisorInfo]>([:])
+    /// Cluster state records found unreadable, by path, with why: each is logged once, not at every read.
+    let unreadableRecords = Locked<[String: String]>([:])
+    /// When the leader last checked that the topology code and conf records can be read.
+    let lastRecordsCheck = Locked(Date.distantPast)
 
     public init(conf: StormConfig, state: StormClusterState, host: String, port: Int, logger: Logger) throws {
         self.conf = conf
@@ -192,7 +196,18 @@ public final class Nimbus: NimbusHandler {
     public func killTopologyWithOpts(name: String, options: KillOptions) throws {
         try requireLeader()
         let (id, wait) = try writes.withLock { _ -> (String, Int) in
-            let (id, base) = try aliveBase(named: name)
+            let (id, base): (String, StormBase)
+            do {
+                (id, base) = try aliveBase(named: name)
+            } catch let error as ClusterStateError {
+                // Its status and options are unknown, so there is nothing to wait on: it goes at once.
+                guard let id = try blockingAwait({ [state] in try await state.stormId(named: name) }) else { throw error }
+                try blockingAwait { [state] in try await state.removeStorm(id) }
+                code.remove(id)
+                plans.withLock { $0[id] = nil }
+                logger.info("removed topology \(id) at once: \(error)")
+                return (id, -1)
+            }
             let wait: Int
             if let w = options.waitSecs {
                 wait = max(Int(w), 0)
@@ -206,7 +221,7 @@ public final class Nimbus: NimbusHandler {
             logger.info("killing topology \(id) in \(wait)s")
             return (id, wait)
         }
-        schedule(after: wait) { self.finishKill(id) }
+        if wait >= 0 { schedule(after: wait) { self.finishKill(id) } } else { monitorSoon() }
     }
 
     func finishKill(_ id: String) {
@@ -381,12 +396,16 @@ public final class Nimbus: NimbusHandler {
     public func getClusterInfo() throws -> ClusterSummary {
         try blockingAwait { [self] in
             // Each assignment read once, for both the supervisors' used slots and the topologies' workers.
-            let assignments = try await state.assignments()
+            let assignments = try await readableAssignments()
             var usedSlots: [String: Set<Int64>] = [:]
-            for assignment in assignments.values {
+            for assignment in assignments.records.values {
                 for node in assignment.executorNodePort?.values ?? [:].values { usedSlots[node.node, default: []].formUnion(node.port) }
             }
-            let supervisors = try await state.supervisors().map { id, info in
+            let registered = try await state.supervisors()
+            for (_, error) in registered.unreadable {
+                noteUnreadable(error, topology: nil, remedy: "the supervisor is left out of cluster queries until it writes it again")
+            }
+            let supervisors = registered.records.map { id, info in
                 SupervisorSummary(
                     host: info.hostname, uptimeSecs: Int32(clamping: info.uptimeSecs ?? 0),
                     numWorkers: Int32(clamping: info.meta?.count ?? 0),
@@ -405,27 +424,25 @@ public final class Nimbus: NimbusHandler {
 
     public func getTopologySummaryByName(name: String) throws -> TopologySummary {
         try blockingAwait { [self] in
-            guard let id = try await state.stormId(named: name), let base = try await state.stormBase(id) else {
+            guard let id = try await state.stormId(named: name) else {
                 throw NotAliveException(msg: "topology '\(name)' is not alive")
             }
-            return try await summary(id, base)
+            return try await summary(id)
         }
     }
 
     public func getTopologySummary(id: String) throws -> TopologySummary {
-        try blockingAwait { [self] in
-            guard let base = try await state.stormBase(id) else { throw notAlive(id: id) }
-            return try await summary(id, base)
-        }
+        try blockingAwait { [self] in try await summary(id) }
     }
 
     public func getLeader() throws -> NimbusSummary {
         try blockingAwait { [self] in
-            let leader = try await election.leader()
-            guard let summary = try await nimbusSummaries().first(where: { "\($0.host):\($0.port)" == leader }) else {
-                throw NotLeaderError(this: address, leader: nil)
-            }
-            return summary
+            guard let leader = try await election.leader() else { throw NotLeaderError(this: address, leader: nil) }
+            if let summary = try await nimbusSummaries().first(where: { "\($0.host):\($0.port)" == leader }) { return summary }
+            // A registration that cannot be read (the leader rewrites it): what the election says is enough to reach it.
+            guard try await state.nimbuses().unreadable[leader] != nil else { throw NotLeaderError(this: address, leader: nil) }
+            let (host, port) = NimbusSeeds.split(leader, defaultPort: self.port)
+            return NimbusSummary(host: host, port: Int32(clamping: port), uptimeSecs: 0, isLeader: true, version: "VERSION_NOT_PROVIDED")
         }
     }
 
@@ -451,22 +468,51 @@ public final class Nimbus: NimbusHandler {
 
     public func getTopologyInfoWithOpts(id: String, options: GetInfoOptions) throws -> TopologyInfo {
         try blockingAwait { [self] in
-            guard let base = try await state.stormBase(id) else { throw notAlive(id: id) }
+            // Each record read on its own: one that cannot be read shows in the status and errors, and hides no other.
+            var base: StormBase?
+            var trouble: ClusterStateError?
+            do {
+                guard let read = try await state.stormBase(id) else { throw notAlive(id: id) }
+                base = read
+            } catch let error as ClusterStateError {
+                noteUnreadable(error, topology: id, remedy: Self.brokenBaseRemedy)
+                trouble = error
+            }
             var errors: [String: [ErrorInfo]] = [:]
             let choice = options.numErrChoice ?? .all
             if choice != NumErrorsChoice.none {
                 for component in try await state.componentsWithErrors(id) {
-                    let list = try await state.errors(id, component: component)
-                    errors[component] = choice == .one ? Array(list.suffix(1)) : list
+                    let read = try await state.errors(id, component: component)
+                    for (_, error) in read.unreadable {
+                        noteUnreadable(error, topology: id, remedy: "it is left out of the topology's errors")
+                    }
+                    if !read.errors.isEmpty { errors[component] = choice == .one ? Array(read.errors.suffix(1)) : read.errors }
                 }
             }
-            let assignment = try await state.assignment(id)
+            var assignment: Assignment?
+            do {
+                assignment = try await state.assignment(id)
+            } catch let error as ClusterStateError {
+                noteUnreadable(error, topology: id, remedy: Self.assignmentRemedy)
+                trouble = trouble ?? error
+            }
             var executors: [ExecutorSummary] = []
-            let plan = try await plan(id)
             var taskToComponent: [Int32: String] = [:]
-            for (component, range) in TaskLayout.taskRanges(plan.tasks) { for t in range { taskToComponent[t] = component } }
+            do {
+                let plan = try await plan(id)
+                for (component, range) in TaskLayout.taskRanges(plan.tasks) { for t in range { taskToComponent[t] = component } }
+            } catch let error as ClusterStateError {
+                trouble = trouble ?? error
+            }
             // Each executor's counts, as its worker last reported them.
-            let beats = assignment == nil ? [:] : try await state.workerHeartbeats(id)
+            var beats: [String: ClusterWorkerHeartbeat] = [:]
+            if assignment != nil {
+                let read = try await state.workerHeartbeats(id)
+                for (_, error) in read.unreadable {
+                    noteUnreadable(error, topology: id, remedy: "its worker's counts are left out until the worker writes it again")
+                }
+                beats = read.records
+            }
             for (executor, node) in assignment?.executorNodePort ?? [:] where executor.count == 2 {
                 let start = Int32(clamping: executor[0])
                 let info = ExecutorInfo(taskStart: start, taskEnd: Int32(clamping: executor[1]))
@@ -479,9 +525,15 @@ public final class Nimbus: NimbusHandler {
                 executors.append(summary)
             }
             var info = TopologyInfo(
-                id: id, name: base.name, uptimeSecs: uptime(base), executors: executors.sorted { $0.executorInfo.taskStart < $1.executorInfo.taskStart },
-                status: base.status.thriftName, errors: errors, stormVersion: Self.version, owner: base.owner)
-            info.schedStatus = schedulingStatus(id, base: base, assignment: assignment)
+                id: id, name: base?.name ?? TopologyName.name(ofId: id) ?? id,
+                uptimeSecs: base.map(uptime) ?? Self.uptime(ofId: id),
+                executors: executors.sorted { $0.executorInfo.taskStart < $1.executorInfo.taskStart },
+                status: base?.status.thriftName ?? Self.unknownStatus, errors: errors, stormVersion: Self.version, owner: base?.owner)
+            if let trouble {
+                info.schedStatus = trouble.description
+            } else if let base {
+                info.schedStatus = schedulingStatus(id, base: base, assignment: assignment)
+            }
             info.replicationCount = Int32(clamping: try await state.codeHolders(id).count)
             return info
         }
@@ -506,7 +558,11 @@ public final class Nimbus: NimbusHandler {
     private func nimbusSummaries() async throws -> [NimbusSummary] {
         let leader = try await election.leader()
         let now = Int32(clamping: Int(Date().timeIntervalSince1970))
-        return try await state.nimbuses().map { stored in
+        let registered = try await state.nimbuses()
+        for (_, error) in registered.unreadable {
+            noteUnreadable(error, topology: nil, remedy: "that nimbus is left out of cluster queries until it registers again")
+        }
+        return registered.records.values.map { stored in
             var s = stored
             s.isLeader = "\(s.host):\(s.port)" == leader
             s.uptimeSecs = max(0, now - stored.uptimeSecs)
@@ -515,19 +571,50 @@ public final class Nimbus: NimbusHandler {
     }
 
     /// Every topology's summary; `assignments`, when the caller has read them already, saves reading them again.
-    private func summaries(assignments: [String: Assignment]? = nil) async throws -> [TopologySummary] {
-        let assignments = if let assignments { assignments } else { try await state.assignments() }
+    private func summaries(assignments: Records<Assignment>? = nil) async throws -> [TopologySummary] {
+        let assignments = if let assignments { assignments } else { try await readableAssignments() }
         var out: [TopologySummary] = []
         for id in try await state.activeStorms() {
-            guard let base = try await state.stormBase(id) else { continue }
-            out.append(await summary(id, base, assignment: assignments[id]))
+            if let summary = try await summary(id, assignments: assignments) { out.append(summary) }
         }
         return out.sorted { $0.name < $1.name }
     }
 
-    private func summary(_ id: String, _ base: StormBase) async throws -> TopologySummary {
-        await summary(id, base, assignment: try await state.assignment(id))
+    private func summary(_ id: String) async throws -> TopologySummary {
+        var assignments = Records<Assignment>()
+        do {
+            assignments.records[id] = try await state.assignment(id)
+        } catch let error as ClusterStateError {
+            assignments.unreadable[id] = error
+        }
+        guard let summary = try await summary(id, assignments: assignments) else { throw notAlive(id: id) }
+        return summary
     }
+
+    /// A topology's summary, or nil when it is gone; a record that cannot be read shows in its `sched_status`.
+    private func summary(_ id: String, assignments: Records<Assignment>) async throws -> TopologySummary? {
+        let base: StormBase
+        do {
+            guard let read = try await state.stormBase(id) else { return nil }
+            base = read
+        } catch let error as ClusterStateError {
+            noteUnreadable(error, topology: id, remedy: Self.brokenBaseRemedy)
+            return await brokenSummary(id, error, assignment: assignments.records[id])
+        }
+        var summary = await summary(id, base, assignment: assignments.records[id])
+        if let error = assignments.unreadable[id] { summary.schedStatus = error.description }
+        return summary
+    }
+
+    /// Every assignment that can be read; those that cannot are noted (the leader rewrites them).
+    private func readableAssignments() async throws -> Records<Assignment> {
+        let read = try await state.readableAssignments()
+        for (id, error) in read.unreadable { noteUnreadable(error, topology: id, remedy: Self.assignmentRemedy) }
+        return read
+    }
+
+    static let assignmentRemedy = "the leader recomputes the assignment and rewrites it"
+    static let brokenBaseRemedy = "nimbus cannot rebuild a topology's base: the topology keeps its workers but is not scheduled until it is killed"
 
     private func summary(_ id: String, _ base: StormBase, assignment: Assignment?) async -> TopologySummary {
         // Counts come from the StormBase when the topology's records cannot be read.
@@ -566,13 +653,23 @@ public final class Nimbus: NimbusHandler {
 
     /// A topology as submitted and its conf: from the cluster state, where every nimbus finds them whatever its
     /// own disk holds; from this nimbus' files for a topology submitted before the cluster state kept them.
+    /// An unreadable record falls back on the files here (the leader rewrites the record from its own).
     func stored(_ id: String) async throws -> (topology: StormTopology, conf: [String: ConfigValue]) {
-        if let topology = try await state.topologyCode(id), let text = try await state.topologyConfJSON(id) {
-            do {
-                return (topology, try JSON.decodeObject(text))
-            } catch {
-                throw ClusterStateError.corrupt(state.stormConfPath + "/" + id, "\(error)")
+        do {
+            if let topology = try await state.topologyCode(id), let text = try await state.topologyConfJSON(id) {
+                do {
+                    return (topology, try JSON.decodeObject(text))
+                } catch {
+                    throw ClusterStateError.corrupt(state.stormConfPath + "/" + id, "\(error)")
+                }
             }
+        } catch let error as ClusterStateError {
+            guard let topology = try? code.topology(id), let topoConf = try? code.conf(id) else {
+                noteUnreadable(error, topology: id, remedy: "no copy of the topology's files here can replace it")
+                throw error
+            }
+            noteUnreadable(error, topology: id, remedy: "this nimbus reads its own copy of the topology's files instead")
+            return (topology, topoConf)
         }
         guard let topology = try? code.topology(id), let topoConf = try? code.conf(id) else { throw notAlive(id: id) }
         return (topology, topoConf)

@@ -36,7 +36,7 @@ extension Nimbus {
         }
     }
 
-    private func register() async throws {
+    func register() async throws {
         // As Storm does, nimbuses/ holds the start time in uptime_secs; readers turn it into an uptime.
         try await state.addNimbus(
             address,
@@ -77,9 +77,13 @@ extension Nimbus {
                 logger.info("nimbus \(address) is the leader")
                 resumePendingTransitions()
             }
-            if leads { try makeAssignments() }
+            if leads {
+                removeOrphanedRecords()
+                try makeAssignments()
+            }
             replicateCode()
-            deleteOrphanedCode(leads: leads)
+            deleteOrphanedCode()
+            mendOwnRegistration()
             if monitorFailing.withLock({ failing in defer { failing = false }; return failing }) {
                 logger.info("nimbus monitor rounds work again")
             }
@@ -142,7 +146,8 @@ extension Nimbus {
     private func resumePendingTransitions() {
         do {
             for id in try blockingAwait({ [state] in try await state.activeStorms() }) {
-                guard let base = try blockingAwait({ [state] in try await state.stormBase(id) }) else { continue }
+                // A base that cannot be read holds up no other topology's pending kill or rebalance.
+                guard let base = try? blockingAwait({ [state] in try await state.stormBase(id) }) else { continue }
                 switch (base.status, base.topologyActionOptions) {
                 case (.killed, .killOptions(let options)?):
                     logger.info("resuming the kill of \(id)")
@@ -159,9 +164,8 @@ extension Nimbus {
         }
     }
 
-    /// Deletes the files of topologies the cluster state no longer has; the leader also deletes their records (a
-    /// removal cut short).
-    private func deleteOrphanedCode(leads: Bool) {
+    /// Deletes the files of topologies the cluster state no longer has.
+    private func deleteOrphanedCode() {
         writes.withLock { _ in
             do {
                 let alive = Set(try blockingAwait { [state] in try await state.activeStorms() })
@@ -170,19 +174,43 @@ extension Nimbus {
                     heldCode.withLock { _ = $0.remove(id) }
                     logger.info("deleted the files of topology \(id), which the cluster state no longer has")
                 }
-                if leads {
-                    let recorded = try blockingAwait { [state] in try await state.topologiesWithCode() }
-                    for id in recorded where !alive.contains(id) {
-                        try blockingAwait { [state] in try await state.removeTopologyRecords(id) }
-                        logger.info("deleted the cluster state records of topology \(id), which is no longer alive")
-                    }
-                }
                 // Trouble keys are a topology id, or an id and "/what".
                 troubles.withLock { $0 = $0.filter { alive.contains(String($0.key.prefix { $0 != "/" })) } }
                 schedulingHolds.withLock { $0 = $0.filter { alive.contains($0.key) } }
                 awaitingReplication.withLock { $0.formIntersection(alive) }
+                forgetUnreadable(ofTopologiesOtherThan: alive)
             } catch {
                 logger.warning("could not look for orphaned topology files: \(error)")
+            }
+        }
+    }
+
+    /// The leader removes every record of a topology that has no base (its `storms/` node deleted by hand, or a
+    /// removal cut short): an assignment left behind would keep its workers running and its slots taken. The
+    /// supervisors stop the workers whose assignment is gone. Runs before scheduling, so the slots are free in the
+    /// same round.
+    func removeOrphanedRecords() {
+        writes.withLock { _ in
+            do {
+                let orphans = try blockingAwait { [state] in
+                    let alive = Set(try await state.activeStorms())
+                    var recorded = Set<String>()
+                    for folder in [
+                        state.assignmentsPath, state.workerbeatsPath, state.errorsPath, state.stormCodePath, state.stormConfPath,
+                        state.codeHoldersPath,
+                    ] {
+                        recorded.formUnion(try await state.storage.childrenIfExists(folder))
+                    }
+                    return recorded.subtracting(alive).sorted()
+                }
+                for id in orphans {
+                    try blockingAwait { [state] in try await state.removeStorm(id) }
+                    plans.withLock { $0[id] = nil }
+                    respread.withLock { _ = $0.remove(id) }
+                    logger.info("removed the records of topology \(id), which has no base in \(state.stormsPath) (its workers stop)")
+                }
+            } catch {
+                logger.warning("could not look for records of topologies that are gone: \(error)")
             }
         }
     }
@@ -190,35 +218,58 @@ extension Nimbus {
     // MARK: scheduling
 
     /// What a scheduling round reads, fetched in one hand-off to the cluster state rather than one per record.
-    /// A topology whose records cannot be read is left out, with the reason, so it holds up no other.
+    /// A record that cannot be read is set aside, with the reason, so it holds up nothing else.
     struct Snapshot: Sendable {
         var supervisors: [String: SupervisorInfo] = [:]
         var bases: [String: StormBase] = [:]
         var assignments: [String: Assignment] = [:]
         var heartbeats: [String: [String: ClusterWorkerHeartbeat]] = [:]
         var holders: [String: Int] = [:]
-        var unreadable: [String: String] = [:]
+        /// Topologies whose base cannot be read: not scheduled, but their assignments keep their slots.
+        var unreadableBases: [String: ClusterStateError] = [:]
+        /// Topologies whose assignment cannot be read: the leader computes and writes a new one.
+        var unreadableAssignments: [String: ClusterStateError] = [:]
+        /// Worker heartbeats that cannot be read, with their topology.
+        var unreadableHeartbeats: [(topology: String, error: ClusterStateError)] = []
+        /// Supervisors whose record cannot be read.
+        var unreadableSupervisors: [String: ClusterStateError] = [:]
+
+        /// Every unreadable record's path.
+        var unreadablePaths: Set<String> {
+            let errors = Array(unreadableBases.values) + Array(unreadableAssignments.values) + unreadableHeartbeats.map(\.error)
+                + Array(unreadableSupervisors.values)
+            return Set(errors.compactMap(\.unreadablePath))
+        }
     }
 
     func snapshot() throws -> Snapshot {
         let awaiting = awaitingReplication.withLock { $0 }
         return try blockingAwait { [state] in
             var s = Snapshot()
-            s.supervisors = try await state.supervisors()
+            let supervisors = try await state.supervisors()
+            (s.supervisors, s.unreadableSupervisors) = (supervisors.records, supervisors.unreadable)
+            // Each record read on its own, so one that cannot be read affects only what it describes.
             for id in try await state.activeStorms() {
                 do {
                     s.bases[id] = try await state.stormBase(id)
-                    s.assignments[id] = try await state.assignment(id)
-                    if s.assignments[id] != nil { s.heartbeats[id] = try await state.workerHeartbeats(id) }
-                    // Only a topology waiting for its first assignment needs its count.
-                    if s.assignments[id] == nil && awaiting.contains(id) { s.holders[id] = try await state.codeHolders(id).count }
                 } catch let error as ClusterStateError {
-                    s.bases[id] = nil
-                    s.unreadable[id] = error.description
+                    s.unreadableBases[id] = error
                 }
+                do {
+                    s.assignments[id] = try await state.assignment(id)
+                } catch let error as ClusterStateError {
+                    s.unreadableAssignments[id] = error
+                }
+                if s.assignments[id] != nil {
+                    let beats = try await state.workerHeartbeats(id)
+                    s.heartbeats[id] = beats.records
+                    s.unreadableHeartbeats += beats.unreadable.values.map { (id, $0) }
+                }
+                // Only a topology waiting for its first assignment needs its count.
+                if s.assignments[id] == nil && awaiting.contains(id) { s.holders[id] = try await state.codeHolders(id).count }
             }
             // Assignments left without a topology still hold their slots until they are removed.
-            for id in try await state.storage.childrenIfExists(state.assignmentsPath) where s.assignments[id] == nil && s.unreadable[id] == nil {
+            for id in try await state.storage.childrenIfExists(state.assignmentsPath) where s.assignments[id] == nil {
                 if let a = try? await state.assignment(id) { s.assignments[id] = a }
             }
             return s
@@ -274,7 +325,14 @@ extension Nimbus {
         try writes.withLock { _ in
             let now = Int64(Date().timeIntervalSince1970)
             let snap = try snapshot()
-            let supervisors = try liveSupervisors(snap.supervisors)
+            noteUnreadable(in: snap)
+            // A supervisor whose record cannot be read still has its node, so its session lives: it counts with its
+            // last readable heartbeat, and is dead if it writes none for nimbus.supervisor.timeout.secs.
+            var registered = snap.supervisors
+            for id in snap.unreadableSupervisors.keys {
+                if let info = lastLive.withLock({ $0[id] }) { registered[id] = info }
+            }
+            let supervisors = try liveSupervisors(registered)
             var offered = Set<WorkerSlot>()
             for (id, info) in supervisors {
                 for port in info.meta ?? [] { offered.insert(WorkerSlot(node: id, port: port)) }
@@ -285,7 +343,7 @@ extension Nimbus {
             var assignments = snap.assignments
             var changed: [(String, Assignment)] = []
             var respreadDone: [String] = []
-            for (id, reason) in snap.unreadable { reportTrouble(id, "cannot schedule topology \(id): \(reason)") }
+            var rewritten: [String] = []
             for (id, base) in snap.bases.sorted(by: { $0.key < $1.key }) {
                 // A topology being killed or waiting to rebalance keeps its workers until the wait is over.
                 if base.status == .killed || base.status == .rebalancing { continue }
@@ -319,6 +377,7 @@ extension Nimbus {
                     if fresh && !outcome.placement.isEmpty { respreadDone.append(id) }
                     if updated != existing && !(existing == nil && outcome.placement.isEmpty) {
                         changed.append((id, updated))
+                        if snap.unreadableAssignments[id] != nil { rewritten.append(id) }
                         assignments[id] = updated
                         logger.info("assigned \(id): \(outcome.workers) worker(s) on \(Set(outcome.placement.values).sorted()) (\(outcome.status))")
                     }
@@ -332,8 +391,27 @@ extension Nimbus {
                     for (id, assignment) in changed { try await state.setAssignment(id, assignment) }
                 }
             }
+            for id in rewritten {
+                unreadableRecords.withLock { _ = $0.removeValue(forKey: state.assignmentsPath + "/" + id) }
+                logger.info("rewrote the assignment of topology \(id), whose record could not be read")
+            }
             respread.withLock { $0.subtract(respreadDone) }
         }
+    }
+
+    /// Logs each unreadable record a scheduling round met (once), files it in its topology's errors, and forgets
+    /// those that can be read again.
+    private func noteUnreadable(in snap: Snapshot) {
+        for (id, error) in snap.unreadableBases { noteUnreadable(error, topology: id, remedy: Self.brokenBaseRemedy) }
+        for (id, error) in snap.unreadableAssignments { noteUnreadable(error, topology: id, remedy: Self.assignmentRemedy) }
+        for (id, error) in snap.unreadableHeartbeats {
+            noteUnreadable(error, topology: id, remedy: "its worker's heartbeat is ignored until the worker writes it again")
+        }
+        for (_, error) in snap.unreadableSupervisors {
+            noteUnreadable(
+                error, topology: nil, remedy: "the supervisor counts with its last readable heartbeat until it writes it again")
+        }
+        forgetMended(readKinds: ["storms", "assignments", "supervisors", "workerbeats"], stillUnreadable: snap.unreadablePaths)
     }
 
     /// Why a topology submitted here that has no assignment yet must wait, or nil: as Storm does, the leader assigns it once

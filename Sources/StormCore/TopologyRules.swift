@@ -28,6 +28,15 @@ public enum TopologyName {
     }
 
     public static func isSystemId(_ id: String) -> Bool { id.hasPrefix("__") }
+
+    /// The name a topology id `<name>-<counter>-<secs>` spells, or nil when the id has not that shape: what is
+    /// known of a topology whose base cannot be read.
+    public static func name(ofId id: String) -> String? {
+        let parts = id.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts.suffix(2).allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return nil }
+        let name = parts.dropLast(2).joined(separator: "-")
+        return name.isEmpty ? nil : name
+    }
 }
 
 /// A component of a topology, whatever its kind.

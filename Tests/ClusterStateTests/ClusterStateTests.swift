@@ -182,12 +182,12 @@ enum TestZooKeeper {
             try await state.reportError("wc-1-10", component: "split", ErrorInfo(error: "e\(i)", errorTimeSecs: Int32(i)))
         }
         let errors = try await state.errors("wc-1-10", component: "split")
-        #expect(errors.map(\.error) == (2..<12).map { "e\($0)" })
+        #expect(errors.errors.map(\.error) == (2..<12).map { "e\($0)" })
         #expect(try await state.componentsWithErrors("wc-1-10") == ["split"])
         try await state.removeStorm("wc-1-10")
         #expect(try await state.activeStorms().isEmpty)
         #expect(try await state.assignment("wc-1-10") == nil)
-        #expect(try await state.errors("wc-1-10", component: "split").isEmpty)
+        #expect(try await state.errors("wc-1-10", component: "split").errors.isEmpty)
     }
 
     @Test func corruptNodeIsReportedWithItsPath() async throws {
@@ -203,6 +203,38 @@ enum TestZooKeeper {
         }
     }
 
+    @Test func oneUnreadableRecordHidesNoOtherOfItsKind() async throws {
+        let storage = InMemoryStore().session()
+        let state = StormClusterState(storage: storage, root: "/storm")
+        try await state.setUp()
+        let assignment = Assignment(masterCodeDir: "/d", executorNodePort: [[1, 1]: NodeInfo(node: "n1", port: [6700])])
+        try await state.setAssignment("good-1-1", assignment)
+        try await storage.create("/storm/assignments/bad-2-1", data: Array("garbage".utf8), mode: .persistent)
+        let read = try await state.readableAssignments()
+        #expect(read.records == ["good-1-1": assignment])
+        #expect(read.unreadable["bad-2-1"]?.unreadablePath == "/storm/assignments/bad-2-1")
+        #expect(read.unreadable["bad-2-1"]?.description.hasPrefix("record /storm/assignments/bad-2-1 is unreadable: ") == true)
+
+        try await state.addNimbus("h:6627", NimbusSummary(host: "h", port: 6627, uptimeSecs: 0, isLeader: true, version: "v"))
+        try await storage.create("/storm/nimbuses/ghost:1", data: [0xff], mode: .persistent)
+        let nimbuses = try await state.nimbuses()
+        #expect(Array(nimbuses.records.keys) == ["h:6627"] && Array(nimbuses.unreadable.keys) == ["ghost:1"])
+
+        try await state.reportError("good-1-1", component: "split", ErrorInfo(error: "boom", errorTimeSecs: 1))
+        try await storage.create("/storm/errors/good-1-1/split/e9999999999", data: [0xff], mode: .persistent)
+        let errors = try await state.errors("good-1-1", component: "split")
+        #expect(errors.errors.map(\.error) == ["boom"] && Array(errors.unreadable.keys) == ["e9999999999"])
+    }
+
+    @Test func aTopologyWhoseBaseIsUnreadableKeepsTheNameItsIdSpells() async throws {
+        let storage = InMemoryStore().session()
+        let state = StormClusterState(storage: storage, root: "/storm")
+        try await state.setUp()
+        try await storage.create("/storm/storms/my-topo-3-1700000000", data: [0xff], mode: .persistent)
+        #expect(try await state.stormId(named: "my-topo") == "my-topo-3-1700000000")
+        #expect(try await state.stormId(named: "my") == nil)
+    }
+
     @Test func nimbusRegistrationIsEphemeral() async throws {
         let store = InMemoryStore()
         let nimbusSession = store.session()
@@ -210,9 +242,9 @@ enum TestZooKeeper {
         let observer = StormClusterState(storage: store.session())
         try await state.setUp()
         try await state.addNimbus("h:6627", NimbusSummary(host: "h", port: 6627, uptimeSecs: 0, isLeader: true, version: "v"))
-        #expect(try await observer.nimbuses().map(\.host) == ["h"])
+        #expect(try await observer.nimbuses().records.values.map(\.host) == ["h"])
         await nimbusSession.close()
-        #expect(try await observer.nimbuses().isEmpty)
+        #expect(try await observer.nimbuses().records.isEmpty)
     }
 }
 

@@ -82,9 +82,11 @@ import Testing
         try await f.submit("b-fine")
         let broken = try await f.client { try $0.getTopologySummaryByName(name: "a-broken") }.id
         let fine = try await f.client { try $0.getTopologySummaryByName(name: "b-fine") }.id
-        // The broken one's structure record is garbage, and this nimbus has not read it yet.
+        // The broken one's structure record is garbage, this nimbus has not read it yet, and it has no copy of the
+        // topology's files to read instead (a nimbus that has rewrites the record).
         try await f.state.storage.put(f.state.stormCodePath + "/" + broken, data: [0xFF, 0x00, 0x13])
         f.nimbus.plans.withLock { $0.removeAll() }
+        f.nimbus.code.remove(broken)
         try await addSupervisor(f.state, "s1", ports: [6700, 6701])
         for _ in 0..<3 { await f.onOwnThread { f.nimbus.monitor() } }
         #expect(try await nodes(f.state, fine) == ["s1": [6700]])
