@@ -25,7 +25,7 @@ let package = Package(
         .target(
             name: "CThriftBridge",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
-            linkerSettings: [.linkedLibrary("thrift"), .linkedLibrary("m")]
+            linkerSettings: [.linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("m")]
         ),
         // Swift types of idl/storm.thrift and the protocol, client, server and serialization over the bridge.
         .target(

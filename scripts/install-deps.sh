@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing need and is not already there: Debian's Thrift C++ library and compiler,
-# boost headers (libthrift's headers need them), ZooKeeper's C client and server, a JDK and Debian's Thrift Java
+# boost and libevent headers (libthrift's headers need them), ZooKeeper's C client and server, a JDK and Debian's Thrift Java
 # library for the Java client, PyPI's thrift, pytest and pystorm for the Python client and the end-to-end tests,
 # Node.js and Ruby for the polyglot example, and this repository's Python client and multilang adapter.
 # Safe to run again.
 set -euo pipefail
 
-packages=(libthrift-dev thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper zlib1g-dev nodejs ruby
+packages=(libthrift-dev libevent-dev thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper zlib1g-dev nodejs ruby
           default-jdk-headless libthrift-java libslf4j-java)
 missing=()
 for p in "${packages[@]}"; do

@@ -147,7 +147,7 @@ extension Nimbus {
         if code.has(blob.id) {
             throw AuthorizationException(msg: "nimbus \(address) already holds '\(key)'; a topology's archive is written only at submit")
         }
-        let session = try transfers.beginUpload()
+        let session = try transfers.beginUpload(for: ThriftConnection.current)
         archiveRestores.withLock { $0[session] = blob.id }
         return session
     }

@@ -71,7 +71,10 @@ public final class Nimbus: NimbusHandler {
             inbox: localDir.appendingPathComponent("nimbus/inbox", isDirectory: true),
             maxUploadBytes: try conf.int(ConfigKey.nimbusUploadMaxBytes),
             expiration: TimeInterval(try conf.int(ConfigKey.nimbusFileCopyExpirationSecs)),
-            inboxExpiration: TimeInterval(try conf.int(ConfigKey.nimbusInboxJarExpirationSecs)))
+            inboxExpiration: TimeInterval(try conf.int(ConfigKey.nimbusInboxJarExpirationSecs)),
+            limits: FileTransfers.Limits(
+                uploadsPerConnection: try conf.int(ConfigKey.nimbusUploadMaxOpenPerConnection),
+                uploads: try conf.int(ConfigKey.nimbusUploadMaxOpen), downloads: try conf.int(ConfigKey.nimbusDownloadMaxOpen)))
         election = LeaderElection(state: state, address: "\(host):\(port)")
     }
 
@@ -373,7 +376,7 @@ public final class Nimbus: NimbusHandler {
     // Uploads go to the leader, which is where the submit that uses them must go too.
     public func beginFileUpload() throws -> String {
         try requireLeader()
-        return try transfers.beginUpload()
+        return try transfers.beginUpload(for: ThriftConnection.current)
     }
 
     public func uploadChunk(location: String, chunk: [UInt8]) throws { try transfers.uploadChunk(location, chunk) }

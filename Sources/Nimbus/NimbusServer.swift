@@ -22,14 +22,24 @@ public struct NimbusServer: Service {
 
     public func run() async throws {
         let nimbus = self.nimbus
-        let server = try ThriftServer(
-            host: "", port: try conf.int(ConfigKey.nimbusThriftPort), threads: try conf.int(ConfigKey.nimbusThriftThreads),
-            maxFrameSize: try conf.int(ConfigKey.nimbusThriftMaxBufferSize),
-            ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs), logger: logger
-        ) { method, input in
-            try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
+        let bindAddress = try bindAddress()
+        let port = try conf.int(ConfigKey.nimbusThriftPort)
+        let server: ThriftServer
+        do {
+            server = try ThriftServer(
+                host: bindAddress ?? "", port: port, threads: try conf.int(ConfigKey.nimbusThriftThreads),
+                maxFrameSize: try conf.int(ConfigKey.nimbusThriftMaxBufferSize),
+                ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
+                maxConnections: try conf.int(ConfigKey.nimbusThriftMaxConnections), logger: logger
+            ) { method, input in
+                try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
+            }
+        } catch let error as ThriftTransportError where bindAddress != nil {
+            throw ConfigError.invalid(
+                ConfigKey.nimbusThriftBindAddress, reason: "'\(bindAddress!)': cannot listen there on port \(port) (\(error))")
         }
-        logger.info("nimbus \(Nimbus.version) serving the Thrift API on port \(server.port)")
+        logger.info(
+            "nimbus \(Nimbus.version) serving the Thrift API on \(bindAddress ?? "all interfaces"), port \(server.port)")
         // The port first, so a port in use fails at once; then the cluster state, which may take retries.
         await nimbus.start()
         let period = Duration.seconds(max(1, (try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10))
@@ -43,6 +53,17 @@ public struct NimbusServer: Service {
         }
         logger.info("nimbus shutting down")
         await server.shutdown()
+    }
+
+    /// The address the Thrift port listens on; nil: every interface, as Storm's nimbus does.
+    private func bindAddress() throws -> String? {
+        guard let value = conf[ConfigKey.nimbusThriftBindAddress], !value.isNull else { return nil }
+        let address = try conf.string(ConfigKey.nimbusThriftBindAddress).trimmingCharacters(in: .whitespaces)
+        guard !address.isEmpty else {
+            throw ConfigError.invalid(
+                ConfigKey.nimbusThriftBindAddress, reason: "is empty; leave it unset to listen on all interfaces")
+        }
+        return address
     }
 }
 

@@ -22,6 +22,12 @@ public enum ConfigKey {
     public static let nimbusFileCopyExpirationSecs = "nimbus.file.copy.expiration.secs"
     public static let nimbusUploadMaxBytes = "nimbus.file.upload.max.bytes"
     public static let nimbusInboxJarExpirationSecs = "nimbus.inbox.jar.expiration.secs"
+    /// Ours: bounds on what clients can make nimbus hold (docs/operations.md).
+    public static let nimbusThriftMaxConnections = "nimbus.thrift.max.connections"
+    public static let nimbusThriftBindAddress = "nimbus.thrift.bind.address"
+    public static let nimbusUploadMaxOpen = "nimbus.file.upload.max.open"
+    public static let nimbusUploadMaxOpenPerConnection = "nimbus.file.upload.max.open.per.connection"
+    public static let nimbusDownloadMaxOpen = "nimbus.file.download.max.open"
     public static let topologyMinReplicationCount = "topology.min.replication.count"
     public static let topologyMaxReplicationWaitTimeSec = "topology.max.replication.wait.time.sec"
     public static let supervisorSlotsPorts = "supervisor.slots.ports"
@@ -80,6 +86,10 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.nimbusFileCopyExpirationSecs: 600,
         ConfigKey.nimbusUploadMaxBytes: 268_435_456,
         ConfigKey.nimbusInboxJarExpirationSecs: 3600,
+        ConfigKey.nimbusThriftMaxConnections: 4096,
+        ConfigKey.nimbusUploadMaxOpen: 256,
+        ConfigKey.nimbusUploadMaxOpenPerConnection: 16,
+        ConfigKey.nimbusDownloadMaxOpen: 1024,
         ConfigKey.topologyMinReplicationCount: 1,
         ConfigKey.topologyMaxReplicationWaitTimeSec: 60,
         ConfigKey.supervisorSlotsPorts: [6700, 6701, 6702, 6703],

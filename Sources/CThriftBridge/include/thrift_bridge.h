@@ -1,5 +1,5 @@
 // A C interface over Apache Thrift's C++ library (libthrift): binary protocol, framed transport, memory buffers,
-// a blocking client and a thread-pool server. Every function catches every C++ exception and reports it as a
+// a blocking client and a non-blocking server. Every function catches every C++ exception and reports it as a
 // non-zero status with the reason in tb_last_error(), so nothing thrown by libthrift can unwind into Swift.
 #ifndef STORM_THRIFT_BRIDGE_H
 #define STORM_THRIFT_BRIDGE_H
@@ -19,8 +19,11 @@ typedef struct tb_server tb_server;
 // The reason for the last failure on this thread; valid until the next failing call on the same thread.
 const char *tb_last_error(void);
 
-// Routes libthrift's own diagnostics (a connection dropped, a frame too large) to the caller.
-typedef void (*tb_log_fn)(const char *message);
+// Routes diagnostics to the caller: libthrift's own (a connection dropped, a frame too large) at TB_LOG_DEBUG,
+// since the caller also sees each as an error; the server's (connections refused, accept failing) at
+// TB_LOG_WARNING, since nobody else would.
+enum { TB_LOG_DEBUG = 0, TB_LOG_WARNING = 1 };
+typedef void (*tb_log_fn)(int level, const char *message);
 void tb_set_log_handler(tb_log_fn fn);
 
 // Reading. Strings and binaries point into a buffer owned by the protocol, valid until the next read.
@@ -87,14 +90,19 @@ tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, in
 tb_protocol *tb_client_protocol(tb_client *c);
 void tb_client_close(tb_client *c);
 
-// Thread-pool server with framed transport and binary protocol. The handler is called once per message with the
-// connection's input and output protocols; it returns 0 to keep the connection and non-zero to close it.
-typedef int (*tb_handler_fn)(void *context, tb_protocol *in, tb_protocol *out);
+// Non-blocking server (libthrift's TNonblockingServer: one I/O thread reads whole frames, a pool of `threads`
+// runs the calls), framed transport and binary protocol. A connection holds a pool thread only while a call of
+// its own runs, so idle or slow clients cannot starve the others. The handler is called once per message with
+// the connection's id (unique for the server's life) and its input and output protocols; it returns 0 to keep
+// the connection and non-zero to close it.
+typedef int (*tb_handler_fn)(void *context, uint64_t connection, tb_protocol *in, tb_protocol *out);
 // Binds and listens (port 0 picks a free port); NULL on failure with the reason in tb_last_error().
-// A connection that sends nothing for io_timeout_ms (0 = never) is closed, so a stalled client cannot hold a
-// pool thread forever.
+// A connection with no complete call for io_timeout_ms (0 = never) is closed. At most max_connections are open
+// at once (0 = no limit of its own); a connection over the limit is closed as it is accepted.
 tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, int io_timeout_ms,
-                           tb_handler_fn handler, void *context);
+                           int max_connections, tb_handler_fn handler, void *context);
+// Connections open now.
+int tb_server_connections(tb_server *s);
 int tb_server_port(tb_server *s);
 // Stops accepting, closes connections, waits for the serving thread and frees the server.
 void tb_server_stop(tb_server *s);

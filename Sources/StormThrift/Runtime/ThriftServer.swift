@@ -3,10 +3,12 @@ import Foundation
 import Locking
 import Logging
 
-/// A Thrift server on libthrift's thread-pool server: framed transport, binary protocol, a frame size limit.
+/// A Thrift server on libthrift's non-blocking server: framed transport, binary protocol, a frame size limit.
 ///
-/// Each connection is served by one pool thread; `dispatch` runs there, so it must be safe to call concurrently.
-/// A connection that sends bytes that are not Thrift, or a frame over the limit, is closed; others are untouched.
+/// One I/O thread reads whole frames from every connection; a pool of `threads` runs the calls, so a connection
+/// holds a pool thread only while a call of its own runs. `dispatch` runs on a pool thread, so it must be safe to
+/// call concurrently; `ThriftConnection.current` names the connection whose call it is. A connection that sends
+/// bytes that are not Thrift, or a frame over the limit, is closed; others are untouched.
 public final class ThriftServer: Sendable {
     /// Decodes a call's arguments for `method` and returns the reply, or nil when the method is unknown.
     public typealias Dispatch = @Sendable (_ method: String, _ input: ThriftProtocol) throws -> ThriftReply?
@@ -16,15 +18,17 @@ public final class ThriftServer: Sendable {
     private let context: UInt
     public let port: Int
 
-    /// `ioTimeoutMillis` closes a connection that stays silent that long (0: never).
+    /// `ioTimeoutMillis` closes a connection with no complete call for that long (0: never); `maxConnections`
+    /// bounds the connections open at once (0: only by the process' descriptor limit).
     public init(
-        host: String, port: Int, threads: Int, maxFrameSize: Int, ioTimeoutMillis: Int = 0, logger: Logger,
-        dispatch: @escaping Dispatch
+        host: String, port: Int, threads: Int, maxFrameSize: Int, ioTimeoutMillis: Int = 0, maxConnections: Int = 0,
+        logger: Logger, dispatch: @escaping Dispatch
     ) throws {
         ThriftDiagnostics.route(to: logger)
         let box = Unmanaged.passRetained(Handler(dispatch: dispatch, logger: logger)).toOpaque()
         guard let raw = tb_server_start(
-            host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis), handleMessage, box) else {
+            host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis),
+            Int32(clamping: maxConnections), handleMessage, box) else {
             Unmanaged<Handler>.fromOpaque(box).release()
             throw ThriftTransportError.last("listening on \(host):\(port)")
         }
@@ -32,6 +36,9 @@ public final class ThriftServer: Sendable {
         self.context = UInt(bitPattern: box)
         self.port = Int(tb_server_port(raw))
     }
+
+    /// Connections open now.
+    public var openConnections: Int { raw.withLock { $0.map { Int(tb_server_connections($0)) } ?? 0 } }
 
     /// Stops accepting, closes open connections and waits for the pool threads. Safe to call more than once.
     public func stop() {
@@ -60,6 +67,7 @@ public final class ThriftServer: Sendable {
 
 /// libthrift prints its own diagnostics to stderr by default; they go to a Logger at debug level instead (or
 /// nowhere, until a logger is given), since every failure they describe also reaches the caller as an error.
+/// The server's own warnings (connections refused, accept failing) go at warning level: nobody else sees them.
 public enum ThriftDiagnostics {
     private static let sink = Locked<Logger?>(nil)
     private static let installed = Locked(false)
@@ -75,9 +83,13 @@ public enum ThriftDiagnostics {
             return !done
         }
         guard first else { return }
-        tb_set_log_handler { message in
+        tb_set_log_handler { level, message in
             guard let message, let logger = ThriftDiagnostics.sink.withLock({ $0 }) else { return }
-            logger.debug("libthrift: \(String(cString: message))")
+            if level == Int32(TB_LOG_WARNING) {
+                logger.warning("\(String(cString: message))")
+            } else {
+                logger.debug("libthrift: \(String(cString: message))")
+            }
         }
     }
 }
@@ -163,8 +175,17 @@ private final class Handler: Sendable {
     }
 }
 
-private let handleMessage: tb_handler_fn = { context, input, output in
+/// The connection whose call is being served, for handlers that bound what one client may hold.
+public enum ThriftConnection {
+    /// Unique for the server's life; nil outside a served call.
+    @TaskLocal public static var current: UInt64?
+}
+
+private let handleMessage: tb_handler_fn = { context, connection, input, output in
     guard let context, let input, let output else { return 1 }
     let handler = Unmanaged<Handler>.fromOpaque(context).takeUnretainedValue()
-    return handler.serve(ThriftProtocol(input), ThriftProtocol(output)) ? 0 : 1
+    let keep = ThriftConnection.$current.withValue(connection) {
+        handler.serve(ThriftProtocol(input), ThriftProtocol(output))
+    }
+    return keep ? 0 : 1
 }
