@@ -160,11 +160,20 @@ public struct StormClusterState: Sendable {
         try await storage.deleteRecursively(assignmentsPath + "/" + id)
     }
 
-    /// Every topology's assignment, by topology id.
-    public func assignments() async throws -> [String: Assignment] {
+    /// Every topology's assignment, by topology id. Given `watches`, the reads keep a watch armed on the set of
+    /// assignments and on each of them (one each, however often this is called).
+    public func assignments(watches: PathWatches? = nil) async throws -> [String: Assignment] {
+        guard let watches else {
+            var out: [String: Assignment] = [:]
+            for id in try await storage.childrenIfExists(assignmentsPath) {
+                if let a = try await assignment(id) { out[id] = a }
+            }
+            return out
+        }
         var out: [String: Assignment] = [:]
-        for id in try await storage.childrenIfExists(assignmentsPath) {
-            if let a = try await assignment(id) { out[id] = a }
+        for id in try await watches.childrenIfExists(assignmentsPath) {
+            let path = assignmentsPath + "/" + id
+            if let bytes = try await watches.read(path) { out[id] = try decode(Assignment.self, bytes, at: path) }
         }
         return out
     }
@@ -252,6 +261,10 @@ public struct StormClusterState: Sendable {
 
     private func decode<T: ThriftStruct>(_ type: T.Type, at path: String) async throws -> T? {
         guard let bytes = try await storage.read(path) else { return nil }
+        return try decode(T.self, bytes, at: path)
+    }
+
+    private func decode<T: ThriftStruct>(_ type: T.Type, _ bytes: [UInt8], at path: String) throws -> T {
         do {
             return try ThriftSerialization.deserialize(T.self, from: bytes)
         } catch {

@@ -54,6 +54,11 @@ public final class Nimbus: NimbusHandler {
     let vanishedSupervisors = Locked<[String: (info: SupervisorInfo, since: Date)]>([:])
     /// The supervisors the last scheduling round counted as live.
     let lastLive = Locked<[String: SupervisorInfo]>([:])
+    /// The watches on `supervisors/` and `storms/` (one each, however often they are armed).
+    let watches: PathWatches
+    /// One element whenever one of `watches` fired or the session that held them ended (a burst is one).
+    let clusterChanges: AsyncStream<Void>
+    let clusterChanged: AsyncStream<Void>.Continuation
 
     public init(conf: StormConfig, state: StormClusterState, host: String, port: Int, logger: Logger) throws {
         self.conf = conf
@@ -69,6 +74,9 @@ public final class Nimbus: NimbusHandler {
             expiration: TimeInterval(try conf.int(ConfigKey.nimbusFileCopyExpirationSecs)),
             inboxExpiration: TimeInterval(try conf.int(ConfigKey.nimbusInboxJarExpirationSecs)))
         election = LeaderElection(state: state, address: "\(host):\(port)")
+        let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (clusterChanges, clusterChanged) = (changes, changed)
+        watches = PathWatches(storage: state.storage) { _ in changed.yield() }
     }
 
     // MARK: submitting
