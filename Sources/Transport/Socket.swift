@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+internal import CDescriptors
 
 public struct TransportError: Error, CustomStringConvertible, Sendable {
     public let description: String
@@ -94,10 +95,9 @@ final class Socket: @unchecked Sendable {
     }
 
     func accept() -> Socket? {
-        let client = Glibc.accept(fd, nil, nil)
+        // Close-on-exec from the start: workers start shell subprocesses, and a connection must not leak into them.
+        let client = storm_accept_cloexec(fd)
         guard client >= 0 else { return nil }
-        // Workers start shell subprocesses: a connection must not leak into them.
-        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         let s = Socket(fd: client)
         s.setNoDelay()
         return s

@@ -9,8 +9,9 @@ import re
 import time
 
 from conftest import Cluster, four_letter_word, free_port, ttypes, upload, wait_until
-from stormclient import JavaComponent, TopologyBuilder
+from stormclient import JavaComponent, ShellBolt, TopologyBuilder, pack_resources
 from test_cluster import local_assignments
+from test_multilang import resources
 from test_workers import WORKER_CONF, worker_ports
 
 # ----- descriptors and connections of a process, from /proc -----
@@ -117,3 +118,80 @@ def test_supervisor_zookeeper_requests_stay_flat_over_50_submit_kill_cycles(zook
     finally:
         cluster.stop()
 
+
+# ----- what a worker and its shell children inherit -----
+
+HOLD = """
+    from stormclient.multilang import BasicBolt
+
+    class Hold(BasicBolt):
+        def process(self, tup):
+            pass
+
+    Hold().run()
+"""
+
+
+def children_of(pid):
+    """pid -> command line of each live child of a process."""
+    out = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = [a.decode() for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out[int(entry)] = args
+    return out
+
+
+def shared_with(pid, other):
+    """Sockets and pipes `pid` holds that `other` holds too: the same open socket or pipe, not a look-alike."""
+    mine = {target for target in descriptors(pid).values() if target.startswith(("socket:", "pipe:"))}
+    return mine & set(descriptors(other).values())
+
+
+def test_workers_and_their_shell_children_inherit_no_descriptor(zookeeper):
+    cluster = Cluster(zookeeper, nimbuses=1, extra_conf=WORKER_CONF)
+    try:
+        cluster.add_supervisor("a", [free_port()])
+        supervisor = cluster.supervisors["a"]
+        client = cluster.client()
+        assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, 30)
+        builder = TopologyBuilder()
+        builder.set_spout("words", JavaComponent("org.apache.storm.testing.TestWordSpout", ["word"]), 1)
+        builder.set_bolt("hold", ShellBolt(["python3", "hold.py"], []), 1).shuffle_grouping("words")
+        client.submitTopology("inherit", upload(client, pack_resources(resources(hold=HOLD))),
+                              json.dumps({"topology.workers": 1}), builder.build())
+        topology_id = client.getTopologySummaryByName("inherit").id
+        assert wait_until(lambda: len(worker_ports(topology_id)) == 1, 60), supervisor.log_text()[-3000:]
+        [(port, worker)] = worker_ports(topology_id).items()
+
+        def shell_child():
+            found = [pid for pid, args in children_of(worker).items() if "hold.py" in args]
+            return found[0] if found else None
+        assert wait_until(lambda: shell_child() is not None, 60), supervisor.log_text()[-3000:]
+        # The worker is up: its own ZooKeeper session and its slot's listener are open.
+        assert wait_until(lambda: (port, 0, True) in tcp_connections(worker), 30)
+        child = shell_child()
+
+        # The worker holds its own ZooKeeper connection, not its supervisor's as well, and nothing else of it.
+        assert shared_with(worker, supervisor.process.pid) == set(), \
+            (descriptors(worker), tcp_connections(worker), tcp_connections(supervisor.process.pid))
+        assert len([c for c in tcp_connections(worker) if c[1] == zookeeper.port]) == 1, tcp_connections(worker)
+        supervisor_files = {t for t in descriptors(supervisor.process.pid).values() if t.startswith("/")}
+        worker_files = {t for t in descriptors(worker).values() if t.startswith("/")}
+        assert supervisor_files & worker_files <= {"/dev/null"}, supervisor_files & worker_files
+
+        # The shell child has its three pipes to the worker, and no socket, pipe or file of the worker's or the
+        # supervisor's.
+        held = {fd: target for fd, target in descriptors(child).items()}
+        assert all(held[fd].startswith("pipe:") for fd in (0, 1, 2)), held
+        assert tcp_connections(child) == [], held
+        assert shared_with(child, supervisor.process.pid) == set(), held
+        assert {t for fd, t in held.items() if fd > 2} & set(descriptors(worker).values()) == set(), held
+    finally:
+        cluster.stop()
