@@ -21,6 +21,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "Locking"),
+        // The few GNU descriptor calls Swift's Glibc module leaves out: spawning and accepting without leaks.
+        .target(name: "CDescriptors"),
         // The C++ side of the Thrift binding: the only code that calls libthrift.
         .target(
             name: "CThriftBridge",
@@ -58,7 +60,10 @@ let package = Package(
         // Storm's multilang protocol: shell spouts and bolts as child processes speaking JSON over stdio.
         .target(
             name: "Multilang",
-            dependencies: ["Components", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Components", "Tuples", "StormCore", "StormThrift", "Locking", "CDescriptors",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Runs a topology's executors as threads: batched queues between them, collectors that route.
         .target(
@@ -66,7 +71,7 @@ let package = Package(
             dependencies: ["Components", "Multilang", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
         // Frames between workers over TCP: a receiving server on the slot port, a sender thread per peer.
-        .target(name: "Transport", dependencies: ["Locking", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Transport", dependencies: ["Locking", "CDescriptors", .product(name: "Logging", package: "swift-log")]),
         // A worker process: runs its slot's executors, moves tuples to and from its peers, heartbeats, follows
         // its assignment.
         .target(
@@ -94,7 +99,7 @@ let package = Package(
         .target(
             name: "Supervisor",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Locking", "ZIPFoundation",
+                "StormThrift", "StormCore", "ClusterState", "Locking", "ZIPFoundation", "CDescriptors",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -33,6 +33,11 @@ public final class InMemoryStore: Sendable {
         return InMemoryStorage(store: self, session: id)
     }
 
+    /// How many watches wait on the node's data and on its children.
+    func watchCount(_ path: String) -> (data: Int, children: Int) {
+        state.withLock { ($0.dataWatches[path]?.count ?? 0, $0.childWatches[path]?.count ?? 0) }
+    }
+
     // MARK: operations, called by sessions
 
     func create(_ path: String, data: [UInt8], mode: NodeMode, session: Int64) throws -> String {

@@ -166,11 +166,20 @@ public struct StormClusterState: Sendable {
         try await storage.deleteRecursively(assignmentsPath + "/" + id)
     }
 
-    /// Every topology's assignment, by topology id; throws if any cannot be read.
-    public func assignments() async throws -> [String: Assignment] {
-        let read = try await readableAssignments()
-        if let (_, error) = read.unreadable.min(by: { $0.key < $1.key }) { throw error }
-        return read.records
+    /// Every topology's assignment, by topology id; throws if any cannot be read. Given `watches`, the reads keep
+    /// a watch armed on the set of assignments and on each of them (one each, however often this is called).
+    public func assignments(watches: PathWatches? = nil) async throws -> [String: Assignment] {
+        guard let watches else {
+            let read = try await readableAssignments()
+            if let (_, error) = read.unreadable.min(by: { $0.key < $1.key }) { throw error }
+            return read.records
+        }
+        var out: [String: Assignment] = [:]
+        for id in try await watches.childrenIfExists(assignmentsPath) {
+            let path = assignmentsPath + "/" + id
+            if let bytes = try await watches.read(path) { out[id] = try decode(Assignment.self, bytes, at: path) }
+        }
+        return out
     }
 
     /// Every topology's assignment that can be read, and those that cannot.
@@ -264,6 +273,10 @@ public struct StormClusterState: Sendable {
 
     private func decode<T: ThriftStruct>(_ type: T.Type, at path: String) async throws -> T? {
         guard let bytes = try await storage.read(path) else { return nil }
+        return try decode(T.self, bytes, at: path)
+    }
+
+    private func decode<T: ThriftStruct>(_ type: T.Type, _ bytes: [UInt8], at path: String) throws -> T {
         do {
             return try ThriftSerialization.deserialize(T.self, from: bytes)
         } catch {

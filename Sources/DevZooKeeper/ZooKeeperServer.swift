@@ -121,7 +121,7 @@ public final class ZooKeeperServer: Sendable {
 
     /// Sends a four-letter command and returns the answer (nil when nothing answers within a second).
     public static func fourLetterWord(_ word: String, port: Int, host: String = "127.0.0.1") -> String? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)

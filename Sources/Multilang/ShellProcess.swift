@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+internal import CDescriptors
 import Foundation
 import Locking
 import Logging
@@ -50,17 +51,21 @@ final class ShellProcess: @unchecked Sendable {
         var input: [Int32] = [0, 0]
         var output: [Int32] = [0, 0]
         var errors: [Int32] = [0, 0]
-        guard pipe(&input) == 0, pipe(&output) == 0, pipe(&errors) == 0 else {
-            throw ShellError("cannot make pipes: \(String(cString: strerror(errno)))")
+        // Close-on-exec from the start: another shell component started meanwhile on another thread must not
+        // inherit these ends (it would keep this child's stdin open after this one closed it).
+        guard storm_pipe_cloexec(&input) == 0, storm_pipe_cloexec(&output) == 0, storm_pipe_cloexec(&errors) == 0 else {
+            let reason = String(cString: strerror(errno))
+            for fd in input + output + errors where fd > 0 { close(fd) }
+            throw ShellError("cannot make pipes: \(reason)")
         }
-        // No other child (another shell component, a worker's socket) may inherit these ends.
-        for fd in input + output + errors { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, input[0], 0)
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
+        // Nothing else of the worker's: libraries (the ZooKeeper C client) open descriptors without close-on-exec.
+        storm_spawn_close_from(&actions, 3)
         // The child runs in the topology's resources folder: a shell wrapper changes there, then execs the
         // command (posix_spawn has no portable chdir), so `python3 splitsentence.py` finds its script.
         let script = "cd \"$0\" && exec \"$@\""

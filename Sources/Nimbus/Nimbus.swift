@@ -58,6 +58,11 @@ public final class Nimbus: NimbusHandler {
     let unreadableRecords = Locked<[String: String]>([:])
     /// When the leader last checked that the topology code and conf records can be read.
     let lastRecordsCheck = Locked(Date.distantPast)
+    /// The watches on `supervisors/` and `storms/` (one each, however often they are armed).
+    let watches: PathWatches
+    /// One element whenever one of `watches` fired or the session that held them ended (a burst is one).
+    let clusterChanges: AsyncStream<Void>
+    let clusterChanged: AsyncStream<Void>.Continuation
 
     public init(conf: StormConfig, state: StormClusterState, host: String, port: Int, logger: Logger) throws {
         self.conf = conf
@@ -76,6 +81,9 @@ public final class Nimbus: NimbusHandler {
                 uploadsPerConnection: try conf.int(ConfigKey.nimbusUploadMaxOpenPerConnection),
                 uploads: try conf.int(ConfigKey.nimbusUploadMaxOpen), downloads: try conf.int(ConfigKey.nimbusDownloadMaxOpen)))
         election = LeaderElection(state: state, address: "\(host):\(port)")
+        let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (clusterChanges, clusterChanged) = (changes, changed)
+        watches = PathWatches(storage: state.storage) { _ in changed.yield() }
     }
 
     // MARK: submitting

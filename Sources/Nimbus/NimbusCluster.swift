@@ -27,12 +27,11 @@ extension Nimbus {
         state.storage.onNewSession { [self] in
             // The old session's ephemeral nodes and watches are gone: register, join the election, watch again,
             // and say again which topologies' files this nimbus holds (at the next monitor round).
+            watches.sessionEnded()
             logger.info("new cluster state session: registering nimbus \(address) again")
             heldCode.withLock { $0.removeAll() }
             await retryUntilAvailable("registering nimbus \(address) again", logger: logger) { try await self.register() }
-            await watchSupervisors()
-            await watchTopologies()
-            monitorSoon()
+            clusterChanged.yield()
         }
     }
 
@@ -95,36 +94,28 @@ extension Nimbus {
         }
     }
 
-    /// Runs a monitor round whenever the set of supervisors changes (a new one, or one whose session ended),
-    /// rather than waiting for the next period.
-    public func watchSupervisors() async {
-        let path = state.supervisorsPath
-        do {
-            _ = try await state.storage.children(path) { [self] _ in
-                monitorSoon()
-                Task { await self.watchSupervisors() }
-            }
-        } catch {
-            // Retried by the next call; the periodic monitor covers the gap.
-            Task {
-                try? await Task.sleep(for: .seconds(2))
-                await self.watchSupervisors()
-            }
+    /// Runs a monitor round whenever the set of supervisors changes (a new one, or one whose session ended), or
+    /// a topology appears or goes (so a follower copies a new topology's files at once: the leader may be waiting
+    /// for `topology.min.replication.count` nimbuses to hold them), rather than waiting for the next period.
+    /// Returns when its task is cancelled.
+    public func followClusterChanges() async {
+        await armWatches()
+        for await _ in clusterChanges {
+            monitorSoon()
+            await armWatches()
         }
     }
 
-    /// Runs a monitor round whenever a topology appears or goes, so a follower copies a new topology's files at
-    /// once (the leader may be waiting for `topology.min.replication.count` nimbuses to hold them).
-    public func watchTopologies() async {
-        do {
-            _ = try await state.storage.children(state.stormsPath) { [self] _ in
-                monitorSoon()
-                Task { await self.watchTopologies() }
-            }
-        } catch {
-            Task {
+    /// Arms what is not armed of the two watches (the one that fired); retried every 2 s while the cluster state
+    /// is unreachable, the periodic monitor covering the gap.
+    private func armWatches() async {
+        while !Task.isCancelled {
+            do {
+                try await watches.watchChildren(state.supervisorsPath)
+                try await watches.watchChildren(state.stormsPath)
+                return
+            } catch {
                 try? await Task.sleep(for: .seconds(2))
-                await self.watchTopologies()
             }
         }
     }

@@ -44,11 +44,12 @@ public struct NimbusServer: Service {
         await nimbus.start()
         let period = Duration.seconds(max(1, (try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10))
         try? await cancelWhenGracefulShutdown {
-            await nimbus.watchSupervisors()
-            await nimbus.watchTopologies()
-            while true {
-                await onOwnThread { nimbus.monitor() }
-                try await Task.sleep(for: period)
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await nimbus.followClusterChanges() }
+                while true {
+                    await onOwnThread { nimbus.monitor() }
+                    try await Task.sleep(for: period)
+                }
             }
         }
         logger.info("nimbus shutting down")

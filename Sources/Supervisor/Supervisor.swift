@@ -9,9 +9,10 @@ import StormThrift
 ///
 /// It registers an ephemeral `supervisors/<id>` node with its SupervisorInfo and refreshes it every
 /// `supervisor.heartbeat.frequency.secs`. Its id lives in `storm.local.dir/supervisor/`, so a restarted
-/// supervisor is the same one. It watches `assignments/` (and re-reads them every
-/// `supervisor.monitor.frequency.secs`, in case a watch was lost) and records, in the same folder, which of its
-/// ports should run which executors: the workers follow that record.
+/// supervisor is the same one. It watches `assignments/` and each assignment (one watch each: a change re-reads
+/// them, and the reads re-arm what fired), re-reads them every `supervisor.monitor.frequency.secs` in case a
+/// watch was lost, and records, in the same folder, which of its ports should run which executors: the workers
+/// follow that record.
 public final class Supervisor: Sendable {
     public static let version = StormVersion.storm
 
@@ -27,6 +28,10 @@ public final class Supervisor: Sendable {
     let files: TopologyFiles
     let workers: WorkerManager
     private let syncing = Locked((running: false, again: false))
+    /// The watches on `assignments/` and its nodes; every read of the assignments goes through them.
+    let watches: PathWatches
+    /// One element whenever a watch fired (a burst is one): the service syncs for each.
+    let assignmentsChanged: AsyncStream<Void>
     /// When this supervisor last looked for topologies whose archive no nimbus holds.
     private let lastHandBackCheck = Locked(Date.distantPast)
 
@@ -39,6 +44,9 @@ public final class Supervisor: Sendable {
         localDir = URL(fileURLWithPath: try conf.string(ConfigKey.localDir)).appendingPathComponent("supervisor", isDirectory: true)
         try FileManager.default.createDirectory(at: localDir, withIntermediateDirectories: true)
         id = try Self.loadOrCreateId(localDir)
+        let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        assignmentsChanged = changes
+        watches = PathWatches(storage: state.storage) { _ in changed.yield() }
         files = TopologyFiles(supervisorDir: localDir)
         let local = Locked((try? Self.loadAssignments(localDir)) ?? [:])
         self.local = local
@@ -140,7 +148,7 @@ public final class Supervisor: Sendable {
 
     private func syncOnce() async throws {
         var mine: [Int32: LocalAssignment] = [:]
-        for (topology, assignment) in try await state.assignments() {
+        for (topology, assignment) in try await state.assignments(watches: watches) {
             for (executor, node) in assignment.executorNodePort ?? [:] where node.node == id && executor.count == 2 {
                 for port in node.port {
                     var entry = mine[Int32(port)] ?? LocalAssignment(topologyId: topology, executors: [], owner: assignment.owner)
@@ -261,23 +269,6 @@ public final class Supervisor: Sendable {
         return try NimbusClient(
             host: host, port: port, connectTimeoutMillis: 5000, ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
             maxFrameSize: (try? conf.int(ConfigKey.nimbusThriftMaxBufferSize)) ?? 1_048_576)
-    }
-
-    /// Watches `assignments/` and its nodes; any change re-syncs and re-arms the watches.
-    func watchAssignments() async {
-        let trigger: Watcher = { [self] _ in
-            Task {
-                try? await self.syncAssignments()
-                await self.watchAssignments()
-            }
-        }
-        do {
-            for topology in try await state.storage.children(state.assignmentsPath, watch: trigger) {
-                _ = try? await state.storage.get(state.assignmentsPath + "/" + topology, watch: trigger)
-            }
-        } catch {
-            // The periodic sync covers the gap; the next session or sync re-arms.
-        }
     }
 }
 

@@ -19,11 +19,12 @@ public struct SupervisorService: Service {
         await retryUntilAvailable("registering supervisor \(s.id)", logger: logger) { try await s.register() }
         logger.info("supervisor \(s.id) on \(s.hostname) offers slots \(s.ports)")
         s.state.storage.onNewSession { [logger] in
+            // The old session's watches went with it: the next sync arms them again.
+            s.watches.sessionEnded()
             logger.info("new cluster state session: registering supervisor \(s.id) again")
             await retryUntilAvailable("registering supervisor \(s.id) again", logger: logger) { try await s.register() }
-            await s.watchAssignments()
+            try? await s.syncAssignments()
         }
-        await s.watchAssignments()
         s.workers.start()
         let heartbeatPeriod = Duration.seconds(max(1, (try? s.conf.int(ConfigKey.supervisorHeartbeatFrequencySecs)) ?? 5))
         let syncPeriod = Duration.seconds(max(1, (try? s.conf.int(ConfigKey.supervisorMonitorFrequencySecs)) ?? 3))
@@ -36,10 +37,14 @@ public struct SupervisorService: Service {
                     }
                 }
                 group.addTask {
+                    // The first sync arms the watches; later ones re-arm any that was lost.
                     while !Task.isCancelled {
                         try? await s.syncAssignments()
                         try? await Task.sleep(for: syncPeriod)
                     }
+                }
+                group.addTask {
+                    for await _ in s.assignmentsChanged { try? await s.syncAssignments() }
                 }
             }
         }

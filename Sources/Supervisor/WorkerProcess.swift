@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+internal import CDescriptors
 import Foundation
 
 /// Starting and checking worker processes by pid.
@@ -15,7 +16,10 @@ enum WorkerProcess {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    /// Starts `executable arguments` with stdout and stderr appended to `logFile` and stdin from /dev/null.
+    /// Starts `executable arguments` with stdout and stderr appended to `logFile` and stdin from /dev/null, and
+    /// no other descriptor of this process: libraries (the ZooKeeper C client, libthrift) open theirs without
+    /// close-on-exec, and a worker holding its supervisor's ZooKeeper connection or listeners would keep them
+    /// open past the supervisor's own life.
     static func spawn(executable: String, arguments: [String], logFile: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -23,6 +27,7 @@ enum WorkerProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        storm_spawn_close_from(&actions, 3)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Dispatch
+internal import CDescriptors
 
 public struct TransportError: Error, CustomStringConvertible, Sendable {
     public let description: String
@@ -96,17 +97,17 @@ final class Socket: @unchecked Sendable {
 
     /// A connection taken from this listener, with the address it came from (for log lines about it).
     func accept() -> (socket: Socket, remote: String)? {
+        // Close-on-exec from the start: workers start shell subprocesses, and a connection must not leak into them.
+        let client = storm_accept_cloexec(fd)
+        guard client >= 0 else { return nil }
         var addr = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let client = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
+        let known = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(client, $0, &length) }
         }
-        guard client >= 0 else { return nil }
-        // Workers start shell subprocesses: a connection must not leak into them.
-        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         let s = Socket(fd: client)
         s.setNoDelay()
-        return (s, Self.describe(addr))
+        return (s, known == 0 ? Self.describe(addr) : "an unknown address")
     }
 
     static func describe(_ addr: sockaddr_in) -> String {

@@ -51,9 +51,9 @@ public final class Worker: @unchecked Sendable {
     private var routes = PeerRoutes()
     private let isActive = Locked(false)
     /// Set by a watch on the topology's assignment or status: re-read them now rather than at the next poll.
-    private let refreshDue = Locked(true)
-    /// Paths with a watch armed (a watch is one-shot; arming one per read would pile them up).
-    private let watching = Locked<Set<String>>([])
+    private let refreshDue: Locked<Bool>
+    /// The watches on the topology's assignment and status (one each: arming one per poll would pile them up).
+    private let watches: PathWatches
     private let errorTimes = Locked<[String: [Date]]>([:])
     /// `topology.max.error.report.per.interval` and `topology.error.throttle.interval.secs` from the topology's
     /// conf (it may set its own), read at start.
@@ -69,6 +69,9 @@ public final class Worker: @unchecked Sendable {
         self.registry = registry
         self.logger = logger
         local = WorkerLocalState(localDir: try conf.string(ConfigKey.localDir), workerId: slot.workerId)
+        let refreshDue = Locked(true)
+        self.refreshDue = refreshDue
+        watches = PathWatches(storage: state.storage) { _ in refreshDue.withLock { $0 = true } }
     }
 
     /// The executors this slot is assigned, from an assignment.
@@ -111,7 +114,7 @@ public final class Worker: @unchecked Sendable {
         _ = FileManager.default.changeCurrentDirectoryPath(dist.path)
         state.storage.onNewSession { [self] in
             // The old session's watches are gone.
-            watching.withLock { $0 = [] }
+            watches.sessionEnded()
             refreshDue.withLock { $0 = true }
         }
         let assignment = try await state.assignment(slot.topologyId)
@@ -245,16 +248,8 @@ public final class Worker: @unchecked Sendable {
 
     /// Arms a one-shot watch on `path` unless one is armed: its firing makes the next loop re-read the state.
     func watch(_ path: String) async {
-        guard watching.withLock({ $0.insert(path).inserted }) else { return }
-        let trigger: Watcher = { [watching, refreshDue] _ in
-            watching.withLock { _ = $0.remove(path) }
-            refreshDue.withLock { $0 = true }
-        }
-        do {
-            _ = try await state.storage.exists(path, watch: trigger)
-        } catch {
-            watching.withLock { _ = $0.remove(path) }
-        }
+        // A failure leaves it unarmed: the next poll tries again.
+        try? await watches.watchNode(path)
     }
 
     /// Follows the topology's status: spouts run only while it is active.

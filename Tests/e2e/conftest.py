@@ -193,7 +193,7 @@ class ZooKeeper:
         with open(os.path.join(self.dir, "zoo.cfg"), "w") as f:
             # Sessions may last from 2 to 20 ticks (ZooKeeper's bounds): 1 to 10 s with the tests' short tick.
             f.write(f"tickTime={tick_ms}\nminSessionTimeout={2 * tick_ms}\ndataDir={self.dir}/data\nclientPort={self.port}\n"
-                    f"clientPortAddress={address}\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,mntr\n")
+                    f"clientPortAddress={address}\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,srvr,stat,mntr,cons\n")
         self.process = None
         self.start()
 
