@@ -130,12 +130,6 @@ public final class LocalCluster: @unchecked Sendable {
         }
     }
 
-    private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-        }
-    }
-
     /// An empty zip archive: a topology of built-in or registered Swift components ships no files.
     static let emptyZip: [UInt8] = [0x50, 0x4b, 0x05, 0x06] + [UInt8](repeating: 0, count: 18)
 }

@@ -104,13 +104,7 @@ extension Nimbus {
         let (host, port) = NimbusSeeds.split(peer, defaultPort: self.port)
         let client = try NimbusClient(host: host, port: port, connectTimeoutMillis: 5000, ioTimeoutMillis: 30000)
         defer { client.close() }
-        let session = try client.beginFileDownload(file: "\(id)/\(file)")
-        var bytes: [UInt8] = []
-        while true {
-            let chunk = try client.downloadChunk(id: session)
-            if chunk.isEmpty { return bytes }
-            bytes += chunk
-        }
+        return try client.downloadFile("\(id)/\(file)")
     }
 
     // MARK: Storm's blob keys for topology files

@@ -1,5 +1,6 @@
 import ClusterState
 import Foundation
+import Locking
 import Logging
 import ServiceLifecycle
 import StormCore
@@ -65,15 +66,5 @@ public struct NimbusServer: Service {
                 ConfigKey.nimbusThriftBindAddress, reason: "is empty; leave it unset to listen on all interfaces")
         }
         return address
-    }
-}
-
-/// Runs blocking work (nimbus waits on the cluster state from its own threads) outside the cooperative pool.
-func onOwnThread(_ body: @escaping @Sendable () -> Void) async {
-    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-        Thread.detachNewThread {
-            body()
-            done.resume()
-        }
     }
 }

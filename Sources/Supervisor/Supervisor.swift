@@ -271,13 +271,3 @@ public final class Supervisor: Sendable {
             maxFrameSize: (try? conf.int(ConfigKey.nimbusThriftMaxBufferSize)) ?? 1_048_576)
     }
 }
-
-/// Runs blocking work (Thrift calls) on a thread of its own, outside the cooperative pool.
-func onOwnThread(_ body: @escaping @Sendable () -> Void) async {
-    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-        Thread.detachNewThread {
-            body()
-            done.resume()
-        }
-    }
-}

@@ -36,14 +36,8 @@ struct TopologyFiles: Sendable {
         do {
             try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
             for file in Self.files {
-                let session = try nimbus.beginFileDownload(file: "\(id)/\(file)")
-                var bytes = Data()
-                while true {
-                    let chunk = try nimbus.downloadChunk(id: session)
-                    if chunk.isEmpty { break }
-                    bytes.append(contentsOf: chunk)
-                }
-                try bytes.write(to: scratch.appendingPathComponent(file))
+                let bytes = try nimbus.downloadFile("\(id)/\(file)")
+                try Data(bytes).write(to: scratch.appendingPathComponent(file))
             }
             try unpackResources(archive: scratch.appendingPathComponent("stormjar.jar"), into: scratch)
             try? fm.removeItem(at: directory(id))

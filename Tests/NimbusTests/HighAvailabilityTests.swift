@@ -1,5 +1,6 @@
 import ClusterState
 import Foundation
+import Locking
 import StormCore
 import StormThrift
 import Testing
@@ -41,7 +42,7 @@ import Testing
         let id = try await first.client { try $0.getTopologySummaryByName(name: "ha") }.id
         #expect(!second.nimbus.code.has(id))
         await first.die()
-        await second.onOwnThread { second.nimbus.monitor() }
+        await onOwnThread { second.nimbus.monitor() }
         #expect(try await nodes(second.state, id) == ["s1": [6700, 6701], "s2": [6710, 6711]])
         #expect(try await second.client { try $0.getUserTopology(id: id) } == NimbusFixture.wordCount())
         let conf = try JSON.decodeObject(try await second.client { try $0.getTopologyConf(id: id) })
@@ -52,9 +53,9 @@ import Testing
 
         // s2 dies; every slot left is taken by this topology: its executors join the live ones.
         try await second.state.storage.delete(second.state.supervisorsPath + "/s2", version: nil)
-        await second.onOwnThread { second.nimbus.monitor() }
+        await onOwnThread { second.nimbus.monitor() }
         try await Task.sleep(for: .milliseconds(1200))  // its heartbeat period: it did not register again
-        await second.onOwnThread { second.nimbus.monitor() }
+        await onOwnThread { second.nimbus.monitor() }
         #expect(try await nodes(second.state, id) == ["s1": [6700, 6701]])
         let summary = try await second.client { try $0.getTopologySummary(id: id) }
         #expect(summary.schedStatus == "Running with fewer workers than requested: 2 of 4 (not enough free slots)")
@@ -72,7 +73,7 @@ import Testing
 
         // s2 comes back: the topology spreads out to the four workers it asked for.
         try await addSupervisor(second.state, "s2", ports: [6710, 6711])
-        await second.onOwnThread { second.nimbus.monitor() }
+        await onOwnThread { second.nimbus.monitor() }
         #expect(try await nodes(second.state, id) == ["s1": [6700, 6701], "s2": [6710, 6711]])
     }
 
@@ -88,7 +89,7 @@ import Testing
         f.nimbus.plans.withLock { $0.removeAll() }
         f.nimbus.code.remove(broken)
         try await addSupervisor(f.state, "s1", ports: [6700, 6701])
-        for _ in 0..<3 { await f.onOwnThread { f.nimbus.monitor() } }
+        for _ in 0..<3 { await onOwnThread { f.nimbus.monitor() } }
         #expect(try await nodes(f.state, fine) == ["s1": [6700]])
         #expect(try await f.state.assignment(broken) == nil)
         let trouble = try #require(f.nimbus.troubles.withLock { $0[broken] })
@@ -105,23 +106,23 @@ import Testing
         try await leader.submit("replicated", conf: #"{"topology.min.replication.count": 2}"#)
         try await leader.submit("impatient", conf: #"{"topology.min.replication.count": 3, "topology.max.replication.wait.time.sec": 1}"#)
         let replicated = try await leader.client { try $0.getTopologySummaryByName(name: "replicated") }
-        await leader.onOwnThread { leader.nimbus.monitor() }
+        await onOwnThread { leader.nimbus.monitor() }
         #expect(try await leader.state.assignment(replicated.id) == nil)
         let waiting = try await leader.client { try $0.getTopologySummary(id: replicated.id) }
         #expect(waiting.schedStatus == "Waiting for code replication: 1 of 2 nimbuses hold the files (topology.min.replication.count)")
         #expect(waiting.replicationCount == 1)
         // A second nimbus joins and copies the files from the first: now two hold them, and the leader assigns.
         let follower = try await NimbusFixture(store: store)
-        await follower.onOwnThread { follower.nimbus.monitor() }
+        await onOwnThread { follower.nimbus.monitor() }
         #expect(follower.nimbus.code.has(replicated.id))
         #expect(try await follower.client { try $0.getTopologyInfo(id: replicated.id) }.replicationCount == 2)
-        await leader.onOwnThread { leader.nimbus.monitor() }
+        await onOwnThread { leader.nimbus.monitor() }
         #expect(try await nodes(leader.state, replicated.id).isEmpty == false)
         // Three will never hold "impatient": it is assigned once its maximum wait has passed.
         let impatient = try await leader.client { try $0.getTopologySummaryByName(name: "impatient") }.id
         #expect(try await leader.state.assignment(impatient) == nil)
         try await Task.sleep(for: .milliseconds(2100))
-        await leader.onOwnThread { leader.nimbus.monitor() }
+        await onOwnThread { leader.nimbus.monitor() }
         #expect(try await nodes(leader.state, impatient).isEmpty == false)
     }
 

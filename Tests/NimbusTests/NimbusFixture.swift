@@ -49,29 +49,14 @@ final class NimbusFixture: Sendable {
         }
     }
 
-    /// Runs blocking client calls on a thread of their own (not GCD's, whose pool grows slowly when blocked): nimbus' handlers wait on Swift tasks, so the test must not
-    /// hold a thread of the cooperative pool while they do.
+    /// Runs blocking client calls on a thread of their own: nimbus' handlers wait on Swift tasks, so the test must
+    /// not hold a thread of the cooperative pool while they do.
     func client<T: Sendable>(_ body: @escaping @Sendable (NimbusClient) throws -> T) async throws -> T {
         let port = server.port
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(
-                    with: Result {
-                        let client = try NimbusClient(host: "127.0.0.1", port: port)
-                        defer { client.close() }
-                        return try body(client)
-                    })
-            }
-        }
-    }
-
-    /// Runs nimbus code that blocks (it waits on Swift tasks) on a thread outside the cooperative pool.
-    func onOwnThread(_ body: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                body()
-                done.resume()
-            }
+        return try await onOwnThread {
+            let client = try NimbusClient(host: "127.0.0.1", port: port)
+            defer { client.close() }
+            return try body(client)
         }
     }
 

@@ -149,6 +149,17 @@ def shell_topology():
     return t.StormTopology(spouts={"sentences": spout}, bolts={"split": split, "count": count}, state_spouts={})
 
 
+def closed_by_peer(sock, timeout=10):
+    """True if the other end closes (or resets) the connection within `timeout` seconds."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
 def wait_until(condition, timeout=15, interval=0.1):
     """Polls `condition` until it holds; an exception counts as "not yet" until the last try."""
     deadline = time.time() + timeout

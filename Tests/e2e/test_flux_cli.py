@@ -11,6 +11,7 @@ import zipfile
 import pytest
 
 from conftest import storm_bin
+from test_multilang import SPLIT
 
 FLUX = "org.apache.storm.flux.Flux"
 
@@ -32,17 +33,6 @@ TOPOLOGY = """
     streams:
       - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
       - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
-"""
-
-SPLIT = """
-    from stormclient.multilang import BasicBolt
-
-    class Split(BasicBolt):
-        def process(self, tup):
-            for word in tup.values[0].split():
-                self.emit([word])
-
-    Split().run()
 """
 
 DETAILS = [

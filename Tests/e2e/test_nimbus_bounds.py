@@ -10,7 +10,7 @@ import time
 import pytest
 from thrift.Thrift import TApplicationException
 
-from conftest import NimbusProcess, connect, upload, wait_until
+from conftest import NimbusProcess, closed_by_peer, connect, upload, wait_until
 
 
 def open_fds(pid):
@@ -30,16 +30,6 @@ def timed_call(port):
     finally:
         client.transport.close()
     return time.time() - started
-
-
-def closed_by_peer(sock, timeout=10):
-    sock.settimeout(timeout)
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
 
 
 @pytest.fixture

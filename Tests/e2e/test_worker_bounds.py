@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import Cluster, ZooKeeper, free_port, ttypes, wait_until
+from conftest import Cluster, ZooKeeper, closed_by_peer, free_port, ttypes, wait_until
 from stormclient import JavaComponent, TopologyBuilder
 from test_workers import WORKER_CONF, executed, start, submit, word_topology, worker_logs, worker_ports, worker_processes
 
@@ -79,17 +79,6 @@ def connection(port, *payloads):
     return s
 
 
-def closed_by_worker(s, timeout):
-    """True if the worker ends the connection within `timeout` seconds."""
-    s.settimeout(timeout)
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-
-
 def test_frame_lengths_that_never_arrive_cost_the_worker_no_memory(flowing):
     cluster, client, topology_id = flowing
     port, pid = sorted(worker_ports(topology_id).items())[0]
@@ -98,7 +87,7 @@ def test_frame_lengths_that_never_arrive_cost_the_worker_no_memory(flowing):
     # Ten strangers each claim a 64 MiB first frame: a hello is far smaller, so each is closed at once.
     strangers = [connection(port, struct.pack("<I", 64 * MIB)) for _ in range(10)]
     try:
-        closed = [closed_by_worker(s, 10) for s in strangers]
+        closed = [closed_by_peer(s, 10) for s in strangers]
         after_strangers = rss_kib(pid)
         assert all(closed), f"{closed.count(False)} first frames of 64 MiB were not refused; RSS {before} -> {after_strangers} KiB"
     finally:
@@ -116,7 +105,7 @@ def test_frame_lengths_that_never_arrive_cost_the_worker_no_memory(flowing):
         while time.time() < deadline:
             peak = max(peak, rss_kib(pid))
             time.sleep(0.1)
-        assert all(not closed_by_worker(s, 0.01) for s in held)
+        assert all(not closed_by_peer(s, 0.01) for s in held)
     finally:
         for s in held:
             s.close()
@@ -138,7 +127,7 @@ def test_a_connection_that_never_finishes_its_hello_is_dropped(flowing):
                 s.sendall(b"\x00")
             except OSError:
                 return True
-            return closed_by_worker(s, 0.5)
+            return closed_by_peer(s, 0.5)
         assert wait_until(dropped, HELLO_TIMEOUT_SECS + 20, interval=0.5), "a connection without a hello stayed open"
     assert time.time() - started >= HELLO_TIMEOUT_SECS - 1
     assert wait_until(lambda: f"no hello within {HELLO_TIMEOUT_SECS} s" in worker_logs(cluster, topology_id), 10)
@@ -156,7 +145,7 @@ def test_connections_over_the_cap_are_refused_while_peers_keep_working(flowing):
         refused = set()
 
         def count_refused():
-            refused.update(i for i, s in enumerate(ours) if i not in refused and closed_by_worker(s, 0.01))
+            refused.update(i for i, s in enumerate(ours) if i not in refused and closed_by_peer(s, 0.01))
             return len(refused)
         assert wait_until(lambda: count_refused() >= 3, 10)
         assert count_refused() == 3, refused
@@ -167,7 +156,7 @@ def test_connections_over_the_cap_are_refused_while_peers_keep_working(flowing):
     # Room again once they are gone: a new client is served (its status is taken, not refused).
     def served():
         with connection(port, hello(topology_id), status()) as s:
-            return not closed_by_worker(s, 0.5)
+            return not closed_by_peer(s, 0.5)
     assert wait_until(served, 10)
     assert keeps_flowing(client)
 

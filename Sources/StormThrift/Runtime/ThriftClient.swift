@@ -105,3 +105,16 @@ public final class NimbusClient: Sendable {
         try connection.call(method, args, as: Result.self)
     }
 }
+
+extension NimbusClient {
+    /// A whole file nimbus serves (`beginFileDownload`, then `downloadChunk` until an empty chunk).
+    public func downloadFile(_ file: String) throws -> [UInt8] {
+        let session = try beginFileDownload(file: file)
+        var bytes: [UInt8] = []
+        while true {
+            let chunk = try downloadChunk(id: session)
+            if chunk.isEmpty { return bytes }
+            bytes += chunk
+        }
+    }
+}
