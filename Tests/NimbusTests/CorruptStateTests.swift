@@ -113,7 +113,9 @@ import Testing
         try await storage.create(f.state.nimbusesPath + "/ghost:1", data: Self.garbage, mode: .persistent)
         try await storage.put(f.state.nimbusesPath + "/" + f.nimbus.address, data: Self.garbage)
 
-        #expect(try await f.client { try $0.getClusterInfo() }.nimbuses.map(\.port) == [])
+        // The ghost is left out; this nimbus is listed only once it has rewritten its registration (a round that
+        // the submit asked for may already have done so).
+        #expect(try await f.client { try $0.getClusterInfo() }.nimbuses.allSatisfy { $0.port == Int32(f.nimbus.port) })
         #expect(try await f.client { try $0.getLeader() }.port == Int32(f.nimbus.port))
         let info = try await f.client { try $0.getTopologyInfo(id: t) }
         #expect(info.executors.count > 0 && info.errors["split"]?.map(\.error) == ["boom"])
