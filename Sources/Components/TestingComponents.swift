@@ -58,7 +58,12 @@ public final class NumberedSpout: Spout {
     var replay: [Int64] = []
     /// Every number below this one (of this task's) is acked.
     public private(set) var watermark: Int64 = 0
-    public private(set) var acked = Set<Int64>()
+    /// The acked numbers above the watermark: as many as the gaps below them, however long the spout runs.
+    var ackedAhead = Set<Int64>()
+    /// Where the watermark started (0, or where a previous run's recorded progress left it).
+    var startedAt: Int64 = 0
+    /// Every number acked since the spout opened. Built on demand; for tests.
+    public var acked: Set<Int64> { Set(stride(from: startedAt, to: watermark, by: Int(step))).union(ackedAhead) }
     public private(set) var failures = 0
     var collector: (any SpoutOutputCollector)?
     var stateFile: String?
@@ -83,6 +88,7 @@ public final class NumberedSpout: Spout {
         pace = Pace(perSecond: perSecond, context: context)
         next = index
         watermark = index
+        startedAt = index
         guard let statePath else { return }
         let file = "\(statePath).\(index)"
         stateFile = file
@@ -92,6 +98,7 @@ public final class NumberedSpout: Spout {
             }
             next = saved
             watermark = saved
+            startedAt = saved
         }
         committed = watermark
     }
@@ -112,9 +119,8 @@ public final class NumberedSpout: Spout {
     }
 
     public func ack(_ messageId: Value) {
-        guard let n = messageId.intValue else { return }
-        acked.insert(n)
-        while acked.contains(watermark) { watermark += step }
+        guard let n = messageId.intValue, n >= watermark, ackedAhead.insert(n).inserted else { return }
+        while ackedAhead.remove(watermark) != nil { watermark += step }
         commitIfDue()
     }
 
