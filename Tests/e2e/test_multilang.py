@@ -638,5 +638,6 @@ def test_the_children_of_a_killed_worker_are_cleaned_up_even_when_they_hang(work
     [child] = children_of(pid)
     os.kill(pid, 9)
     assert wait_until(lambda: not alive(child), 30), "the hung child outlived its worker"
-    supervisor_logs = workers_cluster.supervisors["a"].log_text() + workers_cluster.supervisors["b"].log_text()
-    assert f"killed shell process {child}" in supervisor_logs
+    # The supervisor logs the kill after the child is gone: wait for the line too.
+    supervisor_logs = lambda: workers_cluster.supervisors["a"].log_text() + workers_cluster.supervisors["b"].log_text()  # noqa: E731
+    assert wait_until(lambda: f"killed shell process {child}" in supervisor_logs(), 10), supervisor_logs()[-2000:]
