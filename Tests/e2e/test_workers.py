@@ -368,6 +368,8 @@ def test_backpressure_across_two_workers_keeps_both_flat(workers_cluster):
         assert last[port] - first[port] < 16, (first, last)
     # The spout emitted about what the bolt took (it alone could emit millions a second), and the bolt kept going.
     emitted, taken = emitted_last - emitted_first, executed_last - executed_first
-    assert taken > 20 * 1000, taken
+    # At 200 us a tuple the bolt could take 100,000; a slow or busy machine's usleep overshoots several times over,
+    # so only "it kept going" is asserted here. The flat RSS and the spout held to the bolt's pace are the point.
+    assert taken > 2000, taken
     assert emitted < taken * 1.5 + 100_000, (emitted, taken)
     print(f"spout {emitted / 20:.0f}/s, slow bolt {taken / 20:.0f}/s; RSS {first} -> {last} MiB")
