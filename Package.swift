@@ -68,7 +68,7 @@ let package = Package(
         // Runs a topology's executors as threads: batched queues between them, collectors that route.
         .target(
             name: "Runtime",
-            dependencies: ["Components", "Multilang", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
         // Frames between workers over TCP: a receiving server on the slot port, a sender thread per peer.
         .target(name: "Transport", dependencies: ["Locking", "CDescriptors", .product(name: "Logging", package: "swift-log")]),
@@ -77,8 +77,8 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Runtime", "Transport", "ClusterState", "Components", "StormCore", "StormThrift", "Tuples", "Locking",
-                .product(name: "Logging", package: "swift-log"),
+                "Runtime", "Multilang", "Transport", "ClusterState", "Components", "StormCore", "StormThrift", "Tuples",
+                "Locking", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Storm's Flux YAML topology files.
@@ -108,7 +108,7 @@ let package = Package(
         .target(
             name: "LocalCluster",
             dependencies: [
-                "Nimbus", "Runtime", "ClusterState", "Components", "StormCore", "StormThrift", "Locking",
+                "Nimbus", "Runtime", "Multilang", "ClusterState", "Components", "StormCore", "StormThrift", "Locking",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -125,12 +125,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Benchmarks a nimbus process over TCP (see the README's performance section).
+        // Benchmarks a nimbus process over TCP (see docs/performance.md).
         .executableTarget(
             name: "nimbus-bench",
             dependencies: ["StormThrift", "Locking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Measures the tuple path's pieces (see the README's performance section).
+        // Measures the tuple path's pieces (see docs/performance.md).
         .executableTarget(
             name: "tuple-bench", dependencies: ["Tuples", "Groupings", "StormThrift", "Runtime", "Components", "StormCore"]),
         .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),

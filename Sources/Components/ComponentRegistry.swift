@@ -22,6 +22,9 @@ public final class ComponentRegistry: Sendable {
     private let entries = Locked<[String: Entry]>([:])
     private let groupings = Locked<[String: @Sendable ([JavaObjectArg]) throws -> any CustomStreamGrouping]>([:])
 
+    /// How shell components are made: registered by the multilang module, so the runtime needs no knowledge of it.
+    private let shellFactory = Locked<(@Sendable (ShellComponentSpec) throws -> any Component)?>(nil)
+
     public init() {}
 
     /// Every built-in component; `register` adds a program's own.
@@ -37,6 +40,19 @@ public final class ComponentRegistry: Sendable {
     }
 
     public func entry(_ className: String) -> Entry? { entries.withLock { $0[className] } }
+
+    /// Sets how shell components (multilang child processes) are made.
+    public func registerShellComponents(_ make: @escaping @Sendable (ShellComponentSpec) throws -> any Component) {
+        shellFactory.withLock { $0 = make }
+    }
+
+    /// A new shell spout or bolt for `spec`; an error when this program was built without multilang.
+    public func makeShellComponent(_ spec: ShellComponentSpec) throws -> any Component {
+        guard let make = shellFactory.withLock({ $0 }) else {
+            throw Failure(description: "shell component '\(spec.componentId)' cannot run: this program has no multilang support")
+        }
+        return try make(spec)
+    }
 
     /// Registers a custom stream grouping a topology can name (`custom_object`), as Storm's
     /// CustomStreamGrouping classes.

@@ -28,6 +28,7 @@ public final class LocalCluster: @unchecked Sendable {
         localDir = FileManager.default.temporaryDirectory.appendingPathComponent("storm-local-\(UUID().uuidString)", isDirectory: true)
         let conf = conf.merging([ConfigKey.localDir: .string(localDir.path), ConfigKey.clusterStateStore: "memory"])
         self.conf = conf
+        registry.registerMultilang()
         self.registry = registry
         self.logger = logger
         let state = StormClusterState(storage: InMemoryStore().session())

@@ -5,18 +5,6 @@ import StormCore
 import StormThrift
 import Tuples
 
-/// Where shell components run: their working directory (the topology's `resources/`) and the folder their pid
-/// files go to (so whoever cleans up after a worker can kill them).
-public struct ShellEnvironment: Sendable {
-    public let resourcesDirectory: String
-    public let pidDirectory: String
-
-    public init(resourcesDirectory: String, pidDirectory: String) {
-        self.resourcesDirectory = resourcesDirectory
-        self.pidDirectory = pidDirectory
-    }
-}
-
 /// What both shell components share: the process, the handshake, and the messages every component may send.
 final class ShellConnection {
     let process: ShellProcess
@@ -25,7 +13,7 @@ final class ShellConnection {
     let taskId: Int32
 
     init(command: [String], environment: ShellEnvironment, context: TopologyContext, logger: Logger, onMessage: @escaping @Sendable () -> Void) {
-        let timeout = Double((try? context.conf.int(ConfigKey.topologySubprocessTimeoutSecs)) ?? 30)
+        let timeout = Double(context.conf.intOrDefault(ConfigKey.topologySubprocessTimeoutSecs))
         var logger = logger
         logger[metadataKey: "shell"] = "\(context.thisComponentId):\(context.thisTaskId)"
         self.logger = logger
@@ -163,7 +151,7 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
 
     public func prepare(context: TopologyContext, collector: any OutputCollector) throws {
         self.collector = collector
-        maxPending = max(1, (try? context.conf.int(ConfigKey.topologyShellboltMaxPending)) ?? 100)
+        maxPending = max(1, context.conf.intOrDefault(ConfigKey.topologyShellboltMaxPending))
         let wake = self.wake
         let connection = ShellConnection(command: command, environment: environment, context: context, logger: logger) { wake?() }
         self.connection = connection

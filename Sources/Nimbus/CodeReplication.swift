@@ -36,7 +36,7 @@ extension Nimbus {
 
     /// Re-reads every topology's replication count, at most once a monitor period.
     private func refreshReplicationCounts(_ alive: [String]) {
-        let period = TimeInterval((try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10)
+        let period = TimeInterval(conf.intOrDefault(ConfigKey.nimbusMonitorFreqSecs))
         guard Date().timeIntervalSince(replicationCounts.withLock { $0.readAt }) >= period else { return }
         guard let counts = try? blockingAwait({ [state] in
             var out: [String: Int] = [:]

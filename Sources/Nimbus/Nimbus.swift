@@ -159,7 +159,7 @@ public final class Nimbus: NimbusHandler {
             }
             let base = StormBase(
                 name: name, status: options.initialStatus == .inactive ? .inactive : .active,
-                numWorkers: Int32(clamping: (try? fullConf.int(ConfigKey.topologyWorkers)) ?? 1),
+                numWorkers: Int32(clamping: fullConf.intOrDefault(ConfigKey.topologyWorkers)),
                 componentExecutors: plan.executors, launchTimeSecs: launch, owner: owner)
             do {
                 try blockingAwait { [state] in try await state.setStormBase(id, base) }

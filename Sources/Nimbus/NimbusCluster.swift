@@ -277,7 +277,7 @@ extension Nimbus {
         let timeout = TimeInterval(try conf.int(ConfigKey.nimbusSupervisorTimeoutSecs))
         // Re-registering takes a moment (a busy machine stretched it close to a second); a dead supervisor's work
         // should not wait a whole heartbeat period (5 s by default) more.
-        let grace = min(TimeInterval((try? conf.int(ConfigKey.supervisorHeartbeatFrequencySecs)) ?? 5), 2)
+        let grace = min(TimeInterval(conf.intOrDefault(ConfigKey.supervisorHeartbeatFrequencySecs)), 2)
         let seen = Date()
         var live = supervisorBeats.withLock { beats in
             supervisors.filter { id, info in
@@ -439,7 +439,7 @@ extension Nimbus {
         offered: Set<WorkerSlot>, now: Int64
     ) throws -> Set<WorkerSlot> {
         let taskTimeout = Int64(try conf.int(ConfigKey.nimbusTaskTimeoutSecs))
-        let launchGrace = Int64((try? conf.int(ConfigKey.nimbusTaskLaunchSecs)) ?? 120)
+        let launchGrace = Int64(conf.intOrDefault(ConfigKey.nimbusTaskLaunchSecs))
         var started: [WorkerSlot: Int64] = [:]
         for (e, slot) in current {
             let t = existing?.executorStartTimeSecs?[e.key] ?? now

@@ -15,7 +15,7 @@ public struct NimbusServer: Service {
     public init(conf: StormConfig, storage: any ClusterStorage, logger: Logger) throws {
         self.conf = conf
         self.logger = logger
-        let host = conf["storm.local.hostname"]?.stringValue ?? ProcessInfo.processInfo.hostName
+        let host = conf.localHostname
         nimbus = try Nimbus(
             conf: conf, state: StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot)),
             host: host, port: try conf.int(ConfigKey.nimbusThriftPort), logger: logger)
@@ -43,7 +43,7 @@ public struct NimbusServer: Service {
             "nimbus \(Nimbus.version) serving the Thrift API on \(bindAddress ?? "all interfaces"), port \(server.port)")
         // The port first, so a port in use fails at once; then the cluster state, which may take retries.
         await nimbus.start()
-        let period = Duration.seconds(max(1, (try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10))
+        let period = Duration.seconds(max(1, conf.intOrDefault(ConfigKey.nimbusMonitorFreqSecs)))
         try? await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await nimbus.followClusterChanges() }

@@ -85,7 +85,7 @@ extension Nimbus {
     /// from its own files, at most once a monitor period (a follower's conf file may predate a rebalance, so only
     /// the leader's files are the truth).
     func mendTopologyRecords(_ alive: [String]) {
-        let period = TimeInterval((try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10)
+        let period = TimeInterval(conf.intOrDefault(ConfigKey.nimbusMonitorFreqSecs))
         let due = lastRecordsCheck.withLock { last -> Bool in
             guard Date().timeIntervalSince(last) >= period else { return false }
             last = Date()

@@ -11,7 +11,7 @@ public enum NimbusSeeds {
         let seeds = try conf.stringList(ConfigKey.nimbusSeeds)
         let defaultPort = try conf.int(ConfigKey.nimbusThriftPort)
         let ioTimeout = try conf.int(ConfigKey.thriftSocketTimeoutMs)
-        let maxFrame = (try? conf.int(ConfigKey.nimbusThriftMaxBufferSize)) ?? 1_048_576
+        let maxFrame = conf.intOrDefault(ConfigKey.nimbusThriftMaxBufferSize)
         var failures: [String] = []
         for seed in seeds {
             let (host, port) = split(seed, defaultPort: defaultPort)

@@ -8,6 +8,7 @@ public enum ConfigKey {
     public static let zookeeperRoot = "storm.zookeeper.root"
     public static let zookeeperSessionTimeout = "storm.zookeeper.session.timeout"
     public static let localDir = "storm.local.dir"
+    public static let localHostname = "storm.local.hostname"
     public static let clusterStateStore = "storm.cluster.state.store"
     public static let thriftSocketTimeoutMs = "storm.thrift.socket.timeout.ms"
     public static let nimbusSeeds = "nimbus.seeds"
@@ -137,6 +138,24 @@ public struct StormConfig: Sendable, Equatable {
         }
         return int
     }
+
+    /// The key's integer value, or its default from `defaults` when it is unset or not an integer: the one place
+    /// a default lives, so no call site repeats it.
+    public func intOrDefault(_ key: String) -> Int {
+        if let value = try? int(key) { return value }
+        guard let fallback = try? Self.defaults.int(key) else { preconditionFailure("config key '\(key)' has no integer default") }
+        return fallback
+    }
+
+    /// The key's boolean value, or its default from `defaults` when it is unset or not a boolean.
+    public func boolOrDefault(_ key: String) -> Bool {
+        if let value = values[key]?.boolValue { return value }
+        guard let fallback = Self.defaults[key]?.boolValue else { preconditionFailure("config key '\(key)' has no boolean default") }
+        return fallback
+    }
+
+    /// The name this node announces to the others: `storm.local.hostname`, else the machine's host name.
+    public var localHostname: String { values[ConfigKey.localHostname]?.stringValue ?? ProcessInfo.processInfo.hostName }
 
     public func optionalInt(_ key: String) throws -> Int? {
         guard let value = values[key], !value.isNull else { return nil }

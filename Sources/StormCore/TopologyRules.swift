@@ -206,7 +206,7 @@ public struct TopologyPlan: Sendable, Equatable {
 
     public static func ackerExecutors(_ conf: StormConfig) -> Int32 {
         if let n = (try? conf.optionalInt(ConfigKey.topologyAckerExecutors)) ?? nil { return Int32(clamping: max(n, 0)) }
-        return Int32(clamping: max((try? conf.int(ConfigKey.topologyWorkers)) ?? 1, 1))
+        return Int32(clamping: max(conf.intOrDefault(ConfigKey.topologyWorkers), 1))
     }
 }
 

@@ -39,7 +39,7 @@ public final class Supervisor: Sendable {
         self.conf = conf
         self.state = state
         self.logger = logger
-        hostname = conf["storm.local.hostname"]?.stringValue ?? ProcessInfo.processInfo.hostName
+        hostname = conf.localHostname
         ports = try conf.intList(ConfigKey.supervisorSlotsPorts).map(Int64.init)
         localDir = URL(fileURLWithPath: try conf.string(ConfigKey.localDir)).appendingPathComponent("supervisor", isDirectory: true)
         try FileManager.default.createDirectory(at: localDir, withIntermediateDirectories: true)
@@ -229,7 +229,7 @@ public final class Supervisor: Sendable {
     /// disk or died before another copied it): this supervisor's copy is then the only one. Looked at every
     /// `nimbus.monitor.freq.secs` at most, for the topologies whose files are here.
     func handBackArchives() async {
-        let period = TimeInterval((try? conf.int(ConfigKey.nimbusMonitorFreqSecs)) ?? 10)
+        let period = TimeInterval(conf.intOrDefault(ConfigKey.nimbusMonitorFreqSecs))
         let due = lastHandBackCheck.withLock { last -> Bool in
             guard Date().timeIntervalSince(last) >= period else { return false }
             last = Date()
@@ -268,6 +268,6 @@ public final class Supervisor: Sendable {
         let (host, port) = NimbusSeeds.split(hostPort, defaultPort: try conf.int(ConfigKey.nimbusThriftPort))
         return try NimbusClient(
             host: host, port: port, connectTimeoutMillis: 5000, ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
-            maxFrameSize: (try? conf.int(ConfigKey.nimbusThriftMaxBufferSize)) ?? 1_048_576)
+            maxFrameSize: conf.intOrDefault(ConfigKey.nimbusThriftMaxBufferSize))
     }
 }

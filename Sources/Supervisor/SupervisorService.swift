@@ -26,8 +26,8 @@ public struct SupervisorService: Service {
             try? await s.syncAssignments()
         }
         s.workers.start()
-        let heartbeatPeriod = Duration.seconds(max(1, (try? s.conf.int(ConfigKey.supervisorHeartbeatFrequencySecs)) ?? 5))
-        let syncPeriod = Duration.seconds(max(1, (try? s.conf.int(ConfigKey.supervisorMonitorFrequencySecs)) ?? 3))
+        let heartbeatPeriod = Duration.seconds(max(1, s.conf.intOrDefault(ConfigKey.supervisorHeartbeatFrequencySecs)))
+        let syncPeriod = Duration.seconds(max(1, s.conf.intOrDefault(ConfigKey.supervisorMonitorFrequencySecs)))
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {

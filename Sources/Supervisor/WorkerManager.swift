@@ -59,8 +59,8 @@ final class WorkerManager: @unchecked Sendable {
         logDir = URL(fileURLWithPath: conf[ConfigKey.logDir]?.stringValue ?? localDir + "/logs", isDirectory: true)
         executable = WorkerProcess.currentExecutable()
         workerTimeout = Double(try conf.int(ConfigKey.supervisorWorkerTimeoutSecs))
-        startTimeout = Double((try? conf.int(ConfigKey.supervisorWorkerStartTimeoutSecs)) ?? 120)
-        shutdownWait = Double((try? conf.int(ConfigKey.supervisorWorkerShutdownSleepSecs)) ?? 3)
+        startTimeout = Double(conf.intOrDefault(ConfigKey.supervisorWorkerStartTimeoutSecs))
+        shutdownWait = Double(conf.intOrDefault(ConfigKey.supervisorWorkerShutdownSleepSecs))
     }
 
     /// The workers running now, by port.

@@ -59,13 +59,14 @@ public final class Worker: @unchecked Sendable {
     /// conf (it may set its own), read at start.
     private let errorThrottle = Locked((limit: 5, interval: 10.0))
     private let errorWrites = PendingWrites()
-    var hostname: String { conf["storm.local.hostname"]?.stringValue ?? ProcessInfo.processInfo.hostName }
+    var hostname: String { conf.localHostname }
 
     /// - Parameter conf: the supervisor's configuration (the topology's own is read from its files).
     public init(slot: WorkerSlot, conf: StormConfig, state: StormClusterState, registry: ComponentRegistry = .shared, logger: Logger) throws {
         self.slot = slot
         self.conf = conf
         self.state = state
+        registry.registerMultilang()
         self.registry = registry
         self.logger = logger
         local = WorkerLocalState(localDir: try conf.string(ConfigKey.localDir), workerId: slot.workerId)
@@ -106,8 +107,8 @@ public final class Worker: @unchecked Sendable {
         }
         errorThrottle.withLock {
             $0 = (
-                (try? topologyConf.int(ConfigKey.topologyMaxErrorReportPerInterval)) ?? 5,
-                Double((try? topologyConf.int(ConfigKey.topologyErrorThrottleIntervalSecs)) ?? 10)
+                topologyConf.intOrDefault(ConfigKey.topologyMaxErrorReportPerInterval),
+                Double(topologyConf.intOrDefault(ConfigKey.topologyErrorThrottleIntervalSecs))
             )
         }
         // Relative paths in components (and shell components' resources) resolve in the topology's folder.
@@ -181,7 +182,7 @@ public final class Worker: @unchecked Sendable {
         logger.info(
             "worker \(slot.workerId) runs \(executors.count) executors of \(slot.topologyId) on port \(slot.port); \(routes.endpoints.count) peers")
 
-        let wait = Double((try? conf.int(ConfigKey.workerConnectionsWaitSecs)) ?? 30)
+        let wait = Double(conf.intOrDefault(ConfigKey.workerConnectionsWaitSecs))
         let deadline = Date().addingTimeInterval(wait)
         while !transfer.allConnected && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if !transfer.allConnected { logger.warning("not every peer answered within \(Int(wait)) s; starting anyway") }
@@ -190,11 +191,11 @@ public final class Worker: @unchecked Sendable {
 
     /// Runs until the slot's assignment changes or `stop` is asked for; returns why it ended.
     public func run(until stopRequested: @escaping @Sendable () -> Bool) async -> String {
-        let heartbeatEvery = Double((try? conf.int(ConfigKey.workerHeartbeatFrequencySecs)) ?? 1)
-        let clusterHeartbeatEvery = Double((try? conf.int(ConfigKey.taskHeartbeatFrequencySecs)) ?? 3)
+        let heartbeatEvery = Double(conf.intOrDefault(ConfigKey.workerHeartbeatFrequencySecs))
+        let clusterHeartbeatEvery = Double(conf.intOrDefault(ConfigKey.taskHeartbeatFrequencySecs))
         var lastLocal = Date.distantPast
         var lastCluster = Date.distantPast
-        let pollEvery = Double((try? conf.int(ConfigKey.taskRefreshPollSecs)) ?? 10)
+        let pollEvery = Double(conf.intOrDefault(ConfigKey.taskRefreshPollSecs))
         var lastRefresh = Date.distantPast
         while !stopRequested() {
             let now = Date()

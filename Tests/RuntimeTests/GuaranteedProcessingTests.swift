@@ -52,14 +52,18 @@ final class PairingBolt: Components.Bolt {
     }
 }
 
-/// Records the numbers it gets and acks them.
+/// Records the tuples it gets (in `Probes`) and acks them.
 final class AckingSink: Components.Bolt {
     var collector: (any OutputCollector)?
-    var received: [Int64] = []
+    var context: TopologyContext?
     func declareOutputFields(_ declarer: inout OutputDeclarer) {}
-    func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
+    func prepare(context: TopologyContext, collector: any OutputCollector) {
+        self.collector = collector
+        self.context = context
+        Probes.prepared(context)
+    }
     func execute(_ tuple: Tuple) {
-        received.append(tuple[0].intValue!)
+        Probes.received(tuple, by: context!)
         collector?.ack(tuple)
     }
 }
@@ -84,7 +88,8 @@ enum AckingComponents {
         watch: (TopologyRuntime) -> Void = { _ in }, until done: (TopologyRuntime) -> Bool
     ) async throws -> TopologyRuntime {
         let runtime = try TopologyRuntime(
-            topologyId: "t-1-1", topology: topology, conf: StormConfig.defaults.merging(extra), registry: AckingComponents.registered)
+            topologyId: Probes.newTopologyId(), topology: topology, conf: StormConfig.defaults.merging(extra),
+            registry: AckingComponents.registered)
         try runtime.start()
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline && !done(runtime) {
@@ -95,15 +100,35 @@ enum AckingComponents {
         return runtime
     }
 
-    func spout(_ runtime: TopologyRuntime) -> NumberedSpout { runtime.instances(of: "numbers").first as! NumberedSpout }
-
     func spoutCounts(_ runtime: TopologyRuntime) -> ExecutorCounts {
         runtime.executorCounts().first { $0.component == "numbers" }!.counts
     }
 
-    func numbers(_ count: Int64, then bolts: [(String, String)], args: [String: [JavaObjectArg]] = [:]) throws -> StormTopology {
+    /// Trees the spout has heard are complete.
+    func acked(_ runtime: TopologyRuntime) -> Int64 {
+        runtime.executorCounts().filter { $0.component == "numbers" }.map { $0.counts.ackedByStream.reduce(0, +) }.reduce(0, +)
+    }
+
+    /// The numbers the sink got.
+    func sunk(_ runtime: TopologyRuntime) -> [Int64] {
+        Probes.received(topology: runtime.topologyId, component: "sink").flatMap { $0.map { $0[0].intValue! } }
+    }
+
+    /// Where the numbered spout's task `task` records how far every number is acked; removed when the test ends.
+    final class ProgressFile {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("progress-\(UUID().uuidString)").path
+        /// Every number of the task below this one is acked (recorded when the spout closes).
+        func watermark(task: Int = 0) -> Int64? {
+            (try? String(contentsOfFile: "\(path).\(task)", encoding: .utf8)).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        deinit { for task in 0..<2 { try? FileManager.default.removeItem(atPath: "\(path).\(task)") } }
+    }
+
+    func numbers(
+        _ count: Int64, progress: ProgressFile, then bolts: [(String, String)], args: [String: [JavaObjectArg]] = [:]
+    ) throws -> StormTopology {
         var builder = TopologyBuilder(registry: AckingComponents.registered)
-        builder.setSpout("numbers", NumberedSpout.className, args: [.longArg(count)])
+        builder.setSpout("numbers", NumberedSpout.className, args: [.longArg(count), .stringArg(progress.path)])
         var previous = "numbers"
         for (id, className) in bolts {
             builder.subscribe(builder.setBolt(id, className, parallelism: 2, args: args[id] ?? []).shuffleGrouping(previous))
@@ -113,77 +138,86 @@ enum AckingComponents {
     }
 
     @Test func everyTreeCompletesAndTheSpoutHearsOfEach() async throws {
-        let topology = try numbers(2000, then: [("fanout", "test.Fanout"), ("sink", "test.AckingSink")])
-        let runtime = try await run(topology) { spout($0).acked.count == 2000 }
-        #expect(spout(runtime).acked == Set(0..<2000))
-        #expect(spout(runtime).failures == 0)
+        let progress = ProgressFile()
+        let topology = try numbers(2000, progress: progress, then: [("fanout", "test.Fanout"), ("sink", "test.AckingSink")])
+        let runtime = try await run(topology) { acked($0) == 2000 }
+        #expect(progress.watermark() == 2000)
         let counts = spoutCounts(runtime)
         let stream = Int(runtime.streams.stream("numbers", "default")!.id)
         #expect(counts.ackedByStream[stream] == 2000)
         #expect(counts.completeLatency.total == 2000 && counts.completeLatency.meanMillis > 0)
         #expect(counts.pendingTrees == 0 && counts.timedOut == 0 && counts.failedByBolts == 0)
-        let sunk = runtime.instances(of: "sink").flatMap { ($0 as! AckingSink).received }
-        #expect(sunk.count == 4000)
+        #expect(sunk(runtime).count == 4000)
     }
 
     @Test func failedAndTimedOutTreesAreReplayedUntilAcked() async throws {
-        let topology = try numbers(200, then: [("flaky", "test.Flaky"), ("sink", "test.AckingSink")])
+        let progress = ProgressFile()
+        let topology = try numbers(200, progress: progress, then: [("flaky", "test.Flaky"), ("sink", "test.AckingSink")])
         // One flaky task, so "the first time" is per number.
         var one = topology
         one.bolts["flaky"]!.common.parallelismHint = 1
-        let runtime = try await run(one, conf: [ConfigKey.topologyMessageTimeoutSecs: 1]) { spout($0).acked.count == 200 }
-        #expect(spout(runtime).acked == Set(0..<200))
+        let runtime = try await run(one, conf: [ConfigKey.topologyMessageTimeoutSecs: 1]) { acked($0) == 200 }
+        #expect(progress.watermark() == 200)
         let counts = spoutCounts(runtime)
         #expect(counts.failedByBolts == 20, "numbers ending in 3 are failed once")
         #expect(counts.timedOut == 20, "numbers ending in 7 are never acked the first time")
-        #expect(spout(runtime).failures == 40)
-        let sunk = runtime.instances(of: "sink").flatMap { ($0 as! AckingSink).received }
+        #expect(counts.failedByStream.reduce(0, +) == 40)
+        let received = sunk(runtime)
         // At least once: the numbers ending in 7 reached the sink both times.
-        #expect(Set(sunk) == Set(0..<200))
-        #expect(sunk.count == 220)
+        #expect(Set(received) == Set(0..<200))
+        #expect(received.count == 220)
     }
 
     @Test func withoutMessageTimeoutsAnUnackedTreeWaits() async throws {
-        let topology = try numbers(20, then: [("flaky", "test.Flaky"), ("sink", "test.AckingSink")])
+        let progress = ProgressFile()
+        let topology = try numbers(20, progress: progress, then: [("flaky", "test.Flaky"), ("sink", "test.AckingSink")])
         var one = topology
         one.bolts["flaky"]!.common.parallelismHint = 1
         let runtime = try await run(
             one, conf: [ConfigKey.topologyMessageTimeoutSecs: 1, ConfigKey.topologyEnableMessageTimeouts: false], for: 3
         ) { _ in false }
-        #expect(spout(runtime).acked == Set(0..<20).subtracting([7, 17]))
+        // Everything but 7 and 17: acked up to 7, and 18 in all.
+        #expect(progress.watermark() == 7 && acked(runtime) == 18)
         let counts = spoutCounts(runtime)
         #expect(counts.pendingTrees == 2 && counts.timedOut == 0 && counts.failedByBolts == 2)
     }
 
     @Test func maxSpoutPendingCapsTheTreesInFlight() async throws {
-        let topology = try numbers(300, then: [("slow", SlowBolt.className), ("sink", "test.AckingSink")], args: ["slow": [.longArg(1000)]])
-        let runtime = try await run(topology, conf: [ConfigKey.topologyMaxSpoutPending: 5]) { spout($0).acked.count == 300 }
-        #expect(spout(runtime).acked.count == 300)
+        let progress = ProgressFile()
+        let topology = try numbers(
+            300, progress: progress, then: [("slow", SlowBolt.className), ("sink", "test.AckingSink")], args: ["slow": [.longArg(1000)]])
+        let runtime = try await run(topology, conf: [ConfigKey.topologyMaxSpoutPending: 5]) { acked($0) == 300 }
+        #expect(acked(runtime) == 300 && progress.watermark() == 300)
         #expect(spoutCounts(runtime).mostPendingTrees == 5, "the spout waited at the cap, and never went past it")
     }
 
     @Test func aTupleAnchoredToTwoInputsCompletesBothTrees() async throws {
+        let progress = ProgressFile()
         var builder = TopologyBuilder(registry: AckingComponents.registered)
-        builder.setSpout("numbers", NumberedSpout.className, args: [.longArg(100)])
+        builder.setSpout("numbers", NumberedSpout.className, args: [.longArg(100), .stringArg(progress.path)])
         builder.subscribe(builder.setBolt("pair", "test.Pairing").shuffleGrouping("numbers"))
         builder.subscribe(builder.setBolt("sink", "test.AckingSink").shuffleGrouping("pair"))
-        let runtime = try await run(try builder.build()) { spout($0).acked.count == 100 }
-        #expect(spout(runtime).acked == Set(0..<100))
-        let sums = runtime.instances(of: "sink").flatMap { ($0 as! AckingSink).received }
+        let runtime = try await run(try builder.build()) { acked($0) == 100 }
+        #expect(progress.watermark() == 100)
+        let sums = sunk(runtime)
         #expect(sums.count == 50 && sums.reduce(0, +) == (0..<100).reduce(0, +))
     }
 
     @Test func withoutAckersASpoutsMessagesAreDoneWhenEmitted() async throws {
-        let topology = try numbers(100, then: [("flaky", "test.Flaky")])
-        let runtime = try await run(topology, conf: [ConfigKey.topologyAckerExecutors: 0]) { spout($0).acked.count == 100 }
-        #expect(spout(runtime).acked == Set(0..<100))
-        #expect(spout(runtime).failures == 0, "nothing is tracked, so the bolt's fails reach nobody")
+        let progress = ProgressFile()
+        let topology = try numbers(100, progress: progress, then: [("flaky", "test.Flaky")])
+        let runtime = try await run(topology, conf: [ConfigKey.topologyAckerExecutors: 0]) { $0.stats["numbers"]?.emitted == 100 }
+        // Acked as emitted, so the progress file (written as the spout closes) says all 100 are done.
+        #expect(progress.watermark() == 100)
+        #expect(spoutCounts(runtime).failedByStream.reduce(0, +) == 0, "nothing is tracked, so the bolt's fails reach nobody")
+        #expect(runtime.stats["numbers"]?.emitted == 100, "nothing failed, so nothing was emitted again")
         #expect(runtime.executorCounts().allSatisfy { $0.component != TopologyPlan.ackerComponent })
     }
 
     @Test func treesCompleteAcrossTwoWorkers() async throws {
+        let progress = ProgressFile()
         var builder = TopologyBuilder(registry: AckingComponents.registered)
-        builder.setSpout("numbers", NumberedSpout.className, parallelism: 2, args: [.longArg(1000)])
+        builder.setSpout("numbers", NumberedSpout.className, parallelism: 2, args: [.longArg(1000), .stringArg(progress.path)])
         builder.subscribe(builder.setBolt("fanout", "test.Fanout", parallelism: 2).shuffleGrouping("numbers"))
         builder.subscribe(builder.setBolt("sink", "test.AckingSink", parallelism: 2).shuffleGrouping("fanout"))
         let conf = StormConfig.defaults.merging([ConfigKey.topologyWorkers: 2])
@@ -194,28 +228,30 @@ enum AckingComponents {
         let a = Set(layout.keys.sorted().enumerated().filter { $0.offset % 2 == 0 }.map(\.element))
         let toB = LoopbackTransfer()
         let toA = LoopbackTransfer()
+        let id = Probes.newTopologyId()
         let first = try TopologyRuntime(
-            topologyId: "t-1-1", topology: topology, conf: conf, registry: AckingComponents.registered, executors: a, transfer: toB)
+            topologyId: id, topology: topology, conf: conf, registry: AckingComponents.registered, executors: a, transfer: toB)
         let second = try TopologyRuntime(
-            topologyId: "t-1-1", topology: topology, conf: conf, registry: AckingComponents.registered,
+            topologyId: id, topology: topology, conf: conf, registry: AckingComponents.registered,
             executors: Set(layout.keys).subtracting(a), transfer: toA)
         toB.target.withLock { $0 = second }
         toA.target.withLock { $0 = first }
         try second.start()
         try first.start()
-        let spouts = { (first.instances(of: "numbers") + second.instances(of: "numbers")).map { $0 as! NumberedSpout } }
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline && spouts().map(\.acked.count).reduce(0, +) < 1000 { try await Task.sleep(for: .milliseconds(10)) }
+        while Date() < deadline && acked(first) + acked(second) < 1000 { try await Task.sleep(for: .milliseconds(10)) }
         first.stop()
         second.stop()
-        #expect(spouts().map(\.acked).reduce(into: Set<Int64>()) { $0.formUnion($1) } == Set(0..<1000))
-        #expect(spouts().allSatisfy { $0.acked.count == 500 }, "each spout task emits its half")
+        // Task 0 emits the even numbers, task 1 the odd: each acked every one of its 500.
+        #expect(progress.watermark(task: 0) == 1000 && progress.watermark(task: 1) == 1001)
+        let perTask = (first.executorCounts() + second.executorCounts()).filter { $0.component == "numbers" }
+        #expect(perTask.map { $0.counts.ackedByStream.reduce(0, +) } == [500, 500], "each spout task emits its half")
         #expect(toB.bytes.withLock { $0 } > 0 && toA.bytes.withLock { $0 } > 0)
     }
 
     @Test func treeIdsCrossTheWire() async throws {
         let runtime = try TopologyRuntime(
-            topologyId: "t", topology: try numbers(1, then: [("sink", "test.AckingSink")]), conf: .defaults, registry: AckingComponents.registered)
+            topologyId: "t", topology: try numbers(1, progress: ProgressFile(), then: [("sink", "test.AckingSink")]), conf: .defaults, registry: AckingComponents.registered)
         let stream = runtime.streams.stream("numbers", "default")!
         var joined = TreeIds(root: 11, edge: 12)
         joined.add(root: 13, edge: 14)

@@ -25,12 +25,15 @@ final class FiniteSentenceSpout: Spout {
     }
 }
 
-/// Records every tuple its task receives.
+/// Records every tuple its task receives, in `Probes`.
 final class RecordingBolt: Components.Bolt {
-    var received: [Tuple] = []
+    var context: TopologyContext?
     func declareOutputFields(_ declarer: inout OutputDeclarer) {}
-    func prepare(context: TopologyContext, collector: any OutputCollector) {}
-    func execute(_ tuple: Tuple) { received.append(tuple) }
+    func prepare(context: TopologyContext, collector: any OutputCollector) {
+        self.context = context
+        Probes.prepared(context)
+    }
+    func execute(_ tuple: Tuple) { Probes.received(tuple, by: context!) }
 }
 
 /// Sends each of its tuples straight to task `target` (or to task 999, which is nobody's).
@@ -92,7 +95,8 @@ enum TestComponents {
     /// Async, sleeping with Task.sleep: a test that blocks a thread of the shared pool for seconds starves the
     /// timeouts of tests running beside it.
     func run(_ topology: StormTopology, until done: (TopologyRuntime) -> Bool, for seconds: Double) async throws -> TopologyRuntime {
-        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered)
+        let runtime = try TopologyRuntime(
+            topologyId: Probes.newTopologyId(), topology: topology, conf: conf, registry: TestComponents.registered)
         try runtime.start()
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline && !done(runtime) { try await Task.sleep(for: .milliseconds(10)) }
@@ -104,7 +108,7 @@ enum TestComponents {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(1000)])
         builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 3).shuffleGrouping("sentences"))
-        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: 4).fieldsGrouping("split", ["word"]))
+        builder.subscribe(builder.setBolt("count", "test.Recording", parallelism: 4).fieldsGrouping("split", ["word"]))
         let runtime = try await run(try builder.build(), until: { $0.stats["sentences"]?.emitted == 10_000 }, for: 60)
         var expected: [Value: Int64] = [:]
         for sentence in BuiltInComponents.sentences {
@@ -112,15 +116,14 @@ enum TestComponents {
         }
         var total: [Value: Int64] = [:]
         var homes: [Value: Int] = [:]
-        for instance in runtime.instances(of: "count") {
-            for (word, n) in (instance as! WordCountBolt).counts {
-                total[word, default: 0] += n
-                homes[word, default: 0] += 1
-            }
+        let received = Probes.received(topology: runtime.topologyId, component: "count")
+        for task in received {
+            for word in Set(task.map { $0[0] }) { homes[word, default: 0] += 1 }
+            for tuple in task { total[tuple[0], default: 0] += 1 }
         }
         #expect(total == expected)
         #expect(homes.values.allSatisfy { $0 == 1 }, "a word was counted by two tasks")
-        #expect(runtime.instances(of: "count").filter { !($0 as! WordCountBolt).counts.isEmpty }.count > 1)
+        #expect(received.count == 4 && received.filter { !$0.isEmpty }.count > 1)
         let stats = runtime.stats
         #expect(stats["sentences"]?.emitted == 10_000)
         #expect(stats["split"]?.executed == 10_000)
@@ -133,13 +136,11 @@ enum TestComponents {
         builder.subscribe(builder.setBolt("everyone", "test.Recording", parallelism: 3).allGrouping("sentences"))
         builder.subscribe(builder.setBolt("lowest", "test.Recording", parallelism: 3).globalGrouping("sentences"))
         let runtime = try await run(try builder.build(), until: { $0.stats["sentences"]?.emitted == 100 }, for: 60)
-        let everyone = runtime.instances(of: "everyone").map { ($0 as! RecordingBolt).received.count }
-        let lowest = runtime.instances(of: "lowest").map { ($0 as! RecordingBolt).received.count }
+        let everyone = Probes.received(topology: runtime.topologyId, component: "everyone").map(\.count)
+        let lowest = Probes.received(topology: runtime.topologyId, component: "lowest").map(\.count)
         #expect(everyone == [100, 100, 100])
-        #expect(lowest.sorted() == [0, 0, 100])
         // Global means the lowest task id.
-        let lowestTask = runtime.instances(of: "lowest").first { !($0 as! RecordingBolt).received.isEmpty }
-        #expect(lowestTask === runtime.instances(of: "lowest").first)
+        #expect(lowest == [100, 0, 0])
     }
 
     @Test func directGroupingReachesOnlyTheNamedTask() async throws {
@@ -147,7 +148,7 @@ enum TestComponents {
         builder.setSpout("source", "test.Direct")
         builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 3).directGrouping("source", stream: "direct"))
         let runtime = try await run(try builder.build(), until: { $0.stats["source"]?.emitted == 100 }, for: 60)
-        let counts = runtime.instances(of: "sink").map { ($0 as! RecordingBolt).received.count }
+        let counts = Probes.received(topology: runtime.topologyId, component: "sink").map(\.count)
         // 90 to the last sink task; the 10 addressed to task 999 are refused (and logged), not delivered.
         #expect(counts == [0, 0, 90])
     }
@@ -157,7 +158,7 @@ enum TestComponents {
         builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(10)])
         builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 3).customGrouping("sentences", "test.LastTaskOnly"))
         let runtime = try await run(try builder.build(), until: { $0.stats["sink"]?.executed == 50 }, for: 30)
-        #expect(runtime.instances(of: "sink").map { ($0 as! RecordingBolt).received.count } == [0, 0, 50])
+        #expect(Probes.received(topology: runtime.topologyId, component: "sink").map(\.count) == [0, 0, 50])
     }
 
     @Test func numberedMessagesThroughASlowBoltAreRecordedOnce() async throws {
@@ -168,12 +169,14 @@ enum TestComponents {
         builder.subscribe(builder.setBolt("slow", SlowBolt.className, parallelism: 2, args: [.longArg(20)]).shuffleGrouping("numbers"))
         builder.subscribe(builder.setBolt("sink", RecordingSink.className, parallelism: 2, args: [.stringArg(file)]).shuffleGrouping("slow"))
         // Until every tree is acked: the sink executing the last tuple is not yet its ack reaching the spout.
-        let runtime = try await run(
-            try builder.build(), until: { ($0.instances(of: "numbers").first as! NumberedSpout).acked.count == 500 }, for: 30)
+        func acked(_ runtime: TopologyRuntime) -> Int64 {
+            runtime.executorCounts().first { $0.component == "numbers" }!.counts.ackedByStream.reduce(0, +)
+        }
+        let runtime = try await run(try builder.build(), until: { acked($0) == 500 }, for: 30)
         let seen = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map { Int($0)! }
         #expect(seen.sorted() == Array(0..<500))
         // With the default acker (one per worker), every message's tree completes: slow and sink ack.
-        #expect((runtime.instances(of: "numbers").first as! NumberedSpout).acked.count == 500)
+        #expect(acked(runtime) == 500)
     }
 
     @Test func boltsThatAskForTicksGetThem() async throws {
@@ -182,17 +185,19 @@ enum TestComponents {
         builder.subscribe(builder.setBolt("ticked", "test.Recording", parallelism: 2).shuffleGrouping("sentences"))
         var topology = try builder.build()
         topology.bolts["ticked"]!.common.jsonConf = #"{"topology.tick.tuple.freq.secs": 1}"#
-        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered)
+        let runtime = try TopologyRuntime(
+            topologyId: Probes.newTopologyId(), topology: topology, conf: conf, registry: TestComponents.registered)
         let started = Date()
         try runtime.start()
-        func ticks() -> [Int] { runtime.instances(of: "ticked").map { ($0 as! RecordingBolt).received.filter(\.isTick).count } }
+        func received() -> [[Tuple]] { Probes.received(topology: runtime.topologyId, component: "ticked") }
+        func ticks() -> [Int] { received().map { $0.filter(\.isTick).count } }
         // Every task gets two ticks, however busy the machine; and never more than one a second.
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline && !ticks().allSatisfy({ $0 >= 2 }) { try await Task.sleep(for: .milliseconds(50)) }
         runtime.stop()
         let elapsed = Date().timeIntervalSince(started)
         #expect(ticks().allSatisfy { $0 >= 2 && Double($0) <= elapsed + 0.5 }, "\(ticks()) in \(elapsed) s")
-        let tick = (runtime.instances(of: "ticked").first as! RecordingBolt).received.first(where: \.isTick)
+        let tick = received().first?.first(where: \.isTick)
         #expect(tick?.values == [.int(1)] && tick?.sourceTask == -1)
     }
 
@@ -310,10 +315,11 @@ final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
         let b = Set(layout.keys).subtracting(a)
         let toB = LoopbackTransfer()
         let toA = LoopbackTransfer()
+        let id = Probes.newTopologyId()
         let first = try TopologyRuntime(
-            topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered, executors: a, transfer: toB)
+            topologyId: id, topology: topology, conf: conf, registry: TestComponents.registered, executors: a, transfer: toB)
         let second = try TopologyRuntime(
-            topologyId: "t-1-1", topology: topology, conf: conf, registry: TestComponents.registered, executors: b, transfer: toA)
+            topologyId: id, topology: topology, conf: conf, registry: TestComponents.registered, executors: b, transfer: toA)
         toB.target.withLock { $0 = second }
         toA.target.withLock { $0 = first }
         return (first, second, toB, toA)
@@ -328,7 +334,7 @@ final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(500)])
         builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 2).shuffleGrouping("sentences"))
-        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: 4).fieldsGrouping("split", ["word"]))
+        builder.subscribe(builder.setBolt("count", "test.Recording", parallelism: 4).fieldsGrouping("split", ["word"]))
         // Alternate executors between the workers, so every hop can cross.
         var toggle = false
         let (a, b, toB, toA) = try split(try builder.build()) { _, _ in
@@ -343,11 +349,9 @@ final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
         b.stop()
         var total: [Value: Int64] = [:]
         var homes: [Value: Int] = [:]
-        for instance in a.instances(of: "count") + b.instances(of: "count") {
-            for (word, n) in (instance as! WordCountBolt).counts {
-                total[word, default: 0] += n
-                homes[word, default: 0] += 1
-            }
+        for task in Probes.received(topology: a.topologyId, component: "count") {
+            for word in Set(task.map { $0[0] }) { homes[word, default: 0] += 1 }
+            for tuple in task { total[tuple[0], default: 0] += 1 }
         }
         #expect(total.values.reduce(0, +) == words)
         // Each task sends each sentence 500 times; "the" is twice in one sentence and once in two others.
@@ -377,7 +381,7 @@ final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
         b.stop()
         #expect(a.stats["sink"]?.executed == 200)
         #expect(b.stats["sink"]?.executed ?? 0 == 0)
-        #expect(a.instances(of: "sink").map { ($0 as! RecordingBolt).received.count } == [100, 100])
+        #expect(Probes.received(topology: a.topologyId, component: "sink", tasks: a.localTasks).map(\.count) == [100, 100])
         #expect(toB.bytes.withLock { $0 } == 0)
     }
 }

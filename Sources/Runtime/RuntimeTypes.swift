@@ -1,0 +1,88 @@
+import Components
+import Tuples
+
+public struct RuntimeError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let description: String
+}
+
+/// A tuple on its way to a task.
+public struct Delivery: Sendable {
+    public let task: Int32
+    public let tuple: Tuple
+
+    public init(task: Int32, tuple: Tuple) {
+        self.task = task
+        self.tuple = tuple
+    }
+}
+
+/// Takes the tuples for tasks that run in other workers. Called from executor threads, concurrently, with
+/// batches the caller gives up.
+public protocol TupleTransfer: AnyObject, Sendable {
+    func transfer(_ batch: [Delivery])
+}
+
+/// Counts per component, for the live throughput line and tests.
+public struct ComponentStats: Sendable, Equatable {
+    public var emitted: Int64 = 0
+    public var executed: Int64 = 0
+}
+
+/// One executor's counts since it started: what worker heartbeats report.
+public struct ExecutorCounts: Sendable, Equatable {
+    public var emitted: Int64 = 0
+    public var executed: Int64 = 0
+    /// Tuples emitted and executed per stream, indexed by the stream's number in the topology's `StreamTable`.
+    public var emittedByStream: [Int64] = []
+    public var executedByStream: [Int64] = []
+    /// A bolt: the tuples it acked and failed, by input stream. A spout: its trees completed and failed, by the
+    /// stream of their root tuple.
+    public var ackedByStream: [Int64] = []
+    public var failedByStream: [Int64] = []
+    /// A spout: the sum of its trees' complete latencies, by stream (for the mean), and their spread.
+    public var completeNanosByStream: [UInt64] = []
+    public var completeLatency = LatencyHistogram()
+    /// A spout: why its trees failed: a bolt failed a tuple of the tree, or the tree timed out.
+    public var failedByBolts: Int64 = 0
+    public var timedOut: Int64 = 0
+    /// A spout: trees emitted and not yet complete or failed.
+    public var pendingTrees: Int = 0
+    /// A spout: the most trees one of its tasks has had in flight at once.
+    public var mostPendingTrees: Int = 0
+
+    public init() {}
+}
+
+/// What a runtime tells its owner, from any of its threads. Given at construction and never changed: executor and
+/// reader threads call these while they run, so a hook set later would be read without synchronization.
+public struct RuntimeHooks: Sendable {
+    /// Where components' errors go besides the log: a worker records them in the cluster state.
+    public var errorSink: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)?
+    /// What happens when a component cannot go on (a shell component's child died): a worker exits.
+    public var onFatal: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)?
+    /// A queue that takes other workers' tuples has filled, or one announced full has been taken: a worker then
+    /// looks again (`checkBackpressure`). Event-driven, not polled: a thread waking every 2 ms to look cost a
+    /// quarter of a word count's throughput on 2 cores.
+    public var onBackpressureChange: (@Sendable () -> Void)?
+
+    public init(
+        errorSink: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)? = nil,
+        onFatal: (@Sendable (_ component: String, _ task: Int32, _ message: String) -> Void)? = nil,
+        onBackpressureChange: (@Sendable () -> Void)? = nil
+    ) {
+        self.errorSink = errorSink
+        self.onFatal = onFatal
+        self.onBackpressureChange = onBackpressureChange
+    }
+}
+
+/// A worker's word to its peers: stop sending to these tasks of mine; these you may send to.
+public struct BackpressureStatus: Equatable, Sendable {
+    public var congested: [Int32] = []
+    public var clear: [Int32] = []
+
+    public init(congested: [Int32] = [], clear: [Int32] = []) {
+        self.congested = congested
+        self.clear = clear
+    }
+}
