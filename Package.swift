@@ -79,6 +79,7 @@ let package = Package(
             dependencies: [
                 "Runtime", "Multilang", "Transport", "ClusterState", "Components", "StormCore", "StormThrift", "Tuples",
                 "Locking", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Storm's Flux YAML topology files.

@@ -14,7 +14,7 @@ import StormThrift
 /// behave as on a cluster (a killed topology's spouts stop first, its executors after the wait).
 ///
 /// Nimbus blocks on its store, so every call runs on a thread of its own; the API is async for that reason.
-public final class LocalCluster: @unchecked Sendable {
+public final class LocalCluster: Sendable {
     public let nimbus: Nimbus
     let conf: StormConfig
     let registry: ComponentRegistry

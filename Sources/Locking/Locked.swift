@@ -7,7 +7,7 @@ import Darwin
 /// A value behind a pthread mutex.
 ///
 /// pthread rather than Synchronization.Mutex: ThreadSanitizer on Linux reports false races on the latter.
-public final class Locked<Value>: @unchecked Sendable {
+public final class Locked<Value> {
     private var mutex = pthread_mutex_t()
     private var value: Value
 
@@ -25,3 +25,6 @@ public final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 }
+
+// Wraps a pthread mutex, which the compiler cannot see guards `value`; shared only when the value may cross threads.
+extension Locked: @unchecked Sendable where Value: Sendable {}

@@ -5,6 +5,7 @@ internal import CDescriptors
 import Foundation
 import Locking
 import Logging
+import Synchronization
 import Tuples
 
 public struct ShellError: Error, CustomStringConvertible, Sendable {
@@ -15,12 +16,15 @@ public struct ShellError: Error, CustomStringConvertible, Sendable {
 /// A multilang subprocess: `command` run in `directory`, JSON messages each followed by a line `end` on its stdin
 /// and stdout. A reader thread parses what it says into a queue; another logs its stderr and keeps the last
 /// lines for error reports. Writing blocks (the child reads at its pace: that is the backpressure).
-final class ShellProcess: @unchecked Sendable {
+final class ShellProcess: Sendable {
     let command: [String]
     let directory: String
     let logger: Logger
-    private(set) var pid: pid_t = 0
-    private var stdinFd: Int32 = -1
+    /// Set once the child is spawned.
+    private let child = Atomic<pid_t>(0)
+    /// The child's stdin, until `stop` closes it (-1 then).
+    private let stdin = Atomic<Int32>(-1)
+    var pid: pid_t { child.load(ordering: .acquiring) }
     private let messages = Locked<[Result<Value, ShellError>]>([])
     private let arrived = DispatchSemaphore(value: 0)
     private let stderrTail = Locked<[String]>([])
@@ -43,7 +47,8 @@ final class ShellProcess: @unchecked Sendable {
     }
 
     deinit {
-        if stdinFd >= 0 { close(stdinFd) }
+        let fd = stdin.load(ordering: .acquiring)
+        if fd >= 0 { close(fd) }
     }
 
     func start() throws {
@@ -82,8 +87,8 @@ final class ShellProcess: @unchecked Sendable {
             close(errors[0])
             throw ShellError("cannot start \(command.joined(separator: " ")): \(String(cString: strerror(rc)))")
         }
-        pid = child
-        stdinFd = input[1]
+        self.child.store(child, ordering: .releasing)
+        stdin.store(input[1], ordering: .releasing)
         let stdoutFd = output[0]
         let stderrFd = errors[0]
         let reader = Thread { [self] in readMessages(stdoutFd) }
@@ -128,7 +133,7 @@ final class ShellProcess: @unchecked Sendable {
         let failure: Int32 = bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                let n = Glibc.write(stdinFd, raw.baseAddress! + offset, raw.count - offset)
+                let n = Glibc.write(stdin.load(ordering: .relaxed), raw.baseAddress! + offset, raw.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
                     return errno
@@ -263,10 +268,8 @@ final class ShellProcess: @unchecked Sendable {
     /// Ends the child: closing its stdin tells a well-behaved adapter to exit; SIGKILL after `grace` otherwise.
     func stop(grace: TimeInterval = 1) {
         guard pid > 0 else { return }
-        if stdinFd >= 0 {
-            close(stdinFd)
-            stdinFd = -1
-        }
+        let fd = stdin.exchange(-1, ordering: .acquiringAndReleasing)
+        if fd >= 0 { close(fd) }
         let deadline = Date().addingTimeInterval(grace)
         while !hasExited && Date() < deadline { usleep(10_000) }
         if !hasExited { kill(pid, SIGKILL) }

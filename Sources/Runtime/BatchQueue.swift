@@ -4,7 +4,7 @@ import Glibc
 
 /// A bounded queue of batches between threads: many producers, one consumer. Tuples cross threads in batches,
 /// so the lock is taken once per batch, not once per tuple. A full queue blocks its producers (backpressure).
-public final class BatchQueue<Element>: @unchecked Sendable {
+public final class BatchQueue<Element> {
     private var mutex = pthread_mutex_t()
     private var notEmpty = pthread_cond_t()
     private var notFull = pthread_cond_t()
@@ -113,3 +113,7 @@ public final class BatchQueue<Element>: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 }
+
+// Wraps a pthread mutex and conditions, which the compiler cannot see guard `batches`; shared only when the
+// elements may cross threads.
+extension BatchQueue: @unchecked Sendable where Element: Sendable {}

@@ -5,6 +5,8 @@ import Logging
 import Runtime
 import StormCore
 import StormThrift
+import ServiceLifecycle
+import Locking
 
 /// Runs a Flux topology in this process (Storm's LocalCluster: an in-memory nimbus checks and accepts it, its
 /// executors run as threads here) until `duration` passes or Ctrl-C, printing a line of throughput every second
@@ -44,35 +46,19 @@ struct LocalRun {
         } catch {
             throw CLIFailure(message: "cannot run \(source): \(error)")
         }
-        let stop = StopSignals()
-        let spouts = Set(flux.topology.spouts.keys)
-        let components = Self.upstreamFirst(flux.topology)
-        print("running \(id) in this process\(duration.map { " for \($0) s" } ?? "; Ctrl-C stops it")\(active ? "" : " (inactive)")")
-        let started = Date()
-        var last = runtime.stats
-        var lastTime = started
-        var nextLine = started.addingTimeInterval(1)
-        while !stop.stopRequested {
-            if let duration, Date().timeIntervalSince(started) >= duration { break }
-            try? await Task.sleep(for: .milliseconds(50))
-            let now = Date()
-            guard now >= nextLine else { continue }
-            nextLine = nextLine.addingTimeInterval(1)
-            let stats = runtime.stats
-            let interval = now.timeIntervalSince(lastTime)
-            let rates = components.map { c -> String in
-                let count = spouts.contains(c)
-                    ? (stats[c]?.emitted ?? 0) - (last[c]?.emitted ?? 0) : (stats[c]?.executed ?? 0) - (last[c]?.executed ?? 0)
-                return "\(c) \(Self.rate(Double(count) / interval))"
-            }
-            print(String(format: "%5.0fs  ", now.timeIntervalSince(started)) + rates.joined(separator: " | ") + " tuples/s")
-            // Each second as it happens, also into a pipe (`| tee`, a benchmark reading the lines as they come).
-            fflush(nil)
-            last = stats
-            lastTime = now
-        }
+        let printer = RatePrinter(
+            runtime: runtime, spouts: Set(flux.topology.spouts.keys), components: Self.upstreamFirst(flux.topology), duration: duration,
+            banner: "running \(id) in this process\(duration.map { " for \($0) s" } ?? "; Ctrl-C stops it")\(active ? "" : " (inactive)")")
+        // Ctrl-C (SIGINT) or SIGTERM ends the printer, and with it the run.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: printer, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "local")))
+        try await group.run()
+        let started = printer.started.withLock { $0 }
+        let components = printer.components
+        let spouts = printer.spouts
         await cluster.shutdown()
-        stop.cancel()
         let stats = runtime.stats
         let totals = components.map { c in
             spouts.contains(c) ? "\(c) emitted \(stats[c]?.emitted ?? 0)" : "\(c) executed \(stats[c]?.executed ?? 0)"
@@ -122,5 +108,49 @@ struct LocalRun {
 
     static func rate(_ r: Double) -> String {
         r >= 1e6 ? String(format: "%.2fM", r / 1e6) : r >= 1e3 ? String(format: "%.1fk", r / 1e3) : String(format: "%.0f", r)
+    }
+}
+
+/// Prints a line of each component's tuples per second every second until `duration` passes or the group shuts
+/// down.
+struct RatePrinter: Service {
+    let runtime: TopologyRuntime
+    let spouts: Set<String>
+    let components: [String]
+    let duration: Double?
+    /// The first line, printed once the run's signal handling is in place (Ctrl-C from then on stops it cleanly).
+    let banner: String
+    let started = Locked(Date())
+
+    func run() async throws {
+        print(banner)
+        fflush(nil)
+        let started = Date()
+        self.started.withLock { $0 = started }
+        let (runtime, spouts, components, duration) = (runtime, spouts, components, duration)
+        await cancelWhenGracefulShutdown {
+            var last = runtime.stats
+            var lastTime = started
+            var nextLine = started.addingTimeInterval(1)
+            while !Task.isCancelled {
+                if let duration, Date().timeIntervalSince(started) >= duration { break }
+                try? await Task.sleep(for: .milliseconds(50))
+                let now = Date()
+                guard now >= nextLine else { continue }
+                nextLine = nextLine.addingTimeInterval(1)
+                let stats = runtime.stats
+                let interval = now.timeIntervalSince(lastTime)
+                let rates = components.map { c -> String in
+                    let count = spouts.contains(c)
+                        ? (stats[c]?.emitted ?? 0) - (last[c]?.emitted ?? 0) : (stats[c]?.executed ?? 0) - (last[c]?.executed ?? 0)
+                    return "\(c) \(LocalRun.rate(Double(count) / interval))"
+                }
+                print(String(format: "%5.0fs  ", now.timeIntervalSince(started)) + rates.joined(separator: " | ") + " tuples/s")
+                // Each second as it happens, also into a pipe (`| tee`, a benchmark reading the lines as they come).
+                fflush(nil)
+                last = stats
+                lastTime = now
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ClusterState
 import Foundation
 import Logging
+import ServiceLifecycle
 import StormCore
 import Worker
 
@@ -25,26 +26,28 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(message: "worker cannot read its configuration \(confFile): \(error)")
         }
-        let stop = StopSignals()
         let slot = WorkerSlot(topologyId: topologyId, supervisorId: supervisorId, port: port, workerId: workerId)
         let worker: Worker
         do {
             let storage = try makeClusterStorage(conf, logger: logger)
             let state = StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot))
-            worker = try Worker(slot: slot, conf: conf, state: state, logger: logger)
-            try await worker.start()
+            worker = try await Worker(slot: slot, conf: conf, state: state, logger: logger)
         } catch {
             logger.error("worker cannot start: \(error)")
             throw CLIFailure(message: "worker cannot start: \(error)")
         }
-        let reason = await worker.run { stop.stopRequested }
-        logger.info("worker \(workerId) stopping: \(reason)")
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                worker.stop()
-                done.resume()
-            }
+        // SIGTERM (the supervisor stopping it) or SIGINT: the parts stop in reverse order of their start.
+        let group = ServiceGroup(
+            configuration: .init(services: worker.services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch let failure as WorkerStartFailure {
+            logger.error("worker cannot start: \(failure)")
+            throw CLIFailure(message: "worker cannot start: \(failure)")
+        } catch {
+            logger.error("worker cannot go on: \(error)")
+            throw CLIFailure(message: "worker cannot go on: \(error)")
         }
-        stop.cancel()
+        logger.info("worker \(workerId) stopped")
     }
 }

@@ -15,7 +15,7 @@ import StormThrift
 ///   `supervisor.worker.shutdown.sleep.secs`).
 /// A supervisor that restarts adopts the workers its previous run left (their folders under
 /// `storm.local.dir/workers/` name the slot and the pid), rather than starting duplicates.
-final class WorkerManager: @unchecked Sendable {
+final class WorkerManager: Sendable {
     struct Running: Sendable {
         let workerId: String
         let pid: pid_t
@@ -38,9 +38,12 @@ final class WorkerManager: @unchecked Sendable {
     let assignments: @Sendable () -> [Int32: LocalAssignment]
     let hasTopology: @Sendable (String) -> Bool
 
-    /// Touched only by the manager's thread; `current` is the copy others read.
-    private var workers: [Int32: Running] = [:]
-    private var failures: [Int32: (count: Int, retryAt: Date)] = [:]
+    /// What the manager's thread keeps between ticks; `current` is the copy others read.
+    struct Book {
+        var workers: [Int32: Running] = [:]
+        var failures: [Int32: (count: Int, retryAt: Date)] = [:]
+    }
+
     private let published = Locked<[Int32: Running]>([:])
     private let stopping = Locked(false)
     private let wake = DispatchSemaphore(value: 0)
@@ -68,9 +71,10 @@ final class WorkerManager: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
-            adopt()
+            var book = Book()
+            adopt(&book)
             while !stopping.withLock({ $0 }) {
-                tick()
+                tick(&book)
                 _ = wake.wait(timeout: .now() + 1)
             }
             finished.signal()
@@ -91,35 +95,35 @@ final class WorkerManager: @unchecked Sendable {
 
     // MARK: the loop
 
-    private func tick() {
+    private func tick(_ book: inout Book) {
         let desired = assignments()
         let now = Date()
-        for port in Set(desired.keys).union(workers.keys).sorted() {
+        for port in Set(desired.keys).union(book.workers.keys).sorted() {
             let want = desired[port]
-            if let w = workers[port] {
+            if let w = book.workers[port] {
                 if let exit = exitStatus(w) {
                     logger.warning("worker \(w.workerId) on port \(port) (pid \(w.pid)) ended with \(exit)")
                     cleanUp(w.workerId)
-                    workers[port] = nil
-                    noteFailure(port, launched: w.launched)
+                    book.workers[port] = nil
+                    noteFailure(port, launched: w.launched, &book)
                 } else if want == nil || want!.topologyId != w.topologyId || want!.executors != w.executors {
                     let why = want == nil ? "the port is no longer assigned" : "the port's assignment changed"
                     stop(w, port: port, why: why)
-                    workers[port] = nil
+                    book.workers[port] = nil
                 } else if let why = staleness(w, now: now) {
                     logger.warning("restarting worker \(w.workerId) on port \(port): \(why)")
                     stop(w, port: port, why: why, force: true)
-                    workers[port] = nil
+                    book.workers[port] = nil
                     // A worker that hangs soon after its launch is failing too: it backs off like one that exits.
-                    noteFailure(port, launched: w.launched)
+                    noteFailure(port, launched: w.launched, &book)
                 }
             }
-            if workers[port] == nil, let want, hasTopology(want.topologyId) {
-                if let failed = failures[port], failed.retryAt > now { continue }
-                launch(port, want)
+            if book.workers[port] == nil, let want, hasTopology(want.topologyId) {
+                if let failed = book.failures[port], failed.retryAt > now { continue }
+                launch(port, want, &book)
             }
         }
-        published.withLock { $0 = workers }
+        published.withLock { $0 = book.workers }
     }
 
     private func exitStatus(_ w: Running) -> String? {
@@ -140,18 +144,18 @@ final class WorkerManager: @unchecked Sendable {
 
     /// A worker that dies soon after its launch is retried after a growing pause (1 s doubling to 30 s), so a
     /// topology that cannot start does not spin.
-    private func noteFailure(_ port: Int32, launched: Date) {
+    private func noteFailure(_ port: Int32, launched: Date, _ book: inout Book) {
         guard Date().timeIntervalSince(launched) < 30 else {
-            failures[port] = nil
+            book.failures[port] = nil
             return
         }
-        let count = (failures[port]?.count ?? 0) + 1
+        let count = (book.failures[port]?.count ?? 0) + 1
         let pause = min(30, pow(2, Double(count - 1)))
-        failures[port] = (count, Date().addingTimeInterval(pause))
+        book.failures[port] = (count, Date().addingTimeInterval(pause))
         logger.warning("the worker on port \(port) failed \(count) time(s) in a row within 30 s of its launch: starting it again in \(Int(pause)) s")
     }
 
-    private func launch(_ port: Int32, _ want: LocalAssignment) {
+    private func launch(_ port: Int32, _ want: LocalAssignment, _ book: inout Book) {
         let workerId = UUID().uuidString.lowercased()
         let local = WorkerLocalState(localDir: localDir, workerId: workerId)
         do {
@@ -172,13 +176,13 @@ final class WorkerManager: @unchecked Sendable {
             // The worker writes it too, as it starts; written here as well, a supervisor killed right after this
             // launch still finds the worker to adopt.
             try? local.writePid(pid)
-            workers[port] = Running(
+            book.workers[port] = Running(
                 workerId: workerId, pid: pid, topologyId: want.topologyId, executors: want.executors, launched: Date(), isChild: true)
             logger.info("launched worker \(workerId) (pid \(pid)) for \(want.topologyId) on port \(port), log \(logFolder.path)/worker.log")
         } catch {
             logger.error("cannot launch a worker for \(want.topologyId) on port \(port): \(error)")
             local.remove()
-            noteFailure(port, launched: Date())
+            noteFailure(port, launched: Date(), &book)
         }
     }
 
@@ -215,7 +219,7 @@ final class WorkerManager: @unchecked Sendable {
     }
 
     /// Takes over the workers a previous run of this supervisor left running; clears the folders of the rest.
-    private func adopt() {
+    private func adopt(_ book: inout Book) {
         for workerId in WorkerLocalState.all(localDir) {
             let local = WorkerLocalState(localDir: localDir, workerId: workerId)
             guard let launch = local.launch(), let pid = local.pid(), WorkerProcess.isRunning(pid, marker: workerId) else {
@@ -223,18 +227,18 @@ final class WorkerManager: @unchecked Sendable {
                 continue
             }
             let port = launch.port
-            if workers[port] != nil {
+            if book.workers[port] != nil {
                 logger.warning("two workers claim port \(port); stopping \(workerId)")
                 stop(
                     Running(workerId: workerId, pid: pid, topologyId: launch.topologyId, executors: launch.executors, launched: Date(), isChild: false),
                     port: port, why: "duplicate")
                 continue
             }
-            workers[port] = Running(
+            book.workers[port] = Running(
                 workerId: workerId, pid: pid, topologyId: launch.topologyId, executors: launch.executors,
                 launched: Date(timeIntervalSince1970: Double(launch.timeSecs)), isChild: false)
             logger.info("adopted worker \(workerId) (pid \(pid)) of \(launch.topologyId) on port \(port)")
         }
-        published.withLock { $0 = workers }
+        published.withLock { $0 = book.workers }
     }
 }

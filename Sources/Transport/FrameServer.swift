@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Locking
 import Logging
+import Synchronization
 
 /// What a worker's tuple port allows its clients, so that no client can make the worker reserve memory for bytes
 /// that have not come, or take more than its share of threads.
@@ -26,7 +27,7 @@ public struct FrameLimits: Sendable, Equatable {
 /// handed to `onFrame` on that connection's thread, as a buffer valid for the call only (decoded in place, never
 /// copied), with the address it came from. A connection that says the wrong hello, is slow to say it or sends a
 /// malformed frame is closed with one log line; the others go on.
-public final class FrameServer: @unchecked Sendable {
+public final class FrameServer: Sendable {
     public typealias Handler = @Sendable (_ payload: UnsafeRawBufferPointer, _ remote: String) -> Void
 
     let host: String
@@ -40,7 +41,9 @@ public final class FrameServer: @unchecked Sendable {
     private let refusals = Locked((lastLogged: UInt64(0), unlogged: 0))
     private let stopped = Locked(false)
     private let threads = DispatchGroup()
-    public private(set) var port = 0
+    private let boundPort = Atomic<Int>(0)
+    /// The port it listens on, once started.
+    public var port: Int { boundPort.load(ordering: .acquiring) }
 
     /// - Parameter name: what the hello must name (the topology id).
     public init(
@@ -57,7 +60,7 @@ public final class FrameServer: @unchecked Sendable {
 
     public func start() throws {
         let listener = try Socket.listen(host: host, port: requestedPort)
-        port = listener.localPort
+        boundPort.store(listener.localPort, ordering: .releasing)
         listenerFd.withLock { $0 = listener.fd }
         threads.enter()
         let thread = Thread { [self] in

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Locking
 import Logging
 
 /// Sends frames to one peer worker from a thread of its own, so a slow or dead peer never stalls the others.
@@ -10,22 +11,36 @@ import Logging
 /// While the peer is unreachable the sender keeps reconnecting and keeps the newest frames, dropping the
 /// oldest beyond the bound: without acking a tuple to a dead worker is lost anyway, and the bound keeps the
 /// sender's memory fixed while a peer restarts or moves.
-public final class PeerSender: @unchecked Sendable {
+public final class PeerSender: Sendable {
     public let host: String
     public let port: Int
     let name: String
     let maxQueuedBytes: Int
     let logger: Logger
-
-    private var mutex = pthread_mutex_t()
-    private var changed = pthread_cond_t()
-    private var queue: [[UInt8]] = []
-    private var queuedBytes = 0
-    private var closing = false
-    private var connected = false
-    private var everConnected = false
-    private var droppedFrames = 0
+    private let state = LockedCondition(State())
     private let finished = DispatchSemaphore(value: 0)
+
+    struct State {
+        var queue: [[UInt8]] = []
+        var queuedBytes = 0
+        var closing = false
+        var connected = false
+        var everConnected = false
+        var droppedFrames = 0
+
+        /// Keeps the newest frames within `bound` bytes (always the newest one).
+        mutating func dropOldest(beyond bound: Int) {
+            var drop = 0
+            while queuedBytes > bound && drop < queue.count - 1 {
+                queuedBytes -= queue[drop].count
+                drop += 1
+            }
+            if drop > 0 {
+                queue.removeFirst(drop)
+                droppedFrames += drop
+            }
+        }
+    }
 
     /// - Parameter name: the hello's name (the topology id).
     public init(host: String, port: Int, name: String, maxQueuedBytes: Int = 8 << 20, logger: Logger) {
@@ -34,8 +49,6 @@ public final class PeerSender: @unchecked Sendable {
         self.name = name
         self.maxQueuedBytes = maxQueuedBytes
         self.logger = logger
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&changed, nil)
         let thread = Thread { [self] in
             run()
             finished.signal()
@@ -44,58 +57,27 @@ public final class PeerSender: @unchecked Sendable {
         thread.start()
     }
 
-    deinit {
-        pthread_cond_destroy(&changed)
-        pthread_mutex_destroy(&mutex)
-    }
-
-    public var isConnected: Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return connected
-    }
+    public var isConnected: Bool { state.withLock { $0.connected } }
 
     /// Frames dropped because the peer could not be reached.
-    public var dropped: Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return droppedFrames
-    }
+    public var dropped: Int { state.withLock { $0.droppedFrames } }
 
     /// Queues a sealed frame (see `Frames`).
     public func send(_ frame: [UInt8]) {
-        pthread_mutex_lock(&mutex)
-        while connected && queuedBytes + frame.count > maxQueuedBytes && !queue.isEmpty && !closing {
-            pthread_cond_wait(&changed, &mutex)
-        }
-        if !closing {
-            queue.append(frame)
-            queuedBytes += frame.count
-            if !connected { dropOldestBeyondBound() }
-            pthread_cond_broadcast(&changed)
-        }
-        pthread_mutex_unlock(&mutex)
-    }
-
-    /// Called with the lock held.
-    private func dropOldestBeyondBound() {
-        var drop = 0
-        while queuedBytes > maxQueuedBytes && drop < queue.count - 1 {
-            queuedBytes -= queue[drop].count
-            drop += 1
-        }
-        if drop > 0 {
-            queue.removeFirst(drop)
-            droppedFrames += drop
+        let bound = maxQueuedBytes
+        state.wait { s in
+            s.connected && s.queuedBytes + frame.count > bound && !s.queue.isEmpty && !s.closing ? .distantFuture : nil
+        } thenBroadcasting: { s in
+            guard !s.closing else { return }
+            s.queue.append(frame)
+            s.queuedBytes += frame.count
+            if !s.connected { s.dropOldest(beyond: bound) }
         }
     }
 
     /// Sends what is queued (for up to `flushTimeout` seconds), then closes the connection.
     public func close(flushTimeout: TimeInterval = 2) {
-        pthread_mutex_lock(&mutex)
-        closing = true
-        pthread_cond_broadcast(&changed)
-        pthread_mutex_unlock(&mutex)
+        state.withLockBroadcasting { $0.closing = true }
         if finished.wait(timeout: .now() + flushTimeout) == .timedOut {
             logger.warning("peer \(host):\(port) did not take the last frames within \(flushTimeout) s")
         }
@@ -105,12 +87,13 @@ public final class PeerSender: @unchecked Sendable {
         var socket: Socket?
         var backoffMillis: UInt32 = 50
         while true {
-            pthread_mutex_lock(&mutex)
-            while queue.isEmpty && !closing && socket != nil { pthread_cond_wait(&changed, &mutex) }
-            let frames = queue
-            let isClosing = closing
-            queue = []
-            pthread_mutex_unlock(&mutex)
+            let connectedNow = socket != nil
+            let (frames, isClosing) = state.wait { s in
+                s.queue.isEmpty && !s.closing && connectedNow ? .distantFuture : nil
+            } thenBroadcasting: { s -> ([[UInt8]], Bool) in
+                defer { s.queue = [] }
+                return (s.queue, s.closing)
+            }
             if isClosing && frames.isEmpty { break }
 
             if socket == nil {
@@ -120,7 +103,7 @@ public final class PeerSender: @unchecked Sendable {
                     try s.writeAll(hello)
                     socket = s
                     backoffMillis = 50
-                    setConnected(true, frames: frames)
+                    setConnected()
                 } catch {
                     // Keep the frames (newest first within the bound) and try again shortly.
                     requeue(frames)
@@ -130,47 +113,43 @@ public final class PeerSender: @unchecked Sendable {
                     continue
                 }
             }
+            let bytes = frames.reduce(0) { $0 + $1.count }
             do {
                 for frame in frames {
                     try socket!.writeAll(frame)
                 }
-                pthread_mutex_lock(&mutex)
-                queuedBytes -= frames.reduce(0) { $0 + $1.count }
-                pthread_cond_broadcast(&changed)
-                pthread_mutex_unlock(&mutex)
+                state.withLockBroadcasting { $0.queuedBytes -= bytes }
             } catch {
                 logger.warning("lost the connection to peer \(host):\(port) (\(error)); reconnecting")
                 socket = nil
-                pthread_mutex_lock(&mutex)
-                queuedBytes -= frames.reduce(0) { $0 + $1.count }
-                droppedFrames += frames.count
-                connected = false
-                pthread_cond_broadcast(&changed)
-                pthread_mutex_unlock(&mutex)
+                state.withLockBroadcasting { s in
+                    s.queuedBytes -= bytes
+                    s.droppedFrames += frames.count
+                    s.connected = false
+                }
             }
         }
-        pthread_mutex_lock(&mutex)
-        let left = queue.count
-        pthread_mutex_unlock(&mutex)
+        let left = state.withLock { $0.queue.count }
         if left > 0 { logger.warning("closing the connection to \(host):\(port) with \(left) frames unsent") }
     }
 
-    private func setConnected(_ on: Bool, frames: [[UInt8]]) {
-        pthread_mutex_lock(&mutex)
-        let first = !everConnected
-        connected = on
-        everConnected = true
-        pthread_cond_broadcast(&changed)
-        pthread_mutex_unlock(&mutex)
+    private func setConnected() {
+        let first = state.withLockBroadcasting { s -> Bool in
+            defer {
+                s.connected = true
+                s.everConnected = true
+            }
+            return !s.everConnected
+        }
         logger.info("\(first ? "connected" : "reconnected") to peer \(host):\(port)")
     }
 
     private func requeue(_ frames: [[UInt8]]) {
         guard !frames.isEmpty else { return }
-        pthread_mutex_lock(&mutex)
-        queue.insert(contentsOf: frames, at: 0)
-        dropOldestBeyondBound()
-        pthread_cond_broadcast(&changed)
-        pthread_mutex_unlock(&mutex)
+        let bound = maxQueuedBytes
+        state.withLockBroadcasting { s in
+            s.queue.insert(contentsOf: frames, at: 0)
+            s.dropOldest(beyond: bound)
+        }
     }
 }

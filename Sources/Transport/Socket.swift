@@ -14,7 +14,7 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A blocking TCP socket: a file descriptor (closed with the object) and the few calls the transport needs.
-final class Socket: @unchecked Sendable {
+final class Socket: Sendable {
     let fd: Int32
 
     init(fd: Int32) { self.fd = fd }

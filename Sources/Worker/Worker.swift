@@ -5,6 +5,7 @@ import Locking
 import Logging
 import Multilang
 import Runtime
+import ServiceLifecycle
 import StormCore
 import StormThrift
 import Transport
@@ -29,71 +30,53 @@ public struct WorkerError: Error, CustomStringConvertible, Sendable {
     public let description: String
 }
 
+/// A part of the worker could not start (its port, its components): the worker never ran.
+public struct WorkerStartFailure: Error, CustomStringConvertible, Sendable {
+    public let reason: any Error
+    public var description: String { "\(reason)" }
+}
+
 /// A worker process: runs the executors its slot is assigned, receives tuples for them on the slot's port and
 /// sends tuples for other tasks to their workers; heartbeats to its supervisor (local disk) and to the cluster
 /// state; follows the topology's status (active or not) and its assignment.
 ///
+/// `load` reads what the slot runs and builds the parts; nothing runs until the parts' services do (`services`).
 /// When its executors change or its slot is no longer assigned, the worker stops: its supervisor starts the
 /// right one. When only other workers move, it repoints its connections and goes on.
-public final class Worker: @unchecked Sendable {
+public final class Worker: Sendable {
     public let slot: WorkerSlot
     let conf: StormConfig
     let state: StormClusterState
     let logger: Logger
     let local: WorkerLocalState
     let startTime = Date()
-    let registry: ComponentRegistry
-    private(set) var runtime: TopologyRuntime?
-    private var transfer: WorkerTransfer?
-    private var server: FrameServer?
-    private var backpressure: BackpressureMonitor?
-    private var executors: [ExecutorInfo] = []
-    private var routes = PeerRoutes()
-    private let isActive = Locked(false)
-    /// Set by a watch on the topology's assignment or status: re-read them now rather than at the next poll.
-    private let refreshDue: Locked<Bool>
-    /// The watches on the topology's assignment and status (one each: arming one per poll would pile them up).
-    private let watches: PathWatches
-    private let errorTimes = Locked<[String: [Date]]>([:])
-    /// `topology.max.error.report.per.interval` and `topology.error.throttle.interval.secs` from the topology's
-    /// conf (it may set its own), read at start.
-    private let errorThrottle = Locked((limit: 5, interval: 10.0))
-    private let errorWrites = PendingWrites()
-    var hostname: String { conf.localHostname }
+    /// The executors this slot was assigned when the worker started: any change ends the worker.
+    let executors: [ExecutorInfo]
+    let initialRoutes: PeerRoutes
+    let listening: TransportSettings
+    public let runtime: TopologyRuntime
+    let transfer: WorkerTransfer
+    let server: FrameServer
+    let backpressure: BackpressureMonitor
+    let errors: ErrorRecorder
 
+    /// Reads the slot's topology (from the files its supervisor downloaded) and assignment, and builds the
+    /// runtime, the transfer, the frame server and the backpressure monitor, started by `services`.
     /// - Parameter conf: the supervisor's configuration (the topology's own is read from its files).
-    public init(slot: WorkerSlot, conf: StormConfig, state: StormClusterState, registry: ComponentRegistry = .shared, logger: Logger) throws {
+    public init(
+        slot: WorkerSlot, conf: StormConfig, state: StormClusterState, registry: ComponentRegistry = .shared, logger: Logger
+    ) async throws {
         self.slot = slot
         self.conf = conf
         self.state = state
-        registry.registerMultilang()
-        self.registry = registry
         self.logger = logger
-        local = WorkerLocalState(localDir: try conf.string(ConfigKey.localDir), workerId: slot.workerId)
-        let refreshDue = Locked(true)
-        self.refreshDue = refreshDue
-        watches = PathWatches(storage: state.storage) { _ in refreshDue.withLock { $0 = true } }
-    }
-
-    /// The executors this slot is assigned, from an assignment.
-    func myExecutors(_ assignment: Assignment?) -> [ExecutorInfo] {
-        var out: [ExecutorInfo] = []
-        for (executor, node) in assignment?.executorNodePort ?? [:] where executor.count == 2 {
-            if node.node == slot.supervisorId && node.port.contains(Int64(slot.port)) {
-                out.append(ExecutorInfo(taskStart: Int32(executor[0]), taskEnd: Int32(executor[1])))
-            }
-        }
-        return out.sorted { $0.taskStart < $1.taskStart }
-    }
-
-    /// Loads the topology, starts its executors and the transport, and activates the spouts once every peer
-    /// is connected (or `worker.connections.wait.secs` has passed), if the topology is active.
-    public func start() async throws {
+        registry.registerMultilang()
         // Read first: a bad value stops the worker before it runs anything.
-        let listening = try TransportSettings(conf)
+        listening = try TransportSettings(conf)
+        let localDir = try conf.string(ConfigKey.localDir)
+        local = WorkerLocalState(localDir: localDir, workerId: slot.workerId)
         try local.create()
         try local.writePid(getpid())
-        let localDir = try conf.string(ConfigKey.localDir)
         let dist = StormDist.directory(localDir: localDir, topologyId: slot.topologyId)
         let topology: StormTopology
         let topologyConf: StormConfig
@@ -105,40 +88,31 @@ public final class Worker: @unchecked Sendable {
         } catch {
             throw WorkerError(description: "cannot read topology \(slot.topologyId) from \(dist.path): \(error)")
         }
-        errorThrottle.withLock {
-            $0 = (
-                topologyConf.intOrDefault(ConfigKey.topologyMaxErrorReportPerInterval),
-                Double(topologyConf.intOrDefault(ConfigKey.topologyErrorThrottleIntervalSecs))
-            )
-        }
         // Relative paths in components (and shell components' resources) resolve in the topology's folder.
         _ = FileManager.default.changeCurrentDirectoryPath(dist.path)
-        state.storage.onNewSession { [self] in
-            // The old session's watches are gone.
-            watches.sessionEnded()
-            refreshDue.withLock { $0 = true }
-        }
         let assignment = try await state.assignment(slot.topologyId)
-        executors = myExecutors(assignment)
+        executors = Self.executors(of: slot, in: assignment)
         guard !executors.isEmpty, let assignment else {
             throw WorkerError(description: "slot \(slot.supervisorId):\(slot.port) has no executors of \(slot.topologyId)")
         }
-        routes = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
-        let transfer = WorkerTransfer(name: slot.topologyId, routes: routes, logger: logger)
+        initialRoutes = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
+        let transfer = WorkerTransfer(name: slot.topologyId, routes: initialRoutes, logger: logger)
         self.transfer = transfer
+        let errors = ErrorRecorder(slot: slot, hostname: conf.localHostname, state: state, conf: topologyConf)
+        self.errors = errors
         // Shell components run in the topology's resources/ and leave their pids where the supervisor looks
         // when it cleans up after this worker.
         let shell = ShellEnvironment(
             resourcesDirectory: dist.appendingPathComponent("resources").path, pidDirectory: local.pidsDirectory.path)
         let backpressureSignal = BackpressureSignal()
         let hooks = RuntimeHooks(
-            errorSink: { [self] component, _, message in recordError(component, message) },
-            onFatal: { [self] component, task, message in
+            errorSink: { component, _, message in errors.record(component, message) },
+            onFatal: { component, task, message in
                 // As Storm's worker dies: record it, then exit; the supervisor starts this slot's worker again.
                 logger.critical("\(component):\(task) cannot go on: \(message); the worker exits")
                 let done = DispatchSemaphore(value: 0)
                 Task {
-                    await errorWrites.wait(timeoutSeconds: 5)
+                    await errors.writes.wait(timeoutSeconds: 5)
                     done.signal()
                 }
                 _ = done.wait(timeout: .now() + 6)
@@ -152,10 +126,8 @@ public final class Worker: @unchecked Sendable {
         self.runtime = runtime
         // Spouts wait for activation: tuples sent before the peers are connected would be dropped.
         runtime.deactivate()
-        try runtime.start()
         let codec = TupleBatchCodec(streams: runtime.streams)
-        let log = logger
-        let server = FrameServer(
+        server = FrameServer(
             host: listening.bindAddress, port: slot.port, name: slot.topologyId, limits: listening.limits, logger: logger
         ) { bytes, remote in
             do {
@@ -165,122 +137,50 @@ public final class Worker: @unchecked Sendable {
                 }
                 runtime.receive(try codec.decode(bytes))
             } catch {
-                log.error("dropped a malformed batch of \(bytes.count) bytes from \(remote): \(error)")
+                logger.error("dropped a malformed batch of \(bytes.count) bytes from \(remote): \(error)")
             }
         }
-        do {
-            try server.start()
-        } catch {
-            throw WorkerError(description: "cannot open the tuple port (\(ConfigKey.messagingBindAddress) \(listening.bindAddress)): \(error)")
-        }
-        if let warning = listening.reachabilityWarning(announcedHost: hostname) { logger.warning("\(warning)") }
-        self.server = server
-        let monitor = BackpressureMonitor(runtime: runtime, transfer: transfer, signal: backpressureSignal)
-        monitor.start()
-        backpressure = monitor
-        try writeLocalHeartbeat()
-        logger.info(
-            "worker \(slot.workerId) runs \(executors.count) executors of \(slot.topologyId) on port \(slot.port); \(routes.endpoints.count) peers")
-
-        let wait = Double(conf.intOrDefault(ConfigKey.workerConnectionsWaitSecs))
-        let deadline = Date().addingTimeInterval(wait)
-        while !transfer.allConnected && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if !transfer.allConnected { logger.warning("not every peer answered within \(Int(wait)) s; starting anyway") }
-        try await refreshStatus()
+        backpressure = BackpressureMonitor(runtime: runtime, transfer: transfer, signal: backpressureSignal)
     }
 
-    /// Runs until the slot's assignment changes or `stop` is asked for; returns why it ended.
-    public func run(until stopRequested: @escaping @Sendable () -> Bool) async -> String {
-        let heartbeatEvery = Double(conf.intOrDefault(ConfigKey.workerHeartbeatFrequencySecs))
-        let clusterHeartbeatEvery = Double(conf.intOrDefault(ConfigKey.taskHeartbeatFrequencySecs))
-        var lastLocal = Date.distantPast
-        var lastCluster = Date.distantPast
-        let pollEvery = Double(conf.intOrDefault(ConfigKey.taskRefreshPollSecs))
-        var lastRefresh = Date.distantPast
-        while !stopRequested() {
-            let now = Date()
-            if now.timeIntervalSince(lastLocal) >= heartbeatEvery {
-                lastLocal = now
-                do { try writeLocalHeartbeat() } catch { logger.error("cannot write the local heartbeat: \(error)") }
+    /// The executors `slot` is assigned in `assignment`.
+    static func executors(of slot: WorkerSlot, in assignment: Assignment?) -> [ExecutorInfo] {
+        var out: [ExecutorInfo] = []
+        for (executor, node) in assignment?.executorNodePort ?? [:] where executor.count == 2 {
+            if node.node == slot.supervisorId && node.port.contains(Int64(slot.port)) {
+                out.append(ExecutorInfo(taskStart: Int32(executor[0]), taskEnd: Int32(executor[1])))
             }
-            if now.timeIntervalSince(lastCluster) >= clusterHeartbeatEvery {
-                lastCluster = now
-                do { try await writeClusterHeartbeat() } catch { logger.warning("cannot write the cluster heartbeat: \(error)") }
-            }
-            let due = refreshDue.withLock { d -> Bool in
-                defer { d = false }
-                return d
-            }
-            if due || now.timeIntervalSince(lastRefresh) >= pollEvery {
-                lastRefresh = now
+        }
+        return out.sorted { $0.taskStart < $1.taskStart }
+    }
+
+    /// The worker's parts as services, in the order they start: a group shuts them down in reverse, so the
+    /// assignment follower and the heartbeats stop first, the spouts stop and the bolts drain before the
+    /// transfer closes, and the tuple port closes last. The follower ending (the assignment changed) shuts
+    /// the group down.
+    public func services() -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let (server, transfer, runtime, backpressure, listening, slot, logger) =
+            (server, transfer, runtime, backpressure, listening, slot, logger)
+        let parts: [any Service] = [
+            ThreadedPart(start: {
                 do {
-                    await watch(state.assignmentsPath + "/" + slot.topologyId)
-                    await watch(state.stormsPath + "/" + slot.topologyId)
-                    if let reason = try await refreshAssignment() { return reason }
-                    try await refreshStatus()
+                    try server.start()
                 } catch {
-                    refreshDue.withLock { $0 = true }
-                    logger.warning("cannot read the cluster state (retrying): \(error)")
-                    try? await Task.sleep(for: .seconds(1))
+                    throw WorkerError(description: "cannot open the tuple port (\(ConfigKey.messagingBindAddress) \(listening.bindAddress)): \(error)")
                 }
-            }
-            try? await Task.sleep(for: .milliseconds(100))
+            }, stop: { server.stop() }),
+            ThreadedPart(start: { transfer.start() }, stop: { transfer.close() }),
+            ThreadedPart(start: {
+                try runtime.start()
+                logger.info("worker \(slot.workerId) runs \(runtime.executorCounts().count) executors of \(slot.topologyId) on port \(slot.port)")
+            }, stop: { runtime.stop(drainTimeout: 2) }),
+            ThreadedPart(start: { backpressure.start() }, stop: { backpressure.stop() }),
+            WorkerHeartbeats(worker: self),
+            AssignmentFollower(worker: self),
+        ]
+        return parts.map {
+            .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
         }
-        return "asked to stop"
-    }
-
-    /// Writes a component's error to the topology's errors, at most `topology.max.error.report.per.interval`
-    /// per component every `topology.error.throttle.interval.secs` (the rest are only logged).
-    func recordError(_ component: String, _ message: String) {
-        let (limit, interval) = errorThrottle.withLock { $0 }
-        let now = Date()
-        let allowed = errorTimes.withLock { times -> Bool in
-            var recent = (times[component] ?? []).filter { now.timeIntervalSince($0) < interval }
-            defer { times[component] = recent }
-            guard recent.count < limit else { return false }
-            recent.append(now)
-            return true
-        }
-        guard allowed else { return }
-        let info = ErrorInfo(
-            error: message, errorTimeSecs: Int32(clamping: Int(now.timeIntervalSince1970)), host: hostname, port: Int32(slot.port))
-        errorWrites.add { [state, slot] in try? await state.reportError(slot.topologyId, component: component, info) }
-    }
-
-    /// Arms a one-shot watch on `path` unless one is armed: its firing makes the next loop re-read the state.
-    func watch(_ path: String) async {
-        // A failure leaves it unarmed: the next poll tries again.
-        try? await watches.watchNode(path)
-    }
-
-    /// Follows the topology's status: spouts run only while it is active.
-    func refreshStatus() async throws {
-        let base = try await state.stormBase(slot.topologyId)
-        let active = base?.status == .active
-        let changed = isActive.withLock { a -> Bool in
-            defer { a = active }
-            return a != active
-        }
-        guard changed, let runtime else { return }
-        if active { runtime.activate() } else { runtime.deactivate() }
-        logger.info("topology \(slot.topologyId) is \(base.map { "\($0.status)" } ?? "gone"): spouts \(active ? "activated" : "deactivated")")
-    }
-
-    /// Nil while this worker should go on; otherwise why it should stop.
-    func refreshAssignment() async throws -> String? {
-        guard let assignment = try await state.assignment(slot.topologyId) else {
-            return "topology \(slot.topologyId) has no assignment any more"
-        }
-        let mine = myExecutors(assignment)
-        if mine.isEmpty { return "slot \(slot.port) is no longer assigned to \(slot.topologyId)" }
-        if mine != executors { return "the executors of slot \(slot.port) changed" }
-        let updated = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
-        if updated != routes {
-            routes = updated
-            transfer?.update(updated)
-            logger.info("peers changed: now \(updated.endpoints.map(\.description).sorted())")
-        }
-        return nil
     }
 
     func writeLocalHeartbeat() throws {
@@ -292,12 +192,10 @@ public final class Worker: @unchecked Sendable {
 
     func writeClusterHeartbeat() async throws {
         var stats: [ExecutorInfo: ExecutorStats] = [:]
-        if let runtime {
-            let streams = runtime.streams.all
-            for entry in runtime.executorCounts() {
-                stats[ExecutorInfo(taskStart: entry.executor.start, taskEnd: entry.executor.end)] = Self.executorStats(
-                    entry.counts, isSpout: entry.isSpout, streams: streams)
-            }
+        let streams = runtime.streams.all
+        for entry in runtime.executorCounts() {
+            stats[ExecutorInfo(taskStart: entry.executor.start, taskEnd: entry.executor.end)] = Self.executorStats(
+                entry.counts, isSpout: entry.isSpout, streams: streams)
         }
         let beat = ClusterWorkerHeartbeat(
             stormId: slot.topologyId, executorStats: stats, timeSecs: Int64(Date().timeIntervalSince1970),
@@ -339,13 +237,188 @@ public final class Worker: @unchecked Sendable {
         return ExecutorStats(emitted: [window: emitted], transferred: [window: emitted], specific: specific, rate: 0)
     }
 
-    /// Stops the spouts, lets in-flight tuples finish (briefly), stops the executors and closes the transport.
-    public func stop() {
-        backpressure?.stop()
-        runtime?.stop(drainTimeout: 2)
-        transfer?.close()
-        server?.stop()
-        logger.info("worker \(slot.workerId) stopped")
+}
+
+/// A part that runs on threads of its own, started and stopped by blocking calls (the frame server, the
+/// transfer, the runtime, the backpressure monitor), as a service: started in `run`, stopped when the group
+/// shuts down.
+struct ThreadedPart: Service {
+    let start: @Sendable () throws -> Void
+    let stop: @Sendable () -> Void
+
+    func run() async throws {
+        do {
+            try await onOwnThread { try start() }
+        } catch {
+            throw WorkerStartFailure(reason: error)
+        }
+        // Ends on a graceful shutdown, or with a CancellationError when the group is cancelled: stop either way.
+        try? await gracefulShutdown()
+        await onOwnThread { stop() }
+    }
+}
+
+/// Writes the worker's heartbeats: to its supervisor's disk every `worker.heartbeat.frequency.secs`, to the
+/// cluster state (with its executors' stats) every `task.heartbeat.frequency.secs`.
+struct WorkerHeartbeats: Service {
+    let worker: Worker
+
+    func run() async throws {
+        let local = Duration.seconds(max(1, worker.conf.intOrDefault(ConfigKey.workerHeartbeatFrequencySecs)))
+        let cluster = Duration.seconds(max(1, worker.conf.intOrDefault(ConfigKey.taskHeartbeatFrequencySecs)))
+        let worker = worker
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try worker.writeLocalHeartbeat() } catch { worker.logger.error("cannot write the local heartbeat: \(error)") }
+                        try? await Task.sleep(for: local)
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do {
+                            try await worker.writeClusterHeartbeat()
+                        } catch {
+                            worker.logger.warning("cannot write the cluster heartbeat: \(error)")
+                        }
+                        try? await Task.sleep(for: cluster)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Follows the topology's status (spouts run only while it is active) and its assignment: moved peers are
+/// repointed; a change to this slot's own executors ends the service, and with it the worker. Driven by
+/// ZooKeeper watch events, with a look every `task.refresh.poll.secs` in case one was missed.
+struct AssignmentFollower: Service {
+    let worker: Worker
+
+    func run() async throws {
+        let worker = worker
+        let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let watches = PathWatches(storage: worker.state.storage) { _ in changed.yield() }
+        worker.state.storage.onNewSession {
+            // The old session's watches are gone.
+            watches.sessionEnded()
+            changed.yield()
+        }
+        let poll = Duration.seconds(max(1, worker.conf.intOrDefault(ConfigKey.taskRefreshPollSecs)))
+        let reason: String? = await cancelWhenGracefulShutdown {
+            await worker.waitForPeers()
+            return await withTaskGroup(of: String?.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        changed.yield()
+                        try? await Task.sleep(for: poll)
+                    }
+                    return nil
+                }
+                group.addTask {
+                    var following = Following(routes: worker.initialRoutes)
+                    for await _ in changes {
+                        do {
+                            // A watch that cannot be armed now is armed at the next look.
+                            try? await watches.watchNode(worker.state.assignmentsPath + "/" + worker.slot.topologyId)
+                            try? await watches.watchNode(worker.state.stormsPath + "/" + worker.slot.topologyId)
+                            if let reason = try await worker.refreshAssignment(&following) { return reason }
+                            try await worker.refreshStatus(&following)
+                        } catch {
+                            worker.logger.warning("cannot read the cluster state (retrying): \(error)")
+                            try? await Task.sleep(for: .seconds(1))
+                            changed.yield()
+                        }
+                    }
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+        }
+        worker.logger.info("worker \(worker.slot.workerId) stopping: \(reason ?? "asked to stop")")
+    }
+}
+
+/// What the assignment follower has seen: the peers tuples go to, whether the spouts run.
+struct Following {
+    var routes: PeerRoutes
+    var active = false
+}
+
+extension Worker {
+    /// Waits until every peer is connected, or `worker.connections.wait.secs` has passed.
+    func waitForPeers() async {
+        let wait = Double(conf.intOrDefault(ConfigKey.workerConnectionsWaitSecs))
+        let deadline = Date().addingTimeInterval(wait)
+        while !transfer.allConnected && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if !transfer.allConnected { logger.warning("not every peer answered within \(Int(wait)) s; starting anyway") }
+    }
+
+    /// Follows the topology's status: spouts run only while it is active.
+    func refreshStatus(_ following: inout Following) async throws {
+        let base = try await state.stormBase(slot.topologyId)
+        let active = base?.status == .active
+        guard active != following.active else { return }
+        following.active = active
+        if active { runtime.activate() } else { runtime.deactivate() }
+        logger.info("topology \(slot.topologyId) is \(base.map { "\($0.status)" } ?? "gone"): spouts \(active ? "activated" : "deactivated")")
+    }
+
+    /// Nil while this worker should go on; otherwise why it should stop.
+    func refreshAssignment(_ following: inout Following) async throws -> String? {
+        guard let assignment = try await state.assignment(slot.topologyId) else {
+            return "topology \(slot.topologyId) has no assignment any more"
+        }
+        let mine = Self.executors(of: slot, in: assignment)
+        if mine.isEmpty { return "slot \(slot.port) is no longer assigned to \(slot.topologyId)" }
+        if mine != executors { return "the executors of slot \(slot.port) changed" }
+        let updated = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
+        if updated != following.routes {
+            following.routes = updated
+            transfer.update(updated)
+            logger.info("peers changed: now \(updated.endpoints.map(\.description).sorted())")
+        }
+        return nil
+    }
+}
+
+/// Writes components' errors to the topology's errors, at most `topology.max.error.report.per.interval` per
+/// component every `topology.error.throttle.interval.secs` (the rest are only logged).
+final class ErrorRecorder: Sendable {
+    let slot: WorkerSlot
+    let hostname: String
+    let state: StormClusterState
+    let limit: Int
+    let interval: TimeInterval
+    private let times = Locked<[String: [Date]]>([:])
+    /// Writes in flight: a worker about to exit waits for its last error report.
+    let writes = PendingWrites()
+
+    /// - Parameter conf: the topology's conf (it may set its own throttle).
+    init(slot: WorkerSlot, hostname: String, state: StormClusterState, conf: StormConfig) {
+        self.slot = slot
+        self.hostname = hostname
+        self.state = state
+        limit = conf.intOrDefault(ConfigKey.topologyMaxErrorReportPerInterval)
+        interval = Double(conf.intOrDefault(ConfigKey.topologyErrorThrottleIntervalSecs))
+    }
+
+    func record(_ component: String, _ message: String) {
+        let now = Date()
+        let allowed = times.withLock { times -> Bool in
+            var recent = (times[component] ?? []).filter { now.timeIntervalSince($0) < interval }
+            defer { times[component] = recent }
+            guard recent.count < limit else { return false }
+            recent.append(now)
+            return true
+        }
+        guard allowed else { return }
+        let info = ErrorInfo(
+            error: message, errorTimeSecs: Int32(clamping: Int(now.timeIntervalSince1970)), host: hostname, port: Int32(slot.port))
+        writes.add { [state, slot] in try? await state.reportError(slot.topologyId, component: component, info) }
     }
 }
 

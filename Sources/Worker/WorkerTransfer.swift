@@ -1,6 +1,7 @@
 import Foundation
 import Locking
 import Logging
+import Synchronization
 import Runtime
 import StormThrift
 import Transport
@@ -34,13 +35,14 @@ public struct PeerRoutes: Equatable, Sendable {
 /// network pushes back on them); one transfer thread encodes everything waiting into one frame per peer and
 /// queues it with that peer's sender. Under load a frame carries many batches; when idle each batch leaves as
 /// soon as it arrives.
-public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
+public final class WorkerTransfer: TupleTransfer, Sendable {
     let name: String
     let logger: Logger
     private let queue = BatchQueue<Delivery>(capacity: 64)
     private let pendingRoutes = Locked<PeerRoutes?>(nil)
     private let senders = Locked<[PeerRoutes.Endpoint: PeerSender]>([:])
     private let finished = DispatchSemaphore(value: 0)
+    private let started = Atomic<Bool>(false)
     /// A frame is shipped once it grows past this, even mid-round.
     static let frameLimit = 1 << 20
 
@@ -49,6 +51,11 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
         self.name = name
         self.logger = logger
         update(routes)
+    }
+
+    /// Starts the thread that encodes and sends.
+    public func start() {
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
             run()
             finished.signal()
@@ -62,29 +69,30 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
         queue.put(batch)
     }
 
-    /// Tasks of peers that asked not to be sent to, with when that request lapses (see `BackpressureFrame`),
-    /// under `congestionChanged`'s lock; executors waiting on them are woken by every status.
-    private var congestion: [Int32: UInt64] = [:]
-    private let congestionChanged = NSCondition()
-    private var closed = false
+    /// What peers asked of this worker: executors waiting on a congested task are woken by every status.
+    private let congestion = LockedCondition(Congestion())
 
-    /// Where the latest status naming each congested task came from (for the log line of a lasting congestion).
-    private var congestionSource: [Int32: String] = [:]
+    struct Congestion {
+        /// Tasks of peers that asked not to be sent to, with when that request lapses (see `BackpressureFrame`).
+        var until: [Int32: UInt64] = [:]
+        /// Where the latest status naming each congested task came from (for the log line of a lasting congestion).
+        var source: [Int32: String] = [:]
+        var closed = false
+    }
 
     /// Takes a backpressure status from the connection at `remote`.
     public func apply(_ status: BackpressureStatus, from remote: String = "?") {
         let until = DispatchTime.now().uptimeNanoseconds + BackpressureFrame.expiryNanos
-        congestionChanged.lock()
-        for task in status.congested {
-            congestion[task] = until
-            congestionSource[task] = remote
+        congestion.withLockBroadcasting { c in
+            for task in status.congested {
+                c.until[task] = until
+                c.source[task] = remote
+            }
+            for task in status.clear {
+                c.until[task] = nil
+                c.source[task] = nil
+            }
         }
-        for task in status.clear {
-            congestion[task] = nil
-            congestionSource[task] = nil
-        }
-        congestionChanged.broadcast()
-        congestionChanged.unlock()
     }
 
     /// Tasks of peers that are congested now.
@@ -92,11 +100,11 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
 
     /// Tasks of peers congested at `now`, each with where its latest status came from.
     private func congestedNow(_ now: UInt64) -> [Int32: String] {
-        congestionChanged.lock()
-        defer { congestionChanged.unlock() }
-        var out: [Int32: String] = [:]
-        for (task, until) in congestion where until > now { out[task] = congestionSource[task] ?? "?" }
-        return out
+        congestion.withLock { c in
+            var out: [Int32: String] = [:]
+            for (task, until) in c.until where until > now { out[task] = c.source[task] ?? "?" }
+            return out
+        }
     }
 
     /// The peers this worker sends to.
@@ -105,21 +113,15 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
     /// Holds the calling executor while the batch has a tuple for a congested task: the executor waits, as on a
     /// full local queue, and the connection stays free for everything else.
     private func waitWhileCongested(_ batch: [Delivery]) {
-        congestionChanged.lock()
-        defer { congestionChanged.unlock() }
-        while !congestion.isEmpty && !closed {
+        congestion.wait { c in
+            guard !c.until.isEmpty && !c.closed else { return nil }
             let now = DispatchTime.now().uptimeNanoseconds
-            var lapse: UInt64?
             for d in batch {
-                guard let until = congestion[d.task] else { continue }
-                if until > now {
-                    lapse = until
-                    break
-                }
-                congestion[d.task] = nil
+                guard let until = c.until[d.task] else { continue }
+                if until > now { return Date().addingTimeInterval(Double(until - now) / 1e9) }
+                c.until[d.task] = nil
             }
-            guard let lapse else { return }
-            _ = congestionChanged.wait(until: Date().addingTimeInterval(Double(lapse - now) / 1e9))
+            return nil
         }
     }
 
@@ -151,12 +153,9 @@ public final class WorkerTransfer: TupleTransfer, @unchecked Sendable {
 
     /// Sends what is queued, then closes every connection.
     public func close() {
-        congestionChanged.lock()
-        closed = true
-        congestionChanged.broadcast()
-        congestionChanged.unlock()
+        congestion.withLockBroadcasting { $0.closed = true }
         queue.close()
-        finished.wait()
+        if started.load(ordering: .acquiring) { finished.wait() }
         let all = senders.withLock { s -> [PeerSender] in
             defer { s = [:] }
             return Array(s.values)

@@ -289,7 +289,7 @@ enum TestComponents {
 }
 
 /// Carries tuples between two runtimes of one process the way workers do: encoded, then decoded on the far side.
-final class LoopbackTransfer: TupleTransfer, @unchecked Sendable {
+final class LoopbackTransfer: TupleTransfer, Sendable {
     let target = Locked<TopologyRuntime?>(nil)
     let bytes = Locked(0)
 

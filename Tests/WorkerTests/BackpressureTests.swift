@@ -82,6 +82,7 @@ import Tuples
 
     @Test func anExecutorSendingToACongestedTaskWaitsUntilItClears() throws {
         let transfer = WorkerTransfer(name: "t-1-1", routes: PeerRoutes(), logger: Logger(label: "test"))
+        transfer.start()
         defer { transfer.close() }
         let stream = TupleStream(component: "a", stream: "default", fields: Fields(["n"]), id: 0)
         let batch = [Delivery(task: 7, tuple: Tuple(values: [.int(1)], stream: stream, sourceTask: 1))]
@@ -110,6 +111,7 @@ import Tuples
     @Test func aCongestionNotRefreshedLapses() throws {
         // A peer that died congested must not hold this worker's executors for ever.
         let transfer = WorkerTransfer(name: "t-1-1", routes: PeerRoutes(), logger: Logger(label: "test"))
+        transfer.start()
         defer { transfer.close() }
         transfer.apply(BackpressureStatus(congested: [7]))
         let stream = TupleStream(component: "a", stream: "default", fields: Fields(["n"]), id: 0)

@@ -3,12 +3,13 @@ import Locking
 
 /// A blocking Thrift client over framed transport and binary protocol. Calls are serialized: one connection
 /// carries one call at a time, as Thrift requires.
-public final class ThriftClient: @unchecked Sendable {
+public final class ThriftClient: Sendable {
     public let host: String
     public let port: Int
     private let state: Locked<Connection>
 
-    private struct Connection {
+    /// libthrift's client handle, used only under the lock (one call at a time, as Thrift requires).
+    private struct Connection: @unchecked Sendable {
         var raw: OpaquePointer?
         var seqid: Int32 = 0
     }

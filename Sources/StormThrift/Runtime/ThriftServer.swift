@@ -13,7 +13,7 @@ public final class ThriftServer: Sendable {
     /// Decodes a call's arguments for `method` and returns the reply, or nil when the method is unknown.
     public typealias Dispatch = @Sendable (_ method: String, _ input: ThriftProtocol) throws -> ThriftReply?
 
-    private let raw: Locked<OpaquePointer?>
+    private let raw: Locked<ServerHandle?>
     /// The retained Handler the C++ processor calls into, as an address (released by stop()).
     private let context: UInt
     public let port: Int
@@ -32,19 +32,19 @@ public final class ThriftServer: Sendable {
             Unmanaged<Handler>.fromOpaque(box).release()
             throw ThriftTransportError.last("listening on \(host):\(port)")
         }
-        self.raw = Locked(raw)
+        self.raw = Locked(ServerHandle(pointer: raw))
         self.context = UInt(bitPattern: box)
         self.port = Int(tb_server_port(raw))
     }
 
     /// Connections open now.
-    public var openConnections: Int { raw.withLock { $0.map { Int(tb_server_connections($0)) } ?? 0 } }
+    public var openConnections: Int { raw.withLock { $0.map { Int(tb_server_connections($0.pointer)) } ?? 0 } }
 
     /// Stops accepting, closes open connections and waits for the pool threads. Safe to call more than once.
     public func stop() {
         let server = raw.withLock { raw -> OpaquePointer? in
             defer { raw = nil }
-            return raw
+            return raw?.pointer
         }
         guard let server else { return }
         tb_server_stop(server)
@@ -188,4 +188,10 @@ private let handleMessage: tb_handler_fn = { context, connection, input, output 
         handler.serve(ThriftProtocol(input), ThriftProtocol(output))
     }
     return keep ? 0 : 1
+}
+
+/// The C++ server's handle: libthrift's server object is used from any thread (its own calls are thread-safe), and
+/// the owner's lock decides who may still use it.
+private struct ServerHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
 }
