@@ -71,7 +71,7 @@ public final class TopologyRuntime: Sendable {
             thread.start()
         }
         try gate.open()
-        let ticking = executors.filter { $0.tickSecs != nil }
+        let ticking = executors.indices.filter { executors[$0].tickSecs != nil }
         if !ticking.isEmpty {
             let thread = Thread { [self] in tick(ticking) }
             thread.name = "ticks"
@@ -82,16 +82,17 @@ public final class TopologyRuntime: Sendable {
     /// The stream tick tuples arrive on: from `__system`, stream `__tick`, with the frequency as their value.
     static let tickStream = TupleStream(component: "__system", stream: "__tick", fields: Fields(["rate_secs"]))
 
-    /// Sends each task of `ticking` a tick tuple every `topology.tick.tuple.freq.secs`, until the runtime stops.
-    private func tick(_ ticking: [ExecutorHandle]) {
-        var due = ticking.map { Date().addingTimeInterval(Double($0.tickSecs!)) }
-        while ticking.allSatisfy(\.isRunning) {
+    /// Sends each task of the executors at `indices` a tick tuple every `topology.tick.tuple.freq.secs`, until
+    /// the runtime stops.
+    private func tick(_ indices: [Int]) {
+        var due = indices.map { Date().addingTimeInterval(Double(executors[$0].tickSecs!)) }
+        while indices.allSatisfy({ executors[$0].isRunning }) {
             usleep(100_000)
             let now = Date()
-            for (n, executor) in ticking.enumerated() where now >= due[n] {
+            for (n, index) in indices.enumerated() where now >= due[n] {
+                let executor = executors[index]
                 due[n] = now.addingTimeInterval(Double(executor.tickSecs!))
                 let secs = Value.int(Int64(executor.tickSecs!))
-                let index = executors.firstIndex { $0 === executor }!
                 dispatch.deliver(
                     executor.tasks.map { Delivery(task: $0.taskId, tuple: Tuple(values: [secs], stream: Self.tickStream, sourceTask: -1)) },
                     toExecutor: index)
