@@ -141,21 +141,24 @@ let package = Package(
         .testTarget(name: "TuplesTests", dependencies: ["Tuples"]),
         .testTarget(name: "GroupingsTests", dependencies: ["Groupings", "Tuples", "StormThrift"]),
         .testTarget(name: "ComponentsTests", dependencies: ["Components", "Tuples", "StormThrift", "StormCore"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking"]),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: ["Runtime", "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", "TestSupport"]),
         .testTarget(name: "FluxTests", dependencies: ["Flux", "Components", "StormThrift"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking", "TestSupport"]),
         .testTarget(
             name: "WorkerTests",
             dependencies: ["Worker", "Runtime", "Components", "StormCore", "StormThrift", "Tuples", "Locking", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "MultilangTests",
             dependencies: [
-                "Multilang", "Components", "StormCore", "StormThrift", "Tuples",
+                "Multilang", "Components", "StormCore", "StormThrift", "Tuples", "TestSupport",
                 .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
             ]),
-        .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore"]),
+        .testTarget(
+            name: "LocalClusterTests", dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore", "TestSupport"]),
         .testTarget(
             name: "ClusterStateTests",
             dependencies: ["ClusterState", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper", "TestSupport"]),

@@ -132,13 +132,13 @@ enum TestZooKeeper {
         try await other.delete("\(w)/later", version: nil)
         #expect(await eventually { deletion.all == [.deleted("\(w)/later")] })
         // Fired once: the second set and later changes reach no watcher.
-        try await Task.sleep(for: .milliseconds(200))
+        try await Task.sleep(for: .milliseconds(200))  // checks an absence: no second event arrives
         #expect(data.all.count == 1 && kids.all.count == 1 && missing.all.count == 1)
         // A get on a missing node arms nothing.
         let none = EventLog()
         await #expect(throws: StorageError.noNode("\(w)/ghost")) { try await s.get("\(w)/ghost", watch: none.watcher) }
         try await other.create("\(w)/ghost", data: [], mode: .persistent)
-        try await Task.sleep(for: .milliseconds(200))
+        try await Task.sleep(for: .milliseconds(200))  // checks an absence: the creation reaches no watcher
         #expect(none.all.isEmpty)
         try await s.deleteRecursively(w)
     }

@@ -4,18 +4,10 @@ import LocalCluster
 import Runtime
 import StormCore
 import StormThrift
+import TestSupport
 import Testing
 
 @Suite struct LocalClusterTests {
-    func waitFor(_ seconds: Double, _ condition: () -> Bool) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return condition()
-    }
-
     func wordCount(limit: Int64) throws -> StormTopology {
         var builder = TopologyBuilder()
         builder.setSpout("sentences", SentenceSpout.className, parallelism: 1, args: [.longArg(limit)])
@@ -29,13 +21,13 @@ import Testing
         let id = try await cluster.submitTopology("words", topology: try wordCount(limit: 1000))
         let runtime = try #require(cluster.runtime(id))
         let words = Int64(BuiltInComponents.sentences.joined(separator: " ").split(separator: " ").count) * 200
-        #expect(await waitFor(30) { runtime.stats["count"]?.executed == words })
+        #expect(await eventually(30) { runtime.stats["count"]?.executed == words })
         let summary = try cluster.nimbus.getTopologySummaryByName(name: "words")
         #expect(summary.status == "ACTIVE")
 
         try await cluster.killTopology("words", waitSecs: 1)
         // Killed: spouts stop at once, the topology is gone after the wait.
-        #expect(await waitFor(10) { cluster.runtime(id) == nil })
+        #expect(await eventually(10) { cluster.runtime(id) == nil })
         await cluster.shutdown()
     }
 
@@ -48,24 +40,24 @@ import Testing
         let id = try await cluster.submitTopology("doomed", topology: try builder.build())
         let runtime = try #require(cluster.runtime(id))
         func emitted() -> Int64 { runtime.stats["words"]?.emitted ?? 0 }
-        #expect(await waitFor(10) { emitted() > 10 })
+        #expect(await eventually(10) { emitted() > 10 })
         let killed = Date()
         try await cluster.killTopology("doomed", waitSecs: 4)
-        // Twenty words a second while active: no new word for a second means the spouts stopped.
-        var stoppedAt: Date?
-        var last = emitted()
-        while stoppedAt == nil && Date().timeIntervalSince(killed) < 3 {
-            try await Task.sleep(for: .seconds(1))
-            if emitted() == last { stoppedAt = Date() }
-            last = emitted()
+        // Twenty words a second while active: no new word for a second means the spouts stopped. Rounds start in
+        // the first two seconds after the kill, so the last ends about three seconds in, before the wait is over.
+        let stopped = try await eventually(2 - Date().timeIntervalSince(killed)) {
+            let before = emitted()
+            try await Task.sleep(for: .seconds(1))  // checks an absence: no new word for a second
+            return emitted() == before
         }
-        #expect(stoppedAt != nil, "the spouts kept emitting after the kill")
+        #expect(stopped, "the spouts kept emitting after the kill")
+        let last = emitted()
         // Still there, killed, until the wait is over (checked while there is time left of it); then gone.
         if Date().timeIntervalSince(killed) < 3.5 {
             #expect(cluster.runtime(id) != nil, "removed before its wait was over")
             #expect(try cluster.nimbus.getTopologySummary(id: id).status == "KILLED")
         }
-        #expect(await waitFor(30) { cluster.runtime(id) == nil })
+        #expect(await eventually(30) { cluster.runtime(id) == nil })
         #expect(Date().timeIntervalSince(killed) >= 4, "removed before its wait was over")
         #expect(emitted() == last)
         await cluster.shutdown()
@@ -80,22 +72,21 @@ import Testing
         let id = try await cluster.submitTopology("endless", topology: try builder.build())
         let runtime = try #require(cluster.runtime(id))
         func emitted() -> Int64 { runtime.stats["words"]?.emitted ?? 0 }
-        #expect(await waitFor(10) { emitted() > 10 })
+        #expect(await eventually(10) { emitted() > 10 })
         try await cluster.deactivate("endless")
         // The spouts see the change within a tenth of a second (longer on a loaded machine) and finish the call
         // they are in; while active they emit about twenty words a second, so a quiet second means stopped.
-        var paused = emitted()
-        var quiet = false
-        for _ in 0..<20 where !quiet {
-            try await Task.sleep(for: .seconds(1))
-            quiet = emitted() == paused
-            paused = emitted()
-        }
-        #expect(quiet)
-        try await Task.sleep(for: .seconds(1))
+        #expect(
+            try await eventually(20) {
+                let before = emitted()
+                try await Task.sleep(for: .seconds(1))  // checks an absence: no new word for a second
+                return emitted() == before
+            })
+        let paused = emitted()
+        try await Task.sleep(for: .seconds(1))  // checks an absence: nothing more is emitted for a second
         #expect(emitted() == paused)
         try await cluster.activate("endless")
-        #expect(await waitFor(10) { emitted() > paused })
+        #expect(await eventually(10) { emitted() > paused })
         await cluster.shutdown()
     }
 

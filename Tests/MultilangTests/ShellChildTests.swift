@@ -4,6 +4,7 @@ import InMemoryLogging
 import Logging
 import StormCore
 import StormThrift
+import TestSupport
 import Testing
 import Tuples
 
@@ -105,12 +106,10 @@ struct Child {
     }
 
     /// Pumps the bolt (as its executor does) until `done` holds, for up to 10 s.
-    func pump(_ bolt: ShellBolt, until done: () -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(10)
-        bolt.pump()
-        while !done() && Date() < deadline {
-            try await Task.sleep(for: .milliseconds(10))
+    func pump(_ bolt: ShellBolt, until done: () -> Bool) async {
+        _ = await eventually(10) {
             bolt.pump()
+            return done()
         }
     }
 
@@ -126,7 +125,7 @@ struct Child {
             """))
         defer { bolt.cleanup() }
         bolt.execute(tuple(["the cow"]))
-        try await pump(bolt) { collector.acked.count == 1 || !collector.fatals.isEmpty }
+        await pump(bolt) { collector.acked.count == 1 || !collector.fatals.isEmpty }
         #expect(collector.fatals.isEmpty, "\(collector.fatals)")
         #expect(collector.emitted == [[
             "default,lengths,tagged", .map(["type": "FIELDS", "fields": .list(["word"])]), .list([]), "FIELDS",
@@ -149,7 +148,7 @@ struct Child {
         defer { bolt.cleanup() }
         bolt.execute(tuple(["one"]))
         bolt.execute(tuple(["two"]))
-        try await pump(bolt) { collector.acked.count == 2 || !collector.fatals.isEmpty }
+        await pump(bolt) { collector.acked.count == 2 || !collector.fatals.isEmpty }
         #expect(collector.fatals.isEmpty, "\(collector.fatals)")
         #expect(collector.emitted == [["ONE"], ["TWO"]])
         let ignored = log.entries.filter { $0.message.description.contains("unknown command") }
@@ -170,7 +169,7 @@ struct Child {
         defer { bolt.cleanup() }
         bolt.execute(tuple(["one"]))
         bolt.execute(tuple(["three"]))
-        try await pump(bolt) { collector.acked.count == 2 || !collector.fatals.isEmpty }
+        await pump(bolt) { collector.acked.count == 2 || !collector.fatals.isEmpty }
         #expect(collector.fatals.isEmpty, "\(collector.fatals)")
         #expect(bolt.metrics.total == 3)
         #expect(bolt.metrics.names == ["latency-ms", "words"])
@@ -182,7 +181,7 @@ struct Child {
         let (bolt, collector) = try bolt(Child.bolt(body: #"send({"command": "metrics", "params": 1})"#))
         defer { bolt.cleanup() }
         bolt.execute(tuple(["one"]))
-        try await pump(bolt) { !collector.fatals.isEmpty }
+        await pump(bolt) { !collector.fatals.isEmpty }
         #expect(collector.fatals.count == 1 && collector.fatals[0].contains("metrics without a name"), "\(collector.fatals)")
         #expect(bolt.metrics.total == 0)
     }

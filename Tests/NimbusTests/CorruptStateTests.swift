@@ -3,6 +3,7 @@ import Foundation
 import Locking
 import StormCore
 import StormThrift
+import TestSupport
 import Testing
 
 @testable import Nimbus
@@ -44,11 +45,11 @@ import Testing
         await monitor(f)
         #expect(try await f.state.assignment(bad) != nil)
         #expect(try await f.client { try $0.getTopologySummaryByName(name: "bad") }.schedStatus == "Fully Scheduled")
-        // Give the error filed in the background a moment to land.
+        // The error is filed in the background: wait for it to land.
         var filed: [String] = []
-        for _ in 0..<100 where filed.isEmpty {
+        _ = try await eventually(2) {
             filed = try await errors(f, bad).filter { $0.contains("record /storm/assignments/\(bad) is unreadable") }
-            if filed.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            return !filed.isEmpty
         }
         #expect(filed.count == 1)
     }
@@ -127,9 +128,9 @@ import Testing
         #expect(try await f.state.nimbus(f.nimbus.address)?.port == Int32(f.nimbus.port))
         #expect(try await f.client { try $0.getClusterInfo() }.nimbuses.map(\.port) == [Int32(f.nimbus.port)])
         var filed: [String] = []
-        for _ in 0..<100 where filed.count < 3 {
+        _ = try await eventually(2) {
             filed = try await errors(f, t)
-            try await Task.sleep(for: .milliseconds(20))
+            return filed.count >= 3
         }
         for path in ["workerbeats/\(t)/a-6700", "errors/\(t)/split/e9999999999", "stormcode/\(t)"] {
             #expect(filed.contains { $0.hasPrefix("record /storm/\(path) is unreadable") }, "\(path): \(filed)")

@@ -54,7 +54,7 @@ import Testing
         // s2 dies; every slot left is taken by this topology: its executors join the live ones.
         try await second.state.storage.delete(second.state.supervisorsPath + "/s2", version: nil)
         await onOwnThread { second.nimbus.monitor() }
-        try await Task.sleep(for: .milliseconds(1200))  // its heartbeat period: it did not register again
+        try await Task.sleep(for: .milliseconds(1200))  // checks an absence: s2 did not register again in its period
         await onOwnThread { second.nimbus.monitor() }
         #expect(try await nodes(second.state, id) == ["s1": [6700, 6701]])
         let summary = try await second.client { try $0.getTopologySummary(id: id) }
@@ -121,7 +121,7 @@ import Testing
         // Three will never hold "impatient": it is assigned once its maximum wait has passed.
         let impatient = try await leader.client { try $0.getTopologySummaryByName(name: "impatient") }.id
         #expect(try await leader.state.assignment(impatient) == nil)
-        try await Task.sleep(for: .milliseconds(2100))
+        try await Task.sleep(for: .milliseconds(2100))  // lets the maximum wait pass: nimbus judges by its clock
         await onOwnThread { leader.nimbus.monitor() }
         #expect(try await nodes(leader.state, impatient).isEmpty == false)
     }

@@ -399,7 +399,7 @@ import Testing
         #expect(try await slots(f, id) == ["a": [6700], "b": [6710]])
         let before = try #require(try await f.state.assignment(id))
         // Slot a:6700 heartbeats; b:6710 never does, and its launch grace (0 s) is over.
-        try await Task.sleep(for: .milliseconds(1100))
+        try await Task.sleep(for: .milliseconds(1100))  // lets the grace pass: nimbus judges by its clock, no event
         let beat = ClusterWorkerHeartbeat(stormId: id, executorStats: [:], timeSecs: Int64(Date().timeIntervalSince1970), uptimeSecs: 1)
         try await f.state.setWorkerHeartbeat(id, node: "a", port: 6700, beat)
         await onOwnThread { f.nimbus.monitor() }
@@ -433,7 +433,7 @@ import Testing
         // Gone for longer than its heartbeat period: its executors join a's slot.
         try await f.state.storage.delete(f.state.supervisorsPath + "/b", version: nil)
         await onOwnThread { f.nimbus.monitor() }
-        try await Task.sleep(for: .milliseconds(1200))
+        try await Task.sleep(for: .milliseconds(1200))  // lets its heartbeat period pass, by nimbus' clock: no event
         await onOwnThread { f.nimbus.monitor() }
         #expect(try await slots(f, id) == ["a": [6700]])
     }
@@ -448,7 +448,7 @@ import Testing
         // First sight: both get the full timeout to prove themselves.
         #expect(try await slots(f, id) == ["steady": [6700, 6701], "silent": [6710, 6711]])
         // "steady" keeps heartbeating, "silent" does not: after the timeout, by nimbus' clock, it is dead.
-        try await Task.sleep(for: .milliseconds(1200))
+        try await Task.sleep(for: .milliseconds(1200))  // lets the timeout pass: nimbus judges by its clock, no event
         try await addSupervisor(f, "steady", ports: [6700, 6701], age: -1)
         await onOwnThread { f.nimbus.monitor() }
         #expect(try await slots(f, id) == ["steady": [6700, 6701]])

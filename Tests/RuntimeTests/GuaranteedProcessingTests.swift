@@ -3,6 +3,7 @@ import Foundation
 import Locking
 import StormCore
 import StormThrift
+import TestSupport
 import Testing
 import Tuples
 
@@ -81,8 +82,8 @@ enum AckingComponents {
 
 /// Ackers, anchoring, replay, timeouts and max spout pending, in one process and across two.
 @Suite struct GuaranteedProcessingTests {
-    /// Async, sleeping with Task.sleep: a test that blocks a thread of the shared pool for seconds starves the
-    /// timeouts of tests running beside it.
+    /// Runs until `done` holds (or `seconds` pass), calling `watch` on each round it does not, then stops. The
+    /// caller's expectations say what went wrong if `done` never held.
     func run(
         _ topology: StormTopology, conf extra: [String: ConfigValue] = [:], for seconds: Double = 60,
         watch: (TopologyRuntime) -> Void = { _ in }, until done: (TopologyRuntime) -> Bool
@@ -91,10 +92,10 @@ enum AckingComponents {
             topologyId: Probes.newTopologyId(), topology: topology, conf: StormConfig.defaults.merging(extra),
             registry: AckingComponents.registered)
         try runtime.start()
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && !done(runtime) {
+        _ = await eventually(seconds) {
+            if done(runtime) { return true }
             watch(runtime)
-            try await Task.sleep(for: .milliseconds(5))
+            return false
         }
         runtime.stop()
         return runtime
@@ -173,6 +174,7 @@ enum AckingComponents {
         let topology = try numbers(20, progress: progress, then: [("flaky", "test.Flaky"), ("sink", "test.AckingSink")])
         var one = topology
         one.bolts["flaky"]!.common.parallelismHint = 1
+        // Three times the message timeout with nothing to wait for: checks an absence (no tree times out).
         let runtime = try await run(
             one, conf: [ConfigKey.topologyMessageTimeoutSecs: 1, ConfigKey.topologyEnableMessageTimeouts: false], for: 3
         ) { _ in false }
@@ -238,8 +240,7 @@ enum AckingComponents {
         toA.target.withLock { $0 = first }
         try second.start()
         try first.start()
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline && acked(first) + acked(second) < 1000 { try await Task.sleep(for: .milliseconds(10)) }
+        _ = await eventually(60) { acked(first) + acked(second) >= 1000 }
         first.stop()
         second.stop()
         // Task 0 emits the even numbers, task 1 the odd: each acked every one of its 500.

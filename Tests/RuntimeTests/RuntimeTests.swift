@@ -4,6 +4,7 @@ import Groupings
 import Locking
 import StormCore
 import StormThrift
+import TestSupport
 import Testing
 import Tuples
 
@@ -92,14 +93,12 @@ enum TestComponents {
     let conf = StormConfig.defaults
 
     /// Runs until `done` holds (or `seconds` pass), then stops, which lets the bolts finish what was emitted.
-    /// Async, sleeping with Task.sleep: a test that blocks a thread of the shared pool for seconds starves the
-    /// timeouts of tests running beside it.
+    /// The caller's expectations say what went wrong if `done` never held.
     func run(_ topology: StormTopology, until done: (TopologyRuntime) -> Bool, for seconds: Double) async throws -> TopologyRuntime {
         let runtime = try TopologyRuntime(
             topologyId: Probes.newTopologyId(), topology: topology, conf: conf, registry: TestComponents.registered)
         try runtime.start()
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && !done(runtime) { try await Task.sleep(for: .milliseconds(10)) }
+        _ = await eventually(seconds) { done(runtime) }
         runtime.stop()
         return runtime
     }
@@ -192,8 +191,7 @@ enum TestComponents {
         func received() -> [[Tuple]] { Probes.received(topology: runtime.topologyId, component: "ticked") }
         func ticks() -> [Int] { received().map { $0.filter(\.isTick).count } }
         // Every task gets two ticks, however busy the machine; and never more than one a second.
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline && !ticks().allSatisfy({ $0 >= 2 }) { try await Task.sleep(for: .milliseconds(50)) }
+        _ = await eventually(30) { ticks().allSatisfy { $0 >= 2 } }
         runtime.stop()
         let elapsed = Date().timeIntervalSince(started)
         #expect(ticks().allSatisfy { $0 >= 2 && Double($0) <= elapsed + 0.5 }, "\(ticks()) in \(elapsed) s")
@@ -209,31 +207,21 @@ enum TestComponents {
         try runtime.start()
         defer { runtime.stop() }
         func emitted() -> Int64 { runtime.stats["sentences"]!.emitted }
-        func within(_ seconds: Double, _ condition: () -> Bool) async throws -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if condition() { return true }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            return condition()
-        }
-        #expect(try await within(10) { emitted() > 0 })
+        #expect(await eventually(10) { emitted() > 0 })
         runtime.deactivate()
         // Once the spout has seen the change, nothing more is emitted. Active, it emits hundreds of thousands a
         // second: half a second without one means it stopped, even on a busy machine.
-        var paused = emitted()
-        var settled = false
-        for _ in 0..<40 where !settled {
-            try await Task.sleep(for: .milliseconds(500))
-            let now = emitted()
-            settled = now == paused
-            paused = now
-        }
-        #expect(settled)
-        try await Task.sleep(for: .seconds(1))
+        #expect(
+            try await eventually(20) {
+                let before = emitted()
+                try await Task.sleep(for: .milliseconds(500))  // checks an absence: no emit for half a second
+                return emitted() == before
+            })
+        let paused = emitted()
+        try await Task.sleep(for: .seconds(1))  // checks an absence: nothing more is emitted for a second
         #expect(emitted() == paused)
         runtime.activate()
-        #expect(try await within(10) { emitted() > paused })
+        #expect(await eventually(10) { emitted() > paused })
     }
 
     @Test func hooksGivenAtConstructionHearTheExecutorThreads() async throws {
@@ -248,8 +236,7 @@ enum TestComponents {
         let runtime = try TopologyRuntime(
             topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered, hooks: hooks)
         try runtime.start()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline && runtime.stats["grumpy"]?.executed != 5 { try await Task.sleep(for: .milliseconds(10)) }
+        _ = await eventually(20) { runtime.stats["grumpy"]?.executed == 5 }
         runtime.stop()
         // A fatal error is an error too: recorded first, then the owner decides (a worker exits).
         #expect(errors.withLock { $0 } == ["grumpy: tuple 1", "grumpy: tuple 2", "grumpy: cannot go on", "grumpy: tuple 4", "grumpy: tuple 5"])
@@ -325,11 +312,6 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
         return (first, second, toB, toA)
     }
 
-    func waitFor(_ seconds: Double, _ condition: () -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && !condition() { try await Task.sleep(for: .milliseconds(10)) }
-    }
-
     @Test func aWordCountSplitOverTwoWorkersIsExact() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(500)])
@@ -344,7 +326,7 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
         try b.start()
         try a.start()
         let words = Int64(BuiltInComponents.sentences.joined(separator: " ").split(separator: " ").count) * 2 * 500
-        try await waitFor(60) { (a.stats["count"]?.executed ?? 0) + (b.stats["count"]?.executed ?? 0) == words }
+        _ = await eventually(60) { (a.stats["count"]?.executed ?? 0) + (b.stats["count"]?.executed ?? 0) == words }
         a.stop()
         b.stop()
         var total: [Value: Int64] = [:]
@@ -376,7 +358,7 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
         }
         try b.start()
         try a.start()
-        try await waitFor(30) { (a.stats["sink"]?.executed ?? 0) == 200 }
+        _ = await eventually(30) { (a.stats["sink"]?.executed ?? 0) == 200 }
         a.stop()
         b.stop()
         #expect(a.stats["sink"]?.executed == 200)

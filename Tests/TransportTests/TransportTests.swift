@@ -1,6 +1,7 @@
 import Foundation
 import Locking
 import Logging
+import TestSupport
 import Testing
 
 @testable import Transport
@@ -27,13 +28,7 @@ import Testing
         return s
     }
 
-    func waitFor(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline { if condition() { return true }; usleep(5_000) }
-        return condition()
-    }
-
-    @Test func framesArriveWholeAndInOrder() throws {
+    @Test func framesArriveWholeAndInOrder() async throws {
         let received = Locked<[[UInt8]]>([])
         let s = try server(into: received)
         defer { s.stop() }
@@ -46,13 +41,13 @@ import Testing
             sent.append(payload)
             sender.send(frame(payload))
         }
-        #expect(waitFor { received.withLock { $0.count } == 500 })
+        #expect(await eventually { received.withLock { $0.count } == 500 })
         #expect(received.withLock { $0 } == sent)
         #expect(sender.isConnected)
         sender.close()
     }
 
-    @Test func aWrongHelloOrAnOversizedFrameClosesOnlyThatConnection() throws {
+    @Test func aWrongHelloOrAnOversizedFrameClosesOnlyThatConnection() async throws {
         let received = Locked<[[UInt8]]>([])
         let s = try server(into: received)
         defer { s.stop() }
@@ -67,38 +62,38 @@ import Testing
 
         let friend = PeerSender(host: "127.0.0.1", port: s.port, name: "topo-1-1", logger: logger)
         friend.send(frame([9]))
-        #expect(waitFor { received.withLock { $0 } == [[9]] })
-        usleep(100_000)
+        #expect(await eventually { received.withLock { $0 } == [[9]] })
+        try await Task.sleep(for: .milliseconds(100))  // checks an absence: the stranger's frame never arrives
         #expect(received.withLock { $0 } == [[9]])
         stranger.close(flushTimeout: 0.2)
         friend.close()
     }
 
-    @Test func aSenderReconnectsWhenItsPeerRestarts() throws {
+    @Test func aSenderReconnectsWhenItsPeerRestarts() async throws {
         let received = Locked<[[UInt8]]>([])
         var s = try server(into: received)
         let port = s.port
         let sender = PeerSender(host: "127.0.0.1", port: port, name: "topo-1-1", logger: logger)
         sender.send(frame([1]))
-        #expect(waitFor { received.withLock { $0.count } == 1 })
+        #expect(await eventually { received.withLock { $0.count } == 1 })
         s.stop()
-        // Frames sent while the peer is down are lost or delivered; frames sent after it is back arrive.
-        for _ in 0..<3 {
+        // The sender sees its peer go. Frames sent while the peer is down are lost or delivered; frames sent after
+        // it is back arrive.
+        #expect(await eventually {
             sender.send(frame([2]))
-            usleep(50_000)
-        }
+            return !sender.isConnected
+        })
         s = try server(port: port, into: received)
         defer { s.stop() }
-        #expect(waitFor {
+        #expect(await eventually {
             sender.send(frame([3]))
-            usleep(20_000)
             return received.withLock { $0.contains([3]) }
         })
         #expect(sender.isConnected)
         sender.close()
     }
 
-    @Test func anUnreachablePeerKeepsOnlyTheNewestFramesWithinTheBound() throws {
+    @Test func anUnreachablePeerKeepsOnlyTheNewestFramesWithinTheBound() async throws {
         let port = try {
             let probe = try Socket.listen(host: "127.0.0.1", port: 0)
             return probe.localPort
@@ -106,11 +101,11 @@ import Testing
         let sender = PeerSender(host: "127.0.0.1", port: port, name: "topo-1-1", maxQueuedBytes: 1000, logger: logger)
         for i in 0..<100 { sender.send(frame([UInt8](repeating: UInt8(i), count: 96))) }
         #expect(!sender.isConnected)
-        #expect(waitFor { sender.dropped >= 90 })
+        #expect(await eventually { sender.dropped >= 90 })
         let received = Locked<[[UInt8]]>([])
         let s = try server(port: port, into: received)
         defer { s.stop() }
-        #expect(waitFor { received.withLock { $0.last?.first } == 99 })
+        #expect(await eventually { received.withLock { $0.last?.first } == 99 })
         // What survived is the newest frames, in order.
         let firsts = received.withLock { $0.map { $0[0] } }
         #expect(firsts == Array(firsts.sorted()) && firsts.count <= 10)
@@ -133,7 +128,7 @@ import Testing
         #expect(closedByServer(stranger, within: 2))
     }
 
-    @Test func aClientThatNeverFinishesItsHelloIsDroppedAndOneThatGreetsStays() throws {
+    @Test func aClientThatNeverFinishesItsHelloIsDroppedAndOneThatGreetsStays() async throws {
         var limits = FrameLimits()
         limits.helloTimeoutSeconds = 1
         let received = Locked<[[UInt8]]>([])
@@ -148,10 +143,10 @@ import Testing
         #expect(Date().timeIntervalSince(started) > 0.5)
         // Past the hello's deadline, a client that said it is still served.
         try greeted.writeAll(frame([5]))
-        #expect(waitFor { received.withLock { $0 } == [[5]] })
+        #expect(await eventually { received.withLock { $0 } == [[5]] })
     }
 
-    @Test func connectionsOverTheCapAreRefusedAndRoomComesBackWhenOneCloses() throws {
+    @Test func connectionsOverTheCapAreRefusedAndRoomComesBackWhenOneCloses() async throws {
         var limits = FrameLimits()
         limits.maxConnections = 2
         let received = Locked<[[UInt8]]>([])
@@ -163,21 +158,21 @@ import Testing
             try c.writeAll(Frames.hello("topo-1-1") + frame([UInt8(i)]))
             held.append(c)
         }
-        #expect(waitFor { received.withLock { $0.count } == 2 })
+        #expect(await eventually { received.withLock { $0.count } == 2 })
         let extra = try Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000)
         #expect(closedByServer(extra, within: 2))
         try held[0].writeAll(frame([7]))
-        #expect(waitFor { received.withLock { $0.contains([7]) } })
+        #expect(await eventually { received.withLock { $0.contains([7]) } })
         held.removeFirst()
-        #expect(waitFor {
+        #expect(await eventually {
             guard let again = try? Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000),
                 (try? again.writeAll(Frames.hello("topo-1-1") + frame([9]))) != nil
             else { return false }
-            return waitFor(1) { received.withLock { $0.contains([9]) } }
+            return await eventually(1) { received.withLock { $0.contains([9]) } }
         })
     }
 
-    @Test func eachFrameComesWithTheAddressItCameFrom() throws {
+    @Test func eachFrameComesWithTheAddressItCameFrom() async throws {
         let remotes = Locked<[String]>([])
         let s = FrameServer(host: "127.0.0.1", port: 0, name: "topo-1-1", logger: logger) { _, remote in
             remotes.withLock { $0.append(remote) }
@@ -186,7 +181,7 @@ import Testing
         defer { s.stop() }
         let c = try Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000)
         try c.writeAll(Frames.hello("topo-1-1") + frame([1]))
-        #expect(waitFor { remotes.withLock { $0.count } == 1 })
+        #expect(await eventually { remotes.withLock { $0.count } == 1 })
         let remote = remotes.withLock { $0[0] }
         #expect(remote.hasPrefix("127.0.0.1:") && Int(remote.dropFirst(10)) != nil, "\(remote)")
     }

@@ -38,7 +38,8 @@ func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComp
             connectString: "127.0.0.1:\(freePort())", sessionTimeoutMillis: 20000, operationTimeout: .seconds(60),
             logger: logger)
         let pending = Task { try await client.get("/x") }
-        try await Task.sleep(for: .milliseconds(300))
+        // The call is waiting for a connection when the client closes.
+        #expect(await eventually { client.state.withLock { !$0.connectWaiters.isEmpty } })
         let started = Date()
         await client.close()
         await #expect(throws: ZooKeeperError.self) { try await pending.value }
@@ -78,7 +79,7 @@ func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComp
         try await client.create("/owner", data: [7], mode: .ephemeral)
         let oldOwner = try await client.exists("/owner")?.ephemeralOwner
         // Another handle joins the session and closes it, as a server that expired it would.
-        try killSession(of: client)
+        try await killSession(of: client)
         #expect(await eventually(20) { renewals.withLock { $0 } == 1 })
         #expect(try await client.get("/owner").0 == [7])
         let newOwner = try await client.exists("/owner")?.ephemeralOwner
@@ -87,12 +88,11 @@ func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComp
     }
 
     /// Opens a second handle on `client`'s session and closes it: the server ends the session.
-    private func killSession(of client: ZooKeeperClient) throws {
+    private func killSession(of client: ZooKeeperClient) async throws {
         guard let handle = client.state.withLock({ $0.handle }) else { throw ZooKeeperError(.closed, path: "", message: "no handle") }
         var credentials = zoo_client_id(handle.raw)!.pointee
         let other = try #require(zookeeper_init(client.connectString, nil, 2000, &credentials, nil, 0))
-        let deadline = Date().addingTimeInterval(10)
-        while zoo_state(other) != ZOO_CONNECTED_STATE && Date() < deadline { usleep(20_000) }
+        _ = await eventually(10) { zoo_state(other) == ZOO_CONNECTED_STATE }
         zookeeper_close(other)
     }
 }
