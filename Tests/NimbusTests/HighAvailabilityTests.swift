@@ -104,7 +104,9 @@ import Testing
         let leader = try await NimbusFixture(store: store)
         try await addSupervisor(leader.state, "s1", ports: [6700, 6701, 6702])
         try await leader.submit("replicated", conf: #"{"topology.min.replication.count": 2}"#)
-        try await leader.submit("impatient", conf: #"{"topology.min.replication.count": 3, "topology.max.replication.wait.time.sec": 1}"#)
+        // A maximum wait of 5 s: the checks before it must all fit in it, on a busy machine too.
+        try await leader.submit("impatient", conf: #"{"topology.min.replication.count": 3, "topology.max.replication.wait.time.sec": 5}"#)
+        let impatientSubmitted = Date()
         let replicated = try await leader.client { try $0.getTopologySummaryByName(name: "replicated") }
         await onOwnThread { leader.nimbus.monitor() }
         #expect(try await leader.state.assignment(replicated.id) == nil)
@@ -121,7 +123,8 @@ import Testing
         // Three will never hold "impatient": it is assigned once its maximum wait has passed.
         let impatient = try await leader.client { try $0.getTopologySummaryByName(name: "impatient") }.id
         #expect(try await leader.state.assignment(impatient) == nil)
-        try await Task.sleep(for: .milliseconds(2100))  // lets the maximum wait pass: nimbus judges by its clock
+        // Lets the maximum wait pass (nimbus judges by its whole-second clock).
+        try await Task.sleep(for: .seconds(max(0, 6.1 - Date().timeIntervalSince(impatientSubmitted))))
         await onOwnThread { leader.nimbus.monitor() }
         #expect(try await nodes(leader.state, impatient).isEmpty == false)
     }
