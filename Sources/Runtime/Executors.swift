@@ -236,8 +236,8 @@ final class BoltExecutor: ExecutorLoop {
 extension BoltExecutor: Sendable {}
 
 /// A spout executor's periodic work on its trees: when it last failed the timed-out ones, and its failures by
-/// reason since its last log line, which it writes at most once per interval (a line per failure would flood the
-/// log exactly when something is wrong).
+/// reason since its last log line. The first failures after a quiet spell are logged at once; later ones at most
+/// once per interval (a line per failure would flood the log exactly when something is wrong).
 struct TreeUpkeep {
     let summaryInterval: UInt64
     var failed = 0
@@ -247,16 +247,16 @@ struct TreeUpkeep {
 
     init(summaryInterval: UInt64, now: UInt64) {
         self.summaryInterval = summaryInterval
-        lastSummary = now
+        lastSummary = now &- summaryInterval
         lastExpiry = now
     }
 
     mutating func failureSummary(now: UInt64) -> String? {
-        guard now &- lastSummary >= summaryInterval else { return nil }
+        guard failed + timedOut > 0, now &- lastSummary >= summaryInterval else { return nil }
+        let seconds = (now &- lastSummary) / 1_000_000_000
         lastSummary = now
-        guard failed + timedOut > 0 else { return nil }
         defer { (failed, timedOut) = (0, 0) }
-        return "\(failed + timedOut) tuple trees failed in the last \(summaryInterval / 1_000_000_000) s: \(timedOut) timed out, \(failed) failed by a bolt"
+        return "\(failed + timedOut) tuple trees failed in the last \(seconds) s: \(timedOut) timed out, \(failed) failed by a bolt"
     }
 }
 

@@ -154,4 +154,16 @@ extension AnchorBook {
             #expect(abs(read - Double(micros)) <= max(Double(micros) * 0.0313, 0.5), "\(micros) us read as \(read) us")
         }
     }
+
+    @Test func treeFailuresAreLoggedAtOnceAfterAQuietSpellThenAtMostOncePerInterval() {
+        let second: UInt64 = 1_000_000_000
+        var upkeep = TreeUpkeep(summaryInterval: 10 * second, now: 100 * second)
+        #expect(upkeep.failureSummary(now: 101 * second) == nil, "nothing failed: nothing to say")
+        upkeep.timedOut = 3
+        #expect(upkeep.failureSummary(now: 102 * second) == "3 tuple trees failed in the last 12 s: 3 timed out, 0 failed by a bolt")
+        upkeep.failed = 1
+        #expect(upkeep.failureSummary(now: 105 * second) == nil, "within the interval: kept for the next line")
+        upkeep.timedOut = 2
+        #expect(upkeep.failureSummary(now: 112 * second) == "3 tuple trees failed in the last 10 s: 2 timed out, 1 failed by a bolt")
+    }
 }
