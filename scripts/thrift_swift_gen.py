@@ -374,15 +374,16 @@ class Generator:
             out.append("")
 
         # handler protocol
-        out.append(f"/// What a {sname} server implements. Every method has a default that answers a Thrift")
-        out.append("/// application error naming the method as unsupported, so a server implements what it serves.")
+        out.append(f"/// What a {sname} server implements: each method is called once per request, as a task of its own")
+        out.append("/// (the server's one bridge from its threads to async code). Every method has a default that answers a")
+        out.append("/// Thrift application error naming the method as unsupported, so a server implements what it serves.")
         out.append(f"public protocol {sname}Handler: Sendable {{")
         sigs = {}
         for fn in fns:
             args, ret, excs = self.method_parts(fn)
             params = ", ".join(f"{a['name']}: {a['swift']}" for a in args)
             rs = f" -> {self.swift_type(ret)}" if ret is not None else ""
-            sig = f"func {fn['name']}({params}) throws{rs}"
+            sig = f"func {fn['name']}({params}) async throws{rs}"
             sigs[fn["name"]] = sig
             out.append(f"    {sig}")
         out.append("}")
@@ -396,14 +397,15 @@ class Generator:
         out.append("")
 
         # dispatcher
-        out.append(f"/// Decodes one call, runs it on a {sname}Handler and encodes the reply.")
+        out.append(f"/// Decodes one call's arguments and returns the call, which runs it on a {sname}Handler and encodes the")
+        out.append("/// reply. Decoding happens on the caller's thread; only the decoded arguments go into the call.")
         out.append(f"public enum {sname}Dispatcher {{")
         out.append(f"    public static let methodNames: Set<String> = [" +
                    ", ".join(f'"{fn["name"]}"' for fn in fns) + "]")
         out.append("")
-        out.append(f"    /// Reads the arguments of `method` from `input` and returns the reply to write.")
+        out.append(f"    /// Reads the arguments of `method` from `input` and returns the call to run, or nil when the method is unknown.")
         out.append(f"    public static func dispatch(_ method: String, input p: ThriftProtocol, "
-                   f"handler: some {sname}Handler) throws -> ThriftReply? {{")
+                   f"handler: some {sname}Handler) throws -> ThriftCall? {{")
         out.append("        switch method {")
         for fn in fns:
             args, ret, excs = self.method_parts(fn)
@@ -421,20 +423,22 @@ class Generator:
                     call_args.append(f"{a['name']}: {a['name']}")
                 else:
                     call_args.append(f"{a['name']}: args.{a['name']} ?? {z}")
+            out.append("            return {")
             mutable = "var" if (ret is not None or excs) else "let"
-            out.append(f"            {mutable} result = {sname}_{fn['name']}_result()")
+            out.append(f"                {mutable} result = {sname}_{fn['name']}_result()")
             call = f"handler.{fn['name']}(" + ", ".join(call_args) + ")"
-            out.append("            do {")
+            out.append("                do {")
             if ret is not None:
-                out.append(f"                result.success = try {call}" +
+                out.append(f"                    result.success = try await {call}" +
                            (".rawValue" if ret["typeId"] == "enum" else ""))
             else:
-                out.append(f"                try {call}")
+                out.append(f"                    try await {call}")
             for x in excs:
-                out.append(f"            }} catch let error as {x['swift']} {{")
-                out.append(f"                result.{x['name']} = error")
+                out.append(f"                }} catch let error as {x['swift']} {{")
+                out.append(f"                    result.{x['name']} = error")
+            out.append("                }")
+            out.append("                return .result(result)")
             out.append("            }")
-            out.append("            return .result(result)")
         out.append("        default:")
         out.append("            return nil")
         out.append("        }")

@@ -13,7 +13,7 @@ struct NotLeaderError: Error, CustomStringConvertible {
 }
 
 extension Nimbus {
-    public var address: String { "\(host):\(port)" }
+    public nonisolated var address: String { "\(host):\(port)" }
 
     // MARK: starting and leadership
 
@@ -24,18 +24,20 @@ extension Nimbus {
             try await self.state.setUp()
             try await self.register()
         }
-        state.storage.onNewSession { [self] in
-            // The old session's ephemeral nodes and watches are gone: register, join the election, watch again,
-            // and say again which topologies' files this nimbus holds (at the next monitor round).
-            watches.sessionEnded()
-            logger.info("new cluster state session: registering nimbus \(address) again")
-            heldCode.withLock { $0.removeAll() }
-            await retryUntilAvailable("registering nimbus \(address) again", logger: logger) { try await self.register() }
-            clusterChanged.yield()
-        }
+        state.storage.onNewSession { [self] in await self.sessionRenewed() }
     }
 
-    func register() async throws {
+    /// The old session's ephemeral nodes and watches are gone: registers, joins the election, watches again, and
+    /// says again which topologies' files this nimbus holds (at the next monitor round).
+    private func sessionRenewed() async {
+        watches.sessionEnded()
+        logger.info("new cluster state session: registering nimbus \(address) again")
+        heldCode.removeAll()
+        await retryUntilAvailable("registering nimbus \(address) again", logger: logger) { try await self.register() }
+        clusterChanged.yield()
+    }
+
+    nonisolated func register() async throws {
         // As Storm does, nimbuses/ holds the start time in uptime_secs; readers turn it into an uptime.
         try await state.addNimbus(
             address,
@@ -46,8 +48,8 @@ extension Nimbus {
     }
 
     /// Throws unless this nimbus leads: writes go to the leader only.
-    func requireLeader() throws {
-        let (leads, leader) = try blockingAwait { [election] in (try await election.isLeader(), try await election.leader()) }
+    nonisolated func requireLeader() async throws {
+        let (leads, leader) = (try await election.isLeader(), try await election.leader())
         if !leads { throw NotLeaderError(this: address, leader: leader) }
     }
 
@@ -58,37 +60,37 @@ extension Nimbus {
     /// supervisors and workers, and resumes the kills and rebalances a previous leader left waiting; every nimbus
     /// expires abandoned uploads, makes sure it holds every live topology's files (copying what it lacks from
     /// the cluster state and from other nimbuses), and deletes files of forgotten topologies.
-    public func monitor() {
+    public func monitor() async {
         let n = transfers.expire()
         if n > 0 { logger.info("expired \(n) abandoned file transfer(s)") }
         do {
-            let leads = try blockingAwait { [election] in try await election.isLeader() }
-            if monitorFailing.withLock({ $0 }) {
+            let leads = try await election.isLeader()
+            if monitorFailing {
                 // Back from a cluster state outage: heartbeats could not be read meanwhile, so none is stale yet.
                 let now = Date()
-                supervisorBeats.withLock { beats in beats = beats.mapValues { ($0.timeSecs, now) } }
+                supervisorBeats = supervisorBeats.mapValues { ($0.timeSecs, now) }
             }
-            let tookOver = leadership.withLock { wasLeader -> Bool in
-                defer { wasLeader = leads }
-                return leads && !wasLeader
-            }
+            let tookOver = leads && !leadership
+            leadership = leads
             if tookOver {
                 logger.info("nimbus \(address) is the leader")
-                resumePendingTransitions()
+                await resumePendingTransitions()
             }
             if leads {
-                removeOrphanedRecords()
-                try makeAssignments()
+                await removeOrphanedRecords()
+                try await makeAssignments()
             }
-            replicateCode()
-            deleteOrphanedCode()
-            mendOwnRegistration()
-            if monitorFailing.withLock({ failing in defer { failing = false }; return failing }) {
+            await replicateCode()
+            await deleteOrphanedCode()
+            await mendOwnRegistration()
+            if monitorFailing {
+                monitorFailing = false
                 logger.info("nimbus monitor rounds work again")
             }
         } catch {
             // Once per outage, not once per round.
-            if !monitorFailing.withLock({ failing in defer { failing = true }; return failing }) {
+            if !monitorFailing {
+                monitorFailing = true
                 logger.warning("nimbus monitor round failed (retrying every round): \(error)")
             }
         }
@@ -120,32 +122,29 @@ extension Nimbus {
         }
     }
 
-    /// Runs a monitor round soon, off the caller's thread (after a submit, a rebalance, a supervisor change).
+    /// Runs a monitor round soon, as a task of its own (after a submit, a rebalance, a supervisor change).
     /// Requests made while a round is already waiting join it: a burst of submits costs one round, not one each.
     func monitorSoon() {
-        let queued = monitorQueued.withLock { queued -> Bool in
-            defer { queued = true }
-            return queued
-        }
-        guard !queued else { return }
-        timers.async {
-            self.monitorQueued.withLock { $0 = false }
-            self.monitor()
+        guard !monitorQueued else { return }
+        monitorQueued = true
+        Task {
+            monitorQueued = false
+            await monitor()
         }
     }
 
-    private func resumePendingTransitions() {
+    private func resumePendingTransitions() async {
         do {
-            for id in try blockingAwait({ [state] in try await state.activeStorms() }) {
+            for id in try await state.activeStorms() {
                 // A base that cannot be read holds up no other topology's pending kill or rebalance.
-                guard let base = try? blockingAwait({ [state] in try await state.stormBase(id) }) else { continue }
+                guard let base = try? await state.stormBase(id) else { continue }
                 switch (base.status, base.topologyActionOptions) {
                 case (.killed, .killOptions(let options)?):
                     logger.info("resuming the kill of \(id)")
-                    schedule(after: Int(options.waitSecs ?? 0)) { self.finishKill(id) }
+                    schedule(after: Int(options.waitSecs ?? 0)) { await self.finishKill(id) }
                 case (.rebalancing, .rebalanceOptions(let options)?):
                     logger.info("resuming the rebalance of \(id)")
-                    schedule(after: Int(options.waitSecs ?? 0)) { self.finishRebalance(id) }
+                    schedule(after: Int(options.waitSecs ?? 0)) { await self.finishRebalance(id) }
                 default:
                     break
                 }
@@ -156,19 +155,19 @@ extension Nimbus {
     }
 
     /// Deletes the files of topologies the cluster state no longer has.
-    private func deleteOrphanedCode() {
-        writes.withLock { _ in
+    private func deleteOrphanedCode() async {
+        await writeSection {
             do {
-                let alive = Set(try blockingAwait { [state] in try await state.activeStorms() })
+                let alive = Set(try await state.activeStorms())
                 for id in code.storedIds() where !alive.contains(id) {
                     code.remove(id)
-                    heldCode.withLock { _ = $0.remove(id) }
+                    heldCode.remove(id)
                     logger.info("deleted the files of topology \(id), which the cluster state no longer has")
                 }
                 // Trouble keys are a topology id, or an id and "/what".
-                troubles.withLock { $0 = $0.filter { alive.contains(String($0.key.prefix { $0 != "/" })) } }
-                schedulingHolds.withLock { $0 = $0.filter { alive.contains($0.key) } }
-                awaitingReplication.withLock { $0.formIntersection(alive) }
+                troubles = troubles.filter { alive.contains(String($0.key.prefix { $0 != "/" })) }
+                schedulingHolds = schedulingHolds.filter { alive.contains($0.key) }
+                awaitingReplication.formIntersection(alive)
                 forgetUnreadable(ofTopologiesOtherThan: alive)
             } catch {
                 logger.warning("could not look for orphaned topology files: \(error)")
@@ -180,24 +179,21 @@ extension Nimbus {
     /// removal cut short): an assignment left behind would keep its workers running and its slots taken. The
     /// supervisors stop the workers whose assignment is gone. Runs before scheduling, so the slots are free in the
     /// same round.
-    func removeOrphanedRecords() {
-        writes.withLock { _ in
+    func removeOrphanedRecords() async {
+        await writeSection {
             do {
-                let orphans = try blockingAwait { [state] in
-                    let alive = Set(try await state.activeStorms())
-                    var recorded = Set<String>()
-                    for folder in [
-                        state.assignmentsPath, state.workerbeatsPath, state.errorsPath, state.stormCodePath, state.stormConfPath,
-                        state.codeHoldersPath,
-                    ] {
-                        recorded.formUnion(try await state.storage.childrenIfExists(folder))
-                    }
-                    return recorded.subtracting(alive).sorted()
+                let alive = Set(try await state.activeStorms())
+                var recorded = Set<String>()
+                for folder in [
+                    state.assignmentsPath, state.workerbeatsPath, state.errorsPath, state.stormCodePath, state.stormConfPath,
+                    state.codeHoldersPath,
+                ] {
+                    recorded.formUnion(try await state.storage.childrenIfExists(folder))
                 }
-                for id in orphans {
-                    try blockingAwait { [state] in try await state.removeStorm(id) }
-                    plans.withLock { $0[id] = nil }
-                    respread.withLock { _ = $0.remove(id) }
+                for id in recorded.subtracting(alive).sorted() {
+                    try await state.removeStorm(id)
+                    plans[id] = nil
+                    respread.remove(id)
                     logger.info("removed the records of topology \(id), which has no base in \(state.stormsPath) (its workers stop)")
                 }
             } catch {
@@ -208,7 +204,7 @@ extension Nimbus {
 
     // MARK: scheduling
 
-    /// What a scheduling round reads, fetched in one hand-off to the cluster state rather than one per record.
+    /// What a scheduling round reads, all of it before it places anything.
     /// A record that cannot be read is set aside, with the reason, so it holds up nothing else.
     struct Snapshot: Sendable {
         var supervisors: [String: SupervisorInfo] = [:]
@@ -233,38 +229,36 @@ extension Nimbus {
         }
     }
 
-    func snapshot() throws -> Snapshot {
-        let awaiting = awaitingReplication.withLock { $0 }
-        return try blockingAwait { [state] in
-            var s = Snapshot()
-            let supervisors = try await state.supervisors()
-            (s.supervisors, s.unreadableSupervisors) = (supervisors.records, supervisors.unreadable)
-            // Each record read on its own, so one that cannot be read affects only what it describes.
-            for id in try await state.activeStorms() {
-                do {
-                    s.bases[id] = try await state.stormBase(id)
-                } catch let error as ClusterStateError {
-                    s.unreadableBases[id] = error
-                }
-                do {
-                    s.assignments[id] = try await state.assignment(id)
-                } catch let error as ClusterStateError {
-                    s.unreadableAssignments[id] = error
-                }
-                if s.assignments[id] != nil {
-                    let beats = try await state.workerHeartbeats(id)
-                    s.heartbeats[id] = beats.records
-                    s.unreadableHeartbeats += beats.unreadable.values.map { (id, $0) }
-                }
-                // Only a topology waiting for its first assignment needs its count.
-                if s.assignments[id] == nil && awaiting.contains(id) { s.holders[id] = try await state.codeHolders(id).count }
+    func snapshot() async throws -> Snapshot {
+        let awaiting = awaitingReplication
+        var s = Snapshot()
+        let supervisors = try await state.supervisors()
+        (s.supervisors, s.unreadableSupervisors) = (supervisors.records, supervisors.unreadable)
+        // Each record read on its own, so one that cannot be read affects only what it describes.
+        for id in try await state.activeStorms() {
+            do {
+                s.bases[id] = try await state.stormBase(id)
+            } catch let error as ClusterStateError {
+                s.unreadableBases[id] = error
             }
-            // Assignments left without a topology still hold their slots until they are removed.
-            for id in try await state.storage.childrenIfExists(state.assignmentsPath) where s.assignments[id] == nil {
-                if let a = try? await state.assignment(id) { s.assignments[id] = a }
+            do {
+                s.assignments[id] = try await state.assignment(id)
+            } catch let error as ClusterStateError {
+                s.unreadableAssignments[id] = error
             }
-            return s
+            if s.assignments[id] != nil {
+                let beats = try await state.workerHeartbeats(id)
+                s.heartbeats[id] = beats.records
+                s.unreadableHeartbeats += beats.unreadable.values.map { (id, $0) }
+            }
+            // Only a topology waiting for its first assignment needs its count.
+            if s.assignments[id] == nil && awaiting.contains(id) { s.holders[id] = try await state.codeHolders(id).count }
         }
+        // Assignments left without a topology still hold their slots until they are removed.
+        for id in try await state.storage.childrenIfExists(state.assignmentsPath) where s.assignments[id] == nil {
+            if let a = try? await state.assignment(id) { s.assignments[id] = a }
+        }
+        return s
     }
 
     /// Live supervisors: registered (their ephemeral node exists) and heartbeating. As Storm does, a heartbeat
@@ -279,49 +273,49 @@ extension Nimbus {
         // should not wait a whole heartbeat period (5 s by default) more.
         let grace = min(TimeInterval(conf.intOrDefault(ConfigKey.supervisorHeartbeatFrequencySecs)), 2)
         let seen = Date()
-        var live = supervisorBeats.withLock { beats in
-            supervisors.filter { id, info in
-                if beats[id]?.timeSecs != info.timeSecs { beats[id] = (info.timeSecs, seen) }
-                return seen.timeIntervalSince(beats[id]!.seenAt) <= timeout
-            }
+        var live = supervisors.filter { id, info in
+            if supervisorBeats[id]?.timeSecs != info.timeSecs { supervisorBeats[id] = (info.timeSecs, seen) }
+            return seen.timeIntervalSince(supervisorBeats[id]!.seenAt) <= timeout
         }
         // A live supervisor whose node vanished gets one heartbeat period to register again before it is dead.
-        let (kept, newlyGone) = vanishedSupervisors.withLock { gone -> ([String: SupervisorInfo], Bool) in
-            let before = gone.count
-            for id in supervisorBeats.withLock({ Array($0.keys) }) where supervisors[id] == nil && gone[id] == nil {
-                if let info = lastLive.withLock({ $0[id] }) {
-                    gone[id] = (info, seen)
-                    logger.info("supervisor \(id)'s node is gone; it is dead unless it registers again within \(grace) s")
-                }
+        let before = vanishedSupervisors.count
+        for id in supervisorBeats.keys where supervisors[id] == nil && vanishedSupervisors[id] == nil {
+            if let info = lastLive[id] {
+                vanishedSupervisors[id] = (info, seen)
+                logger.info("supervisor \(id)'s node is gone; it is dead unless it registers again within \(grace) s")
             }
-            for id in supervisors.keys { gone[id] = nil }
-            for (id, entry) in gone where seen.timeIntervalSince(entry.since) > grace {
-                logger.info("supervisor \(id) is dead: its node has been gone for \(grace) s")
-                gone[id] = nil
-            }
-            return (gone.mapValues(\.info), gone.count > before)
         }
-        supervisorBeats.withLock { beats in beats = beats.filter { supervisors[$0.key] != nil || kept[$0.key] != nil } }
+        for id in supervisors.keys { vanishedSupervisors[id] = nil }
+        for (id, entry) in vanishedSupervisors where seen.timeIntervalSince(entry.since) > grace {
+            logger.info("supervisor \(id) is dead: its node has been gone for \(grace) s")
+            vanishedSupervisors[id] = nil
+        }
+        let kept = vanishedSupervisors.mapValues(\.info)
+        let newlyGone = vanishedSupervisors.count > before
+        supervisorBeats = supervisorBeats.filter { supervisors[$0.key] != nil || kept[$0.key] != nil }
         live.merge(kept) { current, _ in current }
-        lastLive.withLock { $0 = live }
+        lastLive = live
         // Look again once the grace is over, rather than at the next monitor period.
         if newlyGone {
-            timers.asyncAfter(deadline: .now() + grace + 0.1) { self.monitorSoon() }
+            Task {
+                try? await Task.sleep(for: .seconds(grace + 0.1))
+                monitorSoon()
+            }
         }
         return live
     }
 
     /// Computes every topology's assignment and writes those that changed.
-    func makeAssignments() throws {
-        try writes.withLock { _ in
+    func makeAssignments() async throws {
+        try await writeSection {
             let now = Int64(Date().timeIntervalSince1970)
-            let snap = try snapshot()
+            let snap = try await snapshot()
             noteUnreadable(in: snap)
             // A supervisor whose record cannot be read still has its node, so its session lives: it counts with its
             // last readable heartbeat, and is dead if it writes none for nimbus.supervisor.timeout.secs.
             var registered = snap.supervisors
             for id in snap.unreadableSupervisors.keys {
-                if let info = lastLive.withLock({ $0[id] }) { registered[id] = info }
+                if let info = lastLive[id] { registered[id] = info }
             }
             let supervisors = try liveSupervisors(registered)
             var offered = Set<WorkerSlot>()
@@ -339,20 +333,20 @@ extension Nimbus {
                 // A topology being killed or waiting to rebalance keeps its workers until the wait is over.
                 if base.status == .killed || base.status == .rebalancing { continue }
                 do {
-                    let plan = try blockingAwait { [self] in try await self.plan(id) }
+                    let plan = try await self.plan(id)
                     let existing = assignments[id]
-                    if existing == nil, awaitingReplication.withLock({ $0.contains(id) }) {
-                        if let hold = try replicationHold(id, base: base, holders: snap.holders[id] ?? 0, now: now) {
-                            if schedulingHolds.withLock({ $0.updateValue(hold, forKey: id) }) != hold {
+                    if existing == nil, awaitingReplication.contains(id) {
+                        if let hold = try await replicationHold(id, base: base, holders: snap.holders[id] ?? 0, now: now) {
+                            if schedulingHolds.updateValue(hold, forKey: id) != hold {
                                 logger.info("not assigning topology \(id) yet: \(hold)")
                             }
                             continue
                         }
                     }
-                    awaitingReplication.withLock { _ = $0.remove(id) }
-                    schedulingHolds.withLock { _ = $0.removeValue(forKey: id) }
+                    awaitingReplication.remove(id)
+                    schedulingHolds.removeValue(forKey: id)
                     let executorSet = Set(TaskLayout.executors(tasks: plan.tasks, executorCounts: base.componentExecutors ?? plan.executors).keys)
-                    let fresh = respread.withLock { $0.contains(id) }
+                    let fresh = respread.contains(id)
                     var current: [Executor: WorkerSlot] = [:]
                     for (key, node) in (fresh ? nil : existing)?.executorNodePort ?? [:] where key.count == 2 {
                         if let port = node.port.first { current[Executor(Int32(key[0]), Int32(key[1]))] = WorkerSlot(node: node.node, port: port) }
@@ -377,16 +371,12 @@ extension Nimbus {
                     reportTrouble(id, "cannot schedule topology \(id): \(error)")
                 }
             }
-            if !changed.isEmpty {
-                try blockingAwait { [state, changed] in
-                    for (id, assignment) in changed { try await state.setAssignment(id, assignment) }
-                }
-            }
+            for (id, assignment) in changed { try await state.setAssignment(id, assignment) }
             for id in rewritten {
-                unreadableRecords.withLock { _ = $0.removeValue(forKey: state.assignmentsPath + "/" + id) }
+                unreadableRecords.removeValue(forKey: state.assignmentsPath + "/" + id)
                 logger.info("rewrote the assignment of topology \(id), whose record could not be read")
             }
-            respread.withLock { $0.subtract(respreadDone) }
+            respread.subtract(respreadDone)
         }
     }
 
@@ -408,15 +398,15 @@ extension Nimbus {
     /// Why a topology submitted here that has no assignment yet must wait, or nil: as Storm does, the leader assigns it once
     /// `topology.min.replication.count` nimbuses hold its files, or after `topology.max.replication.wait.time.sec`
     /// (0 or less: no limit).
-    func replicationHold(_ id: String, base: StormBase, holders: Int, now: Int64) throws -> String? {
-        let topoConf = conf.merging(try blockingAwait { [self] in try await stored(id).conf })
+    func replicationHold(_ id: String, base: StormBase, holders: Int, now: Int64) async throws -> String? {
+        let topoConf = conf.merging(try await stored(id).conf)
         let wanted = try topoConf.int(ConfigKey.topologyMinReplicationCount)
         let maxWait = try topoConf.int(ConfigKey.topologyMaxReplicationWaitTimeSec)
         guard holders < wanted else { return nil }
         let waited = now - Int64(base.launchTimeSecs ?? 0)
         if maxWait > 0 && waited > Int64(maxWait) {
             let note = "topology \(id) is assigned with its files on \(holders) of \(wanted) nimbuses: \(ConfigKey.topologyMaxReplicationWaitTimeSec) (\(maxWait)) has passed"
-            if troubles.withLock({ $0.updateValue(note, forKey: id + "/replication") }) != note { logger.warning("\(note)") }
+            if troubles.updateValue(note, forKey: id + "/replication") != note { logger.warning("\(note)") }
             return nil
         }
         return "Waiting for code replication: \(holders) of \(wanted) nimbuses hold the files (\(ConfigKey.topologyMinReplicationCount))"
@@ -424,12 +414,12 @@ extension Nimbus {
 
     /// Logs a topology's trouble once, and again only when it changes.
     func reportTrouble(_ id: String, _ message: String) {
-        if troubles.withLock({ $0.updateValue(message, forKey: id) }) != message { logger.warning("\(message)") }
+        if troubles.updateValue(message, forKey: id) != message { logger.warning("\(message)") }
     }
 
     /// Says once that a topology's trouble is over.
     func clearTrouble(_ id: String, _ message: String) {
-        if troubles.withLock({ $0.removeValue(forKey: id) }) != nil { logger.info("\(message)") }
+        if troubles.removeValue(forKey: id) != nil { logger.info("\(message)") }
     }
 
     /// Slots of a topology that still work: offered by a live supervisor, and either heartbeating within

@@ -1,6 +1,5 @@
 import ClusterState
 import Foundation
-import Locking
 import Logging
 import ServiceLifecycle
 import StormCore
@@ -48,7 +47,7 @@ public struct NimbusServer: Service {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await nimbus.followClusterChanges() }
                 while true {
-                    await onOwnThread { nimbus.monitor() }
+                    await nimbus.monitor()
                     try await Task.sleep(for: period)
                 }
             }

@@ -16,10 +16,9 @@ extension Nimbus {
     /// record belongs to a topology, files it in that topology's errors.
     func noteUnreadable(_ error: ClusterStateError, topology: String?, remedy: String) {
         guard let path = error.unreadablePath else { return }
-        let first = unreadableRecords.withLock { $0.updateValue(error.description, forKey: path) == nil }
-        guard first else { return }
+        guard unreadableRecords.updateValue(error.description, forKey: path) == nil else { return }
         logger.warning("\(error.description); \(remedy)")
-        guard let topology, leadership.withLock({ $0 }) else { return }
+        guard let topology, leadership else { return }
         let info = ErrorInfo(
             error: "\(error.description); \(remedy)", errorTimeSecs: Int32(clamping: Int(Date().timeIntervalSince1970)),
             host: host, port: Int32(port))
@@ -36,25 +35,20 @@ extension Nimbus {
     /// is logged again. `readKinds`: the folders (`storms`, `assignments`, ...) the round read every record of.
     func forgetMended(readKinds: [String], stillUnreadable: Set<String>) {
         let folders = readKinds.map { state.root + "/" + $0 + "/" }
-        let mended = unreadableRecords.withLock { records -> [String] in
-            let mended = records.keys.filter { path in
-                folders.contains { path.hasPrefix($0) } && !stillUnreadable.contains(path)
-            }
-            for path in mended { records[path] = nil }
-            return mended
+        let mended = unreadableRecords.keys.filter { path in
+            folders.contains { path.hasPrefix($0) } && !stillUnreadable.contains(path)
         }
+        for path in mended { unreadableRecords[path] = nil }
         for path in mended.sorted() { logger.info("record \(path) is no longer unreadable") }
     }
 
     /// Forgets the unreadable records of topologies that are gone.
     func forgetUnreadable(ofTopologiesOtherThan alive: Set<String>) {
         let perTopology = ["storms", "assignments", "workerbeats", "errors", "stormcode", "stormconf"].map { state.root + "/" + $0 + "/" }
-        unreadableRecords.withLock { records in
-            records = records.filter { path, _ in
-                guard let folder = perTopology.first(where: { path.hasPrefix($0) }) else { return true }
-                let id = path.dropFirst(folder.count).prefix { $0 != "/" }
-                return alive.contains(String(id))
-            }
+        unreadableRecords = unreadableRecords.filter { path, _ in
+            guard let folder = perTopology.first(where: { path.hasPrefix($0) }) else { return true }
+            let id = path.dropFirst(folder.count).prefix { $0 != "/" }
+            return alive.contains(String(id))
         }
     }
 
@@ -68,7 +62,7 @@ extension Nimbus {
             numExecutors: plan?.totalExecutors ?? Int32(clamping: assignment?.executorNodePort?.count ?? 0),
             numWorkers: Int32(workers.count), uptimeSecs: Self.uptime(ofId: id), status: Self.unknownStatus,
             stormVersion: Self.version, schedStatus: error.description)
-        summary.replicationCount = replicationCounts.withLock { $0.counts[id] }.map { Int32(clamping: $0) }
+        summary.replicationCount = replicationCounts.counts[id].map { Int32(clamping: $0) }
         return summary
     }
 
@@ -84,42 +78,34 @@ extension Nimbus {
     /// The leader makes sure the topology code and conf records it wrote can be read, rewriting an unreadable one
     /// from its own files, at most once a monitor period (a follower's conf file may predate a rebalance, so only
     /// the leader's files are the truth).
-    func mendTopologyRecords(_ alive: [String]) {
+    func mendTopologyRecords(_ alive: [String]) async {
         let period = TimeInterval(conf.intOrDefault(ConfigKey.nimbusMonitorFreqSecs))
-        let due = lastRecordsCheck.withLock { last -> Bool in
-            guard Date().timeIntervalSince(last) >= period else { return false }
-            last = Date()
-            return true
-        }
-        guard due else { return }
+        guard Date().timeIntervalSince(lastRecordsCheck) >= period else { return }
+        lastRecordsCheck = Date()
         for id in alive where code.has(id) {
-            let problems: [ClusterStateError]
+            var problems: [ClusterStateError] = []
             do {
-                problems = try blockingAwait { [state] in
-                    var problems: [ClusterStateError] = []
-                    do { _ = try await state.topologyCode(id) } catch let error as ClusterStateError { problems.append(error) }
-                    if let text = try await state.topologyConfJSON(id), (try? JSON.decodeObject(text)) == nil {
-                        problems.append(.corrupt(state.stormConfPath + "/" + id, "it is not a JSON object"))
-                    }
-                    return problems
+                do { _ = try await state.topologyCode(id) } catch let error as ClusterStateError { problems.append(error) }
+                if let text = try await state.topologyConfJSON(id), (try? JSON.decodeObject(text)) == nil {
+                    problems.append(.corrupt(state.stormConfPath + "/" + id, "it is not a JSON object"))
                 }
             } catch {
                 continue
             }
-            if !problems.isEmpty { rewriteTopologyRecords(id, problems) }
+            if !problems.isEmpty { await rewriteTopologyRecords(id, problems) }
         }
     }
 
     /// Rewrites a topology's code and conf records from this nimbus' files.
-    func rewriteTopologyRecords(_ id: String, _ problems: [ClusterStateError]) {
+    func rewriteTopologyRecords(_ id: String, _ problems: [ClusterStateError]) async {
         for problem in problems {
             noteUnreadable(problem, topology: id, remedy: "the leader rewrites it from its copy of the topology's files")
         }
         do {
             let (topology, topoConf) = (try code.topology(id), try code.conf(id))
             let confJSON = try JSON.encode(.map(topoConf))
-            try blockingAwait { [state] in try await state.setTopologyRecords(id, topology: topology, confJSON: confJSON) }
-            unreadableRecords.withLock { records in for p in problems.compactMap(\.unreadablePath) { records[p] = nil } }
+            try await state.setTopologyRecords(id, topology: topology, confJSON: confJSON)
+            for p in problems.compactMap(\.unreadablePath) { unreadableRecords[p] = nil }
             logger.info("rewrote the code and conf records of topology \(id) from this nimbus' files")
         } catch {
             reportTrouble(id + "/records", "could not rewrite the code and conf records of topology \(id): \(error)")
@@ -128,14 +114,14 @@ extension Nimbus {
 
     /// Each nimbus rewrites its own registration if it cannot be read (its session keeps the node, so nothing
     /// else would replace it).
-    func mendOwnRegistration() {
+    func mendOwnRegistration() async {
         do {
-            _ = try blockingAwait { [state, address] in try await state.nimbus(address) }
+            _ = try await state.nimbus(address)
         } catch let error as ClusterStateError {
             noteUnreadable(error, topology: nil, remedy: "nimbus \(address) registers again")
             do {
-                try blockingAwait { [self] in try await self.register() }
-                unreadableRecords.withLock { $0[error.unreadablePath ?? ""] = nil }
+                try await register()
+                unreadableRecords[error.unreadablePath ?? ""] = nil
             } catch {
                 logger.warning("could not register nimbus \(address) again: \(error)")
             }

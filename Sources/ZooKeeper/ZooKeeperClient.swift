@@ -225,12 +225,7 @@ public final class ZooKeeperClient: Sendable {
         releaseConnectWaiters()
         if let handle {
             // zookeeper_close blocks until the server acknowledges: keep it off the cooperative pool.
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                Thread.detachNewThread {
-                    zookeeper_close(handle.raw)
-                    done.resume()
-                }
-            }
+            await onOwnThread { _ = zookeeper_close(handle.raw) }
         }
         Registry.shared.sweep(client: id, error: ZooKeeperError(.closed, path: "", message: "the ZooKeeper client was closed"))
         Registry.shared.setClient(id, nil)

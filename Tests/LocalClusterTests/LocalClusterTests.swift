@@ -22,7 +22,7 @@ import Testing
         let runtime = try #require(cluster.runtime(id))
         let words = Int64(BuiltInComponents.sentences.joined(separator: " ").split(separator: " ").count) * 200
         #expect(await eventually(30) { runtime.stats["count"]?.executed == words })
-        let summary = try cluster.nimbus.getTopologySummaryByName(name: "words")
+        let summary = try await cluster.nimbus.getTopologySummaryByName(name: "words")
         #expect(summary.status == "ACTIVE")
 
         try await cluster.killTopology("words", waitSecs: 1)
@@ -55,7 +55,7 @@ import Testing
         // Still there, killed, until the wait is over (checked while there is time left of it); then gone.
         if Date().timeIntervalSince(killed) < 3.5 {
             #expect(cluster.runtime(id) != nil, "removed before its wait was over")
-            #expect(try cluster.nimbus.getTopologySummary(id: id).status == "KILLED")
+            #expect(try await cluster.nimbus.getTopologySummary(id: id).status == "KILLED")
         }
         #expect(await eventually(30) { cluster.runtime(id) == nil })
         #expect(Date().timeIntervalSince(killed) >= 4, "removed before its wait was over")

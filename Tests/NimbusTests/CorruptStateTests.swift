@@ -22,7 +22,7 @@ import Testing
         try await f.client { try $0.getTopologySummaryByName(name: name) }.id
     }
 
-    func monitor(_ f: NimbusFixture) async { await onOwnThread { f.nimbus.monitor() } }
+    func monitor(_ f: NimbusFixture) async { await f.nimbus.monitor() }
 
     func errors(_ f: NimbusFixture, _ id: String) async throws -> [String] {
         try await f.client { try $0.getTopologyInfo(id: id) }.errors.values.flatMap { $0.map(\.error) }

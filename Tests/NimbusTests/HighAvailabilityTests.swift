@@ -42,20 +42,20 @@ import Testing
         let id = try await first.client { try $0.getTopologySummaryByName(name: "ha") }.id
         #expect(!second.nimbus.code.has(id))
         await first.die()
-        await onOwnThread { second.nimbus.monitor() }
+        await second.nimbus.monitor()
         #expect(try await nodes(second.state, id) == ["s1": [6700, 6701], "s2": [6710, 6711]])
         #expect(try await second.client { try $0.getUserTopology(id: id) } == NimbusFixture.wordCount())
         let conf = try JSON.decodeObject(try await second.client { try $0.getTopologyConf(id: id) })
         #expect(conf["topology.workers"] == 4)
         // No nimbus holds the archive now: its replication count says so.
         #expect(try await second.client { try $0.getTopologyInfo(id: id) }.replicationCount == 0)
-        #expect(second.nimbus.troubles.withLock { $0[id + "/files"] }?.contains("no other nimbus holds its archive") == true)
+        #expect(await second.nimbus.troubles[id + "/files"]?.contains("no other nimbus holds its archive") == true)
 
         // s2 dies; every slot left is taken by this topology: its executors join the live ones.
         try await second.state.storage.delete(second.state.supervisorsPath + "/s2", version: nil)
-        await onOwnThread { second.nimbus.monitor() }
+        await second.nimbus.monitor()
         try await Task.sleep(for: .milliseconds(1200))  // checks an absence: s2 did not register again in its period
-        await onOwnThread { second.nimbus.monitor() }
+        await second.nimbus.monitor()
         #expect(try await nodes(second.state, id) == ["s1": [6700, 6701]])
         let summary = try await second.client { try $0.getTopologySummary(id: id) }
         #expect(summary.schedStatus == "Running with fewer workers than requested: 2 of 4 (not enough free slots)")
@@ -73,7 +73,7 @@ import Testing
 
         // s2 comes back: the topology spreads out to the four workers it asked for.
         try await addSupervisor(second.state, "s2", ports: [6710, 6711])
-        await onOwnThread { second.nimbus.monitor() }
+        await second.nimbus.monitor()
         #expect(try await nodes(second.state, id) == ["s1": [6700, 6701], "s2": [6710, 6711]])
     }
 
@@ -86,15 +86,15 @@ import Testing
         // The broken one's structure record is garbage, this nimbus has not read it yet, and it has no copy of the
         // topology's files to read instead (a nimbus that has rewrites the record).
         try await f.state.storage.put(f.state.stormCodePath + "/" + broken, data: [0xFF, 0x00, 0x13])
-        f.nimbus.plans.withLock { $0.removeAll() }
+        await f.nimbus.forgetPlans()
         f.nimbus.code.remove(broken)
         try await addSupervisor(f.state, "s1", ports: [6700, 6701])
-        for _ in 0..<3 { await onOwnThread { f.nimbus.monitor() } }
+        for _ in 0..<3 { await f.nimbus.monitor() }
         #expect(try await nodes(f.state, fine) == ["s1": [6700]])
         #expect(try await f.state.assignment(broken) == nil)
-        let trouble = try #require(f.nimbus.troubles.withLock { $0[broken] })
+        let trouble = try #require(await f.nimbus.troubles[broken])
         #expect(trouble.contains("cannot schedule topology \(broken)") && trouble.contains("stormcode/\(broken)"))
-        #expect(f.nimbus.troubles.withLock { $0[fine] } == nil)
+        #expect(await f.nimbus.troubles[fine] == nil)
         // Queries about the others still answer.
         #expect(try await f.client { try $0.getClusterInfo() }.topologies.count == 2)
     }
@@ -108,24 +108,24 @@ import Testing
         try await leader.submit("impatient", conf: #"{"topology.min.replication.count": 3, "topology.max.replication.wait.time.sec": 5}"#)
         let impatientSubmitted = Date()
         let replicated = try await leader.client { try $0.getTopologySummaryByName(name: "replicated") }
-        await onOwnThread { leader.nimbus.monitor() }
+        await leader.nimbus.monitor()
         #expect(try await leader.state.assignment(replicated.id) == nil)
         let waiting = try await leader.client { try $0.getTopologySummary(id: replicated.id) }
         #expect(waiting.schedStatus == "Waiting for code replication: 1 of 2 nimbuses hold the files (topology.min.replication.count)")
         #expect(waiting.replicationCount == 1)
         // A second nimbus joins and copies the files from the first: now two hold them, and the leader assigns.
         let follower = try await NimbusFixture(store: store)
-        await onOwnThread { follower.nimbus.monitor() }
+        await follower.nimbus.monitor()
         #expect(follower.nimbus.code.has(replicated.id))
         #expect(try await follower.client { try $0.getTopologyInfo(id: replicated.id) }.replicationCount == 2)
-        await onOwnThread { leader.nimbus.monitor() }
+        await leader.nimbus.monitor()
         #expect(try await nodes(leader.state, replicated.id).isEmpty == false)
         // Three will never hold "impatient": it is assigned once its maximum wait has passed.
         let impatient = try await leader.client { try $0.getTopologySummaryByName(name: "impatient") }.id
         #expect(try await leader.state.assignment(impatient) == nil)
         // Lets the maximum wait pass (nimbus judges by its whole-second clock).
         try await Task.sleep(for: .seconds(max(0, 6.1 - Date().timeIntervalSince(impatientSubmitted))))
-        await onOwnThread { leader.nimbus.monitor() }
+        await leader.nimbus.monitor()
         #expect(try await nodes(leader.state, impatient).isEmpty == false)
     }
 
@@ -153,4 +153,9 @@ import Testing
         }
         #expect(try await f.storedState().isEmpty)
     }
+}
+
+extension Nimbus {
+    /// Forgets every cached plan, so the next round reads each topology's records again.
+    func forgetPlans() { plans.removeAll() }
 }

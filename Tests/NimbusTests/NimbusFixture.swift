@@ -49,8 +49,8 @@ final class NimbusFixture: Sendable {
         }
     }
 
-    /// Runs blocking client calls on a thread of their own: nimbus' handlers wait on Swift tasks, so the test must
-    /// not hold a thread of the cooperative pool while they do.
+    /// Runs blocking client calls on a thread of their own: nimbus answers them as Swift tasks, so the test must
+    /// not hold a thread of the cooperative pool while it waits.
     func client<T: Sendable>(_ body: @escaping @Sendable (NimbusClient) throws -> T) async throws -> T {
         let port = server.port
         return try await onOwnThread {

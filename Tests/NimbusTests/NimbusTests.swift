@@ -101,7 +101,8 @@ import Testing
         }
         #expect(try await f.client { try $0.getTopologySummaryByName(name: "r") }.status == "INACTIVE")
         try await f.client {
-            try $0.rebalance(name: "r", options: RebalanceOptions(waitSecs: 1, numWorkers: 3, numExecutors: ["split": 2]))
+            // A wait of 3 s: the second call below must land inside it, with every other test running beside this one.
+            try $0.rebalance(name: "r", options: RebalanceOptions(waitSecs: 3, numWorkers: 3, numExecutors: ["split": 2]))
         }
         #expect(try await f.client { try $0.getTopologySummaryByName(name: "r") }.status == "REBALANCING")
         await #expect(throws: InvalidTopologyException(msg: "topology 'r' is already rebalancing")) {
@@ -222,6 +223,29 @@ import Testing
         // The upload survived every refusal and still serves a valid submit.
         try await f.submit("fine", location: location)
         #expect(try await f.storedState().count == before.count + 2)
+    }
+
+    /// Submits run one at a time, so of several with one name sent at once, one is accepted and the others are
+    /// told the name is taken.
+    @Test func submitsOfOneNameAtOnceAcceptOne() async throws {
+        let f = try await NimbusFixture()
+        let location = try await f.upload()
+        let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    do {
+                        try await f.submit("twin", location: location)
+                        return true
+                    } catch is AlreadyAliveException {
+                        return false
+                    }
+                }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(accepted == 1)
+        #expect(try await f.state.activeStorms().count == 1)
+        #expect(try await f.storedState().filter { $0.hasPrefix("dir:") }.count == 1)
     }
 
     @Test func uploadLocationsMustBeIssuedAndFinished() async throws {
@@ -369,7 +393,7 @@ import Testing
         // As if nimbus died after removing the topology from the cluster state but before deleting its files.
         try await f.state.removeStorm(forgotten)
         let kept = try await f.client { try $0.getTopologySummaryByName(name: "kept") }.id
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         #expect(f.nimbus.code.storedIds() == [kept])
     }
 }
@@ -395,14 +419,14 @@ import Testing
         try await addSupervisor(f, "b", ports: [6710, 6711])
         try await f.submit("beating", conf: #"{"topology.workers": 2}"#)
         let id = try await f.client { try $0.getTopologySummaryByName(name: "beating") }.id
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         #expect(try await slots(f, id) == ["a": [6700], "b": [6710]])
         let before = try #require(try await f.state.assignment(id))
         // Slot a:6700 heartbeats; b:6710 never does, and its launch grace (0 s) is over.
         try await Task.sleep(for: .milliseconds(1100))  // lets the grace pass: nimbus judges by its clock, no event
         let beat = ClusterWorkerHeartbeat(stormId: id, executorStats: [:], timeSecs: Int64(Date().timeIntervalSince1970), uptimeSecs: 1)
         try await f.state.setWorkerHeartbeat(id, node: "a", port: 6700, beat)
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         let after = try #require(try await f.state.assignment(id))
         // b:6710's executors move to a free slot; a:6700's stay where they are.
         let moved = try await slots(f, id)
@@ -421,20 +445,20 @@ import Testing
         try await addSupervisor(f, "b", ports: [6710])
         try await f.submit("t", conf: #"{"topology.workers": 2}"#)
         let id = try await f.client { try $0.getTopologySummaryByName(name: "t") }.id
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         #expect(try await slots(f, id) == ["a": [6700], "b": [6710]])
         // b's node is gone for a moment, as while it re-registers: nothing moves.
         try await f.state.storage.delete(f.state.supervisorsPath + "/b", version: nil)
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         #expect(try await slots(f, id) == ["a": [6700], "b": [6710]])
         try await addSupervisor(f, "b", ports: [6710])
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         #expect(try await slots(f, id) == ["a": [6700], "b": [6710]])
         // Gone for longer than its heartbeat period: its executors join a's slot.
         try await f.state.storage.delete(f.state.supervisorsPath + "/b", version: nil)
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         try await Task.sleep(for: .milliseconds(1200))  // lets its heartbeat period pass, by nimbus' clock: no event
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         #expect(try await slots(f, id) == ["a": [6700]])
     }
 
@@ -444,13 +468,13 @@ import Testing
         try await addSupervisor(f, "silent", ports: [6710, 6711], age: 1)
         try await f.submit("t", conf: #"{"topology.workers": 4}"#)
         let id = try await f.client { try $0.getTopologySummaryByName(name: "t") }.id
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         // First sight: both get the full timeout to prove themselves.
         #expect(try await slots(f, id) == ["steady": [6700, 6701], "silent": [6710, 6711]])
         // "steady" keeps heartbeating, "silent" does not: after the timeout, by nimbus' clock, it is dead.
         try await Task.sleep(for: .milliseconds(1200))  // lets the timeout pass: nimbus judges by its clock, no event
         try await addSupervisor(f, "steady", ports: [6700, 6701], age: -1)
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         #expect(try await slots(f, id) == ["steady": [6700, 6701]])
         let summary = try await f.client { try $0.getTopologySummaryByName(name: "t") }
         #expect(summary.numWorkers == 2)
@@ -458,7 +482,7 @@ import Testing
         // "silent" heartbeats again: it gets work.
         try await addSupervisor(f, "silent", ports: [6710, 6711])
         try await addSupervisor(f, "steady", ports: [6700, 6701], age: -2)
-        await onOwnThread { f.nimbus.monitor() }
+        await f.nimbus.monitor()
         #expect(try await slots(f, id) == ["steady": [6700, 6701], "silent": [6710, 6711]])
     }
 

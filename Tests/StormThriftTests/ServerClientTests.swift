@@ -10,17 +10,19 @@ import Glibc
 
 /// A handler with a few methods, enough to exercise the server, the client and the dispatcher.
 struct ProbeHandler: NimbusHandler {
-    func getNimbusConf() throws -> String { #"{"nimbus.thrift.port":6627}"# }
-    func killTopology(name: String) throws { throw NotAliveException(msg: "topology '\(name)' is not alive") }
-    func submitTopology(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology) throws {
+    func getNimbusConf() async throws -> String { #"{"nimbus.thrift.port":6627}"# }
+    func killTopology(name: String) async throws { throw NotAliveException(msg: "topology '\(name)' is not alive") }
+    func submitTopology(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology) async throws {
         if topology.spouts.isEmpty { throw InvalidTopologyException(msg: "no spouts") }
     }
-    func uploadChunk(location: String, chunk: [UInt8]) throws {}
-    func getTopologyInfo(id: String) throws -> TopologyInfo {
+    func uploadChunk(location: String, chunk: [UInt8]) async throws {}
+    func getTopologyInfo(id: String) async throws -> TopologyInfo {
         struct Boom: Error {}
         throw Boom()
     }
-    func isTopologyNameAllowed(name: String) throws -> Bool { name == "ok" }
+    func isTopologyNameAllowed(name: String) async throws -> Bool { name == "ok" }
+    /// The connection the call came on, as the server's bridge passes it to the task.
+    func beginFileUpload() async throws -> String { ThriftConnection.current.map { "\($0)" } ?? "none" }
 }
 
 @Suite(.serialized) struct ServerClientTests {
@@ -49,6 +51,18 @@ struct ProbeHandler: NimbusHandler {
             #expect(throws: InvalidTopologyException(msg: "no spouts")) {
                 try client.submitTopology(name: "t", uploadedJarLocation: "", jsonConf: "{}", topology: empty)
             }
+        }
+    }
+
+    /// Each call runs as a task with the connection it came on as `ThriftConnection.current`.
+    @Test func aCallKnowsItsConnection() throws {
+        try withServer { port in
+            let one = try NimbusClient(host: "127.0.0.1", port: port)
+            let other = try NimbusClient(host: "127.0.0.1", port: port)
+            let first = try one.beginFileUpload()
+            #expect(first != "none")
+            #expect(try one.beginFileUpload() == first)
+            #expect(try other.beginFileUpload() != first)
         }
     }
 

@@ -4417,821 +4417,935 @@ public struct Nimbus_isRemoteBlobExists_result: ThriftStruct {
     }
 }
 
-/// What a Nimbus server implements. Every method has a default that answers a Thrift
-/// application error naming the method as unsupported, so a server implements what it serves.
+/// What a Nimbus server implements: each method is called once per request, as a task of its own
+/// (the server's one bridge from its threads to async code). Every method has a default that answers a
+/// Thrift application error naming the method as unsupported, so a server implements what it serves.
 public protocol NimbusHandler: Sendable {
-    func submitTopology(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology) throws
-    func submitTopologyWithOpts(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology, options: SubmitOptions) throws
-    func killTopology(name: String) throws
-    func killTopologyWithOpts(name: String, options: KillOptions) throws
-    func activate(name: String) throws
-    func deactivate(name: String) throws
-    func rebalance(name: String, options: RebalanceOptions) throws
-    func setLogConfig(name: String, config: LogConfig) throws
-    func getLogConfig(name: String) throws -> LogConfig
-    func debug(name: String, component: String, enable: Bool, samplingPercentage: Double) throws
-    func setWorkerProfiler(id: String, profileRequest: ProfileRequest) throws
-    func getComponentPendingProfileActions(id: String, componentId: String, action: ProfileAction) throws -> [ProfileRequest]
-    func uploadNewCredentials(name: String, creds: Credentials) throws
-    func beginCreateBlob(key: String, meta: SettableBlobMeta) throws -> String
-    func beginUpdateBlob(key: String) throws -> String
-    func uploadBlobChunk(session: String, chunk: [UInt8]) throws
-    func finishBlobUpload(session: String) throws
-    func cancelBlobUpload(session: String) throws
-    func getBlobMeta(key: String) throws -> ReadableBlobMeta
-    func setBlobMeta(key: String, meta: SettableBlobMeta) throws
-    func beginBlobDownload(key: String) throws -> BeginDownloadResult
-    func downloadBlobChunk(session: String) throws -> [UInt8]
-    func deleteBlob(key: String) throws
-    func listBlobs(session: String) throws -> ListBlobsResult
-    func getBlobReplication(key: String) throws -> Int32
-    func updateBlobReplication(key: String, replication: Int32) throws -> Int32
-    func createStateInZookeeper(key: String) throws
-    func beginFileUpload() throws -> String
-    func uploadChunk(location: String, chunk: [UInt8]) throws
-    func finishFileUpload(location: String) throws
-    func beginFileDownload(file: String) throws -> String
-    func downloadChunk(id: String) throws -> [UInt8]
-    func getNimbusConf() throws -> String
-    func getClusterInfo() throws -> ClusterSummary
-    func getTopologySummaries() throws -> [TopologySummary]
-    func getTopologySummaryByName(name: String) throws -> TopologySummary
-    func getTopologySummary(id: String) throws -> TopologySummary
-    func getLeader() throws -> NimbusSummary
-    func isTopologyNameAllowed(name: String) throws -> Bool
-    func getTopologyInfoByName(name: String) throws -> TopologyInfo
-    func getTopologyInfo(id: String) throws -> TopologyInfo
-    func getTopologyInfoByNameWithOpts(name: String, options: GetInfoOptions) throws -> TopologyInfo
-    func getTopologyInfoWithOpts(id: String, options: GetInfoOptions) throws -> TopologyInfo
-    func getTopologyPageInfo(id: String, window: String, isIncludeSys: Bool) throws -> TopologyPageInfo
-    func getSupervisorPageInfo(id: String, host: String, isIncludeSys: Bool) throws -> SupervisorPageInfo
-    func getComponentPageInfo(topologyId: String, componentId: String, window: String, isIncludeSys: Bool) throws -> ComponentPageInfo
-    func getTopologyConf(id: String) throws -> String
-    func getTopology(id: String) throws -> StormTopology
-    func getUserTopology(id: String) throws -> StormTopology
-    func getTopologyHistory(user: String) throws -> TopologyHistoryInfo
-    func getOwnerResourceSummaries(owner: String) throws -> [OwnerResourceSummary]
-    func getSupervisorAssignments(node: String) throws -> SupervisorAssignments
-    func sendSupervisorWorkerHeartbeats(heartbeats: SupervisorWorkerHeartbeats) throws
-    func sendSupervisorWorkerHeartbeat(heatbeat: SupervisorWorkerHeartbeat) throws
-    func processWorkerMetrics(metrics: WorkerMetrics) throws
-    func isRemoteBlobExists(blobKey: String) throws -> Bool
+    func submitTopology(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology) async throws
+    func submitTopologyWithOpts(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology, options: SubmitOptions) async throws
+    func killTopology(name: String) async throws
+    func killTopologyWithOpts(name: String, options: KillOptions) async throws
+    func activate(name: String) async throws
+    func deactivate(name: String) async throws
+    func rebalance(name: String, options: RebalanceOptions) async throws
+    func setLogConfig(name: String, config: LogConfig) async throws
+    func getLogConfig(name: String) async throws -> LogConfig
+    func debug(name: String, component: String, enable: Bool, samplingPercentage: Double) async throws
+    func setWorkerProfiler(id: String, profileRequest: ProfileRequest) async throws
+    func getComponentPendingProfileActions(id: String, componentId: String, action: ProfileAction) async throws -> [ProfileRequest]
+    func uploadNewCredentials(name: String, creds: Credentials) async throws
+    func beginCreateBlob(key: String, meta: SettableBlobMeta) async throws -> String
+    func beginUpdateBlob(key: String) async throws -> String
+    func uploadBlobChunk(session: String, chunk: [UInt8]) async throws
+    func finishBlobUpload(session: String) async throws
+    func cancelBlobUpload(session: String) async throws
+    func getBlobMeta(key: String) async throws -> ReadableBlobMeta
+    func setBlobMeta(key: String, meta: SettableBlobMeta) async throws
+    func beginBlobDownload(key: String) async throws -> BeginDownloadResult
+    func downloadBlobChunk(session: String) async throws -> [UInt8]
+    func deleteBlob(key: String) async throws
+    func listBlobs(session: String) async throws -> ListBlobsResult
+    func getBlobReplication(key: String) async throws -> Int32
+    func updateBlobReplication(key: String, replication: Int32) async throws -> Int32
+    func createStateInZookeeper(key: String) async throws
+    func beginFileUpload() async throws -> String
+    func uploadChunk(location: String, chunk: [UInt8]) async throws
+    func finishFileUpload(location: String) async throws
+    func beginFileDownload(file: String) async throws -> String
+    func downloadChunk(id: String) async throws -> [UInt8]
+    func getNimbusConf() async throws -> String
+    func getClusterInfo() async throws -> ClusterSummary
+    func getTopologySummaries() async throws -> [TopologySummary]
+    func getTopologySummaryByName(name: String) async throws -> TopologySummary
+    func getTopologySummary(id: String) async throws -> TopologySummary
+    func getLeader() async throws -> NimbusSummary
+    func isTopologyNameAllowed(name: String) async throws -> Bool
+    func getTopologyInfoByName(name: String) async throws -> TopologyInfo
+    func getTopologyInfo(id: String) async throws -> TopologyInfo
+    func getTopologyInfoByNameWithOpts(name: String, options: GetInfoOptions) async throws -> TopologyInfo
+    func getTopologyInfoWithOpts(id: String, options: GetInfoOptions) async throws -> TopologyInfo
+    func getTopologyPageInfo(id: String, window: String, isIncludeSys: Bool) async throws -> TopologyPageInfo
+    func getSupervisorPageInfo(id: String, host: String, isIncludeSys: Bool) async throws -> SupervisorPageInfo
+    func getComponentPageInfo(topologyId: String, componentId: String, window: String, isIncludeSys: Bool) async throws -> ComponentPageInfo
+    func getTopologyConf(id: String) async throws -> String
+    func getTopology(id: String) async throws -> StormTopology
+    func getUserTopology(id: String) async throws -> StormTopology
+    func getTopologyHistory(user: String) async throws -> TopologyHistoryInfo
+    func getOwnerResourceSummaries(owner: String) async throws -> [OwnerResourceSummary]
+    func getSupervisorAssignments(node: String) async throws -> SupervisorAssignments
+    func sendSupervisorWorkerHeartbeats(heartbeats: SupervisorWorkerHeartbeats) async throws
+    func sendSupervisorWorkerHeartbeat(heatbeat: SupervisorWorkerHeartbeat) async throws
+    func processWorkerMetrics(metrics: WorkerMetrics) async throws
+    func isRemoteBlobExists(blobKey: String) async throws -> Bool
 }
 
 extension NimbusHandler {
-    public func submitTopology(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology) throws {
+    public func submitTopology(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology) async throws {
         throw ThriftApplicationException.unsupported("submitTopology")
     }
-    public func submitTopologyWithOpts(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology, options: SubmitOptions) throws {
+    public func submitTopologyWithOpts(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology, options: SubmitOptions) async throws {
         throw ThriftApplicationException.unsupported("submitTopologyWithOpts")
     }
-    public func killTopology(name: String) throws {
+    public func killTopology(name: String) async throws {
         throw ThriftApplicationException.unsupported("killTopology")
     }
-    public func killTopologyWithOpts(name: String, options: KillOptions) throws {
+    public func killTopologyWithOpts(name: String, options: KillOptions) async throws {
         throw ThriftApplicationException.unsupported("killTopologyWithOpts")
     }
-    public func activate(name: String) throws {
+    public func activate(name: String) async throws {
         throw ThriftApplicationException.unsupported("activate")
     }
-    public func deactivate(name: String) throws {
+    public func deactivate(name: String) async throws {
         throw ThriftApplicationException.unsupported("deactivate")
     }
-    public func rebalance(name: String, options: RebalanceOptions) throws {
+    public func rebalance(name: String, options: RebalanceOptions) async throws {
         throw ThriftApplicationException.unsupported("rebalance")
     }
-    public func setLogConfig(name: String, config: LogConfig) throws {
+    public func setLogConfig(name: String, config: LogConfig) async throws {
         throw ThriftApplicationException.unsupported("setLogConfig")
     }
-    public func getLogConfig(name: String) throws -> LogConfig {
+    public func getLogConfig(name: String) async throws -> LogConfig {
         throw ThriftApplicationException.unsupported("getLogConfig")
     }
-    public func debug(name: String, component: String, enable: Bool, samplingPercentage: Double) throws {
+    public func debug(name: String, component: String, enable: Bool, samplingPercentage: Double) async throws {
         throw ThriftApplicationException.unsupported("debug")
     }
-    public func setWorkerProfiler(id: String, profileRequest: ProfileRequest) throws {
+    public func setWorkerProfiler(id: String, profileRequest: ProfileRequest) async throws {
         throw ThriftApplicationException.unsupported("setWorkerProfiler")
     }
-    public func getComponentPendingProfileActions(id: String, componentId: String, action: ProfileAction) throws -> [ProfileRequest] {
+    public func getComponentPendingProfileActions(id: String, componentId: String, action: ProfileAction) async throws -> [ProfileRequest] {
         throw ThriftApplicationException.unsupported("getComponentPendingProfileActions")
     }
-    public func uploadNewCredentials(name: String, creds: Credentials) throws {
+    public func uploadNewCredentials(name: String, creds: Credentials) async throws {
         throw ThriftApplicationException.unsupported("uploadNewCredentials")
     }
-    public func beginCreateBlob(key: String, meta: SettableBlobMeta) throws -> String {
+    public func beginCreateBlob(key: String, meta: SettableBlobMeta) async throws -> String {
         throw ThriftApplicationException.unsupported("beginCreateBlob")
     }
-    public func beginUpdateBlob(key: String) throws -> String {
+    public func beginUpdateBlob(key: String) async throws -> String {
         throw ThriftApplicationException.unsupported("beginUpdateBlob")
     }
-    public func uploadBlobChunk(session: String, chunk: [UInt8]) throws {
+    public func uploadBlobChunk(session: String, chunk: [UInt8]) async throws {
         throw ThriftApplicationException.unsupported("uploadBlobChunk")
     }
-    public func finishBlobUpload(session: String) throws {
+    public func finishBlobUpload(session: String) async throws {
         throw ThriftApplicationException.unsupported("finishBlobUpload")
     }
-    public func cancelBlobUpload(session: String) throws {
+    public func cancelBlobUpload(session: String) async throws {
         throw ThriftApplicationException.unsupported("cancelBlobUpload")
     }
-    public func getBlobMeta(key: String) throws -> ReadableBlobMeta {
+    public func getBlobMeta(key: String) async throws -> ReadableBlobMeta {
         throw ThriftApplicationException.unsupported("getBlobMeta")
     }
-    public func setBlobMeta(key: String, meta: SettableBlobMeta) throws {
+    public func setBlobMeta(key: String, meta: SettableBlobMeta) async throws {
         throw ThriftApplicationException.unsupported("setBlobMeta")
     }
-    public func beginBlobDownload(key: String) throws -> BeginDownloadResult {
+    public func beginBlobDownload(key: String) async throws -> BeginDownloadResult {
         throw ThriftApplicationException.unsupported("beginBlobDownload")
     }
-    public func downloadBlobChunk(session: String) throws -> [UInt8] {
+    public func downloadBlobChunk(session: String) async throws -> [UInt8] {
         throw ThriftApplicationException.unsupported("downloadBlobChunk")
     }
-    public func deleteBlob(key: String) throws {
+    public func deleteBlob(key: String) async throws {
         throw ThriftApplicationException.unsupported("deleteBlob")
     }
-    public func listBlobs(session: String) throws -> ListBlobsResult {
+    public func listBlobs(session: String) async throws -> ListBlobsResult {
         throw ThriftApplicationException.unsupported("listBlobs")
     }
-    public func getBlobReplication(key: String) throws -> Int32 {
+    public func getBlobReplication(key: String) async throws -> Int32 {
         throw ThriftApplicationException.unsupported("getBlobReplication")
     }
-    public func updateBlobReplication(key: String, replication: Int32) throws -> Int32 {
+    public func updateBlobReplication(key: String, replication: Int32) async throws -> Int32 {
         throw ThriftApplicationException.unsupported("updateBlobReplication")
     }
-    public func createStateInZookeeper(key: String) throws {
+    public func createStateInZookeeper(key: String) async throws {
         throw ThriftApplicationException.unsupported("createStateInZookeeper")
     }
-    public func beginFileUpload() throws -> String {
+    public func beginFileUpload() async throws -> String {
         throw ThriftApplicationException.unsupported("beginFileUpload")
     }
-    public func uploadChunk(location: String, chunk: [UInt8]) throws {
+    public func uploadChunk(location: String, chunk: [UInt8]) async throws {
         throw ThriftApplicationException.unsupported("uploadChunk")
     }
-    public func finishFileUpload(location: String) throws {
+    public func finishFileUpload(location: String) async throws {
         throw ThriftApplicationException.unsupported("finishFileUpload")
     }
-    public func beginFileDownload(file: String) throws -> String {
+    public func beginFileDownload(file: String) async throws -> String {
         throw ThriftApplicationException.unsupported("beginFileDownload")
     }
-    public func downloadChunk(id: String) throws -> [UInt8] {
+    public func downloadChunk(id: String) async throws -> [UInt8] {
         throw ThriftApplicationException.unsupported("downloadChunk")
     }
-    public func getNimbusConf() throws -> String {
+    public func getNimbusConf() async throws -> String {
         throw ThriftApplicationException.unsupported("getNimbusConf")
     }
-    public func getClusterInfo() throws -> ClusterSummary {
+    public func getClusterInfo() async throws -> ClusterSummary {
         throw ThriftApplicationException.unsupported("getClusterInfo")
     }
-    public func getTopologySummaries() throws -> [TopologySummary] {
+    public func getTopologySummaries() async throws -> [TopologySummary] {
         throw ThriftApplicationException.unsupported("getTopologySummaries")
     }
-    public func getTopologySummaryByName(name: String) throws -> TopologySummary {
+    public func getTopologySummaryByName(name: String) async throws -> TopologySummary {
         throw ThriftApplicationException.unsupported("getTopologySummaryByName")
     }
-    public func getTopologySummary(id: String) throws -> TopologySummary {
+    public func getTopologySummary(id: String) async throws -> TopologySummary {
         throw ThriftApplicationException.unsupported("getTopologySummary")
     }
-    public func getLeader() throws -> NimbusSummary {
+    public func getLeader() async throws -> NimbusSummary {
         throw ThriftApplicationException.unsupported("getLeader")
     }
-    public func isTopologyNameAllowed(name: String) throws -> Bool {
+    public func isTopologyNameAllowed(name: String) async throws -> Bool {
         throw ThriftApplicationException.unsupported("isTopologyNameAllowed")
     }
-    public func getTopologyInfoByName(name: String) throws -> TopologyInfo {
+    public func getTopologyInfoByName(name: String) async throws -> TopologyInfo {
         throw ThriftApplicationException.unsupported("getTopologyInfoByName")
     }
-    public func getTopologyInfo(id: String) throws -> TopologyInfo {
+    public func getTopologyInfo(id: String) async throws -> TopologyInfo {
         throw ThriftApplicationException.unsupported("getTopologyInfo")
     }
-    public func getTopologyInfoByNameWithOpts(name: String, options: GetInfoOptions) throws -> TopologyInfo {
+    public func getTopologyInfoByNameWithOpts(name: String, options: GetInfoOptions) async throws -> TopologyInfo {
         throw ThriftApplicationException.unsupported("getTopologyInfoByNameWithOpts")
     }
-    public func getTopologyInfoWithOpts(id: String, options: GetInfoOptions) throws -> TopologyInfo {
+    public func getTopologyInfoWithOpts(id: String, options: GetInfoOptions) async throws -> TopologyInfo {
         throw ThriftApplicationException.unsupported("getTopologyInfoWithOpts")
     }
-    public func getTopologyPageInfo(id: String, window: String, isIncludeSys: Bool) throws -> TopologyPageInfo {
+    public func getTopologyPageInfo(id: String, window: String, isIncludeSys: Bool) async throws -> TopologyPageInfo {
         throw ThriftApplicationException.unsupported("getTopologyPageInfo")
     }
-    public func getSupervisorPageInfo(id: String, host: String, isIncludeSys: Bool) throws -> SupervisorPageInfo {
+    public func getSupervisorPageInfo(id: String, host: String, isIncludeSys: Bool) async throws -> SupervisorPageInfo {
         throw ThriftApplicationException.unsupported("getSupervisorPageInfo")
     }
-    public func getComponentPageInfo(topologyId: String, componentId: String, window: String, isIncludeSys: Bool) throws -> ComponentPageInfo {
+    public func getComponentPageInfo(topologyId: String, componentId: String, window: String, isIncludeSys: Bool) async throws -> ComponentPageInfo {
         throw ThriftApplicationException.unsupported("getComponentPageInfo")
     }
-    public func getTopologyConf(id: String) throws -> String {
+    public func getTopologyConf(id: String) async throws -> String {
         throw ThriftApplicationException.unsupported("getTopologyConf")
     }
-    public func getTopology(id: String) throws -> StormTopology {
+    public func getTopology(id: String) async throws -> StormTopology {
         throw ThriftApplicationException.unsupported("getTopology")
     }
-    public func getUserTopology(id: String) throws -> StormTopology {
+    public func getUserTopology(id: String) async throws -> StormTopology {
         throw ThriftApplicationException.unsupported("getUserTopology")
     }
-    public func getTopologyHistory(user: String) throws -> TopologyHistoryInfo {
+    public func getTopologyHistory(user: String) async throws -> TopologyHistoryInfo {
         throw ThriftApplicationException.unsupported("getTopologyHistory")
     }
-    public func getOwnerResourceSummaries(owner: String) throws -> [OwnerResourceSummary] {
+    public func getOwnerResourceSummaries(owner: String) async throws -> [OwnerResourceSummary] {
         throw ThriftApplicationException.unsupported("getOwnerResourceSummaries")
     }
-    public func getSupervisorAssignments(node: String) throws -> SupervisorAssignments {
+    public func getSupervisorAssignments(node: String) async throws -> SupervisorAssignments {
         throw ThriftApplicationException.unsupported("getSupervisorAssignments")
     }
-    public func sendSupervisorWorkerHeartbeats(heartbeats: SupervisorWorkerHeartbeats) throws {
+    public func sendSupervisorWorkerHeartbeats(heartbeats: SupervisorWorkerHeartbeats) async throws {
         throw ThriftApplicationException.unsupported("sendSupervisorWorkerHeartbeats")
     }
-    public func sendSupervisorWorkerHeartbeat(heatbeat: SupervisorWorkerHeartbeat) throws {
+    public func sendSupervisorWorkerHeartbeat(heatbeat: SupervisorWorkerHeartbeat) async throws {
         throw ThriftApplicationException.unsupported("sendSupervisorWorkerHeartbeat")
     }
-    public func processWorkerMetrics(metrics: WorkerMetrics) throws {
+    public func processWorkerMetrics(metrics: WorkerMetrics) async throws {
         throw ThriftApplicationException.unsupported("processWorkerMetrics")
     }
-    public func isRemoteBlobExists(blobKey: String) throws -> Bool {
+    public func isRemoteBlobExists(blobKey: String) async throws -> Bool {
         throw ThriftApplicationException.unsupported("isRemoteBlobExists")
     }
 }
 
-/// Decodes one call, runs it on a NimbusHandler and encodes the reply.
+/// Decodes one call's arguments and returns the call, which runs it on a NimbusHandler and encodes the
+/// reply. Decoding happens on the caller's thread; only the decoded arguments go into the call.
 public enum NimbusDispatcher {
     public static let methodNames: Set<String> = ["submitTopology", "submitTopologyWithOpts", "killTopology", "killTopologyWithOpts", "activate", "deactivate", "rebalance", "setLogConfig", "getLogConfig", "debug", "setWorkerProfiler", "getComponentPendingProfileActions", "uploadNewCredentials", "beginCreateBlob", "beginUpdateBlob", "uploadBlobChunk", "finishBlobUpload", "cancelBlobUpload", "getBlobMeta", "setBlobMeta", "beginBlobDownload", "downloadBlobChunk", "deleteBlob", "listBlobs", "getBlobReplication", "updateBlobReplication", "createStateInZookeeper", "beginFileUpload", "uploadChunk", "finishFileUpload", "beginFileDownload", "downloadChunk", "getNimbusConf", "getClusterInfo", "getTopologySummaries", "getTopologySummaryByName", "getTopologySummary", "getLeader", "isTopologyNameAllowed", "getTopologyInfoByName", "getTopologyInfo", "getTopologyInfoByNameWithOpts", "getTopologyInfoWithOpts", "getTopologyPageInfo", "getSupervisorPageInfo", "getComponentPageInfo", "getTopologyConf", "getTopology", "getUserTopology", "getTopologyHistory", "getOwnerResourceSummaries", "getSupervisorAssignments", "sendSupervisorWorkerHeartbeats", "sendSupervisorWorkerHeartbeat", "processWorkerMetrics", "isRemoteBlobExists"]
 
-    /// Reads the arguments of `method` from `input` and returns the reply to write.
-    public static func dispatch(_ method: String, input p: ThriftProtocol, handler: some NimbusHandler) throws -> ThriftReply? {
+    /// Reads the arguments of `method` from `input` and returns the call to run, or nil when the method is unknown.
+    public static func dispatch(_ method: String, input p: ThriftProtocol, handler: some NimbusHandler) throws -> ThriftCall? {
         switch method {
         case "submitTopology":
             let args = try Nimbus_submitTopology_args(from: p)
             guard let topology = args.topology else { throw ThriftDecodingError.missingField("submitTopology", "topology") }
-            var result = Nimbus_submitTopology_result()
-            do {
-                try handler.submitTopology(name: args.name ?? "", uploadedJarLocation: args.uploadedJarLocation ?? "", jsonConf: args.jsonConf ?? "", topology: topology)
-            } catch let error as AlreadyAliveException {
-                result.e = error
-            } catch let error as InvalidTopologyException {
-                result.ite = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_submitTopology_result()
+                do {
+                    try await handler.submitTopology(name: args.name ?? "", uploadedJarLocation: args.uploadedJarLocation ?? "", jsonConf: args.jsonConf ?? "", topology: topology)
+                } catch let error as AlreadyAliveException {
+                    result.e = error
+                } catch let error as InvalidTopologyException {
+                    result.ite = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "submitTopologyWithOpts":
             let args = try Nimbus_submitTopologyWithOpts_args(from: p)
             guard let topology = args.topology else { throw ThriftDecodingError.missingField("submitTopologyWithOpts", "topology") }
             guard let options = args.options else { throw ThriftDecodingError.missingField("submitTopologyWithOpts", "options") }
-            var result = Nimbus_submitTopologyWithOpts_result()
-            do {
-                try handler.submitTopologyWithOpts(name: args.name ?? "", uploadedJarLocation: args.uploadedJarLocation ?? "", jsonConf: args.jsonConf ?? "", topology: topology, options: options)
-            } catch let error as AlreadyAliveException {
-                result.e = error
-            } catch let error as InvalidTopologyException {
-                result.ite = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_submitTopologyWithOpts_result()
+                do {
+                    try await handler.submitTopologyWithOpts(name: args.name ?? "", uploadedJarLocation: args.uploadedJarLocation ?? "", jsonConf: args.jsonConf ?? "", topology: topology, options: options)
+                } catch let error as AlreadyAliveException {
+                    result.e = error
+                } catch let error as InvalidTopologyException {
+                    result.ite = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "killTopology":
             let args = try Nimbus_killTopology_args(from: p)
-            var result = Nimbus_killTopology_result()
-            do {
-                try handler.killTopology(name: args.name ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_killTopology_result()
+                do {
+                    try await handler.killTopology(name: args.name ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "killTopologyWithOpts":
             let args = try Nimbus_killTopologyWithOpts_args(from: p)
             guard let options = args.options else { throw ThriftDecodingError.missingField("killTopologyWithOpts", "options") }
-            var result = Nimbus_killTopologyWithOpts_result()
-            do {
-                try handler.killTopologyWithOpts(name: args.name ?? "", options: options)
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_killTopologyWithOpts_result()
+                do {
+                    try await handler.killTopologyWithOpts(name: args.name ?? "", options: options)
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "activate":
             let args = try Nimbus_activate_args(from: p)
-            var result = Nimbus_activate_result()
-            do {
-                try handler.activate(name: args.name ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_activate_result()
+                do {
+                    try await handler.activate(name: args.name ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "deactivate":
             let args = try Nimbus_deactivate_args(from: p)
-            var result = Nimbus_deactivate_result()
-            do {
-                try handler.deactivate(name: args.name ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_deactivate_result()
+                do {
+                    try await handler.deactivate(name: args.name ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "rebalance":
             let args = try Nimbus_rebalance_args(from: p)
             guard let options = args.options else { throw ThriftDecodingError.missingField("rebalance", "options") }
-            var result = Nimbus_rebalance_result()
-            do {
-                try handler.rebalance(name: args.name ?? "", options: options)
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as InvalidTopologyException {
-                result.ite = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_rebalance_result()
+                do {
+                    try await handler.rebalance(name: args.name ?? "", options: options)
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as InvalidTopologyException {
+                    result.ite = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "setLogConfig":
             let args = try Nimbus_setLogConfig_args(from: p)
             guard let config = args.config else { throw ThriftDecodingError.missingField("setLogConfig", "config") }
-            let result = Nimbus_setLogConfig_result()
-            do {
-                try handler.setLogConfig(name: args.name ?? "", config: config)
+            return {
+                let result = Nimbus_setLogConfig_result()
+                do {
+                    try await handler.setLogConfig(name: args.name ?? "", config: config)
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getLogConfig":
             let args = try Nimbus_getLogConfig_args(from: p)
-            var result = Nimbus_getLogConfig_result()
-            do {
-                result.success = try handler.getLogConfig(name: args.name ?? "")
+            return {
+                var result = Nimbus_getLogConfig_result()
+                do {
+                    result.success = try await handler.getLogConfig(name: args.name ?? "")
+                }
+                return .result(result)
             }
-            return .result(result)
         case "debug":
             let args = try Nimbus_debug_args(from: p)
-            var result = Nimbus_debug_result()
-            do {
-                try handler.debug(name: args.name ?? "", component: args.component ?? "", enable: args.enable ?? false, samplingPercentage: args.samplingPercentage ?? 0)
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_debug_result()
+                do {
+                    try await handler.debug(name: args.name ?? "", component: args.component ?? "", enable: args.enable ?? false, samplingPercentage: args.samplingPercentage ?? 0)
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "setWorkerProfiler":
             let args = try Nimbus_setWorkerProfiler_args(from: p)
             guard let profileRequest = args.profileRequest else { throw ThriftDecodingError.missingField("setWorkerProfiler", "profileRequest") }
-            let result = Nimbus_setWorkerProfiler_result()
-            do {
-                try handler.setWorkerProfiler(id: args.id ?? "", profileRequest: profileRequest)
+            return {
+                let result = Nimbus_setWorkerProfiler_result()
+                do {
+                    try await handler.setWorkerProfiler(id: args.id ?? "", profileRequest: profileRequest)
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getComponentPendingProfileActions":
             let args = try Nimbus_getComponentPendingProfileActions_args(from: p)
             guard let action = args.action else { throw ThriftDecodingError.missingField("getComponentPendingProfileActions", "action") }
-            var result = Nimbus_getComponentPendingProfileActions_result()
-            do {
-                result.success = try handler.getComponentPendingProfileActions(id: args.id ?? "", componentId: args.componentId ?? "", action: action)
+            return {
+                var result = Nimbus_getComponentPendingProfileActions_result()
+                do {
+                    result.success = try await handler.getComponentPendingProfileActions(id: args.id ?? "", componentId: args.componentId ?? "", action: action)
+                }
+                return .result(result)
             }
-            return .result(result)
         case "uploadNewCredentials":
             let args = try Nimbus_uploadNewCredentials_args(from: p)
             guard let creds = args.creds else { throw ThriftDecodingError.missingField("uploadNewCredentials", "creds") }
-            var result = Nimbus_uploadNewCredentials_result()
-            do {
-                try handler.uploadNewCredentials(name: args.name ?? "", creds: creds)
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as InvalidTopologyException {
-                result.ite = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_uploadNewCredentials_result()
+                do {
+                    try await handler.uploadNewCredentials(name: args.name ?? "", creds: creds)
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as InvalidTopologyException {
+                    result.ite = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "beginCreateBlob":
             let args = try Nimbus_beginCreateBlob_args(from: p)
             guard let meta = args.meta else { throw ThriftDecodingError.missingField("beginCreateBlob", "meta") }
-            var result = Nimbus_beginCreateBlob_result()
-            do {
-                result.success = try handler.beginCreateBlob(key: args.key ?? "", meta: meta)
-            } catch let error as AuthorizationException {
-                result.aze = error
-            } catch let error as KeyAlreadyExistsException {
-                result.kae = error
+            return {
+                var result = Nimbus_beginCreateBlob_result()
+                do {
+                    result.success = try await handler.beginCreateBlob(key: args.key ?? "", meta: meta)
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                } catch let error as KeyAlreadyExistsException {
+                    result.kae = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "beginUpdateBlob":
             let args = try Nimbus_beginUpdateBlob_args(from: p)
-            var result = Nimbus_beginUpdateBlob_result()
-            do {
-                result.success = try handler.beginUpdateBlob(key: args.key ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
-            } catch let error as KeyNotFoundException {
-                result.knf = error
+            return {
+                var result = Nimbus_beginUpdateBlob_result()
+                do {
+                    result.success = try await handler.beginUpdateBlob(key: args.key ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                } catch let error as KeyNotFoundException {
+                    result.knf = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "uploadBlobChunk":
             let args = try Nimbus_uploadBlobChunk_args(from: p)
-            var result = Nimbus_uploadBlobChunk_result()
-            do {
-                try handler.uploadBlobChunk(session: args.session ?? "", chunk: args.chunk ?? [])
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_uploadBlobChunk_result()
+                do {
+                    try await handler.uploadBlobChunk(session: args.session ?? "", chunk: args.chunk ?? [])
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "finishBlobUpload":
             let args = try Nimbus_finishBlobUpload_args(from: p)
-            var result = Nimbus_finishBlobUpload_result()
-            do {
-                try handler.finishBlobUpload(session: args.session ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_finishBlobUpload_result()
+                do {
+                    try await handler.finishBlobUpload(session: args.session ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "cancelBlobUpload":
             let args = try Nimbus_cancelBlobUpload_args(from: p)
-            var result = Nimbus_cancelBlobUpload_result()
-            do {
-                try handler.cancelBlobUpload(session: args.session ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_cancelBlobUpload_result()
+                do {
+                    try await handler.cancelBlobUpload(session: args.session ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getBlobMeta":
             let args = try Nimbus_getBlobMeta_args(from: p)
-            var result = Nimbus_getBlobMeta_result()
-            do {
-                result.success = try handler.getBlobMeta(key: args.key ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
-            } catch let error as KeyNotFoundException {
-                result.knf = error
+            return {
+                var result = Nimbus_getBlobMeta_result()
+                do {
+                    result.success = try await handler.getBlobMeta(key: args.key ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                } catch let error as KeyNotFoundException {
+                    result.knf = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "setBlobMeta":
             let args = try Nimbus_setBlobMeta_args(from: p)
             guard let meta = args.meta else { throw ThriftDecodingError.missingField("setBlobMeta", "meta") }
-            var result = Nimbus_setBlobMeta_result()
-            do {
-                try handler.setBlobMeta(key: args.key ?? "", meta: meta)
-            } catch let error as AuthorizationException {
-                result.aze = error
-            } catch let error as KeyNotFoundException {
-                result.knf = error
+            return {
+                var result = Nimbus_setBlobMeta_result()
+                do {
+                    try await handler.setBlobMeta(key: args.key ?? "", meta: meta)
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                } catch let error as KeyNotFoundException {
+                    result.knf = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "beginBlobDownload":
             let args = try Nimbus_beginBlobDownload_args(from: p)
-            var result = Nimbus_beginBlobDownload_result()
-            do {
-                result.success = try handler.beginBlobDownload(key: args.key ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
-            } catch let error as KeyNotFoundException {
-                result.knf = error
+            return {
+                var result = Nimbus_beginBlobDownload_result()
+                do {
+                    result.success = try await handler.beginBlobDownload(key: args.key ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                } catch let error as KeyNotFoundException {
+                    result.knf = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "downloadBlobChunk":
             let args = try Nimbus_downloadBlobChunk_args(from: p)
-            var result = Nimbus_downloadBlobChunk_result()
-            do {
-                result.success = try handler.downloadBlobChunk(session: args.session ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_downloadBlobChunk_result()
+                do {
+                    result.success = try await handler.downloadBlobChunk(session: args.session ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "deleteBlob":
             let args = try Nimbus_deleteBlob_args(from: p)
-            var result = Nimbus_deleteBlob_result()
-            do {
-                try handler.deleteBlob(key: args.key ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
-            } catch let error as KeyNotFoundException {
-                result.knf = error
-            } catch let error as IllegalStateException {
-                result.ise = error
+            return {
+                var result = Nimbus_deleteBlob_result()
+                do {
+                    try await handler.deleteBlob(key: args.key ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                } catch let error as KeyNotFoundException {
+                    result.knf = error
+                } catch let error as IllegalStateException {
+                    result.ise = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "listBlobs":
             let args = try Nimbus_listBlobs_args(from: p)
-            var result = Nimbus_listBlobs_result()
-            do {
-                result.success = try handler.listBlobs(session: args.session ?? "")
+            return {
+                var result = Nimbus_listBlobs_result()
+                do {
+                    result.success = try await handler.listBlobs(session: args.session ?? "")
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getBlobReplication":
             let args = try Nimbus_getBlobReplication_args(from: p)
-            var result = Nimbus_getBlobReplication_result()
-            do {
-                result.success = try handler.getBlobReplication(key: args.key ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
-            } catch let error as KeyNotFoundException {
-                result.knf = error
+            return {
+                var result = Nimbus_getBlobReplication_result()
+                do {
+                    result.success = try await handler.getBlobReplication(key: args.key ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                } catch let error as KeyNotFoundException {
+                    result.knf = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "updateBlobReplication":
             let args = try Nimbus_updateBlobReplication_args(from: p)
-            var result = Nimbus_updateBlobReplication_result()
-            do {
-                result.success = try handler.updateBlobReplication(key: args.key ?? "", replication: args.replication ?? 0)
-            } catch let error as AuthorizationException {
-                result.aze = error
-            } catch let error as KeyNotFoundException {
-                result.knf = error
+            return {
+                var result = Nimbus_updateBlobReplication_result()
+                do {
+                    result.success = try await handler.updateBlobReplication(key: args.key ?? "", replication: args.replication ?? 0)
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                } catch let error as KeyNotFoundException {
+                    result.knf = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "createStateInZookeeper":
             let args = try Nimbus_createStateInZookeeper_args(from: p)
-            let result = Nimbus_createStateInZookeeper_result()
-            do {
-                try handler.createStateInZookeeper(key: args.key ?? "")
+            return {
+                let result = Nimbus_createStateInZookeeper_result()
+                do {
+                    try await handler.createStateInZookeeper(key: args.key ?? "")
+                }
+                return .result(result)
             }
-            return .result(result)
         case "beginFileUpload":
             _ = try Nimbus_beginFileUpload_args(from: p)
-            var result = Nimbus_beginFileUpload_result()
-            do {
-                result.success = try handler.beginFileUpload()
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_beginFileUpload_result()
+                do {
+                    result.success = try await handler.beginFileUpload()
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "uploadChunk":
             let args = try Nimbus_uploadChunk_args(from: p)
-            var result = Nimbus_uploadChunk_result()
-            do {
-                try handler.uploadChunk(location: args.location ?? "", chunk: args.chunk ?? [])
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_uploadChunk_result()
+                do {
+                    try await handler.uploadChunk(location: args.location ?? "", chunk: args.chunk ?? [])
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "finishFileUpload":
             let args = try Nimbus_finishFileUpload_args(from: p)
-            var result = Nimbus_finishFileUpload_result()
-            do {
-                try handler.finishFileUpload(location: args.location ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_finishFileUpload_result()
+                do {
+                    try await handler.finishFileUpload(location: args.location ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "beginFileDownload":
             let args = try Nimbus_beginFileDownload_args(from: p)
-            var result = Nimbus_beginFileDownload_result()
-            do {
-                result.success = try handler.beginFileDownload(file: args.file ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_beginFileDownload_result()
+                do {
+                    result.success = try await handler.beginFileDownload(file: args.file ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "downloadChunk":
             let args = try Nimbus_downloadChunk_args(from: p)
-            var result = Nimbus_downloadChunk_result()
-            do {
-                result.success = try handler.downloadChunk(id: args.id ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_downloadChunk_result()
+                do {
+                    result.success = try await handler.downloadChunk(id: args.id ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getNimbusConf":
             _ = try Nimbus_getNimbusConf_args(from: p)
-            var result = Nimbus_getNimbusConf_result()
-            do {
-                result.success = try handler.getNimbusConf()
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getNimbusConf_result()
+                do {
+                    result.success = try await handler.getNimbusConf()
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getClusterInfo":
             _ = try Nimbus_getClusterInfo_args(from: p)
-            var result = Nimbus_getClusterInfo_result()
-            do {
-                result.success = try handler.getClusterInfo()
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getClusterInfo_result()
+                do {
+                    result.success = try await handler.getClusterInfo()
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologySummaries":
             _ = try Nimbus_getTopologySummaries_args(from: p)
-            var result = Nimbus_getTopologySummaries_result()
-            do {
-                result.success = try handler.getTopologySummaries()
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologySummaries_result()
+                do {
+                    result.success = try await handler.getTopologySummaries()
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologySummaryByName":
             let args = try Nimbus_getTopologySummaryByName_args(from: p)
-            var result = Nimbus_getTopologySummaryByName_result()
-            do {
-                result.success = try handler.getTopologySummaryByName(name: args.name ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologySummaryByName_result()
+                do {
+                    result.success = try await handler.getTopologySummaryByName(name: args.name ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologySummary":
             let args = try Nimbus_getTopologySummary_args(from: p)
-            var result = Nimbus_getTopologySummary_result()
-            do {
-                result.success = try handler.getTopologySummary(id: args.id ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologySummary_result()
+                do {
+                    result.success = try await handler.getTopologySummary(id: args.id ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getLeader":
             _ = try Nimbus_getLeader_args(from: p)
-            var result = Nimbus_getLeader_result()
-            do {
-                result.success = try handler.getLeader()
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getLeader_result()
+                do {
+                    result.success = try await handler.getLeader()
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "isTopologyNameAllowed":
             let args = try Nimbus_isTopologyNameAllowed_args(from: p)
-            var result = Nimbus_isTopologyNameAllowed_result()
-            do {
-                result.success = try handler.isTopologyNameAllowed(name: args.name ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_isTopologyNameAllowed_result()
+                do {
+                    result.success = try await handler.isTopologyNameAllowed(name: args.name ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologyInfoByName":
             let args = try Nimbus_getTopologyInfoByName_args(from: p)
-            var result = Nimbus_getTopologyInfoByName_result()
-            do {
-                result.success = try handler.getTopologyInfoByName(name: args.name ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologyInfoByName_result()
+                do {
+                    result.success = try await handler.getTopologyInfoByName(name: args.name ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologyInfo":
             let args = try Nimbus_getTopologyInfo_args(from: p)
-            var result = Nimbus_getTopologyInfo_result()
-            do {
-                result.success = try handler.getTopologyInfo(id: args.id ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologyInfo_result()
+                do {
+                    result.success = try await handler.getTopologyInfo(id: args.id ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologyInfoByNameWithOpts":
             let args = try Nimbus_getTopologyInfoByNameWithOpts_args(from: p)
             guard let options = args.options else { throw ThriftDecodingError.missingField("getTopologyInfoByNameWithOpts", "options") }
-            var result = Nimbus_getTopologyInfoByNameWithOpts_result()
-            do {
-                result.success = try handler.getTopologyInfoByNameWithOpts(name: args.name ?? "", options: options)
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologyInfoByNameWithOpts_result()
+                do {
+                    result.success = try await handler.getTopologyInfoByNameWithOpts(name: args.name ?? "", options: options)
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologyInfoWithOpts":
             let args = try Nimbus_getTopologyInfoWithOpts_args(from: p)
             guard let options = args.options else { throw ThriftDecodingError.missingField("getTopologyInfoWithOpts", "options") }
-            var result = Nimbus_getTopologyInfoWithOpts_result()
-            do {
-                result.success = try handler.getTopologyInfoWithOpts(id: args.id ?? "", options: options)
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologyInfoWithOpts_result()
+                do {
+                    result.success = try await handler.getTopologyInfoWithOpts(id: args.id ?? "", options: options)
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologyPageInfo":
             let args = try Nimbus_getTopologyPageInfo_args(from: p)
-            var result = Nimbus_getTopologyPageInfo_result()
-            do {
-                result.success = try handler.getTopologyPageInfo(id: args.id ?? "", window: args.window ?? "", isIncludeSys: args.isIncludeSys ?? false)
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologyPageInfo_result()
+                do {
+                    result.success = try await handler.getTopologyPageInfo(id: args.id ?? "", window: args.window ?? "", isIncludeSys: args.isIncludeSys ?? false)
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getSupervisorPageInfo":
             let args = try Nimbus_getSupervisorPageInfo_args(from: p)
-            var result = Nimbus_getSupervisorPageInfo_result()
-            do {
-                result.success = try handler.getSupervisorPageInfo(id: args.id ?? "", host: args.host ?? "", isIncludeSys: args.isIncludeSys ?? false)
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getSupervisorPageInfo_result()
+                do {
+                    result.success = try await handler.getSupervisorPageInfo(id: args.id ?? "", host: args.host ?? "", isIncludeSys: args.isIncludeSys ?? false)
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getComponentPageInfo":
             let args = try Nimbus_getComponentPageInfo_args(from: p)
-            var result = Nimbus_getComponentPageInfo_result()
-            do {
-                result.success = try handler.getComponentPageInfo(topologyId: args.topologyId ?? "", componentId: args.componentId ?? "", window: args.window ?? "", isIncludeSys: args.isIncludeSys ?? false)
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getComponentPageInfo_result()
+                do {
+                    result.success = try await handler.getComponentPageInfo(topologyId: args.topologyId ?? "", componentId: args.componentId ?? "", window: args.window ?? "", isIncludeSys: args.isIncludeSys ?? false)
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologyConf":
             let args = try Nimbus_getTopologyConf_args(from: p)
-            var result = Nimbus_getTopologyConf_result()
-            do {
-                result.success = try handler.getTopologyConf(id: args.id ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologyConf_result()
+                do {
+                    result.success = try await handler.getTopologyConf(id: args.id ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopology":
             let args = try Nimbus_getTopology_args(from: p)
-            var result = Nimbus_getTopology_result()
-            do {
-                result.success = try handler.getTopology(id: args.id ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopology_result()
+                do {
+                    result.success = try await handler.getTopology(id: args.id ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getUserTopology":
             let args = try Nimbus_getUserTopology_args(from: p)
-            var result = Nimbus_getUserTopology_result()
-            do {
-                result.success = try handler.getUserTopology(id: args.id ?? "")
-            } catch let error as NotAliveException {
-                result.e = error
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getUserTopology_result()
+                do {
+                    result.success = try await handler.getUserTopology(id: args.id ?? "")
+                } catch let error as NotAliveException {
+                    result.e = error
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getTopologyHistory":
             let args = try Nimbus_getTopologyHistory_args(from: p)
-            var result = Nimbus_getTopologyHistory_result()
-            do {
-                result.success = try handler.getTopologyHistory(user: args.user ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getTopologyHistory_result()
+                do {
+                    result.success = try await handler.getTopologyHistory(user: args.user ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getOwnerResourceSummaries":
             let args = try Nimbus_getOwnerResourceSummaries_args(from: p)
-            var result = Nimbus_getOwnerResourceSummaries_result()
-            do {
-                result.success = try handler.getOwnerResourceSummaries(owner: args.owner ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getOwnerResourceSummaries_result()
+                do {
+                    result.success = try await handler.getOwnerResourceSummaries(owner: args.owner ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "getSupervisorAssignments":
             let args = try Nimbus_getSupervisorAssignments_args(from: p)
-            var result = Nimbus_getSupervisorAssignments_result()
-            do {
-                result.success = try handler.getSupervisorAssignments(node: args.node ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_getSupervisorAssignments_result()
+                do {
+                    result.success = try await handler.getSupervisorAssignments(node: args.node ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "sendSupervisorWorkerHeartbeats":
             let args = try Nimbus_sendSupervisorWorkerHeartbeats_args(from: p)
             guard let heartbeats = args.heartbeats else { throw ThriftDecodingError.missingField("sendSupervisorWorkerHeartbeats", "heartbeats") }
-            var result = Nimbus_sendSupervisorWorkerHeartbeats_result()
-            do {
-                try handler.sendSupervisorWorkerHeartbeats(heartbeats: heartbeats)
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_sendSupervisorWorkerHeartbeats_result()
+                do {
+                    try await handler.sendSupervisorWorkerHeartbeats(heartbeats: heartbeats)
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "sendSupervisorWorkerHeartbeat":
             let args = try Nimbus_sendSupervisorWorkerHeartbeat_args(from: p)
             guard let heatbeat = args.heatbeat else { throw ThriftDecodingError.missingField("sendSupervisorWorkerHeartbeat", "heatbeat") }
-            var result = Nimbus_sendSupervisorWorkerHeartbeat_result()
-            do {
-                try handler.sendSupervisorWorkerHeartbeat(heatbeat: heatbeat)
-            } catch let error as AuthorizationException {
-                result.aze = error
-            } catch let error as NotAliveException {
-                result.e = error
+            return {
+                var result = Nimbus_sendSupervisorWorkerHeartbeat_result()
+                do {
+                    try await handler.sendSupervisorWorkerHeartbeat(heatbeat: heatbeat)
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                } catch let error as NotAliveException {
+                    result.e = error
+                }
+                return .result(result)
             }
-            return .result(result)
         case "processWorkerMetrics":
             let args = try Nimbus_processWorkerMetrics_args(from: p)
             guard let metrics = args.metrics else { throw ThriftDecodingError.missingField("processWorkerMetrics", "metrics") }
-            let result = Nimbus_processWorkerMetrics_result()
-            do {
-                try handler.processWorkerMetrics(metrics: metrics)
+            return {
+                let result = Nimbus_processWorkerMetrics_result()
+                do {
+                    try await handler.processWorkerMetrics(metrics: metrics)
+                }
+                return .result(result)
             }
-            return .result(result)
         case "isRemoteBlobExists":
             let args = try Nimbus_isRemoteBlobExists_args(from: p)
-            var result = Nimbus_isRemoteBlobExists_result()
-            do {
-                result.success = try handler.isRemoteBlobExists(blobKey: args.blobKey ?? "")
-            } catch let error as AuthorizationException {
-                result.aze = error
+            return {
+                var result = Nimbus_isRemoteBlobExists_result()
+                do {
+                    result.success = try await handler.isRemoteBlobExists(blobKey: args.blobKey ?? "")
+                } catch let error as AuthorizationException {
+                    result.aze = error
+                }
+                return .result(result)
             }
-            return .result(result)
         default:
             return nil
         }

@@ -58,6 +58,9 @@ public enum ThriftReply: Sendable {
     case result(any ThriftStruct)
 }
 
+/// One decoded call, ready to run on a handler: a dispatcher returns it once the arguments are read.
+public typealias ThriftCall = @Sendable () async throws -> ThriftReply
+
 /// Thrift message types.
 enum ThriftMessageType: Int8 {
     case call = 1, reply = 2, exception = 3, oneway = 4

@@ -6,12 +6,14 @@ import Logging
 /// A Thrift server on libthrift's non-blocking server: framed transport, binary protocol, a frame size limit.
 ///
 /// One I/O thread reads whole frames from every connection; a pool of `threads` runs the calls, so a connection
-/// holds a pool thread only while a call of its own runs. `dispatch` runs on a pool thread, so it must be safe to
-/// call concurrently; `ThriftConnection.current` names the connection whose call it is. A connection that sends
-/// bytes that are not Thrift, or a frame over the limit, is closed; others are untouched.
+/// holds a pool thread only while a call of its own runs. On its pool thread, `dispatch` decodes a call's
+/// arguments (so it must be safe to call concurrently) and returns the call; the call then runs as a Swift task,
+/// the pool thread waiting for its reply (`awaitCall`, the one place libthrift's threads meet async code).
+/// `ThriftConnection.current` names, in that task, the connection whose call it is. A connection that sends bytes
+/// that are not Thrift, or a frame over the limit, is closed; others are untouched.
 public final class ThriftServer: Sendable {
-    /// Decodes a call's arguments for `method` and returns the reply, or nil when the method is unknown.
-    public typealias Dispatch = @Sendable (_ method: String, _ input: ThriftProtocol) throws -> ThriftReply?
+    /// Decodes a call's arguments for `method` and returns the call, or nil when the method is unknown.
+    public typealias Dispatch = @Sendable (_ method: String, _ input: ThriftProtocol) throws -> ThriftCall?
 
     private let raw: Locked<ServerHandle?>
     /// The retained Handler the C++ processor calls into, as an address (released by stop()).
@@ -54,12 +56,7 @@ public final class ThriftServer: Sendable {
     /// stop() from async code: the blocking part runs on its own thread, so it never holds a thread of the
     /// cooperative pool while connection threads may still need that pool to finish their calls.
     public func shutdown() async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                self.stop()
-                done.resume()
-            }
-        }
+        await onOwnThread { self.stop() }
     }
 
     deinit { stop() }
@@ -104,8 +101,8 @@ private final class Handler: Sendable {
         self.logger = logger
     }
 
-    /// Serves one message; false closes the connection.
-    func serve(_ input: ThriftProtocol, _ output: ThriftProtocol) -> Bool {
+    /// Serves one message of `connection`; false closes the connection.
+    func serve(_ input: ThriftProtocol, _ output: ThriftProtocol, connection: UInt64) -> Bool {
         let header: (name: String, type: Int8, seqid: Int32)
         do {
             header = try input.readMessageBegin()
@@ -119,16 +116,19 @@ private final class Handler: Sendable {
             return false
         }
         let reply: ThriftReply?
+        var readToEnd = false
         do {
-            if let r = try dispatch(header.name, input) {
-                reply = r
+            if let call = try dispatch(header.name, input) {
+                try input.readMessageEnd()
+                readToEnd = true
+                reply = try awaitCall(call, connection: connection)
             } else {
                 try input.skip(.struct)
+                try input.readMessageEnd()
                 reply = nil
             }
-            try input.readMessageEnd()
         } catch let error as ThriftApplicationException {
-            try? input.readMessageEnd()
+            if !readToEnd { try? input.readMessageEnd() }
             return send(error, header, output)
         } catch let error as ThriftDecodingError {
             // The rest of the message may still be unread: answer, then drop the connection to resynchronize.
@@ -138,7 +138,7 @@ private final class Handler: Sendable {
             logger.debug("closing a Thrift connection in \(header.name): \(error)")
             return false
         } catch {
-            try? input.readMessageEnd()
+            if !readToEnd { try? input.readMessageEnd() }
             logger.warning("\(header.name) failed: \(error)")
             return send(ThriftApplicationException(.internalError, "\(header.name) failed: \(error)"), header, output)
         }
@@ -158,6 +158,26 @@ private final class Handler: Sendable {
             logger.debug("closing a Thrift connection while replying to \(header.name): \(error)")
             return false
         }
+    }
+
+    /// Runs a decoded call as a task, with `ThriftConnection.current` set, and blocks this pool thread until its
+    /// reply. Pool threads are libthrift's, not Swift's cooperative pool, so waiting here holds up no task; it is
+    /// the only place a server's threads wait for async code.
+    private func awaitCall(_ call: @escaping ThriftCall, connection: UInt64) throws -> ThriftReply {
+        let outcome = Locked<Result<ThriftReply, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let result: Result<ThriftReply, any Error>
+            do {
+                result = .success(try await ThriftConnection.$current.withValue(connection) { try await call() })
+            } catch {
+                result = .failure(error)
+            }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()
     }
 
     private func send(
@@ -184,10 +204,7 @@ public enum ThriftConnection {
 private let handleMessage: tb_handler_fn = { context, connection, input, output in
     guard let context, let input, let output else { return 1 }
     let handler = Unmanaged<Handler>.fromOpaque(context).takeUnretainedValue()
-    let keep = ThriftConnection.$current.withValue(connection) {
-        handler.serve(ThriftProtocol(input), ThriftProtocol(output))
-    }
-    return keep ? 0 : 1
+    return handler.serve(ThriftProtocol(input), ThriftProtocol(output), connection: connection) ? 0 : 1
 }
 
 /// The C++ server's handle: libthrift's server object is used from any thread (its own calls are thread-safe), and
