@@ -27,7 +27,9 @@ let package = Package(
         .target(
             name: "CThriftBridge",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
-            linkerSettings: [.linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("m")]
+            linkerSettings: [
+                .linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("m"),
+            ]
         ),
         // Swift types of idl/storm.thrift and the protocol, client, server and serialization over the bridge.
         .target(
@@ -55,7 +57,10 @@ let package = Package(
         // registry that maps Storm class names to them, and a TopologyBuilder.
         .target(
             name: "Components",
-            dependencies: ["Tuples", "Groupings", "StormThrift", "StormCore", "Locking", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Tuples", "Groupings", "StormThrift", "StormCore", "Locking",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Storm's multilang protocol: shell spouts and bolts as child processes speaking JSON over stdio.
         .target(
@@ -68,10 +73,15 @@ let package = Package(
         // Runs a topology's executors as threads: batched queues between them, collectors that route.
         .target(
             name: "Runtime",
-            dependencies: ["Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Frames between workers over TCP: a receiving server on the slot port, a sender thread per peer.
-        .target(name: "Transport", dependencies: ["Locking", "CDescriptors", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Transport",
+            dependencies: ["Locking", "CDescriptors", .product(name: "Logging", package: "swift-log")]),
         // A worker process: runs its slot's executors, moves tuples to and from its peers, heartbeats, follows
         // its assignment.
         .target(
@@ -87,7 +97,9 @@ let package = Package(
         // Storage of the cluster state: the interface, an in-memory store, and the typed records over it.
         .target(
             name: "ClusterState",
-            dependencies: ["StormThrift", "StormCore", "Locking", "ZooKeeper", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "StormThrift", "StormCore", "Locking", "ZooKeeper", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "Nimbus",
@@ -119,7 +131,8 @@ let package = Package(
         .target(
             name: "StormCLI",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster", "DevZooKeeper", "Flux", "Locking",
+                "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster",
+                "DevZooKeeper", "Flux", "Locking",
                 "Runtime", "ZIPFoundation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,40 +142,53 @@ let package = Package(
         // Benchmarks a nimbus process over TCP (see docs/performance.md).
         .executableTarget(
             name: "nimbus-bench",
-            dependencies: ["StormThrift", "Locking", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "StormThrift", "Locking", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Measures the tuple path's pieces (see docs/performance.md).
         .executableTarget(
-            name: "tuple-bench", dependencies: ["Tuples", "Groupings", "StormThrift", "Runtime", "Components", "StormCore"]),
+            name: "tuple-bench",
+            dependencies: ["Tuples", "Groupings", "StormThrift", "Runtime", "Components", "StormCore"]),
         .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
         // Helpers shared by the test targets.
         .target(name: "TestSupport", path: "Sources/TestSupport"),
-        .testTarget(name: "ZooKeeperTests", dependencies: ["ZooKeeper", "CZooKeeper", "DevZooKeeper", "Locking", "TestSupport"]),
+        .testTarget(
+            name: "ZooKeeperTests", dependencies: ["ZooKeeper", "CZooKeeper", "DevZooKeeper", "Locking", "TestSupport"]),
         .testTarget(name: "TuplesTests", dependencies: ["Tuples"]),
         .testTarget(name: "GroupingsTests", dependencies: ["Groupings", "Tuples", "StormThrift"]),
         .testTarget(name: "ComponentsTests", dependencies: ["Components", "Tuples", "StormThrift", "StormCore"]),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["Runtime", "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", "TestSupport"]),
+            dependencies: [
+                "Runtime", "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", "TestSupport",
+            ]),
         .testTarget(name: "FluxTests", dependencies: ["Flux", "Components", "StormThrift"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking", "TestSupport"]),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Runtime", "Components", "StormCore", "StormThrift", "Tuples", "Locking", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Worker", "Runtime", "Components", "StormCore", "StormThrift", "Tuples", "Locking",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "MultilangTests",
             dependencies: [
                 "Multilang", "Components", "StormCore", "StormThrift", "Tuples", "TestSupport",
-                .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ]),
         .testTarget(
-            name: "LocalClusterTests", dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore", "TestSupport"]),
+            name: "LocalClusterTests",
+            dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore", "TestSupport"]),
         .testTarget(
             name: "ClusterStateTests",
             dependencies: ["ClusterState", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper", "TestSupport"]),
-        .testTarget(name: "NimbusTests", dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift", "Locking", "TestSupport"]),
+        .testTarget(
+            name: "NimbusTests",
+            dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift", "Locking", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

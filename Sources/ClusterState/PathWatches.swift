@@ -89,7 +89,9 @@ public final class PathWatches: Sendable {
     /// How many watches are armed; for tests and diagnostics.
     public var armedCount: Int { armed.withLock { $0.count } }
 
-    public func isArmed(_ path: String, _ kind: Kind) -> Bool { armed.withLock { $0.contains(Key(path: path, kind: kind)) } }
+    public func isArmed(_ path: String, _ kind: Kind) -> Bool {
+        armed.withLock { $0.contains(Key(path: path, kind: kind)) }
+    }
 
     // MARK: plumbing
 

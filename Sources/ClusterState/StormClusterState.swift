@@ -194,8 +194,10 @@ public struct StormClusterState: Sendable {
         try await readAll(ClusterWorkerHeartbeat.self, in: workerbeatsPath + "/" + id)
     }
 
-    public func setWorkerHeartbeat(_ id: String, node: String, port: Int64, _ beat: ClusterWorkerHeartbeat) async throws {
-        try await storage.put(workerbeatsPath + "/" + id + "/\(node)-\(port)", data: ThriftSerialization.serialize(beat))
+    public func setWorkerHeartbeat(_ id: String, node: String, port: Int64, _ beat: ClusterWorkerHeartbeat) async throws
+    {
+        try await storage.put(
+            workerbeatsPath + "/" + id + "/\(node)-\(port)", data: ThriftSerialization.serialize(beat))
     }
 
     // MARK: supervisors and nimbuses
@@ -245,7 +247,9 @@ public struct StormClusterState: Sendable {
     }
 
     /// A component's errors, oldest first, and those that cannot be read (by node name).
-    public func errors(_ id: String, component: String) async throws -> (errors: [ErrorInfo], unreadable: [String: ClusterStateError]) {
+    public func errors(
+        _ id: String, component: String
+    ) async throws -> (errors: [ErrorInfo], unreadable: [String: ClusterStateError]) {
         let read = try await readAll(ErrorInfo.self, in: errorsPath + "/" + id + "/" + component)
         // Sequential node names sort in the order they were written.
         return (read.records.sorted { $0.key < $1.key }.map(\.value), read.unreadable)

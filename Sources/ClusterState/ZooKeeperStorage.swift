@@ -14,7 +14,8 @@ public struct ZooKeeperStorage: ClusterStorage {
         let port = try conf.int(ConfigKey.zookeeperPort)
         let connect = servers.map { $0.contains(":") ? $0 : "\($0):\(port)" }.joined(separator: ",")
         client = try ZooKeeperClient(
-            connectString: connect, sessionTimeoutMillis: try conf.int(ConfigKey.zookeeperSessionTimeout), logger: logger)
+            connectString: connect, sessionTimeoutMillis: try conf.int(ConfigKey.zookeeperSessionTimeout),
+            logger: logger)
     }
 
     public func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String {
@@ -37,7 +38,9 @@ public struct ZooKeeperStorage: ClusterStorage {
 
     public func set(_ path: String, data: [UInt8], version: Int32?) async throws -> Int32 {
         try validatePath(path)
-        return try await mapped(path, version: version) { try await client.set(path, data: data, version: version ?? -1).version }
+        return try await mapped(path, version: version) {
+            try await client.set(path, data: data, version: version ?? -1).version
+        }
     }
 
     public func delete(_ path: String, version: Int32?) async throws {

@@ -13,20 +13,26 @@ public enum BuiltInComponents {
 
     static func register(in registry: ComponentRegistry) {
         registry.register("org.apache.storm.testing.TestWordSpout", kind: .spout) { _ in TestWordSpout() }
-        registry.register("org.apache.storm.starter.spout.RandomSentenceSpout", kind: .spout) { _ in RandomSentenceSpout() }
+        registry.register("org.apache.storm.starter.spout.RandomSentenceSpout", kind: .spout) { _ in
+            RandomSentenceSpout()
+        }
         registry.register(SentenceSpout.className, kind: .spout) { args in
             switch args.first {
             case nil: return SentenceSpout()
             case .intArg(let n)?: return SentenceSpout(limit: Int(n))
             case .longArg(let n)?: return SentenceSpout(limit: Int(n))
-            default: throw ComponentRegistry.Failure(description: "\(SentenceSpout.className) takes one optional argument, a number of sentences")
+            default:
+                throw ComponentRegistry.Failure(
+                    description: "\(SentenceSpout.className) takes one optional argument, a number of sentences")
             }
         }
         registry.register(AckedSentenceSpout.className, kind: .spout) { args in
             switch args.first {
             case nil: return AckedSentenceSpout()
             case .longArg(let n)? where n >= 0 && args.count == 1: return AckedSentenceSpout(perSecond: Double(n))
-            default: throw ComponentRegistry.Failure(description: "\(AckedSentenceSpout.className) takes one optional argument, sentences per second")
+            default:
+                throw ComponentRegistry.Failure(
+                    description: "\(AckedSentenceSpout.className) takes one optional argument, sentences per second")
             }
         }
         registry.register("org.apache.storm.testing.TestWordCounter", kind: .bolt) { _ in WordCountBolt() }

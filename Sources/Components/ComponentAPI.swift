@@ -28,7 +28,8 @@ public struct TopologyContext: Sendable {
     public let topology: StormTopology
 
     public init(
-        topologyId: String, thisTaskId: Int32, thisComponentId: String, taskToComponent: [Int32: String], conf: StormConfig,
+        topologyId: String, thisTaskId: Int32, thisComponentId: String, taskToComponent: [Int32: String],
+        conf: StormConfig,
         topology: StormTopology = StormTopology(spouts: [:], bolts: [:], stateSpouts: [:])
     ) {
         self.topologyId = topologyId
@@ -46,7 +47,8 @@ public struct TopologyContext: Sendable {
 
     /// A component's declarations: its inputs and the streams it emits on.
     public func common(of component: String) -> ComponentCommon? {
-        topology.spouts[component]?.common ?? topology.bolts[component]?.common ?? topology.stateSpouts[component]?.common
+        topology.spouts[component]?.common ?? topology.bolts[component]?.common
+            ?? topology.stateSpouts[component]?.common
     }
 
     /// The streams this component declares.

@@ -35,7 +35,9 @@ public final class ComponentRegistry: Sendable {
         return registry
     }()
 
-    public func register(_ className: String, kind: Kind, make: @escaping @Sendable ([JavaObjectArg]) throws -> any Component) {
+    public func register(
+        _ className: String, kind: Kind, make: @escaping @Sendable ([JavaObjectArg]) throws -> any Component
+    ) {
         entries.withLock { $0[className] = Entry(className: className, kind: kind, make: make) }
     }
 
@@ -49,14 +51,17 @@ public final class ComponentRegistry: Sendable {
     /// A new shell spout or bolt for `spec`; an error when this program was built without multilang.
     public func makeShellComponent(_ spec: ShellComponentSpec) throws -> any Component {
         guard let make = shellFactory.withLock({ $0 }) else {
-            throw Failure(description: "shell component '\(spec.componentId)' cannot run: this program has no multilang support")
+            throw Failure(
+                description: "shell component '\(spec.componentId)' cannot run: this program has no multilang support")
         }
         return try make(spec)
     }
 
     /// Registers a custom stream grouping a topology can name (`custom_object`), as Storm's
     /// CustomStreamGrouping classes.
-    public func registerGrouping(_ className: String, make: @escaping @Sendable ([JavaObjectArg]) throws -> any CustomStreamGrouping) {
+    public func registerGrouping(
+        _ className: String, make: @escaping @Sendable ([JavaObjectArg]) throws -> any CustomStreamGrouping
+    ) {
         groupings.withLock { $0[className] = make }
     }
 
@@ -73,7 +78,9 @@ public final class ComponentRegistry: Sendable {
         guard groupings.withLock({ $0[object.fullClassName] }) != nil else {
             let known = groupings.withLock { $0.keys.sorted() }
             throw Failure(
-                description: "bolt '\(subscriber)' groups '\(source)' with custom grouping \(object.fullClassName), which this cluster does not have (registered: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+                description:
+                    "bolt '\(subscriber)' groups '\(source)' with custom grouping \(object.fullClassName), which this cluster does not have (registered: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+            )
         }
     }
 
@@ -83,17 +90,24 @@ public final class ComponentRegistry: Sendable {
     public func check(_ object: JavaObject, as kind: Kind, component: String) throws(Failure) {
         guard let entry = entry(object.fullClassName) else {
             throw Failure(
-                description: "component '\(component)' names class \(object.fullClassName), which this cluster does not have (it runs Swift components; built in: \(classNames.joined(separator: ", ")))")
+                description:
+                    "component '\(component)' names class \(object.fullClassName), which this cluster does not have (it runs Swift components; built in: \(classNames.joined(separator: ", ")))"
+            )
         }
         guard entry.kind == kind else {
-            throw Failure(description: "component '\(component)' is a \(kind.rawValue) but \(object.fullClassName) is a \(entry.kind.rawValue)")
+            throw Failure(
+                description:
+                    "component '\(component)' is a \(kind.rawValue) but \(object.fullClassName) is a \(entry.kind.rawValue)"
+            )
         }
         // Arguments are checked where they are read, when the component is made: make one now, so a bad
         // argument is refused at submit rather than by every worker that tries to start.
         do {
             _ = try entry.make(object.argsList)
         } catch {
-            throw Failure(description: "component '\(component)' (\(object.fullClassName)) cannot be made from its arguments: \(error)")
+            throw Failure(
+                description:
+                    "component '\(component)' (\(object.fullClassName)) cannot be made from its arguments: \(error)")
         }
     }
 

@@ -1,8 +1,9 @@
+import Foundation
+import Tuples
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Tuples
 
 /// Components for tests and benchmarks that need to count: a spout of numbered messages that replays what fails,
 /// a sink that records what it saw, and a deliberately slow bolt.
@@ -21,20 +22,24 @@ enum TestingComponents {
             }
             var rate = 0.0
             if args.count == 3 {
-                guard case .longArg(let r) = args[2], r >= 0 else { throw ComponentRegistry.Failure(description: usage) }
+                guard case .longArg(let r) = args[2], r >= 0 else {
+                    throw ComponentRegistry.Failure(description: usage)
+                }
                 rate = Double(r)
             }
             return NumberedSpout(count: n, statePath: path, perSecond: rate)
         }
         registry.register(RecordingSink.className, kind: .bolt) { args in
             guard case .stringArg(let path)? = args.first else {
-                throw ComponentRegistry.Failure(description: "\(RecordingSink.className) takes one argument, the file it appends to")
+                throw ComponentRegistry.Failure(
+                    description: "\(RecordingSink.className) takes one argument, the file it appends to")
             }
             return RecordingSink(path: path)
         }
         registry.register(SlowBolt.className, kind: .bolt) { args in
             guard case .longArg(let micros)? = args.first, micros >= 0 else {
-                throw ComponentRegistry.Failure(description: "\(SlowBolt.className) takes one argument, microseconds per tuple")
+                throw ComponentRegistry.Failure(
+                    description: "\(SlowBolt.className) takes one argument, microseconds per tuple")
             }
             return SlowBolt(microsPerTuple: micros)
         }
@@ -93,8 +98,11 @@ public final class NumberedSpout: Spout {
         let file = "\(statePath).\(index)"
         stateFile = file
         if let text = try? String(contentsOfFile: file, encoding: .utf8) {
-            guard let saved = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), saved >= index, (saved - index) % step == 0 else {
-                throw ComponentRegistry.Failure(description: "\(file) holds \(text.debugDescription), not a number of task \(index) of \(step)")
+            guard let saved = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)), saved >= index,
+                (saved - index) % step == 0
+            else {
+                throw ComponentRegistry.Failure(
+                    description: "\(file) holds \(text.debugDescription), not a number of task \(index) of \(step)")
             }
             next = saved
             watermark = saved
@@ -147,7 +155,8 @@ public final class NumberedSpout: Spout {
             guard rename(scratch, stateFile) == 0 else { throw CocoaError(.fileWriteUnknown) }
             committed = watermark
         } catch {
-            collector?.reportError(ComponentRegistry.Failure(description: "cannot record progress in \(stateFile): \(error)"))
+            collector?.reportError(
+                ComponentRegistry.Failure(description: "cannot record progress in \(stateFile): \(error)"))
         }
     }
 }
@@ -166,7 +175,10 @@ public final class RecordingSink: Bolt {
     public func prepare(context: TopologyContext, collector: any OutputCollector) throws {
         self.collector = collector
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ComponentRegistry.Failure(description: "cannot open \(path) to record into: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw ComponentRegistry.Failure(
+                description: "cannot open \(path) to record into: \(String(cString: strerror(errno)))")
+        }
     }
 
     public func execute(_ tuple: Tuple) {

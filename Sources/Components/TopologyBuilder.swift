@@ -10,7 +10,8 @@ public struct TopologyBuilder {
 
     public init(registry: ComponentRegistry = .shared) { self.registry = registry }
 
-    public mutating func setSpout(_ id: String, _ className: String, parallelism: Int32 = 1, args: [JavaObjectArg] = []) {
+    public mutating func setSpout(_ id: String, _ className: String, parallelism: Int32 = 1, args: [JavaObjectArg] = [])
+    {
         guard let streams = streams(id, className, args) else { return }
         spouts[id] = SpoutSpec(
             spoutObject: .javaObject(JavaObject(fullClassName: className, argsList: args)),
@@ -19,7 +20,9 @@ public struct TopologyBuilder {
 
     /// Adds a bolt; say what it subscribes to on the declarer this returns.
     @discardableResult
-    public mutating func setBolt(_ id: String, _ className: String, parallelism: Int32 = 1, args: [JavaObjectArg] = [])
+    public mutating func setBolt(
+        _ id: String, _ className: String, parallelism: Int32 = 1, args: [JavaObjectArg] = []
+    )
         -> InputDeclarer
     {
         if let streams = streams(id, className, args) {

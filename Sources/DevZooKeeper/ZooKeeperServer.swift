@@ -26,8 +26,10 @@ public final class ZooKeeperServer: Sendable {
             throw Failure(description: "java is not installed; ZooKeeper's server needs it: apt-get install zookeeper")
         }
         // A small heap, the serial collector and the C1 compiler: ready in well under a second, about 60 MB.
-        return [java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", jar,
-                "org.apache.zookeeper.server.ZooKeeperServerMain", configFile.path]
+        return [
+            java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", jar,
+            "org.apache.zookeeper.server.ZooKeeperServerMain", configFile.path,
+        ]
     }
 
     /// Writes a zoo.cfg for a standalone server and returns its path.
@@ -77,7 +79,8 @@ public final class ZooKeeperServer: Sendable {
         while !isServing(port: port) {
             if !process.isRunning || Date() > deadline {
                 server.stop()
-                let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(3)
+                let tail =
+                    (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(3)
                     .joined(separator: " | ") ?? ""
                 throw Failure(description: "ZooKeeper did not start on port \(port): \(tail)")
             }
@@ -132,7 +135,9 @@ public final class ZooKeeperServer: Sendable {
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr(host)
         let connected = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { return nil }
         _ = word.withCString { send(fd, $0, strlen($0), 0) }

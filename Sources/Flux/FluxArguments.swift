@@ -42,20 +42,42 @@ public struct FluxArguments: Equatable, Sendable {
     /// Flux's options, with Storm 1's meanings for those Storm 2 ignores (documented in docs/flux.md).
     static let options: [Option] = [
         Option(short: "h", long: "help", value: nil, help: "print this help") { _, _ in },
-        Option(short: "l", long: "local", value: nil, help: "run in this process (storm jar)") { a, _ in a.local = true },
-        Option(short: "r", long: "remote", value: nil, help: "submit to the cluster (what storm jar does anyway)") { a, _ in a.remote = true },
-        Option(short: "R", long: "resource", value: nil, help: "the file is a resource inside the topology archive") { a, _ in a.resource = true },
-        Option(short: "s", long: "sleep", value: "milliseconds", help: "how long a --local run lasts, in milliseconds") { a, v throws(Failure) in
-            guard let ms = Int64(v), ms >= 0 else { throw Failure(description: "Flux's --sleep takes milliseconds, not '\(v)'") }
+        Option(short: "l", long: "local", value: nil, help: "run in this process (storm jar)") { a, _ in a.local = true
+        },
+        Option(short: "r", long: "remote", value: nil, help: "submit to the cluster (what storm jar does anyway)") {
+            a, _ in a.remote = true
+        },
+        Option(short: "R", long: "resource", value: nil, help: "the file is a resource inside the topology archive") {
+            a, _ in a.resource = true
+        },
+        Option(short: "s", long: "sleep", value: "milliseconds", help: "how long a --local run lasts, in milliseconds")
+        { a, v throws(Failure) in
+            guard let ms = Int64(v), ms >= 0 else {
+                throw Failure(description: "Flux's --sleep takes milliseconds, not '\(v)'")
+            }
             a.sleepMillis = ms
         },
-        Option(short: "d", long: "dry-run", value: nil, help: "check and print the topology; do not run or submit it") { a, _ in a.dryRun = true },
-        Option(short: "q", long: "no-detail", value: nil, help: "do not print the topology's details") { a, _ in a.noDetail = true },
-        Option(short: "n", long: "no-splash", value: nil, help: "do not print a splash screen (there is none)") { a, _ in a.noSplash = true },
-        Option(short: "i", long: "inactive", value: nil, help: "submit the topology deactivated") { a, _ in a.inactive = true },
-        Option(short: "z", long: "zookeeper", value: "host:port", help: "ignored: local mode keeps its state in memory") { a, v in a.zookeeper = v },
-        Option(short: "f", long: "filter", value: "file", help: "a properties file whose values replace ${key}") { a, v in a.filter = v },
-        Option(short: "e", long: "env-filter", value: nil, help: "replace ${ENV-NAME} with the environment's NAME (always done)") { a, _ in a.envFilter = true },
+        Option(short: "d", long: "dry-run", value: nil, help: "check and print the topology; do not run or submit it") {
+            a, _ in a.dryRun = true
+        },
+        Option(short: "q", long: "no-detail", value: nil, help: "do not print the topology's details") { a, _ in
+            a.noDetail = true
+        },
+        Option(short: "n", long: "no-splash", value: nil, help: "do not print a splash screen (there is none)") {
+            a, _ in a.noSplash = true
+        },
+        Option(short: "i", long: "inactive", value: nil, help: "submit the topology deactivated") { a, _ in
+            a.inactive = true
+        },
+        Option(short: "z", long: "zookeeper", value: "host:port", help: "ignored: local mode keeps its state in memory")
+        { a, v in a.zookeeper = v },
+        Option(short: "f", long: "filter", value: "file", help: "a properties file whose values replace ${key}") {
+            a, v in a.filter = v
+        },
+        Option(
+            short: "e", long: "env-filter", value: nil,
+            help: "replace ${ENV-NAME} with the environment's NAME (always done)"
+        ) { a, _ in a.envFilter = true },
     ]
 
     static func option(named token: String) -> Option? {
@@ -103,7 +125,8 @@ public struct FluxArguments: Equatable, Sendable {
             throw Failure(description: "Flux needs the topology file: org.apache.storm.flux.Flux [options] FILE.yaml")
         }
         guard files.count == 1 else {
-            throw Failure(description: "Flux takes one topology file, not \(files.map { "'\($0)'" }.joined(separator: ", "))")
+            throw Failure(
+                description: "Flux takes one topology file, not \(files.map { "'\($0)'" }.joined(separator: ", "))")
         }
         parsed.file = file
         return .run(parsed)

@@ -30,7 +30,9 @@ public struct FluxOutline: Equatable, Sendable {
     /// Adds a stream, or replaces the one between the same components on the same stream id (as the topology's
     /// inputs do).
     mutating func put(_ stream: Stream) {
-        if let i = streams.firstIndex(where: { ($0.from, $0.to, $0.streamId) == (stream.from, stream.to, stream.streamId) }) {
+        if let i = streams.firstIndex(where: {
+            ($0.from, $0.to, $0.streamId) == (stream.from, stream.to, stream.streamId)
+        }) {
             streams[i] = stream
         } else {
             streams.append(stream)
@@ -48,7 +50,10 @@ public struct FluxOutline: Equatable, Sendable {
     /// The block Flux prints before it runs or submits a topology (and alone on a dry run), in Flux's layout;
     /// a stream on a named stream also says which.
     public func details(name: String) -> [String] {
-        var lines = ["---------- TOPOLOGY DETAILS ----------", "Topology Name: \(name)", "--------------- SPOUTS ---------------"]
+        var lines = [
+            "---------- TOPOLOGY DETAILS ----------", "Topology Name: \(name)",
+            "--------------- SPOUTS ---------------",
+        ]
         lines += spouts.map { "\($0.id) [\($0.parallelism)] (\($0.className))" }
         lines.append("---------------- BOLTS ---------------")
         lines += bolts.map { "\($0.id) [\($0.parallelism)] (\($0.className))" }

@@ -26,7 +26,8 @@ public struct FluxTopology {
     ///     `--filter` does; `${ENV-NAME}` is replaced by the environment variable NAME either way.
     ///   - resources: where includes marked `resource: true` are read from (without, they are refused).
     public static func load(
-        file path: String, filter: String? = nil, resources: (any FluxResources)? = nil, registry: ComponentRegistry = .shared
+        file path: String, filter: String? = nil, resources: (any FluxResources)? = nil,
+        registry: ComponentRegistry = .shared
     ) throws(Failure) -> FluxTopology {
         let text = try readFile(path)
         let properties = try filter.map { path throws(Failure) in parseProperties(try readFile(path)) } ?? [:]
@@ -36,10 +37,12 @@ public struct FluxTopology {
     /// Loads a topology file that is a resource (Flux's `--resource`). As in Flux, the filter file is then a
     /// resource too, and included files that are not resources are found from the working directory.
     public static func load(
-        resource name: String, filter: String? = nil, from resources: any FluxResources, registry: ComponentRegistry = .shared
+        resource name: String, filter: String? = nil, from resources: any FluxResources,
+        registry: ComponentRegistry = .shared
     ) throws(Failure) -> FluxTopology {
         let (text, source) = try resources.read(name)
-        let properties = try filter.map { name throws(Failure) in parseProperties(try resources.read(name).text) } ?? [:]
+        let properties =
+            try filter.map { name throws(Failure) in parseProperties(try resources.read(name).text) } ?? [:]
         return try parse(
             text, source: source, properties: properties, resources: resources,
             includeBase: URL(fileURLWithPath: FileManager.default.currentDirectoryPath), registry: registry)
@@ -75,14 +78,17 @@ extension FluxTopology {
             guard !line.isEmpty, !line.hasPrefix("#"), !line.hasPrefix("!"),
                 let separator = line.firstIndex(where: { $0 == "=" || $0 == ":" })
             else { continue }
-            out[line[..<separator].trimmingCharacters(in: .whitespaces)] = line[line.index(after: separator)...].trimmingCharacters(in: .whitespaces)
+            out[line[..<separator].trimmingCharacters(in: .whitespaces)] = line[line.index(after: separator)...]
+                .trimmingCharacters(in: .whitespaces)
         }
         return out
     }
 
     /// Replaces `${ENV-NAME}` with the environment's NAME (an unset one is an error naming its line) and `${key}`
     /// with the filter's value for key (others stay as they are).
-    static func substitute(_ text: String, source: String, properties: [String: String], environment: [String: String]) throws(Failure) -> String {
+    static func substitute(
+        _ text: String, source: String, properties: [String: String], environment: [String: String]
+    ) throws(Failure) -> String {
         guard text.contains("${") else { return text }
         var out = ""
         var rest = Substring(text)
@@ -98,7 +104,8 @@ extension FluxTopology {
                 let name = String(key.dropFirst(4))
                 guard let value = environment[name] else {
                     let line = text[..<open.lowerBound].filter { $0 == "\n" }.count + 1
-                    throw Failure(description: "\(source):\(line): environment variable \(name) is not set (${ENV-\(name)})")
+                    throw Failure(
+                        description: "\(source):\(line): environment variable \(name) is not set (${ENV-\(name)})")
                 }
                 out += value
             } else if let value = properties[key] {
@@ -124,12 +131,15 @@ struct Parser {
     func compose(_ text: String) throws(FluxTopology.Failure) -> Node {
         let text = try FluxTopology.substitute(text, source: source, properties: properties, environment: environment)
         do {
-            guard let node = try Yams.compose(yaml: text) else { throw FluxTopology.Failure(description: "\(source): the file is empty") }
+            guard let node = try Yams.compose(yaml: text) else {
+                throw FluxTopology.Failure(description: "\(source): the file is empty")
+            }
             return node
         } catch let failure as FluxTopology.Failure {
             throw failure
         } catch {
-            throw FluxTopology.Failure(description: "\(source): bad YAML: \("\(error)".replacingOccurrences(of: "\n", with: " "))")
+            throw FluxTopology.Failure(
+                description: "\(source): bad YAML: \("\(error)".replacingOccurrences(of: "\n", with: " "))")
         }
     }
 
@@ -150,18 +160,24 @@ struct Parser {
         return m
     }
 
-    func string(_ m: Node.Mapping, _ key: String, in what: String, required: Bool = true) throws(FluxTopology.Failure) -> String? {
+    func string(
+        _ m: Node.Mapping, _ key: String, in what: String, required: Bool = true
+    ) throws(FluxTopology.Failure) -> String? {
         guard let node = m[key] else {
             if required { throw fail(Node.mapping(m), "\(what) has no '\(key)'") }
             return nil
         }
-        guard let s = node.string, !s.isEmpty else { throw fail(node, "'\(key)' of \(what) must be a non-empty string") }
+        guard let s = node.string, !s.isEmpty else {
+            throw fail(node, "'\(key)' of \(what) must be a non-empty string")
+        }
         return s
     }
 
     func int(_ m: Node.Mapping, _ key: String, in what: String) throws(FluxTopology.Failure) -> Int32? {
         guard let node = m[key] else { return nil }
-        guard let i = node.int, let v = Int32(exactly: i) else { throw fail(node, "'\(key)' of \(what) must be an integer") }
+        guard let i = node.int, let v = Int32(exactly: i) else {
+            throw fail(node, "'\(key)' of \(what) must be an integer")
+        }
         return v
     }
 
@@ -205,7 +221,10 @@ struct Parser {
                 let text: String
                 if m["resource"]?.bool == true {
                     guard let resources else {
-                        throw fail(item, "classpath resources are included from a topology archive (storm jar or storm local ARCHIVE org.apache.storm.flux.Flux ...): use file here")
+                        throw fail(
+                            item,
+                            "classpath resources are included from a topology archive (storm jar or storm local ARCHIVE org.apache.storm.flux.Flux ...): use file here"
+                        )
                     }
                     let found: (text: String, source: String)
                     do {
@@ -214,7 +233,8 @@ struct Parser {
                         throw fail(m["file"], error.description)
                     }
                     // As in Flux, files a resource includes are found from the working directory.
-                    parser = including(found.source, base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+                    parser = including(
+                        found.source, base: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
                     text = found.text
                 } else {
                     let path = file.hasPrefix("/") ? file : includeBase.appendingPathComponent(file).path
@@ -225,7 +245,8 @@ struct Parser {
                     }
                     parser = including(path, base: URL(fileURLWithPath: path).deletingLastPathComponent())
                 }
-                try parser.collect(try parser.compose(text), into: defs, override: m["override"]?.bool ?? false, depth: depth + 1)
+                try parser.collect(
+                    try parser.compose(text), into: defs, override: m["override"]?.bool ?? false, depth: depth + 1)
             }
         }
         if let config = top["config"] {
@@ -237,13 +258,15 @@ struct Parser {
         }
         var seen: Set<String> = []
         func add(
-            _ id: String, _ kind: ComponentRegistry.Kind, _ object: ComponentObject, _ streams: [String: StreamInfo], _ m: Node.Mapping,
+            _ id: String, _ kind: ComponentRegistry.Kind, _ object: ComponentObject, _ streams: [String: StreamInfo],
+            _ m: Node.Mapping,
             className: String
         ) throws(FluxTopology.Failure) {
             if !override && defs.declared[id] != nil { return }
             defs.declared[id] = streams
             let parallelism = try int(m, "parallelism", in: "\(kind.rawValue) '\(id)'") ?? 1
-            defs.outline.put(FluxOutline.Component(id: id, parallelism: parallelism, className: className), spout: kind == .spout)
+            defs.outline.put(
+                FluxOutline.Component(id: id, parallelism: parallelism, className: className), spout: kind == .spout)
             var common = ComponentCommon(inputs: [:], streams: streams, parallelismHint: parallelism)
             if let tasks = try int(m, "numTasks", in: "\(kind.rawValue) '\(id)'") {
                 common.jsonConf = try? JSON.encode(.map([ConfigKey.topologyTasks: .int(Int64(tasks))]))
@@ -257,7 +280,10 @@ struct Parser {
             }
         }
         if let components = top["components"] {
-            throw fail(components, "'components' define JVM objects for 'ref' arguments; Swift and shell components take numbers, booleans and strings")
+            throw fail(
+                components,
+                "'components' define JVM objects for 'ref' arguments; Swift and shell components take numbers, booleans and strings"
+            )
         }
         for (list, kind) in [("spouts", ComponentRegistry.Kind.spout), ("bolts", .bolt)] {
             guard let node = top[list] else { continue }
@@ -274,7 +300,9 @@ struct Parser {
                         throw fail(m["className"], "\(className) is a \(shellKind.rawValue), listed under \(list)")
                     }
                     let (program, fields) = try shell(m, id: id)
-                    try add(id, kind, .shell(program), try shellStreams(m, id: id, defaultFields: fields), m, className: className)
+                    try add(
+                        id, kind, .shell(program), try shellStreams(m, id: id, defaultFields: fields), m,
+                        className: className)
                     continue
                 }
                 let object = JavaObject(fullClassName: className, argsList: try constructorArgs(m, id: id))
@@ -298,10 +326,14 @@ struct Parser {
     /// Resolves one entry of `streams` against every definition.
     func stream(_ item: Node, _ defs: Definitions) throws(FluxTopology.Failure) {
         let m = try mapping(item, "a stream")
-        guard let from = try string(m, "from", in: "a stream"), let to = try string(m, "to", in: "a stream") else { return }
+        guard let from = try string(m, "from", in: "a stream"), let to = try string(m, "to", in: "a stream") else {
+            return
+        }
         guard defs.declared[from] != nil else { throw fail(m["from"], "stream from unknown component '\(from)'") }
         guard defs.bolts[to] != nil else {
-            throw fail(m["to"], defs.spouts[to] != nil ? "stream to '\(to)', which is a spout" : "stream to unknown bolt '\(to)'")
+            throw fail(
+                m["to"],
+                defs.spouts[to] != nil ? "stream to '\(to)', which is a spout" : "stream to unknown bolt '\(to)'")
         }
         guard let groupingNode = m["grouping"] else { throw fail(item, "stream \(from) -> \(to) has no grouping") }
         let g = try mapping(groupingNode, "a grouping")
@@ -317,7 +349,8 @@ struct Parser {
         case "FIELDS":
             guard !args.isEmpty else { throw fail(groupingNode, "a FIELDS grouping needs args: the fields") }
             for field in args where !info.outputFields.contains(field) {
-                throw fail(g["args"], "field '\(field)' is not among the fields of \(from):\(streamId) \(info.outputFields)")
+                throw fail(
+                    g["args"], "field '\(field)' is not among the fields of \(from):\(streamId) \(info.outputFields)")
             }
             grouping = .fields(args)
         case "ALL": grouping = .all(NullStruct())
@@ -331,7 +364,10 @@ struct Parser {
             }
             grouping = .customObject(JavaObject(fullClassName: className, argsList: []))
         default:
-            throw fail(g["type"], "unknown grouping type '\(type)' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)")
+            throw fail(
+                g["type"],
+                "unknown grouping type '\(type)' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)"
+            )
         }
         defs.bolts[to]!.common.inputs[GlobalStreamId(componentId: from, streamId: streamId)] = grouping
         defs.outline.put(FluxOutline.Stream(from: from, to: to, grouping: type.uppercased(), streamId: streamId))
@@ -356,7 +392,9 @@ struct Parser {
 
     /// A shell wrapper's streams: the constructor's fields on the default stream, changed by the configMethods
     /// `setDefaultStream([fields])` and `setNamedStream(stream, [fields])`.
-    func shellStreams(_ m: Node.Mapping, id: String, defaultFields: [String]) throws(FluxTopology.Failure) -> [String: StreamInfo] {
+    func shellStreams(
+        _ m: Node.Mapping, id: String, defaultFields: [String]
+    ) throws(FluxTopology.Failure) -> [String: StreamInfo] {
         var streams = [defaultStream: StreamInfo(outputFields: defaultFields, direct: false)]
         for call in m["configMethods"]?.sequence ?? [] {
             let c = try mapping(call, "a configMethod of '\(id)'")
@@ -364,7 +402,9 @@ struct Parser {
             let args = c["args"]?.sequence ?? []
             switch (name, args.count) {
             case ("setDefaultStream", 1):
-                guard let fields = args[0].sequence?.compactMap(\.string) else { throw fail(c["args"], "setDefaultStream takes a list of fields") }
+                guard let fields = args[0].sequence?.compactMap(\.string) else {
+                    throw fail(c["args"], "setDefaultStream takes a list of fields")
+                }
                 streams[defaultStream] = StreamInfo(outputFields: fields, direct: false)
             case ("setNamedStream", 2):
                 guard let stream = args[0].string, let fields = args[1].sequence?.compactMap(\.string) else {
@@ -372,7 +412,10 @@ struct Parser {
                 }
                 streams[stream] = StreamInfo(outputFields: fields, direct: false)
             default:
-                throw fail(call, "unknown configMethod '\(name)' with \(args.count) argument(s) for shell component '\(id)' (setDefaultStream, setNamedStream)")
+                throw fail(
+                    call,
+                    "unknown configMethod '\(name)' with \(args.count) argument(s) for shell component '\(id)' (setDefaultStream, setNamedStream)"
+                )
             }
         }
         return streams
@@ -390,10 +433,15 @@ struct Parser {
         guard let args = m["constructorArgs"]?.sequence, args.count == 2,
             let command = args[0].sequence?.compactMap(\.string), let fields = args[1].sequence?.compactMap(\.string)
         else {
-            throw fail(m["constructorArgs"] ?? m["className"], "shell component '\(id)' needs constructorArgs: [[program, script], [fields...]]")
+            throw fail(
+                m["constructorArgs"] ?? m["className"],
+                "shell component '\(id)' needs constructorArgs: [[program, script], [fields...]]")
         }
         guard (1...2).contains(command.count) else {
-            throw fail(m["constructorArgs"], "shell component '\(id)': the command is a program and at most one script, as Storm's ShellComponent carries")
+            throw fail(
+                m["constructorArgs"],
+                "shell component '\(id)': the command is a program and at most one script, as Storm's ShellComponent carries"
+            )
         }
         return (ShellComponent(executionCommand: command[0], script: command.count > 1 ? command[1] : ""), fields)
     }

@@ -53,11 +53,15 @@ public struct Router {
     public init(
         grouping: Grouping, subscriber: String, tasks: [Int32], sourceFields: [String], localTasks: Set<Int32> = [],
         seed: UInt64 = UInt64.random(in: 0...UInt64.max),
-        custom: (JavaObject) throws -> any CustomStreamGrouping = { throw RoutingError(description: "no custom grouping \($0.fullClassName)") }
+        custom: (JavaObject) throws -> any CustomStreamGrouping = {
+            throw RoutingError(description: "no custom grouping \($0.fullClassName)")
+        }
     ) throws {
         self.tasks = tasks.sorted()
         self.subscriber = subscriber
-        guard !self.tasks.isEmpty else { throw RoutingError(description: "component '\(subscriber)' has no tasks to route to") }
+        guard !self.tasks.isEmpty else {
+            throw RoutingError(description: "component '\(subscriber)' has no tasks to route to")
+        }
         switch grouping {
         case .shuffle, .none:
             kind = .rotate
@@ -71,9 +75,11 @@ public struct Router {
         case .fields(let fields):
             kind = .fields
             fieldIndices = try fields.map { field in
-                    guard let i = sourceFields.firstIndex(of: field) else {
-                        throw RoutingError(description: "fields grouping of '\(subscriber)' names '\(field)', not a field of \(sourceFields)")
-                    }
+                guard let i = sourceFields.firstIndex(of: field) else {
+                    throw RoutingError(
+                        description:
+                            "fields grouping of '\(subscriber)' names '\(field)', not a field of \(sourceFields)")
+                }
                 return i
             }
         case .all:
@@ -88,7 +94,8 @@ public struct Router {
             customGrouping = grouping
             valid = Set(self.tasks)
         case .customSerialized:
-            throw RoutingError(description: "component '\(subscriber)' uses a serialized Java grouping, which cannot run here")
+            throw RoutingError(
+                description: "component '\(subscriber)' uses a serialized Java grouping, which cannot run here")
         }
         // Shuffled once, then taken in turn, as Storm's shuffle grouping does: exactly even counts, and emitters
         // with different seeds do not all start on the same task.
@@ -107,7 +114,10 @@ public struct Router {
             var hasher = StableHasher()
             for i in fieldIndices {
                 guard i < values.count else {
-                    throw RoutingError(description: "tuple for '\(subscriber)' has \(values.count) values; the fields grouping needs value \(i + 1)")
+                    throw RoutingError(
+                        description:
+                            "tuple for '\(subscriber)' has \(values.count) values; the fields grouping needs value \(i + 1)"
+                    )
                 }
                 hasher.combine(values[i])
             }
@@ -117,11 +127,14 @@ public struct Router {
         case .global:
             return .one(tasks[0])
         case .direct:
-            throw RoutingError(description: "'\(subscriber)' subscribes with a direct grouping: emit with emitDirect and a task id")
+            throw RoutingError(
+                description: "'\(subscriber)' subscribes with a direct grouping: emit with emitDirect and a task id")
         case .custom:
             let chosen = customGrouping!.chooseTasks(sourceTask: sourceTask, values: values)
             for task in chosen where !valid.contains(task) {
-                throw RoutingError(description: "custom grouping of '\(subscriber)' chose task \(task), which is not one of its tasks \(tasks)")
+                throw RoutingError(
+                    description:
+                        "custom grouping of '\(subscriber)' chose task \(task), which is not one of its tasks \(tasks)")
             }
             return chosen.count == 1 ? .one(chosen[0]) : .many(chosen)
         }
@@ -133,7 +146,8 @@ public struct Router {
             throw RoutingError(description: "'\(subscriber)' does not subscribe with a direct grouping")
         }
         guard valid.contains(task) else {
-            throw RoutingError(description: "emitDirect to task \(task), which is not a task of '\(subscriber)' (its tasks: \(tasks))")
+            throw RoutingError(
+                description: "emitDirect to task \(task), which is not a task of '\(subscriber)' (its tasks: \(tasks))")
         }
         return .one(task)
     }

@@ -25,8 +25,12 @@ public final class LocalCluster: Sendable {
     /// Matches each runtime to its topology's status, every 100 ms, until shutdown.
     private let follower: Task<Void, Never>
 
-    public init(conf: StormConfig = .defaults, registry: ComponentRegistry = .shared, logger: Logger = Logger(label: "local-cluster")) async throws {
-        localDir = FileManager.default.temporaryDirectory.appendingPathComponent("storm-local-\(UUID().uuidString)", isDirectory: true)
+    public init(
+        conf: StormConfig = .defaults, registry: ComponentRegistry = .shared,
+        logger: Logger = Logger(label: "local-cluster")
+    ) async throws {
+        localDir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "storm-local-\(UUID().uuidString)", isDirectory: true)
         let conf = conf.merging([ConfigKey.localDir: .string(localDir.path), ConfigKey.clusterStateStore: "memory"])
         self.conf = conf
         registry.registerMultilang()
@@ -57,7 +61,8 @@ public final class LocalCluster: Sendable {
         try await nimbus.uploadChunk(location: location, chunk: Self.emptyZip)
         try await nimbus.finishFileUpload(location: location)
         try await nimbus.submitTopologyWithOpts(
-            name: name, uploadedJarLocation: location, jsonConf: try JSON.encode(.map(topologyConf)), topology: topology,
+            name: name, uploadedJarLocation: location, jsonConf: try JSON.encode(.map(topologyConf)),
+            topology: topology,
             options: SubmitOptions(initialStatus: active ? .active : .inactive))
         let id = try await nimbus.getTopologySummaryByName(name: name).id
         try await start(id, resources: resources)
@@ -96,11 +101,14 @@ public final class LocalCluster: Sendable {
         let shell = resources.map {
             ShellEnvironment(resourcesDirectory: $0, pidDirectory: localDir.appendingPathComponent("pids/\(id)").path)
         }
-        let hooks = RuntimeHooks(errorSink: { [nimbus] component, _, message in nimbus.recordError(id, component: component, message) })
+        let hooks = RuntimeHooks(errorSink: { [nimbus] component, _, message in
+            nimbus.recordError(id, component: component, message)
+        })
         let (registry, logger) = (self.registry, self.logger)
         let runtime = try await onOwnThread {
             let runtime = try TopologyRuntime(
-                topologyId: id, topology: topology, conf: topologyConf, registry: registry, shell: shell, hooks: hooks, logger: logger)
+                topologyId: id, topology: topology, conf: topologyConf, registry: registry, shell: shell, hooks: hooks,
+                logger: logger)
             // Spouts start once the topology's status says active (the follower reads it within 100 ms).
             runtime.deactivate()
             try runtime.start()

@@ -1,9 +1,10 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
 
 /// A value behind a pthread mutex, with a condition variable for threads that wait for it to change.
 public final class LockedCondition<Value> {
@@ -50,7 +51,8 @@ public final class LockedCondition<Value> {
 
     /// Waits as `wait` does, then runs `body` under the same hold of the lock and wakes every waiter.
     @discardableResult
-    public func wait<R>(_ until: (inout Value) -> Date?, thenBroadcasting body: (inout Value) throws -> R) rethrows -> R {
+    public func wait<R>(_ until: (inout Value) -> Date?, thenBroadcasting body: (inout Value) throws -> R) rethrows -> R
+    {
         pthread_mutex_lock(&mutex)
         defer {
             pthread_cond_broadcast(&condition)

@@ -77,14 +77,18 @@ enum MultilangJSON {
         }
 
         mutating func skipSpace() {
-            while offset < bytes.count, bytes[offset] == 32 || bytes[offset] == 10 || bytes[offset] == 13 || bytes[offset] == 9 {
+            while offset < bytes.count,
+                bytes[offset] == 32 || bytes[offset] == 10 || bytes[offset] == 13 || bytes[offset] == 9
+            {
                 offset += 1
             }
         }
 
         mutating func expect(_ literal: String, _ value: Value) throws(ParseError) -> Value {
             let l = Array(literal.utf8)
-            guard offset + l.count <= bytes.count, Array(bytes[offset..<offset + l.count]) == l else { throw error("invalid literal") }
+            guard offset + l.count <= bytes.count, Array(bytes[offset..<offset + l.count]) == l else {
+                throw error("invalid literal")
+            }
             offset += l.count
             return value
         }
@@ -104,7 +108,9 @@ enum MultilangJSON {
                 }
                 while true {
                     skipSpace()
-                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a key") }
+                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else {
+                        throw error("expected a key")
+                    }
                     let key = try string()
                     skipSpace()
                     guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw error("expected ':'") }
@@ -174,7 +180,9 @@ enum MultilangJSON {
             offset += 1  // the opening quote
             let start = offset
             // Fast path: no escapes.
-            while offset < bytes.count, bytes[offset] != UInt8(ascii: "\""), bytes[offset] != UInt8(ascii: "\\") { offset += 1 }
+            while offset < bytes.count, bytes[offset] != UInt8(ascii: "\""), bytes[offset] != UInt8(ascii: "\\") {
+                offset += 1
+            }
             guard offset < bytes.count else { throw error("unterminated string") }
             if bytes[offset] == UInt8(ascii: "\"") {
                 offset += 1
@@ -203,7 +211,8 @@ enum MultilangJSON {
                 case UInt8(ascii: "f"): out.append(12)
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
-                    if scalar >= 0xD800 && scalar < 0xDC00, offset + 1 < bytes.count, bytes[offset] == UInt8(ascii: "\\"),
+                    if scalar >= 0xD800 && scalar < 0xDC00, offset + 1 < bytes.count,
+                        bytes[offset] == UInt8(ascii: "\\"),
                         bytes[offset + 1] == UInt8(ascii: "u")
                     {
                         offset += 2
@@ -218,7 +227,9 @@ enum MultilangJSON {
         }
 
         mutating func hex4() throws(ParseError) -> UInt32 {
-            guard offset + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[offset..<offset + 4], as: UTF8.self), radix: 16) else {
+            guard offset + 4 <= bytes.count,
+                let v = UInt32(String(decoding: bytes[offset..<offset + 4], as: UTF8.self), radix: 16)
+            else {
                 throw error("invalid \\u escape")
             }
             offset += 4

@@ -7,9 +7,11 @@ extension ComponentRegistry {
         registerShellComponents { spec in
             switch spec.kind {
             case .spout:
-                ShellSpout(command: spec.command, streams: spec.streams, environment: spec.environment, logger: spec.logger)
+                ShellSpout(
+                    command: spec.command, streams: spec.streams, environment: spec.environment, logger: spec.logger)
             case .bolt:
-                ShellBolt(command: spec.command, streams: spec.streams, environment: spec.environment, logger: spec.logger)
+                ShellBolt(
+                    command: spec.command, streams: spec.streams, environment: spec.environment, logger: spec.logger)
             }
         }
     }

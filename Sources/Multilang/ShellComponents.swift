@@ -12,7 +12,10 @@ final class ShellConnection {
     let componentId: String
     let taskId: Int32
 
-    init(command: [String], environment: ShellEnvironment, context: TopologyContext, logger: Logger, onMessage: @escaping @Sendable () -> Void) {
+    init(
+        command: [String], environment: ShellEnvironment, context: TopologyContext, logger: Logger,
+        onMessage: @escaping @Sendable () -> Void
+    ) {
         let timeout = Double(context.conf.intOrDefault(ConfigKey.topologySubprocessTimeoutSecs))
         var logger = logger
         logger[metadataKey: "shell"] = "\(context.thisComponentId):\(context.thisTaskId)"
@@ -20,7 +23,8 @@ final class ShellConnection {
         componentId = context.thisComponentId
         taskId = context.thisTaskId
         process = ShellProcess(
-            command: command, directory: environment.resourcesDirectory, timeout: timeout, logger: logger, onMessage: onMessage)
+            command: command, directory: environment.resourcesDirectory, timeout: timeout, logger: logger,
+            onMessage: onMessage)
     }
 
     /// Starts the child and makes the handshake: conf, context and the pid folder in, the child's pid back.
@@ -38,7 +42,9 @@ final class ShellConnection {
         guard case .map(let m) = answer, m["pid"]?.intValue != nil else {
             throw ShellError("the subprocess answered the handshake with \(answer), not its pid")
         }
-        logger.info("started \(process.command.joined(separator: " ")) (pid \(process.pid)) in \(environment.resourcesDirectory)")
+        logger.info(
+            "started \(process.command.joined(separator: " ")) (pid \(process.pid)) in \(environment.resourcesDirectory)"
+        )
     }
 
     /// A conf value as the child sees it.
@@ -76,7 +82,9 @@ final class ShellConnection {
     }
 
     func parseEmit(_ m: [String: Value]) throws(ShellError) -> Emit {
-        guard case .list(let values)? = m["tuple"] else { throw ShellError("an emit without a tuple list: \(Value.map(m))") }
+        guard case .list(let values)? = m["tuple"] else {
+            throw ShellError("an emit without a tuple list: \(Value.map(m))")
+        }
         let stream = m["stream"]?.stringValue ?? defaultStream
         var task: Int32? = nil
         if let t = m["task"], t != .null {
@@ -153,7 +161,9 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         self.collector = collector
         maxPending = max(1, context.conf.intOrDefault(ConfigKey.topologyShellboltMaxPending))
         let wake = self.wake
-        let connection = ShellConnection(command: command, environment: environment, context: context, logger: logger) { wake?() }
+        let connection = ShellConnection(command: command, environment: environment, context: context, logger: logger) {
+            wake?()
+        }
         self.connection = connection
         try connection.start(context: context, environment: environment)
     }
@@ -163,7 +173,9 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         nextId &+= 1
         let id = String(nextId)
         pending[id] = tuple
-        send(id: id, component: .string(tuple.sourceComponent), stream: tuple.sourceStream, task: tuple.sourceTask, values: tuple.values)
+        send(
+            id: id, component: .string(tuple.sourceComponent), stream: tuple.sourceStream, task: tuple.sourceTask,
+            values: tuple.values)
     }
 
     private func send(id: String, component: Value, stream: String, task: Int32, values: [Value]) {
@@ -248,8 +260,12 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
                 die(error)
             }
         case "ack", "fail":
-            guard let id = m["id"]?.stringValue ?? m["id"].map({ "\($0)" }), let tuple = pending.removeValue(forKey: id) else {
-                die(ShellError("the subprocess \(command)ed tuple id \(m["id"] ?? .null), which it was not given or already \(command)ed"))
+            guard let id = m["id"]?.stringValue ?? m["id"].map({ "\($0)" }), let tuple = pending.removeValue(forKey: id)
+            else {
+                die(
+                    ShellError(
+                        "the subprocess \(command)ed tuple id \(m["id"] ?? .null), which it was not given or already \(command)ed"
+                    ))
                 return
             }
             if command == "ack" { collector.ack(tuple) } else { collector.fail(tuple) }
@@ -290,7 +306,8 @@ public final class ShellSpout: ShellProgram, Spout {
 
     public func open(context: TopologyContext, collector: any SpoutOutputCollector) throws {
         self.collector = collector
-        let connection = ShellConnection(command: command, environment: environment, context: context, logger: logger) {}
+        let connection = ShellConnection(command: command, environment: environment, context: context, logger: logger) {
+        }
         self.connection = connection
         try connection.start(context: context, environment: environment)
     }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 internal import CDescriptors
 import Foundation
 import Locking
 import Logging
 import Synchronization
 import Tuples
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public struct ShellError: Error, CustomStringConvertible, Sendable {
     public let description: String
@@ -38,7 +39,10 @@ final class ShellProcess: Sendable {
 
     /// - Parameter timeout: how long the child may leave a request unanswered (topology.subprocess.timeout.secs)
     ///   before it is killed as hung.
-    init(command: [String], directory: String, timeout: TimeInterval, logger: Logger, onMessage: @escaping @Sendable () -> Void = {}) {
+    init(
+        command: [String], directory: String, timeout: TimeInterval, logger: Logger,
+        onMessage: @escaping @Sendable () -> Void = {}
+    ) {
         self.timeout = timeout
         self.command = command
         self.directory = directory
@@ -74,7 +78,8 @@ final class ShellProcess: Sendable {
         // The child runs in the topology's resources folder: a shell wrapper changes there, then execs the
         // command (posix_spawn has no portable chdir), so `python3 splitsentence.py` finds its script.
         let script = "cd \"$0\" && exec \"$@\""
-        let argv: [UnsafeMutablePointer<CChar>?] = (["/bin/sh", "-c", script, directory] + command).map { strdup($0) } + [nil]
+        let argv: [UnsafeMutablePointer<CChar>?] =
+            (["/bin/sh", "-c", script, directory] + command).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var child: pid_t = 0
         let rc = posix_spawn(&child, "/bin/sh", &actions, nil, argv, environ)
@@ -112,8 +117,12 @@ final class ShellProcess: Sendable {
     private func watch() {
         while !hasExited {
             usleep(200_000)
-            guard let since = awaitingSince.withLock({ $0 }), Date().timeIntervalSince(since) > timeout else { continue }
-            killReason.withLock { $0 = "said nothing for \(Int(timeout)) s (topology.subprocess.timeout.secs) and was killed" }
+            guard let since = awaitingSince.withLock({ $0 }), Date().timeIntervalSince(since) > timeout else {
+                continue
+            }
+            killReason.withLock {
+                $0 = "said nothing for \(Int(timeout)) s (topology.subprocess.timeout.secs) and was killed"
+            }
             kill(pid, SIGKILL)
             return
         }
@@ -142,7 +151,9 @@ final class ShellProcess: Sendable {
             }
             return 0
         }
-        if failure != 0 { throw ShellError("cannot write to the subprocess: \(String(cString: strerror(failure)))\(tailDescription)") }
+        if failure != 0 {
+            throw ShellError("cannot write to the subprocess: \(String(cString: strerror(failure)))\(tailDescription)")
+        }
     }
 
     func send(_ value: Value) throws(ShellError) {
@@ -169,7 +180,9 @@ final class ShellProcess: Sendable {
             let first = messages.withLock { m -> Result<Value, ShellError>? in m.isEmpty ? nil : m.removeFirst() }
             if let first { return try first.get() }
             if arrived.wait(timeout: deadline) == .timedOut {
-                throw ShellError("the subprocess said nothing for \(Int(timeout)) s (topology.subprocess.timeout.secs)\(tailDescription)")
+                throw ShellError(
+                    "the subprocess said nothing for \(Int(timeout)) s (topology.subprocess.timeout.secs)\(tailDescription)"
+                )
             }
         }
     }
@@ -206,7 +219,8 @@ final class ShellProcess: Sendable {
                         do {
                             parsed.append(.success(try MultilangJSON.parse(body)))
                         } catch {
-                            parsed.append(.failure(ShellError("the subprocess sent malformed JSON (\(error))\(tailDescription)")))
+                            parsed.append(
+                                .failure(ShellError("the subprocess sent malformed JSON (\(error))\(tailDescription)")))
                         }
                         messageStart = i + 1
                     }
@@ -225,7 +239,9 @@ final class ShellProcess: Sendable {
         var status: Int32 = 0
         var how: String
         if waitpid(pid, &status, 0) == pid {
-            how = status & 0x7f == 0 ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(status & 0x7f)"
+            how =
+                status & 0x7f == 0
+                ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(status & 0x7f)"
         } else {
             how = "closed its output"
         }

@@ -53,7 +53,8 @@ extension Nimbus {
     func registerHolding(_ id: String) async throws {
         guard code.has(id), !heldCode.contains(id) else { return }
         if try await state.topologyCode(id) == nil {
-            try await state.setTopologyRecords(id, topology: try code.topology(id), confJSON: try JSON.encode(.map(try code.conf(id))))
+            try await state.setTopologyRecords(
+                id, topology: try code.topology(id), confJSON: try JSON.encode(.map(try code.conf(id))))
         }
         try await state.addCodeHolder(id, hostPort: address)
         heldCode.insert(id)
@@ -68,7 +69,8 @@ extension Nimbus {
         let (holders, leader) = (try await state.codeHolders(id), try await election.leader())
         let peers = (holders + [leader].compactMap { $0 }).filter { $0 != address }
         guard !peers.isEmpty else {
-            throw CodeUnavailable(description: "no other nimbus holds its archive (a supervisor that has it hands it back)")
+            throw CodeUnavailable(
+                description: "no other nimbus holds its archive (a supervisor that has it hands it back)")
         }
         var failures: [String] = []
         for peer in Array(Set(peers)).sorted() {
@@ -139,7 +141,8 @@ extension Nimbus {
             throw AuthorizationException(msg: "'\(key)' is restored from the cluster state, not uploaded")
         }
         if code.has(blob.id) {
-            throw AuthorizationException(msg: "nimbus \(address) already holds '\(key)'; a topology's archive is written only at submit")
+            throw AuthorizationException(
+                msg: "nimbus \(address) already holds '\(key)'; a topology's archive is written only at submit")
         }
         let session = try transfers.beginUpload(for: ThriftConnection.current)
         archiveRestores[session] = blob.id

@@ -69,7 +69,8 @@ public enum EvenScheduler {
         let usable = min(requested, keptSlots.count + free.count)
         // Nowhere to go: executors stay where they were, so nothing churns if their supervisors come back.
         if usable == 0 {
-            return Outcome(placement: current.filter { executors.contains($0.key) }, requestedWorkers: requested, stranded: true)
+            return Outcome(
+                placement: current.filter { executors.contains($0.key) }, requestedWorkers: requested, stranded: true)
         }
 
         let unplaced = executors.subtracting(kept.keys).sorted()
@@ -79,8 +80,12 @@ public enum EvenScheduler {
         if keptSlots.count < usable && (unplaced.isEmpty || keptSlots.isEmpty) {
             // Fewer workers than possible (slots freed up, or a fresh topology): spread everything anew, reusing
             // its current live slots first so fewer executors move.
-            let slots = Array(interleave(keptSlots).prefix(usable)) + interleave(free).prefix(usable - min(usable, keptSlots.count))
-            return Outcome(placement: roundRobin(executors.sorted(), over: Array(slots.prefix(usable))), requestedWorkers: requested)
+            let slots =
+                Array(interleave(keptSlots).prefix(usable))
+                + interleave(free).prefix(usable - min(usable, keptSlots.count))
+            return Outcome(
+                placement: roundRobin(executors.sorted(), over: Array(slots.prefix(usable))),
+                requestedWorkers: requested)
         }
         // Some executors lost their slots: they go to free slots up to the worker count, else join live ones.
         let fresh = Array(interleave(free).prefix(max(0, usable - keptSlots.count)))

@@ -53,7 +53,9 @@ final class FileTransfers: Sendable {
     static let chunkBytes = 256 * 1024
     private let state = Locked(State())
 
-    init(inbox: URL, maxUploadBytes: Int, expiration: TimeInterval, inboxExpiration: TimeInterval, limits: Limits) throws {
+    init(
+        inbox: URL, maxUploadBytes: Int, expiration: TimeInterval, inboxExpiration: TimeInterval, limits: Limits
+    ) throws {
         self.inbox = inbox
         self.maxUploadBytes = maxUploadBytes
         self.expiration = expiration
@@ -71,17 +73,20 @@ final class FileTransfers: Sendable {
             let unfinished = s.unfinishedUploads(of: nil)
             if unfinished >= limits.uploads {
                 throw TransferError(
-                    description: "\(unfinished) uploads are unfinished on this nimbus, the most allowed (nimbus.file.upload.max.open); "
+                    description:
+                        "\(unfinished) uploads are unfinished on this nimbus, the most allowed (nimbus.file.upload.max.open); "
                         + "finish or abandon one first (abandoned ones expire after nimbus.file.copy.expiration.secs)")
             }
             if let connection, s.unfinishedUploads(of: connection) >= limits.uploadsPerConnection {
                 throw TransferError(
-                    description: "this connection has \(limits.uploadsPerConnection) unfinished uploads, the most allowed "
+                    description:
+                        "this connection has \(limits.uploadsPerConnection) unfinished uploads, the most allowed "
                         + "(nimbus.file.upload.max.open.per.connection); finish one first")
             }
             let fd = open(location, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw TransferError(description: "cannot create upload file \(location): \(String(cString: strerror(errno)))")
+                throw TransferError(
+                    description: "cannot create upload file \(location): \(String(cString: strerror(errno)))")
             }
             close(fd)
             s.uploads[location] = Upload(lastUsed: Date(), connection: connection)
@@ -92,13 +97,15 @@ final class FileTransfers: Sendable {
     func uploadChunk(_ location: String, _ chunk: [UInt8]) throws {
         try state.withLock { s in
             guard var upload = s.uploads[location] else {
-                throw TransferError(description: "upload location '\(location)' was not issued by this nimbus or has expired")
+                throw TransferError(
+                    description: "upload location '\(location)' was not issued by this nimbus or has expired")
             }
             if upload.finished { throw TransferError(description: "upload '\(location)' is already finished") }
             if upload.bytes + chunk.count > maxUploadBytes {
                 Self.discard(&s, location)
                 throw TransferError(
-                    description: "upload exceeds nimbus.file.upload.max.bytes (\(maxUploadBytes) bytes) and was discarded")
+                    description:
+                        "upload exceeds nimbus.file.upload.max.bytes (\(maxUploadBytes) bytes) and was discarded")
             }
             do {
                 try Self.append(chunk, to: location)
@@ -115,7 +122,8 @@ final class FileTransfers: Sendable {
     func finishUpload(_ location: String) throws {
         try state.withLock { s in
             guard var upload = s.uploads[location] else {
-                throw TransferError(description: "upload location '\(location)' was not issued by this nimbus or has expired")
+                throw TransferError(
+                    description: "upload location '\(location)' was not issued by this nimbus or has expired")
             }
             // Finishing twice is harmless: the file stays as it was.
             if upload.finished { return }
@@ -138,7 +146,8 @@ final class FileTransfers: Sendable {
         let known: Bool? = state.withLock { s in s.uploads[location].map(\.finished) }
         switch known {
         case true?: return location
-        case false?: throw TransferError(description: "upload '\(location)' was not finished (call finishFileUpload first)")
+        case false?:
+            throw TransferError(description: "upload '\(location)' was not finished (call finishFileUpload first)")
         case nil:
             throw TransferError(
                 description: "upload location '\(location)' was never issued by this nimbus (or has expired)")
@@ -240,7 +249,9 @@ final class FileTransfers: Sendable {
         var buffer = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, count - filled, off_t(offset) + off_t(filled)) }
+            let n = buffer.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + filled, count - filled, off_t(offset) + off_t(filled))
+            }
             if n < 0 && errno == EINTR { continue }
             guard n >= 0 else { throw SystemError("read") }
             if n == 0 { break }

@@ -19,7 +19,8 @@ final class LeaderElection: Sendable {
         let storage = state.storage
         try await storage.createParents(state.leaderLockPath)
         if let old = latch.withLock({ $0 }), try await storage.exists(old) != nil { return }
-        let path = try await storage.create(state.leaderLockPath + "/latch-", data: Array(address.utf8), mode: .ephemeralSequential)
+        let path = try await storage.create(
+            state.leaderLockPath + "/latch-", data: Array(address.utf8), mode: .ephemeralSequential)
         latch.withLock { $0 = path }
     }
 
@@ -27,7 +28,9 @@ final class LeaderElection: Sendable {
     func leader() async throws -> String? {
         let storage = state.storage
         for child in try await storage.childrenIfExists(state.leaderLockPath).sorted(by: Self.bySequence) {
-            if let data = try await storage.read(state.leaderLockPath + "/" + child) { return String(decoding: data, as: UTF8.self) }
+            if let data = try await storage.read(state.leaderLockPath + "/" + child) {
+                return String(decoding: data, as: UTF8.self)
+            }
         }
         return nil
     }

@@ -84,7 +84,8 @@ public actor Nimbus: NimbusHandler {
             inboxExpiration: TimeInterval(try conf.int(ConfigKey.nimbusInboxJarExpirationSecs)),
             limits: FileTransfers.Limits(
                 uploadsPerConnection: try conf.int(ConfigKey.nimbusUploadMaxOpenPerConnection),
-                uploads: try conf.int(ConfigKey.nimbusUploadMaxOpen), downloads: try conf.int(ConfigKey.nimbusDownloadMaxOpen)))
+                uploads: try conf.int(ConfigKey.nimbusUploadMaxOpen),
+                downloads: try conf.int(ConfigKey.nimbusDownloadMaxOpen)))
         election = LeaderElection(state: state, address: "\(host):\(port)")
         let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (clusterChanges, clusterChanged) = (changes, changed)
@@ -108,7 +109,9 @@ public actor Nimbus: NimbusHandler {
 
     // MARK: submitting
 
-    public func submitTopology(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology) async throws {
+    public func submitTopology(
+        name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology
+    ) async throws {
         try await submitTopologyWithOpts(
             name: name, uploadedJarLocation: uploadedJarLocation, jsonConf: jsonConf, topology: topology,
             options: SubmitOptions(initialStatus: .active))
@@ -173,10 +176,13 @@ public actor Nimbus: NimbusHandler {
             }
             do {
                 // The archive may be large: copied on a thread of its own, off the cooperative pool.
-                try await onOwnThread { [code, stored] in try code.save(id: id, archive: archive, topology: topology, conf: stored) }
+                try await onOwnThread { [code, stored] in
+                    try code.save(id: id, archive: archive, topology: topology, conf: stored)
+                }
             } catch {
                 try? await state.removeTopologyRecords(id)
-                throw InvalidTopologyException(msg: "nimbus could not store the topology: \(error.localizedDescription)")
+                throw InvalidTopologyException(
+                    msg: "nimbus could not store the topology: \(error.localizedDescription)")
             }
             let base = StormBase(
                 name: name, status: options.initialStatus == .inactive ? .inactive : .active,
@@ -200,17 +206,23 @@ public actor Nimbus: NimbusHandler {
 
     /// Records a component's error in the topology's errors (LocalCluster's runtimes report through here).
     public nonisolated func recordError(_ id: String, component: String, _ message: String) {
-        let info = ErrorInfo(error: message, errorTimeSecs: Int32(clamping: Int(Date().timeIntervalSince1970)), host: host, port: Int32(port))
+        let info = ErrorInfo(
+            error: message, errorTimeSecs: Int32(clamping: Int(Date().timeIntervalSince1970)), host: host,
+            port: Int32(port))
         Task { [state] in try? await state.reportError(id, component: component, info) }
     }
 
     /// Components named by class must be ones this cluster has (shell components bring their own program).
     static func checkComponentClasses(_ topology: StormTopology) throws(ComponentRegistry.Failure) {
         for (id, spout) in topology.spouts.sorted(by: { $0.key < $1.key }) {
-            if case .javaObject(let object) = spout.spoutObject { try ComponentRegistry.shared.check(object, as: .spout, component: id) }
+            if case .javaObject(let object) = spout.spoutObject {
+                try ComponentRegistry.shared.check(object, as: .spout, component: id)
+            }
         }
         for (id, bolt) in topology.bolts.sorted(by: { $0.key < $1.key }) {
-            if case .javaObject(let object) = bolt.boltObject { try ComponentRegistry.shared.check(object, as: .bolt, component: id) }
+            if case .javaObject(let object) = bolt.boltObject {
+                try ComponentRegistry.shared.check(object, as: .bolt, component: id)
+            }
             for (source, grouping) in bolt.common.inputs.sorted(by: { $0.key.componentId < $1.key.componentId }) {
                 if case .customObject(let object) = grouping {
                     try ComponentRegistry.shared.checkGrouping(object, subscriber: id, source: source.componentId)
@@ -315,10 +327,13 @@ public actor Nimbus: NimbusHandler {
             for (component, n) in (options.numExecutors ?? [:]).sorted(by: { $0.key < $1.key }) {
                 if !components.contains(component) {
                     throw InvalidTopologyException(
-                        msg: "invalid component '\(component)' for topology '\(name)'; valid values are \(components.sorted().joined(separator: ","))")
+                        msg:
+                            "invalid component '\(component)' for topology '\(name)'; valid values are \(components.sorted().joined(separator: ","))"
+                    )
                 }
                 if n <= 0 {
-                    throw InvalidTopologyException(msg: "number of executors for '\(component)' must be greater than 0, got \(n)")
+                    throw InvalidTopologyException(
+                        msg: "number of executors for '\(component)' must be greater than 0, got \(n)")
                 }
             }
             if let overrides = options.topologyConfOverrides {
@@ -412,7 +427,9 @@ public actor Nimbus: NimbusHandler {
     }
 
     // Transfers keep their own book, so chunks need nothing of the actor's and run side by side.
-    public nonisolated func uploadChunk(location: String, chunk: [UInt8]) async throws { try transfers.uploadChunk(location, chunk) }
+    public nonisolated func uploadChunk(location: String, chunk: [UInt8]) async throws {
+        try transfers.uploadChunk(location, chunk)
+    }
 
     public nonisolated func finishFileUpload(location: String) async throws { try transfers.finishUpload(location) }
 
@@ -434,11 +451,14 @@ public actor Nimbus: NimbusHandler {
         let assignments = try await readableAssignments()
         var usedSlots: [String: Set<Int64>] = [:]
         for assignment in assignments.records.values {
-            for node in assignment.executorNodePort?.values ?? [:].values { usedSlots[node.node, default: []].formUnion(node.port) }
+            for node in assignment.executorNodePort?.values ?? [:].values {
+                usedSlots[node.node, default: []].formUnion(node.port)
+            }
         }
         let registered = try await state.supervisors()
         for (_, error) in registered.unreadable {
-            noteUnreadable(error, topology: nil, remedy: "the supervisor is left out of cluster queries until it writes it again")
+            noteUnreadable(
+                error, topology: nil, remedy: "the supervisor is left out of cluster queries until it writes it again")
         }
         let supervisors = registered.records.map { id, info in
             SupervisorSummary(
@@ -469,11 +489,16 @@ public actor Nimbus: NimbusHandler {
 
     public func getLeader() async throws -> NimbusSummary {
         guard let leader = try await election.leader() else { throw NotLeaderError(this: address, leader: nil) }
-        if let summary = try await nimbusSummaries().first(where: { "\($0.host):\($0.port)" == leader }) { return summary }
+        if let summary = try await nimbusSummaries().first(where: { "\($0.host):\($0.port)" == leader }) {
+            return summary
+        }
         // A registration that cannot be read (the leader rewrites it): what the election says is enough to reach it.
-        guard try await state.nimbuses().unreadable[leader] != nil else { throw NotLeaderError(this: address, leader: nil) }
+        guard try await state.nimbuses().unreadable[leader] != nil else {
+            throw NotLeaderError(this: address, leader: nil)
+        }
         let (host, port) = NimbusSeeds.split(leader, defaultPort: self.port)
-        return NimbusSummary(host: host, port: Int32(clamping: port), uptimeSecs: 0, isLeader: true, version: "VERSION_NOT_PROVIDED")
+        return NimbusSummary(
+            host: host, port: Int32(clamping: port), uptimeSecs: 0, isLeader: true, version: "VERSION_NOT_PROVIDED")
     }
 
     public nonisolated func isTopologyNameAllowed(name: String) async throws -> Bool {
@@ -515,7 +540,9 @@ public actor Nimbus: NimbusHandler {
                 for (_, error) in read.unreadable {
                     noteUnreadable(error, topology: id, remedy: "it is left out of the topology's errors")
                 }
-                if !read.errors.isEmpty { errors[component] = choice == .one ? Array(read.errors.suffix(1)) : read.errors }
+                if !read.errors.isEmpty {
+                    errors[component] = choice == .one ? Array(read.errors.suffix(1)) : read.errors
+                }
             }
         }
         var assignment: Assignment?
@@ -529,7 +556,9 @@ public actor Nimbus: NimbusHandler {
         var taskToComponent: [Int32: String] = [:]
         do {
             let plan = try await plan(id)
-            for (component, range) in TaskLayout.taskRanges(plan.tasks) { for t in range { taskToComponent[t] = component } }
+            for (component, range) in TaskLayout.taskRanges(plan.tasks) {
+                for t in range { taskToComponent[t] = component }
+            }
         } catch let error as ClusterStateError {
             trouble = trouble ?? error
         }
@@ -538,7 +567,8 @@ public actor Nimbus: NimbusHandler {
         if assignment != nil {
             let read = try await state.workerHeartbeats(id)
             for (_, error) in read.unreadable {
-                noteUnreadable(error, topology: id, remedy: "its worker's counts are left out until the worker writes it again")
+                noteUnreadable(
+                    error, topology: id, remedy: "its worker's counts are left out until the worker writes it again")
             }
             beats = read.records
         }
@@ -547,9 +577,12 @@ public actor Nimbus: NimbusHandler {
             let info = ExecutorInfo(taskStart: start, taskEnd: Int32(clamping: executor[1]))
             let port = Int32(clamping: node.port.first ?? 0)
             var summary = ExecutorSummary(
-                executorInfo: info, componentId: taskToComponent[start] ?? "", host: assignment?.nodeHost?[node.node] ?? node.node,
+                executorInfo: info, componentId: taskToComponent[start] ?? "",
+                host: assignment?.nodeHost?[node.node] ?? node.node,
                 port: port,
-                uptimeSecs: Int32(clamping: Int64(Date().timeIntervalSince1970) - (assignment?.executorStartTimeSecs?[executor] ?? 0)))
+                uptimeSecs: Int32(
+                    clamping: Int64(Date().timeIntervalSince1970) - (assignment?.executorStartTimeSecs?[executor] ?? 0))
+            )
             summary.stats = beats["\(node.node)-\(port)"]?.executorStats[info]
             executors.append(summary)
         }
@@ -557,7 +590,8 @@ public actor Nimbus: NimbusHandler {
             id: id, name: base?.name ?? TopologyName.name(ofId: id) ?? id,
             uptimeSecs: base.map(uptime) ?? Self.uptime(ofId: id),
             executors: executors.sorted { $0.executorInfo.taskStart < $1.executorInfo.taskStart },
-            status: base?.status.thriftName ?? Self.unknownStatus, errors: errors, stormVersion: Self.version, owner: base?.owner)
+            status: base?.status.thriftName ?? Self.unknownStatus, errors: errors, stormVersion: Self.version,
+            owner: base?.owner)
         if let trouble {
             info.schedStatus = trouble.description
         } else if let base {
@@ -588,7 +622,8 @@ public actor Nimbus: NimbusHandler {
         let now = Int32(clamping: Int(Date().timeIntervalSince1970))
         let registered = try await state.nimbuses()
         for (_, error) in registered.unreadable {
-            noteUnreadable(error, topology: nil, remedy: "that nimbus is left out of cluster queries until it registers again")
+            noteUnreadable(
+                error, topology: nil, remedy: "that nimbus is left out of cluster queries until it registers again")
         }
         return registered.records.values.map { stored in
             var s = stored
@@ -642,7 +677,8 @@ public actor Nimbus: NimbusHandler {
     }
 
     static let assignmentRemedy = "the leader recomputes the assignment and rewrites it"
-    static let brokenBaseRemedy = "nimbus cannot rebuild a topology's base: the topology keeps its workers but is not scheduled until it is killed"
+    static let brokenBaseRemedy =
+        "nimbus cannot rebuild a topology's base: the topology keeps its workers but is not scheduled until it is killed"
 
     private func summary(_ id: String, _ base: StormBase, assignment: Assignment?) async -> TopologySummary {
         // Counts come from the StormBase when the topology's records cannot be read.
@@ -696,13 +732,13 @@ public actor Nimbus: NimbusHandler {
                 noteUnreadable(error, topology: id, remedy: "no copy of the topology's files here can replace it")
                 throw error
             }
-            noteUnreadable(error, topology: id, remedy: "this nimbus reads its own copy of the topology's files instead")
+            noteUnreadable(
+                error, topology: id, remedy: "this nimbus reads its own copy of the topology's files instead")
             return (topology, topoConf)
         }
         guard let topology = try? code.topology(id), let topoConf = try? code.conf(id) else { throw notAlive(id: id) }
         return (topology, topoConf)
     }
-
 
     private nonisolated func uptime(_ base: StormBase) -> Int32 {
         Int32(clamping: Int(Date().timeIntervalSince1970) - Int(base.launchTimeSecs ?? 0))

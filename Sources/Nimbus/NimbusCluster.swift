@@ -185,7 +185,8 @@ extension Nimbus {
                 let alive = Set(try await state.activeStorms())
                 var recorded = Set<String>()
                 for folder in [
-                    state.assignmentsPath, state.workerbeatsPath, state.errorsPath, state.stormCodePath, state.stormConfPath,
+                    state.assignmentsPath, state.workerbeatsPath, state.errorsPath, state.stormCodePath,
+                    state.stormConfPath,
                     state.codeHoldersPath,
                 ] {
                     recorded.formUnion(try await state.storage.childrenIfExists(folder))
@@ -194,7 +195,9 @@ extension Nimbus {
                     try await state.removeStorm(id)
                     plans[id] = nil
                     respread.remove(id)
-                    logger.info("removed the records of topology \(id), which has no base in \(state.stormsPath) (its workers stop)")
+                    logger.info(
+                        "removed the records of topology \(id), which has no base in \(state.stormsPath) (its workers stop)"
+                    )
                 }
             } catch {
                 logger.warning("could not look for records of topologies that are gone: \(error)")
@@ -223,7 +226,8 @@ extension Nimbus {
 
         /// Every unreadable record's path.
         var unreadablePaths: Set<String> {
-            let errors = Array(unreadableBases.values) + Array(unreadableAssignments.values) + unreadableHeartbeats.map(\.error)
+            let errors =
+                Array(unreadableBases.values) + Array(unreadableAssignments.values) + unreadableHeartbeats.map(\.error)
                 + Array(unreadableSupervisors.values)
             return Set(errors.compactMap(\.unreadablePath))
         }
@@ -252,7 +256,9 @@ extension Nimbus {
                 s.unreadableHeartbeats += beats.unreadable.values.map { (id, $0) }
             }
             // Only a topology waiting for its first assignment needs its count.
-            if s.assignments[id] == nil && awaiting.contains(id) { s.holders[id] = try await state.codeHolders(id).count }
+            if s.assignments[id] == nil && awaiting.contains(id) {
+                s.holders[id] = try await state.codeHolders(id).count
+            }
         }
         // Assignments left without a topology still hold their slots until they are removed.
         for id in try await state.storage.childrenIfExists(state.assignmentsPath) where s.assignments[id] == nil {
@@ -323,7 +329,10 @@ extension Nimbus {
                 for port in info.meta ?? [] { offered.insert(WorkerSlot(node: id, port: port)) }
             }
             func slots(_ a: Assignment?) -> Set<WorkerSlot> {
-                Set((a?.executorNodePort ?? [:]).values.compactMap { n in n.port.first.map { WorkerSlot(node: n.node, port: $0) } })
+                Set(
+                    (a?.executorNodePort ?? [:]).values.compactMap { n in
+                        n.port.first.map { WorkerSlot(node: n.node, port: $0) }
+                    })
             }
             var assignments = snap.assignments
             var changed: [(String, Assignment)] = []
@@ -336,7 +345,9 @@ extension Nimbus {
                     let plan = try await self.plan(id)
                     let existing = assignments[id]
                     if existing == nil, awaitingReplication.contains(id) {
-                        if let hold = try await replicationHold(id, base: base, holders: snap.holders[id] ?? 0, now: now) {
+                        if let hold = try await replicationHold(
+                            id, base: base, holders: snap.holders[id] ?? 0, now: now)
+                        {
                             if schedulingHolds.updateValue(hold, forKey: id) != hold {
                                 logger.info("not assigning topology \(id) yet: \(hold)")
                             }
@@ -345,26 +356,37 @@ extension Nimbus {
                     }
                     awaitingReplication.remove(id)
                     schedulingHolds.removeValue(forKey: id)
-                    let executorSet = Set(TaskLayout.executors(tasks: plan.tasks, executorCounts: base.componentExecutors ?? plan.executors).keys)
+                    let executorSet = Set(
+                        TaskLayout.executors(
+                            tasks: plan.tasks, executorCounts: base.componentExecutors ?? plan.executors
+                        ).keys)
                     let fresh = respread.contains(id)
                     var current: [Executor: WorkerSlot] = [:]
                     for (key, node) in (fresh ? nil : existing)?.executorNodePort ?? [:] where key.count == 2 {
-                        if let port = node.port.first { current[Executor(Int32(key[0]), Int32(key[1]))] = WorkerSlot(node: node.node, port: port) }
+                        if let port = node.port.first {
+                            current[Executor(Int32(key[0]), Int32(key[1]))] = WorkerSlot(node: node.node, port: port)
+                        }
                     }
                     var usedByOthers = Set<WorkerSlot>()
                     for (other, a) in assignments where other != id { usedByOthers.formUnion(slots(a)) }
-                    let alive = try aliveSlots(current: current, existing: existing, beats: snap.heartbeats[id] ?? [:], offered: offered, now: now)
+                    let alive = try aliveSlots(
+                        current: current, existing: existing, beats: snap.heartbeats[id] ?? [:], offered: offered,
+                        now: now)
                     let outcome = EvenScheduler.schedule(
                         executors: executorSet, requestedWorkers: Int(base.numWorkers), current: current, alive: alive,
                         free: offered.subtracting(usedByOthers).subtracting(alive))
-                    let updated = assignment(for: id, outcome: outcome, existing: existing, supervisors: supervisors, owner: base.owner, now: now)
+                    let updated = assignment(
+                        for: id, outcome: outcome, existing: existing, supervisors: supervisors, owner: base.owner,
+                        now: now)
                     // Nothing placed and nothing before: no assignment to write yet.
                     if fresh && !outcome.placement.isEmpty { respreadDone.append(id) }
                     if updated != existing && !(existing == nil && outcome.placement.isEmpty) {
                         changed.append((id, updated))
                         if snap.unreadableAssignments[id] != nil { rewritten.append(id) }
                         assignments[id] = updated
-                        logger.info("assigned \(id): \(outcome.workers) worker(s) on \(Set(outcome.placement.values).sorted()) (\(outcome.status))")
+                        logger.info(
+                            "assigned \(id): \(outcome.workers) worker(s) on \(Set(outcome.placement.values).sorted()) (\(outcome.status))"
+                        )
                     }
                     clearTrouble(id, "scheduling topology \(id) works again")
                 } catch {
@@ -384,15 +406,20 @@ extension Nimbus {
     /// those that can be read again.
     private func noteUnreadable(in snap: Snapshot) {
         for (id, error) in snap.unreadableBases { noteUnreadable(error, topology: id, remedy: Self.brokenBaseRemedy) }
-        for (id, error) in snap.unreadableAssignments { noteUnreadable(error, topology: id, remedy: Self.assignmentRemedy) }
+        for (id, error) in snap.unreadableAssignments {
+            noteUnreadable(error, topology: id, remedy: Self.assignmentRemedy)
+        }
         for (id, error) in snap.unreadableHeartbeats {
-            noteUnreadable(error, topology: id, remedy: "its worker's heartbeat is ignored until the worker writes it again")
+            noteUnreadable(
+                error, topology: id, remedy: "its worker's heartbeat is ignored until the worker writes it again")
         }
         for (_, error) in snap.unreadableSupervisors {
             noteUnreadable(
-                error, topology: nil, remedy: "the supervisor counts with its last readable heartbeat until it writes it again")
+                error, topology: nil,
+                remedy: "the supervisor counts with its last readable heartbeat until it writes it again")
         }
-        forgetMended(readKinds: ["storms", "assignments", "supervisors", "workerbeats"], stillUnreadable: snap.unreadablePaths)
+        forgetMended(
+            readKinds: ["storms", "assignments", "supervisors", "workerbeats"], stillUnreadable: snap.unreadablePaths)
     }
 
     /// Why a topology submitted here that has no assignment yet must wait, or nil: as Storm does, the leader assigns it once
@@ -405,11 +432,13 @@ extension Nimbus {
         guard holders < wanted else { return nil }
         let waited = now - Int64(base.launchTimeSecs ?? 0)
         if maxWait > 0 && waited > Int64(maxWait) {
-            let note = "topology \(id) is assigned with its files on \(holders) of \(wanted) nimbuses: \(ConfigKey.topologyMaxReplicationWaitTimeSec) (\(maxWait)) has passed"
+            let note =
+                "topology \(id) is assigned with its files on \(holders) of \(wanted) nimbuses: \(ConfigKey.topologyMaxReplicationWaitTimeSec) (\(maxWait)) has passed"
             if troubles.updateValue(note, forKey: id + "/replication") != note { logger.warning("\(note)") }
             return nil
         }
-        return "Waiting for code replication: \(holders) of \(wanted) nimbuses hold the files (\(ConfigKey.topologyMinReplicationCount))"
+        return
+            "Waiting for code replication: \(holders) of \(wanted) nimbuses hold the files (\(ConfigKey.topologyMinReplicationCount))"
     }
 
     /// Logs a topology's trouble once, and again only when it changes.
@@ -453,7 +482,8 @@ extension Nimbus {
         for (e, slot) in outcome.placement {
             let node = NodeInfo(node: slot.node, port: [slot.port])
             nodePort[e.key] = node
-            startTimes[e.key] = existing?.executorNodePort?[e.key] == node ? (existing?.executorStartTimeSecs?[e.key] ?? now) : now
+            startTimes[e.key] =
+                existing?.executorNodePort?[e.key] == node ? (existing?.executorStartTimeSecs?[e.key] ?? now) : now
             hosts[slot.node] = supervisors[slot.node]?.hostname ?? existing?.nodeHost?[slot.node] ?? slot.node
         }
         return Assignment(

@@ -36,10 +36,12 @@ public struct NimbusServer: Service {
             }
         } catch let error as ThriftTransportError where bindAddress != nil {
             throw ConfigError.invalid(
-                ConfigKey.nimbusThriftBindAddress, reason: "'\(bindAddress!)': cannot listen there on port \(port) (\(error))")
+                ConfigKey.nimbusThriftBindAddress,
+                reason: "'\(bindAddress!)': cannot listen there on port \(port) (\(error))")
         }
         logger.info(
-            "nimbus \(Nimbus.version) serving the Thrift API on \(bindAddress ?? "all interfaces"), port \(server.port)")
+            "nimbus \(Nimbus.version) serving the Thrift API on \(bindAddress ?? "all interfaces"), port \(server.port)"
+        )
         // The port first, so a port in use fails at once; then the cluster state, which may take retries.
         await nimbus.start()
         let period = Duration.seconds(max(1, conf.intOrDefault(ConfigKey.nimbusMonitorFreqSecs)))

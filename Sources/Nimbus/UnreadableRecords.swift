@@ -44,7 +44,9 @@ extension Nimbus {
 
     /// Forgets the unreadable records of topologies that are gone.
     func forgetUnreadable(ofTopologiesOtherThan alive: Set<String>) {
-        let perTopology = ["storms", "assignments", "workerbeats", "errors", "stormcode", "stormconf"].map { state.root + "/" + $0 + "/" }
+        let perTopology = ["storms", "assignments", "workerbeats", "errors", "stormcode", "stormconf"].map {
+            state.root + "/" + $0 + "/"
+        }
         unreadableRecords = unreadableRecords.filter { path, _ in
             guard let folder = perTopology.first(where: { path.hasPrefix($0) }) else { return true }
             let id = path.dropFirst(folder.count).prefix { $0 != "/" }
@@ -85,7 +87,9 @@ extension Nimbus {
         for id in alive where code.has(id) {
             var problems: [ClusterStateError] = []
             do {
-                do { _ = try await state.topologyCode(id) } catch let error as ClusterStateError { problems.append(error) }
+                do { _ = try await state.topologyCode(id) } catch let error as ClusterStateError {
+                    problems.append(error)
+                }
                 if let text = try await state.topologyConfJSON(id), (try? JSON.decodeObject(text)) == nil {
                     problems.append(.corrupt(state.stormConfPath + "/" + id, "it is not a JSON object"))
                 }
@@ -99,7 +103,8 @@ extension Nimbus {
     /// Rewrites a topology's code and conf records from this nimbus' files.
     func rewriteTopologyRecords(_ id: String, _ problems: [ClusterStateError]) async {
         for problem in problems {
-            noteUnreadable(problem, topology: id, remedy: "the leader rewrites it from its copy of the topology's files")
+            noteUnreadable(
+                problem, topology: id, remedy: "the leader rewrites it from its copy of the topology's files")
         }
         do {
             let (topology, topoConf) = (try code.topology(id), try code.conf(id))

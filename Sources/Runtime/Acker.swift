@@ -36,8 +36,10 @@ final class AckerBolt: Bolt {
         let outcome: AckTracker.Outcome?
         switch tuple.stream.stream {
         case SystemTopology.ackInitStream:
-            guard tuple.values.count == 3, let value = tuple.values[1].intValue, let task = tuple.values[2].intValue else { return }
-            outcome = tracker.initialize(root: root, value: UInt64(bitPattern: value), spoutTask: Int32(truncatingIfNeeded: task), now: now)
+            guard tuple.values.count == 3, let value = tuple.values[1].intValue, let task = tuple.values[2].intValue
+            else { return }
+            outcome = tracker.initialize(
+                root: root, value: UInt64(bitPattern: value), spoutTask: Int32(truncatingIfNeeded: task), now: now)
         case SystemTopology.ackAckStream:
             guard tuple.values.count == 2, let value = tuple.values[1].intValue else { return }
             outcome = tracker.ack(root: root, value: UInt64(bitPattern: value), now: now)
@@ -49,9 +51,11 @@ final class AckerBolt: Bolt {
         switch outcome {
         case .complete(let root, let task, let latency)?:
             collector?.emitDirect(
-                task: task, [.int(Int64(bitPattern: root)), .int(Int64(latency / 1_000_000))], stream: SystemTopology.ackAckStream, anchors: [])
+                task: task, [.int(Int64(bitPattern: root)), .int(Int64(latency / 1_000_000))],
+                stream: SystemTopology.ackAckStream, anchors: [])
         case .failed(let root, let task)?:
-            collector?.emitDirect(task: task, [.int(Int64(bitPattern: root)), .int(0)], stream: SystemTopology.ackFailStream, anchors: [])
+            collector?.emitDirect(
+                task: task, [.int(Int64(bitPattern: root)), .int(0)], stream: SystemTopology.ackFailStream, anchors: [])
         case nil:
             break
         }

@@ -89,7 +89,9 @@ final class ExecutorHandle: Sendable {
     }
 
     /// A per-stream counter summed over an executor's tasks: the task's own array (no copy) when it runs one.
-    private static func summed<T: FixedWidthInteger>(_ collectors: [TaskCollector], _ counts: (TaskCollector) -> [T]) -> [T] {
+    private static func summed<T: FixedWidthInteger>(
+        _ collectors: [TaskCollector], _ counts: (TaskCollector) -> [T]
+    ) -> [T] {
         var out = counts(collectors[0])
         for collector in collectors.dropFirst() {
             for (i, n) in counts(collector).enumerated() { out[i] &+= n }

@@ -22,7 +22,8 @@ extension RuntimeLayout {
         for task in handle.tasks {
             let component = try makeComponent(handle, logger: logger)
             let collector = TaskCollector(
-                dispatch: dispatch, taskId: task.taskId, componentId: handle.componentId, routes: try routes(of: handle.componentId),
+                dispatch: dispatch, taskId: task.taskId, componentId: handle.componentId,
+                routes: try routes(of: handle.componentId),
                 streams: streams.streams(of: handle.componentId))
             collector.spout = component as? any Spout
             components.append(component)
@@ -30,15 +31,22 @@ extension RuntimeLayout {
         }
         if handle.isSpout {
             let spouts = try components.map {
-                guard let spout = $0 as? any Spout else { throw RuntimeError(description: "component '\(handle.componentId)' is not a spout") }
+                guard let spout = $0 as? any Spout else {
+                    throw RuntimeError(description: "component '\(handle.componentId)' is not a spout")
+                }
                 return spout
             }
-            let executor = SpoutExecutor(handle: handle, spouts: spouts, collectors: collectors, acking: acking, logger: logger)
-            for (i, spout) in spouts.enumerated() { try spout.open(context: handle.tasks[i].context, collector: collectors[i]) }
+            let executor = SpoutExecutor(
+                handle: handle, spouts: spouts, collectors: collectors, acking: acking, logger: logger)
+            for (i, spout) in spouts.enumerated() {
+                try spout.open(context: handle.tasks[i].context, collector: collectors[i])
+            }
             return executor
         }
         let bolts = try components.map {
-            guard let bolt = $0 as? any Components.Bolt else { throw RuntimeError(description: "component '\(handle.componentId)' is not a bolt") }
+            guard let bolt = $0 as? any Components.Bolt else {
+                throw RuntimeError(description: "component '\(handle.componentId)' is not a bolt")
+            }
             return bolt
         }
         let executor = BoltExecutor(handle: handle, bolts: bolts, collectors: collectors, dispatch: dispatch)
@@ -61,7 +69,9 @@ final class SpoutExecutor: ExecutorLoop {
     let acking: AckingSettings
     let logger: Logger
 
-    init(handle: ExecutorHandle, spouts: [any Spout], collectors: [TaskCollector], acking: AckingSettings, logger: Logger) {
+    init(
+        handle: ExecutorHandle, spouts: [any Spout], collectors: [TaskCollector], acking: AckingSettings, logger: Logger
+    ) {
         self.handle = handle
         self.spouts = spouts
         self.collectors = collectors
@@ -138,7 +148,9 @@ final class SpoutExecutor: ExecutorLoop {
         if !batches.isEmpty {
             let first = handle.tasks[0].taskId
             for batch in batches {
-                for d in batch where collectors[Int(d.task - first)].settleTree(d.tuple, now: now) { upkeep.failed += 1 }
+                for d in batch where collectors[Int(d.task - first)].settleTree(d.tuple, now: now) {
+                    upkeep.failed += 1
+                }
             }
         }
         if let timeout = acking.messageTimeoutNanos, now &- upkeep.lastExpiry >= 1_000_000_000 {
@@ -190,7 +202,9 @@ final class BoltExecutor: ExecutorLoop {
                 let emitted = emittedSoFar() - before
                 // What the children said may be only acks (not counted as emitted): flush whatever is waiting.
                 flushAll()
-                if emitted > 0 { handle.publish(collectors, executed: 0, emitted: emitted, executedByStream: executedByStream) }
+                if emitted > 0 {
+                    handle.publish(collectors, executed: 0, emitted: emitted, executedByStream: executedByStream)
+                }
             }
             if batches.isEmpty { continue }
             if handle.announced.load(ordering: .relaxed) { dispatch.hooks.onBackpressureChange?() }
@@ -256,7 +270,8 @@ struct TreeUpkeep {
         let seconds = (now &- lastSummary) / 1_000_000_000
         lastSummary = now
         defer { (failed, timedOut) = (0, 0) }
-        return "\(failed + timedOut) tuple trees failed in the last \(seconds) s: \(timedOut) timed out, \(failed) failed by a bolt"
+        return
+            "\(failed + timedOut) tuple trees failed in the last \(seconds) s: \(timedOut) timed out, \(failed) failed by a bolt"
     }
 }
 

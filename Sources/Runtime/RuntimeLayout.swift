@@ -16,8 +16,11 @@ struct AckingSettings: Sendable {
 
     init(_ conf: StormConfig) {
         let timeoutSecs = max(conf.intOrDefault(ConfigKey.topologyMessageTimeoutSecs), 1)
-        messageTimeoutNanos = conf.boolOrDefault(ConfigKey.topologyEnableMessageTimeouts) ? UInt64(timeoutSecs) * 1_000_000_000 : nil
-        maxSpoutPending = ((try? conf.optionalInt(ConfigKey.topologyMaxSpoutPending)) ?? nil).flatMap { $0 > 0 ? $0 : nil }
+        messageTimeoutNanos =
+            conf.boolOrDefault(ConfigKey.topologyEnableMessageTimeouts) ? UInt64(timeoutSecs) * 1_000_000_000 : nil
+        maxSpoutPending = ((try? conf.optionalInt(ConfigKey.topologyMaxSpoutPending)) ?? nil).flatMap {
+            $0 > 0 ? $0 : nil
+        }
         hasAckers = TopologyPlan.ackerExecutors(conf) > 0
     }
 }
@@ -60,7 +63,8 @@ struct RuntimeLayout: Sendable {
         var subscriptions: [String: [String: [(subscriber: String, grouping: Grouping)]]] = [:]
         for component in topology.components {
             for (source, grouping) in component.common.inputs {
-                subscriptions[source.componentId, default: [:]][source.streamId, default: []].append((component.id, grouping))
+                subscriptions[source.componentId, default: [:]][source.streamId, default: []].append(
+                    (component.id, grouping))
             }
         }
         self.subscriptions = subscriptions
@@ -85,7 +89,8 @@ struct RuntimeLayout: Sendable {
                 executorOfTask[Int(taskId)] = executors.count
                 // Components see the topology as submitted, as Storm's user context shows it.
                 let context = TopologyContext(
-                    topologyId: topologyId, thisTaskId: taskId, thisComponentId: componentId, taskToComponent: taskToComponent,
+                    topologyId: topologyId, thisTaskId: taskId, thisComponentId: componentId,
+                    taskToComponent: taskToComponent,
                     conf: conf, topology: submitted)
                 tasks.append(TaskSpec(taskId: taskId, context: context))
             }
@@ -96,7 +101,8 @@ struct RuntimeLayout: Sendable {
         }
         self.executors = executors
         var table = [Int](repeating: -1, count: (taskToComponent.keys.max().map(Int.init) ?? 0) + 1)
-        for (task, component) in taskToComponent where !TopologyName.isSystemId(component) || component == TopologyPlan.ackerComponent {
+        for (task, component) in taskToComponent
+        where !TopologyName.isSystemId(component) || component == TopologyPlan.ackerComponent {
             table[Int(task)] = executors.count
         }
         for (task, index) in executorOfTask { table[task] = index }
@@ -108,7 +114,9 @@ struct RuntimeLayout: Sendable {
 
     /// A bolt's tick tuples: its own conf's topology.tick.tuple.freq.secs, else the topology's. An acker ticks
     /// every second to forget trees past the message timeout.
-    private static func tickSecs(_ component: ComponentRef, isAcker: Bool, conf: StormConfig, acking: AckingSettings) -> Int? {
+    private static func tickSecs(
+        _ component: ComponentRef, isAcker: Bool, conf: StormConfig, acking: AckingSettings
+    ) -> Int? {
         if isAcker { return acking.messageTimeoutNanos != nil ? 1 : nil }
         guard component.kind == .bolt else { return nil }
         let own = (try? JSON.decodeObject(component.common.jsonConf ?? "{}"))?[ConfigKey.topologyTickTupleFreqSecs]
@@ -121,12 +129,18 @@ struct RuntimeLayout: Sendable {
         switch component.object {
         case .javaObject(let object):
             guard registry.entry(object.fullClassName) != nil else {
-                throw RuntimeError(description: "component '\(component.id)' names class \(object.fullClassName), which this program does not have")
+                throw RuntimeError(
+                    description:
+                        "component '\(component.id)' names class \(object.fullClassName), which this program does not have"
+                )
             }
         case .shell(let program):
-            guard !shellCommand(program).isEmpty else { throw RuntimeError(description: "shell component '\(component.id)' has no command") }
+            guard !shellCommand(program).isEmpty else {
+                throw RuntimeError(description: "shell component '\(component.id)' has no command")
+            }
         case .serializedJava:
-            throw RuntimeError(description: "component '\(component.id)' is a serialized Java object, which cannot run here")
+            throw RuntimeError(
+                description: "component '\(component.id)' is a serialized Java object, which cannot run here")
         }
     }
 
@@ -141,16 +155,21 @@ struct RuntimeLayout: Sendable {
         switch component.object {
         case .javaObject(let object):
             guard let entry = registry.entry(object.fullClassName) else {
-                throw RuntimeError(description: "component '\(component.id)' names class \(object.fullClassName), which this program does not have")
+                throw RuntimeError(
+                    description:
+                        "component '\(component.id)' names class \(object.fullClassName), which this program does not have"
+                )
             }
             return try entry.make(object.argsList)
         case .shell(let program):
             return try registry.makeShellComponent(
                 ShellComponentSpec(
-                    componentId: component.id, kind: component.kind == .spout ? .spout : .bolt, command: Self.shellCommand(program),
+                    componentId: component.id, kind: component.kind == .spout ? .spout : .bolt,
+                    command: Self.shellCommand(program),
                     streams: component.common.streams, environment: shell, logger: logger))
         case .serializedJava:
-            throw RuntimeError(description: "component '\(component.id)' is a serialized Java object, which cannot run here")
+            throw RuntimeError(
+                description: "component '\(component.id)' is a serialized Java object, which cannot run here")
         }
     }
 
@@ -177,8 +196,11 @@ struct RuntimeLayout: Sendable {
         let cwd = FileManager.default.currentDirectoryPath
         let resources = cwd + "/resources"
         var isDirectory: ObjCBool = false
-        let dir = FileManager.default.fileExists(atPath: resources, isDirectory: &isDirectory) && isDirectory.boolValue ? resources : cwd
+        let dir =
+            FileManager.default.fileExists(atPath: resources, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? resources : cwd
         return ShellEnvironment(
-            resourcesDirectory: dir, pidDirectory: NSTemporaryDirectory() + "storm-shell-pids-\(topologyId)-\(getpid())")
+            resourcesDirectory: dir, pidDirectory: NSTemporaryDirectory() + "storm-shell-pids-\(topologyId)-\(getpid())"
+        )
     }
 }

@@ -13,7 +13,8 @@ public struct StreamTable: Sendable {
         var index: [String: [String: TupleStream]] = [:]
         for component in topology.components.sorted(by: { $0.id < $1.id }) {
             for (stream, info) in component.common.streams.sorted(by: { $0.key < $1.key }) {
-                let s = TupleStream(component: component.id, stream: stream, fields: Fields(info.outputFields), id: Int32(list.count))
+                let s = TupleStream(
+                    component: component.id, stream: stream, fields: Fields(info.outputFields), id: Int32(list.count))
                 list.append(s)
                 index[component.id, default: [:]][stream] = s
             }
@@ -59,7 +60,9 @@ public struct TupleBatchCodec: Sendable {
     }
 
     public static func finish(count: Int, at offset: Int, in out: inout [UInt8]) {
-        out.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(count).littleEndian, toByteOffset: offset, as: UInt32.self) }
+        out.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt32(count).littleEndian, toByteOffset: offset, as: UInt32.self)
+        }
     }
 
     /// One whole batch.
@@ -70,7 +73,9 @@ public struct TupleBatchCodec: Sendable {
     }
 
     public func decode(_ bytes: UnsafeRawBufferPointer) throws(ValueCodec.DecodingError) -> [Delivery] {
-        guard bytes.count >= 4 else { throw ValueCodec.DecodingError(description: "batch of \(bytes.count) bytes has no count") }
+        guard bytes.count >= 4 else {
+            throw ValueCodec.DecodingError(description: "batch of \(bytes.count) bytes has no count")
+        }
         let count = UInt64(UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)))
         var reader = ValueCodec.Reader(bytes, offset: 4)
         // Each tuple takes at least five bytes: a bound before reserving.
@@ -87,26 +92,33 @@ public struct TupleBatchCodec: Sendable {
                 throw ValueCodec.DecodingError(description: "task id out of range at byte \(reader.offset)")
             }
             guard streamId < UInt64(streams.all.count) else {
-                throw ValueCodec.DecodingError(description: "unknown stream number \(streamId) (the topology has \(streams.all.count))")
+                throw ValueCodec.DecodingError(
+                    description: "unknown stream number \(streamId) (the topology has \(streams.all.count))")
             }
             let trees = try reader.readVarint()
             guard trees <= UInt64(bytes.count - reader.offset) / 16 else {
-                throw ValueCodec.DecodingError(description: "\(trees) tree ids at byte \(reader.offset) run past the end")
+                throw ValueCodec.DecodingError(
+                    description: "\(trees) tree ids at byte \(reader.offset) run past the end")
             }
             var ids = TreeIds()
             for _ in 0..<trees {
                 let root = try reader.readFixed64()
                 let edge = try reader.readFixed64()
-                guard root != 0 else { throw ValueCodec.DecodingError(description: "tree root 0 at byte \(reader.offset - 16)") }
+                guard root != 0 else {
+                    throw ValueCodec.DecodingError(description: "tree root 0 at byte \(reader.offset - 16)")
+                }
                 ids.add(root: root, edge: edge)
             }
             let values = try reader.readValues()
             out.append(
                 Delivery(
-                    task: Int32(task), tuple: Tuple(values: values, stream: streams.all[Int(streamId)], sourceTask: Int32(source), ids: ids)))
+                    task: Int32(task),
+                    tuple: Tuple(
+                        values: values, stream: streams.all[Int(streamId)], sourceTask: Int32(source), ids: ids)))
         }
         guard reader.isAtEnd else {
-            throw ValueCodec.DecodingError(description: "\(bytes.count - reader.offset) bytes left after \(count) tuples")
+            throw ValueCodec.DecodingError(
+                description: "\(bytes.count - reader.offset) bytes left after \(count) tuples")
         }
         return out
     }

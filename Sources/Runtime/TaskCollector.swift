@@ -48,7 +48,10 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     /// again and the next emit fills it without allocating.
     @exclusivity(unchecked) private var chosen: [Int32] = []
 
-    init(dispatch: TupleDispatch, taskId: Int32, componentId: String, routes: [String: [Route]], streams: [String: TupleStream]) {
+    init(
+        dispatch: TupleDispatch, taskId: Int32, componentId: String, routes: [String: [Route]],
+        streams: [String: TupleStream]
+    ) {
         let streamCount = dispatch.streamCount
         counters = TaskCounters(streamCount: streamCount)
         trees = SpoutTrees(streamCount: streamCount)
@@ -94,7 +97,9 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
                 return []
             }
             if let declared = streams[stream] { counters.emittedByStream[Int(declared.id)] += 1 }
-            if streams[stream] == nil { reportError(RuntimeError(description: "\(componentId) emitted on undeclared stream '\(stream)'")) }
+            if streams[stream] == nil {
+                reportError(RuntimeError(description: "\(componentId) emitted on undeclared stream '\(stream)'"))
+            }
             return []
         }
         return send(values, route: s, direct: direct, anchoring: anchoring, spoutEdges: &spoutEdges)
@@ -171,11 +176,15 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     }
 
     @inline(__always)
-    private func enqueue(_ task: Int32, _ values: [Value], _ stream: TupleStream, _ anchoring: Anchoring, _ spoutEdges: inout UInt64) {
+    private func enqueue(
+        _ task: Int32, _ values: [Value], _ stream: TupleStream, _ anchoring: Anchoring, _ spoutEdges: inout UInt64
+    ) {
         let executor = executorOfTask[Int(task)]
         guard executor >= 0 else { return }
         outboxes[executor].append(
-            Delivery(task: task, tuple: Tuple(values: values, stream: stream, sourceTask: taskId, ids: nextIds(anchoring, &spoutEdges))))
+            Delivery(
+                task: task,
+                tuple: Tuple(values: values, stream: stream, sourceTask: taskId, ids: nextIds(anchoring, &spoutEdges))))
         chosen.append(task)
         pending += 1
         if outboxes[executor].count >= TupleDispatch.batchSize { ship(executor) }
@@ -192,7 +201,8 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     /// Sends what the outboxes hold (`onlyFull`: only outboxes that have reached a batch).
     func flush(onlyFull: Bool = false) {
         guard pending > 0 else { return }
-        for i in outboxes.indices where !outboxes[i].isEmpty && (!onlyFull || outboxes[i].count >= TupleDispatch.batchSize) {
+        for i in outboxes.indices
+        where !outboxes[i].isEmpty && (!onlyFull || outboxes[i].count >= TupleDispatch.batchSize) {
             ship(i)
         }
     }
@@ -220,9 +230,11 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
         }
         let root = edges.next()
         var spoutEdges: UInt64 = 0
-        let chosen = send(values, stream: stream, direct: direct, anchoring: .spout(root: root), spoutEdges: &spoutEdges)
+        let chosen = send(
+            values, stream: stream, direct: direct, anchoring: .spout(root: root), spoutEdges: &spoutEdges)
         trees.started(root: root, messageId: messageId, stream: streams[stream]?.id ?? -1, now: MonotonicClock.nanos())
-        sendAcking([.int(Int64(bitPattern: root)), .int(Int64(bitPattern: spoutEdges)), .int(Int64(taskId))], route: initRoute)
+        sendAcking(
+            [.int(Int64(bitPattern: root)), .int(Int64(bitPattern: spoutEdges)), .int(Int64(taskId))], route: initRoute)
         return chosen
     }
 
@@ -232,14 +244,16 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     func settleTree(_ answer: Tuple, now: UInt64) -> Bool {
         guard let spout, let root = answer.values.first?.intValue else { return false }
         let acked = answer.stream.stream == SystemTopology.ackAckStream
-        guard let tree = trees.settle(root: UInt64(bitPattern: root), acked: acked, now: now) else { return false }  // timed out already
+        // Nil when the tree timed out already.
+        guard let tree = trees.settle(root: UInt64(bitPattern: root), acked: acked, now: now) else { return false }
         if acked {
             if tree.stream >= 0 { counters.ackedByStream[Int(tree.stream)] &+= 1 }
             spout.ack(tree.messageId)
             return false
         }
         if tree.stream >= 0 { counters.failedByStream[Int(tree.stream)] &+= 1 }
-        dispatch.logger.debug("\(componentId):\(taskId): message \(tree.messageId) failed: a bolt failed a tuple of its tree")
+        dispatch.logger.debug(
+            "\(componentId):\(taskId): message \(tree.messageId) failed: a bolt failed a tuple of its tree")
         spout.fail(tree.messageId)
         return true
     }

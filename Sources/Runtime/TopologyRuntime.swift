@@ -40,7 +40,8 @@ public final class TopologyRuntime: Sendable {
             topologyId: topologyId, topology: topology, conf: conf, registry: registry, assigned: assigned,
             shell: shell ?? RuntimeLayout.defaultShellEnvironment(topologyId))
         dispatch = TupleDispatch(
-            executors: layout.executors, executorOfTask: layout.executorOfTask, transfer: transfer, hooks: hooks, logger: logger,
+            executors: layout.executors, executorOfTask: layout.executorOfTask, transfer: transfer, hooks: hooks,
+            logger: logger,
             streamCount: layout.streams.all.count)
         for executor in layout.executors where executor.isSpout { executor.requestActivation(true) }
     }
@@ -94,7 +95,9 @@ public final class TopologyRuntime: Sendable {
                 due[n] = now.addingTimeInterval(Double(executor.tickSecs!))
                 let secs = Value.int(Int64(executor.tickSecs!))
                 dispatch.deliver(
-                    executor.tasks.map { Delivery(task: $0.taskId, tuple: Tuple(values: [secs], stream: Self.tickStream, sourceTask: -1)) },
+                    executor.tasks.map {
+                        Delivery(task: $0.taskId, tuple: Tuple(values: [secs], stream: Self.tickStream, sourceTask: -1))
+                    },
                     toExecutor: index)
             }
         }
@@ -139,8 +142,11 @@ public final class TopologyRuntime: Sendable {
     /// Each executor's counts, with its component and whether it is a spout.
     public func executorCounts() -> [(executor: Executor, component: String, isSpout: Bool, counts: ExecutorCounts)] {
         executors.map { executor in
-            (Executor(executor.tasks.first!.taskId, executor.tasks.last!.taskId), executor.componentId, executor.isSpout,
-             executor.counts.withLock { $0 })
+            (
+                Executor(executor.tasks.first!.taskId, executor.tasks.last!.taskId), executor.componentId,
+                executor.isSpout,
+                executor.counts.withLock { $0 }
+            )
         }
     }
 

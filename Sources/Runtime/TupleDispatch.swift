@@ -26,7 +26,8 @@ final class TupleDispatch: Sendable {
     static let flushIntervalNanos: UInt64 = 1_000_000
 
     init(
-        executors: [ExecutorHandle], executorOfTask: [Int], transfer: (any TupleTransfer)?, hooks: RuntimeHooks, logger: Logger,
+        executors: [ExecutorHandle], executorOfTask: [Int], transfer: (any TupleTransfer)?, hooks: RuntimeHooks,
+        logger: Logger,
         streamCount: Int
     ) {
         self.executors = executors
@@ -51,7 +52,8 @@ final class TupleDispatch: Sendable {
         // What spouts receive is acker answers, not work the topology must finish before it stops.
         if !executor.isSpout { inFlight.wrappingAdd(batch.count, ordering: .relaxed) }
         if force {
-            if executor.queue.forcePut(batch) >= executor.congestedDepth && !executor.announced.load(ordering: .relaxed) {
+            if executor.queue.forcePut(batch) >= executor.congestedDepth && !executor.announced.load(ordering: .relaxed)
+            {
                 hooks.onBackpressureChange?()
             }
         } else {
@@ -78,7 +80,9 @@ final class TupleDispatch: Sendable {
                 deliver(groups[i], toExecutor: i, force: true)
             } else {
                 for start in stride(from: 0, to: groups[i].count, by: Self.batchSize) {
-                    deliver(Array(groups[i][start..<min(start + Self.batchSize, groups[i].count)]), toExecutor: i, force: true)
+                    deliver(
+                        Array(groups[i][start..<min(start + Self.batchSize, groups[i].count)]), toExecutor: i,
+                        force: true)
                 }
             }
         }

@@ -22,9 +22,12 @@ struct ArchiveForm {
     /// archive by `isArchive` (the first argument that is neither an option nor the value of one of
     /// `skippingValuesOf` or the launcher's options).
     static func parse(
-        _ arguments: [String], skippingValuesOf valueOptions: Set<String> = [], when isArchive: (String) -> Bool = { _ in true }
+        _ arguments: [String], skippingValuesOf valueOptions: Set<String> = [],
+        when isArchive: (String) -> Bool = { _ in true }
     ) throws -> ArchiveForm? {
-        guard let first = firstPositional(arguments, skippingValuesOf: valueOptions.union(launcherValueOptions)), isArchive(first) else {
+        guard let first = firstPositional(arguments, skippingValuesOf: valueOptions.union(launcherValueOptions)),
+            isArchive(first)
+        else {
             return nil
         }
         var launcherTokens: [String] = []
@@ -48,7 +51,8 @@ struct ArchiveForm {
         }
         guard positional.count == 2 else {
             throw CLIFailure(
-                message: "\(positional[0]) needs a main class after it: ARCHIVE org.apache.storm.flux.Flux [options] FILE.yaml",
+                message:
+                    "\(positional[0]) needs a main class after it: ARCHIVE org.apache.storm.flux.Flux [options] FILE.yaml",
                 code: ExitCode.validationFailure.rawValue)
         }
         let launcher: LauncherOptions

@@ -1,13 +1,13 @@
 import ArgumentParser
 import ClusterState
+import DevZooKeeper
 import Foundation
 import Logging
 import Nimbus
 import ServiceLifecycle
-import Supervisor
-import DevZooKeeper
 import StormCore
 import StormThrift
+import Supervisor
 
 struct NimbusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "nimbus", abstract: "Run the nimbus daemon.")
@@ -57,11 +57,13 @@ struct SupervisorCommand: AsyncParsableCommand {
         do {
             guard try ClusterStoreKind(conf) == .zookeeper else {
                 throw CLIFailure(
-                    message: "a supervisor shares the cluster state with nimbus: set storm.cluster.state.store to zookeeper")
+                    message:
+                        "a supervisor shares the cluster state with nimbus: set storm.cluster.state.store to zookeeper")
             }
             let storage = try makeClusterStorage(conf, logger: logger)
             let state = StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot))
-            service = SupervisorService(supervisor: try Supervisor(conf: conf, state: state, logger: logger), logger: logger)
+            service = SupervisorService(
+                supervisor: try Supervisor(conf: conf, state: state, logger: logger), logger: logger)
         } catch let error as ConfigError {
             throw CLIFailure(message: error.description)
         } catch let failure as CLIFailure {
@@ -135,7 +137,9 @@ struct ListCommand: ParsableCommand {
 struct KillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "kill", abstract: "Kill a topology.")
     @Argument(help: "The topology's name.") var name: String
-    @Option(name: .shortAndLong, help: "Seconds to wait between deactivation and shutdown (default: the topology's message timeout).")
+    @Option(
+        name: .shortAndLong,
+        help: "Seconds to wait between deactivation and shutdown (default: the topology's message timeout).")
     var wait: Int32?
     @OptionGroup var global: GlobalOptions
 
@@ -170,7 +174,8 @@ struct ActivateCommand: TopologyCallCommand {
 }
 
 struct DeactivateCommand: TopologyCallCommand {
-    static let configuration = CommandConfiguration(commandName: "deactivate", abstract: "Deactivate a topology's spouts.")
+    static let configuration = CommandConfiguration(
+        commandName: "deactivate", abstract: "Deactivate a topology's spouts.")
     static let done = "Deactivated"
     @Argument(help: "The topology's name.") var name: String
     @OptionGroup var global: GlobalOptions

@@ -23,7 +23,9 @@ struct FluxMain {
     func run() async throws {
         guard form.mainClass == Self.className else {
             throw CLIFailure(
-                message: "\(form.mainClass) is not something this cluster can run: archives run Flux topologies only (\(Self.className)), components are Swift or shell programs")
+                message:
+                    "\(form.mainClass) is not something this cluster can run: archives run Flux topologies only (\(Self.className)), components are Swift or shell programs"
+            )
         }
         let arguments: FluxArguments
         do {
@@ -39,14 +41,19 @@ struct FluxMain {
         if launcher == .jar && arguments.local && arguments.remote {
             throw CLIFailure(message: "Flux's --local and --remote ask for opposite things: give one")
         }
-        guard FileManager.default.fileExists(atPath: form.archive) else { throw CLIFailure(message: "\(form.archive): no such archive") }
+        guard FileManager.default.fileExists(atPath: form.archive) else {
+            throw CLIFailure(message: "\(form.archive): no such archive")
+        }
         let conf = try form.launcher.global.load()
         let resources = try ArchiveResources(form.archive)
-        print(arguments.resource
-            ? "Parsing classpath resource: \(arguments.file)" : "Parsing file: \(URL(fileURLWithPath: arguments.file).standardizedFileURL.path)")
+        print(
+            arguments.resource
+                ? "Parsing classpath resource: \(arguments.file)"
+                : "Parsing file: \(URL(fileURLWithPath: arguments.file).standardizedFileURL.path)")
         let flux: FluxTopology
         do {
-            flux = arguments.resource
+            flux =
+                arguments.resource
                 ? try FluxTopology.load(resource: arguments.file, filter: arguments.filter, from: resources)
                 : try FluxTopology.load(file: arguments.file, filter: arguments.filter, resources: resources)
         } catch {
@@ -79,7 +86,9 @@ struct FluxMain {
                 throw CLIFailure(message: "cannot pack the resources of \(form.archive): \(error)")
             }
             let id = try SubmitCommand.submit(flux, archive: archive, conf: conf, inactive: arguments.inactive)
-            print("Submitted topology \(flux.name) as \(id) with the resources of \(form.archive)\(arguments.inactive ? " (inactive)" : "")")
+            print(
+                "Submitted topology \(flux.name) as \(id) with the resources of \(form.archive)\(arguments.inactive ? " (inactive)" : "")"
+            )
         }
     }
 
@@ -92,7 +101,8 @@ struct FluxMain {
     /// The archive's resources/ unpacked into a scratch folder's `resources/` (empty when it has none); the
     /// caller removes the scratch folder.
     static func unpackResources(_ archive: String) throws -> URL {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("storm-jar-\(UUID().uuidString)", isDirectory: true)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "storm-jar-\(UUID().uuidString)", isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             try ResourcesArchive.unpack(archive: URL(fileURLWithPath: archive), into: scratch)

@@ -25,7 +25,8 @@ struct JarCommand: AsyncParsableCommand {
         }
         guard let form = try ArchiveForm.parse(arguments) else {
             throw CLIFailure(
-                message: "jar needs an archive and a main class: storm jar ARCHIVE org.apache.storm.flux.Flux [options] FILE.yaml",
+                message:
+                    "jar needs an archive and a main class: storm jar ARCHIVE org.apache.storm.flux.Flux [options] FILE.yaml",
                 code: ExitCode.validationFailure.rawValue)
         }
         try await FluxMain(launcher: .jar, form: form).run()

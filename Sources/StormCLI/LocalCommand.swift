@@ -21,7 +21,9 @@ struct LocalCommand: AsyncParsableCommand {
             --config FILE and -c key=value.
             """)
 
-    @Argument(parsing: .captureForPassthrough, help: "A Flux file and its options, or an archive, Flux's main class and Flux's arguments.")
+    @Argument(
+        parsing: .captureForPassthrough,
+        help: "A Flux file and its options, or an archive, Flux's main class and Flux's arguments.")
     var arguments: [String] = []
 
     func run() async throws {
@@ -30,7 +32,9 @@ struct LocalCommand: AsyncParsableCommand {
             print(Storm.helpMessage(for: Self.self))
             return
         }
-        if let form = try ArchiveForm.parse(arguments, skippingValuesOf: LocalFileCommand.valueOptions, when: ArchiveForm.looksLikeArchive) {
+        if let form = try ArchiveForm.parse(
+            arguments, skippingValuesOf: LocalFileCommand.valueOptions, when: ArchiveForm.looksLikeArchive)
+        {
             try await FluxMain(launcher: .local, form: form).run()
             return
         }
@@ -42,7 +46,8 @@ struct LocalCommand: AsyncParsableCommand {
                 print(Storm.helpMessage(for: Self.self))
                 return
             }
-            throw CLIFailure(message: "local: \(LocalFileCommand.message(for: error))", code: ExitCode.validationFailure.rawValue)
+            throw CLIFailure(
+                message: "local: \(LocalFileCommand.message(for: error))", code: ExitCode.validationFailure.rawValue)
         }
         try await command.run()
     }
@@ -69,7 +74,8 @@ struct LocalFileCommand: ParsableArguments {
         } catch {
             throw CLIFailure(message: error.description)
         }
-        let folder = try resourcesFolder(given: resources, besideFile: file)
+        let folder =
+            try resourcesFolder(given: resources, besideFile: file)
             ?? URL(fileURLWithPath: file).deletingLastPathComponent().path
         try await LocalRun(flux: flux, source: file, conf: conf, resources: folder, duration: duration).run()
     }

@@ -1,12 +1,12 @@
 import Flux
 import Foundation
 import LocalCluster
+import Locking
 import Logging
 import Runtime
+import ServiceLifecycle
 import StormCore
 import StormThrift
-import ServiceLifecycle
-import Locking
 
 /// Runs a Flux topology in this process (Storm's LocalCluster: an in-memory nimbus checks and accepts it, its
 /// executors run as threads here) until `duration` passes or Ctrl-C, printing a line of throughput every second
@@ -47,8 +47,11 @@ struct LocalRun {
             throw CLIFailure(message: "cannot run \(source): \(error)")
         }
         let printer = RatePrinter(
-            runtime: runtime, spouts: Set(flux.topology.spouts.keys), components: Self.upstreamFirst(flux.topology), duration: duration,
-            banner: "running \(id) in this process\(duration.map { " for \($0) s" } ?? "; Ctrl-C stops it")\(active ? "" : " (inactive)")")
+            runtime: runtime, spouts: Set(flux.topology.spouts.keys), components: Self.upstreamFirst(flux.topology),
+            duration: duration,
+            banner:
+                "running \(id) in this process\(duration.map { " for \($0) s" } ?? "; Ctrl-C stops it")\(active ? "" : " (inactive)")"
+        )
         // Ctrl-C (SIGINT) or SIGTERM ends the printer, and with it the run.
         let group = ServiceGroup(
             configuration: .init(
@@ -63,7 +66,9 @@ struct LocalRun {
         let totals = components.map { c in
             spouts.contains(c) ? "\(c) emitted \(stats[c]?.emitted ?? 0)" : "\(c) executed \(stats[c]?.executed ?? 0)"
         }
-        print(String(format: "stopped after %.1f s: ", Date().timeIntervalSince(started)) + totals.joined(separator: ", "))
+        print(
+            String(format: "stopped after %.1f s: ", Date().timeIntervalSince(started)) + totals.joined(separator: ", ")
+        )
         for line in Self.treeSummaries(runtime) { print(line) }
     }
 
@@ -107,7 +112,8 @@ struct LocalRun {
     }
 
     static func rate(_ r: Double) -> String {
-        r >= 1e6 ? String(format: "%.2fM", r / 1e6) : r >= 1e3 ? String(format: "%.1fk", r / 1e3) : String(format: "%.0f", r)
+        r >= 1e6
+            ? String(format: "%.2fM", r / 1e6) : r >= 1e3 ? String(format: "%.1fk", r / 1e3) : String(format: "%.0f", r)
     }
 }
 
@@ -141,11 +147,15 @@ struct RatePrinter: Service {
                 let stats = runtime.stats
                 let interval = now.timeIntervalSince(lastTime)
                 let rates = components.map { c -> String in
-                    let count = spouts.contains(c)
-                        ? (stats[c]?.emitted ?? 0) - (last[c]?.emitted ?? 0) : (stats[c]?.executed ?? 0) - (last[c]?.executed ?? 0)
+                    let count =
+                        spouts.contains(c)
+                        ? (stats[c]?.emitted ?? 0) - (last[c]?.emitted ?? 0)
+                        : (stats[c]?.executed ?? 0) - (last[c]?.executed ?? 0)
                     return "\(c) \(LocalRun.rate(Double(count) / interval))"
                 }
-                print(String(format: "%5.0fs  ", now.timeIntervalSince(started)) + rates.joined(separator: " | ") + " tuples/s")
+                print(
+                    String(format: "%5.0fs  ", now.timeIntervalSince(started)) + rates.joined(separator: " | ")
+                        + " tuples/s")
                 // Each second as it happens, also into a pipe (`| tee`, a benchmark reading the lines as they come).
                 fflush(nil)
                 last = stats

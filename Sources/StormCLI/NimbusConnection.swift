@@ -30,6 +30,8 @@ func withNimbus<T>(_ conf: StormConfig, _ body: (NimbusClient) throws -> T) thro
     } catch let e as ThriftApplicationException {
         throw CLIFailure(message: "nimbus refused the call: \(e.message)")
     } catch let e as ThriftTransportError {
-        throw CLIFailure(message: "lost the connection to nimbus at \(client.connection.host):\(client.connection.port): \(e.message)")
+        throw CLIFailure(
+            message:
+                "lost the connection to nimbus at \(client.connection.host):\(client.connection.port): \(e.message)")
     }
 }

@@ -16,7 +16,8 @@ struct Storm: AsyncParsableCommand {
         abstract: "Run and control a Storm cluster.",
         discussion: "Global options (--config FILE, -c key=value) may come before or after the command.",
         subcommands: [
-            NimbusCommand.self, SupervisorCommand.self, DevZooKeeperCommand.self, LocalCommand.self, SubmitCommand.self, JarCommand.self, ListCommand.self, KillCommand.self, ActivateCommand.self, DeactivateCommand.self,
+            NimbusCommand.self, SupervisorCommand.self, DevZooKeeperCommand.self, LocalCommand.self, SubmitCommand.self,
+            JarCommand.self, ListCommand.self, KillCommand.self, ActivateCommand.self, DeactivateCommand.self,
             RebalanceCommand.self, GetErrorsCommand.self, VersionCommand.self, WorkerCommand.self,
         ])
 

@@ -9,7 +9,8 @@ import ZIPFoundation
 /// nimbus and submits the Flux topology with it.
 struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "submit", abstract: "Submit a topology (a Flux YAML file) and its resources folder to the cluster.")
+        commandName: "submit", abstract: "Submit a topology (a Flux YAML file) and its resources folder to the cluster."
+    )
     @Argument(help: "The topology, in Storm's Flux YAML format.") var file: String
     @Option(help: "The folder shell components run in (default: resources/ beside the file, if there is one).")
     var resources: String?
@@ -34,7 +35,9 @@ struct SubmitCommand: ParsableCommand {
             throw CLIFailure(message: "cannot pack \(folder ?? "the archive"): \(error)")
         }
         let id = try Self.submit(flux, archive: archive, conf: conf, inactive: inactive)
-        print("Submitted topology \(flux.name) as \(id)\(folder.map { " with the resources of \($0)" } ?? "")\(inactive ? " (inactive)" : "")")
+        print(
+            "Submitted topology \(flux.name) as \(id)\(folder.map { " with the resources of \($0)" } ?? "")\(inactive ? " (inactive)" : "")"
+        )
     }
 
     /// Uploads `archive` to the leader nimbus and submits the topology with it; answers the topology's id.
@@ -49,7 +52,8 @@ struct SubmitCommand: ParsableCommand {
             }
             try nimbus.finishFileUpload(location: location)
             try nimbus.submitTopologyWithOpts(
-                name: flux.name, uploadedJarLocation: location, jsonConf: try JSON.encode(.map(flux.conf)), topology: flux.topology,
+                name: flux.name, uploadedJarLocation: location, jsonConf: try JSON.encode(.map(flux.conf)),
+                topology: flux.topology,
                 options: SubmitOptions(initialStatus: inactive ? .inactive : .active))
             return try nimbus.getTopologySummaryByName(name: flux.name).id
         }
@@ -57,15 +61,18 @@ struct SubmitCommand: ParsableCommand {
 
     /// A zip archive holding `folder`'s files under `resources/` (an empty archive without one).
     static func pack(_ folder: String?) throws -> [UInt8] {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("storm-submit-\(UUID().uuidString).zip")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "storm-submit-\(UUID().uuidString).zip")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let archive = try Archive(url: scratch, accessMode: .create)
         if let folder {
             let root = URL(fileURLWithPath: folder).standardizedFileURL
-            guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else {
+            guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
+            else {
                 throw CLIFailure(message: "cannot read \(folder)")
             }
-            for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
+            for case let url as URL in walker
+            where (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true {
                 let relative = String(url.standardizedFileURL.path.dropFirst(root.path.count + 1))
                 try archive.addEntry(with: "resources/" + relative, fileURL: url)
             }

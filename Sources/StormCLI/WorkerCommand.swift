@@ -38,7 +38,8 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         // SIGTERM (the supervisor stopping it) or SIGINT: the parts stop in reverse order of their start.
         let group = ServiceGroup(
-            configuration: .init(services: worker.services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: worker.services(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch let failure as WorkerStartFailure {

@@ -17,7 +17,9 @@ public enum ClusterStoreKind: Sendable, Equatable {
         } else {
             throw ConfigError.invalid(
                 ConfigKey.clusterStateStore,
-                reason: "names '\(name)', which this build does not provide (available: \(Self.zookeeperNames.joined(separator: ", ")), \(Self.memoryName))")
+                reason:
+                    "names '\(name)', which this build does not provide (available: \(Self.zookeeperNames.joined(separator: ", ")), \(Self.memoryName))"
+            )
         }
     }
 }

@@ -143,19 +143,25 @@ public struct StormConfig: Sendable, Equatable {
     /// a default lives, so no call site repeats it.
     public func intOrDefault(_ key: String) -> Int {
         if let value = try? int(key) { return value }
-        guard let fallback = try? Self.defaults.int(key) else { preconditionFailure("config key '\(key)' has no integer default") }
+        guard let fallback = try? Self.defaults.int(key) else {
+            preconditionFailure("config key '\(key)' has no integer default")
+        }
         return fallback
     }
 
     /// The key's boolean value, or its default from `defaults` when it is unset or not a boolean.
     public func boolOrDefault(_ key: String) -> Bool {
         if let value = values[key]?.boolValue { return value }
-        guard let fallback = Self.defaults[key]?.boolValue else { preconditionFailure("config key '\(key)' has no boolean default") }
+        guard let fallback = Self.defaults[key]?.boolValue else {
+            preconditionFailure("config key '\(key)' has no boolean default")
+        }
         return fallback
     }
 
     /// The name this node announces to the others: `storm.local.hostname`, else the machine's host name.
-    public var localHostname: String { values[ConfigKey.localHostname]?.stringValue ?? ProcessInfo.processInfo.hostName }
+    public var localHostname: String {
+        values[ConfigKey.localHostname]?.stringValue ?? ProcessInfo.processInfo.hostName
+    }
 
     public func optionalInt(_ key: String) throws -> Int? {
         guard let value = values[key], !value.isNull else { return nil }
@@ -173,7 +179,9 @@ public struct StormConfig: Sendable, Equatable {
         if case .string(let s) = value { return [s] }
         guard case .list(let items) = value else { throw ConfigError.wrongType(key, expected: "a list", got: value) }
         return try items.map {
-            guard let s = $0.stringValue else { throw ConfigError.wrongType(key, expected: "a list of strings", got: value) }
+            guard let s = $0.stringValue else {
+                throw ConfigError.wrongType(key, expected: "a list of strings", got: value)
+            }
             return s
         }
     }

@@ -47,7 +47,9 @@ public enum TaskLayout {
     public static func executors(tasks: [String: Int32], executorCounts: [String: Int32]) -> [Executor: String] {
         var out: [Executor: String] = [:]
         for (component, range) in taskRanges(tasks) {
-            for e in executors(tasks: range, executors: executorCounts[component] ?? Int32(range.count)) { out[e] = component }
+            for e in executors(tasks: range, executors: executorCounts[component] ?? Int32(range.count)) {
+                out[e] = component
+            }
         }
         return out
     }

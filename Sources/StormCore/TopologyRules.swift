@@ -22,7 +22,9 @@ public enum TopologyName {
                 throw TopologyError("topology name '\(name)' contains '\(scalar)'; names must not contain / . : or \\")
             }
             if scalar.properties.generalCategory == .control {
-                throw TopologyError("topology name contains the control character U+\(String(scalar.value, radix: 16, uppercase: true))")
+                throw TopologyError(
+                    "topology name contains the control character U+\(String(scalar.value, radix: 16, uppercase: true))"
+                )
             }
         }
     }
@@ -33,7 +35,9 @@ public enum TopologyName {
     /// known of a topology whose base cannot be read.
     public static func name(ofId id: String) -> String? {
         let parts = id.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts.suffix(2).allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return nil }
+        guard parts.count >= 3, parts.suffix(2).allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else {
+            return nil
+        }
         let name = parts.dropLast(2).joined(separator: "-")
         return name.isEmpty ? nil : name
     }
@@ -51,8 +55,12 @@ public struct ComponentRef: Sendable {
 extension StormTopology {
     /// Every component, spouts first, in id order.
     public var components: [ComponentRef] {
-        spouts.sorted { $0.key < $1.key }.map { ComponentRef(id: $0.key, kind: .spout, object: $0.value.spoutObject, common: $0.value.common) }
-            + bolts.sorted { $0.key < $1.key }.map { ComponentRef(id: $0.key, kind: .bolt, object: $0.value.boltObject, common: $0.value.common) }
+        spouts.sorted { $0.key < $1.key }.map {
+            ComponentRef(id: $0.key, kind: .spout, object: $0.value.spoutObject, common: $0.value.common)
+        }
+            + bolts.sorted { $0.key < $1.key }.map {
+                ComponentRef(id: $0.key, kind: .bolt, object: $0.value.boltObject, common: $0.value.common)
+            }
             + stateSpouts.sorted { $0.key < $1.key }.map {
                 ComponentRef(id: $0.key, kind: .stateSpout, object: $0.value.stateSpoutObject, common: $0.value.common)
             }
@@ -70,7 +78,8 @@ public enum TopologyValidator {
         var seen: [String: ComponentRef.Kind] = [:]
         for c in components {
             if let other = seen[c.id] {
-                throw TopologyError("component id '\(c.id)' is used twice (by a \(other.rawValue) and a \(c.kind.rawValue))")
+                throw TopologyError(
+                    "component id '\(c.id)' is used twice (by a \(other.rawValue) and a \(c.kind.rawValue))")
             }
             seen[c.id] = c.kind
             if TopologyName.isSystemId(c.id) {
@@ -102,7 +111,9 @@ public enum TopologyValidator {
         // Storm waits for ever when this is 0 or less.
         try check(ConfigKey.topologyMaxReplicationWaitTimeSec, atLeast: Int64.min, "an integer")
         if let value = conf[ConfigKey.topologyEnableMessageTimeouts], !value.isNull, value.boolValue == nil {
-            throw TopologyError("topology conf '\(ConfigKey.topologyEnableMessageTimeouts)' must be true or false, not \(value.display)")
+            throw TopologyError(
+                "topology conf '\(ConfigKey.topologyEnableMessageTimeouts)' must be true or false, not \(value.display)"
+            )
         }
     }
 
@@ -110,7 +121,8 @@ public enum TopologyValidator {
         switch c.object {
         case .serializedJava:
             throw TopologyError(
-                "component '\(c.id)' is a serialized Java object, which cannot run here; use a shell component or a built-in class name")
+                "component '\(c.id)' is a serialized Java object, which cannot run here; use a shell component or a built-in class name"
+            )
         case .shell(let shell):
             if (shell.executionCommand ?? "").isEmpty {
                 throw TopologyError("shell component '\(c.id)' has no execution_command")
@@ -133,31 +145,39 @@ public enum TopologyValidator {
             }
             if let tasks = conf[ConfigKey.topologyTasks], !tasks.isNull {
                 guard let n = tasks.intValue, n >= 0 else {
-                    throw TopologyError("component '\(c.id)' sets topology.tasks to \(tasks.display); it must be a non-negative integer")
+                    throw TopologyError(
+                        "component '\(c.id)' sets topology.tasks to \(tasks.display); it must be a non-negative integer"
+                    )
                 }
             }
         }
         for (streamId, info) in c.common.streams where Set(info.outputFields).count != info.outputFields.count {
             throw TopologyError("component '\(c.id)' declares stream '\(streamId)' with a field named twice")
         }
-        for (source, grouping) in c.common.inputs.sorted(by: { ($0.key.componentId, $0.key.streamId) < ($1.key.componentId, $1.key.streamId) }) {
+        for (source, grouping) in c.common.inputs.sorted(by: {
+            ($0.key.componentId, $0.key.streamId) < ($1.key.componentId, $1.key.streamId)
+        }) {
             guard let from = byId[source.componentId] else {
-                throw TopologyError("\(c.kind.rawValue) '\(c.id)' subscribes to unknown component '\(source.componentId)'")
+                throw TopologyError(
+                    "\(c.kind.rawValue) '\(c.id)' subscribes to unknown component '\(source.componentId)'")
             }
             guard let stream = from.common.streams[source.streamId] else {
                 throw TopologyError(
-                    "\(c.kind.rawValue) '\(c.id)' subscribes to stream '\(source.streamId)', which component '\(source.componentId)' does not declare")
+                    "\(c.kind.rawValue) '\(c.id)' subscribes to stream '\(source.streamId)', which component '\(source.componentId)' does not declare"
+                )
             }
             switch grouping {
             case .fields(let fields):
                 for field in fields where !stream.outputFields.contains(field) {
                     throw TopologyError(
-                        "\(c.kind.rawValue) '\(c.id)' groups stream \(source.componentId):\(source.streamId) by field '\(field)', which is not among its fields \(stream.outputFields)")
+                        "\(c.kind.rawValue) '\(c.id)' groups stream \(source.componentId):\(source.streamId) by field '\(field)', which is not among its fields \(stream.outputFields)"
+                    )
                 }
             case .direct:
                 if !stream.direct {
                     throw TopologyError(
-                        "\(c.kind.rawValue) '\(c.id)' uses a direct grouping on stream \(source.componentId):\(source.streamId), which is not declared direct")
+                        "\(c.kind.rawValue) '\(c.id)' uses a direct grouping on stream \(source.componentId):\(source.streamId), which is not declared direct"
+                    )
                 }
             case .customSerialized:
                 throw TopologyError(
@@ -205,7 +225,9 @@ public struct TopologyPlan: Sendable, Equatable {
     }
 
     public static func ackerExecutors(_ conf: StormConfig) -> Int32 {
-        if let n = (try? conf.optionalInt(ConfigKey.topologyAckerExecutors)) ?? nil { return Int32(clamping: max(n, 0)) }
+        if let n = (try? conf.optionalInt(ConfigKey.topologyAckerExecutors)) ?? nil {
+            return Int32(clamping: max(n, 0))
+        }
         return Int32(clamping: max(conf.intOrDefault(ConfigKey.topologyWorkers), 1))
     }
 }
@@ -223,9 +245,14 @@ public enum SystemTopology {
         let idFields = StreamInfo(outputFields: ["id", "ack-val"], direct: false)
         var ackerInputs: [GlobalStreamId: Grouping] = [:]
         for id in topology.spouts.keys {
-            system.spouts[id]!.common.streams[ackInitStream] = StreamInfo(outputFields: ["id", "init-val", "spout-task"], direct: false)
-            system.spouts[id]!.common.inputs[GlobalStreamId(componentId: TopologyPlan.ackerComponent, streamId: ackAckStream)] = .direct(NullStruct())
-            system.spouts[id]!.common.inputs[GlobalStreamId(componentId: TopologyPlan.ackerComponent, streamId: ackFailStream)] = .direct(NullStruct())
+            system.spouts[id]!.common.streams[ackInitStream] = StreamInfo(
+                outputFields: ["id", "init-val", "spout-task"], direct: false)
+            system.spouts[id]!.common.inputs[
+                GlobalStreamId(componentId: TopologyPlan.ackerComponent, streamId: ackAckStream)] = .direct(
+                    NullStruct())
+            system.spouts[id]!.common.inputs[
+                GlobalStreamId(componentId: TopologyPlan.ackerComponent, streamId: ackFailStream)] = .direct(
+                    NullStruct())
             ackerInputs[GlobalStreamId(componentId: id, streamId: ackInitStream)] = .fields(["id"])
         }
         for id in topology.bolts.keys {
@@ -243,7 +270,8 @@ public enum SystemTopology {
             parallelismHint: ackers,
             jsonConf: try? JSON.encode([ConfigKey.topologyTasks: .int(Int64(ackers))]))
         system.bolts[TopologyPlan.ackerComponent] = Bolt(
-            boltObject: .javaObject(JavaObject(fullClassName: TopologyPlan.ackerClass, argsList: [])), common: ackerCommon)
+            boltObject: .javaObject(JavaObject(fullClassName: TopologyPlan.ackerClass, argsList: [])),
+            common: ackerCommon)
         return system
     }
 }

@@ -32,7 +32,9 @@ public struct WorkerLocalState: Sendable {
         ((try? FileManager.default.contentsOfDirectory(atPath: pidsDirectory.path)) ?? []).compactMap { Int32($0) }
     }
 
-    public func create() throws { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+    public func create() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
     public func remove() { try? FileManager.default.removeItem(at: directory) }
 
     public func writeLaunch(_ record: LSWorkerHeartbeat) throws { try write(record, to: launchFile) }
@@ -43,7 +45,9 @@ public struct WorkerLocalState: Sendable {
 
     public func writePid(_ pid: Int32) throws { try Data("\(pid)\n".utf8).write(to: pidFile, options: .atomic) }
     public func pid() -> Int32? {
-        (try? String(contentsOf: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        (try? String(contentsOf: pidFile, encoding: .utf8)).flatMap {
+            Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     public func writeConf(_ conf: StormConfig) throws {
@@ -56,7 +60,9 @@ public struct WorkerLocalState: Sendable {
 
     /// Worker ids with a folder here.
     public static func all(_ localDir: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: root(localDir).path)) ?? []).filter { !$0.hasPrefix(".") }
+        ((try? FileManager.default.contentsOfDirectory(atPath: root(localDir).path)) ?? []).filter {
+            !$0.hasPrefix(".")
+        }
     }
 
     private func write<T: ThriftStruct>(_ value: T, to file: URL) throws {

@@ -41,7 +41,8 @@ public final class Supervisor: Sendable {
         self.logger = logger
         hostname = conf.localHostname
         ports = try conf.intList(ConfigKey.supervisorSlotsPorts).map(Int64.init)
-        localDir = URL(fileURLWithPath: try conf.string(ConfigKey.localDir)).appendingPathComponent("supervisor", isDirectory: true)
+        localDir = URL(fileURLWithPath: try conf.string(ConfigKey.localDir)).appendingPathComponent(
+            "supervisor", isDirectory: true)
         try FileManager.default.createDirectory(at: localDir, withIntermediateDirectories: true)
         id = try Self.loadOrCreateId(localDir)
         let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -52,9 +53,9 @@ public final class Supervisor: Sendable {
         self.local = local
         let files = self.files
         workers = try WorkerManager(
-            supervisorId: id, conf: conf, logger: logger, assignments: { local.withLock { $0 } }, hasTopology: { files.has($0) })
+            supervisorId: id, conf: conf, logger: logger, assignments: { local.withLock { $0 } },
+            hasTopology: { files.has($0) })
     }
-
 
     /// The ports this supervisor should run, and what: the record the workers follow.
     public var localAssignments: [Int32: LocalAssignment] { local.withLock { $0 } }
@@ -151,7 +152,9 @@ public final class Supervisor: Sendable {
         for (topology, assignment) in try await state.assignments(watches: watches) {
             for (executor, node) in assignment.executorNodePort ?? [:] where node.node == id && executor.count == 2 {
                 for port in node.port {
-                    var entry = mine[Int32(port)] ?? LocalAssignment(topologyId: topology, executors: [], owner: assignment.owner)
+                    var entry =
+                        mine[Int32(port)]
+                        ?? LocalAssignment(topologyId: topology, executors: [], owner: assignment.owner)
                     entry.executors.append(ExecutorInfo(taskStart: Int32(executor[0]), taskEnd: Int32(executor[1])))
                     mine[Int32(port)] = entry
                 }
@@ -167,7 +170,9 @@ public final class Supervisor: Sendable {
         }
         guard changed else { return }
         try saveAssignments(mine)
-        let summary = mine.keys.sorted().map { "\($0): \(mine[$0]!.topologyId) (\(mine[$0]!.executors.count) executors)" }
+        let summary = mine.keys.sorted().map {
+            "\($0): \(mine[$0]!.topologyId) (\(mine[$0]!.executors.count) executors)"
+        }
         logger.info("supervisor \(id) assignments: \(summary.isEmpty ? "none" : summary.joined(separator: ", "))")
         try? await heartbeat()
     }
@@ -219,7 +224,9 @@ public final class Supervisor: Sendable {
                     }
                 }
                 if !fetched {
-                    logger.warning("could not download topology \(id) (retrying at the next sync): \(failures.joined(separator: "; "))")
+                    logger.warning(
+                        "could not download topology \(id) (retrying at the next sync): \(failures.joined(separator: "; "))"
+                    )
                 }
             }
         }
@@ -267,7 +274,8 @@ public final class Supervisor: Sendable {
     static func connect(_ hostPort: String, _ conf: StormConfig) throws -> NimbusClient {
         let (host, port) = NimbusSeeds.split(hostPort, defaultPort: try conf.int(ConfigKey.nimbusThriftPort))
         return try NimbusClient(
-            host: host, port: port, connectTimeoutMillis: 5000, ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
+            host: host, port: port, connectTimeoutMillis: 5000,
+            ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
             maxFrameSize: conf.intOrDefault(ConfigKey.nimbusThriftMaxBufferSize))
     }
 }

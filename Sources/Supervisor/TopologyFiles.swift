@@ -62,7 +62,9 @@ struct TopologyFiles: Sendable {
         try nimbus.finishBlobUpload(session: session)
     }
 
-    func unpackResources(archive: URL, into dir: URL) throws { try ResourcesArchive.unpack(archive: archive, into: dir) }
+    func unpackResources(archive: URL, into dir: URL) throws {
+        try ResourcesArchive.unpack(archive: archive, into: dir)
+    }
 
     func remove(_ id: String) {
         try? FileManager.default.removeItem(at: directory(id))
@@ -95,7 +97,8 @@ public enum ResourcesArchive {
             if entry.type == .directory {
                 try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
             } else if entry.type == .file {
-                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
                 _ = try zip.extract(entry, to: target)
             }
         }

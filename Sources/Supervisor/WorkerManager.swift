@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Locking
 import Logging
 import StormCore
 import StormThrift
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs one worker process per assigned port and keeps it right, once a second on a thread of its own:
 /// - starts a worker for a port that is assigned and has none (once the topology's files are here);
@@ -50,7 +51,8 @@ final class WorkerManager: Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     init(
-        supervisorId: String, conf: StormConfig, logger: Logger, assignments: @escaping @Sendable () -> [Int32: LocalAssignment],
+        supervisorId: String, conf: StormConfig, logger: Logger,
+        assignments: @escaping @Sendable () -> [Int32: LocalAssignment],
         hasTopology: @escaping @Sendable (String) -> Bool
     ) throws {
         self.supervisorId = supervisorId
@@ -136,10 +138,13 @@ final class WorkerManager: Sendable {
         let beat = WorkerLocalState(localDir: localDir, workerId: w.workerId).heartbeat()
         if let beat {
             let age = now.timeIntervalSince1970 - Double(beat.timeSecs)
-            return age > workerTimeout ? "its heartbeat is \(Int(age)) s old (supervisor.worker.timeout.secs \(Int(workerTimeout)))" : nil
+            return age > workerTimeout
+                ? "its heartbeat is \(Int(age)) s old (supervisor.worker.timeout.secs \(Int(workerTimeout)))" : nil
         }
         let age = now.timeIntervalSince(w.launched)
-        return age > startTimeout ? "no heartbeat \(Int(age)) s after launch (supervisor.worker.start.timeout.secs \(Int(startTimeout)))" : nil
+        return age > startTimeout
+            ? "no heartbeat \(Int(age)) s after launch (supervisor.worker.start.timeout.secs \(Int(startTimeout)))"
+            : nil
     }
 
     /// A worker that dies soon after its launch is retried after a growing pause (1 s doubling to 30 s), so a
@@ -152,7 +157,9 @@ final class WorkerManager: Sendable {
         let count = (book.failures[port]?.count ?? 0) + 1
         let pause = min(30, pow(2, Double(count - 1)))
         book.failures[port] = (count, Date().addingTimeInterval(pause))
-        logger.warning("the worker on port \(port) failed \(count) time(s) in a row within 30 s of its launch: starting it again in \(Int(pause)) s")
+        logger.warning(
+            "the worker on port \(port) failed \(count) time(s) in a row within 30 s of its launch: starting it again in \(Int(pause)) s"
+        )
     }
 
     private func launch(_ port: Int32, _ want: LocalAssignment, _ book: inout Book) {
@@ -162,14 +169,17 @@ final class WorkerManager: Sendable {
             try local.create()
             try local.writeLaunch(
                 LSWorkerHeartbeat(
-                    timeSecs: Int64(Date().timeIntervalSince1970), topologyId: want.topologyId, executors: want.executors, port: port))
+                    timeSecs: Int64(Date().timeIntervalSince1970), topologyId: want.topologyId,
+                    executors: want.executors, port: port))
             try local.writeConf(conf)
-            let logFolder = logDir.appendingPathComponent("workers-artifacts/\(want.topologyId)/\(port)", isDirectory: true)
+            let logFolder = logDir.appendingPathComponent(
+                "workers-artifacts/\(want.topologyId)/\(port)", isDirectory: true)
             try FileManager.default.createDirectory(at: logFolder, withIntermediateDirectories: true)
             let pid = try WorkerProcess.spawn(
                 executable: executable,
                 arguments: [
-                    "worker", "--conf-file", local.confFile.path, "--topology-id", want.topologyId, "--supervisor-id", supervisorId,
+                    "worker", "--conf-file", local.confFile.path, "--topology-id", want.topologyId, "--supervisor-id",
+                    supervisorId,
                     "--port", "\(port)", "--worker-id", workerId,
                 ],
                 logFile: logFolder.appendingPathComponent("worker.log").path)
@@ -177,8 +187,11 @@ final class WorkerManager: Sendable {
             // launch still finds the worker to adopt.
             try? local.writePid(pid)
             book.workers[port] = Running(
-                workerId: workerId, pid: pid, topologyId: want.topologyId, executors: want.executors, launched: Date(), isChild: true)
-            logger.info("launched worker \(workerId) (pid \(pid)) for \(want.topologyId) on port \(port), log \(logFolder.path)/worker.log")
+                workerId: workerId, pid: pid, topologyId: want.topologyId, executors: want.executors, launched: Date(),
+                isChild: true)
+            logger.info(
+                "launched worker \(workerId) (pid \(pid)) for \(want.topologyId) on port \(port), log \(logFolder.path)/worker.log"
+            )
         } catch {
             logger.error("cannot launch a worker for \(want.topologyId) on port \(port): \(error)")
             local.remove()
@@ -222,7 +235,8 @@ final class WorkerManager: Sendable {
     private func adopt(_ book: inout Book) {
         for workerId in WorkerLocalState.all(localDir) {
             let local = WorkerLocalState(localDir: localDir, workerId: workerId)
-            guard let launch = local.launch(), let pid = local.pid(), WorkerProcess.isRunning(pid, marker: workerId) else {
+            guard let launch = local.launch(), let pid = local.pid(), WorkerProcess.isRunning(pid, marker: workerId)
+            else {
                 cleanUp(workerId)
                 continue
             }
@@ -230,7 +244,9 @@ final class WorkerManager: Sendable {
             if book.workers[port] != nil {
                 logger.warning("two workers claim port \(port); stopping \(workerId)")
                 stop(
-                    Running(workerId: workerId, pid: pid, topologyId: launch.topologyId, executors: launch.executors, launched: Date(), isChild: false),
+                    Running(
+                        workerId: workerId, pid: pid, topologyId: launch.topologyId, executors: launch.executors,
+                        launched: Date(), isChild: false),
                     port: port, why: "duplicate")
                 continue
             }

@@ -1,8 +1,9 @@
+internal import CDescriptors
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import CDescriptors
-import Foundation
 
 /// Starting and checking worker processes by pid.
 enum WorkerProcess {
@@ -32,7 +33,9 @@ enum WorkerProcess {
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard rc == 0 else { throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else {
+            throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
+        }
         return pid
     }
 
@@ -42,7 +45,9 @@ enum WorkerProcess {
         guard pid > 0, kill(pid, 0) == 0 else { return false }
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
         // A zombie has exited: field 3, after the parenthesized name.
-        if let close = stat.lastIndex(of: ")"), stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z") {
+        if let close = stat.lastIndex(of: ")"),
+            stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+        {
             return false
         }
         guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }

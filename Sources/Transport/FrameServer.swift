@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Locking
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a worker's tuple port allows its clients, so that no client can make the worker reserve memory for bytes
 /// that have not come, or take more than its share of threads.
@@ -106,7 +107,9 @@ public final class FrameServer: Sendable {
             do {
                 try readFrames(socket, remote: remote)
             } catch {
-                if !stopped.withLock({ $0 }) { logger.warning("closed a transport connection from \(remote) on port \(port): \(error)") }
+                if !stopped.withLock({ $0 }) {
+                    logger.warning("closed a transport connection from \(remote) on port \(port): \(error)")
+                }
             }
             connections.withLock { _ = $0.remove(fd) }
         }
@@ -129,7 +132,8 @@ public final class FrameServer: Sendable {
         guard let unlogged else { return }
         let more = unlogged > 0 ? " (and \(unlogged) more since the last such line)" : ""
         logger.warning(
-            "refused a connection from \(remote) on port \(port)\(more): \(open) connections already, the most storm.messaging.max.connections allows")
+            "refused a connection from \(remote) on port \(port)\(more): \(open) connections already, the most storm.messaging.max.connections allows"
+        )
     }
 
     /// Room for a hello; once a client has said it, this much, doubled whenever full.
@@ -150,7 +154,9 @@ public final class FrameServer: Sendable {
             let n: Int
             do {
                 n = try buffer.withUnsafeMutableBytes { raw in
-                    try socket.read(into: raw.baseAddress! + filled, count: raw.count - filled, deadline: greeted ? nil : helloDeadline)
+                    try socket.read(
+                        into: raw.baseAddress! + filled, count: raw.count - filled,
+                        deadline: greeted ? nil : helloDeadline)
                 }
             } catch {
                 if !greeted && DispatchTime.now().uptimeNanoseconds >= helloDeadline {
@@ -163,24 +169,30 @@ public final class FrameServer: Sendable {
             // Hand over every complete frame in the buffer, then keep the partial one.
             var start = 0
             while filled - start >= Frames.headerSize {
-                let length = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt32.self))) }
+                let length = buffer.withUnsafeBytes {
+                    Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt32.self)))
+                }
                 if greeted {
                     guard length <= limits.maxFrameBytes else {
                         throw TransportError("frame of \(length) bytes is over the limit of \(limits.maxFrameBytes)")
                     }
                 } else {
                     guard length <= limits.maxHelloBytes else {
-                        throw TransportError("its first frame claims \(length) bytes; a hello has at most \(limits.maxHelloBytes)")
+                        throw TransportError(
+                            "its first frame claims \(length) bytes; a hello has at most \(limits.maxHelloBytes)")
                     }
                 }
                 let end = start + Frames.headerSize + length
                 guard end <= filled else { break }
                 if greeted {
-                    buffer.withUnsafeBytes { onFrame(UnsafeRawBufferPointer(rebasing: $0[(start + Frames.headerSize)..<end]), remote) }
+                    buffer.withUnsafeBytes {
+                        onFrame(UnsafeRawBufferPointer(rebasing: $0[(start + Frames.headerSize)..<end]), remote)
+                    }
                 } else {
                     guard buffer[(start + Frames.headerSize)..<end].elementsEqual(expectedHello) else {
                         let hello = String(decoding: buffer[(start + Frames.headerSize)..<end], as: UTF8.self)
-                        throw TransportError("unexpected hello \(hello.prefix(80).debugDescription), expected topology \(name)")
+                        throw TransportError(
+                            "unexpected hello \(hello.prefix(80).debugDescription), expected topology \(name)")
                     }
                     greeted = true
                 }
@@ -194,9 +206,16 @@ public final class FrameServer: Sendable {
             }
             // A peer's frames are about 1 MiB, so its buffer settles at a few MiB and stays; what a rare larger
             // frame took is given back once it has been handed over.
-            if greeted && (buffer.count < Self.steadyBufferBytes || (buffer.count > Self.largestKeptBufferBytes && filled <= Self.steadyBufferBytes / 2)) {
+            if greeted
+                && (buffer.count < Self.steadyBufferBytes
+                    || (buffer.count > Self.largestKeptBufferBytes && filled <= Self.steadyBufferBytes / 2))
+            {
                 var resized = [UInt8](repeating: 0, count: Self.steadyBufferBytes)
-                resized.withUnsafeMutableBytes { to in buffer.withUnsafeBytes { from in to.copyMemory(from: UnsafeRawBufferPointer(rebasing: from[0..<filled])) } }
+                resized.withUnsafeMutableBytes { to in
+                    buffer.withUnsafeBytes { from in
+                        to.copyMemory(from: UnsafeRawBufferPointer(rebasing: from[0..<filled]))
+                    }
+                }
                 buffer = resized
             }
         }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Locking
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Sends frames to one peer worker from a thread of its own, so a slow or dead peer never stalls the others.
 ///

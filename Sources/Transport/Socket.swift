@@ -1,8 +1,9 @@
+internal import CDescriptors
+import Dispatch
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
-internal import CDescriptors
 
 public struct TransportError: Error, CustomStringConvertible, Sendable {
     public let description: String
@@ -30,7 +31,9 @@ final class Socket: Sendable {
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw .errno("cannot listen on \(host):\(port)") }
         guard Glibc.listen(fd, 128) == 0 else { throw .errno("cannot listen on \(host):\(port)") }
@@ -40,20 +43,27 @@ final class Socket: Sendable {
     /// Connects to `host:port`, giving up after `timeoutMillis`.
     static func connect(host: String, port: Int, timeoutMillis: Int32) throws(TransportError) -> Socket {
         var addr = try address(host: host, port: port)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let fd = socket(
+            AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw .errno("socket") }
         let s = Socket(fd: fd)
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if rc != 0 {
             guard Glibc.errno == EINPROGRESS else { throw .errno("cannot connect to \(host):\(port)") }
             var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            guard poll(&poller, 1, timeoutMillis) == 1 else { throw TransportError("cannot connect to \(host):\(port): timed out") }
+            guard poll(&poller, 1, timeoutMillis) == 1 else {
+                throw TransportError("cannot connect to \(host):\(port): timed out")
+            }
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-            guard error == 0 else { throw TransportError("cannot connect to \(host):\(port): \(String(cString: strerror(error)))") }
+            guard error == 0 else {
+                throw TransportError("cannot connect to \(host):\(port): \(String(cString: strerror(error)))")
+            }
         }
         // Back to blocking: the sender thread owns this socket and waits on it.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)

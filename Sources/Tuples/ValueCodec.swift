@@ -100,7 +100,9 @@ public enum ValueCodec {
             p.storeBytes(of: Tag.string.rawValue, as: UInt8.self)
             let count = s.utf8.count
             let n = 1 + writeVarint(UInt64(count), at: p + 1)
-            if s.utf8.withContiguousStorageIfAvailable({ (p + n).copyMemory(from: $0.baseAddress!, byteCount: count) }) == nil {
+            if s.utf8.withContiguousStorageIfAvailable({ (p + n).copyMemory(from: $0.baseAddress!, byteCount: count) })
+                == nil
+            {
                 var i = n
                 for byte in s.utf8 {
                     p.storeBytes(of: byte, toByteOffset: i, as: UInt8.self)
@@ -147,7 +149,9 @@ public enum ValueCodec {
             var result: UInt64 = 0
             var shift: UInt64 = 0
             while true {
-                guard offset < bytes.count else { throw DecodingError(description: "truncated varint at byte \(offset)") }
+                guard offset < bytes.count else {
+                    throw DecodingError(description: "truncated varint at byte \(offset)")
+                }
                 let b = bytes[offset]
                 offset += 1
                 result |= UInt64(b & 0x7f) << shift
@@ -159,7 +163,9 @@ public enum ValueCodec {
 
         /// Eight bytes, little-endian.
         public mutating func readFixed64() throws(DecodingError) -> UInt64 {
-            guard bytes.count - offset >= 8 else { throw DecodingError(description: "truncated 64-bit id at byte \(offset)") }
+            guard bytes.count - offset >= 8 else {
+                throw DecodingError(description: "truncated 64-bit id at byte \(offset)")
+            }
             defer { offset += 8 }
             return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
         }
@@ -167,7 +173,8 @@ public enum ValueCodec {
         mutating func readLength() throws(DecodingError) -> Int {
             let n = try readVarint()
             guard n <= UInt64(bytes.count - offset) else {
-                throw DecodingError(description: "length \(n) at byte \(offset) runs past the end (\(bytes.count) bytes)")
+                throw DecodingError(
+                    description: "length \(n) at byte \(offset) runs past the end (\(bytes.count) bytes)")
             }
             return Int(n)
         }
@@ -181,10 +188,14 @@ public enum ValueCodec {
         }
 
         public mutating func readValue(depth: Int = 0) throws(DecodingError) -> Value {
-            guard depth < Self.maxDepth else { throw DecodingError(description: "values nested deeper than \(Self.maxDepth)") }
+            guard depth < Self.maxDepth else {
+                throw DecodingError(description: "values nested deeper than \(Self.maxDepth)")
+            }
             guard offset < bytes.count else { throw DecodingError(description: "truncated value at byte \(offset)") }
             let raw = bytes[offset]
-            guard let tag = Tag(rawValue: raw) else { throw DecodingError(description: "unknown value tag \(raw) at byte \(offset)") }
+            guard let tag = Tag(rawValue: raw) else {
+                throw DecodingError(description: "unknown value tag \(raw) at byte \(offset)")
+            }
             offset += 1
             switch tag {
             case .null: return .null
@@ -194,9 +205,13 @@ public enum ValueCodec {
                 let z = try readVarint()
                 return .int(Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1))))
             case .double:
-                guard bytes.count - offset >= 8 else { throw DecodingError(description: "truncated double at byte \(offset)") }
+                guard bytes.count - offset >= 8 else {
+                    throw DecodingError(description: "truncated double at byte \(offset)")
+                }
                 var bits: UInt64 = 0
-                withUnsafeMutableBytes(of: &bits) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 8])) }
+                withUnsafeMutableBytes(of: &bits) {
+                    $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 8]))
+                }
                 offset += 8
                 return .double(Double(bitPattern: UInt64(littleEndian: bits)))
             case .string:

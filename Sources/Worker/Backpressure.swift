@@ -39,7 +39,8 @@ public enum BackpressureFrame {
         payload.count >= 5 && UInt32(littleEndian: payload.loadUnaligned(as: UInt32.self)) == marker
     }
 
-    public static func decode(_ payload: UnsafeRawBufferPointer) throws(ValueCodec.DecodingError) -> BackpressureStatus {
+    public static func decode(_ payload: UnsafeRawBufferPointer) throws(ValueCodec.DecodingError) -> BackpressureStatus
+    {
         guard isStatus(payload), payload[4] == kind else {
             throw ValueCodec.DecodingError(description: "not a backpressure status")
         }
@@ -48,17 +49,22 @@ public enum BackpressureFrame {
         for _ in 0..<2 {
             let count = try reader.readVarint()
             guard count <= UInt64(payload.count) else {
-                throw ValueCodec.DecodingError(description: "backpressure status claims \(count) tasks in \(payload.count) bytes")
+                throw ValueCodec.DecodingError(
+                    description: "backpressure status claims \(count) tasks in \(payload.count) bytes")
             }
             var list: [Int32] = []
             for _ in 0..<count {
                 let task = try reader.readVarint()
-                guard task <= UInt64(Int32.max) else { throw ValueCodec.DecodingError(description: "task id out of range at byte \(reader.offset)") }
+                guard task <= UInt64(Int32.max) else {
+                    throw ValueCodec.DecodingError(description: "task id out of range at byte \(reader.offset)")
+                }
                 list.append(Int32(task))
             }
             lists.append(list)
         }
-        guard reader.isAtEnd else { throw ValueCodec.DecodingError(description: "bytes left after a backpressure status") }
+        guard reader.isAtEnd else {
+            throw ValueCodec.DecodingError(description: "bytes left after a backpressure status")
+        }
         return BackpressureStatus(congested: lists[0], clear: lists[1])
     }
 }
@@ -192,7 +198,8 @@ final class BackpressureMonitor: Sendable {
                 } else {
                     let peers = transfer.peerEndpoints.map(\.description).sorted()
                     transfer.logger.warning(
-                        "backpressure: \(task) here has been congested for \(report.seconds) s (its queue stays full); peers \(peers) hold tuples for it")
+                        "backpressure: \(task) here has been congested for \(report.seconds) s (its queue stays full); peers \(peers) hold tuples for it"
+                    )
                 }
             }
         }

@@ -18,7 +18,8 @@ struct TransportSettings: Equatable {
         if let value = conf[ConfigKey.messagingBindAddress], !value.isNull {
             let address = try conf.string(ConfigKey.messagingBindAddress).trimmingCharacters(in: .whitespaces)
             guard !address.isEmpty else {
-                throw ConfigError.invalid(ConfigKey.messagingBindAddress, reason: "is empty; leave it unset to listen on all interfaces")
+                throw ConfigError.invalid(
+                    ConfigKey.messagingBindAddress, reason: "is empty; leave it unset to listen on all interfaces")
             }
             bindAddress = address
         }
@@ -38,7 +39,8 @@ struct TransportSettings: Equatable {
         let announced = HostAddresses.ipv4(announcedHost)
         let bound = HostAddresses.ipv4(bindAddress)
         guard !announced.isEmpty, !bound.isEmpty, Set(announced).isDisjoint(with: bound) else { return nil }
-        return "\(ConfigKey.messagingBindAddress) \(bindAddress) is not an address of the announced host '\(announcedHost)' "
+        return
+            "\(ConfigKey.messagingBindAddress) \(bindAddress) is not an address of the announced host '\(announcedHost)' "
             + "(\(announced.joined(separator: ", "))): peers that connect to '\(announcedHost)' cannot reach this worker"
     }
 }

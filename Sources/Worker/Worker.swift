@@ -64,7 +64,8 @@ public final class Worker: Sendable {
     /// runtime, the transfer, the frame server and the backpressure monitor, started by `services`.
     /// - Parameter conf: the supervisor's configuration (the topology's own is read from its files).
     public init(
-        slot: WorkerSlot, conf: StormConfig, state: StormClusterState, registry: ComponentRegistry = .shared, logger: Logger
+        slot: WorkerSlot, conf: StormConfig, state: StormClusterState, registry: ComponentRegistry = .shared,
+        logger: Logger
     ) async throws {
         self.slot = slot
         self.conf = conf
@@ -93,7 +94,8 @@ public final class Worker: Sendable {
         let assignment = try await state.assignment(slot.topologyId)
         executors = Self.executors(of: slot, in: assignment)
         guard !executors.isEmpty, let assignment else {
-            throw WorkerError(description: "slot \(slot.supervisorId):\(slot.port) has no executors of \(slot.topologyId)")
+            throw WorkerError(
+                description: "slot \(slot.supervisorId):\(slot.port) has no executors of \(slot.topologyId)")
         }
         initialRoutes = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
         let transfer = WorkerTransfer(name: slot.topologyId, routes: initialRoutes, logger: logger)
@@ -121,14 +123,16 @@ public final class Worker: Sendable {
             onBackpressureChange: { backpressureSignal.poke() })
         let runtime = try TopologyRuntime(
             topologyId: slot.topologyId, topology: topology, conf: topologyConf, registry: registry,
-            executors: Set(executors.map { Executor($0.taskStart, $0.taskEnd) }), transfer: transfer, shell: shell, hooks: hooks,
+            executors: Set(executors.map { Executor($0.taskStart, $0.taskEnd) }), transfer: transfer, shell: shell,
+            hooks: hooks,
             logger: logger)
         self.runtime = runtime
         // Spouts wait for activation: tuples sent before the peers are connected would be dropped.
         runtime.deactivate()
         let codec = TupleBatchCodec(streams: runtime.streams)
         server = FrameServer(
-            host: listening.bindAddress, port: slot.port, name: slot.topologyId, limits: listening.limits, logger: logger
+            host: listening.bindAddress, port: slot.port, name: slot.topologyId, limits: listening.limits,
+            logger: logger
         ) { bytes, remote in
             do {
                 if BackpressureFrame.isStatus(bytes) {
@@ -162,24 +166,33 @@ public final class Worker: Sendable {
         let (server, transfer, runtime, backpressure, listening, slot, logger) =
             (server, transfer, runtime, backpressure, listening, slot, logger)
         let parts: [any Service] = [
-            ThreadedPart(start: {
-                do {
-                    try server.start()
-                } catch {
-                    throw WorkerError(description: "cannot open the tuple port (\(ConfigKey.messagingBindAddress) \(listening.bindAddress)): \(error)")
-                }
-            }, stop: { server.stop() }),
+            ThreadedPart(
+                start: {
+                    do {
+                        try server.start()
+                    } catch {
+                        throw WorkerError(
+                            description:
+                                "cannot open the tuple port (\(ConfigKey.messagingBindAddress) \(listening.bindAddress)): \(error)"
+                        )
+                    }
+                }, stop: { server.stop() }),
             ThreadedPart(start: { transfer.start() }, stop: { transfer.close() }),
-            ThreadedPart(start: {
-                try runtime.start()
-                logger.info("worker \(slot.workerId) runs \(runtime.executorCounts().count) executors of \(slot.topologyId) on port \(slot.port)")
-            }, stop: { runtime.stop(drainTimeout: 2) }),
+            ThreadedPart(
+                start: {
+                    try runtime.start()
+                    logger.info(
+                        "worker \(slot.workerId) runs \(runtime.executorCounts().count) executors of \(slot.topologyId) on port \(slot.port)"
+                    )
+                }, stop: { runtime.stop(drainTimeout: 2) }),
             ThreadedPart(start: { backpressure.start() }, stop: { backpressure.stop() }),
             WorkerHeartbeats(worker: self),
             AssignmentFollower(worker: self),
         ]
         return parts.map {
-            .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+            .init(
+                service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup)
         }
     }
 
@@ -220,7 +233,8 @@ public final class Worker: Sendable {
                 }
             }
             for (i, n) in counts.failedByStream.enumerated() where n > 0 { failed[streams[i].stream] = n }
-            specific = .spout(SpoutStats(acked: [window: acked], failed: [window: failed], completeMsAvg: [window: completeMs]))
+            specific = .spout(
+                SpoutStats(acked: [window: acked], failed: [window: failed], completeMsAvg: [window: completeMs]))
         } else {
             func byInput(_ list: [Int64]) -> [GlobalStreamId: Int64] {
                 var out: [GlobalStreamId: Int64] = [:]
@@ -232,7 +246,8 @@ public final class Worker: Sendable {
             specific = .bolt(
                 BoltStats(
                     acked: [window: byInput(counts.ackedByStream)], failed: [window: byInput(counts.failedByStream)],
-                    processMsAvg: [window: [:]], executed: [window: byInput(counts.executedByStream)], executeMsAvg: [window: [:]]))
+                    processMsAvg: [window: [:]], executed: [window: byInput(counts.executedByStream)],
+                    executeMsAvg: [window: [:]]))
         }
         return ExecutorStats(emitted: [window: emitted], transferred: [window: emitted], specific: specific, rate: 0)
     }
@@ -271,7 +286,9 @@ struct WorkerHeartbeats: Service {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     while !Task.isCancelled {
-                        do { try worker.writeLocalHeartbeat() } catch { worker.logger.error("cannot write the local heartbeat: \(error)") }
+                        do { try worker.writeLocalHeartbeat() } catch {
+                            worker.logger.error("cannot write the local heartbeat: \(error)")
+                        }
                         try? await Task.sleep(for: local)
                     }
                 }
@@ -364,7 +381,9 @@ extension Worker {
         guard active != following.active else { return }
         following.active = active
         if active { runtime.activate() } else { runtime.deactivate() }
-        logger.info("topology \(slot.topologyId) is \(base.map { "\($0.status)" } ?? "gone"): spouts \(active ? "activated" : "deactivated")")
+        logger.info(
+            "topology \(slot.topologyId) is \(base.map { "\($0.status)" } ?? "gone"): spouts \(active ? "activated" : "deactivated")"
+        )
     }
 
     /// Nil while this worker should go on; otherwise why it should stop.
@@ -417,7 +436,8 @@ final class ErrorRecorder: Sendable {
         }
         guard allowed else { return }
         let info = ErrorInfo(
-            error: message, errorTimeSecs: Int32(clamping: Int(now.timeIntervalSince1970)), host: hostname, port: Int32(slot.port))
+            error: message, errorTimeSecs: Int32(clamping: Int(now.timeIntervalSince1970)), host: hostname,
+            port: Int32(slot.port))
         writes.add { [state, slot] in try? await state.reportError(slot.topologyId, component: component, info) }
     }
 }

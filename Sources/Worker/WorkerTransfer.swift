@@ -1,9 +1,9 @@
 import Foundation
 import Locking
 import Logging
-import Synchronization
 import Runtime
 import StormThrift
+import Synchronization
 import Transport
 
 /// Where a worker's peers are: for each task run elsewhere, the peer worker's endpoint.
@@ -172,7 +172,9 @@ public final class WorkerTransfer: TupleTransfer, Sendable {
     }
 
     /// Logs peers' congestions that last (see `LastingCongestion`): the executors held for them wait silently.
-    private func logLastingCongestion(_ lasting: inout LastingCongestion, endpointOfTask: [Int32: PeerRoutes.Endpoint], now: UInt64) {
+    private func logLastingCongestion(
+        _ lasting: inout LastingCongestion, endpointOfTask: [Int32: PeerRoutes.Endpoint], now: UInt64
+    ) {
         let congested = congestedNow(now)
         for report in lasting.update(congested: Set(congested.keys), now: now) {
             let task = "task \(report.task) of peer \(endpointOfTask[report.task]?.description ?? "(none known here)")"
@@ -181,7 +183,8 @@ public final class WorkerTransfer: TupleTransfer, Sendable {
                 logger.info("backpressure: tuples for \(task) flow again after \(report.seconds) s")
             } else {
                 logger.warning(
-                    "backpressure: \(task) has been congested for \(report.seconds) s (status from \(congested[report.task] ?? "?")); tuples for it are held")
+                    "backpressure: \(task) has been congested for \(report.seconds) s (status from \(congested[report.task] ?? "?")); tuples for it are held"
+                )
             }
         }
     }
@@ -209,15 +212,21 @@ public final class WorkerTransfer: TupleTransfer, Sendable {
                 lastCongestionLook = now
                 logLastingCongestion(&lasting, endpointOfTask: endpointOfTask, now: now)
             }
-            if let routes = pendingRoutes.withLock({ r -> PeerRoutes? in defer { r = nil }; return r }) {
+            if let routes = pendingRoutes.withLock({ r -> PeerRoutes? in
+                defer { r = nil }
+                return r
+            }) {
                 endpointOfTask = routes.endpointOfTask
                 let current = senders.withLock { $0 }
                 let endpoints = Array(routes.endpoints)
                 outgoing = endpoints.compactMap { current[$0].map { Outgoing(sender: $0) } }
-                let index = Dictionary(uniqueKeysWithValues: outgoing.enumerated().map { (ObjectIdentifier($1.sender), $0) })
+                let index = Dictionary(
+                    uniqueKeysWithValues: outgoing.enumerated().map { (ObjectIdentifier($1.sender), $0) })
                 peerOfTask = Array(repeating: -1, count: Int(routes.endpointOfTask.keys.max() ?? 0) + 1)
                 for (task, endpoint) in routes.endpointOfTask {
-                    if let sender = current[endpoint], let i = index[ObjectIdentifier(sender)] { peerOfTask[Int(task)] = i }
+                    if let sender = current[endpoint], let i = index[ObjectIdentifier(sender)] {
+                        peerOfTask[Int(task)] = i
+                    }
                 }
             }
             if batches.isEmpty {
@@ -230,7 +239,10 @@ public final class WorkerTransfer: TupleTransfer, Sendable {
                     let i = t < peerOfTask.count ? peerOfTask[t] : -1
                     guard i >= 0 else {
                         // Only the first is logged: a moved task drops every tuple until the new routes arrive.
-                        if lost == 0 { logger.warning("dropped a tuple for task \(t), which no worker runs (later ones are not logged)") }
+                        if lost == 0 {
+                            logger.warning(
+                                "dropped a tuple for task \(t), which no worker runs (later ones are not logged)")
+                        }
                         lost += 1
                         continue
                     }

@@ -79,7 +79,8 @@ public final class ZooKeeperClient: Sendable {
                 connectString, globalWatcher, Int32(clamping: sessionTimeoutMillis), nil,
                 UnsafeMutableRawPointer(bitPattern: id), 0, zooKeeperLog)
         else {
-            throw ZooKeeperError(.other(Int32(errno)), path: "", message: "cannot create a ZooKeeper handle for \(connectString)")
+            throw ZooKeeperError(
+                .other(Int32(errno)), path: "", message: "cannot create a ZooKeeper handle for \(connectString)")
         }
         state.withLock { $0.handle = Handle(raw: handle) }
     }
@@ -136,19 +137,24 @@ public final class ZooKeeperClient: Sendable {
         let reply = try await call(path) { handle, token in
             data.withUnsafeBufferPointer { buf in
                 buf.withMemoryRebound(to: CChar.self) {
-                    zoo_acreate(handle, path, $0.baseAddress, Int32($0.count), czk_open_acl_unsafe(), flags, stringCompletion, token)
+                    zoo_acreate(
+                        handle, path, $0.baseAddress, Int32($0.count), czk_open_acl_unsafe(), flags, stringCompletion,
+                        token)
                 }
             }
         }
         return reply.string ?? path
     }
 
-    public func get(_ path: String, watch: (@Sendable (ZooKeeperEvent) -> Void)? = nil) async throws -> ([UInt8], ZooKeeperStat) {
+    public func get(
+        _ path: String, watch: (@Sendable (ZooKeeperEvent) -> Void)? = nil
+    ) async throws -> ([UInt8], ZooKeeperStat) {
         let watchId = watch.map { Registry.shared.addWatch(client: id, $0) }
         do {
             let reply = try await call(path) { handle, token in
                 if let watchId {
-                    zoo_awget(handle, path, nodeWatcher, UnsafeMutableRawPointer(bitPattern: watchId), dataCompletion, token)
+                    zoo_awget(
+                        handle, path, nodeWatcher, UnsafeMutableRawPointer(bitPattern: watchId), dataCompletion, token)
                 } else {
                     zoo_aget(handle, path, 0, dataCompletion, token)
                 }
@@ -182,7 +188,9 @@ public final class ZooKeeperClient: Sendable {
         do {
             let reply = try await call(path) { handle, token in
                 if let watchId {
-                    zoo_awget_children(handle, path, nodeWatcher, UnsafeMutableRawPointer(bitPattern: watchId), stringsCompletion, token)
+                    zoo_awget_children(
+                        handle, path, nodeWatcher, UnsafeMutableRawPointer(bitPattern: watchId), stringsCompletion,
+                        token)
                 } else {
                     zoo_aget_children(handle, path, 0, stringsCompletion, token)
                 }
@@ -195,12 +203,15 @@ public final class ZooKeeperClient: Sendable {
     }
 
     /// The node's Stat, or nil if it does not exist. A watch is armed either way (ZooKeeper's semantics).
-    public func exists(_ path: String, watch: (@Sendable (ZooKeeperEvent) -> Void)? = nil) async throws -> ZooKeeperStat? {
+    public func exists(
+        _ path: String, watch: (@Sendable (ZooKeeperEvent) -> Void)? = nil
+    ) async throws -> ZooKeeperStat? {
         let watchId = watch.map { Registry.shared.addWatch(client: id, $0) }
         do {
             let reply = try await call(path) { handle, token in
                 if let watchId {
-                    zoo_awexists(handle, path, nodeWatcher, UnsafeMutableRawPointer(bitPattern: watchId), statCompletion, token)
+                    zoo_awexists(
+                        handle, path, nodeWatcher, UnsafeMutableRawPointer(bitPattern: watchId), statCompletion, token)
                 } else {
                     zoo_aexists(handle, path, 0, statCompletion, token)
                 }
@@ -227,7 +238,8 @@ public final class ZooKeeperClient: Sendable {
             // zookeeper_close blocks until the server acknowledges: keep it off the cooperative pool.
             await onOwnThread { _ = zookeeper_close(handle.raw) }
         }
-        Registry.shared.sweep(client: id, error: ZooKeeperError(.closed, path: "", message: "the ZooKeeper client was closed"))
+        Registry.shared.sweep(
+            client: id, error: ZooKeeperError(.closed, path: "", message: "the ZooKeeper client was closed"))
         Registry.shared.setClient(id, nil)
     }
 
@@ -242,7 +254,8 @@ public final class ZooKeeperClient: Sendable {
             }
             // While ZooKeeper is away, calls fail within seconds rather than pile up; owners retry.
             if !(await waitConnected(timeout: min(operationTimeout, Self.connectionWait))) {
-                throw ZooKeeperError(.connectionLoss, path: path, message: "not connected to ZooKeeper at \(connectString)")
+                throw ZooKeeperError(
+                    .connectionLoss, path: path, message: "not connected to ZooKeeper at \(connectString)")
             }
         }
         let reply: Reply = await withCheckedContinuation { continuation in
@@ -258,7 +271,12 @@ public final class ZooKeeperClient: Sendable {
                 return
             }
             let timeout = operationTimeout
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))) {
+            DispatchQueue.global().asyncAfter(
+                deadline: .now()
+                    + .nanoseconds(
+                        Int(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+                    )
+            ) {
                 Registry.shared.complete(token, Reply(rc: Int32(ZOPERATIONTIMEOUT.rawValue)))
             }
         }
@@ -298,7 +316,8 @@ public final class ZooKeeperClient: Sendable {
         guard let old else { return }
         Thread.detachNewThread { [self] in
             zookeeper_close(old.raw)
-            Registry.shared.sweep(client: id, error: ZooKeeperError(.sessionExpired, path: "", message: "the ZooKeeper session expired"))
+            Registry.shared.sweep(
+                client: id, error: ZooKeeperError(.sessionExpired, path: "", message: "the ZooKeeper session expired"))
             guard !state.withLock({ $0.closed }) else { return }
             do {
                 try openHandle()
@@ -355,7 +374,12 @@ final class Registry: Sendable {
         if first { zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR) }
     }
 
-    func register() -> Int { tables.withLock { t in defer { t.nextId += 1 }; return t.nextId } }
+    func register() -> Int {
+        tables.withLock { t in
+            defer { t.nextId += 1 }
+            return t.nextId
+        }
+    }
 
     func setClient(_ id: Int, _ client: ZooKeeperClient?) { tables.withLock { $0.clients[id] = client } }
 
@@ -443,7 +467,9 @@ private let stringCompletion: string_completion_t = { rc, value, data in
 private let dataCompletion: data_completion_t = { rc, value, len, s, data in
     var bytes: [UInt8] = []
     if let value, len > 0 {
-        bytes = value.withMemoryRebound(to: UInt8.self, capacity: Int(len)) { Array(UnsafeBufferPointer(start: $0, count: Int(len))) }
+        bytes = value.withMemoryRebound(to: UInt8.self, capacity: Int(len)) {
+            Array(UnsafeBufferPointer(start: $0, count: Int(len)))
+        }
     }
     Registry.shared.complete(Int(bitPattern: data), Reply(rc: rc, data: bytes, stat: stat(s)))
 }

@@ -53,7 +53,9 @@ struct NimbusBenchmark: ParsableCommand {
             while !(try client.getTopologySummaries().contains { $0.name == name }) {}
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
         }
-        print("submit-to-listed (upload 64 KiB + submit + list), \(topologies) topologies: \(Self.percentiles(latencies))")
+        print(
+            "submit-to-listed (upload 64 KiB + submit + list), \(topologies) topologies: \(Self.percentiles(latencies))"
+        )
         Thread.sleep(forTimeInterval: 1)
         print(String(format: "RSS with %d topologies: %.1f MiB", topologies, rssMiB(nimbus.processIdentifier)))
         report("getClusterInfo, \(topologies) topologies", try throughput(port: port, clients: 1))
@@ -113,7 +115,9 @@ struct NimbusBenchmark: ParsableCommand {
     private func waitForNimbus(port: Int) throws -> NimbusClient {
         let deadline = Date().addingTimeInterval(30)
         while true {
-            if let client = try? NimbusClient(host: "127.0.0.1", port: port), (try? client.getLeader()) != nil { return client }
+            if let client = try? NimbusClient(host: "127.0.0.1", port: port), (try? client.getLeader()) != nil {
+                return client
+            }
             if Date() > deadline { throw ValidationError("nimbus did not start on port \(port)") }
             Thread.sleep(forTimeInterval: 0.1)
         }
@@ -129,17 +133,27 @@ struct NimbusBenchmark: ParsableCommand {
 
     static func topology() -> StormTopology {
         func common(_ fields: [String], _ inputs: [GlobalStreamId: Grouping] = [:], _ p: Int32 = 1) -> ComponentCommon {
-            ComponentCommon(inputs: inputs, streams: ["default": StreamInfo(outputFields: fields, direct: false)], parallelismHint: p)
+            ComponentCommon(
+                inputs: inputs, streams: ["default": StreamInfo(outputFields: fields, direct: false)],
+                parallelismHint: p)
         }
         return StormTopology(
-            spouts: ["sentences": SpoutSpec(spoutObject: .shell(ShellComponent(executionCommand: "python3", script: "s.py")), common: common(["sentence"]))],
+            spouts: [
+                "sentences": SpoutSpec(
+                    spoutObject: .shell(ShellComponent(executionCommand: "python3", script: "s.py")),
+                    common: common(["sentence"]))
+            ],
             bolts: [
                 "split": Bolt(
                     boltObject: .shell(ShellComponent(executionCommand: "python3", script: "split.py")),
-                    common: common(["word"], [GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())], 4)),
+                    common: common(
+                        ["word"],
+                        [GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())], 4)),
                 "count": Bolt(
                     boltObject: .shell(ShellComponent(executionCommand: "python3", script: "count.py")),
-                    common: common(["word", "count"], [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])], 4)),
+                    common: common(
+                        ["word", "count"],
+                        [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])], 4)),
             ], stateSpouts: [:])
     }
 }

@@ -23,7 +23,9 @@ enum TupleBenchmark {
         let check = try body()
         let ns = Double(DispatchTime.now().uptimeNanoseconds - start) / Double(n)
         let net = loop.map { String(format: ", %.1f net of the loop", ns - $0) } ?? ""
-        print("\(name): \(String(format: "%.1f", ns)) ns/tuple\(net) (\(String(format: "%.1f", 1000 / ns))M/s) [\(check % 10)]")
+        print(
+            "\(name): \(String(format: "%.1f", ns)) ns/tuple\(net) (\(String(format: "%.1f", 1000 / ns))M/s) [\(check % 10)]"
+        )
         return ns
     }
 
@@ -31,16 +33,23 @@ enum TupleBenchmark {
     static func spoutToSink(seconds: Double) throws {
         var builder = TopologyBuilder()
         builder.setSpout("sentences", SentenceSpout.className)
-        builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").shuffleGrouping("sentences"))
-        try report("spout -> sink in one process", unit: "tuples", topology: try builder.build(), counted: "sink", seconds: seconds)
+        builder.subscribe(
+            builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").shuffleGrouping("sentences"))
+        try report(
+            "spout -> sink in one process", unit: "tuples", topology: try builder.build(), counted: "sink",
+            seconds: seconds)
     }
 
     /// Word count in one process (sentence spout -> shuffle -> split -> fields -> count), steady state.
     static func wordCount(seconds: Double, spouts: Int32, splits: Int32, counts: Int32) throws {
         var builder = TopologyBuilder()
         builder.setSpout("sentences", SentenceSpout.className, parallelism: spouts)
-        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: splits).shuffleGrouping("sentences"))
-        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: counts).fieldsGrouping("split", ["word"]))
+        builder.subscribe(
+            builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: splits)
+                .shuffleGrouping("sentences"))
+        builder.subscribe(
+            builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: counts).fieldsGrouping(
+                "split", ["word"]))
         try report(
             "word count, \(spouts) spout / \(splits) split / \(counts) count executors in one process", unit: "words",
             topology: try builder.build(), counted: "count", seconds: seconds)
@@ -51,7 +60,8 @@ enum TupleBenchmark {
     /// Runs a topology five times (thread placement on 2 cores varies from run to run) and prints every run's
     /// rate of `counted`'s executed tuples, their median, and the RSS after the first run (later runs add the
     /// allocator's leftovers).
-    static func report(_ title: String, unit: String, topology: StormTopology, counted: String, seconds: Double) throws {
+    static func report(_ title: String, unit: String, topology: StormTopology, counted: String, seconds: Double) throws
+    {
         var runs: [Double] = []
         var rss = ""
         for _ in 0..<5 {
@@ -63,13 +73,18 @@ enum TupleBenchmark {
             Thread.sleep(forTimeInterval: seconds)
             runs.append(Double(runtime.stats[counted]!.executed - before) / Date().timeIntervalSince(start) / 1e6)
             if rss.isEmpty {
-                rss = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
-                    .first { $0.hasPrefix("VmRSS:") }.map { String($0.dropFirst(6)).trimmingCharacters(in: .whitespaces) } ?? "?"
+                rss =
+                    (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8))?.split(separator: "\n")
+                    .first { $0.hasPrefix("VmRSS:") }.map {
+                        String($0.dropFirst(6)).trimmingCharacters(in: .whitespaces)
+                    } ?? "?"
             }
             runtime.stop(drainTimeout: 2)
         }
         let median = runs.sorted()[runs.count / 2]
-        print("\(title): median \(String(format: "%.2f", median))M \(unit)/s (runs: \(runs.map { String(format: "%.2f", $0) }.joined(separator: ", "))), RSS after the first run \(rss)")
+        print(
+            "\(title): median \(String(format: "%.2f", median))M \(unit)/s (runs: \(runs.map { String(format: "%.2f", $0) }.joined(separator: ", "))), RSS after the first run \(rss)"
+        )
     }
 
     /// Storm's ThroughputVsLatency, in one process: acked word count (each sentence a tracked tree of the sentence
@@ -79,15 +94,19 @@ enum TupleBenchmark {
         func topology(rate: Int64) throws -> StormTopology {
             var builder = TopologyBuilder()
             builder.setSpout("sentences", AckedSentenceSpout.className, args: [.longArg(rate)])
-            builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt").shuffleGrouping("sentences"))
-            builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt").fieldsGrouping("split", ["word"]))
+            builder.subscribe(
+                builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt").shuffleGrouping("sentences"))
+            builder.subscribe(
+                builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt").fieldsGrouping("split", ["word"]))
             return try builder.build()
         }
         func spoutCounts(_ runtime: TopologyRuntime) -> ExecutorCounts {
             runtime.executorCounts().first { $0.component == "sentences" }!.counts
         }
-        func measure(rate: Int64) throws -> (sentences: Double, words: Double, failed: Int64, latency: LatencyHistogram) {
-            let runtime = try TopologyRuntime(topologyId: "tvl-1-1", topology: try topology(rate: rate), conf: StormConfig.defaults)
+        func measure(rate: Int64) throws -> (sentences: Double, words: Double, failed: Int64, latency: LatencyHistogram)
+        {
+            let runtime = try TopologyRuntime(
+                topologyId: "tvl-1-1", topology: try topology(rate: rate), conf: StormConfig.defaults)
             try runtime.start()
             Thread.sleep(forTimeInterval: 3)
             let before = spoutCounts(runtime)
@@ -129,7 +148,9 @@ enum TupleBenchmark {
         }
         if let i = CommandLine.arguments.firstIndex(of: "--wordcount-layout"), i + 1 < CommandLine.arguments.count {
             let n = CommandLine.arguments[i + 1].split(separator: "/").compactMap { Int32($0) }
-            guard n.count == 3 else { throw BenchError(description: "--wordcount-layout takes SPOUTS/SPLITS/COUNTS, e.g. 1/2/2") }
+            guard n.count == 3 else {
+                throw BenchError(description: "--wordcount-layout takes SPOUTS/SPLITS/COUNTS, e.g. 1/2/2")
+            }
             try wordCount(seconds: 5, spouts: n[0], splits: n[1], counts: n[2])
             return
         }
@@ -173,13 +194,15 @@ enum TupleBenchmark {
             for i in 0..<n { sum &+= try ValueCodec.decodeValues(encoded[i & 1023]).count }
             return sum
         }
-        var shuffle = try Router(grouping: .shuffle(NullStruct()), subscriber: "split", tasks: [1, 2, 3, 4], sourceFields: ["sentence"])
+        var shuffle = try Router(
+            grouping: .shuffle(NullStruct()), subscriber: "split", tasks: [1, 2, 3, 4], sourceFields: ["sentence"])
         try time("route: shuffle over 4 tasks", loop: loop) {
             var sum = 0
             for i in 0..<n { if case .one(let t) = try shuffle.route(tuples[i & 1023], from: 0) { sum &+= Int(t) } }
             return sum
         }
-        var fields = try Router(grouping: .fields(["word"]), subscriber: "count", tasks: [1, 2, 3, 4], sourceFields: ["word", "count"])
+        var fields = try Router(
+            grouping: .fields(["word"]), subscriber: "count", tasks: [1, 2, 3, 4], sourceFields: ["word", "count"])
         try time("route: fields on a word over 4 tasks", loop: loop) {
             var sum = 0
             for i in 0..<n { if case .one(let t) = try fields.route(tuples[i & 1023], from: 0) { sum &+= Int(t) } }

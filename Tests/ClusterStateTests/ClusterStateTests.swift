@@ -1,5 +1,6 @@
 import DevZooKeeper
 import Foundation
+import Locking
 import Logging
 import StormThrift
 import TestSupport
@@ -19,8 +20,6 @@ final class EventLog: Sendable {
     var watcher: Watcher { { event in self.events.withLock { $0.append(event) } } }
 }
 
-import Locking
-
 /// The storage contract, run against every implementation: the in-memory store and a real ZooKeeper.
 enum StorageFactory: String, CaseIterable, CustomTestStringConvertible {
     case memory
@@ -38,7 +37,8 @@ enum StorageFactory: String, CaseIterable, CustomTestStringConvertible {
             func session() throws -> ZooKeeperStorage {
                 ZooKeeperStorage(
                     client: try ZooKeeperClient(
-                        connectString: server.connectString, sessionTimeoutMillis: 4000, logger: Logger(label: "zk-test")))
+                        connectString: server.connectString, sessionTimeoutMillis: 4000,
+                        logger: Logger(label: "zk-test")))
             }
             return (try session(), try session())
         }
@@ -66,7 +66,12 @@ enum TestZooKeeper {
     @Test(arguments: StorageFactory.allCases)
     func createGetSetDelete(_ factory: StorageFactory) async throws {
         let (s, other) = try await factory.make()
-        defer { Task { await s.close(); await other.close() } }
+        defer {
+            Task {
+                await s.close()
+                await other.close()
+            }
+        }
         let t = Self.root()
         try await s.createParents(t)
         #expect(try await s.create("\(t)/a", data: [1, 2], mode: .persistent) == "\(t)/a")
@@ -80,10 +85,16 @@ enum TestZooKeeper {
         #expect(try await other.get("\(t)/a").data == [3])
         #expect(try await s.create("\(t)/empty", data: [], mode: .persistent) == "\(t)/empty")
         #expect(try await other.get("\(t)/empty").data == [])
-        await #expect(throws: StorageError.nodeExists("\(t)/a")) { try await s.create("\(t)/a", data: [], mode: .persistent) }
-        await #expect(throws: StorageError.noNode("\(t)/missing/x")) { try await s.create("\(t)/missing/x", data: [], mode: .persistent) }
+        await #expect(throws: StorageError.nodeExists("\(t)/a")) {
+            try await s.create("\(t)/a", data: [], mode: .persistent)
+        }
+        await #expect(throws: StorageError.noNode("\(t)/missing/x")) {
+            try await s.create("\(t)/missing/x", data: [], mode: .persistent)
+        }
         await #expect(throws: StorageError.notEmpty(t)) { try await s.delete(t, version: nil) }
-        await #expect(throws: StorageError.badVersion("\(t)/a", expected: 0)) { try await s.delete("\(t)/a", version: 0) }
+        await #expect(throws: StorageError.badVersion("\(t)/a", expected: 0)) {
+            try await s.delete("\(t)/a", version: 0)
+        }
         try await s.delete("\(t)/a", version: 1)
         #expect(try await other.exists("\(t)/a") == nil)
         await #expect(throws: StorageError.noNode("\(t)/a")) { try await s.get("\(t)/a") }
@@ -95,7 +106,12 @@ enum TestZooKeeper {
     @Test(arguments: StorageFactory.allCases)
     func childrenAndSequentialNodes(_ factory: StorageFactory) async throws {
         let (s, other) = try await factory.make()
-        defer { Task { await s.close(); await other.close() } }
+        defer {
+            Task {
+                await s.close()
+                await other.close()
+            }
+        }
         let q = Self.root()
         try await s.createParents(q)
         let first = try await s.create("\(q)/e", data: [], mode: .persistentSequential)
@@ -112,7 +128,12 @@ enum TestZooKeeper {
     @Test(arguments: StorageFactory.allCases)
     func watchesFireOnce(_ factory: StorageFactory) async throws {
         let (s, other) = try await factory.make()
-        defer { Task { await s.close(); await other.close() } }
+        defer {
+            Task {
+                await s.close()
+                await other.close()
+            }
+        }
         let w = Self.root()
         try await s.createParents(w)
         let data = EventLog()
@@ -168,18 +189,21 @@ enum TestZooKeeper {
     @Test func topologyRecordsRoundTrip() async throws {
         let state = StormClusterState(storage: InMemoryStore().session(), root: "/storm")
         try await state.setUp()
-        let base = StormBase(name: "wc", status: .active, numWorkers: 2, componentExecutors: ["a": 1], launchTimeSecs: 10)
+        let base = StormBase(
+            name: "wc", status: .active, numWorkers: 2, componentExecutors: ["a": 1], launchTimeSecs: 10)
         try await state.setStormBase("wc-1-10", base)
         #expect(try await state.stormBase("wc-1-10") == base)
         #expect(try await state.activeStorms() == ["wc-1-10"])
         #expect(try await state.stormId(named: "wc") == "wc-1-10")
         #expect(try await state.stormId(named: "other") == nil)
         let assignment = Assignment(
-            masterCodeDir: "/d", nodeHost: ["n1": "host1"], executorNodePort: [[1, 2]: NodeInfo(node: "n1", port: [6700])])
+            masterCodeDir: "/d", nodeHost: ["n1": "host1"],
+            executorNodePort: [[1, 2]: NodeInfo(node: "n1", port: [6700])])
         try await state.setAssignment("wc-1-10", assignment)
         #expect(try await state.assignment("wc-1-10") == assignment)
         for i in 0..<12 {
-            try await state.reportError("wc-1-10", component: "split", ErrorInfo(error: "e\(i)", errorTimeSecs: Int32(i)))
+            try await state.reportError(
+                "wc-1-10", component: "split", ErrorInfo(error: "e\(i)", errorTimeSecs: Int32(i)))
         }
         let errors = try await state.errors("wc-1-10", component: "split")
         #expect(errors.errors.map(\.error) == (2..<12).map { "e\($0)" })
@@ -207,15 +231,19 @@ enum TestZooKeeper {
         let storage = InMemoryStore().session()
         let state = StormClusterState(storage: storage, root: "/storm")
         try await state.setUp()
-        let assignment = Assignment(masterCodeDir: "/d", executorNodePort: [[1, 1]: NodeInfo(node: "n1", port: [6700])])
+        let assignment = Assignment(
+            masterCodeDir: "/d", executorNodePort: [[1, 1]: NodeInfo(node: "n1", port: [6700])])
         try await state.setAssignment("good-1-1", assignment)
         try await storage.create("/storm/assignments/bad-2-1", data: Array("garbage".utf8), mode: .persistent)
         let read = try await state.readableAssignments()
         #expect(read.records == ["good-1-1": assignment])
         #expect(read.unreadable["bad-2-1"]?.unreadablePath == "/storm/assignments/bad-2-1")
-        #expect(read.unreadable["bad-2-1"]?.description.hasPrefix("record /storm/assignments/bad-2-1 is unreadable: ") == true)
+        #expect(
+            read.unreadable["bad-2-1"]?.description.hasPrefix("record /storm/assignments/bad-2-1 is unreadable: ")
+                == true)
 
-        try await state.addNimbus("h:6627", NimbusSummary(host: "h", port: 6627, uptimeSecs: 0, isLeader: true, version: "v"))
+        try await state.addNimbus(
+            "h:6627", NimbusSummary(host: "h", port: 6627, uptimeSecs: 0, isLeader: true, version: "v"))
         try await storage.create("/storm/nimbuses/ghost:1", data: [0xff], mode: .persistent)
         let nimbuses = try await state.nimbuses()
         #expect(Array(nimbuses.records.keys) == ["h:6627"] && Array(nimbuses.unreadable.keys) == ["ghost:1"])
@@ -241,7 +269,8 @@ enum TestZooKeeper {
         let state = StormClusterState(storage: nimbusSession)
         let observer = StormClusterState(storage: store.session())
         try await state.setUp()
-        try await state.addNimbus("h:6627", NimbusSummary(host: "h", port: 6627, uptimeSecs: 0, isLeader: true, version: "v"))
+        try await state.addNimbus(
+            "h:6627", NimbusSummary(host: "h", port: 6627, uptimeSecs: 0, isLeader: true, version: "v"))
         #expect(try await observer.nimbuses().records.values.map(\.host) == ["h"])
         await nimbusSession.close()
         #expect(try await observer.nimbuses().records.isEmpty)

@@ -37,8 +37,12 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
 
     @Test func builtInsCarryStormsClassNamesAndFields() throws {
         let registry = ComponentRegistry.shared
-        #expect(try registry.declaredStreams("org.apache.storm.testing.TestWordSpout")["default"]?.outputFields == ["word"])
-        #expect(try registry.declaredStreams("org.apache.storm.testing.TestWordCounter")["default"]?.outputFields == ["word", "count"])
+        #expect(
+            try registry.declaredStreams("org.apache.storm.testing.TestWordSpout")["default"]?.outputFields == ["word"])
+        #expect(
+            try registry.declaredStreams("org.apache.storm.testing.TestWordCounter")["default"]?.outputFields == [
+                "word", "count",
+            ])
         #expect(try registry.declaredStreams("org.apache.storm.flux.wrappers.bolts.LogInfoBolt").isEmpty)
         #expect(registry.entry("org.apache.storm.starter.spout.RandomSentenceSpout")?.kind == .spout)
         #expect(registry.entry("org.apache.storm.perf.bolt.DevNullBolt")?.kind == .bolt)
@@ -50,22 +54,33 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
             try registry.check(JavaObject(fullClassName: "com.acme.MyBolt", argsList: []), as: .bolt, component: "mine")
             Issue.record("an unknown class passed")
         } catch {
-            #expect(error.description.hasPrefix("component 'mine' names class com.acme.MyBolt, which this cluster does not have"))
+            #expect(
+                error.description.hasPrefix(
+                    "component 'mine' names class com.acme.MyBolt, which this cluster does not have"))
             #expect(error.description.contains("org.apache.storm.testing.TestWordSpout"))
         }
         #expect(throws: ComponentRegistry.Failure.self) {
-            try registry.check(JavaObject(fullClassName: "org.apache.storm.testing.TestWordSpout", argsList: []), as: .bolt, component: "b")
+            try registry.check(
+                JavaObject(fullClassName: "org.apache.storm.testing.TestWordSpout", argsList: []), as: .bolt,
+                component: "b")
         }
     }
 
     @Test func builderMakesATopologyNimbusAccepts() throws {
         var builder = TopologyBuilder()
         builder.setSpout("sentences", SentenceSpout.className, parallelism: 2)
-        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 4).shuffleGrouping("sentences"))
-        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: 2).fieldsGrouping("split", ["word"]))
+        builder.subscribe(
+            builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 4).shuffleGrouping(
+                "sentences"))
+        builder.subscribe(
+            builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: 2).fieldsGrouping(
+                "split", ["word"]))
         let topology = try builder.build()
         try TopologyValidator.validate(topology)
-        #expect(topology.bolts["count"]?.common.inputs == [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])])
+        #expect(
+            topology.bolts["count"]?.common.inputs == [
+                GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])
+            ])
         #expect(topology.spouts["sentences"]?.common.streams["default"]?.outputFields == ["sentence"])
         var bad = TopologyBuilder()
         bad.setSpout("s", "com.acme.Nope")

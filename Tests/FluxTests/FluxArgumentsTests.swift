@@ -38,7 +38,8 @@ import Testing
         let all = try run([
             "-r", "-R", "-d", "-q", "-n", "-i", "-z", "zk:2181", "-f", "dev.properties", "-e", "/topology.yaml",
         ])
-        #expect(all.remote && all.resource && all.dryRun && all.noDetail && all.noSplash && all.inactive && all.envFilter)
+        #expect(
+            all.remote && all.resource && all.dryRun && all.noDetail && all.noSplash && all.inactive && all.envFilter)
         #expect(!all.local && all.sleepMillis == nil)
         #expect(all.zookeeper == "zk:2181" && all.filter == "dev.properties" && all.file == "/topology.yaml")
         let long = try run([
@@ -51,7 +52,9 @@ import Testing
     }
 
     @Test func mistakesAreOneLineNamingTheArgument() {
-        #expect(failure(["--bogus", "t.yaml"])?.hasPrefix("unknown Flux option '--bogus' (Flux's options: -h -l -r -R -s") == true)
+        #expect(
+            failure(["--bogus", "t.yaml"])?.hasPrefix("unknown Flux option '--bogus' (Flux's options: -h -l -r -R -s")
+                == true)
         #expect(failure(["t.yaml", "-s"]) == "Flux option '-s' needs a value: milliseconds")
         // As in Commons CLI, an option is not taken for a value.
         #expect(failure(["-f", "-l", "t.yaml"]) == "Flux option '-f' needs a value: file")
@@ -64,7 +67,10 @@ import Testing
 
     @Test func usageListsEveryOption() {
         let usage = FluxArguments.usage.joined(separator: "\n")
-        for name in ["local", "remote", "resource", "sleep", "dry-run", "no-detail", "no-splash", "inactive", "zookeeper", "filter", "env-filter"] {
+        for name in [
+            "local", "remote", "resource", "sleep", "dry-run", "no-detail", "no-splash", "inactive", "zookeeper",
+            "filter", "env-filter",
+        ] {
             #expect(usage.contains("--\(name)"), "\(name)")
         }
     }

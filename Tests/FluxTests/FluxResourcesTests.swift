@@ -9,7 +9,9 @@ struct MemoryResources: FluxResources {
 
     func read(_ name: String) throws(FluxTopology.Failure) -> (text: String, source: String) {
         let key = String(name.drop { $0 == "/" })
-        guard let text = files[key] else { throw FluxTopology.Failure(description: "mem.jar: no resource '\(name)' in the archive") }
+        guard let text = files[key] else {
+            throw FluxTopology.Failure(description: "mem.jar: no resource '\(name)' in the archive")
+        }
         return (text, "mem.jar!/\(key)")
     }
 }
@@ -71,9 +73,12 @@ struct MemoryResources: FluxResources {
             }
         }
         #expect(failure([:]) == "mem.jar: no resource 'top.yaml' in the archive")
-        #expect(failure(["top.yaml": Self.top]) == "mem.jar!/top.yaml:3: mem.jar: no resource '/base.yaml' in the archive")
+        #expect(
+            failure(["top.yaml": Self.top]) == "mem.jar!/top.yaml:3: mem.jar: no resource '/base.yaml' in the archive")
         let badBase = Self.base.replacingOccurrences(of: "${split.parallelism}", with: "many")
-        #expect(failure(["top.yaml": Self.top, "base.yaml": badBase]) == "mem.jar!/base.yaml:8: 'parallelism' of bolt 'split' must be an integer")
+        #expect(
+            failure(["top.yaml": Self.top, "base.yaml": badBase])
+                == "mem.jar!/base.yaml:8: 'parallelism' of bolt 'split' must be an integer")
     }
 
     @Test func theOutlineKeepsTheFilesOrderAndFluxsLayout() throws {
@@ -85,21 +90,22 @@ struct MemoryResources: FluxResources {
             "base.yaml": Self.base.replacingOccurrences(of: "${split.parallelism}", with: "4"),
         ])
         let flux = try FluxTopology.load(resource: "top.yaml", from: resources)
-        #expect(flux.outline.details(name: flux.name) == [
-            "---------- TOPOLOGY DETAILS ----------",
-            "Topology Name: ${name}",
-            "--------------- SPOUTS ---------------",
-            "sentences [1] (storm.swift.SentenceSpout)",
-            "---------------- BOLTS ---------------",
-            "split [4] (org.apache.storm.perf.bolt.SplitSentenceBolt)",
-            "count [1] (org.apache.storm.perf.bolt.CountBolt)",
-            "--------------- STREAMS ---------------",
-            "sentences --SHUFFLE--> split",
-            "split --FIELDS--> count",
-            "sentences --ALL--> count",
-            "--------------- WORKER HOOKS ---------------",
-            "--------------------------------------",
-        ])
+        #expect(
+            flux.outline.details(name: flux.name) == [
+                "---------- TOPOLOGY DETAILS ----------",
+                "Topology Name: ${name}",
+                "--------------- SPOUTS ---------------",
+                "sentences [1] (storm.swift.SentenceSpout)",
+                "---------------- BOLTS ---------------",
+                "split [4] (org.apache.storm.perf.bolt.SplitSentenceBolt)",
+                "count [1] (org.apache.storm.perf.bolt.CountBolt)",
+                "--------------- STREAMS ---------------",
+                "sentences --SHUFFLE--> split",
+                "split --FIELDS--> count",
+                "sentences --ALL--> count",
+                "--------------- WORKER HOOKS ---------------",
+                "--------------------------------------",
+            ])
         // A shell component shows the wrapper's class, and a named stream says which.
         let shell = """
             name: "shell"

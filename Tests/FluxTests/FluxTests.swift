@@ -34,7 +34,9 @@ import Testing
         """
 
     @Test func theExampleFileLoads() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/wordcount.yaml").path
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../examples/wordcount.yaml"
+        ).path
         let flux = try FluxTopology.load(file: path)
         #expect(flux.name == "wordcount")
         #expect(flux.topology.bolts["count"]?.common.inputs.values.first == .fields(["word"]))
@@ -46,8 +48,14 @@ import Testing
         #expect(flux.conf["topology.workers"] == 2)
         #expect(flux.conf["my.list"] == [1, "two"])
         #expect(flux.topology.spouts["sentences"]?.common.parallelismHint == 2)
-        #expect(flux.topology.bolts["split"]?.common.inputs == [GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())])
-        #expect(flux.topology.bolts["count"]?.common.inputs == [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])])
+        #expect(
+            flux.topology.bolts["split"]?.common.inputs == [
+                GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())
+            ])
+        #expect(
+            flux.topology.bolts["count"]?.common.inputs == [
+                GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])
+            ])
         #expect(flux.topology.bolts["count"]?.common.streams["default"]?.outputFields == ["word", "count"])
     }
 
@@ -61,15 +69,20 @@ import Testing
     }
 
     @Test func errorsNameTheFileTheLineAndTheProblem() {
-        let unknownClass = Self.wordCount.replacingOccurrences(of: "org.apache.storm.perf.bolt.CountBolt", with: "com.acme.Counter")
+        let unknownClass = Self.wordCount.replacingOccurrences(
+            of: "org.apache.storm.perf.bolt.CountBolt", with: "com.acme.Counter")
         #expect(failure(unknownClass)?.hasPrefix("t.yaml:14: component 'count' names class com.acme.Counter") == true)
         let badGrouping = Self.wordCount.replacingOccurrences(of: "type: SHUFFLE", with: "type: SHUFLE")
-        #expect(failure(badGrouping) == "t.yaml:19: unknown grouping type 'SHUFLE' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)")
+        #expect(
+            failure(badGrouping)
+                == "t.yaml:19: unknown grouping type 'SHUFLE' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)"
+        )
         let missingRef = Self.wordCount.replacingOccurrences(of: "to: \"count\"", with: "to: \"counter\"")
         #expect(failure(missingRef) == "t.yaml:21: stream to unknown bolt 'counter'")
         let badField = Self.wordCount.replacingOccurrences(of: "args: [\"word\"]", with: "args: [\"wrd\"]")
         #expect(failure(badField) == "t.yaml:24: field 'wrd' is not among the fields of split:default [\"word\"]")
-        let unknownStream = Self.wordCount.replacingOccurrences(of: "type: FIELDS", with: "type: FIELDS\n      streamId: \"other\"")
+        let unknownStream = Self.wordCount.replacingOccurrences(
+            of: "type: FIELDS", with: "type: FIELDS\n      streamId: \"other\"")
         #expect(failure(unknownStream)?.contains("component 'split' declares no stream 'other'") == true)
         let noId = Self.wordCount.replacingOccurrences(of: "- id: \"split\"", with: "- name: \"split\"")
         #expect(failure(noId)?.hasPrefix("t.yaml:10: a bolt has no 'id'") == true)
@@ -112,15 +125,23 @@ import Testing
     }
 
     @Test func shellAndArgumentMistakesAreNamedWithTheirLine() {
-        let noArgs = Self.shellWords.replacingOccurrences(of: "    constructorArgs:\n      - [\"python3\", \"split.py\"]\n      - [\"word\"]\n", with: "")
-        #expect(failure(noArgs) == "t.yaml:8: shell component 'split' needs constructorArgs: [[program, script], [fields...]]")
-        let longCommand = Self.shellWords.replacingOccurrences(of: "[\"python3\", \"split.py\"]", with: "[\"python3\", \"-u\", \"split.py\"]")
+        let noArgs = Self.shellWords.replacingOccurrences(
+            of: "    constructorArgs:\n      - [\"python3\", \"split.py\"]\n      - [\"word\"]\n", with: "")
+        #expect(
+            failure(noArgs)
+                == "t.yaml:8: shell component 'split' needs constructorArgs: [[program, script], [fields...]]")
+        let longCommand = Self.shellWords.replacingOccurrences(
+            of: "[\"python3\", \"split.py\"]", with: "[\"python3\", \"-u\", \"split.py\"]")
         #expect(failure(longCommand)?.contains("the command is a program and at most one script") == true)
         let wrongList = Self.shellWords.replacingOccurrences(of: "bolts.FluxShellBolt", with: "spouts.FluxShellSpout")
-        #expect(failure(wrongList)?.hasPrefix("t.yaml:8: org.apache.storm.flux.wrappers.spouts.FluxShellSpout is a spout, listed under bolts") == true)
+        #expect(
+            failure(wrongList)?.hasPrefix(
+                "t.yaml:8: org.apache.storm.flux.wrappers.spouts.FluxShellSpout is a spout, listed under bolts") == true
+        )
         let badArg = Self.shellWords.replacingOccurrences(of: "constructorArgs: [50]", with: "constructorArgs: [[50]]")
         #expect(failure(badArg)?.hasPrefix("t.yaml:5: constructor argument of 'sentences' must be a number") == true)
-        let refused = Self.shellWords.replacingOccurrences(of: "constructorArgs: [50]", with: "constructorArgs: [\"many\"]")
+        let refused = Self.shellWords.replacingOccurrences(
+            of: "constructorArgs: [50]", with: "constructorArgs: [\"many\"]")
         #expect(failure(refused)?.contains("cannot be made from its arguments") == true)
     }
 
@@ -146,7 +167,8 @@ import Testing
                 to: "split"
                 grouping: {type: SHUFFLE}
             """
-        let flux = try FluxTopology.parse(text, source: "t.yaml", properties: ["limit": "7"], environment: ["FLUX_TEST_NAME": "from-env"])
+        let flux = try FluxTopology.parse(
+            text, source: "t.yaml", properties: ["limit": "7"], environment: ["FLUX_TEST_NAME": "from-env"])
         #expect(flux.name == "from-env")
         guard case .javaObject(let object)? = flux.topology.spouts["sentences"]?.spoutObject else {
             Issue.record("sentences is not a named class")
@@ -158,12 +180,18 @@ import Testing
         #expect(streams?["default"]?.outputFields == ["token"])
         #expect(streams?["lengths"]?.outputFields == ["word", "length"])
 
-        #expect(throws: FluxTopology.Failure(description: "t.yaml:1: environment variable FLUX_TEST_NAME is not set (${ENV-FLUX_TEST_NAME})")) {
+        #expect(
+            throws: FluxTopology.Failure(
+                description: "t.yaml:1: environment variable FLUX_TEST_NAME is not set (${ENV-FLUX_TEST_NAME})")
+        ) {
             try FluxTopology.parse(text, source: "t.yaml", properties: ["limit": "7"], environment: [:])
         }
         let badMethod = text.replacingOccurrences(of: "setNamedStream", with: "setStream")
-        #expect(failure(badMethod.replacingOccurrences(of: "${ENV-FLUX_TEST_NAME}", with: "x").replacingOccurrences(of: "${limit}", with: "1"))?
-            .contains("unknown configMethod 'setStream' with 2 argument(s) for shell component 'split'") == true)
+        #expect(
+            failure(
+                badMethod.replacingOccurrences(of: "${ENV-FLUX_TEST_NAME}", with: "x").replacingOccurrences(
+                    of: "${limit}", with: "1"))?
+                .contains("unknown configMethod 'setStream' with 2 argument(s) for shell component 'split'") == true)
         #expect(FluxTopology.parseProperties("# comment\na = 1\nb: two\n! other\n") == ["a": "1", "b": "two"])
     }
 
@@ -172,36 +200,36 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         try """
-            name: "base"
-            config:
-              topology.workers: 3
-              from.base: true
-            spouts:
-              - id: "sentences"
-                className: "storm.swift.SentenceSpout"
-            bolts:
-              - id: "split"
-                className: "org.apache.storm.perf.bolt.SplitSentenceBolt"
-                parallelism: 5
-            streams:
-              - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
-            """.write(to: dir.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
+        name: "base"
+        config:
+          topology.workers: 3
+          from.base: true
+        spouts:
+          - id: "sentences"
+            className: "storm.swift.SentenceSpout"
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.perf.bolt.SplitSentenceBolt"
+            parallelism: 5
+        streams:
+          - {from: "sentences", to: "split", grouping: {type: SHUFFLE}}
+        """.write(to: dir.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
         let top = dir.appendingPathComponent("top.yaml")
         try """
-            name: "top"
-            includes:
-              - {resource: false, file: "base.yaml"}
-            config:
-              topology.workers: 2
-            bolts:
-              - id: "split"
-                className: "org.apache.storm.perf.bolt.SplitSentenceBolt"
-                parallelism: 2
-              - id: "count"
-                className: "org.apache.storm.perf.bolt.CountBolt"
-            streams:
-              - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
-            """.write(to: top, atomically: true, encoding: .utf8)
+        name: "top"
+        includes:
+          - {resource: false, file: "base.yaml"}
+        config:
+          topology.workers: 2
+        bolts:
+          - id: "split"
+            className: "org.apache.storm.perf.bolt.SplitSentenceBolt"
+            parallelism: 2
+          - id: "count"
+            className: "org.apache.storm.perf.bolt.CountBolt"
+        streams:
+          - {from: "split", to: "count", grouping: {type: FIELDS, args: ["word"]}}
+        """.write(to: top, atomically: true, encoding: .utf8)
         let flux = try FluxTopology.load(file: top.path)
         #expect(flux.name == "top")
         #expect(flux.conf["topology.workers"] == .int(2) && flux.conf["from.base"] == .bool(true))
@@ -209,11 +237,16 @@ import Testing
         #expect(flux.topology.bolts["split"]?.common.inputs.keys.map(\.componentId) == ["sentences"])
         #expect(flux.topology.bolts["count"]?.common.inputs.keys.map(\.componentId) == ["split"])
 
-        let missing = try String(contentsOf: top, encoding: .utf8).replacingOccurrences(of: "base.yaml", with: "nope.yaml")
+        let missing = try String(contentsOf: top, encoding: .utf8).replacingOccurrences(
+            of: "base.yaml", with: "nope.yaml")
         #expect(failure(missing)?.contains("cannot read included file") == true)
-        let resource = try String(contentsOf: top, encoding: .utf8).replacingOccurrences(of: "resource: false", with: "resource: true")
-        #expect(failure(resource)?.hasPrefix("t.yaml:3: classpath resources are included from a topology archive") == true)
-        let components = Self.wordCount + "\ncomponents:\n  - id: \"scheme\"\n    className: \"org.apache.storm.kafka.StringScheme\"\n"
+        let resource = try String(contentsOf: top, encoding: .utf8).replacingOccurrences(
+            of: "resource: false", with: "resource: true")
+        #expect(
+            failure(resource)?.hasPrefix("t.yaml:3: classpath resources are included from a topology archive") == true)
+        let components =
+            Self.wordCount
+            + "\ncomponents:\n  - id: \"scheme\"\n    className: \"org.apache.storm.kafka.StringScheme\"\n"
         #expect(failure(components)?.contains("'components' define JVM objects") == true)
     }
 
@@ -222,10 +255,14 @@ import Testing
             ("{type: SHUFFLE}", .shuffle(NullStruct())), ("{type: FIELDS, args: [\"word\"]}", .fields(["word"])),
             ("{type: ALL}", .all(NullStruct())), ("{type: GLOBAL}", .fields([])), ("{type: NONE}", .none(NullStruct())),
             ("{type: LOCAL_OR_SHUFFLE}", .localOrShuffle(NullStruct())),
-            ("{type: CUSTOM, customClass: {className: \"com.example.G\"}}", .customObject(JavaObject(fullClassName: "com.example.G", argsList: []))),
+            (
+                "{type: CUSTOM, customClass: {className: \"com.example.G\"}}",
+                .customObject(JavaObject(fullClassName: "com.example.G", argsList: []))
+            ),
         ]
         for (text, grouping) in types {
-            let yaml = Self.wordCount.replacingOccurrences(of: "grouping:\n      type: FIELDS\n      args: [\"word\"]", with: "grouping: \(text)")
+            let yaml = Self.wordCount.replacingOccurrences(
+                of: "grouping:\n      type: FIELDS\n      args: [\"word\"]", with: "grouping: \(text)")
             let flux = try FluxTopology.parse(yaml, source: "t.yaml")
             #expect(flux.topology.bolts["count"]?.common.inputs.values.first == grouping, "\(text)")
         }
@@ -245,7 +282,8 @@ import Testing
               - {from: "s", to: "b", grouping: {type: SHUFFLE, streamId: "side"}}
             """
         let flux = try FluxTopology.parse(direct, source: "t.yaml")
-        #expect(flux.topology.bolts["b"]?.common.inputs.keys.first == GlobalStreamId(componentId: "s", streamId: "side"))
+        #expect(
+            flux.topology.bolts["b"]?.common.inputs.keys.first == GlobalStreamId(componentId: "s", streamId: "side"))
         let notDirect = direct.replacingOccurrences(of: "type: SHUFFLE", with: "type: DIRECT")
         #expect(failure(notDirect)?.contains("direct") == true)
     }

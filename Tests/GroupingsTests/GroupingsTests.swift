@@ -20,11 +20,14 @@ import Tuples
     }
 
     @Test func shuffleIsExactlyEvenAndEmittersStartApart() throws {
-        var router = try Router(grouping: .shuffle(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: ["w"], seed: 1)
+        var router = try Router(
+            grouping: .shuffle(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: ["w"], seed: 1)
         #expect(try counts(&router, 4000) == [4: 1000, 5: 1000, 6: 1000, 7: 1000])
         var orders: Set<[Int32]> = []
         for seed in 0..<20 {
-            var r = try Router(grouping: .shuffle(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: [], seed: UInt64(seed))
+            var r = try Router(
+                grouping: .shuffle(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: [],
+                seed: UInt64(seed))
             var round: [Int32] = []
             for _ in 0..<4 { if case .one(let t) = try r.route([], from: 1) { round.append(t) } }
             #expect(Set(round) == Set(Self.tasks))
@@ -55,7 +58,9 @@ import Tuples
         #expect(perTask.count == 4)
         #expect(perTask.values.allSatisfy { $0 > 80 && $0 < 170 }, "500 words over 4 tasks: \(perTask)")
         // Another router (another worker, another run) agrees.
-        var other = try Router(grouping: .fields(["word"]), subscriber: "count", tasks: Self.tasks.reversed(), sourceFields: ["n", "word"], seed: 99)
+        var other = try Router(
+            grouping: .fields(["word"]), subscriber: "count", tasks: Self.tasks.reversed(),
+            sourceFields: ["n", "word"], seed: 99)
         for (word, task) in home.prefix(50) { #expect(try other.route([0, .string(word)], from: 9) == .one(task)) }
         #expect(throws: RoutingError.self) {
             try Router(grouping: .fields(["nope"]), subscriber: "count", tasks: Self.tasks, sourceFields: ["word"])
@@ -74,19 +79,27 @@ import Tuples
     @Test func directChecksTheTask() throws {
         let router = try Router(grouping: .direct(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: [])
         #expect(try router.direct(6) == .one(6))
-        #expect(throws: RoutingError(description: "emitDirect to task 9, which is not a task of 'b' (its tasks: [4, 5, 6, 7])")) {
+        #expect(
+            throws: RoutingError(
+                description: "emitDirect to task 9, which is not a task of 'b' (its tasks: [4, 5, 6, 7])")
+        ) {
             try router.direct(9)
         }
         var mutable = router
         #expect(throws: RoutingError.self) { try mutable.route(["x"], from: 1) }
-        let shuffled = try Router(grouping: .shuffle(NullStruct()), subscriber: "c", tasks: Self.tasks, sourceFields: [])
+        let shuffled = try Router(
+            grouping: .shuffle(NullStruct()), subscriber: "c", tasks: Self.tasks, sourceFields: [])
         #expect(throws: RoutingError.self) { try shuffled.direct(4) }
     }
 
     @Test func localOrShufflePrefersTheWorkersOwnTasks() throws {
-        var local = try Router(grouping: .localOrShuffle(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: [], localTasks: [5, 7, 99])
+        var local = try Router(
+            grouping: .localOrShuffle(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: [],
+            localTasks: [5, 7, 99])
         #expect(try counts(&local, 100) == [5: 50, 7: 50])
-        var remote = try Router(grouping: .localOrShuffle(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: [], localTasks: [])
+        var remote = try Router(
+            grouping: .localOrShuffle(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: [],
+            localTasks: [])
         #expect(try counts(&remote, 100) == [4: 25, 5: 25, 6: 25, 7: 25])
     }
 
@@ -101,12 +114,15 @@ import Tuples
 
     @Test func customGroupingsAreAskedAndChecked() throws {
         var router = try Router(
-            grouping: .customObject(JavaObject(fullClassName: "EvenOdd", argsList: [])), subscriber: "b", tasks: Self.tasks,
+            grouping: .customObject(JavaObject(fullClassName: "EvenOdd", argsList: [])), subscriber: "b",
+            tasks: Self.tasks,
             sourceFields: ["n"], custom: { _ in EvenOdd() })
         #expect(try counts(&router, 10, values: { [.int(Int64($0))] }) == [4: 5, 5: 5])
         #expect(throws: RoutingError.self) { try router.route([-1], from: 1) }
         #expect(throws: RoutingError.self) {
-            try Router(grouping: .customObject(JavaObject(fullClassName: "Nope", argsList: [])), subscriber: "b", tasks: Self.tasks, sourceFields: [])
+            try Router(
+                grouping: .customObject(JavaObject(fullClassName: "Nope", argsList: [])), subscriber: "b",
+                tasks: Self.tasks, sourceFields: [])
         }
     }
 }

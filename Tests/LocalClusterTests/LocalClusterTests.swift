@@ -11,8 +11,12 @@ import Testing
     func wordCount(limit: Int64) throws -> StormTopology {
         var builder = TopologyBuilder()
         builder.setSpout("sentences", SentenceSpout.className, parallelism: 1, args: [.longArg(limit)])
-        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 2).shuffleGrouping("sentences"))
-        builder.subscribe(builder.setBolt("count", "org.apache.storm.testing.TestWordCounter", parallelism: 2).fieldsGrouping("split", ["word"]))
+        builder.subscribe(
+            builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 2).shuffleGrouping(
+                "sentences"))
+        builder.subscribe(
+            builder.setBolt("count", "org.apache.storm.testing.TestWordCounter", parallelism: 2).fieldsGrouping(
+                "split", ["word"]))
         return try builder.build()
     }
 
@@ -36,7 +40,9 @@ import Testing
         let cluster = try await LocalCluster()
         var builder = TopologyBuilder()
         builder.setSpout("words", "org.apache.storm.testing.TestWordSpout", parallelism: 2)
-        builder.subscribe(builder.setBolt("count", "org.apache.storm.testing.TestWordCounter", parallelism: 2).fieldsGrouping("words", ["word"]))
+        builder.subscribe(
+            builder.setBolt("count", "org.apache.storm.testing.TestWordCounter", parallelism: 2).fieldsGrouping(
+                "words", ["word"]))
         let id = try await cluster.submitTopology("doomed", topology: try builder.build())
         let runtime = try #require(cluster.runtime(id))
         func emitted() -> Int64 { runtime.stats["words"]?.emitted ?? 0 }
@@ -68,7 +74,9 @@ import Testing
         // Storm's TestWordSpout: ten words a second, so the test leaves the machine to the others.
         var builder = TopologyBuilder()
         builder.setSpout("words", "org.apache.storm.testing.TestWordSpout", parallelism: 2)
-        builder.subscribe(builder.setBolt("count", "org.apache.storm.testing.TestWordCounter", parallelism: 2).fieldsGrouping("words", ["word"]))
+        builder.subscribe(
+            builder.setBolt("count", "org.apache.storm.testing.TestWordCounter", parallelism: 2).fieldsGrouping(
+                "words", ["word"]))
         let id = try await cluster.submitTopology("endless", topology: try builder.build())
         let runtime = try #require(cluster.runtime(id))
         func emitted() -> Int64 { runtime.stats["words"]?.emitted ?? 0 }
@@ -96,7 +104,8 @@ import Testing
             spouts: [
                 "s": SpoutSpec(
                     spoutObject: .javaObject(JavaObject(fullClassName: "com.example.MissingSpout", argsList: [])),
-                    common: ComponentCommon(inputs: [:], streams: ["default": StreamInfo(outputFields: ["x"], direct: false)]))
+                    common: ComponentCommon(
+                        inputs: [:], streams: ["default": StreamInfo(outputFields: ["x"], direct: false)]))
             ], bolts: [:], stateSpouts: [:])
         await #expect {
             try await cluster.submitTopology("broken", topology: topology)
@@ -105,7 +114,9 @@ import Testing
         }
         var builder = TopologyBuilder()
         builder.setSpout("words", "org.apache.storm.testing.TestWordSpout")
-        builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").customGrouping("words", "com.example.Partitioner"))
+        builder.subscribe(
+            builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").customGrouping(
+                "words", "com.example.Partitioner"))
         let grouped = try builder.build()
         await #expect {
             try await cluster.submitTopology("grouped", topology: grouped)

@@ -62,23 +62,27 @@ struct Child {
 
     /// A bolt child: `before` runs once after the handshake, `body` for every tuple `tup` (heartbeats answered).
     static func bolt(before: String = "", body: String) -> String {
-        prelude + before + "\nwhile True:\n    tup = read()\n    if tup[\"stream\"] == \"__heartbeat\":\n        send({\"command\": \"sync\"})\n        continue\n"
+        prelude + before
+            + "\nwhile True:\n    tup = read()\n    if tup[\"stream\"] == \"__heartbeat\":\n        send({\"command\": \"sync\"})\n        continue\n"
             + body.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n"
     }
 
     /// A spout child: `onNext` runs for every `next`; every command is answered by `sync`.
     static func spout(onNext: String) -> String {
         prelude + "while True:\n    msg = read()\n    if msg[\"command\"] == \"next\":\n"
-            + onNext.split(separator: "\n").map { "        " + $0 }.joined(separator: "\n") + "\n    send({\"command\": \"sync\"})\n"
+            + onNext.split(separator: "\n").map { "        " + $0 }.joined(separator: "\n")
+            + "\n    send({\"command\": \"sync\"})\n"
     }
 
     let environment: ShellEnvironment
 
     init(_ script: String) throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("multilang-test-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "multilang-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try script.write(to: folder.appendingPathComponent("child.py"), atomically: true, encoding: .utf8)
-        environment = ShellEnvironment(resourcesDirectory: folder.path, pidDirectory: folder.appendingPathComponent("pids").path)
+        environment = ShellEnvironment(
+            resourcesDirectory: folder.path, pidDirectory: folder.appendingPathComponent("pids").path)
     }
 
     var command: [String] { ["python3", "child.py"] }
@@ -93,16 +97,21 @@ struct Child {
         return Logger(label: "shell-test") { _ in handler }
     }
 
-    func bolt(_ script: String, context: TopologyContext = ContextTopology.context("split", task: 4)) throws -> (ShellBolt, RecordingCollector) {
+    func bolt(
+        _ script: String, context: TopologyContext = ContextTopology.context("split", task: 4)
+    ) throws -> (ShellBolt, RecordingCollector) {
         let child = try Child(script)
-        let bolt = ShellBolt(command: child.command, streams: context.thisStreams, environment: child.environment, logger: logger)
+        let bolt = ShellBolt(
+            command: child.command, streams: context.thisStreams, environment: child.environment, logger: logger)
         let collector = RecordingCollector()
         try bolt.prepare(context: context, collector: collector)
         return (bolt, collector)
     }
 
     func tuple(_ values: [Value]) -> Tuple {
-        Tuple(values: values, fields: Fields(["sentence"]), sourceComponent: "sentences", sourceStream: "default", sourceTask: 1)
+        Tuple(
+            values: values, fields: Fields(["sentence"]), sourceComponent: "sentences", sourceStream: "default",
+            sourceTask: 1)
     }
 
     /// Pumps the bolt (as its executor does) until `done` holds, for up to 10 s.
@@ -114,37 +123,43 @@ struct Child {
     }
 
     @Test func aChildReadsItsStreamsGroupingsAndSourceFieldsFromTheContext() async throws {
-        let (bolt, collector) = try bolt(Child.bolt(body: """
-            targets = context["stream->target->grouping"]
-            sources = context["source->stream->grouping"]
-            fields = context["source->stream->fields"]
-            send({"command": "emit", "anchors": [tup["id"]], "need_task_ids": False, "tuple": [
-                ",".join(sorted(context["streams"])), targets["default"]["count"], targets["lengths"]["audit"]["fields"],
-                sources["sentences"]["other"]["type"], fields["sentences"]["other"], context["stream->outputfields"]["lengths"]]})
-            send({"command": "ack", "id": tup["id"]})
-            """))
+        let (bolt, collector) = try bolt(
+            Child.bolt(
+                body: """
+                    targets = context["stream->target->grouping"]
+                    sources = context["source->stream->grouping"]
+                    fields = context["source->stream->fields"]
+                    send({"command": "emit", "anchors": [tup["id"]], "need_task_ids": False, "tuple": [
+                        ",".join(sorted(context["streams"])), targets["default"]["count"], targets["lengths"]["audit"]["fields"],
+                        sources["sentences"]["other"]["type"], fields["sentences"]["other"], context["stream->outputfields"]["lengths"]]})
+                    send({"command": "ack", "id": tup["id"]})
+                    """))
         defer { bolt.cleanup() }
         bolt.execute(tuple(["the cow"]))
         await pump(bolt) { collector.acked.count == 1 || !collector.fatals.isEmpty }
         #expect(collector.fatals.isEmpty, "\(collector.fatals)")
-        #expect(collector.emitted == [[
-            "default,lengths,tagged", .map(["type": "FIELDS", "fields": .list(["word"])]), .list([]), "FIELDS",
-            .list(["id", "text"]), .list(["word", "length"]),
-        ]])
+        #expect(
+            collector.emitted == [
+                [
+                    "default,lengths,tagged", .map(["type": "FIELDS", "fields": .list(["word"])]), .list([]), "FIELDS",
+                    .list(["id", "text"]), .list(["word", "length"]),
+                ]
+            ])
     }
 
     @Test func aBoltIgnoresCommandsItDoesNotKnowLoggingEachNameOnce() async throws {
-        let (bolt, collector) = try bolt(Child.bolt(
-            before: """
-                send({"command": "frobnicate", "level": 9})
-                send({"command": "frobnicate"})
-                send({"command": "transmogrify"})
-                """,
-            body: """
-                send({"command": "frobnicate"})
-                send({"command": "emit", "anchors": [tup["id"]], "tuple": [tup["tuple"][0].upper()], "need_task_ids": False})
-                send({"command": "ack", "id": tup["id"]})
-                """))
+        let (bolt, collector) = try bolt(
+            Child.bolt(
+                before: """
+                    send({"command": "frobnicate", "level": 9})
+                    send({"command": "frobnicate"})
+                    send({"command": "transmogrify"})
+                    """,
+                body: """
+                    send({"command": "frobnicate"})
+                    send({"command": "emit", "anchors": [tup["id"]], "tuple": [tup["tuple"][0].upper()], "need_task_ids": False})
+                    send({"command": "ack", "id": tup["id"]})
+                    """))
         defer { bolt.cleanup() }
         bolt.execute(tuple(["one"]))
         bolt.execute(tuple(["two"]))
@@ -152,20 +167,22 @@ struct Child {
         #expect(collector.fatals.isEmpty, "\(collector.fatals)")
         #expect(collector.emitted == [["ONE"], ["TWO"]])
         let ignored = log.entries.filter { $0.message.description.contains("unknown command") }
-        #expect(ignored.map(\.message.description).sorted() == [
-            "ignoring the subprocess' unknown command 'frobnicate' (logged once)",
-            "ignoring the subprocess' unknown command 'transmogrify' (logged once)",
-        ])
+        #expect(
+            ignored.map(\.message.description).sorted() == [
+                "ignoring the subprocess' unknown command 'frobnicate' (logged once)",
+                "ignoring the subprocess' unknown command 'transmogrify' (logged once)",
+            ])
         #expect(ignored.allSatisfy { $0.level == .debug })
     }
 
     @Test func aBoltsMetricsAreCountedPerName() async throws {
-        let (bolt, collector) = try bolt(Child.bolt(
-            before: #"send({"command": "metrics", "name": "words", "params": {"the": 2}})"#,
-            body: """
-                send({"command": "metrics", "name": "latency-ms", "params": len(tup["tuple"][0])})
-                send({"command": "ack", "id": tup["id"]})
-                """))
+        let (bolt, collector) = try bolt(
+            Child.bolt(
+                before: #"send({"command": "metrics", "name": "words", "params": {"the": 2}})"#,
+                body: """
+                    send({"command": "metrics", "name": "latency-ms", "params": len(tup["tuple"][0])})
+                    send({"command": "ack", "id": tup["id"]})
+                    """))
         defer { bolt.cleanup() }
         bolt.execute(tuple(["one"]))
         bolt.execute(tuple(["three"]))
@@ -182,24 +199,29 @@ struct Child {
         defer { bolt.cleanup() }
         bolt.execute(tuple(["one"]))
         await pump(bolt) { !collector.fatals.isEmpty }
-        #expect(collector.fatals.count == 1 && collector.fatals[0].contains("metrics without a name"), "\(collector.fatals)")
+        #expect(
+            collector.fatals.count == 1 && collector.fatals[0].contains("metrics without a name"), "\(collector.fatals)"
+        )
         #expect(bolt.metrics.total == 0)
     }
 
     func spout(_ script: String) throws -> (ShellSpout, RecordingCollector) {
         let child = try Child(script)
         let context = ContextTopology.context("sentences", task: 1)
-        let spout = ShellSpout(command: child.command, streams: context.thisStreams, environment: child.environment, logger: logger)
+        let spout = ShellSpout(
+            command: child.command, streams: context.thisStreams, environment: child.environment, logger: logger)
         let collector = RecordingCollector()
         try spout.open(context: context, collector: collector)
         return (spout, collector)
     }
 
     @Test func aSpoutsMetricsAreCountedToo() throws {
-        let (spout, collector) = try spout(Child.spout(onNext: """
-            send({"command": "metrics", "name": "polls", "params": 1})
-            send({"command": "emit", "tuple": ["x"], "need_task_ids": False})
-            """))
+        let (spout, collector) = try spout(
+            Child.spout(
+                onNext: """
+                    send({"command": "metrics", "name": "polls", "params": 1})
+                    send({"command": "emit", "tuple": ["x"], "need_task_ids": False})
+                    """))
         defer { spout.close() }
         spout.nextTuple()
         spout.nextTuple()
@@ -212,6 +234,8 @@ struct Child {
         let (spout, collector) = try spout(Child.spout(onNext: #"send({"command": "frobnicate"})"#))
         defer { spout.close() }
         spout.nextTuple()
-        #expect(collector.fatals.count == 1 && collector.fatals[0].contains("unknown command 'frobnicate'"), "\(collector.fatals)")
+        #expect(
+            collector.fatals.count == 1 && collector.fatals[0].contains("unknown command 'frobnicate'"),
+            "\(collector.fatals)")
     }
 }

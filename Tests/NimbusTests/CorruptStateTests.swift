@@ -14,7 +14,8 @@ import Testing
     static let garbage = Array("not-a-thrift-struct".utf8)
 
     func addSupervisor(_ f: NimbusFixture, _ id: String, ports: [Int64]) async throws {
-        let info = SupervisorInfo(timeSecs: Int64(Date().timeIntervalSince1970), hostname: "host-\(id)", assignmentId: id, meta: ports)
+        let info = SupervisorInfo(
+            timeSecs: Int64(Date().timeIntervalSince1970), hostname: "host-\(id)", assignmentId: id, meta: ports)
         try await f.state.storage.put(f.state.supervisorsPath + "/" + id, data: ThriftSerialization.serialize(info))
     }
 
@@ -39,7 +40,9 @@ import Testing
 
         let info = try await f.client { try $0.getClusterInfo() }
         #expect(info.topologies.map(\.name) == ["bad", "good"])
-        #expect(info.topologies.first { $0.id == bad }?.schedStatus?.hasPrefix("record /storm/assignments/\(bad) is unreadable") == true)
+        #expect(
+            info.topologies.first { $0.id == bad }?.schedStatus?.hasPrefix(
+                "record /storm/assignments/\(bad) is unreadable") == true)
         #expect(try await f.client { try $0.getTopologyInfo(id: good) }.executors.isEmpty == false)
 
         await monitor(f)
@@ -144,7 +147,8 @@ import Testing
         await monitor(f)
         let old = try await id(f, "old")
         try await f.state.setWorkerHeartbeat(
-            old, node: "a", port: 6700, ClusterWorkerHeartbeat(stormId: old, executorStats: [:], timeSecs: 1, uptimeSecs: 1))
+            old, node: "a", port: 6700,
+            ClusterWorkerHeartbeat(stormId: old, executorStats: [:], timeSecs: 1, uptimeSecs: 1))
         try await f.state.reportError(old, component: "split", ErrorInfo(error: "boom", errorTimeSecs: 1))
         try await f.state.storage.delete(f.state.stormsPath + "/" + old, version: nil)
 
@@ -152,7 +156,10 @@ import Testing
         await monitor(f)
         let assignment = try #require(try await f.state.assignment(try await id(f, "new")))
         #expect(Set(assignment.executorNodePort!.values.flatMap(\.port)) == [6700, 6701])
-        for folder in [f.state.assignmentsPath, f.state.workerbeatsPath, f.state.errorsPath, f.state.stormCodePath, f.state.stormConfPath, f.state.codeHoldersPath] {
+        for folder in [
+            f.state.assignmentsPath, f.state.workerbeatsPath, f.state.errorsPath, f.state.stormCodePath,
+            f.state.stormConfPath, f.state.codeHoldersPath,
+        ] {
             #expect(try await f.state.storage.read(folder + "/" + old) == nil, "\(folder)")
         }
         #expect(!f.nimbus.code.storedIds().contains(old))

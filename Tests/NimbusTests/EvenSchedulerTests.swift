@@ -9,7 +9,10 @@ import Testing
     }
 
     static let executors: Set<Executor> = Set(
-        TaskLayout.executors(tasks: ["spout": 2, "split": 8, "count": 4, "__acker": 2], executorCounts: ["spout": 2, "split": 4, "count": 4, "__acker": 2]).keys)
+        TaskLayout.executors(
+            tasks: ["spout": 2, "split": 8, "count": 4, "__acker": 2],
+            executorCounts: ["spout": 2, "split": 4, "count": 4, "__acker": 2]
+        ).keys)
 
     @Test func tasksAndExecutorsAreNumberedAsStormDoes() {
         #expect(TaskLayout.taskRanges(["b": 2, "a": 3, "__acker": 1]) == ["__acker": 1...1, "a": 2...4, "b": 5...6])
@@ -20,7 +23,8 @@ import Testing
 
     @Test func aFreshTopologySpreadsEvenlyAcrossSupervisors() {
         let outcome = EvenScheduler.schedule(
-            executors: Self.executors, requestedWorkers: 4, current: [:], alive: [], free: Self.slots("a").union(Self.slots("b")))
+            executors: Self.executors, requestedWorkers: 4, current: [:], alive: [],
+            free: Self.slots("a").union(Self.slots("b")))
         #expect(outcome.workers == 4)
         #expect(outcome.status == "Fully Scheduled")
         let used = Set(outcome.placement.values)
@@ -32,7 +36,8 @@ import Testing
 
     @Test func onlyFreeSlotsAreUsed() {
         let free = Self.slots("a", 6702...6703).union(Self.slots("b", 6703...6703))
-        let outcome = EvenScheduler.schedule(executors: Self.executors, requestedWorkers: 3, current: [:], alive: [], free: free)
+        let outcome = EvenScheduler.schedule(
+            executors: Self.executors, requestedWorkers: 3, current: [:], alive: [], free: free)
         #expect(Set(outcome.placement.values).isSubset(of: free))
         #expect(outcome.workers == 3)
     }
@@ -43,11 +48,13 @@ import Testing
         #expect(small.workers == 2)
         #expect(Set(small.placement.keys) == Self.executors)
         #expect(small.status == "Running with fewer workers than requested: 2 of 4 (not enough free slots)")
-        let none = EvenScheduler.schedule(executors: Self.executors, requestedWorkers: 4, current: [:], alive: [], free: [])
+        let none = EvenScheduler.schedule(
+            executors: Self.executors, requestedWorkers: 4, current: [:], alive: [], free: [])
         #expect(none.placement.isEmpty && none.status == "Not scheduled: no free slots")
         // Slots free up: the topology spreads to the workers it asked for, keeping its old slots.
         let grown = EvenScheduler.schedule(
-            executors: Self.executors, requestedWorkers: 4, current: small.placement, alive: Set(small.placement.values),
+            executors: Self.executors, requestedWorkers: 4, current: small.placement,
+            alive: Set(small.placement.values),
             free: Self.slots("b"))
         #expect(grown.workers == 4 && grown.status == "Fully Scheduled")
         #expect(Set(small.placement.values).isSubset(of: Set(grown.placement.values)))
@@ -55,7 +62,8 @@ import Testing
 
     @Test func executorsOfADeadSupervisorMoveAndTheRestStay() {
         let first = EvenScheduler.schedule(
-            executors: Self.executors, requestedWorkers: 4, current: [:], alive: [], free: Self.slots("a").union(Self.slots("b")))
+            executors: Self.executors, requestedWorkers: 4, current: [:], alive: [],
+            free: Self.slots("a").union(Self.slots("b")))
         let aliveSlots = Set(first.placement.values.filter { $0.node == "a" })
         let freeOnA = Self.slots("a").subtracting(aliveSlots)
         let after = EvenScheduler.schedule(
@@ -73,9 +81,11 @@ import Testing
 
     @Test func anUnchangedTopologyStaysPut() {
         let first = EvenScheduler.schedule(
-            executors: Self.executors, requestedWorkers: 2, current: [:], alive: [], free: Self.slots("a").union(Self.slots("b")))
+            executors: Self.executors, requestedWorkers: 2, current: [:], alive: [],
+            free: Self.slots("a").union(Self.slots("b")))
         let again = EvenScheduler.schedule(
-            executors: Self.executors, requestedWorkers: 2, current: first.placement, alive: Set(first.placement.values),
+            executors: Self.executors, requestedWorkers: 2, current: first.placement,
+            alive: Set(first.placement.values),
             free: Self.slots("a").union(Self.slots("b")).subtracting(first.placement.values))
         #expect(again == first)
     }
@@ -96,10 +106,15 @@ extension EvenSchedulerTests {
     /// A rebalance drops the old assignment and the scheduler spreads the new executor set afresh.
     @Test func rebalanceSpreadsTheNewExecutorsOverTheNewWorkerCount() {
         let all = Self.slots("a").union(Self.slots("b"))
-        let before = EvenScheduler.schedule(executors: Self.executors, requestedWorkers: 2, current: [:], alive: [], free: all)
+        let before = EvenScheduler.schedule(
+            executors: Self.executors, requestedWorkers: 2, current: [:], alive: [], free: all)
         let rebalanced = Set(
-            TaskLayout.executors(tasks: ["spout": 2, "split": 8, "count": 4, "__acker": 2], executorCounts: ["spout": 1, "split": 2, "count": 4, "__acker": 2]).keys)
-        let after = EvenScheduler.schedule(executors: rebalanced, requestedWorkers: 3, current: [:], alive: [], free: all)
+            TaskLayout.executors(
+                tasks: ["spout": 2, "split": 8, "count": 4, "__acker": 2],
+                executorCounts: ["spout": 1, "split": 2, "count": 4, "__acker": 2]
+            ).keys)
+        let after = EvenScheduler.schedule(
+            executors: rebalanced, requestedWorkers: 3, current: [:], alive: [], free: all)
         #expect(before.workers == 2 && after.workers == 3)
         #expect(Set(after.placement.keys) == rebalanced && rebalanced.count == 9)
         #expect(Set(after.placement.values.map(\.node)) == ["a", "b"])

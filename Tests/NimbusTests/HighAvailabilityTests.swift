@@ -10,7 +10,8 @@ import Testing
 /// Nimbuses sharing one cluster state: a new leader schedules what it has records for, whatever its disk holds.
 @Suite struct HighAvailabilityTests {
     func addSupervisor(_ state: StormClusterState, _ id: String, ports: [Int64]) async throws {
-        let info = SupervisorInfo(timeSecs: Int64(Date().timeIntervalSince1970), hostname: "host-\(id)", assignmentId: id, meta: ports)
+        let info = SupervisorInfo(
+            timeSecs: Int64(Date().timeIntervalSince1970), hostname: "host-\(id)", assignmentId: id, meta: ports)
         try await state.storage.put(state.supervisorsPath + "/" + id, data: ThriftSerialization.serialize(info))
     }
 
@@ -105,13 +106,16 @@ import Testing
         try await addSupervisor(leader.state, "s1", ports: [6700, 6701, 6702])
         try await leader.submit("replicated", conf: #"{"topology.min.replication.count": 2}"#)
         // A maximum wait of 5 s: the checks before it must all fit in it, on a busy machine too.
-        try await leader.submit("impatient", conf: #"{"topology.min.replication.count": 3, "topology.max.replication.wait.time.sec": 5}"#)
+        try await leader.submit(
+            "impatient", conf: #"{"topology.min.replication.count": 3, "topology.max.replication.wait.time.sec": 5}"#)
         let impatientSubmitted = Date()
         let replicated = try await leader.client { try $0.getTopologySummaryByName(name: "replicated") }
         await leader.nimbus.monitor()
         #expect(try await leader.state.assignment(replicated.id) == nil)
         let waiting = try await leader.client { try $0.getTopologySummary(id: replicated.id) }
-        #expect(waiting.schedStatus == "Waiting for code replication: 1 of 2 nimbuses hold the files (topology.min.replication.count)")
+        #expect(
+            waiting.schedStatus
+                == "Waiting for code replication: 1 of 2 nimbuses hold the files (topology.min.replication.count)")
         #expect(waiting.replicationCount == 1)
         // A second nimbus joins and copies the files from the first: now two hold them, and the leader assigns.
         let follower = try await NimbusFixture(store: store)
@@ -148,7 +152,8 @@ import Testing
 
     @Test func badReplicationSettingsAreRefused() async throws {
         let f = try await NimbusFixture()
-        for conf in [#"{"topology.min.replication.count": 0}"#, #"{"topology.max.replication.wait.time.sec": "soon"}"#] {
+        for conf in [#"{"topology.min.replication.count": 0}"#, #"{"topology.max.replication.wait.time.sec": "soon"}"#]
+        {
             await #expect(throws: InvalidTopologyException.self) { try await f.submit("bad", conf: conf) }
         }
         #expect(try await f.storedState().isEmpty)

@@ -29,7 +29,8 @@ final class NimbusFixture: Sendable {
             guard let nimbus = serving.withLock({ $0 }) else { throw ThriftApplicationException.unsupported(method) }
             return try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
         }
-        let nimbus = try Nimbus(conf: conf, state: state, host: "127.0.0.1", port: server.port, logger: Logger(label: "nimbus-test"))
+        let nimbus = try Nimbus(
+            conf: conf, state: state, host: "127.0.0.1", port: server.port, logger: Logger(label: "nimbus-test"))
         serving.withLock { $0 = nimbus }
         await nimbus.start()
         self.nimbus = nimbus
@@ -76,7 +77,8 @@ final class NimbusFixture: Sendable {
     }
 
     func submit(
-        _ name: String, topology: StormTopology = NimbusFixture.wordCount(), conf: String = "{}", status: TopologyInitialStatus = .active,
+        _ name: String, topology: StormTopology = NimbusFixture.wordCount(), conf: String = "{}",
+        status: TopologyInitialStatus = .active,
         location: String? = nil
     ) async throws {
         let where_ = if let location { location } else { try await upload() }
@@ -90,14 +92,17 @@ final class NimbusFixture: Sendable {
     /// What must not change when nimbus refuses something: the topologies and the files they own.
     func storedState() async throws -> [String] {
         let ids = try await state.activeStorms()
-        let dirs = (try? FileManager.default.contentsOfDirectory(atPath: localDir.appendingPathComponent("nimbus/stormdist").path)) ?? []
+        let dirs =
+            (try? FileManager.default.contentsOfDirectory(
+                atPath: localDir.appendingPathComponent("nimbus/stormdist").path)) ?? []
         return ids.map { "storm:\($0)" } + dirs.sorted().map { "dir:\($0)" }
     }
 
     static func wordCount() -> StormTopology {
         let spout = SpoutSpec(
             spoutObject: .shell(ShellComponent(executionCommand: "python3", script: "spout.py")),
-            common: ComponentCommon(inputs: [:], streams: ["default": StreamInfo(outputFields: ["sentence"], direct: false)]))
+            common: ComponentCommon(
+                inputs: [:], streams: ["default": StreamInfo(outputFields: ["sentence"], direct: false)]))
         let split = Bolt(
             boltObject: .shell(ShellComponent(executionCommand: "python3", script: "split.py")),
             common: ComponentCommon(

@@ -45,7 +45,8 @@ import Testing
         let f = try await NimbusFixture()
         try await f.submit("one")
         try await f.submit("two", status: .inactive)
-        let byName = Dictionary(uniqueKeysWithValues: try await f.client { try $0.getTopologySummaries() }.map { ($0.name, $0) })
+        let byName = Dictionary(
+            uniqueKeysWithValues: try await f.client { try $0.getTopologySummaries() }.map { ($0.name, $0) })
         #expect(byName["one"]?.id.hasPrefix("one-1-") == true)
         #expect(byName["two"]?.id.hasPrefix("two-2-") == true)
         #expect(byName["two"]?.status == "INACTIVE")
@@ -78,7 +79,8 @@ import Testing
         await #expect(throws: NotAliveException.self) { try await f.client { try $0.activate(name: "doomed") } }
         #expect(try await eventually { try await f.client { try $0.getTopologySummaries() }.isEmpty })
         #expect(try await f.client { try $0.isTopologyNameAllowed(name: "doomed") })
-        #expect(!FileManager.default.fileExists(atPath: f.localDir.appendingPathComponent("nimbus/stormdist/\(id)").path))
+        #expect(
+            !FileManager.default.fileExists(atPath: f.localDir.appendingPathComponent("nimbus/stormdist/\(id)").path))
         await #expect(throws: NotAliveException.self) { try await f.client { try $0.getTopologyInfo(id: id) } }
         await #expect(throws: NotAliveException.self) { try await f.client { try $0.killTopology(name: "doomed") } }
         try await f.submit("doomed")
@@ -89,8 +91,14 @@ import Testing
         try await f.submit("r", status: .inactive)
         let invalid: [(RebalanceOptions, String)] = [
             (RebalanceOptions(numWorkers: 0), "number of workers must be greater than 0, got 0"),
-            (RebalanceOptions(numExecutors: ["nope": 2]), "invalid component 'nope' for topology 'r'; valid values are count,sentences,split"),
-            (RebalanceOptions(numExecutors: ["split": 0]), "number of executors for 'split' must be greater than 0, got 0"),
+            (
+                RebalanceOptions(numExecutors: ["nope": 2]),
+                "invalid component 'nope' for topology 'r'; valid values are count,sentences,split"
+            ),
+            (
+                RebalanceOptions(numExecutors: ["split": 0]),
+                "number of executors for 'split' must be greater than 0, got 0"
+            ),
             (RebalanceOptions(waitSecs: -1), "rebalance wait must not be negative, got -1"),
             (RebalanceOptions(topologyConfOverrides: "[]"), "topology_conf_overrides is not a JSON object"),
         ]
@@ -102,13 +110,17 @@ import Testing
         #expect(try await f.client { try $0.getTopologySummaryByName(name: "r") }.status == "INACTIVE")
         try await f.client {
             // A wait of 3 s: the second call below must land inside it, with every other test running beside this one.
-            try $0.rebalance(name: "r", options: RebalanceOptions(waitSecs: 3, numWorkers: 3, numExecutors: ["split": 2]))
+            try $0.rebalance(
+                name: "r", options: RebalanceOptions(waitSecs: 3, numWorkers: 3, numExecutors: ["split": 2]))
         }
         #expect(try await f.client { try $0.getTopologySummaryByName(name: "r") }.status == "REBALANCING")
         await #expect(throws: InvalidTopologyException(msg: "topology 'r' is already rebalancing")) {
             try await f.client { try $0.rebalance(name: "r", options: RebalanceOptions()) }
         }
-        #expect(try await eventually { try await f.client { try $0.getTopologySummaryByName(name: "r") }.status == "INACTIVE" })
+        #expect(
+            try await eventually {
+                try await f.client { try $0.getTopologySummaryByName(name: "r") }.status == "INACTIVE"
+            })
         let id = try await f.client { try $0.getTopologySummaryByName(name: "r") }.id
         let base = try #require(try await f.state.stormBase(id))
         #expect(base.numWorkers == 3)
@@ -141,9 +153,13 @@ import Testing
         try await f.state.reportError(id, component: "split", ErrorInfo(error: "second", errorTimeSecs: 2))
         let all = try await f.client { try $0.getTopologyInfo(id: id) }
         #expect(all.errors["split"]?.map(\.error) == ["first", "second"])
-        let one = try await f.client { try $0.getTopologyInfoWithOpts(id: id, options: GetInfoOptions(numErrChoice: .one)) }
+        let one = try await f.client {
+            try $0.getTopologyInfoWithOpts(id: id, options: GetInfoOptions(numErrChoice: .one))
+        }
         #expect(one.errors["split"]?.map(\.error) == ["second"])
-        let none = try await f.client { try $0.getTopologyInfoWithOpts(id: id, options: GetInfoOptions(numErrChoice: NumErrorsChoice.none)) }
+        let none = try await f.client {
+            try $0.getTopologyInfoWithOpts(id: id, options: GetInfoOptions(numErrChoice: NumErrorsChoice.none))
+        }
         #expect(none.errors.isEmpty)
     }
 
@@ -175,15 +191,22 @@ import Testing
         var badObject = NimbusFixture.wordCount()
         badObject.spouts["sentences"]!.spoutObject = .serializedJava([1, 2, 3])
         var badInput = NimbusFixture.wordCount()
-        badInput.bolts["count"]!.common.inputs = [GlobalStreamId(componentId: "nobody", streamId: "default"): .shuffle(NullStruct())]
+        badInput.bolts["count"]!.common.inputs = [
+            GlobalStreamId(componentId: "nobody", streamId: "default"): .shuffle(NullStruct())
+        ]
         var unknownClass = NimbusFixture.wordCount()
-        unknownClass.bolts["count"]!.boltObject = .javaObject(JavaObject(fullClassName: "com.acme.Counter", argsList: []))
+        unknownClass.bolts["count"]!.boltObject = .javaObject(
+            JavaObject(fullClassName: "com.acme.Counter", argsList: []))
         var spoutAsBolt = NimbusFixture.wordCount()
-        spoutAsBolt.bolts["count"]!.boltObject = .javaObject(JavaObject(fullClassName: "org.apache.storm.testing.TestWordSpout", argsList: []))
+        spoutAsBolt.bolts["count"]!.boltObject = .javaObject(
+            JavaObject(fullClassName: "org.apache.storm.testing.TestWordSpout", argsList: []))
         var badArgs = NimbusFixture.wordCount()
-        badArgs.spouts["sentences"]!.spoutObject = .javaObject(JavaObject(fullClassName: "storm.swift.SentenceSpout", argsList: [.stringArg("many")]))
+        badArgs.spouts["sentences"]!.spoutObject = .javaObject(
+            JavaObject(fullClassName: "storm.swift.SentenceSpout", argsList: [.stringArg("many")]))
         var badFields = NimbusFixture.wordCount()
-        badFields.bolts["count"]!.common.inputs = [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["nope"])]
+        badFields.bolts["count"]!.common.inputs = [
+            GlobalStreamId(componentId: "split", streamId: "default"): .fields(["nope"])
+        ]
         let cases: [(String, StormTopology, String, String)] = [
             ("", NimbusFixture.wordCount(), "{}", "topology name is empty"),
             ("a/b", NimbusFixture.wordCount(), "{}", "names must not contain"),
@@ -194,18 +217,41 @@ import Testing
             (String(repeating: "x", count: 300), NimbusFixture.wordCount(), "{}", "at most 200 are allowed"),
             ("ok", NimbusFixture.wordCount(), "{oops", "topology conf (jsonConf) is not valid JSON"),
             ("ok", NimbusFixture.wordCount(), "[1]", "topology conf (jsonConf) is not a JSON object"),
-            ("ok", NimbusFixture.wordCount(), #"{"topology.workers": 0}"#, "'topology.workers' must be a positive integer"),
-            ("ok", NimbusFixture.wordCount(), #"{"topology.workers": "many"}"#, "'topology.workers' must be a positive integer"),
-            ("ok", NimbusFixture.wordCount(), #"{"topology.max.spout.pending": 0}"#, "'topology.max.spout.pending' must be a positive integer"),
-            ("ok", NimbusFixture.wordCount(), #"{"topology.message.timeout.secs": 0}"#, "'topology.message.timeout.secs' must be a positive integer"),
-            ("ok", NimbusFixture.wordCount(), #"{"topology.enable.message.timeouts": "sometimes"}"#,
-             "'topology.enable.message.timeouts' must be true or false, not \"sometimes\""),
+            (
+                "ok", NimbusFixture.wordCount(), #"{"topology.workers": 0}"#,
+                "'topology.workers' must be a positive integer"
+            ),
+            (
+                "ok", NimbusFixture.wordCount(), #"{"topology.workers": "many"}"#,
+                "'topology.workers' must be a positive integer"
+            ),
+            (
+                "ok", NimbusFixture.wordCount(), #"{"topology.max.spout.pending": 0}"#,
+                "'topology.max.spout.pending' must be a positive integer"
+            ),
+            (
+                "ok", NimbusFixture.wordCount(), #"{"topology.message.timeout.secs": 0}"#,
+                "'topology.message.timeout.secs' must be a positive integer"
+            ),
+            (
+                "ok", NimbusFixture.wordCount(), #"{"topology.enable.message.timeouts": "sometimes"}"#,
+                "'topology.enable.message.timeouts' must be true or false, not \"sometimes\""
+            ),
             ("ok", badObject, "{}", "component 'sentences' is a serialized Java object"),
             ("ok", badInput, "{}", "bolt 'count' subscribes to unknown component 'nobody'"),
             ("ok", badFields, "{}", "by field 'nope'"),
-            ("ok", unknownClass, "{}", "component 'count' names class com.acme.Counter, which this cluster does not have"),
-            ("ok", spoutAsBolt, "{}", "component 'count' is a bolt but org.apache.storm.testing.TestWordSpout is a spout"),
-            ("ok", badArgs, "{}", "component 'sentences' (storm.swift.SentenceSpout) cannot be made from its arguments: storm.swift.SentenceSpout takes one optional argument, a number of sentences"),
+            (
+                "ok", unknownClass, "{}",
+                "component 'count' names class com.acme.Counter, which this cluster does not have"
+            ),
+            (
+                "ok", spoutAsBolt, "{}",
+                "component 'count' is a bolt but org.apache.storm.testing.TestWordSpout is a spout"
+            ),
+            (
+                "ok", badArgs, "{}",
+                "component 'sentences' (storm.swift.SentenceSpout) cannot be made from its arguments: storm.swift.SentenceSpout takes one optional argument, a number of sentences"
+            ),
         ]
         for (name, topology, conf, message) in cases {
             do {
@@ -251,7 +297,9 @@ import Testing
     @Test func uploadLocationsMustBeIssuedAndFinished() async throws {
         let f = try await NimbusFixture()
         let before = try await f.storedState()
-        for location in ["", "/etc/passwd", f.localDir.appendingPathComponent("nimbus/inbox/stormjar-made-up.jar").path] {
+        for location in [
+            "", "/etc/passwd", f.localDir.appendingPathComponent("nimbus/inbox/stormjar-made-up.jar").path,
+        ] {
             await #expect(throws: InvalidTopologyException.self) { try await f.submit("t", location: location) }
         }
         let unfinished = try await f.upload(finish: false)
@@ -267,7 +315,9 @@ import Testing
     /// As in Storm, an upload stays in the inbox after a submit reads it: one upload serves several submits until
     /// `nimbus.inbox.jar.expiration.secs` after it finished.
     @Test func oneUploadServesSeveralSubmitsUntilItExpires() async throws {
-        let f = try await NimbusFixture([ConfigKey.nimbusInboxJarExpirationSecs: 100, ConfigKey.nimbusFileCopyExpirationSecs: 1])
+        let f = try await NimbusFixture([
+            ConfigKey.nimbusInboxJarExpirationSecs: 100, ConfigKey.nimbusFileCopyExpirationSecs: 1,
+        ])
         let archive = Array("shared archive".utf8)
         let location = try await f.upload(archive)
         try await f.submit("first", location: location)
@@ -351,7 +401,10 @@ import Testing
         #expect(downloaded == archive)
         let codePath = f.localDir.appendingPathComponent("nimbus/stormdist/\(id)/stormcode.ser").path
         #expect(try await f.client { try $0.beginFileDownload(file: codePath) }.isEmpty == false)
-        for file in ["/etc/passwd", "../../etc/passwd", f.localDir.appendingPathComponent("nimbus/stormdist/\(id)/../../../x").path, "nope-1-1"] {
+        for file in [
+            "/etc/passwd", "../../etc/passwd",
+            f.localDir.appendingPathComponent("nimbus/stormdist/\(id)/../../../x").path, "nope-1-1",
+        ] {
             await #expect(throws: ThriftApplicationException.self) {
                 try await f.client { try $0.beginFileDownload(file: file) }
             }
@@ -369,7 +422,8 @@ import Testing
                         let client = try ThriftClient(host: "127.0.0.1", port: port)
                         do {
                             _ = try client.call(
-                                "submitTopology", Nimbus_submitTopology_args(name: "x", uploadedJarLocation: "", jsonConf: "{}"),
+                                "submitTopology",
+                                Nimbus_submitTopology_args(name: "x", uploadedJarLocation: "", jsonConf: "{}"),
                                 as: Nimbus_submitTopology_result.self)
                             return nil
                         } catch let e as ThriftApplicationException {
@@ -424,7 +478,8 @@ import Testing
         let before = try #require(try await f.state.assignment(id))
         // Slot a:6700 heartbeats; b:6710 never does, and its launch grace (0 s) is over.
         try await Task.sleep(for: .milliseconds(1100))  // lets the grace pass: nimbus judges by its clock, no event
-        let beat = ClusterWorkerHeartbeat(stormId: id, executorStats: [:], timeSecs: Int64(Date().timeIntervalSince1970), uptimeSecs: 1)
+        let beat = ClusterWorkerHeartbeat(
+            stormId: id, executorStats: [:], timeSecs: Int64(Date().timeIntervalSince1970), uptimeSecs: 1)
         try await f.state.setWorkerHeartbeat(id, node: "a", port: 6700, beat)
         await f.nimbus.monitor()
         let after = try #require(try await f.state.assignment(id))

@@ -47,7 +47,9 @@ extension AnchorBook {
         #expect(tracker.pendingCount == 1)
         let last = book.settle(d)
         #expect(last.count == 1)
-        #expect(tracker.ack(root: last[0].root, value: last[0].value, now: 10) == .complete(root: root, spoutTask: 3, latencyNanos: 10))
+        #expect(
+            tracker.ack(root: last[0].root, value: last[0].value, now: 10)
+                == .complete(root: root, spoutTask: 3, latencyNanos: 10))
         #expect(tracker.pendingCount == 0)
         #expect(book.count == 0, "the bolt forgets what it anchored once the inputs are acked")
     }
@@ -65,7 +67,9 @@ extension AnchorBook {
         let b2 = book.anchor(to: [a], edges: &edges)
         var outcomes: [AckTracker.Outcome] = []
         for tuple in [c, other, b2, a, b] {
-            for (root, v) in book.settle(tuple) { if let o = tracker.ack(root: root, value: v, now: 4) { outcomes.append(o) } }
+            for (root, v) in book.settle(tuple) {
+                if let o = tracker.ack(root: root, value: v, now: 4) { outcomes.append(o) }
+            }
         }
         #expect(outcomes == [.complete(root: 5, spoutTask: 1, latencyNanos: 4)])
     }
@@ -86,7 +90,10 @@ extension AnchorBook {
             for (root, value) in book.settle(input) { #expect(tracker.ack(root: root, value: value, now: 1) == nil) }
         }
         let outcomes = book.settle(joined).compactMap { tracker.ack(root: $0.root, value: $0.value, now: 2) }
-        #expect(outcomes == [.complete(root: 1, spoutTask: 5, latencyNanos: 2), .complete(root: 2, spoutTask: 5, latencyNanos: 2)])
+        #expect(
+            outcomes == [
+                .complete(root: 1, spoutTask: 5, latencyNanos: 2), .complete(root: 2, spoutTask: 5, latencyNanos: 2),
+            ])
     }
 
     @Test func anAckOvertakingTheInitWaitsForIt() {
@@ -98,7 +105,9 @@ extension AnchorBook {
             for (root, v) in book.settle(tuple) { #expect(tracker.ack(root: root, value: v, now: 1) == nil) }
         }
         // The value is already zero, but the spout's task is unknown until its init arrives.
-        #expect(tracker.initialize(root: 9, value: value, spoutTask: 4, now: 2) == .complete(root: 9, spoutTask: 4, latencyNanos: 1))
+        #expect(
+            tracker.initialize(root: 9, value: value, spoutTask: 4, now: 2)
+                == .complete(root: 9, spoutTask: 4, latencyNanos: 1))
     }
 
     @Test func anExplicitFailFailsTheTreeAtOnceAndTimeoutsForgetTheRest() {
@@ -160,10 +169,14 @@ extension AnchorBook {
         var upkeep = TreeUpkeep(summaryInterval: 10 * second, now: 100 * second)
         #expect(upkeep.failureSummary(now: 101 * second) == nil, "nothing failed: nothing to say")
         upkeep.timedOut = 3
-        #expect(upkeep.failureSummary(now: 102 * second) == "3 tuple trees failed in the last 12 s: 3 timed out, 0 failed by a bolt")
+        #expect(
+            upkeep.failureSummary(now: 102 * second)
+                == "3 tuple trees failed in the last 12 s: 3 timed out, 0 failed by a bolt")
         upkeep.failed = 1
         #expect(upkeep.failureSummary(now: 105 * second) == nil, "within the interval: kept for the next line")
         upkeep.timedOut = 2
-        #expect(upkeep.failureSummary(now: 112 * second) == "3 tuple trees failed in the last 10 s: 2 timed out, 1 failed by a bolt")
+        #expect(
+            upkeep.failureSummary(now: 112 * second)
+                == "3 tuple trees failed in the last 10 s: 2 timed out, 1 failed by a bolt")
     }
 }

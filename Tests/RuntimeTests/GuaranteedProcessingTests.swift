@@ -107,7 +107,8 @@ enum AckingComponents {
 
     /// Trees the spout has heard are complete.
     func acked(_ runtime: TopologyRuntime) -> Int64 {
-        runtime.executorCounts().filter { $0.component == "numbers" }.map { $0.counts.ackedByStream.reduce(0, +) }.reduce(0, +)
+        runtime.executorCounts().filter { $0.component == "numbers" }.map { $0.counts.ackedByStream.reduce(0, +) }
+            .reduce(0, +)
     }
 
     /// The numbers the sink got.
@@ -120,7 +121,9 @@ enum AckingComponents {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("progress-\(UUID().uuidString)").path
         /// Every number of the task below this one is acked (recorded when the spout closes).
         func watermark(task: Int = 0) -> Int64? {
-            (try? String(contentsOfFile: "\(path).\(task)", encoding: .utf8)).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            (try? String(contentsOfFile: "\(path).\(task)", encoding: .utf8)).flatMap {
+                Int64($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
         }
         deinit { for task in 0..<2 { try? FileManager.default.removeItem(atPath: "\(path).\(task)") } }
     }
@@ -132,7 +135,8 @@ enum AckingComponents {
         builder.setSpout("numbers", NumberedSpout.className, args: [.longArg(count), .stringArg(progress.path)])
         var previous = "numbers"
         for (id, className) in bolts {
-            builder.subscribe(builder.setBolt(id, className, parallelism: 2, args: args[id] ?? []).shuffleGrouping(previous))
+            builder.subscribe(
+                builder.setBolt(id, className, parallelism: 2, args: args[id] ?? []).shuffleGrouping(previous))
             previous = id
         }
         return try builder.build()
@@ -140,7 +144,8 @@ enum AckingComponents {
 
     @Test func everyTreeCompletesAndTheSpoutHearsOfEach() async throws {
         let progress = ProgressFile()
-        let topology = try numbers(2000, progress: progress, then: [("fanout", "test.Fanout"), ("sink", "test.AckingSink")])
+        let topology = try numbers(
+            2000, progress: progress, then: [("fanout", "test.Fanout"), ("sink", "test.AckingSink")])
         let runtime = try await run(topology) { acked($0) == 2000 }
         #expect(progress.watermark() == 2000)
         let counts = spoutCounts(runtime)
@@ -153,7 +158,8 @@ enum AckingComponents {
 
     @Test func failedAndTimedOutTreesAreReplayedUntilAcked() async throws {
         let progress = ProgressFile()
-        let topology = try numbers(200, progress: progress, then: [("flaky", "test.Flaky"), ("sink", "test.AckingSink")])
+        let topology = try numbers(
+            200, progress: progress, then: [("flaky", "test.Flaky"), ("sink", "test.AckingSink")])
         // One flaky task, so "the first time" is per number.
         var one = topology
         one.bolts["flaky"]!.common.parallelismHint = 1
@@ -171,7 +177,8 @@ enum AckingComponents {
 
     @Test func withoutMessageTimeoutsAnUnackedTreeWaits() async throws {
         let progress = ProgressFile()
-        let topology = try numbers(20, progress: progress, then: [("flaky", "test.Flaky"), ("sink", "test.AckingSink")])
+        let topology = try numbers(
+            20, progress: progress, then: [("flaky", "test.Flaky"), ("sink", "test.AckingSink")])
         var one = topology
         one.bolts["flaky"]!.common.parallelismHint = 1
         // Three times the message timeout with nothing to wait for: checks an absence (no tree times out).
@@ -187,7 +194,8 @@ enum AckingComponents {
     @Test func maxSpoutPendingCapsTheTreesInFlight() async throws {
         let progress = ProgressFile()
         let topology = try numbers(
-            300, progress: progress, then: [("slow", SlowBolt.className), ("sink", "test.AckingSink")], args: ["slow": [.longArg(1000)]])
+            300, progress: progress, then: [("slow", SlowBolt.className), ("sink", "test.AckingSink")],
+            args: ["slow": [.longArg(1000)]])
         let runtime = try await run(topology, conf: [ConfigKey.topologyMaxSpoutPending: 5]) { acked($0) == 300 }
         #expect(acked(runtime) == 300 && progress.watermark() == 300)
         #expect(spoutCounts(runtime).mostPendingTrees == 5, "the spout waited at the cap, and never went past it")
@@ -208,10 +216,14 @@ enum AckingComponents {
     @Test func withoutAckersASpoutsMessagesAreDoneWhenEmitted() async throws {
         let progress = ProgressFile()
         let topology = try numbers(100, progress: progress, then: [("flaky", "test.Flaky")])
-        let runtime = try await run(topology, conf: [ConfigKey.topologyAckerExecutors: 0]) { $0.stats["numbers"]?.emitted == 100 }
+        let runtime = try await run(topology, conf: [ConfigKey.topologyAckerExecutors: 0]) {
+            $0.stats["numbers"]?.emitted == 100
+        }
         // Acked as emitted, so the progress file (written as the spout closes) says all 100 are done.
         #expect(progress.watermark() == 100)
-        #expect(spoutCounts(runtime).failedByStream.reduce(0, +) == 0, "nothing is tracked, so the bolt's fails reach nobody")
+        #expect(
+            spoutCounts(runtime).failedByStream.reduce(0, +) == 0,
+            "nothing is tracked, so the bolt's fails reach nobody")
         #expect(runtime.stats["numbers"]?.emitted == 100, "nothing failed, so nothing was emitted again")
         #expect(runtime.executorCounts().allSatisfy { $0.component != TopologyPlan.ackerComponent })
     }
@@ -219,7 +231,8 @@ enum AckingComponents {
     @Test func treesCompleteAcrossTwoWorkers() async throws {
         let progress = ProgressFile()
         var builder = TopologyBuilder(registry: AckingComponents.registered)
-        builder.setSpout("numbers", NumberedSpout.className, parallelism: 2, args: [.longArg(1000), .stringArg(progress.path)])
+        builder.setSpout(
+            "numbers", NumberedSpout.className, parallelism: 2, args: [.longArg(1000), .stringArg(progress.path)])
         builder.subscribe(builder.setBolt("fanout", "test.Fanout", parallelism: 2).shuffleGrouping("numbers"))
         builder.subscribe(builder.setBolt("sink", "test.AckingSink", parallelism: 2).shuffleGrouping("fanout"))
         let conf = StormConfig.defaults.merging([ConfigKey.topologyWorkers: 2])
@@ -232,7 +245,8 @@ enum AckingComponents {
         let toA = LoopbackTransfer()
         let id = Probes.newTopologyId()
         let first = try TopologyRuntime(
-            topologyId: id, topology: topology, conf: conf, registry: AckingComponents.registered, executors: a, transfer: toB)
+            topologyId: id, topology: topology, conf: conf, registry: AckingComponents.registered, executors: a,
+            transfer: toB)
         let second = try TopologyRuntime(
             topologyId: id, topology: topology, conf: conf, registry: AckingComponents.registered,
             executors: Set(layout.keys).subtracting(a), transfer: toA)
@@ -252,7 +266,8 @@ enum AckingComponents {
 
     @Test func treeIdsCrossTheWire() async throws {
         let runtime = try TopologyRuntime(
-            topologyId: "t", topology: try numbers(1, progress: ProgressFile(), then: [("sink", "test.AckingSink")]), conf: .defaults, registry: AckingComponents.registered)
+            topologyId: "t", topology: try numbers(1, progress: ProgressFile(), then: [("sink", "test.AckingSink")]),
+            conf: .defaults, registry: AckingComponents.registered)
         let stream = runtime.streams.stream("numbers", "default")!
         var joined = TreeIds(root: 11, edge: 12)
         joined.add(root: 13, edge: 14)
@@ -265,8 +280,12 @@ enum AckingComponents {
         #expect(back.map(\.tuple.ids) == batch.map(\.tuple.ids))
         // A batch cut inside a tree id is refused with where.
         let cut = Array(bytes[..<(bytes.count - 12)])
-        #expect(throws: ValueCodec.DecodingError.self) { _ = try cut.withUnsafeBytes { try TupleBatchCodec(streams: runtime.streams).decode($0) } }
-        #expect(runtime.streams.stream("numbers", SystemTopology.ackInitStream) != nil, "acking streams are numbered on every worker")
+        #expect(throws: ValueCodec.DecodingError.self) {
+            _ = try cut.withUnsafeBytes { try TupleBatchCodec(streams: runtime.streams).decode($0) }
+        }
+        #expect(
+            runtime.streams.stream("numbers", SystemTopology.ackInitStream) != nil,
+            "acking streams are numbered on every worker")
     }
 }
 
@@ -280,7 +299,9 @@ enum AckingComponents {
 
     /// The context of task `task` of a two-task "numbers" component.
     func context(task: Int32) -> TopologyContext {
-        TopologyContext(topologyId: "t", thisTaskId: task, thisComponentId: "numbers", taskToComponent: [1: "numbers", 2: "numbers"], conf: .defaults)
+        TopologyContext(
+            topologyId: "t", thisTaskId: task, thisComponentId: "numbers",
+            taskToComponent: [1: "numbers", 2: "numbers"], conf: .defaults)
     }
 
     @Test func aTaskResumesFromItsRecordedProgressAndRefusesAnythingElse() throws {
@@ -304,7 +325,9 @@ enum AckingComponents {
     }
 
     @Test func badArgumentsSayWhatItTakes() {
-        for args: [JavaObjectArg] in [[.stringArg("ten")], [.longArg(10), .longArg(3)], [.longArg(10), .stringArg("f"), .longArg(-1)]] {
+        for args: [JavaObjectArg] in [
+            [.stringArg("ten")], [.longArg(10), .longArg(3)], [.longArg(10), .stringArg("f"), .longArg(-1)],
+        ] {
             #expect {
                 _ = try ComponentRegistry.shared.entry(NumberedSpout.className)!.make(args)
             } throws: { "\($0)".contains("takes how many messages") }

@@ -10,11 +10,17 @@ enum Probes {
 
     /// A task is there (with nothing received) from its prepare on: a task that got nothing is seen to.
     static func prepared(_ context: TopologyContext) {
-        records.withLock { $0[context.topologyId, default: [:]][context.thisComponentId, default: [:]][context.thisTaskId, default: []] = [] }
+        records.withLock {
+            $0[context.topologyId, default: [:]][context.thisComponentId, default: [:]][
+                context.thisTaskId, default: []] = []
+        }
     }
 
     static func received(_ tuple: Tuple, by context: TopologyContext) {
-        records.withLock { $0[context.topologyId, default: [:]][context.thisComponentId, default: [:]][context.thisTaskId, default: []].append(tuple) }
+        records.withLock {
+            $0[context.topologyId, default: [:]][context.thisComponentId, default: [:]][context.thisTaskId, default: []]
+                .append(tuple)
+        }
     }
 
     /// What each task of `component` received, in task order; only `tasks` when given.

@@ -42,7 +42,9 @@ final class DirectSpout: Spout {
     var collector: (any SpoutOutputCollector)?
     var context: TopologyContext?
     var sent = 0
-    func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["n"], stream: "direct", direct: true) }
+    func declareOutputFields(_ declarer: inout OutputDeclarer) {
+        declarer.declare(["n"], stream: "direct", direct: true)
+    }
     func open(context: TopologyContext, collector: any SpoutOutputCollector) {
         self.collector = collector
         self.context = context
@@ -50,7 +52,8 @@ final class DirectSpout: Spout {
     func nextTuple() {
         guard sent < 100, let context else { return }
         let sinks = context.tasks(of: "sink")
-        collector?.emitDirect(task: sent % 10 == 9 ? 999 : sinks.last!, [.int(Int64(sent))], stream: "direct", messageId: nil)
+        collector?.emitDirect(
+            task: sent % 10 == 9 ? 999 : sinks.last!, [.int(Int64(sent))], stream: "direct", messageId: nil)
         sent += 1
     }
 }
@@ -63,7 +66,11 @@ final class ComplainingBolt: Components.Bolt {
     func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
     func execute(_ tuple: Tuple) {
         seen += 1
-        if seen == 3 { collector?.reportFatal(RuntimeError(description: "cannot go on")) } else { collector?.reportError(RuntimeError(description: "tuple \(seen)")) }
+        if seen == 3 {
+            collector?.reportFatal(RuntimeError(description: "cannot go on"))
+        } else {
+            collector?.reportError(RuntimeError(description: "tuple \(seen)"))
+        }
     }
 }
 
@@ -94,7 +101,9 @@ enum TestComponents {
 
     /// Runs until `done` holds (or `seconds` pass), then stops, which lets the bolts finish what was emitted.
     /// The caller's expectations say what went wrong if `done` never held.
-    func run(_ topology: StormTopology, until done: (TopologyRuntime) -> Bool, for seconds: Double) async throws -> TopologyRuntime {
+    func run(
+        _ topology: StormTopology, until done: (TopologyRuntime) -> Bool, for seconds: Double
+    ) async throws -> TopologyRuntime {
         let runtime = try TopologyRuntime(
             topologyId: Probes.newTopologyId(), topology: topology, conf: conf, registry: TestComponents.registered)
         try runtime.start()
@@ -106,7 +115,9 @@ enum TestComponents {
     @Test func wordCountIsExactAndEachWordHasOneHome() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(1000)])
-        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 3).shuffleGrouping("sentences"))
+        builder.subscribe(
+            builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 3).shuffleGrouping(
+                "sentences"))
         builder.subscribe(builder.setBolt("count", "test.Recording", parallelism: 4).fieldsGrouping("split", ["word"]))
         let runtime = try await run(try builder.build(), until: { $0.stats["sentences"]?.emitted == 10_000 }, for: 60)
         var expected: [Value: Int64] = [:]
@@ -145,7 +156,8 @@ enum TestComponents {
     @Test func directGroupingReachesOnlyTheNamedTask() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("source", "test.Direct")
-        builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 3).directGrouping("source", stream: "direct"))
+        builder.subscribe(
+            builder.setBolt("sink", "test.Recording", parallelism: 3).directGrouping("source", stream: "direct"))
         let runtime = try await run(try builder.build(), until: { $0.stats["source"]?.emitted == 100 }, for: 60)
         let counts = Probes.received(topology: runtime.topologyId, component: "sink").map(\.count)
         // 90 to the last sink task; the 10 addressed to task 999 are refused (and logged), not delivered.
@@ -155,7 +167,8 @@ enum TestComponents {
     @Test func aRegisteredCustomGroupingChoosesTheTasks() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(10)])
-        builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 3).customGrouping("sentences", "test.LastTaskOnly"))
+        builder.subscribe(
+            builder.setBolt("sink", "test.Recording", parallelism: 3).customGrouping("sentences", "test.LastTaskOnly"))
         let runtime = try await run(try builder.build(), until: { $0.stats["sink"]?.executed == 50 }, for: 30)
         #expect(Probes.received(topology: runtime.topologyId, component: "sink").map(\.count) == [0, 0, 50])
     }
@@ -165,8 +178,12 @@ enum TestComponents {
         defer { try? FileManager.default.removeItem(atPath: file) }
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("numbers", NumberedSpout.className, args: [.longArg(500)])
-        builder.subscribe(builder.setBolt("slow", SlowBolt.className, parallelism: 2, args: [.longArg(20)]).shuffleGrouping("numbers"))
-        builder.subscribe(builder.setBolt("sink", RecordingSink.className, parallelism: 2, args: [.stringArg(file)]).shuffleGrouping("slow"))
+        builder.subscribe(
+            builder.setBolt("slow", SlowBolt.className, parallelism: 2, args: [.longArg(20)]).shuffleGrouping("numbers")
+        )
+        builder.subscribe(
+            builder.setBolt("sink", RecordingSink.className, parallelism: 2, args: [.stringArg(file)]).shuffleGrouping(
+                "slow"))
         // Until every tree is acked: the sink executing the last tuple is not yet its ack reaching the spout.
         func acked(_ runtime: TopologyRuntime) -> Int64 {
             runtime.executorCounts().first { $0.component == "numbers" }!.counts.ackedByStream.reduce(0, +)
@@ -202,8 +219,10 @@ enum TestComponents {
     @Test func deactivateStopsEmissionAndActivateResumes() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", SentenceSpout.className)
-        builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").shuffleGrouping("sentences"))
-        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered)
+        builder.subscribe(
+            builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt").shuffleGrouping("sentences"))
+        let runtime = try TopologyRuntime(
+            topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered)
         try runtime.start()
         defer { runtime.stop() }
         func emitted() -> Int64 { runtime.stats["sentences"]!.emitted }
@@ -234,25 +253,35 @@ enum TestComponents {
             errorSink: { component, _, message in errors.withLock { $0.append("\(component): \(message)") } },
             onFatal: { component, _, message in fatals.withLock { $0.append("\(component): \(message)") } })
         let runtime = try TopologyRuntime(
-            topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered, hooks: hooks)
+            topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered,
+            hooks: hooks)
         try runtime.start()
         _ = await eventually(20) { runtime.stats["grumpy"]?.executed == 5 }
         runtime.stop()
         // A fatal error is an error too: recorded first, then the owner decides (a worker exits).
-        #expect(errors.withLock { $0 } == ["grumpy: tuple 1", "grumpy: tuple 2", "grumpy: cannot go on", "grumpy: tuple 4", "grumpy: tuple 5"])
+        #expect(
+            errors.withLock { $0 } == [
+                "grumpy: tuple 1", "grumpy: tuple 2", "grumpy: cannot go on", "grumpy: tuple 4", "grumpy: tuple 5",
+            ])
         #expect(fatals.withLock { $0 } == ["grumpy: cannot go on"])
     }
 
     @Test func componentsSeeTheTopologyAsSubmittedWithoutTheAckersItRunsWith() throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences")
-        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt").shuffleGrouping("sentences"))
-        builder.subscribe(builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt").fieldsGrouping("split", ["word"]))
-        let runtime = try TopologyRuntime(topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered)
+        builder.subscribe(
+            builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt").shuffleGrouping("sentences"))
+        builder.subscribe(
+            builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt").fieldsGrouping("split", ["word"]))
+        let runtime = try TopologyRuntime(
+            topologyId: "t-1-1", topology: try builder.build(), conf: conf, registry: TestComponents.registered)
         #expect(runtime.hasAckers)
         let context = runtime.executors.first { $0.componentId == "split" }!.tasks[0].context
         #expect(Array(context.thisStreams.keys) == ["default"])
-        #expect(context.thisSources == [GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())])
+        #expect(
+            context.thisSources == [
+                GlobalStreamId(componentId: "sentences", streamId: "default"): .shuffle(NullStruct())
+            ])
         #expect(context.thisTargets == ["default": ["count": .fields(["word"])]])
         let spout = runtime.executors.first { $0.componentId == "sentences" }!.tasks[0].context
         #expect(spout.thisSources.isEmpty, "a spout's acker inputs are the runtime's, not the user's")
@@ -261,15 +290,26 @@ enum TestComponents {
     @Test func commandlessShellAndUnknownComponentsAreClearErrors() throws {
         let streams = ["default": StreamInfo(outputFields: ["x"], direct: false)]
         let shell = StormTopology(
-            spouts: ["s": SpoutSpec(spoutObject: .shell(ShellComponent(executionCommand: "", script: "")), common: ComponentCommon(inputs: [:], streams: streams))],
+            spouts: [
+                "s": SpoutSpec(
+                    spoutObject: .shell(ShellComponent(executionCommand: "", script: "")),
+                    common: ComponentCommon(inputs: [:], streams: streams))
+            ],
             bolts: [:], stateSpouts: [:])
         #expect(throws: RuntimeError(description: "shell component 's' has no command")) {
             try TopologyRuntime(topologyId: "t", topology: shell, conf: conf)
         }
         let unknown = StormTopology(
-            spouts: ["s": SpoutSpec(spoutObject: .javaObject(JavaObject(fullClassName: "com.example.Nope", argsList: [])), common: ComponentCommon(inputs: [:], streams: streams))],
+            spouts: [
+                "s": SpoutSpec(
+                    spoutObject: .javaObject(JavaObject(fullClassName: "com.example.Nope", argsList: [])),
+                    common: ComponentCommon(inputs: [:], streams: streams))
+            ],
             bolts: [:], stateSpouts: [:])
-        #expect(throws: RuntimeError(description: "component 's' names class com.example.Nope, which this program does not have")) {
+        #expect(
+            throws: RuntimeError(
+                description: "component 's' names class com.example.Nope, which this program does not have")
+        ) {
             try TopologyRuntime(topologyId: "t", topology: unknown, conf: conf)
         }
     }
@@ -294,7 +334,9 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
     let conf = StormConfig.defaults
 
     /// Two runtimes, as two workers: `first` gets the executors `inFirst` picks, the other the rest.
-    func split(_ topology: StormTopology, inFirst: (Executor, String) -> Bool) throws -> (TopologyRuntime, TopologyRuntime, LoopbackTransfer, LoopbackTransfer) {
+    func split(
+        _ topology: StormTopology, inFirst: (Executor, String) -> Bool
+    ) throws -> (TopologyRuntime, TopologyRuntime, LoopbackTransfer, LoopbackTransfer) {
         let plan = TopologyPlan(topology: topology, conf: conf)
         let layout = TaskLayout.executors(tasks: plan.tasks, executorCounts: plan.executors)
         // In task order, so a picker that alternates splits every component the same way each run.
@@ -304,9 +346,11 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
         let toA = LoopbackTransfer()
         let id = Probes.newTopologyId()
         let first = try TopologyRuntime(
-            topologyId: id, topology: topology, conf: conf, registry: TestComponents.registered, executors: a, transfer: toB)
+            topologyId: id, topology: topology, conf: conf, registry: TestComponents.registered, executors: a,
+            transfer: toB)
         let second = try TopologyRuntime(
-            topologyId: id, topology: topology, conf: conf, registry: TestComponents.registered, executors: b, transfer: toA)
+            topologyId: id, topology: topology, conf: conf, registry: TestComponents.registered, executors: b,
+            transfer: toA)
         toB.target.withLock { $0 = second }
         toA.target.withLock { $0 = first }
         return (first, second, toB, toA)
@@ -315,7 +359,9 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
     @Test func aWordCountSplitOverTwoWorkersIsExact() async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", parallelism: 2, args: [.longArg(500)])
-        builder.subscribe(builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 2).shuffleGrouping("sentences"))
+        builder.subscribe(
+            builder.setBolt("split", "org.apache.storm.perf.bolt.SplitSentenceBolt", parallelism: 2).shuffleGrouping(
+                "sentences"))
         builder.subscribe(builder.setBolt("count", "test.Recording", parallelism: 4).fieldsGrouping("split", ["word"]))
         // Alternate executors between the workers, so every hop can cross.
         var toggle = false
@@ -363,7 +409,8 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
         b.stop()
         #expect(a.stats["sink"]?.executed == 200)
         #expect(b.stats["sink"]?.executed ?? 0 == 0)
-        #expect(Probes.received(topology: a.topologyId, component: "sink", tasks: a.localTasks).map(\.count) == [100, 100])
+        #expect(
+            Probes.received(topology: a.topologyId, component: "sink", tasks: a.localTasks).map(\.count) == [100, 100])
         #expect(toB.bytes.withLock { $0 } == 0)
     }
 }
@@ -379,16 +426,23 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
     @Test func everyValueKindSurvivesTheWire() throws {
         let stream = streams.stream("sentences", "default")!
         let values: [Value] = [
-            .null, .bool(true), .bool(false), .int(-1), .int(Int64.max), .double(2.5), .string("héllo"), .binary([0, 255]),
+            .null, .bool(true), .bool(false), .int(-1), .int(Int64.max), .double(2.5), .string("héllo"),
+            .binary([0, 255]),
             .list([.int(1), .string("x")]), .map(["k": .list([])]),
         ]
-        let batch = values.enumerated().map { Delivery(task: Int32($0.offset + 1), tuple: Tuple(values: [$0.element, .int(7)], stream: stream, sourceTask: 3)) }
+        let batch = values.enumerated().map {
+            Delivery(
+                task: Int32($0.offset + 1), tuple: Tuple(values: [$0.element, .int(7)], stream: stream, sourceTask: 3))
+        }
         var bytes: [UInt8] = []
         TupleBatchCodec.encode(batch, into: &bytes)
         let decoded = try bytes.withUnsafeBytes { try TupleBatchCodec(streams: streams).decode($0) }
         #expect(decoded.map(\.task) == batch.map(\.task))
         #expect(decoded.map(\.tuple.values) == batch.map(\.tuple.values))
-        #expect(decoded.allSatisfy { $0.tuple.stream === stream && $0.tuple.sourceTask == 3 && $0.tuple.sourceComponent == "sentences" })
+        #expect(
+            decoded.allSatisfy {
+                $0.tuple.stream === stream && $0.tuple.sourceTask == 3 && $0.tuple.sourceComponent == "sentences"
+            })
     }
 
     @Test func malformedBatchesAreRefusedWithTheReason() throws {
@@ -407,8 +461,11 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
         #expect(decode([1, 0, 0, 0, 1, 1, 9, 0, 0]).contains("unknown stream number 9"))
         var good: [UInt8] = []
         TupleBatchCodec.encode(
-            [Delivery(task: 1, tuple: Tuple(values: [.string("abc")], stream: streams.all[0], sourceTask: 2))], into: &good)
-        #expect(decode(Array(good.dropLast())).contains("runs past the end") || decode(Array(good.dropLast())).contains("truncated"))
+            [Delivery(task: 1, tuple: Tuple(values: [.string("abc")], stream: streams.all[0], sourceTask: 2))],
+            into: &good)
+        #expect(
+            decode(Array(good.dropLast())).contains("runs past the end")
+                || decode(Array(good.dropLast())).contains("truncated"))
         #expect(decode(good + [0]).contains("bytes left"))
     }
 }

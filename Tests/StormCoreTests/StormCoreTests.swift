@@ -85,7 +85,8 @@ import Testing
         let spout = SpoutSpec(
             spoutObject: .shell(ShellComponent(executionCommand: "python3", script: "spout.py")),
             common: ComponentCommon(
-                inputs: [:], streams: ["default": StreamInfo(outputFields: ["sentence"], direct: false)], parallelismHint: 2))
+                inputs: [:], streams: ["default": StreamInfo(outputFields: ["sentence"], direct: false)],
+                parallelismHint: 2))
         let split = Bolt(
             boltObject: .shell(ShellComponent(executionCommand: "python3", script: "split.py")),
             common: ComponentCommon(
@@ -93,7 +94,8 @@ import Testing
                 streams: ["default": StreamInfo(outputFields: ["word"], direct: false)], parallelismHint: 3,
                 jsonConf: #"{"topology.tasks": 6}"#))
         let count = Bolt(
-            boltObject: .javaObject(JavaObject(fullClassName: "org.apache.storm.testing.TestWordCounter", argsList: [])),
+            boltObject: .javaObject(
+                JavaObject(fullClassName: "org.apache.storm.testing.TestWordCounter", argsList: [])),
             common: ComponentCommon(
                 inputs: [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["word"])],
                 streams: ["default": StreamInfo(outputFields: ["word", "count"], direct: false)]))
@@ -115,16 +117,21 @@ import Testing
 
     @Test func eachProblemIsNamed() {
         var t = Self.wordCount()
-        t.bolts["count"]!.common.inputs = [GlobalStreamId(componentId: "splitt", streamId: "default"): .shuffle(NullStruct())]
+        t.bolts["count"]!.common.inputs = [
+            GlobalStreamId(componentId: "splitt", streamId: "default"): .shuffle(NullStruct())
+        ]
         #expect(refusal(t) == "bolt 'count' subscribes to unknown component 'splitt'")
 
         t = Self.wordCount()
-        t.bolts["count"]!.common.inputs = [GlobalStreamId(componentId: "split", streamId: "words"): .shuffle(NullStruct())]
+        t.bolts["count"]!.common.inputs = [
+            GlobalStreamId(componentId: "split", streamId: "words"): .shuffle(NullStruct())
+        ]
         #expect(refusal(t) == "bolt 'count' subscribes to stream 'words', which component 'split' does not declare")
 
         t = Self.wordCount()
         t.bolts["count"]!.common.inputs = [GlobalStreamId(componentId: "split", streamId: "default"): .fields(["wrd"])]
-        #expect(refusal(t)?.contains("groups stream split:default by field 'wrd', which is not among its fields") == true)
+        #expect(
+            refusal(t)?.contains("groups stream split:default by field 'wrd', which is not among its fields") == true)
 
         t = Self.wordCount()
         t.bolts["sentences"] = t.bolts["split"]
@@ -143,7 +150,8 @@ import Testing
         #expect(refusal(t)?.contains("'sentences' is a serialized Java object, which cannot run here") == true)
 
         t = Self.wordCount()
-        t.stateSpouts["state"] = StateSpoutSpec(stateSpoutObject: .shell(ShellComponent(executionCommand: "x")), common: Self.shell())
+        t.stateSpouts["state"] = StateSpoutSpec(
+            stateSpoutObject: .shell(ShellComponent(executionCommand: "x")), common: Self.shell())
         #expect(refusal(t) == "component 'state' is a state spout; state spouts are not supported")
 
         t = Self.wordCount()
@@ -155,14 +163,17 @@ import Testing
         #expect(refusal(t) == "component 'split' has a json_conf that is not a JSON object")
 
         t = Self.wordCount()
-        t.bolts["count"]!.common.inputs = [GlobalStreamId(componentId: "split", streamId: "default"): .direct(NullStruct())]
+        t.bolts["count"]!.common.inputs = [
+            GlobalStreamId(componentId: "split", streamId: "default"): .direct(NullStruct())
+        ]
         #expect(refusal(t)?.contains("direct grouping on stream split:default, which is not declared direct") == true)
 
         t = Self.wordCount()
         t.spouts["sentences"]!.spoutObject = .shell(ShellComponent(executionCommand: "", script: "x.py"))
         #expect(refusal(t) == "shell component 'sentences' has no execution_command")
 
-        #expect(refusal(StormTopology(spouts: [:], bolts: [:], stateSpouts: [:])) == "topology has no spouts and no bolts")
+        #expect(
+            refusal(StormTopology(spouts: [:], bolts: [:], stateSpouts: [:])) == "topology has no spouts and no bolts")
     }
 
     @Test func namesFollowStormsRule() {
@@ -182,18 +193,23 @@ import Testing
             topology: Self.wordCount(),
             conf: StormConfig.defaults.merging([ConfigKey.topologyMaxTaskParallelism: 2, ConfigKey.topologyWorkers: 3]))
         #expect(capped.executors == ["sentences": 2, "split": 2, "count": 1, "__acker": 3])
-        let noAckers = TopologyPlan(topology: Self.wordCount(), conf: StormConfig.defaults.merging([ConfigKey.topologyAckerExecutors: 0]))
+        let noAckers = TopologyPlan(
+            topology: Self.wordCount(), conf: StormConfig.defaults.merging([ConfigKey.topologyAckerExecutors: 0]))
         #expect(noAckers.executors["__acker"] == nil)
     }
 
     @Test func systemTopologyAddsAckers() throws {
-        let system = SystemTopology.build(Self.wordCount(), conf: StormConfig.defaults.merging([ConfigKey.topologyAckerExecutors: 2]))
+        let system = SystemTopology.build(
+            Self.wordCount(), conf: StormConfig.defaults.merging([ConfigKey.topologyAckerExecutors: 2]))
         let acker = try #require(system.bolts["__acker"])
         #expect(acker.common.parallelismHint == 2)
-        #expect(acker.common.inputs[GlobalStreamId(componentId: "sentences", streamId: "__ack_init")] == .fields(["id"]))
+        #expect(
+            acker.common.inputs[GlobalStreamId(componentId: "sentences", streamId: "__ack_init")] == .fields(["id"]))
         #expect(acker.common.inputs[GlobalStreamId(componentId: "count", streamId: "__ack_ack")] == .fields(["id"]))
         #expect(system.spouts["sentences"]?.common.streams["__ack_init"] != nil)
         let user = Self.wordCount()
-        #expect(SystemTopology.build(user, conf: StormConfig.defaults.merging([ConfigKey.topologyAckerExecutors: 0])) == user)
+        #expect(
+            SystemTopology.build(user, conf: StormConfig.defaults.merging([ConfigKey.topologyAckerExecutors: 0]))
+                == user)
     }
 }

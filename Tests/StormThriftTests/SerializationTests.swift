@@ -36,7 +36,8 @@ import Testing
         #expect(summary.version == "VERSION_NOT_PROVIDED")
         var bare = summary
         bare.version = nil
-        let back = try ThriftSerialization.deserialize(SupervisorSummary.self, from: ThriftSerialization.serialize(bare))
+        let back = try ThriftSerialization.deserialize(
+            SupervisorSummary.self, from: ThriftSerialization.serialize(bare))
         #expect(back.version == "VERSION_NOT_PROVIDED")
     }
 

@@ -12,7 +12,9 @@ import Glibc
 struct ProbeHandler: NimbusHandler {
     func getNimbusConf() async throws -> String { #"{"nimbus.thrift.port":6627}"# }
     func killTopology(name: String) async throws { throw NotAliveException(msg: "topology '\(name)' is not alive") }
-    func submitTopology(name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology) async throws {
+    func submitTopology(
+        name: String, uploadedJarLocation: String, jsonConf: String, topology: StormTopology
+    ) async throws {
         if topology.spouts.isEmpty { throw InvalidTopologyException(msg: "no spouts") }
     }
     func uploadChunk(location: String, chunk: [UInt8]) async throws {}
@@ -125,7 +127,9 @@ struct ProbeHandler: NimbusHandler {
     @Test func garbageBytesCloseOnlyThatConnection() throws {
         try withServer { port in
             let bystander = try NimbusClient(host: "127.0.0.1", port: port)
-            for garbage in [Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), [0, 0, 0, 5, 1, 2, 3, 4, 5], [0xff, 0xff, 0xff, 0xff]] {
+            for garbage in [
+                Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), [0, 0, 0, 5, 1, 2, 3, 4, 5], [0xff, 0xff, 0xff, 0xff],
+            ] {
                 #expect(try rawExchange(port: port, bytes: garbage) == .closed)
             }
             #expect(try bystander.getNimbusConf().contains("6627"))
@@ -152,7 +156,9 @@ func rawExchange(port: Int, bytes: [UInt8]) throws -> RawOutcome {
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     let connected = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)

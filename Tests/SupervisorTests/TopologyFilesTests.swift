@@ -31,11 +31,15 @@ import ZIPFoundation
 
         let evil = dir.appendingPathComponent("evil.jar")
         try archive(["resources/../../escaped.txt": "gotcha"], at: evil)
-        #expect(throws: TopologyFiles.Failure.self) { try files.unpackResources(archive: evil, into: dir.appendingPathComponent("evil")) }
+        #expect(throws: TopologyFiles.Failure.self) {
+            try files.unpackResources(archive: evil, into: dir.appendingPathComponent("evil"))
+        }
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("escaped.txt").path))
 
         let notZip = dir.appendingPathComponent("not.jar")
         try Data("hello".utf8).write(to: notZip)
-        #expect(throws: TopologyFiles.Failure.self) { try files.unpackResources(archive: notZip, into: dir.appendingPathComponent("nz")) }
+        #expect(throws: TopologyFiles.Failure.self) {
+            try files.unpackResources(archive: notZip, into: dir.appendingPathComponent("nz"))
+        }
     }
 }

@@ -79,16 +79,18 @@ import Testing
         s.stop()
         // The sender sees its peer go. Frames sent while the peer is down are lost or delivered; frames sent after
         // it is back arrive.
-        #expect(await eventually {
-            sender.send(frame([2]))
-            return !sender.isConnected
-        })
+        #expect(
+            await eventually {
+                sender.send(frame([2]))
+                return !sender.isConnected
+            })
         s = try server(port: port, into: received)
         defer { s.stop() }
-        #expect(await eventually {
-            sender.send(frame([3]))
-            return received.withLock { $0.contains([3]) }
-        })
+        #expect(
+            await eventually {
+                sender.send(frame([3]))
+                return received.withLock { $0.contains([3]) }
+            })
         #expect(sender.isConnected)
         sender.close()
     }
@@ -116,7 +118,9 @@ import Testing
     func closedByServer(_ socket: Socket, within seconds: Double = 5) -> Bool {
         var byte: UInt8 = 0
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
-        do { return try socket.read(into: &byte, count: 1, deadline: deadline) == 0 } catch { return "\(error)".contains("reset") }
+        do { return try socket.read(into: &byte, count: 1, deadline: deadline) == 0 } catch {
+            return "\(error)".contains("reset")
+        }
     }
 
     @Test func aFirstFrameLongerThanAHelloIsRefusedAtOnce() throws {
@@ -164,12 +168,13 @@ import Testing
         try held[0].writeAll(frame([7]))
         #expect(await eventually { received.withLock { $0.contains([7]) } })
         held.removeFirst()
-        #expect(await eventually {
-            guard let again = try? Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000),
-                (try? again.writeAll(Frames.hello("topo-1-1") + frame([9]))) != nil
-            else { return false }
-            return await eventually(1) { received.withLock { $0.contains([9]) } }
-        })
+        #expect(
+            await eventually {
+                guard let again = try? Socket.connect(host: "127.0.0.1", port: s.port, timeoutMillis: 1000),
+                    (try? again.writeAll(Frames.hello("topo-1-1") + frame([9]))) != nil
+                else { return false }
+                return await eventually(1) { received.withLock { $0.contains([9]) } }
+            })
     }
 
     @Test func eachFrameComesWithTheAddressItCameFrom() async throws {

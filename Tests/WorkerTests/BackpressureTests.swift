@@ -24,14 +24,18 @@ import Tuples
         #expect(!batch.withUnsafeBytes { BackpressureFrame.isStatus($0) })
         // Cut short, or claiming more tasks than it has bytes: refused, not trusted.
         for bad in [Array(payload.dropLast()), Array(payload.prefix(5)) + [0xff, 0xff, 0xff, 0x0f]] {
-            #expect(throws: ValueCodec.DecodingError.self) { _ = try bad.withUnsafeBytes { try BackpressureFrame.decode($0) } }
+            #expect(throws: ValueCodec.DecodingError.self) {
+                _ = try bad.withUnsafeBytes { try BackpressureFrame.decode($0) }
+            }
         }
     }
 
     func oneBoltTopology() throws -> StormTopology {
         var builder = TopologyBuilder()
         builder.setSpout("sentences", SentenceSpout.className)
-        builder.subscribe(builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt", parallelism: 2).shuffleGrouping("sentences"))
+        builder.subscribe(
+            builder.setBolt("sink", "org.apache.storm.perf.bolt.DevNullBolt", parallelism: 2).shuffleGrouping(
+                "sentences"))
         return try builder.build()
     }
 
@@ -43,7 +47,9 @@ import Tuples
             hooks: RuntimeHooks(onBackpressureChange: { pokes.withLock { $0 += 1 } }))
         let stream = runtime.streams.stream("sentences", "default")!
         let sinkTasks = runtime.executors.filter { $0.componentId == "sink" }.map { $0.tasks[0].taskId }
-        let batch = (0..<256).map { _ in Delivery(task: sinkTasks[0], tuple: Tuple(values: [.string("x")], stream: stream, sourceTask: 2)) }
+        let batch = (0..<256).map { _ in
+            Delivery(task: sinkTasks[0], tuple: Tuple(values: [.string("x")], stream: stream, sourceTask: 2))
+        }
         let started = Date()
         // Past twice the queue's 64 batches (what local producers may fill it with, and as much again).
         for _ in 0..<150 { runtime.receive(batch) }
@@ -70,7 +76,9 @@ import Tuples
             hooks: RuntimeHooks(onBackpressureChange: { signal.poke() }))
         let stream = runtime.streams.stream("sentences", "default")!
         let sink = runtime.executors.first { $0.componentId == "sink" }!.tasks[0].taskId
-        let batch = (0..<256).map { _ in Delivery(task: sink, tuple: Tuple(values: [.string("x")], stream: stream, sourceTask: 2)) }
+        let batch = (0..<256).map { _ in
+            Delivery(task: sink, tuple: Tuple(values: [.string("x")], stream: stream, sourceTask: 2))
+        }
         for _ in 0..<130 { runtime.receive(batch) }
         let started = Date()
         #expect(signal.wait(timeoutNanos: 10_000_000_000))

@@ -45,8 +45,14 @@ import Transport
 
     @Test func badTransportSettingsAreRefusedNamingTheKey() {
         let cases: [(ConfigValue, String, String)] = [
-            (0, ConfigKey.messagingMaxConnections, "config key 'storm.messaging.max.connections' must be at least 1, not 0"),
-            ("many", ConfigKey.messagingMaxConnections, "config key 'storm.messaging.max.connections' must be an integer"),
+            (
+                0, ConfigKey.messagingMaxConnections,
+                "config key 'storm.messaging.max.connections' must be at least 1, not 0"
+            ),
+            (
+                "many", ConfigKey.messagingMaxConnections,
+                "config key 'storm.messaging.max.connections' must be an integer"
+            ),
             ("  ", ConfigKey.messagingBindAddress, "config key 'storm.messaging.bind.address' is empty"),
             (7, ConfigKey.messagingBindAddress, "config key 'storm.messaging.bind.address' must be a string"),
         ]

@@ -1,3 +1,4 @@
+import CZooKeeper
 import DevZooKeeper
 import Foundation
 import Locking
@@ -6,7 +7,6 @@ import TestSupport
 import Testing
 
 @testable import ZooKeeper
-import CZooKeeper
 
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +19,8 @@ func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComp
 
     @Test func callsToAServerThatIsNotThereFailWithinTheirTimeout() async throws {
         let client = try ZooKeeperClient(
-            connectString: "127.0.0.1:\(freePort())", sessionTimeoutMillis: 2000, operationTimeout: .seconds(1), logger: logger)
+            connectString: "127.0.0.1:\(freePort())", sessionTimeoutMillis: 2000, operationTimeout: .seconds(1),
+            logger: logger)
         let started = Date()
         do {
             _ = try await client.get("/x")
@@ -51,7 +52,8 @@ func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComp
         let port = freePort()
         let dir = tempDir()
         var server = try ZooKeeperServer.start(port: port, dataDir: dir)
-        let client = try ZooKeeperClient(connectString: server.connectString, sessionTimeoutMillis: 10000, logger: logger)
+        let client = try ZooKeeperClient(
+            connectString: server.connectString, sessionTimeoutMillis: 10000, logger: logger)
         try await client.create("/kept", data: [1], mode: .persistent)
         try await client.create("/mine", data: [2], mode: .ephemeral)
         server.stop()
@@ -69,7 +71,8 @@ func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComp
         let dir = tempDir()
         let server = try ZooKeeperServer.start(port: port, dataDir: dir)
         defer { server.stop() }
-        let client = try ZooKeeperClient(connectString: server.connectString, sessionTimeoutMillis: 2000, logger: logger)
+        let client = try ZooKeeperClient(
+            connectString: server.connectString, sessionTimeoutMillis: 2000, logger: logger)
         let renewals = Locked(0)
         client.onNewSession {
             // The owner re-creates its ephemeral node in the new session.
@@ -93,7 +96,9 @@ func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComp
 
     /// Opens a second handle on `client`'s session and closes it: the server ends the session.
     private func killSession(of client: ZooKeeperClient) async throws {
-        guard let handle = client.state.withLock({ $0.handle }) else { throw ZooKeeperError(.closed, path: "", message: "no handle") }
+        guard let handle = client.state.withLock({ $0.handle }) else {
+            throw ZooKeeperError(.closed, path: "", message: "no handle")
+        }
         var credentials = zoo_client_id(handle.raw)!.pointee
         let other = try #require(zookeeper_init(client.connectString, nil, 2000, &credentials, nil, 0))
         _ = await eventually(10) { zoo_state(other) == ZOO_CONNECTED_STATE }

@@ -63,7 +63,8 @@ public final class ThriftClient: Sendable {
                     throw error
                 }
                 guard header.type == ThriftMessageType.reply.rawValue else {
-                    throw ThriftApplicationException(.invalidMessageType, "\(method): unexpected message type \(header.type)")
+                    throw ThriftApplicationException(
+                        .invalidMessageType, "\(method): unexpected message type \(header.type)")
                 }
                 guard header.name == method else {
                     throw ThriftApplicationException(.wrongMethodName, "\(method): reply is for '\(header.name)'")
@@ -102,7 +103,9 @@ public final class NimbusClient: Sendable {
 
     public func close() { connection.close() }
 
-    func call<Args: ThriftStruct, Result: ThriftStruct>(_ method: String, _ args: Args, as: Result.Type) throws -> Result {
+    func call<Args: ThriftStruct, Result: ThriftStruct>(
+        _ method: String, _ args: Args, as: Result.Type
+    ) throws -> Result {
         try connection.call(method, args, as: Result.self)
     }
 }

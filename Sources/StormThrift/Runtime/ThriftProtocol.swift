@@ -124,7 +124,9 @@ public struct ThriftProtocol {
         var len = 0
         try check(tb_read_binary(raw, &data, &len), "reading a binary")
         guard let data, len > 0 else { return [] }
-        return data.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
+        return data.withMemoryRebound(to: UInt8.self, capacity: len) {
+            Array(UnsafeBufferPointer(start: $0, count: len))
+        }
     }
     public func readEnum<E: ThriftEnum>(_ type: E.Type) throws -> E {
         let raw = try readI32()
@@ -176,7 +178,8 @@ public struct ThriftProtocol {
         var name = name
         try name.withUTF8 { buf in
             try buf.withMemoryRebound(to: CChar.self) {
-                try check(tb_write_message_begin(raw, $0.baseAddress, $0.count, type, seqid), "writing a message header")
+                try check(
+                    tb_write_message_begin(raw, $0.baseAddress, $0.count, type, seqid), "writing a message header")
             }
         }
     }

@@ -28,9 +28,11 @@ public final class ThriftServer: Sendable {
     ) throws {
         ThriftDiagnostics.route(to: logger)
         let box = Unmanaged.passRetained(Handler(dispatch: dispatch, logger: logger)).toOpaque()
-        guard let raw = tb_server_start(
-            host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis),
-            Int32(clamping: maxConnections), handleMessage, box) else {
+        guard
+            let raw = tb_server_start(
+                host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis),
+                Int32(clamping: maxConnections), handleMessage, box)
+        else {
             Unmanaged<Handler>.fromOpaque(box).release()
             throw ThriftTransportError.last("listening on \(host):\(port)")
         }
@@ -90,7 +92,6 @@ public enum ThriftDiagnostics {
         }
     }
 }
-
 
 private final class Handler: Sendable {
     let dispatch: ThriftServer.Dispatch
@@ -181,7 +182,8 @@ private final class Handler: Sendable {
     }
 
     private func send(
-        _ error: ThriftApplicationException, _ header: (name: String, type: Int8, seqid: Int32), _ output: ThriftProtocol
+        _ error: ThriftApplicationException, _ header: (name: String, type: Int8, seqid: Int32),
+        _ output: ThriftProtocol
     ) -> Bool {
         do {
             try output.writeMessageBegin(header.name, type: ThriftMessageType.exception.rawValue, seqid: header.seqid)
