@@ -78,10 +78,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Frames between workers over TCP: a receiving server on the slot port, a sender thread per peer.
+        // Frames between workers over TCP: a receiving server on the slot port, a sender thread per peer, and every
+        // byte layout the wire has (frames, batches of tuples, backpressure statuses).
         .target(
             name: "Transport",
-            dependencies: ["Locking", "CDescriptors", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Runtime", "Tuples", "Locking", "CDescriptors", .product(name: "Logging", package: "swift-log"),
+            ]),
         // A worker process: runs its slot's executors, moves tuples to and from its peers, heartbeats, follows
         // its assignment.
         .target(
@@ -161,7 +164,8 @@ let package = Package(
         .testTarget(
             name: "RuntimeTests",
             dependencies: [
-                "Runtime", "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", "TestSupport",
+                "Runtime", "Transport", "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking",
+                "TestSupport",
             ]),
         .testTarget(name: "FluxTests", dependencies: ["Flux", "Components", "StormThrift"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
@@ -170,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "Runtime", "Components", "StormCore", "StormThrift", "Tuples", "Locking",
+                "Worker", "Runtime", "Transport", "Components", "StormCore", "StormThrift", "Tuples", "Locking",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(

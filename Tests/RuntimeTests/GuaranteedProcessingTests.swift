@@ -5,6 +5,7 @@ import StormCore
 import StormThrift
 import TestSupport
 import Testing
+import Transport
 import Tuples
 
 @testable import Runtime

@@ -5,6 +5,7 @@ import Logging
 import StormCore
 import StormThrift
 import Testing
+import Transport
 import Tuples
 
 @testable import Runtime
