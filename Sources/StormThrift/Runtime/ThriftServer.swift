@@ -164,10 +164,14 @@ private final class Handler: Sendable {
     /// Runs a decoded call as a task, with `ThriftConnection.current` set, and blocks this pool thread until its
     /// reply. Pool threads are libthrift's, not Swift's cooperative pool, so waiting here holds up no task; it is
     /// the only place a server's threads wait for async code.
+    /// Where calls run: Dispatch's threads, not Swift's cooperative pool (as wide as the cores), so a process
+    /// whose other async code blocks that pool's threads (a test suite, a runtime stopping) still answers.
+    private static let callExecutor = DispatchTaskExecutor(label: "thrift-calls")
+
     private func awaitCall(_ call: @escaping ThriftCall, connection: UInt64) throws -> ThriftReply {
         let outcome = Locked<Result<ThriftReply, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        Task {
+        Task(executorPreference: Self.callExecutor) {
             let result: Result<ThriftReply, any Error>
             do {
                 result = .success(try await ThriftConnection.$current.withValue(connection) { try await call() })
@@ -213,4 +217,16 @@ private let handleMessage: tb_handler_fn = { context, connection, input, output 
 /// the owner's lock decides who may still use it.
 private struct ServerHandle: @unchecked Sendable {
     let pointer: OpaquePointer
+}
+
+/// Runs jobs on a concurrent Dispatch queue, whose threads grow when some are blocked.
+final class DispatchTaskExecutor: TaskExecutor {
+    private let queue: DispatchQueue
+
+    init(label: String) { queue = DispatchQueue(label: label, attributes: .concurrent) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
 }
