@@ -637,10 +637,27 @@ public actor Nimbus: NimbusHandler {
     private func summaries(assignments: Records<Assignment>? = nil) async throws -> [TopologySummary] {
         let assignments = if let assignments { assignments } else { try await readableAssignments() }
         var out: [TopologySummary] = []
-        for id in try await state.activeStorms() {
-            if let summary = try await summary(id, assignments: assignments) { out.append(summary) }
+        for (id, read) in try await Self.bases(of: try await state.activeStorms(), in: state) {
+            if let summary = try await summary(id, read, assignments: assignments) { out.append(summary) }
         }
         return out.sorted { $0.name < $1.name }
+    }
+
+    /// Every topology's StormBase, read off the actor: awaited from it one by one, each read would hop back to
+    /// the actor between reads (a third of getClusterInfo's rate with 100 topologies).
+    private nonisolated static func bases(
+        of ids: [String], in state: StormClusterState
+    ) async throws -> [(String, Result<StormBase?, ClusterStateError>)] {
+        var out: [(String, Result<StormBase?, ClusterStateError>)] = []
+        out.reserveCapacity(ids.count)
+        for id in ids {
+            do {
+                out.append((id, .success(try await state.stormBase(id))))
+            } catch let error as ClusterStateError {
+                out.append((id, .failure(error)))
+            }
+        }
+        return out
     }
 
     private func summary(_ id: String) async throws -> TopologySummary {
@@ -656,11 +673,24 @@ public actor Nimbus: NimbusHandler {
 
     /// A topology's summary, or nil when it is gone; a record that cannot be read shows in its `sched_status`.
     private func summary(_ id: String, assignments: Records<Assignment>) async throws -> TopologySummary? {
-        let base: StormBase
+        let read: Result<StormBase?, ClusterStateError>
         do {
-            guard let read = try await state.stormBase(id) else { return nil }
-            base = read
+            read = .success(try await state.stormBase(id))
         } catch let error as ClusterStateError {
+            read = .failure(error)
+        }
+        return try await summary(id, read, assignments: assignments)
+    }
+
+    private func summary(
+        _ id: String, _ read: Result<StormBase?, ClusterStateError>, assignments: Records<Assignment>
+    ) async throws -> TopologySummary? {
+        let base: StormBase
+        switch read {
+        case .success(let found):
+            guard let found else { return nil }
+            base = found
+        case .failure(let error):
             noteUnreadable(error, topology: id, remedy: Self.brokenBaseRemedy)
             return await brokenSummary(id, error, assignment: assignments.records[id])
         }
