@@ -160,7 +160,11 @@ let package = Package(
             name: "ZooKeeperTests", dependencies: ["ZooKeeper", "CZooKeeper", "DevZooKeeper", "Locking", "TestSupport"]),
         .testTarget(name: "TuplesTests", dependencies: ["Tuples"]),
         .testTarget(name: "GroupingsTests", dependencies: ["Groupings", "Tuples", "StormThrift"]),
-        .testTarget(name: "ComponentsTests", dependencies: ["Components", "Tuples", "StormThrift", "StormCore"]),
+        .testTarget(
+            name: "ComponentsTests",
+            dependencies: [
+                "Components", "Tuples", "StormThrift", "StormCore", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "RuntimeTests",
             dependencies: [

@@ -33,3 +33,13 @@ public func eventually(_ seconds: Double = 15, _ condition: () async throws -> B
     }
     return try await condition()
 }
+
+/// Waits, up to `seconds`, until `value` holds still for `quiet` (checks an absence: nothing changed for that
+/// long); true if it did.
+public func settles<T: Equatable>(within seconds: Double, quiet: Duration, _ value: () -> T) async -> Bool {
+    await eventually(seconds) {
+        let before = value()
+        try? await Task.sleep(for: quiet)
+        return value() == before
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import StormCore
 import StormThrift
 import Testing
@@ -28,6 +29,20 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
 }
 
 @Suite struct ComponentsTests {
+    @Test func aShellComponentWithoutMultilangIsAClearError() throws {
+        // A registry nobody gave the multilang factory: a program built without the Multilang module.
+        let registry = ComponentRegistry()
+        let spec = ShellComponentSpec(
+            componentId: "split", kind: .bolt, command: ["python3", "split.py"], streams: [:],
+            environment: ShellEnvironment(resourcesDirectory: "/tmp", pidDirectory: "/tmp"),
+            logger: Logger(label: "test"))
+        #expect {
+            try registry.makeShellComponent(spec)
+        } throws: {
+            "\($0)" == "shell component 'split' cannot run: this program has no multilang support"
+        }
+    }
+
     let context = TopologyContext(
         topologyId: "t-1-1", thisTaskId: 3, thisComponentId: "c", taskToComponent: [3: "c"], conf: StormConfig.defaults)
 

@@ -84,12 +84,7 @@ import Testing
         try await cluster.deactivate("endless")
         // The spouts see the change within a tenth of a second (longer on a loaded machine) and finish the call
         // they are in; while active they emit about twenty words a second, so a quiet second means stopped.
-        #expect(
-            try await eventually(20) {
-                let before = emitted()
-                try await Task.sleep(for: .seconds(1))  // checks an absence: no new word for a second
-                return emitted() == before
-            })
+        #expect(await settles(within: 20, quiet: .seconds(1), emitted))
         let paused = emitted()
         try await Task.sleep(for: .seconds(1))  // checks an absence: nothing more is emitted for a second
         #expect(emitted() == paused)

@@ -231,12 +231,7 @@ enum TestComponents {
         runtime.deactivate()
         // Once the spout has seen the change, nothing more is emitted. Active, it emits hundreds of thousands a
         // second: half a second without one means it stopped, even on a busy machine.
-        #expect(
-            try await eventually(20) {
-                let before = emitted()
-                try await Task.sleep(for: .milliseconds(500))  // checks an absence: no emit for half a second
-                return emitted() == before
-            })
+        #expect(await settles(within: 20, quiet: .milliseconds(500), emitted))
         let paused = emitted()
         try await Task.sleep(for: .seconds(1))  // checks an absence: nothing more is emitted for a second
         #expect(emitted() == paused)
