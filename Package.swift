@@ -15,6 +15,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.8.0"),
+        // HTTP for `storm ui` (and, later, DRPC's HTTP side and the log viewer). Its default traits pull in
+        // swift-configuration and full Foundation, which nothing here uses.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
@@ -128,6 +131,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `storm ui`: Storm's REST API and our web pages, over the leader nimbus' Thrift API.
+        .target(
+            name: "UI",
+            dependencies: [
+                "StormThrift", "StormCore", "Locking", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("Pages")]
+        ),
         .executableTarget(name: "storm", dependencies: ["StormCLI"]),
         // An example of shipping your own components: a `storm` with one more bolt.
         .executableTarget(name: "storm-example-custom", dependencies: ["StormCLI", "Components", "Tuples"]),
@@ -135,7 +148,7 @@ let package = Package(
             name: "StormCLI",
             dependencies: [
                 "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster",
-                "DevZooKeeper", "Flux", "Locking",
+                "DevZooKeeper", "Flux", "Locking", "UI",
                 "Runtime", "ZIPFoundation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

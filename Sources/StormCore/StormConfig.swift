@@ -59,6 +59,9 @@ public enum ConfigKey {
     public static let topologyErrorThrottleIntervalSecs = "topology.error.throttle.interval.secs"
     public static let topologySubmitterUser = "topology.submitter.user"
     public static let uiPort = "ui.port"
+    public static let uiHost = "ui.host"
+    public static let uiActionsEnabled = "ui.actions.enabled"
+    public static let logviewerPort = "logviewer.port"
 }
 
 /// A Storm configuration: Storm's defaults, overlaid by storm.yaml, `-c key=value` options and topology confs.
@@ -115,6 +118,9 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.topologyMaxErrorReportPerInterval: 5,
         ConfigKey.topologyErrorThrottleIntervalSecs: 10,
         ConfigKey.uiPort: 8080,
+        ConfigKey.uiHost: "0.0.0.0",
+        ConfigKey.uiActionsEnabled: true,
+        ConfigKey.logviewerPort: 8000,
     ])
 
     public subscript(key: String) -> ConfigValue? {

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import StormCore
+import UI
+
+struct UICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ui", abstract: "Run the UI daemon: Storm's REST API and web pages on ui.host:ui.port.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let conf = try global.load()
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "ui")
+        let server: UIServer
+        do {
+            server = try UIServer(conf: conf, logger: logger) { port in
+                logger.info("ui serves http://\(conf["ui.host"]?.stringValue ?? "0.0.0.0"):\(port)/")
+            }
+        } catch let error as ConfigError {
+            throw CLIFailure(message: error.description)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            throw CLIFailure(message: "ui cannot serve: \(error)")
+        }
+    }
+}
