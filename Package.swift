@@ -187,6 +187,7 @@ let package = Package(
         .testTarget(name: "FluxTests", dependencies: ["Flux", "Components", "StormThrift"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
+        .testTarget(name: "UITests", dependencies: ["UI", "StormThrift", "StormCore"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking", "TestSupport"]),
         .testTarget(
             name: "WorkerTests",
