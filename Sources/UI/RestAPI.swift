@@ -13,7 +13,7 @@ struct RestAPI: Sendable {
     let actionsEnabled: Bool
     let logger: Logger
 
-    private var topology: TopologyJSON { TopologyJSON(cluster: cluster) }
+    private var topology: TopologyJSON { TopologyJSON(cluster: cluster, actionsEnabled: actionsEnabled) }
 
     func register(on router: Router<BasicRequestContext>) {
         let api = router.group("api/v1")

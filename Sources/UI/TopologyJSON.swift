@@ -7,6 +7,8 @@ import StormThrift
 /// field names.
 struct TopologyJSON {
     let cluster: ClusterJSON
+    /// `ui.actions.enabled`, told to the pages with each topology (ours: Storm's answer has no such field).
+    let actionsEnabled: Bool
     var links: LogLinks { cluster.links }
 
     func topologyPage(_ page: TopologyPageInfo, window: String, now: Int64) -> ConfigValue {
@@ -56,6 +58,7 @@ struct TopologyJSON {
                     componentRow($0.value, id: $0.key, idKey: "boltId", topologyId: page.id, now: now)
                 }),
             "configuration": .map(conf),
+            "actionsEnabled": .bool(actionsEnabled),
         ])
     }
 
