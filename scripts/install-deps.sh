@@ -2,13 +2,20 @@
 # Installs what building and testing need and is not already there: Debian's Thrift C++ library and compiler,
 # boost and libevent headers (libthrift's headers need them), ZooKeeper's C client and server, a JDK and Debian's Thrift Java
 # library for the Java client, PyPI's thrift, pytest and pystorm for the Python client and the end-to-end tests,
-# Node.js and Ruby for the polyglot example, Chromium and its driver (with PyPI's selenium) for the UI's browser tests,
-# and this repository's Python client and multilang adapter.
+# Node.js and Ruby for the polyglot example, and this repository's Python client and multilang adapter. With --tests,
+# also what only the tests need: Chromium and its driver, with PyPI's selenium, for the UI's browser tests.
 # Safe to run again.
 set -euo pipefail
 
 packages=(libthrift-dev libevent-dev thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper zlib1g-dev nodejs ruby
-          default-jdk-headless libthrift-java libslf4j-java chromium chromium-driver)
+          default-jdk-headless libthrift-java libslf4j-java)
+python_packages=("thrift>=0.16" pytest pystorm packaging)
+python_modules="thrift, pytest, pystorm, packaging"
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(chromium chromium-driver)
+  python_packages+=(selenium)
+  python_modules+=", selenium"
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,7 +28,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import thrift, pytest, pystorm, packaging, selenium' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "thrift>=0.16" pytest pystorm packaging selenium
+python3 -c "import $python_modules" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "${python_packages[@]}"
 # Our client and multilang adapter (the Python examples' shell components import stormclient.multilang).
 python3 -m pip install -q --disable-pip-version-check "$(dirname "$0")/../clients/python"
 if ! command -v swift >/dev/null; then
