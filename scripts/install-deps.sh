@@ -20,7 +20,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import thrift, pytest, pystorm, packaging' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "thrift>=0.16" pytest pystorm packaging
+python3 -c 'import thrift, pytest, pystorm, packaging, streamparse' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "thrift>=0.16" pytest pystorm packaging streamparse
 # Our client and multilang adapter (the Python examples' shell components import stormclient.multilang).
 python3 -m pip install -q --disable-pip-version-check "$(dirname "$0")/../clients/python"
 if ! command -v swift >/dev/null; then
