@@ -246,6 +246,7 @@ public actor Nimbus: NimbusHandler {
             } catch let error as ClusterStateError {
                 // Its status and options are unknown, so there is nothing to wait on: it goes at once.
                 guard let id = try await state.stormId(named: name) else { throw error }
+                await recordKill(id)
                 try await state.removeStorm(id)
                 code.remove(id)
                 plans[id] = nil
@@ -262,6 +263,7 @@ public actor Nimbus: NimbusHandler {
             updated.status = .killed
             updated.topologyActionOptions = .killOptions(KillOptions(waitSecs: Int32(clamping: wait)))
             try await state.setStormBase(id, updated)
+            await recordKill(id)
             logger.info("killing topology \(id) in \(wait)s")
             return (id, wait)
         }
@@ -449,23 +451,9 @@ public actor Nimbus: NimbusHandler {
     public func getClusterInfo() async throws -> ClusterSummary {
         // Each assignment read once, for both the supervisors' used slots and the topologies' workers.
         let assignments = try await readableAssignments()
-        var usedSlots: [String: Set<Int64>] = [:]
-        for assignment in assignments.records.values {
-            for node in assignment.executorNodePort?.values ?? [:].values {
-                usedSlots[node.node, default: []].formUnion(node.port)
-            }
-        }
-        let registered = try await state.supervisors()
-        for (_, error) in registered.unreadable {
-            noteUnreadable(
-                error, topology: nil, remedy: "the supervisor is left out of cluster queries until it writes it again")
-        }
-        let supervisors = registered.records.map { id, info in
-            SupervisorSummary(
-                host: info.hostname, uptimeSecs: Int32(clamping: info.uptimeSecs ?? 0),
-                numWorkers: Int32(clamping: info.meta?.count ?? 0),
-                numUsedWorkers: Int32(clamping: usedSlots[id]?.count ?? 0), supervisorId: id,
-                version: info.version ?? "VERSION_NOT_PROVIDED")
+        let usedSlots = Self.usedSlots(assignments.records.values)
+        let supervisors = try await readableSupervisors().map { id, info in
+            Self.supervisorSummary(id, info, usedSlots: usedSlots[id]?.count ?? 0)
         }
         return ClusterSummary(
             supervisors: supervisors.sorted { $0.supervisorId < $1.supervisorId },
@@ -522,82 +510,13 @@ public actor Nimbus: NimbusHandler {
     }
 
     public func getTopologyInfoWithOpts(id: String, options: GetInfoOptions) async throws -> TopologyInfo {
-        // Each record read on its own: one that cannot be read shows in the status and errors, and hides no other.
-        var base: StormBase?
-        var trouble: ClusterStateError?
-        do {
-            guard let read = try await state.stormBase(id) else { throw notAlive(id: id) }
-            base = read
-        } catch let error as ClusterStateError {
-            noteUnreadable(error, topology: id, remedy: Self.brokenBaseRemedy)
-            trouble = error
-        }
-        var errors: [String: [ErrorInfo]] = [:]
-        let choice = options.numErrChoice ?? .all
-        if choice != NumErrorsChoice.none {
-            for component in try await state.componentsWithErrors(id) {
-                let read = try await state.errors(id, component: component)
-                for (_, error) in read.unreadable {
-                    noteUnreadable(error, topology: id, remedy: "it is left out of the topology's errors")
-                }
-                if !read.errors.isEmpty {
-                    errors[component] = choice == .one ? Array(read.errors.suffix(1)) : read.errors
-                }
-            }
-        }
-        var assignment: Assignment?
-        do {
-            assignment = try await state.assignment(id)
-        } catch let error as ClusterStateError {
-            noteUnreadable(error, topology: id, remedy: Self.assignmentRemedy)
-            trouble = trouble ?? error
-        }
-        var executors: [ExecutorSummary] = []
-        var taskToComponent: [Int32: String] = [:]
-        do {
-            let plan = try await plan(id)
-            for (component, range) in TaskLayout.taskRanges(plan.tasks) {
-                for t in range { taskToComponent[t] = component }
-            }
-        } catch let error as ClusterStateError {
-            trouble = trouble ?? error
-        }
-        // Each executor's counts, as its worker last reported them.
-        var beats: [String: ClusterWorkerHeartbeat] = [:]
-        if assignment != nil {
-            let read = try await state.workerHeartbeats(id)
-            for (_, error) in read.unreadable {
-                noteUnreadable(
-                    error, topology: id, remedy: "its worker's counts are left out until the worker writes it again")
-            }
-            beats = read.records
-        }
-        for (executor, node) in assignment?.executorNodePort ?? [:] where executor.count == 2 {
-            let start = Int32(clamping: executor[0])
-            let info = ExecutorInfo(taskStart: start, taskEnd: Int32(clamping: executor[1]))
-            let port = Int32(clamping: node.port.first ?? 0)
-            var summary = ExecutorSummary(
-                executorInfo: info, componentId: taskToComponent[start] ?? "",
-                host: assignment?.nodeHost?[node.node] ?? node.node,
-                port: port,
-                uptimeSecs: Int32(
-                    clamping: Int64(Date().timeIntervalSince1970) - (assignment?.executorStartTimeSecs?[executor] ?? 0))
-            )
-            summary.stats = beats["\(node.node)-\(port)"]?.executorStats[info]
-            executors.append(summary)
-        }
+        let reading = try await readTopology(id, errors: options.numErrChoice ?? .all)
         var info = TopologyInfo(
-            id: id, name: base?.name ?? TopologyName.name(ofId: id) ?? id,
-            uptimeSecs: base.map(uptime) ?? Self.uptime(ofId: id),
-            executors: executors.sorted { $0.executorInfo.taskStart < $1.executorInfo.taskStart },
-            status: base?.status.thriftName ?? Self.unknownStatus, errors: errors, stormVersion: Self.version,
-            owner: base?.owner)
-        if let trouble {
-            info.schedStatus = trouble.description
-        } else if let base {
-            info.schedStatus = schedulingStatus(id, base: base, assignment: assignment)
-        }
-        info.replicationCount = Int32(clamping: try await state.codeHolders(id).count)
+            id: id, name: reading.name, uptimeSecs: reading.base.map(uptime) ?? Self.uptime(ofId: id),
+            executors: reading.executors.map(\.summary), status: reading.status, errors: reading.errors,
+            stormVersion: Self.version, owner: reading.base?.owner)
+        info.schedStatus = reading.schedStatus
+        info.replicationCount = Int32(clamping: reading.replicationCount)
         return info
     }
 
@@ -645,7 +564,7 @@ public actor Nimbus: NimbusHandler {
 
     /// Every topology's StormBase, read off the actor: awaited from it one by one, each read would hop back to
     /// the actor between reads (a third of getClusterInfo's rate with 100 topologies).
-    private nonisolated static func bases(
+    nonisolated static func bases(
         of ids: [String], in state: StormClusterState
     ) async throws -> [(String, Result<StormBase?, ClusterStateError>)] {
         var out: [(String, Result<StormBase?, ClusterStateError>)] = []
@@ -700,7 +619,7 @@ public actor Nimbus: NimbusHandler {
     }
 
     /// Every assignment that can be read; those that cannot are noted (the leader rewrites them).
-    private func readableAssignments() async throws -> Records<Assignment> {
+    func readableAssignments() async throws -> Records<Assignment> {
         let read = try await state.readableAssignments()
         for (id, error) in read.unreadable { noteUnreadable(error, topology: id, remedy: Self.assignmentRemedy) }
         return read
@@ -770,7 +689,7 @@ public actor Nimbus: NimbusHandler {
         return (topology, topoConf)
     }
 
-    private nonisolated func uptime(_ base: StormBase) -> Int32 {
+    nonisolated func uptime(_ base: StormBase) -> Int32 {
         Int32(clamping: Int(Date().timeIntervalSince1970) - Int(base.launchTimeSecs ?? 0))
     }
 
@@ -781,7 +700,7 @@ public actor Nimbus: NimbusHandler {
         return (id, base)
     }
 
-    private nonisolated func notAlive(id: String) -> NotAliveException {
+    nonisolated func notAlive(id: String) -> NotAliveException {
         NotAliveException(msg: "topology id '\(id)' is not alive")
     }
 

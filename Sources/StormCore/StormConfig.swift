@@ -58,6 +58,14 @@ public enum ConfigKey {
     public static let topologyMaxErrorReportPerInterval = "topology.max.error.report.per.interval"
     public static let topologyErrorThrottleIntervalSecs = "topology.error.throttle.interval.secs"
     public static let topologySubmitterUser = "topology.submitter.user"
+    /// Who may see a topology in getTopologyHistory beside nimbus' admins (Storm's authorization keys).
+    public static let nimbusAdmins = "nimbus.admins"
+    public static let topologyUsers = "topology.users"
+    public static let topologyGroups = "topology.groups"
+    public static let logsUsers = "logs.users"
+    public static let logsGroups = "logs.groups"
+    /// How long a killed topology stays in getTopologyHistory.
+    public static let logviewerCleanupAgeMins = "logviewer.cleanup.age.mins"
     public static let uiPort = "ui.port"
     public static let uiHost = "ui.host"
     public static let uiActionsEnabled = "ui.actions.enabled"
@@ -121,6 +129,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.uiHost: "0.0.0.0",
         ConfigKey.uiActionsEnabled: true,
         ConfigKey.logviewerPort: 8000,
+        ConfigKey.logviewerCleanupAgeMins: 10080,
     ])
 
     public subscript(key: String) -> ConfigValue? {

@@ -168,7 +168,9 @@ import Testing
         let calls: [@Sendable (NimbusClient) throws -> Void] = [
             { (c: NimbusClient) in _ = try c.getLogConfig(name: "x") },
             { (c: NimbusClient) in _ = try c.listBlobs(session: "") },
-            { (c: NimbusClient) in _ = try c.getTopologyPageInfo(id: "x", window: ":all-time", isIncludeSys: false) },
+            { (c: NimbusClient) in
+                _ = try c.getComponentPendingProfileActions(id: "x", componentId: "y", action: .jstackDump)
+            },
         ]
         for call in calls {
             do {
