@@ -7,12 +7,13 @@ import StormThrift
 /// field names.
 struct TopologyJSON {
     let cluster: ClusterJSON
-    /// `ui.actions.enabled`, told to the pages with each topology (ours: Storm's answer has no such field).
+    /// `ui.actions.enabled`, told to the pages in each topology's configuration (the UI's value wins).
     let actionsEnabled: Bool
     var links: LogLinks { cluster.links }
 
     func topologyPage(_ page: TopologyPageInfo, window: String, now: Int64) -> ConfigValue {
-        let conf = (try? JSON.decodeObject(page.topologyConf ?? "{}")) ?? [:]
+        var conf = (try? JSON.decodeObject(page.topologyConf ?? "{}")) ?? [:]
+        conf[ConfigKey.uiActionsEnabled] = .bool(actionsEnabled)
         let requestedOn = page.requestedMemonheap ?? 0
         let requestedOff = page.requestedMemoffheap ?? 0
         let assignedOn = page.assignedMemonheap ?? 0
@@ -58,7 +59,6 @@ struct TopologyJSON {
                     componentRow($0.value, id: $0.key, idKey: "boltId", topologyId: page.id, now: now)
                 }),
             "configuration": .map(conf),
-            "actionsEnabled": .bool(actionsEnabled),
         ])
     }
 
