@@ -39,8 +39,9 @@ def wrk(url, clients, seconds):
     out = subprocess.run(["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{seconds}s", "--latency", url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = re.search(r"50%\s+(\S+)", out).group(1)
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)
+    distribution = out[out.index("Latency Distribution"):]
+    p50 = re.search(r"50%\s+(\S+)", distribution).group(1)
+    p99 = re.search(r"99%\s+(\S+)", distribution).group(1)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, p50, p99, int(errors.group(1)) if errors else 0
 

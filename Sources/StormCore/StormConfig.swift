@@ -69,6 +69,8 @@ public enum ConfigKey {
     public static let uiPort = "ui.port"
     public static let uiHost = "ui.host"
     public static let uiActionsEnabled = "ui.actions.enabled"
+    /// Ours: how long the UI serves an API answer again before asking nimbus anew.
+    public static let uiApiCacheMs = "ui.api.cache.ms"
     public static let logviewerPort = "logviewer.port"
 }
 
@@ -128,6 +130,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.uiPort: 8080,
         ConfigKey.uiHost: "0.0.0.0",
         ConfigKey.uiActionsEnabled: true,
+        ConfigKey.uiApiCacheMs: 1000,
         ConfigKey.logviewerPort: 8000,
         ConfigKey.logviewerCleanupAgeMins: 10080,
     ])

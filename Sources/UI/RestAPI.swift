@@ -11,6 +11,7 @@ struct RestAPI: Sendable {
     let nimbus: LeaderNimbus
     let cluster: ClusterJSON
     let actionsEnabled: Bool
+    let cache: AnswerCache
     let logger: Logger
 
     private var topology: TopologyJSON { TopologyJSON(cluster: cluster, actionsEnabled: actionsEnabled) }
@@ -119,30 +120,40 @@ struct RestAPI: Sendable {
         }
     }
 
-    /// Runs `body` and answers its JSON, or the error it threw. A `callback` parameter wraps the JSON in a call
+    /// Runs `body` and answers its JSON, or the error it threw. A GET's answer comes from the cache while it is
+    /// fresh; any other method empties the cache once it has run. A `callback` parameter wraps the JSON in a call
     /// (JSONP), as Storm's UI does.
-    func respond(_ request: Request, _ body: () async throws -> ConfigValue) async -> Response {
-        let status: HTTPResponse.Status
-        let value: ConfigValue
-        do {
-            value = try await body()
-            status = .ok
-        } catch {
-            let apiError = APIError(error)
+    func respond(_ request: Request, _ body: @escaping @Sendable () async throws -> ConfigValue) async -> Response {
+        let logger = logger
+        let compute: @Sendable () async -> AnswerCache.Answer = {
+            let apiError: APIError
+            do {
+                return AnswerCache.Answer(status: .ok, text: try JSON.encode(try await body()))
+            } catch {
+                apiError = APIError(error)
+            }
             if apiError.status == .internalServerError {
                 logger.error("\(request.method) \(request.uri.path) failed: \(apiError.message)")
             }
-            value = apiError.json
-            status = apiError.status
+            return AnswerCache.Answer(
+                status: apiError.status,
+                text: (try? JSON.encode(apiError.json)) ?? #"{"error":"500 Internal Server Error"}"#)
         }
-        var text = (try? JSON.encode(value)) ?? #"{"error":"500 Internal Server Error"}"#
+        let answer: AnswerCache.Answer
+        if request.method == .get {
+            answer = await cache.answer(for: request.uri.description, compute: compute)
+        } else {
+            answer = await compute()
+            await cache.removeAll()
+        }
+        var text = answer.text
         var contentType = "application/json;charset=utf-8"
         if let callback = request.uri.queryParameters.get("callback"), Self.isIdentifier(callback) {
             text = "\(callback)(\(text));"
             contentType = "application/javascript;charset=utf-8"
         }
         return Response(
-            status: status, headers: [.contentType: contentType, .cacheControl: "no-cache"],
+            status: answer.status, headers: [.contentType: contentType, .cacheControl: "no-cache"],
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 

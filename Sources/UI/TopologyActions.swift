@@ -42,7 +42,7 @@ struct TopologyActions {
 
     private func act(
         _ request: Request, _ context: BasicRequestContext, _ operation: String,
-        _ body: @escaping (String) async throws -> Void
+        _ body: @escaping @Sendable (String) async throws -> Void
     ) async -> Response {
         await api.respond(request) {
             guard api.actionsEnabled else {

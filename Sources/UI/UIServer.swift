@@ -23,7 +23,8 @@ public struct UIServer: Service {
             cluster: ClusterJSON(
                 links: LogLinks(port: conf.intOrDefault(ConfigKey.logviewerPort)),
                 seeds: seeds.map { (host: $0.0, port: $0.1) }),
-            actionsEnabled: conf.boolOrDefault(ConfigKey.uiActionsEnabled), logger: logger)
+            actionsEnabled: conf.boolOrDefault(ConfigKey.uiActionsEnabled),
+            cache: AnswerCache(ttl: .milliseconds(conf.intOrDefault(ConfigKey.uiApiCacheMs))), logger: logger)
         let router = Router()
         api.register(on: router)
         StaticPages.register(on: router)
