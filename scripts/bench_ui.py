@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measures `storm ui` on a real cluster (ZooKeeper, one nimbus, one supervisor, N light topologies of one worker
-each): REST requests per second for /api/v1/topology/<id> with 1 and 16 clients (wrk, from Debian's packages), the
-UI's RSS before and after, and ZooKeeper's bytes received per minute while the cluster idles (what the workers'
+each): REST requests per second for /api/v1/topology/<id> with 1 and 16 clients (wrk, from Debian's packages), with the
+UI's answer cache off and on, the UI's RSS before and after, and ZooKeeper's bytes received per minute while the cluster idles (what the workers'
 heartbeats, windowed stats included, cost it).
 
     STORM_BIN=.build/release/storm scripts/bench_ui.py [--topologies 10] [--seconds 10] [--idle-secs 60]
@@ -81,23 +81,27 @@ def main():
         if args.no_ui:
             return
 
-        port = free_port()
-        ui = subprocess.Popen([storm_bin(), "ui", *cluster.conf, "-c", f"ui.port={port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}/api/v1/topology/{ids[0]}?window=600"
+        for cache_ms in (0, 1000):
+            port = free_port()
+            ui = subprocess.Popen([storm_bin(), "ui", *cluster.conf, "-c", f"ui.port={port}",
+                                   "-c", f"ui.api.cache.ms={cache_ms}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            url = f"http://127.0.0.1:{port}/api/v1/topology/{ids[0]}?window=600"
 
-        def up():
-            try:
-                return urllib.request.urlopen(url, timeout=5).status == 200
-            except OSError:
-                return False
-        assert wait_until(up, 30), "the UI did not answer"
-        print(f"ui rss after start: {rss_mib(ui.pid):.1f} MiB")
-        for clients in (1, 16):
-            rps, p50, p99, errors = wrk(url, clients, args.seconds)
-            print(f"/api/v1/topology/<id>, {clients:2d} clients: {rps:8.0f} requests/s, p50 {p50}, p99 {p99}, "
-                  f"{errors} errors")
-        print(f"ui rss after load: {rss_mib(ui.pid):.1f} MiB")
+            def up():
+                try:
+                    return urllib.request.urlopen(url, timeout=5).status == 200
+                except OSError:
+                    return False
+            assert wait_until(up, 30), "the UI did not answer"
+            print(f"ui.api.cache.ms={cache_ms}: rss after start {rss_mib(ui.pid):.1f} MiB")
+            for clients in (1, 16):
+                rps, p50, p99, errors = wrk(url, clients, args.seconds)
+                print(f"  /api/v1/topology/<id>, {clients:2d} clients: {rps:8.0f} requests/s, p50 {p50}, p99 {p99}, "
+                      f"{errors} errors")
+            print(f"  rss after load {rss_mib(ui.pid):.1f} MiB")
+            terminate(ui)
+            ui = None
     finally:
         if ui:
             terminate(ui)

@@ -84,31 +84,17 @@ struct TopologyJSON {
     private func componentRow(
         _ stats: ComponentAggregateStats, id: String, idKey: String, topologyId: String, now: Int64
     ) -> ConfigValue {
-        let common = stats.commonStats
-        var row: [String: ConfigValue] = [
+        var row = commonCounts(stats.commonStats)
+        row.merge([
             idKey: .string(id),
             idKey == "spoutId" ? "encodedSpoutId" : "encodedBoltId": .string(URLPath.encode(id)),
-            "executors": .integer(common?.numExecutors ?? 0),
-            "tasks": .integer(common?.numTasks ?? 0),
-            "emitted": .int(common?.emitted ?? 0),
-            "transferred": .int(common?.transferred ?? 0),
-            "acked": .int(common?.acked ?? 0),
-            "failed": .int(common?.failed ?? 0),
+            "executors": .integer(stats.commonStats?.numExecutors ?? 0),
+            "tasks": .integer(stats.commonStats?.numTasks ?? 0),
             "requestedMemOnHeap": .double(0),
             "requestedMemOffHeap": .double(0),
             "requestedCpu": .double(0),
-        ]
-        switch stats.specificStats {
-        case .spout(let spout):
-            row["completeLatency"] = Formatting.decimal(spout.completeLatencyMs)
-        case .bolt(let bolt):
-            row["executed"] = .int(bolt.executed ?? 0)
-            row["executeLatency"] = Formatting.decimal(bolt.executeLatencyMs)
-            row["processLatency"] = Formatting.decimal(bolt.processLatencyMs)
-            row["capacity"] = Formatting.decimal(bolt.capacity)
-        case nil:
-            break
-        }
+        ]) { $1 }
+        specific(stats.specificStats, into: &row)
         row.merge(lastError(stats.lastError, topologyId: topologyId, now: now)) { $1 }
         return .map(row)
     }
