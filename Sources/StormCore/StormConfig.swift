@@ -58,6 +58,7 @@ public enum ConfigKey {
     public static let topologyMaxErrorReportPerInterval = "topology.max.error.report.per.interval"
     public static let topologyErrorThrottleIntervalSecs = "topology.error.throttle.interval.secs"
     public static let topologySubmitterUser = "topology.submitter.user"
+    public static let topologyStatsSampleRate = "topology.stats.sample.rate"
     public static let uiPort = "ui.port"
 }
 
@@ -114,6 +115,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.topologyTickTupleFreqSecs: nil,
         ConfigKey.topologyMaxErrorReportPerInterval: 5,
         ConfigKey.topologyErrorThrottleIntervalSecs: 10,
+        ConfigKey.topologyStatsSampleRate: 0.05,
         ConfigKey.uiPort: 8080,
     ])
 
@@ -145,6 +147,15 @@ public struct StormConfig: Sendable, Equatable {
         if let value = try? int(key) { return value }
         guard let fallback = try? Self.defaults.int(key) else {
             preconditionFailure("config key '\(key)' has no integer default")
+        }
+        return fallback
+    }
+
+    /// The key's numeric value, or its default from `defaults` when it is unset or not a number.
+    public func doubleOrDefault(_ key: String) -> Double {
+        if let value = values[key]?.doubleValue { return value }
+        guard let fallback = Self.defaults[key]?.doubleValue else {
+            preconditionFailure("config key '\(key)' has no numeric default")
         }
         return fallback
     }
