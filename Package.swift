@@ -193,7 +193,7 @@ let package = Package(
             name: "WorkerTests",
             dependencies: [
                 "Worker", "Runtime", "Transport", "Components", "StormCore", "StormThrift", "Tuples", "Locking",
-                .product(name: "Logging", package: "swift-log"),
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "MultilangTests",

@@ -66,18 +66,30 @@ final class ExecutorHandle: Sendable {
     /// their share (a tenth of a two-worker word count).
     var congestedDepth: Int { queue.capacity == .max ? .max : queue.capacity * 2 }
 
-    /// Adds an executor loop's counts to what other threads read: once per batch, under the lock they take.
-    func publish(_ collectors: [TaskCollector], executed: Int, emitted: Int, executedByStream: [Int64]) {
+    /// Adds an executor loop's counts to what other threads read: once per batch, under the lock they take. The
+    /// counts are copied into the arrays already there rather than shared with the tasks: a shared array would be
+    /// copied afresh by the task's next count, an allocation per batch and per counter.
+    func publish(
+        _ collectors: [TaskCollector], executed: Int, emitted: Int, executedByStream: [Int64]? = nil,
+        executeTimes: ExecuteTimes? = nil
+    ) {
         let isSpout = isSpout
         counts.withLock { stats in
             stats.executed += Int64(executed)
             stats.emitted += Int64(emitted)
-            stats.emittedByStream = Self.summed(collectors) { $0.counters.emittedByStream }
-            if !executedByStream.isEmpty { stats.executedByStream = executedByStream }
-            stats.ackedByStream = Self.summed(collectors) { $0.counters.ackedByStream }
-            stats.failedByStream = Self.summed(collectors) { $0.counters.failedByStream }
+            Self.store(&stats.emittedByStream, summing: collectors) { $0.counters.emittedByStream }
+            Self.store(&stats.transferredByStream, summing: collectors) { $0.counters.transferredByStream }
+            Self.store(&stats.ackedByStream, summing: collectors) { $0.counters.ackedByStream }
+            Self.store(&stats.failedByStream, summing: collectors) { $0.counters.failedByStream }
+            if let executedByStream { Self.store(&stats.executedByStream, executedByStream) }
+            if let executeTimes {
+                Self.store(&stats.executeNanosByStream, executeTimes.nanos)
+                Self.store(&stats.executeSamplesByStream, executeTimes.samples)
+                Self.store(&stats.processNanosByStream, summing: collectors) { $0.counters.processNanosByStream }
+                Self.store(&stats.processSamplesByStream, summing: collectors) { $0.counters.processSamplesByStream }
+            }
             guard isSpout else { return }
-            stats.completeNanosByStream = Self.summed(collectors) { $0.trees.completeNanosByStream }
+            Self.store(&stats.completeNanosByStream, summing: collectors) { $0.trees.completeNanosByStream }
             stats.completeLatency = collectors.dropFirst().reduce(into: collectors[0].trees.completeLatency) {
                 $0.merge($1.trees.completeLatency)
             }
@@ -88,15 +100,34 @@ final class ExecutorHandle: Sendable {
         }
     }
 
-    /// A per-stream counter summed over an executor's tasks: the task's own array (no copy) when it runs one.
-    private static func summed<T: FixedWidthInteger>(
-        _ collectors: [TaskCollector], _ counts: (TaskCollector) -> [T]
-    ) -> [T] {
-        var out = counts(collectors[0])
-        for collector in collectors.dropFirst() {
-            for (i, n) in counts(collector).enumerated() { out[i] &+= n }
+    /// Writes `source` over `target` in place (no allocation once `target` has its length and is not shared).
+    private static func store<T: FixedWidthInteger>(_ target: inout [T], _ source: [T]) {
+        guard target.count == source.count else {
+            target = source
+            return
         }
-        return out
+        for i in source.indices { target[i] = source[i] }
+    }
+
+    /// Writes a per-stream counter summed over an executor's tasks over `target`, in place.
+    private static func store<T: FixedWidthInteger>(
+        _ target: inout [T], summing collectors: [TaskCollector], _ counts: (TaskCollector) -> [T]
+    ) {
+        store(&target, counts(collectors[0]))
+        for collector in collectors.dropFirst() {
+            for (i, n) in counts(collector).enumerated() { target[i] &+= n }
+        }
+    }
+}
+
+/// A bolt executor's sampled tuples' time in execute, and how many were timed, by input stream.
+struct ExecuteTimes {
+    var nanos: [UInt64]
+    var samples: [Int64]
+
+    init(streamCount: Int) {
+        nanos = Array(repeating: 0, count: streamCount)
+        samples = Array(repeating: 0, count: streamCount)
     }
 }
 

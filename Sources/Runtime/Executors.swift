@@ -49,7 +49,9 @@ extension RuntimeLayout {
             }
             return bolt
         }
-        let executor = BoltExecutor(handle: handle, bolts: bolts, collectors: collectors, dispatch: dispatch)
+        let executor = BoltExecutor(
+            handle: handle, bolts: bolts, collectors: collectors, dispatch: dispatch,
+            sampler: LatencySampler(period: samplePeriod))
         for (i, bolt) in bolts.enumerated() {
             if let pumped = bolt as? any PumpedBolt {
                 let queue = handle.queue
@@ -94,7 +96,7 @@ final class SpoutExecutor: ExecutorLoop {
             guard isActive else {
                 flushAll()
                 if acking.hasAckers { settleTrees(waitMillis: 10, upkeep: &upkeep) } else { usleep(10_000) }
-                handle.publish(collectors, executed: 0, emitted: 0, executedByStream: [])
+                handle.publish(collectors, executed: 0, emitted: 0)
                 continue
             }
             var emitted = 0
@@ -134,7 +136,7 @@ final class SpoutExecutor: ExecutorLoop {
                 flushAll(onlyFull: !due)
                 if due { lastFlush = now }
             }
-            handle.publish(collectors, executed: 0, emitted: emitted, executedByStream: [])
+            handle.publish(collectors, executed: 0, emitted: emitted)
         }
         flushAll()
         handle.stopped.store(true, ordering: .releasing)
@@ -172,18 +174,27 @@ final class SpoutExecutor: ExecutorLoop {
 @available(*, unavailable, message: "an executor belongs to its thread")
 extension SpoutExecutor: Sendable {}
 
-/// A bolt executor: takes batches from its queue and has its tasks execute each tuple.
+/// A bolt executor: takes batches from its queue and has its tasks execute each tuple; times the tuples its
+/// sampler picks.
 final class BoltExecutor: ExecutorLoop {
     let handle: ExecutorHandle
     let bolts: [any Components.Bolt]
     let collectors: [TaskCollector]
     let dispatch: TupleDispatch
+    let sampler: LatencySampler
+    /// The sampled tuples' time in execute, by input stream. Only this executor's thread touches it.
+    @exclusivity(unchecked) private var executeTimes: ExecuteTimes
 
-    init(handle: ExecutorHandle, bolts: [any Components.Bolt], collectors: [TaskCollector], dispatch: TupleDispatch) {
+    init(
+        handle: ExecutorHandle, bolts: [any Components.Bolt], collectors: [TaskCollector], dispatch: TupleDispatch,
+        sampler: LatencySampler
+    ) {
         self.handle = handle
         self.bolts = bolts
         self.collectors = collectors
         self.dispatch = dispatch
+        self.sampler = sampler
+        executeTimes = ExecuteTimes(streamCount: dispatch.streamCount)
     }
 
     func run() {
@@ -194,6 +205,8 @@ final class BoltExecutor: ExecutorLoop {
         let single = bolts.count == 1 ? bolts[0] : nil
         let pumped = bolts.compactMap { $0 as? any PumpedBolt }
         var executedByStream = [Int64](repeating: 0, count: dispatch.streamCount)
+        // The loop's own copy, on its stack: asking it costs a decrement.
+        var sampler = sampler
         while handle.isRunning {
             let batches = handle.queue.takeAll(timeoutMillis: 50)
             if !pumped.isEmpty {
@@ -202,9 +215,7 @@ final class BoltExecutor: ExecutorLoop {
                 let emitted = emittedSoFar() - before
                 // What the children said may be only acks (not counted as emitted): flush whatever is waiting.
                 flushAll()
-                if emitted > 0 {
-                    handle.publish(collectors, executed: 0, emitted: emitted, executedByStream: executedByStream)
-                }
+                if emitted > 0 { publish(executed: 0, emitted: emitted, executedByStream: executedByStream) }
             }
             if batches.isEmpty { continue }
             if handle.announced.load(ordering: .relaxed) { dispatch.hooks.onBackpressureChange?() }
@@ -216,7 +227,9 @@ final class BoltExecutor: ExecutorLoop {
                     for i in deliveries.indices {
                         let stream = Int(deliveries[i].tuple.stream.id)
                         if stream >= 0 { executedByStream[stream] &+= 1 }
-                        if let single {
+                        if sampler.next() && stream >= 0 {
+                            executeTimed(deliveries, i, stream: stream, first: first)
+                        } else if let single {
                             single.execute(deliveries[i].tuple)
                         } else {
                             bolts[Int(deliveries[i].task - first)].execute(deliveries[i].tuple)
@@ -231,8 +244,26 @@ final class BoltExecutor: ExecutorLoop {
             // Downstream first, then count these as done: in-flight never drops to zero while work remains.
             flushAll()
             dispatch.inFlight.wrappingSubtract(executed, ordering: .relaxed)
-            handle.publish(collectors, executed: executed, emitted: emitted, executedByStream: executedByStream)
+            publish(executed: executed, emitted: emitted, executedByStream: executedByStream)
         }
+    }
+
+    /// Executes the sampled tuple `deliveries[i]`, timed, and marked with its start for its process latency at
+    /// its ack. Given the buffer, not the delivery: a delivery passed by value was copied out of the buffer (and
+    /// retained) for every tuple, sampled or not, which showed in the word count's profile.
+    @inline(never)
+    private func executeTimed(_ deliveries: UnsafeBufferPointer<Delivery>, _ i: Int, stream: Int, first: Int32) {
+        let bolt = bolts.count == 1 ? bolts[0] : bolts[Int(deliveries[i].task - first)]
+        let start = MonotonicClock.nanos()
+        bolt.execute(deliveries[i].tuple.sampled(atMicros: LatencySampler.micros(start)))
+        executeTimes.nanos[stream] &+= MonotonicClock.nanos() &- start
+        executeTimes.samples[stream] &+= 1
+    }
+
+    private func publish(executed: Int, emitted: Int, executedByStream: [Int64]) {
+        handle.publish(
+            collectors, executed: executed, emitted: emitted, executedByStream: executedByStream,
+            executeTimes: executeTimes)
     }
 
     private func emittedSoFar() -> Int { collectors.reduce(0) { $0 + $1.counters.emitted } }

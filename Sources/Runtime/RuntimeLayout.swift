@@ -34,6 +34,8 @@ struct RuntimeLayout: Sendable {
     let topology: StormTopology
     let streams: StreamTable
     let acking: AckingSettings
+    /// One tuple in this many has its latencies timed (see `LatencySampler`).
+    let samplePeriod: Int
     /// The executors to run here, by their index in `executorOfTask`.
     let executors: [ExecutorHandle]
     let executorOfTask: [Int]
@@ -55,6 +57,7 @@ struct RuntimeLayout: Sendable {
         self.registry = registry
         self.shell = shell
         acking = AckingSettings(conf)
+        samplePeriod = LatencySampler.period(conf)
         streams = StreamTable(topology)
         let plan = TopologyPlan(topology: topology, conf: conf)
         taskRanges = TaskLayout.taskRanges(plan.tasks)

@@ -35,11 +35,22 @@ public struct ExecutorCounts: Sendable, Equatable {
     /// Tuples emitted and executed per stream, indexed by the stream's number in the topology's `StreamTable`.
     public var emittedByStream: [Int64] = []
     public var executedByStream: [Int64] = []
+    /// The copies of emitted tuples sent to tasks, per stream, as Storm counts "transferred": a tuple to three
+    /// tasks counts three, one with no target none.
+    public var transferredByStream: [Int64] = []
     /// A bolt: the tuples it acked and failed, by input stream. A spout: its trees completed and failed, by the
     /// stream of their root tuple.
     public var ackedByStream: [Int64] = []
     public var failedByStream: [Int64] = []
-    /// A spout: the sum of its trees' complete latencies, by stream (for the mean), and their spread.
+    /// A bolt, by input stream: the time its sampled tuples (`topology.stats.sample.rate`) spent in execute, and
+    /// from the start of execute to their ack (Storm's process latency; failed tuples are left out), with how
+    /// many were timed each way: a mean is the one over the other.
+    public var executeNanosByStream: [UInt64] = []
+    public var executeSamplesByStream: [Int64] = []
+    public var processNanosByStream: [UInt64] = []
+    public var processSamplesByStream: [Int64] = []
+    /// A spout: the sum of its trees' complete latencies, by stream (every acked tree is timed, so the mean is
+    /// this over `ackedByStream`), and their spread.
     public var completeNanosByStream: [UInt64] = []
     public var completeLatency = LatencyHistogram()
     /// A spout: why its trees failed: a bolt failed a tuple of the tree, or the tree timed out.

@@ -54,17 +54,24 @@ struct PendingTree {
     let stream: Int32
 }
 
-/// What one task counts as it runs: tuples emitted (in all, and per stream), and acked and failed per stream
-/// (a bolt: its inputs, by input stream; a spout: its trees, by the stream of their root).
+/// What one task counts as it runs: tuples emitted (in all, and per stream) and their copies sent to tasks, and
+/// acked and failed per stream (a bolt: its inputs, by input stream; a spout: its trees, by the stream of their
+/// root), with a bolt's process latencies of its sampled inputs.
 struct TaskCounters {
     var emitted = 0
     var emittedByStream: [Int64]
+    var transferredByStream: [Int64]
     var ackedByStream: [Int64]
     var failedByStream: [Int64]
+    var processNanosByStream: [UInt64]
+    var processSamplesByStream: [Int64]
 
     init(streamCount: Int) {
         emittedByStream = Array(repeating: 0, count: streamCount)
+        transferredByStream = Array(repeating: 0, count: streamCount)
         ackedByStream = Array(repeating: 0, count: streamCount)
         failedByStream = Array(repeating: 0, count: streamCount)
+        processNanosByStream = Array(repeating: 0, count: streamCount)
+        processSamplesByStream = Array(repeating: 0, count: streamCount)
     }
 }

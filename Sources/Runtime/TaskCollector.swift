@@ -127,7 +127,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
             do {
                 if case .one(let t) = try routes[s][0].router.route(values, from: taskId) {
                     enqueue(t, values, stream, anchoring, &spoutEdges)
-                    return chosen
+                    return sent(stream)
                 }
             } catch {
                 reportError(error)
@@ -153,6 +153,13 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
                 reportError(error)
             }
         }
+        return sent(stream)
+    }
+
+    /// The tasks the tuple just routed on `stream` went to, counted as transferred: one per copy.
+    @inline(__always)
+    private func sent(_ stream: TupleStream) -> [Int32] {
+        if stream.id >= 0 { counters.transferredByStream[Int(stream.id)] &+= Int64(chosen.count) }
         return chosen
     }
 
@@ -292,13 +299,25 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     }
 
     func ack(_ tuple: Tuple) {
-        if tuple.stream.id >= 0 { counters.ackedByStream[Int(tuple.stream.id)] &+= 1 }
+        let stream = Int(tuple.stream.id)
+        if stream >= 0 {
+            counters.ackedByStream[stream] &+= 1
+            if tuple.processSampleStart != 0 { recordProcessLatency(tuple.processSampleStart, stream: stream) }
+        }
         guard tuple.ids.isTracked, let route = acking?.ackRoute else { return }
         anchorBook.settle(tuple.ids) { root, value in
             sendAcking([.int(Int64(bitPattern: root)), .int(Int64(bitPattern: value))], route: route)
         }
     }
 
+    /// A sampled input is acked: its process latency, from the start of its execute to now.
+    @inline(never)
+    private func recordProcessLatency(_ start: UInt32, stream: Int) {
+        counters.processNanosByStream[stream] &+= LatencySampler.nanosSince(start, now: MonotonicClock.nanos())
+        counters.processSamplesByStream[stream] &+= 1
+    }
+
+    /// Failed inputs are counted, not timed: process latency runs to an ack, as Storm measures it.
     func fail(_ tuple: Tuple) {
         if tuple.stream.id >= 0 { counters.failedByStream[Int(tuple.stream.id)] &+= 1 }
         guard tuple.ids.isTracked, let route = acking?.failRoute else { return }

@@ -22,6 +22,9 @@ public final class TopologyRuntime: Sendable {
     /// The tasks this runtime runs.
     public var localTasks: Set<Int32> { layout.localTasks }
     public var hooks: RuntimeHooks { dispatch.hooks }
+    /// One tuple in this many has its latencies timed: 1 / topology.stats.sample.rate, what Storm calls the
+    /// sampling rate and reports as `ExecutorStats.rate` (0: latencies are not timed).
+    public var latencySamplePeriod: Int { layout.samplePeriod }
     var executors: [ExecutorHandle] { layout.executors }
     var hasAckers: Bool { layout.acking.hasAckers }
 

@@ -66,6 +66,7 @@ public enum ConfigKey {
     public static let logsGroups = "logs.groups"
     /// How long a killed topology stays in getTopologyHistory.
     public static let logviewerCleanupAgeMins = "logviewer.cleanup.age.mins"
+    public static let topologyStatsSampleRate = "topology.stats.sample.rate"
     public static let uiPort = "ui.port"
     public static let uiHost = "ui.host"
     public static let uiActionsEnabled = "ui.actions.enabled"
@@ -127,6 +128,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.topologyTickTupleFreqSecs: nil,
         ConfigKey.topologyMaxErrorReportPerInterval: 5,
         ConfigKey.topologyErrorThrottleIntervalSecs: 10,
+        ConfigKey.topologyStatsSampleRate: 0.05,
         ConfigKey.uiPort: 8080,
         ConfigKey.uiHost: "0.0.0.0",
         ConfigKey.uiActionsEnabled: true,
@@ -163,6 +165,15 @@ public struct StormConfig: Sendable, Equatable {
         if let value = try? int(key) { return value }
         guard let fallback = try? Self.defaults.int(key) else {
             preconditionFailure("config key '\(key)' has no integer default")
+        }
+        return fallback
+    }
+
+    /// The key's numeric value, or its default from `defaults` when it is unset or not a number.
+    public func doubleOrDefault(_ key: String) -> Double {
+        if let value = values[key]?.doubleValue { return value }
+        guard let fallback = Self.defaults[key]?.doubleValue else {
+            preconditionFailure("config key '\(key)' has no numeric default")
         }
         return fallback
     }

@@ -59,6 +59,8 @@ public final class Worker: Sendable {
     let server: FrameServer
     let backpressure: BackpressureMonitor
     let errors: ErrorRecorder
+    /// The executors' counts a bucket apart, for the windowed stats of the cluster heartbeats.
+    let statsWindows = Locked(StatsWindows())
 
     /// Reads the slot's topology (from the files its supervisor downloaded) and assignment, and builds the
     /// runtime, the transfer, the frame server and the backpressure monitor, started by `services`.
@@ -204,54 +206,16 @@ public final class Worker: Sendable {
     }
 
     func writeClusterHeartbeat() async throws {
-        var stats: [ExecutorInfo: ExecutorStats] = [:]
-        let streams = runtime.streams.all
-        for entry in runtime.executorCounts() {
-            stats[ExecutorInfo(taskStart: entry.executor.start, taskEnd: entry.executor.end)] = Self.executorStats(
-                entry.counts, isSpout: entry.isSpout, streams: streams)
-        }
         let beat = ClusterWorkerHeartbeat(
-            stormId: slot.topologyId, executorStats: stats, timeSecs: Int64(Date().timeIntervalSince1970),
-            uptimeSecs: Int32(Date().timeIntervalSince(startTime)))
+            stormId: slot.topologyId, executorStats: heartbeatStats(now: DispatchTime.now().uptimeNanoseconds),
+            timeSecs: Int64(Date().timeIntervalSince1970), uptimeSecs: Int32(Date().timeIntervalSince(startTime)))
         try await state.setWorkerHeartbeat(slot.topologyId, node: slot.supervisorId, port: Int64(slot.port), beat)
     }
 
-    /// Storm's ExecutorStats from our counts, in the ":all-time" window. A spout's acked and failed are its
-    /// trees by root stream, with their mean complete latency; a bolt's are the tuples it acked and failed by
-    /// input stream.
-    static func executorStats(_ counts: ExecutorCounts, isSpout: Bool, streams: [TupleStream]) -> ExecutorStats {
-        var emitted: [String: Int64] = [:]
-        for (i, n) in counts.emittedByStream.enumerated() where n > 0 { emitted[streams[i].stream] = n }
-        let window = ":all-time"
-        let specific: ExecutorSpecificStats
-        if isSpout {
-            var acked: [String: Int64] = [:], failed: [String: Int64] = [:], completeMs: [String: Double] = [:]
-            for (i, n) in counts.ackedByStream.enumerated() where n > 0 {
-                acked[streams[i].stream] = n
-                if i < counts.completeNanosByStream.count {
-                    completeMs[streams[i].stream] = Double(counts.completeNanosByStream[i]) / Double(n) / 1e6
-                }
-            }
-            for (i, n) in counts.failedByStream.enumerated() where n > 0 { failed[streams[i].stream] = n }
-            specific = .spout(
-                SpoutStats(acked: [window: acked], failed: [window: failed], completeMsAvg: [window: completeMs]))
-        } else {
-            func byInput(_ list: [Int64]) -> [GlobalStreamId: Int64] {
-                var out: [GlobalStreamId: Int64] = [:]
-                for (i, n) in list.enumerated() where n > 0 {
-                    out[GlobalStreamId(componentId: streams[i].component, streamId: streams[i].stream)] = n
-                }
-                return out
-            }
-            specific = .bolt(
-                BoltStats(
-                    acked: [window: byInput(counts.ackedByStream)], failed: [window: byInput(counts.failedByStream)],
-                    processMsAvg: [window: [:]], executed: [window: byInput(counts.executedByStream)],
-                    executeMsAvg: [window: [:]]))
-        }
-        return ExecutorStats(emitted: [window: emitted], transferred: [window: emitted], specific: specific, rate: 0)
+    /// Each executor's stats in Storm's windows, as of `now` (a monotonic clock's nanoseconds).
+    func heartbeatStats(now: UInt64) -> [ExecutorInfo: ExecutorStats] {
+        statsWindows.withLock { ExecutorStatsRendering.executorStats(runtime, windows: &$0, now: now) }
     }
-
 }
 
 /// A part that runs on threads of its own, started and stopped by blocking calls (the frame server, the
