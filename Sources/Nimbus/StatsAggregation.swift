@@ -249,11 +249,18 @@ struct ComponentAggregate: Sendable {
             let view = ExecutorStatsView(stats: stats, includeSys: includeSys)
             total.executors = (total.executors ?? 0) + 1
             total.tasks = (total.tasks ?? 0) + executor.numTasks
-            for w in view.windows { windows[w] = (windows[w] ?? StatsTally()) + view.tally(w) }
+            // Capacity comes from the ten-minute window whatever the window: each window shows the busiest
+            // executor's, as the topology page does.
+            let capacity = view.capacity(uptimeSecs: executor.statsUptimeSecs)
+            for w in view.windows {
+                var tally = view.tally(w)
+                tally.capacity = capacity
+                windows[w] = (windows[w] ?? StatsTally()) + tally
+            }
             var own = view.tally(window)
             own.executors = 1
             own.tasks = executor.numTasks
-            own.capacity = view.capacity(uptimeSecs: executor.statsUptimeSecs)
+            own.capacity = capacity
             self.executors.append((executor, own))
             addStreams(view, window)
         }

@@ -174,6 +174,8 @@ def test_component_pages(running):
     assert EXECUTOR_FIELDS <= set(executor), EXECUTOR_FIELDS - set(executor)
     assert (executor["host"], executor["port"]) == ("127.0.0.1", worker_port)
     assert executor["executed"] > 0 and float(executor["capacity"]) > 0.6
+    # The component's capacity is its busiest executor's, in every window.
+    assert {w["capacity"] for w in slow["boltStats"]} == {executor["capacity"]}
     (inputs,) = slow["inputStats"]
     assert (inputs["component"], inputs["stream"]) == ("split", "default") and inputs["executed"] > 0
     assert 0.8 <= float(inputs["executeLatency"]) <= 20

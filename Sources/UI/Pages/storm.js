@@ -107,8 +107,9 @@ const Storm = (() => {
     let body = null;
     try { body = text ? JSON.parse(text) : null; } catch (e) { if (res.ok) throw new Error('the answer is not JSON'); }
     if (!res.ok) {
+      // The API's error already starts with the status ("503 Service Unavailable").
       const m = body && [body.error, body.errorMessage].filter(Boolean).map(s => firstLine(s, 300)).join(': ');
-      throw new Error(`HTTP ${res.status}${m ? ' ' + m : text ? ' ' + firstLine(text, 200) : ''}`);
+      throw new Error(m ? `HTTP ${m}` : `HTTP ${res.status}${text ? ' ' + firstLine(text, 200) : ''}`);
     }
     return body;
   }
