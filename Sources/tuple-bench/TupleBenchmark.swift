@@ -42,6 +42,25 @@ enum TupleBenchmark {
 
     /// Word count in one process (sentence spout -> shuffle -> split -> fields -> count), steady state.
     static func wordCount(seconds: Double, spouts: Int32, splits: Int32, counts: Int32) throws {
+        try report(
+            "word count, \(spouts) spout / \(splits) split / \(counts) count executors in one process", unit: "words",
+            topology: try wordCountTopology(spouts: spouts, splits: splits, counts: counts), counted: "count",
+            seconds: seconds)
+    }
+
+    /// The 1/1/1 word count until its count bolt has executed `words` words, then how many it counted: for
+    /// instructions per word under `valgrind --tool=callgrind`, which do not move with the machine's load.
+    static func wordCountFixed(words: Int64) throws {
+        let runtime = try TopologyRuntime(
+            topologyId: "bench-1-1", topology: try wordCountTopology(spouts: 1, splits: 1, counts: 1),
+            conf: StormConfig.defaults)
+        try runtime.start()
+        while runtime.stats["count"]!.executed < words { Thread.sleep(forTimeInterval: 0.01) }
+        runtime.stop(drainTimeout: 2)
+        print("words counted: \(runtime.stats["count"]!.executed)")
+    }
+
+    static func wordCountTopology(spouts: Int32, splits: Int32, counts: Int32) throws -> StormTopology {
         var builder = TopologyBuilder()
         builder.setSpout("sentences", SentenceSpout.className, parallelism: spouts)
         builder.subscribe(
@@ -50,9 +69,7 @@ enum TupleBenchmark {
         builder.subscribe(
             builder.setBolt("count", "org.apache.storm.perf.bolt.CountBolt", parallelism: counts).fieldsGrouping(
                 "split", ["word"]))
-        try report(
-            "word count, \(spouts) spout / \(splits) split / \(counts) count executors in one process", unit: "words",
-            topology: try builder.build(), counted: "count", seconds: seconds)
+        return try builder.build()
     }
 
     struct BenchError: Error, CustomStringConvertible { let description: String }
@@ -152,6 +169,12 @@ enum TupleBenchmark {
                 throw BenchError(description: "--wordcount-layout takes SPOUTS/SPLITS/COUNTS, e.g. 1/2/2")
             }
             try wordCount(seconds: 5, spouts: n[0], splits: n[1], counts: n[2])
+            return
+        }
+        if let i = CommandLine.arguments.firstIndex(of: "--wordcount-words"), i + 1 < CommandLine.arguments.count,
+            let words = Int64(CommandLine.arguments[i + 1])
+        {
+            try wordCountFixed(words: words)
             return
         }
         if CommandLine.arguments.contains("--wordcount") {
