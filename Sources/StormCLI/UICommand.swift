@@ -26,6 +26,8 @@ struct UICommand: AsyncParsableCommand {
                 services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
+        } catch let error as UIServer.ListenFailure {
+            throw CLIFailure(message: "ui \(error.description)")
         } catch {
             throw CLIFailure(message: "ui cannot serve: \(error)")
         }

@@ -1,11 +1,19 @@
+import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import StormCore
 
 /// `storm ui`: Storm's REST API and our web pages on `ui.host`:`ui.port`, read through the leader nimbus. Runs as
 /// a service: it stops when its service group shuts down.
 public struct UIServer: Service {
+    /// The address could not be taken (in use, not ours, not permitted).
+    public struct ListenFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let address: String
     private let application: Application<RouterResponder<BasicRequestContext>>
     private let nimbus: LeaderNimbus
 
@@ -13,6 +21,7 @@ public struct UIServer: Service {
     public init(conf: StormConfig, logger: Logger, onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws {
         let host = try conf.string(ConfigKey.uiHost)
         let port = try conf.int(ConfigKey.uiPort)
+        address = "\(host):\(port)"
         let defaultNimbusPort = try conf.int(ConfigKey.nimbusThriftPort)
         let seeds = try conf.stringList(ConfigKey.nimbusSeeds).map {
             NimbusSeeds.split($0, defaultPort: defaultNimbusPort)
@@ -35,6 +44,11 @@ public struct UIServer: Service {
 
     public func run() async throws {
         defer { nimbus.close() }
-        try await application.run()
+        do {
+            try await application.run()
+        } catch let error as IOError {
+            throw ListenFailure(
+                description: "cannot listen on \(address): \(String(cString: strerror(error.errnoCode)))")
+        }
     }
 }

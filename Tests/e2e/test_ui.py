@@ -3,8 +3,10 @@ endpoint, field by field, with values that follow the running topology; its erro
 follows the leader when nimbus goes away."""
 
 import json
+import socket
+import subprocess
 
-from conftest import Cluster, free_port, upload, wait_until
+from conftest import Cluster, free_port, storm_bin, upload, wait_until
 from stormclient import JavaComponent, TopologyBuilder
 from test_workers import WORKER_CONF, worker_ports
 from uicluster import UI, running  # noqa: F401 (a fixture)
@@ -277,3 +279,19 @@ def test_the_ui_stays_up_while_nimbus_is_down_and_follows_the_new_leader(zookeep
         if ui:
             ui.stop()
         cluster.stop()
+
+
+def test_a_ui_that_cannot_start_says_why_in_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([storm_bin(), "ui", "-c", "ui.host=127.0.0.1", "-c", f"ui.port={port}"],
+                                capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert result.stderr.strip() == \
+        f"storm: ui cannot listen on 127.0.0.1:{port}: Address already in use", result.stderr
+    result = subprocess.run([storm_bin(), "ui", "-c", "ui.port=eighty"], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert result.stderr.strip() == \
+        'storm: config key \'ui.port\' must be an integer, not "eighty"', result.stderr
