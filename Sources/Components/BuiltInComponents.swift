@@ -152,24 +152,16 @@ public final class SplitSentenceBolt: Bolt {
 /// Counts the first value of each tuple and emits [word, count] (Storm's TestWordCounter and perf CountBolt).
 public final class WordCountBolt: Bolt {
     var collector: (any OutputCollector)?
-    public private(set) var counts: [Value: Int64] = [:]
+    public private(set) var counts = ValueCounts()
 
     public init() {}
     public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["word", "count"]) }
     public func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
     public func execute(_ tuple: Tuple) {
-        guard let word = tuple.values.first else { return }
-        // One hash lookup for a word seen before (most of them).
-        let count: Int64
-        if let i = counts.index(forKey: word) {
-            counts.values[i] += 1
-            count = counts.values[i]
-        } else {
-            counts[word] = 1
-            count = 1
-        }
-        collector?.emit([word, .int(count)], anchor: tuple)
-        collector?.ack(tuple)
+        guard let word = tuple.values.first, let collector else { return }
+        let count = counts.increment(word)
+        collector.emit([word, .int(count)], anchor: tuple)
+        collector.ack(tuple)
     }
 }
 

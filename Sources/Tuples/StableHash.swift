@@ -7,6 +7,9 @@ public struct StableHasher {
 
     public init() {}
 
+    /// A hasher whose values differ from the unseeded one's: for tables local to a process (`ValueCounts`).
+    init(seed: UInt64) { state ^= seed }
+
     public var value: UInt64 {
         var z = state
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9

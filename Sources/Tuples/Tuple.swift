@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A stream's field names, shared by every tuple of the stream (one lookup table, not one per tuple).
 public final class Fields: Sendable, Equatable, CustomStringConvertible {
     public let names: [String]
@@ -17,6 +19,11 @@ public final class Fields: Sendable, Equatable, CustomStringConvertible {
 /// One stream of one component: who emits it, its name and fields, and its number in the topology's stream
 /// table (how the wire names it). Every tuple of the stream shares this one object, so a tuple carries a single
 /// reference instead of two strings and a field table.
+///
+/// A stream is never freed: tuples refer to it without counting references. Counting them made every tuple
+/// write the stream's reference count, one cache line shared by every thread that emits or executes the
+/// stream's tuples, and that traffic was the largest single cost of a word count. A topology has a handful of
+/// streams; make them once (as `StreamTable` does), not per tuple.
 public final class TupleStream: Sendable {
     public let component: String
     public let stream: String
@@ -32,7 +39,28 @@ public final class TupleStream: Sendable {
         self.fields = fields
         self.id = id
         isSystem = stream.hasPrefix("__")
+        _ = Unmanaged.passRetained(self)
     }
+
+    /// The one stream for these names and fields outside any table, made on first use: for tuples built by
+    /// hand (tests, tools), which must not make a new stream each.
+    static func interned(component: String, stream: String, fields: Fields) -> TupleStream {
+        let key = InternKey(component: component, stream: stream, fields: fields.names)
+        return internedStreams.withLock { table in
+            if let known = table[key] { return known }
+            let made = TupleStream(component: component, stream: stream, fields: fields)
+            table[key] = made
+            return made
+        }
+    }
+
+    private struct InternKey: Hashable {
+        let component: String
+        let stream: String
+        let fields: [String]
+    }
+
+    private static let internedStreams = Mutex<[InternKey: TupleStream]>([:])
 }
 
 /// Where a tuple sits in the spout tuple trees it belongs to (guaranteed processing): for each root (the id the
@@ -114,7 +142,8 @@ public struct TreeIds: Sendable, Equatable {
 /// A tuple as a bolt receives it: values named by its stream's fields, and where it came from.
 public struct Tuple: Sendable {
     public let values: [Value]
-    public let stream: TupleStream
+    /// Not counted: streams are never freed (see `TupleStream`).
+    public unowned(unsafe) let stream: TupleStream
     public let sourceTask: Int32
     /// When the executor started executing this tuple, if it was sampled for latency stats (Storm's process
     /// latency runs from there to the tuple's ack): microseconds of its monotonic clock, modulo 2^32 (wrapping
@@ -140,7 +169,7 @@ public struct Tuple: Sendable {
 
     public init(values: [Value], fields: Fields, sourceComponent: String, sourceStream: String, sourceTask: Int32) {
         self.init(
-            values: values, stream: TupleStream(component: sourceComponent, stream: sourceStream, fields: fields),
+            values: values, stream: TupleStream.interned(component: sourceComponent, stream: sourceStream, fields: fields),
             sourceTask: sourceTask)
     }
 
