@@ -159,7 +159,8 @@ let package = Package(
         .executableTarget(
             name: "nimbus-bench",
             dependencies: [
-                "StormThrift", "Locking", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "StormThrift", "Locking", "DevZooKeeper",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Measures the tuple path's pieces (see docs/performance.md).

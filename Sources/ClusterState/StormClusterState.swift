@@ -41,6 +41,19 @@ public struct StormClusterState: Sendable {
         }
     }
 
+    /// This state with the records nimbus answers cluster queries from (bases, assignments, supervisors, nimbuses,
+    /// topology records and code holders) kept in memory while their watches hold (`CachingStorage`). Not the
+    /// leader lock: a nimbus cut off from ZooKeeper must not go on believing it leads.
+    public func cachingQueriedRecords() -> StormClusterState {
+        StormClusterState(
+            storage: CachingStorage(
+                storage,
+                subtrees: [
+                    stormsPath, assignmentsPath, supervisorsPath, nimbusesPath, stormCodePath, stormConfPath,
+                    codeHoldersPath,
+                ]), root: root.isEmpty ? "/" : root)
+    }
+
     // MARK: topologies
 
     public func activeStorms() async throws -> [String] { try await storage.childrenIfExists(stormsPath) }

@@ -16,7 +16,9 @@ public struct NimbusServer: Service {
         self.logger = logger
         let host = conf.localHostname
         nimbus = try Nimbus(
-            conf: conf, state: StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot)),
+            conf: conf,
+            state: StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot))
+                .cachingQueriedRecords(),
             host: host, port: try conf.int(ConfigKey.nimbusThriftPort), logger: logger)
     }
 

@@ -92,10 +92,10 @@ final class SpoutExecutor: ExecutorLoop {
                 for spout in spouts { if isActive { spout.activate() } else { spout.deactivate() } }
             }
             // Acker answers first: they free room under topology.max.spout.pending and replay failures.
-            if acking.hasAckers { settleTrees(waitMillis: 0, upkeep: &upkeep) }
+            if acking.hasAckers { settleTrees(waitNanos: 0, upkeep: &upkeep) }
             guard isActive else {
                 flushAll()
-                if acking.hasAckers { settleTrees(waitMillis: 10, upkeep: &upkeep) } else { usleep(10_000) }
+                if acking.hasAckers { settleTrees(waitNanos: 10_000_000, upkeep: &upkeep) } else { usleep(10_000) }
                 handle.publish(collectors, executed: 0, emitted: 0)
                 continue
             }
@@ -125,9 +125,12 @@ final class SpoutExecutor: ExecutorLoop {
                 idleRounds += 1
                 if throttled > 0 && acking.hasAckers {
                     // Every task at topology.max.spout.pending: wait for acker answers rather than spin.
-                    settleTrees(waitMillis: 1, upkeep: &upkeep)
+                    settleTrees(waitNanos: 1_000_000, upkeep: &upkeep)
+                } else if acking.hasAckers {
+                    // Nothing to emit: back off, as Storm's default spout wait strategy does, but wake for an
+                    // acker's answer: a tree's complete latency would otherwise include the rest of the nap.
+                    settleTrees(waitNanos: min(idleRounds, 10) * 100_000, upkeep: &upkeep)
                 } else {
-                    // Nothing to emit: back off, as Storm's default spout wait strategy does.
                     usleep(UInt32(min(idleRounds, 10)) * 100)
                 }
             } else {
@@ -142,10 +145,10 @@ final class SpoutExecutor: ExecutorLoop {
         handle.stopped.store(true, ordering: .releasing)
     }
 
-    /// Hands the spout tasks their ackers' answers (waiting up to `waitMillis` for some), and once a second fails
+    /// Hands the spout tasks their ackers' answers (waiting up to `waitNanos` for some), and once a second fails
     /// the trees that have outlived topology.message.timeout.secs.
-    private func settleTrees(waitMillis: Int, upkeep: inout TreeUpkeep) {
-        let batches = waitMillis > 0 ? handle.queue.takeAll(timeoutMillis: waitMillis) : handle.queue.takeReady()
+    private func settleTrees(waitNanos: Int, upkeep: inout TreeUpkeep) {
+        let batches = waitNanos > 0 ? handle.queue.takeAll(timeoutNanos: waitNanos) : handle.queue.takeReady()
         let now = MonotonicClock.nanos()
         if !batches.isEmpty {
             let first = handle.tasks[0].taskId

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevZooKeeper
 import Foundation
 import Locking
 import StormThrift
@@ -14,6 +15,8 @@ struct NimbusBenchmark: ParsableCommand {
     @Option(help: "Seconds per throughput measurement.") var seconds = 5.0
     @Option(help: "Concurrent clients for the parallel measurement.") var clients = 16
     @Option(help: "Topologies to submit.") var topologies = 100
+    @Flag(help: "Keep the cluster state in a real ZooKeeper (Debian's, started here) instead of in nimbus' memory.")
+    var zookeeper = false
 
     func run() throws {
         let port = Int.random(in: 20000...40000)
@@ -21,11 +24,22 @@ struct NimbusBenchmark: ParsableCommand {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let nimbus = Process()
         nimbus.executableURL = URL(fileURLWithPath: storm)
-        // The in-memory cluster state: this measures nimbus, not ZooKeeper.
         nimbus.arguments = [
             "nimbus", "-c", "nimbus.thrift.port=\(port)", "-c", "storm.local.dir=\(dir.path)/local",
-            "-c", "storm.cluster.state.store=memory",
         ]
+        var server: ZooKeeperServer?
+        if zookeeper {
+            let zk = try ZooKeeperServer.start(
+                port: Int.random(in: 40001...50000), dataDir: dir.appendingPathComponent("zookeeper"))
+            server = zk
+            nimbus.arguments! += [
+                "-c", "storm.zookeeper.servers=[\"127.0.0.1\"]", "-c", "storm.zookeeper.port=\(zk.port)",
+            ]
+        } else {
+            // The in-memory cluster state: this measures nimbus, not ZooKeeper.
+            nimbus.arguments! += ["-c", "storm.cluster.state.store=memory"]
+        }
+        defer { server?.stop() }
         nimbus.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try nimbus.run()
         defer {
