@@ -44,6 +44,12 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     /// A spout task's trees in flight and done.
     @exclusivity(unchecked) private(set) var trees: SpoutTrees
 
+    /// The last ack's message, not sent yet: the acks that follow for the same tree are merged into it (XOR is
+    /// associative, so the acker ends with the same value). A bolt acks the words of one sentence one after
+    /// another, so the acker gets a message per sentence instead of one per word. Sent at the next ack of another
+    /// tree, the next fail, or the next flush (the end of the executor's batch).
+    @exclusivity(unchecked) private var heldAck: (root: UInt64, value: UInt64)?
+
     /// The task ids of the last emit. Reused: once the caller drops the array it returns, the storage is unique
     /// again and the next emit fills it without allocating.
     @exclusivity(unchecked) private var chosen: [Int32] = []
@@ -208,6 +214,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     /// Sends what the outboxes hold (`onlyFull`: only outboxes that have reached a batch, or whose executor here
     /// is waiting for work).
     func flush(onlyFull: Bool = false) {
+        sendHeldAck()
         guard pending > 0 else { return }
         for i in outboxes.indices where !outboxes[i].isEmpty {
             if !onlyFull || outboxes[i].count >= TupleDispatch.batchSize
@@ -308,10 +315,21 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
             counters.ackedByStream[stream] &+= 1
             if tuple.processSampleStart != 0 { recordProcessLatency(tuple.processSampleStart, stream: stream) }
         }
-        guard tuple.ids.isTracked, let route = acking?.ackRoute else { return }
+        guard tuple.ids.isTracked, acking?.ackRoute != nil else { return }
         anchorBook.settle(tuple.ids) { root, value in
-            sendAcking([.int(Int64(bitPattern: root)), .int(Int64(bitPattern: value))], route: route)
+            if let held = heldAck, held.root == root {
+                heldAck = (root, held.value ^ value)
+            } else {
+                sendHeldAck()
+                heldAck = (root, value)
+            }
         }
+    }
+
+    private func sendHeldAck() {
+        guard let held = heldAck, let route = acking?.ackRoute else { return }
+        heldAck = nil
+        sendAcking([.int(Int64(bitPattern: held.root)), .int(Int64(bitPattern: held.value))], route: route)
     }
 
     /// A sampled input is acked: its process latency, from the start of its execute to now.
@@ -325,6 +343,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     func fail(_ tuple: Tuple) {
         if tuple.stream.id >= 0 { counters.failedByStream[Int(tuple.stream.id)] &+= 1 }
         guard tuple.ids.isTracked, let route = acking?.failRoute else { return }
+        sendHeldAck()
         _ = anchorBook.take(tuple.ids)
         tuple.ids.forEach { root, _ in sendAcking([.int(Int64(bitPattern: root))], route: route) }
     }
