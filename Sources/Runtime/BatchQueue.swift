@@ -1,5 +1,3 @@
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,9 +11,6 @@ public final class BatchQueue<Element> {
     private var batches: [[Element]] = []
     private var closed = false
     private var woken = false
-    /// The consumer is waiting for a batch: a producer holding a partial one sends it now rather than at its
-    /// flush interval (an idle consumer gains nothing from a fuller batch, and the tuples would wait).
-    private let consumerWaiting = Atomic<Bool>(false)
     public let capacity: Int
 
     public init(capacity: Int) {
@@ -57,9 +52,6 @@ public final class BatchQueue<Element> {
         return depth
     }
 
-    /// The consumer is blocked waiting for a batch (a hint: it may wake at any moment).
-    public var isConsumerWaiting: Bool { consumerWaiting.load(ordering: .relaxed) }
-
     /// Batches waiting.
     public var depth: Int {
         pthread_mutex_lock(&mutex)
@@ -79,9 +71,7 @@ public final class BatchQueue<Element> {
             let nanos = Int(deadline.tv_nsec) + timeoutNanos
             deadline.tv_sec += nanos / 1_000_000_000
             deadline.tv_nsec = nanos % 1_000_000_000
-            consumerWaiting.store(true, ordering: .relaxed)
             _ = pthread_cond_timedwait(&notEmpty, &mutex, &deadline)
-            consumerWaiting.store(false, ordering: .relaxed)
         }
         let out = batches
         batches = []

@@ -211,17 +211,13 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
         dispatch.deliver(batch, toExecutor: executor)
     }
 
-    /// Sends what the outboxes hold (`onlyFull`: only outboxes that have reached a batch, or whose executor here
-    /// is waiting for work).
+    /// Sends what the outboxes hold (`onlyFull`: only outboxes that have reached a batch).
     func flush(onlyFull: Bool = false) {
         sendHeldAck()
         guard pending > 0 else { return }
-        for i in outboxes.indices where !outboxes[i].isEmpty {
-            if !onlyFull || outboxes[i].count >= TupleDispatch.batchSize
-                || (i != dispatch.remoteIndex && dispatch.executors[i].queue.isConsumerWaiting)
-            {
-                ship(i)
-            }
+        for i in outboxes.indices
+        where !outboxes[i].isEmpty && (!onlyFull || outboxes[i].count >= TupleDispatch.batchSize) {
+            ship(i)
         }
     }
 
