@@ -64,7 +64,9 @@ public final class CachingStorage: ClusterStorage {
 
     public func children(_ path: String, watch: Watcher?) async throws -> [String] {
         guard watch == nil, isKept(path) else { return try await inner.children(path, watch: watch) }
-        return try await read(path, .children, \.children) { forget in try await self.inner.children(path, watch: forget) }
+        return try await read(path, .children, \.children) { forget in
+            try await self.inner.children(path, watch: forget)
+        }
     }
 
     /// `path`'s entry in the table at `slots`, or the storage's answer, kept until the watch it was read with

@@ -169,7 +169,8 @@ public struct Tuple: Sendable {
 
     public init(values: [Value], fields: Fields, sourceComponent: String, sourceStream: String, sourceTask: Int32) {
         self.init(
-            values: values, stream: TupleStream.interned(component: sourceComponent, stream: sourceStream, fields: fields),
+            values: values,
+            stream: TupleStream.interned(component: sourceComponent, stream: sourceStream, fields: fields),
             sourceTask: sourceTask)
     }
 
