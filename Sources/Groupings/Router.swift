@@ -111,16 +111,16 @@ public struct Router {
             position = position + 1 == order.count ? 0 : position + 1
             return .one(task)
         case .fields:
-            var hasher = StableHasher()
-            for i in fieldIndices {
-                guard i < values.count else {
-                    throw RoutingError(
-                        description:
-                            "tuple for '\(subscriber)' has \(values.count) values; the fields grouping needs value \(i + 1)"
-                    )
-                }
-                hasher.combine(values[i])
+            for i in fieldIndices where i >= values.count {
+                throw RoutingError(
+                    description:
+                        "tuple for '\(subscriber)' has \(values.count) values; the fields grouping needs value \(i + 1)"
+                )
             }
+            // One task takes every tuple: nothing to hash.
+            if tasks.count == 1 { return .one(tasks[0]) }
+            var hasher = StableHasher()
+            for i in fieldIndices { hasher.combine(values[i]) }
             return .one(tasks[Int(hasher.value % UInt64(tasks.count))])
         case .all:
             return .all

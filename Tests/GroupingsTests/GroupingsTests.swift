@@ -68,6 +68,17 @@ import Tuples
         #expect(throws: RoutingError.self) { try router.route([1], from: 1) }
     }
 
+    /// With one task there is nothing to hash, but a tuple too short for the grouping is refused all the same.
+    @Test func fieldsWithOneTaskSendEverythingThereAndStillCheckTheTuple() throws {
+        var router = try Router(
+            grouping: .fields(["word", "n"]), subscriber: "count", tasks: [7], sourceFields: ["n", "word"])
+        for word in ["a", "b", "c"] { #expect(try router.route([1, .string(word)], from: 1) == .one(7)) }
+        #expect(
+            throws: RoutingError(
+                description: "tuple for 'count' has 1 values; the fields grouping needs value 2")
+        ) { try router.route([1], from: 1) }
+    }
+
     @Test func allGlobalAndEmptyFields() throws {
         var all = try Router(grouping: .all(NullStruct()), subscriber: "b", tasks: Self.tasks, sourceFields: [])
         #expect(try counts(&all, 10) == [4: 10, 5: 10, 6: 10, 7: 10])
