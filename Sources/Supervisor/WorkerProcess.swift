@@ -1,5 +1,6 @@
 internal import CDescriptors
 import Foundation
+import StormCore
 
 #if canImport(Glibc)
 import Glibc
@@ -17,8 +18,8 @@ enum WorkerProcess {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    /// Starts `executable arguments` with stdout and stderr appended to `logFile` and stdin from /dev/null, and
-    /// no other descriptor of this process: libraries (the ZooKeeper C client, libthrift) open theirs without
+    /// Starts `executable arguments` with stdout and stderr appended to `logFile` and stdin from /dev/null, this
+    /// process' environment with a worker's allocator settings (`WorkerMallocTuning`), and no other descriptor of this process: libraries (the ZooKeeper C client, libthrift) open theirs without
     /// close-on-exec, and a worker holding its supervisor's ZooKeeper connection or listeners would keep them
     /// open past the supervisor's own life.
     static func spawn(executable: String, arguments: [String], logFile: String) throws -> pid_t {
@@ -31,8 +32,11 @@ enum WorkerProcess {
         storm_spawn_close_from(&actions, 3)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
+        let env: [UnsafeMutablePointer<CChar>?] =
+            WorkerMallocTuning.environment(ProcessInfo.processInfo.environment).map { strdup("\($0)=\($1)") } + [nil]
+        defer { for p in env { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, env)
         guard rc == 0 else {
             throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
         }

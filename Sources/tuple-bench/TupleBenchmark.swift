@@ -155,6 +155,15 @@ enum TupleBenchmark {
     }
 
     static func main() throws {
+        // Measured as workers run: with their allocator settings, which glibc reads only at a process' start.
+        let environment = ProcessInfo.processInfo.environment
+        let tuned = WorkerMallocTuning.environment(environment)
+        if tuned != environment {
+            let argv = CommandLine.arguments.map { strdup($0) } + [nil]
+            let envp = tuned.map { strdup("\($0)=\($1)") } + [nil]
+            execve("/proc/self/exe", argv, envp)
+            print("tuple-bench: cannot restart with \(WorkerMallocTuning.tunable) (\(String(cString: strerror(errno))))")
+        }
         if CommandLine.arguments.contains("--throughput-vs-latency") {
             try throughputVsLatency(seconds: 10)
             return
