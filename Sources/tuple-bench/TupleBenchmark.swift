@@ -162,7 +162,8 @@ enum TupleBenchmark {
             let argv = CommandLine.arguments.map { strdup($0) } + [nil]
             let envp = tuned.map { strdup("\($0)=\($1)") } + [nil]
             execve("/proc/self/exe", argv, envp)
-            print("tuple-bench: cannot restart with \(WorkerMallocTuning.tunable) (\(String(cString: strerror(errno))))")
+            let reason = String(cString: strerror(errno))
+            print("tuple-bench: cannot restart with \(WorkerMallocTuning.tunable) (\(reason))")
         }
         if CommandLine.arguments.contains("--throughput-vs-latency") {
             try throughputVsLatency(seconds: 10)
