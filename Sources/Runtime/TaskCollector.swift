@@ -22,7 +22,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     /// The streams this component declares.
     let streams: [String: TupleStream]
     /// The stream of each entry in `routes`, by the same index.
-    let routeStreams: [TupleStream]
+    let routeStreams: [StreamReference]
     /// The default stream's index in `routes`, if it has subscribers: most tuples go there, and comparing a
     /// short string is cheaper than hashing it.
     let defaultIndex: Int?
@@ -78,7 +78,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
         self.routes = table
         self.streams = streams
         routeStreams = index.sorted { $0.value < $1.value }.map {
-            streams[$0.key] ?? TupleStream(component: componentId, stream: $0.key, fields: Fields([]))
+            StreamReference(streams[$0.key] ?? TupleStream(component: componentId, stream: $0.key, fields: Fields([])))
         }
         defaultIndex = index[defaultStream]
         defaultUnsubscribedId = index[defaultStream] == nil ? streams[defaultStream].map { Int($0.id) } : nil
@@ -125,7 +125,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     private func send(
         _ values: [Value], route s: Int, direct: Int32?, anchoring: Anchoring, spoutEdges: inout UInt64
     ) -> [Int32] {
-        let stream = routeStreams[s]
+        let stream = routeStreams[s].stream
         // The system's own streams (acking) are counted per stream but are not the component's output.
         if !stream.isSystem { counters.emitted += 1 }
         if stream.id >= 0 { counters.emittedByStream[Int(stream.id)] &+= 1 }
@@ -163,6 +163,13 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
             }
         }
         return sent(stream)
+    }
+
+    /// The number of this task's stream `stream` (-1 when undeclared), without a dictionary lookup for the
+    /// default stream.
+    private func streamId(_ stream: String) -> Int32 {
+        if stream == defaultStream, let i = defaultIndex { return routeStreams[i].stream.id }
+        return streams[stream]?.id ?? -1
     }
 
     /// The tasks the tuple just routed on `stream` went to, counted as transferred: one per copy.
@@ -251,7 +258,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
         var spoutEdges: UInt64 = 0
         let chosen = send(
             values, stream: stream, direct: direct, anchoring: .spout(root: root), spoutEdges: &spoutEdges)
-        trees.started(root: root, messageId: messageId, stream: streams[stream]?.id ?? -1, now: MonotonicClock.nanos())
+        trees.started(root: root, messageId: messageId, stream: streamId(stream), now: MonotonicClock.nanos())
         sendAcking(
             [.int(Int64(bitPattern: root)), .int(Int64(bitPattern: spoutEdges)), .int(Int64(taskId))], route: initRoute)
         return chosen
@@ -392,4 +399,13 @@ enum Anchoring {
 struct Route {
     let subscriber: String
     var router: Router
+}
+
+/// A stream held without counting references (streams are never freed): loading it from the collector's table
+/// for every emit wrote the stream's reference count, on the cache line the executing threads read the stream's
+/// fields from.
+struct StreamReference {
+    unowned(unsafe) let stream: TupleStream
+
+    init(_ stream: TupleStream) { self.stream = stream }
 }
