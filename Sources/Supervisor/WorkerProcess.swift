@@ -19,9 +19,10 @@ enum WorkerProcess {
     }
 
     /// Starts `executable arguments` with stdout and stderr appended to `logFile` and stdin from /dev/null, this
-    /// process' environment with a worker's allocator settings (`WorkerMallocTuning`), and no other descriptor of this process: libraries (the ZooKeeper C client, libthrift) open theirs without
-    /// close-on-exec, and a worker holding its supervisor's ZooKeeper connection or listeners would keep them
-    /// open past the supervisor's own life.
+    /// process' environment with a worker's allocator settings (`WorkerMallocTuning`), and no other descriptor of
+    /// this process: libraries (the ZooKeeper C client, libthrift) open theirs without close-on-exec, and a worker
+    /// holding its supervisor's ZooKeeper connection or listeners would keep them open past the supervisor's own
+    /// life.
     static func spawn(executable: String, arguments: [String], logFile: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -157,6 +157,23 @@ enum AckingComponents {
         #expect(sunk(runtime).count == 4000)
     }
 
+    /// A bolt acking two tuples of one tree back to back sends its acker one message: the acker hears about
+    /// three messages a tree (the spout's init, the fanout's ack, the sink's merged ack), not four.
+    @Test func consecutiveAcksOfOneTreeReachTheAckerAsOneMessage() async throws {
+        let progress = ProgressFile()
+        var builder = TopologyBuilder(registry: AckingComponents.registered)
+        builder.setSpout("numbers", NumberedSpout.className, args: [.longArg(2000), .stringArg(progress.path)])
+        builder.subscribe(builder.setBolt("fanout", "test.Fanout").shuffleGrouping("numbers"))
+        builder.subscribe(builder.setBolt("sink", "test.AckingSink").globalGrouping("fanout"))
+        let runtime = try await run(try builder.build()) { acked($0) == 2000 }
+        #expect(acked(runtime) == 2000)
+        #expect(sunk(runtime).count == 4000)
+        let ackerMessages = runtime.executorCounts().filter { $0.component == TopologyPlan.ackerComponent }
+            .map(\.counts.executed).reduce(0, +)
+        // A pair split by a batch boundary is acked in two messages: a few, never most.
+        #expect(ackerMessages >= 6000 && ackerMessages < 7000, "acker messages: \(ackerMessages)")
+    }
+
     @Test func failedAndTimedOutTreesAreReplayedUntilAcked() async throws {
         let progress = ProgressFile()
         let topology = try numbers(
