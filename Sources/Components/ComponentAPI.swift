@@ -85,43 +85,43 @@ extension ErrorReporter {
 public protocol SpoutOutputCollector: ErrorReporter {
     /// Emits to the stream's subscribers; returns the task ids the tuple went to.
     @discardableResult
-    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32]
-    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?)
+    func emit(_ values: TupleValues, stream: String, messageId: Value?) -> [Int32]
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?)
 }
 
 /// How a bolt emits, and acks or fails what it received.
 public protocol OutputCollector: ErrorReporter {
     @discardableResult
-    func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32]
+    func emit(_ values: TupleValues, stream: String, anchors: [Tuple]) -> [Int32]
     /// Emits anchored to one tuple (the usual case: no array of anchors to build for every tuple).
     @discardableResult
-    func emit(_ values: [Value], stream: String, anchor: Tuple) -> [Int32]
-    func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple])
+    func emit(_ values: TupleValues, stream: String, anchor: Tuple) -> [Int32]
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, anchors: [Tuple])
     func ack(_ tuple: Tuple)
     func fail(_ tuple: Tuple)
 }
 
 extension SpoutOutputCollector {
     @discardableResult
-    public func emit(_ values: [Value], stream: String = defaultStream, messageId: Value? = nil) -> [Int32] {
+    public func emit(_ values: TupleValues, stream: String = defaultStream, messageId: Value? = nil) -> [Int32] {
         emit(values, stream: stream, messageId: messageId)
     }
 }
 
 extension OutputCollector {
     @discardableResult
-    public func emit(_ values: [Value], stream: String = defaultStream, anchors: [Tuple] = []) -> [Int32] {
+    public func emit(_ values: TupleValues, stream: String = defaultStream, anchors: [Tuple] = []) -> [Int32] {
         emit(values, stream: stream, anchors: anchors)
     }
 
     /// For collectors that only implement the many-anchors form.
     @discardableResult
-    public func emit(_ values: [Value], stream: String, anchor: Tuple) -> [Int32] {
+    public func emit(_ values: TupleValues, stream: String, anchor: Tuple) -> [Int32] {
         emit(values, stream: stream, anchors: [anchor])
     }
 
     @discardableResult
-    public func emit(_ values: [Value], anchor: Tuple) -> [Int32] {
+    public func emit(_ values: TupleValues, anchor: Tuple) -> [Int32] {
         emit(values, stream: defaultStream, anchor: anchor)
     }
 }

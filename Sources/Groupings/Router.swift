@@ -104,7 +104,7 @@ public struct Router {
     }
 
     /// The targets of a tuple. Direct groupings take their task from the emitter: use `direct(_:)` instead.
-    public mutating func route(_ values: [Value], from sourceTask: Int32) throws(RoutingError) -> Targets {
+    public mutating func route(_ values: TupleValues, from sourceTask: Int32) throws(RoutingError) -> Targets {
         switch kind {
         case .rotate:
             let task = order[position]
@@ -130,7 +130,7 @@ public struct Router {
             throw RoutingError(
                 description: "'\(subscriber)' subscribes with a direct grouping: emit with emitDirect and a task id")
         case .custom:
-            let chosen = customGrouping!.chooseTasks(sourceTask: sourceTask, values: values)
+            let chosen = customGrouping!.chooseTasks(sourceTask: sourceTask, values: values.array)
             for task in chosen where !valid.contains(task) {
                 throw RoutingError(
                     description:

@@ -76,7 +76,7 @@ final class ShellConnection {
     /// task ids (Storm's default, unless `need_task_ids` is false; never for a direct emit).
     struct Emit {
         let stream: String
-        let values: [Value]
+        let values: TupleValues
         let task: Int32?
         let needTaskIds: Bool
     }
@@ -93,7 +93,7 @@ final class ShellConnection {
         }
         let need: Bool
         if case .bool(let b)? = m["need_task_ids"] { need = b } else { need = true }
-        return Emit(stream: stream, values: values, task: task, needTaskIds: need && task == nil)
+        return Emit(stream: stream, values: TupleValues(values), task: task, needTaskIds: need && task == nil)
     }
 
     /// Handles a `metrics` message: counted under its name until metrics are served. Storm's worker dies on a
@@ -178,7 +178,7 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
             values: tuple.values)
     }
 
-    private func send(id: String, component: Value, stream: String, task: Int32, values: [Value]) {
+    private func send(id: String, component: Value, stream: String, task: Int32, values: TupleValues) {
         var out = outgoing
         outgoing = []
         out.append(contentsOf: Array(#"{"id":"#.utf8))
@@ -190,7 +190,7 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         out.append(contentsOf: Array(#","task":"#.utf8))
         out.append(contentsOf: String(task).utf8)
         out.append(contentsOf: Array(#","tuple":"#.utf8))
-        MultilangJSON.write(.list(values), into: &out)
+        MultilangJSON.write(.list(values.array), into: &out)
         out.append(contentsOf: Array("}\nend\n".utf8))
         outgoing = out
         outgoingCount += 1

@@ -90,13 +90,13 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
 
     // MARK: routing
 
-    private func send(_ values: [Value], stream: String, direct: Int32?, anchoring: Anchoring = .none) -> [Int32] {
+    private func send(_ values: TupleValues, stream: String, direct: Int32?, anchoring: Anchoring = .none) -> [Int32] {
         var spoutEdges: UInt64 = 0
         return send(values, stream: stream, direct: direct, anchoring: anchoring, spoutEdges: &spoutEdges)
     }
 
     private func send(
-        _ values: [Value], stream: String, direct: Int32?, anchoring: Anchoring, spoutEdges: inout UInt64
+        _ values: TupleValues, stream: String, direct: Int32?, anchoring: Anchoring, spoutEdges: inout UInt64
     ) -> [Int32] {
         let index = stream == defaultStream ? defaultIndex : streamIndex[stream]
         guard let s = index else {
@@ -115,7 +115,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     }
 
     /// An acking message (init, ack or fail) to the acker its route chooses: never tracked itself.
-    private func sendAcking(_ values: [Value], route: Int) {
+    private func sendAcking(_ values: TupleValues, route: Int) {
         var unused: UInt64 = 0
         _ = send(values, route: route, direct: nil, anchoring: .none, spoutEdges: &unused)
     }
@@ -123,7 +123,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     /// Sends one tuple on the stream of route `s`, each copy tracked as `anchoring` says; a spout's tracked copies
     /// XOR their edges into `spoutEdges`, which the tree's acker must be told.
     private func send(
-        _ values: [Value], route s: Int, direct: Int32?, anchoring: Anchoring, spoutEdges: inout UInt64
+        _ values: TupleValues, route s: Int, direct: Int32?, anchoring: Anchoring, spoutEdges: inout UInt64
     ) -> [Int32] {
         let stream = routeStreams[s].stream
         // The system's own streams (acking) are counted per stream but are not the component's output.
@@ -201,7 +201,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
 
     @inline(__always)
     private func enqueue(
-        _ task: Int32, _ values: [Value], _ stream: TupleStream, _ anchoring: Anchoring, _ spoutEdges: inout UInt64
+        _ task: Int32, _ values: TupleValues, _ stream: TupleStream, _ anchoring: Anchoring, _ spoutEdges: inout UInt64
     ) {
         let executor = executorOfTask[Int(task)]
         guard executor >= 0 else { return }
@@ -235,18 +235,18 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
 
     // MARK: SpoutOutputCollector
 
-    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32] {
+    func emit(_ values: TupleValues, stream: String, messageId: Value?) -> [Int32] {
         sendTracked(values, stream: stream, direct: nil, messageId: messageId)
     }
 
-    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) {
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?) {
         _ = sendTracked(values, stream: stream, direct: task, messageId: messageId)
     }
 
     /// A spout's emit: with a message id and ackers, the tuple's copies start a new tree. The root's acker is
     /// told the XOR of the edges the tree starts with (0 when the tuple went nowhere: the acker then completes
     /// it at once, as Storm's does), and the message id is kept until the acker answers.
-    private func sendTracked(_ values: [Value], stream: String, direct: Int32?, messageId: Value?) -> [Int32] {
+    private func sendTracked(_ values: TupleValues, stream: String, direct: Int32?, messageId: Value?) -> [Int32] {
         guard let messageId else { return send(values, stream: stream, direct: direct) }
         guard let initRoute = acking?.initRoute else {
             let chosen = send(values, stream: stream, direct: direct)
@@ -298,16 +298,16 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
 
     // MARK: OutputCollector
 
-    func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32] {
+    func emit(_ values: TupleValues, stream: String, anchors: [Tuple]) -> [Int32] {
         send(values, stream: stream, direct: nil, anchoring: anchoring(anchors))
     }
 
-    func emit(_ values: [Value], stream: String, anchor: Tuple) -> [Int32] {
+    func emit(_ values: TupleValues, stream: String, anchor: Tuple) -> [Int32] {
         guard acking != nil, anchor.ids.isTracked else { return send(values, stream: stream, direct: nil) }
         return send(values, stream: stream, direct: nil, anchoring: .one(anchor.ids))
     }
 
-    func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple]) {
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, anchors: [Tuple]) {
         _ = send(values, stream: stream, direct: task, anchoring: anchoring(anchors))
     }
 

@@ -30,7 +30,7 @@ public struct TupleBatchCodec: Sendable {
             ValueCodec.encode(fixed64: root, into: &out)
             ValueCodec.encode(fixed64: edge, into: &out)
         }
-        ValueCodec.encode(d.tuple.values, into: &out)
+        ValueCodec.encode(values: d.tuple.values, into: &out)
     }
 
     public static func finish(count: Int, at offset: Int, in out: inout [UInt8]) {

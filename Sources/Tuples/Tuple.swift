@@ -145,19 +145,19 @@ public struct TreeIds: Sendable, Equatable {
 
 /// A tuple as a bolt receives it: values named by its stream's fields, and where it came from.
 public struct Tuple: Sendable {
-    public let values: [Value]
+    public let values: TupleValues
     /// Not counted: streams are never freed (see `TupleStream`).
     public unowned(unsafe) let stream: TupleStream
     public let sourceTask: Int32
     /// When the executor started executing this tuple, if it was sampled for latency stats (Storm's process
     /// latency runs from there to the tuple's ack): microseconds of its monotonic clock, modulo 2^32 (wrapping
-    /// after 71 minutes); 0 when not sampled. Beside `sourceTask`, in what would be padding: a tuple stays 48
-    /// bytes. Never leaves the worker.
+    /// after 71 minutes); 0 when not sampled. Beside `sourceTask`, in what would be padding, so it costs a
+    /// tuple no bytes. Never leaves the worker.
     package private(set) var processSampleStart: UInt32 = 0
     /// The spout tuple trees this tuple belongs to; `.none` when it is not tracked.
     public let ids: TreeIds
 
-    public init(values: [Value], stream: TupleStream, sourceTask: Int32, ids: TreeIds = .none) {
+    public init(values: TupleValues, stream: TupleStream, sourceTask: Int32, ids: TreeIds = .none) {
         self.values = values
         self.stream = stream
         self.sourceTask = sourceTask
@@ -171,7 +171,7 @@ public struct Tuple: Sendable {
         return out
     }
 
-    public init(values: [Value], fields: Fields, sourceComponent: String, sourceStream: String, sourceTask: Int32) {
+    public init(values: TupleValues, fields: Fields, sourceComponent: String, sourceStream: String, sourceTask: Int32) {
         self.init(
             values: values,
             stream: TupleStream.interned(component: sourceComponent, stream: sourceStream, fields: fields),

@@ -16,7 +16,7 @@ public enum ValueCodec {
     }
 
     /// Appends a tuple's values: a count, then each value.
-    public static func encode(_ values: [Value], into out: inout [UInt8]) {
+    public static func encode(values: TupleValues, into out: inout [UInt8]) {
         var size = varintSize(UInt64(values.count))
         for v in values { size += encodedSize(v) }
         append(size: size, to: &out) { p in
@@ -179,12 +179,20 @@ public enum ValueCodec {
             return Int(n)
         }
 
-        public mutating func readValues() throws(DecodingError) -> [Value] {
+        public mutating func readValues() throws(DecodingError) -> TupleValues {
             let count = try readLength()
-            var out: [Value] = []
-            out.reserveCapacity(count)
-            for _ in 0..<count { out.append(try readValue(depth: 0)) }
-            return out
+            switch count {
+            case 0: return TupleValues()
+            case 1: return TupleValues(try readValue())
+            case 2:
+                let first = try readValue()
+                return TupleValues(first, try readValue())
+            default:
+                var out: [Value] = []
+                out.reserveCapacity(count)
+                for _ in 0..<count { out.append(try readValue()) }
+                return TupleValues(out)
+            }
         }
 
         public mutating func readValue(depth: Int = 0) throws(DecodingError) -> Value {
@@ -245,8 +253,8 @@ public enum ValueCodec {
         }
     }
 
-    public static func decodeValues(_ bytes: [UInt8]) throws(DecodingError) -> [Value] {
-        let result: Result<[Value], DecodingError> = bytes.withUnsafeBytes { raw in
+    public static func decodeValues(_ bytes: [UInt8]) throws(DecodingError) -> TupleValues {
+        let result: Result<TupleValues, DecodingError> = bytes.withUnsafeBytes { raw in
             var reader = Reader(raw)
             do throws(DecodingError) {
                 let values = try reader.readValues()

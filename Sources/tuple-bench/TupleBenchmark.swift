@@ -198,10 +198,10 @@ enum TupleBenchmark {
             }
             return
         }
-        let tuples: [[Value]] = (0..<1024).map { [.string("word\($0)"), .int(1)] }
+        let tuples: [TupleValues] = (0..<1024).map { [.string("word\($0)"), .int(1)] }
         let encoded: [[UInt8]] = tuples.map {
             var b: [UInt8] = []
-            ValueCodec.encode($0, into: &b)
+            ValueCodec.encode(values: $0, into: &b)
             return b
         }
         let loop = time("loop (picking a tuple: included in the figures below)") {
@@ -218,7 +218,7 @@ enum TupleBenchmark {
                     sum &+= buffer.count
                     buffer.removeAll(keepingCapacity: true)
                 }
-                ValueCodec.encode(tuples[i & 1023], into: &buffer)
+                ValueCodec.encode(values: tuples[i & 1023], into: &buffer)
             }
             return sum
         }

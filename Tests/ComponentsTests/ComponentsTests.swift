@@ -13,16 +13,16 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
     var acked = 0
     var failed = 0
 
-    func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32] {
-        emitted.append((stream, values, anchors.count))
+    func emit(_ values: TupleValues, stream: String, anchors: [Tuple]) -> [Int32] {
+        emitted.append((stream, values.array, anchors.count))
         return []
     }
-    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32] {
-        emitted.append((stream, values, 0))
+    func emit(_ values: TupleValues, stream: String, messageId: Value?) -> [Int32] {
+        emitted.append((stream, values.array, 0))
         return []
     }
-    func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple]) {}
-    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) {}
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, anchors: [Tuple]) {}
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?) {}
     func ack(_ tuple: Tuple) { acked += 1 }
     func fail(_ tuple: Tuple) { failed += 1 }
     func reportError(_ error: any Error) {}
@@ -46,7 +46,7 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
     let context = TopologyContext(
         topologyId: "t-1-1", thisTaskId: 3, thisComponentId: "c", taskToComponent: [3: "c"], conf: StormConfig.defaults)
 
-    func tuple(_ values: [Value]) -> Tuple {
+    func tuple(_ values: TupleValues) -> Tuple {
         Tuple(values: values, fields: Fields(["v"]), sourceComponent: "up", sourceStream: "default", sourceTask: 1)
     }
 

@@ -18,16 +18,16 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
     var errors: [String] = []
     var fatals: [String] = []
 
-    func emit(_ values: [Value], stream: String, anchors: [Tuple]) -> [Int32] {
-        emitted.append(values)
+    func emit(_ values: TupleValues, stream: String, anchors: [Tuple]) -> [Int32] {
+        emitted.append(values.array)
         return [7]
     }
-    func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32] {
-        emitted.append(values)
+    func emit(_ values: TupleValues, stream: String, messageId: Value?) -> [Int32] {
+        emitted.append(values.array)
         return [7]
     }
-    func emitDirect(task: Int32, _ values: [Value], stream: String, anchors: [Tuple]) { emitted.append(values) }
-    func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) { emitted.append(values) }
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, anchors: [Tuple]) { emitted.append(values.array) }
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?) { emitted.append(values.array) }
     func ack(_ tuple: Tuple) { acked.append(tuple) }
     func fail(_ tuple: Tuple) { failed.append(tuple) }
     func reportError(_ error: any Error) { errors.append("\(error)") }
@@ -108,7 +108,7 @@ struct Child {
         return (bolt, collector)
     }
 
-    func tuple(_ values: [Value]) -> Tuple {
+    func tuple(_ values: TupleValues) -> Tuple {
         Tuple(
             values: values, fields: Fields(["sentence"]), sourceComponent: "sentences", sourceStream: "default",
             sourceTask: 1)

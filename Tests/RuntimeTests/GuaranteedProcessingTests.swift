@@ -310,8 +310,8 @@ enum AckingComponents {
 /// The numbered spout's progress file: what it resumes from, and what it refuses.
 @Suite struct NumberedSpoutProgressTests {
     final class Discard: SpoutOutputCollector {
-        func emit(_ values: [Value], stream: String, messageId: Value?) -> [Int32] { [] }
-        func emitDirect(task: Int32, _ values: [Value], stream: String, messageId: Value?) {}
+        func emit(_ values: TupleValues, stream: String, messageId: Value?) -> [Int32] { [] }
+        func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?) {}
         func reportError(_ error: any Error) {}
     }
 

@@ -11,20 +11,20 @@ import Testing
 
     @Test func everyKindOfValueRoundTrips() throws {
         var bytes: [UInt8] = []
-        ValueCodec.encode(Self.samples, into: &bytes)
+        ValueCodec.encode(values: TupleValues(Self.samples), into: &bytes)
         #expect(try ValueCodec.decodeValues(bytes) == Self.samples)
     }
 
     @Test func smallValuesAreCompact() {
         var bytes: [UInt8] = []
-        ValueCodec.encode(["the", 7], into: &bytes)
+        ValueCodec.encode(values: ["the", 7], into: &bytes)
         // count, string tag, length, "the", int tag, zigzag(7) = 14
         #expect(bytes == [2, 5, 3, 116, 104, 101, 3, 14])
     }
 
     @Test func badBytesAreErrorsNotCrashes() {
         var bytes: [UInt8] = []
-        ValueCodec.encode([["k": "value"], .binary([1, 2, 3])], into: &bytes)
+        ValueCodec.encode(values: [["k": "value"], .binary([1, 2, 3])], into: &bytes)
         for cut in 0..<bytes.count {
             #expect(throws: ValueCodec.DecodingError.self) { try ValueCodec.decodeValues(Array(bytes.prefix(cut))) }
         }
