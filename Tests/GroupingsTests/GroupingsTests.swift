@@ -7,7 +7,8 @@ import Tuples
 @Suite struct GroupingsTests {
     static let tasks: [Int32] = [4, 5, 6, 7]
 
-    func counts(_ router: inout Router, _ n: Int, values: (Int) -> TupleValues = { _ in ["x"] }) throws -> [Int32: Int] {
+    func counts(_ router: inout Router, _ n: Int, values: (Int) -> TupleValues = { _ in ["x"] }) throws -> [Int32: Int]
+    {
         var out: [Int32: Int] = [:]
         for i in 0..<n {
             switch try router.route(values(i), from: 1) {

@@ -26,8 +26,12 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
         emitted.append(values.array)
         return [7]
     }
-    func emitDirect(task: Int32, _ values: TupleValues, stream: String, anchors: [Tuple]) { emitted.append(values.array) }
-    func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?) { emitted.append(values.array) }
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, anchors: [Tuple]) {
+        emitted.append(values.array)
+    }
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?) {
+        emitted.append(values.array)
+    }
     func ack(_ tuple: Tuple) { acked.append(tuple) }
     func fail(_ tuple: Tuple) { failed.append(tuple) }
     func reportError(_ error: any Error) { errors.append("\(error)") }

@@ -9,9 +9,18 @@ import Testing
         let two: TupleValues = ["word", 3]
         let three: TupleValues = ["a", "b", "c"]
         #expect(none.isEmpty)
-        guard case .one(.string("word")) = one.storage else { Issue.record("one value not inline"); return }
-        guard case .two(.string("word"), .int(3)) = two.storage else { Issue.record("two not inline"); return }
-        guard case .many(let list) = three.storage else { Issue.record("three values not an array"); return }
+        guard case .one(.string("word")) = one.storage else {
+            Issue.record("one value not inline")
+            return
+        }
+        guard case .two(.string("word"), .int(3)) = two.storage else {
+            Issue.record("two not inline")
+            return
+        }
+        guard case .many(let list) = three.storage else {
+            Issue.record("three values not an array")
+            return
+        }
         #expect(list == ["a", "b", "c"])
     }
 
