@@ -27,6 +27,7 @@ public enum Targets: Equatable {
 /// A `switch` over the kind rather than a protocol: the choice is made per tuple.
 public struct Router {
     // No payloads: a switch over a payload enum retains what it binds, once per tuple.
+    @usableFromInline
     enum Kind {
         case rotate  // shuffle, none, local_or_shuffle: the tasks of `order` in turn
         case fields  // hash of the values at `fieldIndices`
@@ -39,6 +40,7 @@ public struct Router {
     /// The subscriber's tasks, sorted.
     public let tasks: [Int32]
     let subscriber: String
+    @usableFromInline
     let kind: Kind
     var order: [Int32] = []
     var position = 0
@@ -152,6 +154,8 @@ public struct Router {
         return .one(task)
     }
 
+    /// Inlinable: the collector asks it for every emitted tuple.
+    @inlinable
     public var isDirect: Bool { kind == .direct }
 }
 

@@ -72,13 +72,17 @@ public final class TupleStream: Sendable {
 /// one tree, kept inline; a tuple anchored to several trees keeps the others in an array.
 public struct TreeIds: Sendable, Equatable {
     /// An untracked tuple: root 0 (roots and edges are never 0).
-    public static let none = TreeIds()
+    /// Computed, not stored: a stored static is read through an accessor call for every untracked tuple.
+    @inlinable
+    public static var none: TreeIds { TreeIds() }
 
     public private(set) var root: UInt64 = 0
     public private(set) var edge: UInt64 = 0
     /// The (root, edge) pairs after the first, flattened.
-    private var others: [UInt64]?
+    @usableFromInline
+    var others: [UInt64]?
 
+    @inlinable
     public init() {}
 
     public init(root: UInt64, edge: UInt64) {
