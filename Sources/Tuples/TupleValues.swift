@@ -68,6 +68,20 @@ public struct TupleValues: RandomAccessCollection, Hashable, Sendable, Expressib
         }
     }
 
+    /// Calls `body` with each value in order: a switch once per tuple, where iterating as a collection switches
+    /// (and copies the value out) once per element.
+    @inlinable
+    public func forEachValue(_ body: (Value) throws -> Void) rethrows {
+        switch storage {
+        case .none: break
+        case .one(let value): try body(value)
+        case .two(let first, let second):
+            try body(first)
+            try body(second)
+        case .many(let values): for value in values { try body(value) }
+        }
+    }
+
     /// The values as an array (a copy for short tuples): for APIs that take `[Value]`.
     public var array: [Value] {
         switch storage {

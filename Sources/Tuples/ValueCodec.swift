@@ -18,10 +18,10 @@ public enum ValueCodec {
     /// Appends a tuple's values: a count, then each value.
     public static func encode(values: TupleValues, into out: inout [UInt8]) {
         var size = varintSize(UInt64(values.count))
-        for v in values { size += encodedSize(v) }
+        values.forEachValue { size += encodedSize($0) }
         append(size: size, to: &out) { p in
             var n = writeVarint(UInt64(values.count), at: p)
-            for v in values { n += write(v, at: p + n) }
+            values.forEachValue { n += write($0, at: p + n) }
             return n
         }
     }

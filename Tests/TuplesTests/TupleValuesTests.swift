@@ -33,6 +33,9 @@ import Testing
             #expect(tuple == values)
             #expect(tuple.description == values.description)
             for (i, v) in values.enumerated() { #expect(tuple[i] == v) }
+            var visited: [Value] = []
+            tuple.forEachValue { visited.append($0) }
+            #expect(visited == values)
         }
     }
 
