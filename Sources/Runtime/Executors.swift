@@ -8,6 +8,8 @@ import Tuples
 /// An executor as its thread sees it: made on that thread (its components and collectors never leave it), run
 /// there until the runtime stops it, then closed there.
 protocol ExecutorLoop: AnyObject {
+    /// One per task, in task order.
+    var collectors: [TaskCollector] { get }
     func run()
     /// Calls the components' close (spouts) or cleanup (bolts).
     func close()
@@ -104,7 +106,9 @@ final class SpoutExecutor: ExecutorLoop {
             // Several rounds between checks of the shared flags, but no longer than a flush interval: a slow
             // spout's tuples must not wait for a full batch.
             let roundStart = MonotonicClock.nanos()
+            var caughtUp = false
             for round in 0..<64 {
+                let emittedBefore = emitted
                 for (i, spout) in spouts.enumerated() {
                     let collector = collectors[i]
                     if let max = acking.maxSpoutPending, collector.trees.count >= max {
@@ -114,6 +118,12 @@ final class SpoutExecutor: ExecutorLoop {
                     let before = collector.counters.emitted
                     spout.nextTuple()
                     emitted += collector.counters.emitted - before
+                }
+                // A round without a tuple: the spouts have emitted what they had (or what their pace allows), so
+                // what they emitted leaves now rather than at the flush interval.
+                if emitted == emittedBefore && emitted > 0 {
+                    caughtUp = true
+                    break
                 }
                 // The clock every eighth round: reading it for every tuple cost 5% of a fast spout's time.
                 if round & 7 == 7 && MonotonicClock.nanos() - roundStart >= TupleDispatch.flushIntervalNanos { break }
@@ -135,7 +145,7 @@ final class SpoutExecutor: ExecutorLoop {
                 }
             } else {
                 idleRounds = 0
-                let due = now - lastFlush >= TupleDispatch.flushIntervalNanos
+                let due = caughtUp || now - lastFlush >= TupleDispatch.flushIntervalNanos
                 flushAll(onlyFull: !due)
                 if due { lastFlush = now }
             }
@@ -184,7 +194,7 @@ final class BoltExecutor: ExecutorLoop {
     let bolts: [any Components.Bolt]
     let collectors: [TaskCollector]
     let dispatch: TupleDispatch
-    let sampler: LatencySampler
+    @exclusivity(unchecked) private var sampler: LatencySampler
     /// The sampled tuples' time in execute, by input stream. Only this executor's thread touches it.
     @exclusivity(unchecked) private var executeTimes: ExecuteTimes
 
@@ -198,18 +208,14 @@ final class BoltExecutor: ExecutorLoop {
         self.dispatch = dispatch
         self.sampler = sampler
         executeTimes = ExecuteTimes(streamCount: dispatch.streamCount)
+        executedByStream = Array(repeating: 0, count: dispatch.streamCount)
     }
 
+    /// Per input stream, the tuples executed so far: published whole after each batch.
+    @exclusivity(unchecked) private var executedByStream: [Int64]
+
     func run() {
-        // An executor's tasks are a contiguous range: index by offset from the first. Most executors run one
-        // task, which is hoisted out of the loop.
-        let first = handle.tasks[0].taskId
-        let bolts = bolts
-        let single = bolts.count == 1 ? bolts[0] : nil
         let pumped = bolts.compactMap { $0 as? any PumpedBolt }
-        var executedByStream = [Int64](repeating: 0, count: dispatch.streamCount)
-        // The loop's own copy, on its stack: asking it costs a decrement.
-        var sampler = sampler
         while handle.isRunning {
             let batches = handle.queue.takeAll(timeoutMillis: 50)
             if !pumped.isEmpty {
@@ -222,25 +228,9 @@ final class BoltExecutor: ExecutorLoop {
             }
             if batches.isEmpty { continue }
             if handle.announced.load(ordering: .relaxed) { dispatch.hooks.onBackpressureChange?() }
-            var executed = 0
             let emittedBefore = emittedSoFar()
-            for batch in batches {
-                // Through the buffer, so each tuple is lent to execute rather than copied out (and retained).
-                batch.withUnsafeBufferPointer { deliveries in
-                    for i in deliveries.indices {
-                        let stream = Int(deliveries[i].tuple.stream.id)
-                        if stream >= 0 { executedByStream[stream] &+= 1 }
-                        if sampler.next() && stream >= 0 {
-                            executeTimed(deliveries, i, stream: stream, first: first)
-                        } else if let single {
-                            single.execute(deliveries[i].tuple)
-                        } else {
-                            bolts[Int(deliveries[i].task - first)].execute(deliveries[i].tuple)
-                        }
-                    }
-                }
-                executed += batch.count
-            }
+            var executed = 0
+            for batch in batches { executed += execute(batch) }
             // Shell bolts write the batch's tuples to their children now, in one go.
             for bolt in pumped { bolt.pump() }
             let emitted = emittedSoFar() - emittedBefore
@@ -249,6 +239,39 @@ final class BoltExecutor: ExecutorLoop {
             dispatch.inFlight.wrappingSubtract(executed, ordering: .relaxed)
             publish(executed: executed, emitted: emitted, executedByStream: executedByStream)
         }
+    }
+
+    /// Executes a batch its producer hands over on this thread (a chained executor): at once, with its own
+    /// emits flushed before the producer goes on.
+    func executeChained(_ batch: [Delivery]) {
+        let emittedBefore = emittedSoFar()
+        let executed = execute(batch)
+        flushAll()
+        publish(executed: executed, emitted: emittedSoFar() - emittedBefore, executedByStream: executedByStream)
+    }
+
+    /// Has the tasks execute each tuple of `batch`; returns how many.
+    private func execute(_ batch: [Delivery]) -> Int {
+        // An executor's tasks are a contiguous range: index by offset from the first. Most executors run one
+        // task, which is hoisted out of the loop.
+        let first = handle.tasks[0].taskId
+        let bolts = bolts
+        let single = bolts.count == 1 ? bolts[0] : nil
+        // Through the buffer, so each tuple is lent to execute rather than copied out (and retained).
+        batch.withUnsafeBufferPointer { deliveries in
+            for i in deliveries.indices {
+                let stream = Int(deliveries[i].tuple.stream.id)
+                if stream >= 0 { executedByStream[stream] &+= 1 }
+                if sampler.next() && stream >= 0 {
+                    executeTimed(deliveries, i, stream: stream, first: first)
+                } else if let single {
+                    single.execute(deliveries[i].tuple)
+                } else {
+                    bolts[Int(deliveries[i].task - first)].execute(deliveries[i].tuple)
+                }
+            }
+        }
+        return batch.count
     }
 
     /// Executes the sampled tuple `deliveries[i]`, timed, and marked with its start for its process latency at

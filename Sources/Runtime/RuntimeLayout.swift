@@ -39,6 +39,8 @@ struct RuntimeLayout: Sendable {
     /// The executors to run here, by their index in `executorOfTask`.
     let executors: [ExecutorHandle]
     let executorOfTask: [Int]
+    /// Which executors run on another's thread (topology.executor.chaining).
+    let chains: ExecutorChains
     let localTasks: Set<Int32>
     let taskRanges: [String: ClosedRange<Int32>]
     /// component -> stream -> the subscribers and their groupings. Spouts subscribe too: to their ackers' answers.
@@ -110,6 +112,8 @@ struct RuntimeLayout: Sendable {
         }
         for (task, index) in executorOfTask { table[task] = index }
         self.executorOfTask = table
+        chains = Self.chains(
+            executors: executors, executorOfTask: table, taskRanges: taskRanges, conf: conf)
         localTasks = Set(executorOfTask.keys.map(Int32.init))
         // Routers are made again by each task's thread; made once here, a bad grouping fails the construction.
         for executor in executors { _ = try routes(of: executor.componentId) }

@@ -1,6 +1,10 @@
 import Components
 import Tuples
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public struct RuntimeError: Error, CustomStringConvertible, Equatable, Sendable {
     public let description: String
 }
@@ -95,5 +99,17 @@ public struct BackpressureStatus: Equatable, Sendable {
     public init(congested: [Int32] = [], clear: [Int32] = []) {
         self.congested = congested
         self.clear = clear
+    }
+}
+
+/// The calling thread's name as the kernel knows it (what `top -H`, `perf` and `/proc` show): Foundation's
+/// `Thread.name` does not reach the kernel on Linux. The kernel keeps the first 15 bytes.
+enum KernelThreadName {
+    static func set(_ name: String) {
+        let fd = open("/proc/thread-self/comm", O_WRONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 }

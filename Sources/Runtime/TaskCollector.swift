@@ -33,6 +33,8 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     /// owns the spout for as long as this collector lives.
     unowned(unsafe) var spout: (any Spout)?
     @exclusivity(unchecked) var outboxes: [[Delivery]]
+    /// By outbox: the chained executor that runs on this thread and takes that outbox's batches directly.
+    @exclusivity(unchecked) var chainedExecutors: [BoltExecutor?]
     @exclusivity(unchecked) var pending = 0
     @exclusivity(unchecked) private(set) var counters: TaskCounters
 
@@ -83,6 +85,7 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
         defaultIndex = index[defaultStream]
         defaultUnsubscribedId = index[defaultStream] == nil ? streams[defaultStream].map { Int($0.id) } : nil
         outboxes = Array(repeating: [], count: dispatch.outboxCount)
+        chainedExecutors = Array(repeating: nil, count: dispatch.outboxCount)
         acking = AckRoutes(
             initRoute: index[SystemTopology.ackInitStream], ackRoute: index[SystemTopology.ackAckStream],
             failRoute: index[SystemTopology.ackFailStream])
@@ -220,7 +223,11 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
         outboxes[executor] = []
         outboxes[executor].reserveCapacity(TupleDispatch.batchSize)
         pending -= batch.count
-        dispatch.deliver(batch, toExecutor: executor)
+        if let chained = chainedExecutors[executor] {
+            chained.executeChained(batch)
+        } else {
+            dispatch.deliver(batch, toExecutor: executor)
+        }
     }
 
     /// Sends what the outboxes hold (`onlyFull`: only outboxes that have reached a batch).

@@ -43,33 +43,34 @@ public final class TopologyRuntime: Sendable {
             topologyId: topologyId, topology: topology, conf: conf, registry: registry, assigned: assigned,
             shell: shell ?? RuntimeLayout.defaultShellEnvironment(topologyId))
         dispatch = TupleDispatch(
-            executors: layout.executors, executorOfTask: layout.executorOfTask, transfer: transfer, hooks: hooks,
-            logger: logger,
-            streamCount: layout.streams.all.count)
+            executors: layout.executors, executorOfTask: layout.executorOfTask, chains: layout.chains,
+            transfer: transfer, hooks: hooks, logger: logger, streamCount: layout.streams.all.count)
         for executor in layout.executors where executor.isSpout { executor.requestActivation(true) }
     }
 
     // MARK: running
 
-    /// Starts one thread per executor, which makes its tasks' components and opens or prepares them; returns once
-    /// all are ready and running, or throws the first error (and none runs).
+    /// Starts one thread per executor (a chained executor runs on its host's), which makes its tasks' components
+    /// and opens or prepares them; returns once all are ready and running, or throws the first error (and none
+    /// runs).
     public func start() throws {
         let gate = StartGate()
-        for handle in executors {
+        for (index, handle) in executors.enumerated() where !layout.chains.isChained(index) {
             gate.expect()
             finished.enter()
             let thread = Thread { [self] in
                 defer { finished.leave() }
-                let executor: any ExecutorLoop
+                KernelThreadName.set("\(handle.componentId)-executor")
+                let loops: [any ExecutorLoop]
                 do {
-                    executor = try layout.makeExecutor(handle, dispatch: dispatch, logger: logger)
+                    loops = try makeExecutors(forThreadOf: index)
                 } catch {
                     _ = gate.report(error)
                     return
                 }
-                guard gate.report(nil) else { return executor.close() }
-                executor.run()
-                executor.close()
+                defer { for loop in loops { loop.close() } }
+                guard gate.report(nil) else { return }
+                loops[0].run()
             }
             thread.name = "\(handle.componentId)-executor"
             thread.start()
@@ -77,10 +78,41 @@ public final class TopologyRuntime: Sendable {
         try gate.open()
         let ticking = executors.indices.filter { executors[$0].tickSecs != nil }
         if !ticking.isEmpty {
-            let thread = Thread { [self] in tick(ticking) }
+            let thread = Thread { [self] in
+                KernelThreadName.set("ticks")
+                tick(ticking)
+            }
             thread.name = "ticks"
             thread.start()
         }
+    }
+
+    /// The executors one thread runs: executor `index`, then those chained to it, whose batches every collector
+    /// on the thread hands over directly. Closes what it made when one cannot be made.
+    private func makeExecutors(forThreadOf index: Int) throws -> [any ExecutorLoop] {
+        var made: [any ExecutorLoop] = []
+        do {
+            made.append(try layout.makeExecutor(executors[index], dispatch: dispatch, logger: logger))
+            var chained: [(index: Int, executor: BoltExecutor)] = []
+            for i in layout.chains.chained(on: index) {
+                let loop = try layout.makeExecutor(executors[i], dispatch: dispatch, logger: logger)
+                made.append(loop)
+                guard let bolt = loop as? BoltExecutor, !bolt.bolts.contains(where: { $0 is any PumpedBolt }) else {
+                    throw RuntimeError(
+                        description: "component '\(executors[i].componentId)' cannot be chained: it needs a thread")
+                }
+                chained.append((i, bolt))
+            }
+            for loop in made {
+                for collector in loop.collectors {
+                    for (i, bolt) in chained { collector.chainedExecutors[i] = bolt }
+                }
+            }
+        } catch {
+            for loop in made { loop.close() }
+            throw error
+        }
+        return made
     }
 
     /// The stream tick tuples arrive on: from `__system`, stream `__tick`, with the frequency as their value.

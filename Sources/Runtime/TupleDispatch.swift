@@ -11,6 +11,9 @@ final class TupleDispatch: Sendable {
     let executorOfTask: [Int]
     /// The outbox index of tuples bound for other workers: one past the local executors.
     let remoteIndex: Int
+    /// Executors that run on another's thread, which hands them their tuples directly: nothing may be queued
+    /// for them.
+    let isChained: [Bool]
     let transfer: (any TupleTransfer)?
     let hooks: RuntimeHooks
     let logger: Logger
@@ -26,11 +29,11 @@ final class TupleDispatch: Sendable {
     static let flushIntervalNanos: UInt64 = 1_000_000
 
     init(
-        executors: [ExecutorHandle], executorOfTask: [Int], transfer: (any TupleTransfer)?, hooks: RuntimeHooks,
-        logger: Logger,
-        streamCount: Int
+        executors: [ExecutorHandle], executorOfTask: [Int], chains: ExecutorChains, transfer: (any TupleTransfer)?,
+        hooks: RuntimeHooks, logger: Logger, streamCount: Int
     ) {
         self.executors = executors
+        isChained = executors.indices.map { chains.isChained($0) }
         self.executorOfTask = executorOfTask
         remoteIndex = executors.count
         self.transfer = transfer
@@ -71,7 +74,8 @@ final class TupleDispatch: Sendable {
         var strays = 0
         for d in deliveries {
             let i = Int(d.task) < executorOfTask.count && d.task >= 0 ? executorOfTask[Int(d.task)] : -1
-            if i >= 0 && i < remoteIndex { groups[i].append(d) } else { strays += 1 }
+            // A chained executor's inputs all come from its own thread: a tuple from elsewhere is a stray.
+            if i >= 0 && i < remoteIndex && !isChained[i] { groups[i].append(d) } else { strays += 1 }
         }
         // In batches of the usual size: a queue holds a bounded number of batches, so a frame of thousands of
         // tuples would otherwise weigh as much there as a batch of one.

@@ -55,6 +55,8 @@ public enum ConfigKey {
     public static let topologySubprocessTimeoutSecs = "topology.subprocess.timeout.secs"
     public static let topologyShellboltMaxPending = "topology.shellbolt.max.pending"
     public static let topologyTickTupleFreqSecs = "topology.tick.tuple.freq.secs"
+    /// Ours: bolts fed by one thread run on it (see docs/configuration.md).
+    public static let topologyExecutorChaining = "topology.executor.chaining"
     public static let topologyMaxErrorReportPerInterval = "topology.max.error.report.per.interval"
     public static let topologyErrorThrottleIntervalSecs = "topology.error.throttle.interval.secs"
     public static let topologySubmitterUser = "topology.submitter.user"
@@ -126,6 +128,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.topologySubprocessTimeoutSecs: 30,
         ConfigKey.topologyShellboltMaxPending: 100,
         ConfigKey.topologyTickTupleFreqSecs: nil,
+        ConfigKey.topologyExecutorChaining: false,
         ConfigKey.topologyMaxErrorReportPerInterval: 5,
         ConfigKey.topologyErrorThrottleIntervalSecs: 10,
         ConfigKey.topologyStatsSampleRate: 0.05,

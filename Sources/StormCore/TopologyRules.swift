@@ -110,10 +110,10 @@ public enum TopologyValidator {
         try check(ConfigKey.topologyMinReplicationCount, atLeast: 1, "a positive integer")
         // Storm waits for ever when this is 0 or less.
         try check(ConfigKey.topologyMaxReplicationWaitTimeSec, atLeast: Int64.min, "an integer")
-        if let value = conf[ConfigKey.topologyEnableMessageTimeouts], !value.isNull, value.boolValue == nil {
-            throw TopologyError(
-                "topology conf '\(ConfigKey.topologyEnableMessageTimeouts)' must be true or false, not \(value.display)"
-            )
+        for key in [ConfigKey.topologyEnableMessageTimeouts, ConfigKey.topologyExecutorChaining] {
+            if let value = conf[key], !value.isNull, value.boolValue == nil {
+                throw TopologyError("topology conf '\(key)' must be true or false, not \(value.display)")
+            }
         }
     }
 

@@ -14,6 +14,11 @@ import Tuples
 enum TupleBenchmark {
     static let n = 10_000_000
 
+    /// The topologies' conf: Storm's defaults, with topology.executor.chaining on when asked (`--chained`).
+    static let conf =
+        CommandLine.arguments.contains("--chained")
+        ? StormConfig.defaults.merging([ConfigKey.topologyExecutorChaining: true]) : StormConfig.defaults
+
     /// Times `body` over `n` tuples and prints ns per tuple; with `loop` (the empty loop's own ns per tuple) also
     /// the figure net of it. Returns the gross figure.
     @discardableResult
@@ -53,7 +58,7 @@ enum TupleBenchmark {
     static func wordCountFixed(words: Int64) throws {
         let runtime = try TopologyRuntime(
             topologyId: "bench-1-1", topology: try wordCountTopology(spouts: 1, splits: 1, counts: 1),
-            conf: StormConfig.defaults)
+            conf: conf)
         try runtime.start()
         while runtime.stats["count"]!.executed < words { Thread.sleep(forTimeInterval: 0.01) }
         runtime.stop(drainTimeout: 2)
@@ -82,7 +87,7 @@ enum TupleBenchmark {
         var runs: [Double] = []
         var rss = ""
         for _ in 0..<5 {
-            let runtime = try TopologyRuntime(topologyId: "bench-1-1", topology: topology, conf: StormConfig.defaults)
+            let runtime = try TopologyRuntime(topologyId: "bench-1-1", topology: topology, conf: conf)
             try runtime.start()
             Thread.sleep(forTimeInterval: 1)
             let before = runtime.stats[counted]!.executed
@@ -123,7 +128,7 @@ enum TupleBenchmark {
         func measure(rate: Int64) throws -> (sentences: Double, words: Double, failed: Int64, latency: LatencyHistogram)
         {
             let runtime = try TopologyRuntime(
-                topologyId: "tvl-1-1", topology: try topology(rate: rate), conf: StormConfig.defaults)
+                topologyId: "tvl-1-1", topology: try topology(rate: rate), conf: conf)
             try runtime.start()
             Thread.sleep(forTimeInterval: 3)
             let before = spoutCounts(runtime)
@@ -192,7 +197,7 @@ enum TupleBenchmark {
             for layout in ["1/1/1", "1/2/2"] {
                 let child = Process()
                 child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-                child.arguments = ["--wordcount-layout", layout]
+                child.arguments = ["--wordcount-layout", layout] + CommandLine.arguments.filter { $0 == "--chained" }
                 try child.run()
                 child.waitUntilExit()
             }

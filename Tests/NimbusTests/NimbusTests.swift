@@ -239,6 +239,10 @@ import Testing
                 "ok", NimbusFixture.wordCount(), #"{"topology.enable.message.timeouts": "sometimes"}"#,
                 "'topology.enable.message.timeouts' must be true or false, not \"sometimes\""
             ),
+            (
+                "ok", NimbusFixture.wordCount(), #"{"topology.executor.chaining": 1}"#,
+                "'topology.executor.chaining' must be true or false, not 1"
+            ),
             ("ok", badObject, "{}", "component 'sentences' is a serialized Java object"),
             ("ok", badInput, "{}", "bolt 'count' subscribes to unknown component 'nobody'"),
             ("ok", badFields, "{}", "by field 'nope'"),

@@ -327,11 +327,9 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
 }
 
 @Suite struct WorkerSplitTests {
-    let conf = StormConfig.defaults
-
     /// Two runtimes, as two workers: `first` gets the executors `inFirst` picks, the other the rest.
     func split(
-        _ topology: StormTopology, inFirst: (Executor, String) -> Bool
+        _ topology: StormTopology, conf: StormConfig = .defaults, inFirst: (Executor, String) -> Bool
     ) throws -> (TopologyRuntime, TopologyRuntime, LoopbackTransfer, LoopbackTransfer) {
         let plan = TopologyPlan(topology: topology, conf: conf)
         let layout = TaskLayout.executors(tasks: plan.tasks, executorCounts: plan.executors)
@@ -386,14 +384,17 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
         #expect(a.misroutedCount == 0 && b.misroutedCount == 0)
     }
 
-    @Test func localOrShuffleKeepsTuplesInTheirWorker() async throws {
+    /// Chained too: the sink tasks beside the spout then run on its thread, the others on their own.
+    @Test(arguments: [false, true])
+    func localOrShuffleKeepsTuplesInTheirWorker(chained: Bool) async throws {
         var builder = TopologyBuilder(registry: TestComponents.registered)
         builder.setSpout("sentences", "test.FiniteSentences", args: [.longArg(40)])
         builder.subscribe(builder.setBolt("sink", "test.Recording", parallelism: 4).localOrShuffleGrouping("sentences"))
         let topology = try builder.build()
         // The spout and sink's first two tasks in one worker, the other two sink tasks in the other.
         var sinks = 0
-        let (a, b, toB, _) = try split(topology) { _, component in
+        let conf = StormConfig.defaults.merging([ConfigKey.topologyExecutorChaining: .bool(chained)])
+        let (a, b, toB, _) = try split(topology, conf: conf) { _, component in
             guard component == "sink" else { return component == "sentences" }
             sinks += 1
             return sinks <= 2
@@ -408,6 +409,7 @@ final class LoopbackTransfer: TupleTransfer, Sendable {
         #expect(
             Probes.received(topology: a.topologyId, component: "sink", tasks: a.localTasks).map(\.count) == [100, 100])
         #expect(toB.bytes.withLock { $0 } == 0)
+        #expect(a.layout.chains.chained.count == (chained ? 2 : 0) && b.layout.chains.chained.isEmpty)
     }
 }
 
