@@ -7,7 +7,8 @@ Each round runs, one after another: Flink 2.3's pure-Java word count (../shared/
 up by ../shared/peers/setup.sh into $PEERS, default /tmp/peers); `tuple-bench --wordcount` (one process, layouts
 1/1/1 and 1/2/2, five runs each; the better median counts, as the best layout a user can pick); and
 `tuple-bench --throughput-vs-latency` (acked: every sentence a tracked tree, one acker; its unthrottled rate, and
-the p99 complete latency at 50% and 75% of it). With --workers, also `scripts/bench_workers.py` (a real cluster:
+the p99 complete latency at 50% and 75% of it), then the same with topology.executor.chaining (`--chained`: split
+and count run on the spout's thread, which trades top rate for latency). With --workers, also `scripts/bench_workers.py` (a real cluster:
 the word count across two workers, and spout -> sink in one worker and across two). Each ratio is ours over
 Flink's from the same round; the machine is shared, so compare within a round, and read the spread over rounds.
 """
@@ -45,8 +46,8 @@ def ours_unacked(bench):
     return max(medians), out.strip()
 
 
-def ours_acked(bench):
-    out = run([bench, "--throughput-vs-latency"])
+def ours_acked(bench, chained=False):
+    out = run([bench, "--throughput-vs-latency"] + (["--chained"] if chained else []))
     words = [float(m) * 1e6 for m in re.findall(r"\(([\d.]+)M words/s\)", out)]
     p99 = [float(m) for m in re.findall(r"p99 ([\d.]+) ms", out)]
     if len(words) != 4 or len(p99) != 4:
@@ -80,11 +81,14 @@ def main():
         f = flink(args.sentences)
         unacked, unacked_out = ours_unacked(bench)
         acked, p99_50, p99_75, acked_out = ours_acked(bench)
+        chained, chained_50, chained_75, chained_out = ours_acked(bench, chained=True)
         print(f"round {r}: Flink {f / 1e6:.2f}M words/s (parallelism 2)")
         print(f"  word count, one process, unacked: {unacked / 1e6:.2f}M words/s = {unacked / f:.2f}x Flink")
         print(f"  word count, one process, acked: {acked / 1e6:.2f}M words/s = {acked / f:.2f}x Flink; "
               f"p99 complete latency {p99_50:.2f} ms at 50%, {p99_75:.2f} ms at 75%")
-        for line in (unacked_out + "\n" + acked_out).splitlines():
+        print(f"  the same, chained: {chained / 1e6:.2f}M words/s = {chained / f:.2f}x Flink; "
+              f"p99 complete latency {chained_50:.2f} ms at 50%, {chained_75:.2f} ms at 75%")
+        for line in (unacked_out + "\n" + acked_out + "\n" + chained_out).splitlines():
             print("    " + line)
         if args.workers:
             rates, out = workers()
