@@ -373,3 +373,43 @@ def test_backpressure_across_two_workers_keeps_both_flat(workers_cluster):
     assert taken > 2000, taken
     assert emitted < taken * 1.5 + 100_000, (emitted, taken)
     print(f"spout {emitted / 20:.0f}/s, slow bolt {taken / 20:.0f}/s; RSS {first} -> {last} MiB")
+
+
+def test_a_chained_topology_runs_its_bolts_on_the_spouts_thread_and_counts_exactly(workers_cluster):
+    """topology.executor.chaining in a real worker: a linear word count whose bolts are each fed by one thread
+    runs them all on the spout's thread (the worker has no thread of theirs) and counts exactly as unchained."""
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    limit = 300
+    builder = TopologyBuilder()
+    builder.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"], args=[limit]), 1)
+    builder.set_bolt("split", JavaComponent("org.apache.storm.perf.bolt.SplitSentenceBolt", ["word"]), 2) \
+        .shuffle_grouping("sentences")
+    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 2) \
+        .fields_grouping("split", ["word"])
+    builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), 1) \
+        .shuffle_grouping("count")
+    topology_id = submit(client, "chained", builder.build(), {"topology.workers": 1, "topology.executor.chaining": True})
+    assert wait_until(lambda: len(worker_ports(topology_id)) == 1, 60), workers_cluster.supervisors["a"].log_text()
+
+    spout_task = [e.executor_info.task_start for e in client.getTopologyInfoByName("chained").executors
+                  if e.component_id == "sentences"]
+    expected = expected_counts(limit, spout_task)
+    total_words = sum(expected.values())
+
+    def counts():
+        return [executed(client, "chained", c) for c in ("sentences", "split", "count", "log")]
+    want = [limit, limit, total_words, total_words]
+    assert wait_until(lambda: counts() == want, 60), (counts(), want, worker_logs(workers_cluster, topology_id)[-3000:])
+    final = {}
+    for word, count in re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", worker_logs(workers_cluster, topology_id)):
+        final[word] = max(final.get(word, 0), int(count))
+    assert final == expected
+
+    # The kernel's thread names (what top -H shows): the spout's and the acker's executors, none of the bolts'.
+    pid = next(iter(worker_processes(topology_id)))
+    names = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            names.add(f.read().strip())
+    assert {"sentences-execu", "__acker-executo"} <= names, names
+    assert not any(n.startswith(("split-", "count-", "log-")) for n in names), names
