@@ -113,14 +113,15 @@ def word_topology(bolt="sink", spouts=1, bolts=2):
     return builder.build()
 
 
-def word_count_topology(limit):
+def word_count_topology(limit, spouts=2, splits=4, counts=4, logs=2):
+    """`limit` sentences from each spout task, split, counted, and each count logged."""
     builder = TopologyBuilder()
-    builder.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"], args=[limit]), 2)
-    builder.set_bolt("split", JavaComponent("org.apache.storm.perf.bolt.SplitSentenceBolt", ["word"]), 4) \
+    builder.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"], args=[limit]), spouts)
+    builder.set_bolt("split", JavaComponent("org.apache.storm.perf.bolt.SplitSentenceBolt", ["word"]), splits) \
         .shuffle_grouping("sentences")
-    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 4) \
+    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), counts) \
         .fields_grouping("split", ["word"])
-    builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), 2) \
+    builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), logs) \
         .shuffle_grouping("count")
     return builder.build()
 
@@ -134,6 +135,25 @@ def expected_counts(limit, spout_tasks):
     return counts
 
 
+def assert_counted_exactly(cluster, client, name, topology_id, limit):
+    """Waits until the word count `name` has split, counted and logged every word of its `limit` sentences a spout
+    task, then checks the last count each word's counter logged."""
+    spout_tasks = [e.executor_info.task_start for e in client.getTopologyInfoByName(name).executors
+                   if e.component_id == "sentences"]
+    expected = expected_counts(limit, spout_tasks)
+    total_words = sum(expected.values())
+
+    def counts():
+        return [executed(client, name, c) for c in ("sentences", "split", "count", "log")]
+    # Heartbeats report each worker's counts within a second of each other.
+    want = [len(spout_tasks) * limit, len(spout_tasks) * limit, total_words, total_words]
+    assert wait_until(lambda: counts() == want, 60), (counts(), want, worker_logs(cluster, topology_id)[-3000:])
+    final = {}
+    for word, count in re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", worker_logs(cluster, topology_id)):
+        final[word] = max(final.get(word, 0), int(count))
+    assert final == expected
+
+
 def test_word_count_across_two_supervisors_and_four_workers_is_exact(workers_cluster):
     client, ports_a, ports_b = two_supervisors(workers_cluster)
     limit = 500
@@ -141,22 +161,8 @@ def test_word_count_across_two_supervisors_and_four_workers_is_exact(workers_clu
     assert wait_until(lambda: len(worker_ports(topology_id)) == 4, 60), workers_cluster.supervisors["a"].log_text()
     assert sorted(worker_ports(topology_id)) == sorted(ports_a + ports_b)
 
-    spout_tasks = [e.executor_info.task_start for e in client.getTopologyInfoByName("words").executors
-                   if e.component_id == "sentences"]
-    expected = expected_counts(limit, spout_tasks)
-    total_words = sum(expected.values())
-
-    def counts():
-        return [executed(client, "words", c) for c in ("sentences", "split", "count", "log")]
-    # Heartbeats report each worker's counts within a second of each other.
-    want = [2 * limit, 2 * limit, total_words, total_words]
-    assert wait_until(lambda: counts() == want, 60), (counts(), want, worker_logs(workers_cluster, topology_id)[-3000:])
-
     # Every word reached one counter (fields grouping across workers), which counted it exactly.
-    final = {}
-    for word, count in re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", worker_logs(workers_cluster, topology_id)):
-        final[word] = max(final.get(word, 0), int(count))
-    assert final == expected
+    assert_counted_exactly(workers_cluster, client, "words", topology_id, limit)
 
     # The executors really were spread: every worker ran some and every supervisor ran two workers.
     info = client.getTopologyInfoByName("words")
@@ -379,31 +385,10 @@ def test_a_chained_topology_runs_its_bolts_on_the_spouts_thread_and_counts_exact
     """topology.executor.chaining in a real worker: a linear word count whose bolts are each fed by one thread
     runs them all on the spout's thread (the worker has no thread of theirs) and counts exactly as unchained."""
     client, _, _ = two_supervisors(workers_cluster, slots=1)
-    limit = 300
-    builder = TopologyBuilder()
-    builder.set_spout("sentences", JavaComponent("storm.swift.SentenceSpout", ["sentence"], args=[limit]), 1)
-    builder.set_bolt("split", JavaComponent("org.apache.storm.perf.bolt.SplitSentenceBolt", ["word"]), 2) \
-        .shuffle_grouping("sentences")
-    builder.set_bolt("count", JavaComponent("org.apache.storm.testing.TestWordCounter", ["word", "count"]), 2) \
-        .fields_grouping("split", ["word"])
-    builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), 1) \
-        .shuffle_grouping("count")
-    topology_id = submit(client, "chained", builder.build(), {"topology.workers": 1, "topology.executor.chaining": True})
+    topology = word_count_topology(300, spouts=1, splits=2, counts=2, logs=1)
+    topology_id = submit(client, "chained", topology, {"topology.workers": 1, "topology.executor.chaining": True})
     assert wait_until(lambda: len(worker_ports(topology_id)) == 1, 60), workers_cluster.supervisors["a"].log_text()
-
-    spout_task = [e.executor_info.task_start for e in client.getTopologyInfoByName("chained").executors
-                  if e.component_id == "sentences"]
-    expected = expected_counts(limit, spout_task)
-    total_words = sum(expected.values())
-
-    def counts():
-        return [executed(client, "chained", c) for c in ("sentences", "split", "count", "log")]
-    want = [limit, limit, total_words, total_words]
-    assert wait_until(lambda: counts() == want, 60), (counts(), want, worker_logs(workers_cluster, topology_id)[-3000:])
-    final = {}
-    for word, count in re.findall(r"component=log:\d+ (?:\[\w+\] )?\[(\w+), (\d+)\]", worker_logs(workers_cluster, topology_id)):
-        final[word] = max(final.get(word, 0), int(count))
-    assert final == expected
+    assert_counted_exactly(workers_cluster, client, "chained", topology_id, 300)
 
     # The kernel's thread names (what top -H shows): the spout's and the acker's executors, none of the bolts'.
     pid = next(iter(worker_processes(topology_id)))
