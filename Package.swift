@@ -141,6 +141,15 @@ let package = Package(
             ],
             resources: [.embedInCode("Pages")]
         ),
+        // Distributed RPC: the DRPC server's requests, its Thrift services and its HTTP side.
+        .target(
+            name: "DRPC",
+            dependencies: [
+                "StormThrift", "StormCore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(name: "storm", dependencies: ["StormCLI"]),
         // An example of shipping your own components: a `storm` with one more bolt.
         .executableTarget(name: "storm-example-custom", dependencies: ["StormCLI", "Components", "Tuples"]),
@@ -148,7 +157,7 @@ let package = Package(
             name: "StormCLI",
             dependencies: [
                 "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster",
-                "DevZooKeeper", "Flux", "Locking", "UI",
+                "DevZooKeeper", "Flux", "Locking", "UI", "DRPC",
                 "Runtime", "ZIPFoundation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -189,6 +198,7 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(name: "UITests", dependencies: ["UI", "StormThrift", "StormCore"]),
+        .testTarget(name: "DRPCTests", dependencies: ["DRPC", "StormThrift", "StormCore", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking", "TestSupport"]),
         .testTarget(
             name: "WorkerTests",

@@ -3,7 +3,7 @@
 
 usage: check-idl-compat.py PATH/TO/STORM/storm-client/src/storm.thrift
 
-For every struct, union, exception, enum and Nimbus method in our IDL that Storm's also has, compares names,
+For every struct, union, exception, enum and service method in our IDL that Storm's also has, compares names,
 field ids, types, requiredness and defaults; prints each difference and exits 1 if there is any. Declarations
 only we have (extensions) are listed, not failed.
 """

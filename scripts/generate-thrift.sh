@@ -14,4 +14,4 @@ python3 "$root/scripts/thrift_swift_gen.py" "$root/idl/storm.thrift" "$work/gen-
 thrift --gen py:slots -o "$work" "$root/idl/storm.thrift"
 rm -rf "$root/clients/python/storm_thrift"
 cp -r "$work/gen-py/storm_thrift" "$root/clients/python/storm_thrift"
-rm -f "$root/clients/python/storm_thrift/Nimbus-remote"
+rm -f "$root/clients/python/storm_thrift/"*-remote

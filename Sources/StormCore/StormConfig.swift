@@ -75,6 +75,17 @@ public enum ConfigKey {
     /// Ours: how long the UI serves an API answer again before asking nimbus anew.
     public static let uiApiCacheMs = "ui.api.cache.ms"
     public static let logviewerPort = "logviewer.port"
+    /// DRPC: where the servers are (for topologies and `storm drpc-client`), their ports, and their limits.
+    public static let drpcServers = "drpc.servers"
+    public static let drpcPort = "drpc.port"
+    public static let drpcInvocationsPort = "drpc.invocations.port"
+    public static let drpcHttpPort = "drpc.http.port"
+    public static let drpcDisableHttpBinding = "drpc.disable.http.binding"
+    public static let drpcWorkerThreads = "drpc.worker.threads"
+    public static let drpcInvocationsThreads = "drpc.invocations.threads"
+    public static let drpcMaxBufferSize = "drpc.max_buffer_size"
+    public static let drpcQueueSize = "drpc.queue.size"
+    public static let drpcRequestTimeoutSecs = "drpc.request.timeout.secs"
 }
 
 /// A Storm configuration: Storm's defaults, overlaid by storm.yaml, `-c key=value` options and topology confs.
@@ -138,6 +149,16 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.uiApiCacheMs: 1000,
         ConfigKey.logviewerPort: 8000,
         ConfigKey.logviewerCleanupAgeMins: 10080,
+        ConfigKey.drpcServers: nil,
+        ConfigKey.drpcPort: 3772,
+        ConfigKey.drpcInvocationsPort: 3773,
+        ConfigKey.drpcHttpPort: 3774,
+        ConfigKey.drpcDisableHttpBinding: false,
+        ConfigKey.drpcWorkerThreads: 64,
+        ConfigKey.drpcInvocationsThreads: 64,
+        ConfigKey.drpcMaxBufferSize: 1_048_576,
+        ConfigKey.drpcQueueSize: 128,
+        ConfigKey.drpcRequestTimeoutSecs: 600,
     ])
 
     public subscript(key: String) -> ConfigValue? {

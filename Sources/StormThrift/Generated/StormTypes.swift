@@ -109,6 +109,23 @@ public enum TopologyStatus: Int32, ThriftEnum {
     }
 }
 
+public enum DRPCExceptionType: Int32, ThriftEnum {
+    case internalError = 0
+    case serverShutdown = 1
+    case serverTimeout = 2
+    case failedRequest = 3
+
+    /// The member's name as the IDL spells it.
+    public var thriftName: String {
+        switch self {
+        case .internalError: "INTERNAL_ERROR"
+        case .serverShutdown: "SERVER_SHUTDOWN"
+        case .serverTimeout: "SERVER_TIMEOUT"
+        case .failedRequest: "FAILED_REQUEST"
+        }
+    }
+}
+
 public enum JavaObjectArg: ThriftStruct {
     case intArg(Int32)
     case longArg(Int64)
@@ -5128,5 +5145,90 @@ public struct WorkerMetrics: ThriftStruct {
         try p.writeFieldStop()
         try p.writeStructEnd()
     }
+}
+
+public struct DRPCRequest: ThriftStruct {
+    public var funcArgs: String
+    public var requestId: String
+
+    public init(funcArgs: String, requestId: String) {
+        self.funcArgs = funcArgs
+        self.requestId = requestId
+    }
+
+    public init(from p: ThriftProtocol) throws {
+        var funcArgs: String? = nil
+        var requestId: String? = nil
+        try p.readStructBegin()
+        while let (fieldType, fieldId) = try p.readFieldBegin() {
+            switch (fieldId, fieldType) {
+            case (1, .string): funcArgs = try p.readString()
+            case (2, .string): requestId = try p.readString()
+            default: try p.skip(fieldType)
+            }
+            try p.readFieldEnd()
+        }
+        try p.readStructEnd()
+        guard let funcArgs else { throw ThriftDecodingError.missingField("DRPCRequest", "func_args") }
+        guard let requestId else { throw ThriftDecodingError.missingField("DRPCRequest", "request_id") }
+        self.init(funcArgs: funcArgs, requestId: requestId)
+    }
+
+    public func write(to p: ThriftProtocol) throws {
+        try p.writeStructBegin("DRPCRequest")
+        try p.writeFieldBegin("func_args", .string, 1)
+        try p.writeString(funcArgs)
+        try p.writeFieldEnd()
+        try p.writeFieldBegin("request_id", .string, 2)
+        try p.writeString(requestId)
+        try p.writeFieldEnd()
+        try p.writeFieldStop()
+        try p.writeStructEnd()
+    }
+}
+
+public struct DRPCExecutionException: ThriftStruct {
+    public var msg: String
+    public var type: DRPCExceptionType?
+
+    public init(msg: String, type: DRPCExceptionType? = nil) {
+        self.msg = msg
+        self.type = type
+    }
+
+    public init(from p: ThriftProtocol) throws {
+        var msg: String? = nil
+        var type: DRPCExceptionType? = nil
+        try p.readStructBegin()
+        while let (fieldType, fieldId) = try p.readFieldBegin() {
+            switch (fieldId, fieldType) {
+            case (1, .string): msg = try p.readString()
+            case (2, .i32): type = try p.readEnum(DRPCExceptionType.self)
+            default: try p.skip(fieldType)
+            }
+            try p.readFieldEnd()
+        }
+        try p.readStructEnd()
+        guard let msg else { throw ThriftDecodingError.missingField("DRPCExecutionException", "msg") }
+        self.init(msg: msg, type: type)
+    }
+
+    public func write(to p: ThriftProtocol) throws {
+        try p.writeStructBegin("DRPCExecutionException")
+        try p.writeFieldBegin("msg", .string, 1)
+        try p.writeString(msg)
+        try p.writeFieldEnd()
+        if let type {
+            try p.writeFieldBegin("type", .i32, 2)
+            try p.writeI32(type.rawValue)
+            try p.writeFieldEnd()
+        }
+        try p.writeFieldStop()
+        try p.writeStructEnd()
+    }
+}
+
+extension DRPCExecutionException: Error, CustomStringConvertible {
+    public var description: String { "DRPCExecutionException: \(msg)" }
 }
 

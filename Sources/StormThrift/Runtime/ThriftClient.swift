@@ -88,17 +88,22 @@ public final class ThriftClient: Sendable {
     }
 }
 
-/// A client of the Nimbus service; its methods are generated from the IDL.
-public final class NimbusClient: Sendable {
-    public let connection: ThriftClient
+/// A client of one service of the IDL over its own connection; the service's methods are generated.
+public protocol ThriftServiceClient: Sendable {
+    var connection: ThriftClient { get }
+    init(connection: ThriftClient)
+}
 
+extension ThriftServiceClient {
+    /// Connects now (see `ThriftClient.init`).
     public init(
         host: String, port: Int, connectTimeoutMillis: Int = 10_000, ioTimeoutMillis: Int = 10_000,
         maxFrameSize: Int = 1_048_576
     ) throws {
-        connection = try ThriftClient(
-            host: host, port: port, connectTimeoutMillis: connectTimeoutMillis, ioTimeoutMillis: ioTimeoutMillis,
-            maxFrameSize: maxFrameSize)
+        self.init(
+            connection: try ThriftClient(
+                host: host, port: port, connectTimeoutMillis: connectTimeoutMillis, ioTimeoutMillis: ioTimeoutMillis,
+                maxFrameSize: maxFrameSize))
     }
 
     public func close() { connection.close() }
@@ -108,6 +113,24 @@ public final class NimbusClient: Sendable {
     ) throws -> Result {
         try connection.call(method, args, as: Result.self)
     }
+}
+
+/// A client of the Nimbus service.
+public final class NimbusClient: ThriftServiceClient {
+    public let connection: ThriftClient
+    public init(connection: ThriftClient) { self.connection = connection }
+}
+
+/// A client of DRPC's DistributedRPC service (`execute`), as callers use it.
+public final class DistributedRPCClient: ThriftServiceClient {
+    public let connection: ThriftClient
+    public init(connection: ThriftClient) { self.connection = connection }
+}
+
+/// A client of DRPC's DistributedRPCInvocations service, as topologies use it (fetch requests, return results).
+public final class DistributedRPCInvocationsClient: ThriftServiceClient {
+    public let connection: ThriftClient
+    public init(connection: ThriftClient) { self.connection = connection }
 }
 
 extension NimbusClient {

@@ -1,1 +1,1 @@
-__all__ = ['ttypes', 'constants', 'Nimbus']
+__all__ = ['ttypes', 'constants', 'Nimbus', 'DistributedRPC', 'DistributedRPCInvocations']

@@ -145,6 +145,27 @@ class TopologyStatus(object):
     }
 
 
+class DRPCExceptionType(object):
+    INTERNAL_ERROR = 0
+    SERVER_SHUTDOWN = 1
+    SERVER_TIMEOUT = 2
+    FAILED_REQUEST = 3
+
+    _VALUES_TO_NAMES = {
+        0: "INTERNAL_ERROR",
+        1: "SERVER_SHUTDOWN",
+        2: "SERVER_TIMEOUT",
+        3: "FAILED_REQUEST",
+    }
+
+    _NAMES_TO_VALUES = {
+        "INTERNAL_ERROR": 0,
+        "SERVER_SHUTDOWN": 1,
+        "SERVER_TIMEOUT": 2,
+        "FAILED_REQUEST": 3,
+    }
+
+
 class JavaObjectArg(object):
     """
     Attributes:
@@ -10410,6 +10431,190 @@ class WorkerMetrics(object):
 
     def __ne__(self, other):
         return not (self == other)
+
+
+class DRPCRequest(object):
+    """
+    Attributes:
+     - func_args
+     - request_id
+
+    """
+
+    __slots__ = (
+        'func_args',
+        'request_id',
+    )
+
+
+    def __init__(self, func_args=None, request_id=None,):
+        self.func_args = func_args
+        self.request_id = request_id
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRING:
+                    self.func_args = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.request_id = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('DRPCRequest')
+        if self.func_args is not None:
+            oprot.writeFieldBegin('func_args', TType.STRING, 1)
+            oprot.writeString(self.func_args.encode('utf-8') if sys.version_info[0] == 2 else self.func_args)
+            oprot.writeFieldEnd()
+        if self.request_id is not None:
+            oprot.writeFieldBegin('request_id', TType.STRING, 2)
+            oprot.writeString(self.request_id.encode('utf-8') if sys.version_info[0] == 2 else self.request_id)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        if self.func_args is None:
+            raise TProtocolException(message='Required field func_args is unset!')
+        if self.request_id is None:
+            raise TProtocolException(message='Required field request_id is unset!')
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, getattr(self, key))
+             for key in self.__slots__]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        if not isinstance(other, self.__class__):
+            return False
+        for attr in self.__slots__:
+            my_val = getattr(self, attr)
+            other_val = getattr(other, attr)
+            if my_val != other_val:
+                return False
+        return True
+
+    def __ne__(self, other):
+        return not (self == other)
+
+
+class DRPCExecutionException(TException):
+    """
+    Attributes:
+     - msg
+     - type
+
+    """
+
+    __slots__ = (
+        'msg',
+        'type',
+    )
+
+
+    def __init__(self, msg=None, type=None,):
+        super(DRPCExecutionException, self).__setattr__('msg', msg)
+        super(DRPCExecutionException, self).__setattr__('type', type)
+
+    def __setattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __delattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __hash__(self):
+        return hash(self.__class__) ^ hash((self.msg, self.type, ))
+
+    @classmethod
+    def read(cls, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and cls.thrift_spec is not None:
+            return iprot._fast_decode(None, iprot, [cls, cls.thrift_spec])
+        iprot.readStructBegin()
+        msg = None
+        type = None
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRING:
+                    msg = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.I32:
+                    type = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+        return cls(
+            msg=msg,
+            type=type,
+        )
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('DRPCExecutionException')
+        if self.msg is not None:
+            oprot.writeFieldBegin('msg', TType.STRING, 1)
+            oprot.writeString(self.msg.encode('utf-8') if sys.version_info[0] == 2 else self.msg)
+            oprot.writeFieldEnd()
+        if self.type is not None:
+            oprot.writeFieldBegin('type', TType.I32, 2)
+            oprot.writeI32(self.type)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        if self.msg is None:
+            raise TProtocolException(message='Required field msg is unset!')
+        return
+
+    def __str__(self):
+        return repr(self)
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, getattr(self, key))
+             for key in self.__slots__]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        if not isinstance(other, self.__class__):
+            return False
+        for attr in self.__slots__:
+            my_val = getattr(self, attr)
+            other_val = getattr(other, attr)
+            if my_val != other_val:
+                return False
+        return True
+
+    def __ne__(self, other):
+        return not (self == other)
 all_structs.append(JavaObjectArg)
 JavaObjectArg.thrift_spec = (
     None,  # 0
@@ -13130,6 +13335,18 @@ WorkerMetrics.thrift_spec = (
     (2, TType.I32, 'port', None, None, ),  # 2
     (3, TType.STRING, 'hostname', 'UTF8', None, ),  # 3
     (4, TType.STRUCT, 'metricList', [WorkerMetricList, None], None, ),  # 4
+)
+all_structs.append(DRPCRequest)
+DRPCRequest.thrift_spec = (
+    None,  # 0
+    (1, TType.STRING, 'func_args', 'UTF8', None, ),  # 1
+    (2, TType.STRING, 'request_id', 'UTF8', None, ),  # 2
+)
+all_structs.append(DRPCExecutionException)
+DRPCExecutionException.thrift_spec = (
+    None,  # 0
+    (1, TType.STRING, 'msg', 'UTF8', None, ),  # 1
+    (2, TType.I32, 'type', None, None, ),  # 2
 )
 fix_spec(all_structs)
 del all_structs

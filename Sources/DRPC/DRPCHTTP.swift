@@ -1,0 +1,69 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import StormCore
+import StormThrift
+
+/// DRPC over HTTP, as Storm's DRPC server answers it: `GET /drpc/FUNC/ARGS`, `GET /drpc/FUNC` (empty args) and
+/// `POST /drpc/FUNC` (the body is the args) answer the result as text; a failed request answers Storm's JSON
+/// error (`{"error": "SERVER_TIMEOUT", "errorMessage": "Timed Out"}`) with 400 (failed), 503 (shutting down), 504
+/// (timed out) or 500.
+enum DRPCHTTP {
+    static func application(
+        requests: DRPCRequests, port: Int, maxBody: Int = 1_048_576, logger: Logger,
+        onListening: @escaping @Sendable (Int) -> Void
+    ) -> Application<RouterResponder<BasicRequestContext>> {
+        let router = Router()
+        let drpc = router.group("drpc")
+        drpc.get(":func/:args") { _, context in
+            await answer(requests, context.parameters.get("func"), context.parameters.get("args"))
+        }
+        drpc.get(":func") { _, context in
+            await answer(requests, context.parameters.get("func"), "")
+        }
+        drpc.post(":func") { request, context in
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: maxBody)
+            } catch {
+                return failure(.contentTooLarge, "Internal Error", "the arguments are over \(maxBody) bytes")
+            }
+            return await answer(requests, context.parameters.get("func"), String(buffer: body))
+        }
+        return Application(
+            router: router, configuration: .init(address: .hostname("0.0.0.0", port: port), serverName: "storm-drpc"),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
+    }
+
+    private static func answer(_ requests: DRPCRequests, _ function: String?, _ args: String?) async -> Response {
+        guard let function = function?.removingPercentEncoding, !function.isEmpty,
+            let args = args?.removingPercentEncoding
+        else { return failure(.badRequest, "Internal Error", "the function or its arguments are not valid in a URL") }
+        do {
+            let result = try await requests.execute(function: function, args: args)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain;charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: result)))
+        } catch let error as DRPCExecutionException {
+            let status: HTTPResponse.Status =
+                switch error.type {
+                case .failedRequest: .badRequest
+                case .serverShutdown: .serviceUnavailable
+                case .serverTimeout: .gatewayTimeout
+                default: .internalServerError
+                }
+            return failure(status, error.type?.thriftName ?? "Internal Error", error.msg)
+        } catch {
+            return failure(.internalServerError, "Internal Error", "\(error)")
+        }
+    }
+
+    private static func failure(_ status: HTTPResponse.Status, _ kind: String, _ message: String) -> Response {
+        let json = (try? JSON.encode(.map(["error": .string(kind), "errorMessage": .string(message)]))) ?? "{}"
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import StormCore
+import StormThrift
+
+/// `storm drpc`: Storm's DRPC server. Callers' `execute` on `drpc.port` (Thrift's DistributedRPC) and over HTTP on
+/// `drpc.http.port`; topologies fetch requests and return results on `drpc.invocations.port`
+/// (DistributedRPCInvocations). Runs as a service until its group shuts down, then fails what is still waiting
+/// with SERVER_SHUTDOWN.
+public struct DRPCServer: Service {
+    /// A port could not be taken (in use, not ours, not permitted).
+    public struct ListenFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let requests: DRPCRequests
+    let conf: StormConfig
+    let logger: Logger
+    let onListening: @Sendable (DRPCPorts) -> Void
+
+    /// - Parameter onListening: called with the bound ports once all of them accept connections.
+    public init(
+        conf: StormConfig, logger: Logger, onListening: @escaping @Sendable (DRPCPorts) -> Void = { _ in }
+    ) throws {
+        let timeout = try conf.int(ConfigKey.drpcRequestTimeoutSecs)
+        let queueSize = try conf.int(ConfigKey.drpcQueueSize)
+        guard timeout > 0 else {
+            throw ConfigError.invalid(ConfigKey.drpcRequestTimeoutSecs, reason: "must be a positive number of seconds")
+        }
+        guard queueSize > 0 else { throw ConfigError.invalid(ConfigKey.drpcQueueSize, reason: "must be positive") }
+        requests = DRPCRequests(timeout: .seconds(timeout), queueSize: queueSize, logger: logger)
+        self.conf = conf
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let handler = DRPCThriftHandler(requests: requests)
+        let maxFrame = try conf.int(ConfigKey.drpcMaxBufferSize)
+        let callers = try listen("drpc.port", ConfigKey.drpcPort, threads: ConfigKey.drpcWorkerThreads, maxFrame) {
+            method, input in try DistributedRPCDispatcher.dispatch(method, input: input, handler: handler)
+        }
+        defer { callers.stop() }
+        let invocations = try listen(
+            "drpc.invocations.port", ConfigKey.drpcInvocationsPort, threads: ConfigKey.drpcInvocationsThreads, maxFrame
+        ) { method, input in
+            try DistributedRPCInvocationsDispatcher.dispatch(method, input: input, handler: handler)
+        }
+        defer { invocations.stop() }
+        let httpPort = try conf.int(ConfigKey.drpcHttpPort)
+        let serveHTTP = httpPort >= 0 && !conf.boolOrDefault(ConfigKey.drpcDisableHttpBinding)
+        let http = serveHTTP ? "HTTP on port \(httpPort)" : "no HTTP"
+        logger.info("drpc serving execute on port \(callers.port), invocations on port \(invocations.port), \(http)")
+        let ports = DRPCPorts(execute: callers.port, invocations: invocations.port, http: nil)
+        let sweep = Duration.seconds(1)
+        let requests = requests
+        // At a graceful shutdown, waiting callers are failed first (SERVER_SHUTDOWN): the HTTP server waits for
+        // the requests it is answering before it stops.
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    try? await cancelWhenGracefulShutdown {
+                        while true {
+                            try await Task.sleep(for: sweep)
+                            await requests.expire()
+                        }
+                    }
+                }
+                guard serveHTTP else { return onListening(ports) }
+                let application = DRPCHTTP.application(requests: requests, port: httpPort, logger: logger) { bound in
+                    onListening(DRPCPorts(execute: ports.execute, invocations: ports.invocations, http: bound))
+                }
+                group.addTask {
+                    do {
+                        try await application.run()
+                    } catch let error as IOError {
+                        throw ListenFailure(
+                            description:
+                                "cannot listen on drpc.http.port \(httpPort): \(String(cString: strerror(error.errnoCode)))"
+                        )
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            Task { await requests.shutdown() }
+        }
+        logger.info("drpc stopped")
+        await requests.shutdown()
+    }
+
+    private func listen(
+        _ name: String, _ key: String, threads: String, _ maxFrame: Int,
+        dispatch: @escaping ThriftServer.Dispatch
+    ) throws -> ThriftServer {
+        let port = try conf.int(key)
+        do {
+            return try ThriftServer(
+                host: "", port: port, threads: try conf.int(threads), maxFrameSize: maxFrame,
+                ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs), logger: logger, dispatch: dispatch)
+        } catch {
+            throw ListenFailure(description: "cannot listen on \(name) \(port): \(error)")
+        }
+    }
+}
+
+/// The ports a DRPC server listens on (`http` nil when it serves no HTTP).
+public struct DRPCPorts: Sendable, Equatable {
+    public let execute: Int
+    public let invocations: Int
+    public let http: Int?
+}
+
+/// Both Thrift services of the DRPC server over one set of requests.
+struct DRPCThriftHandler: DistributedRPCHandler, DistributedRPCInvocationsHandler {
+    let requests: DRPCRequests
+
+    func execute(functionName: String, funcArgs: String) async throws -> String {
+        try await requests.execute(function: functionName, args: funcArgs)
+    }
+
+    func fetchRequest(functionName: String) async throws -> DRPCRequest {
+        await requests.fetch(function: functionName)
+    }
+
+    func result(id: String, result: String) async throws {
+        await requests.complete(id, result: result)
+    }
+
+    func failRequest(id: String) async throws {
+        await requests.fail(id, DRPCRequests.failure("Request failed", .failedRequest))
+    }
+
+    func failRequestV2(id: String, e: DRPCExecutionException) async throws {
+        await requests.fail(id, e)
+    }
+}

@@ -1,0 +1,246 @@
+"""`storm drpc` as a process, driven by clients generated from Apache Storm's own storm.thrift (the copy streamparse
+bundles, Storm 1's, loaded with thriftpy2): callers on the DistributedRPC port, a stand-in for a topology on the
+invocations port (what Storm's DRPCSpout and ReturnResults call), HTTP, `storm drpc-client`, and bad input on every
+port. Storm 2's exception type (a field Storm 1's clients skip) is read with our client, whose IDL
+scripts/check-idl-compat.py holds to Storm 2's."""
+
+import importlib
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from thrift.protocol import TBinaryProtocol
+from thrift.transport import TSocket, TTransport
+
+from conftest import THRIFT_PACKAGE, closed_by_peer, free_port, storm_bin, terminate, wait_until
+
+# Ours first: thriftpy2 registers Storm's IDL under the same module name, storm_thrift.
+OurDistributedRPC = importlib.import_module(THRIFT_PACKAGE + ".DistributedRPC")
+ours = importlib.import_module(THRIFT_PACKAGE + ".ttypes")
+
+from streamparse.thrift import storm_thrift  # noqa: E402
+from thriftpy2.rpc import make_client  # noqa: E402
+from thriftpy2.transport import TFramedTransportFactory  # noqa: E402
+
+
+class DRPCProcess:
+    def __init__(self, *extra):
+        self.dir = tempfile.mkdtemp(prefix="drpc-e2e-")
+        self.port, self.invocations, self.http = free_port(), free_port(), free_port()
+        self.conf_args = ["-c", f"drpc.port={self.port}", "-c", f"drpc.invocations.port={self.invocations}",
+                          "-c", f"drpc.http.port={self.http}", "-c", 'drpc.servers=["127.0.0.1"]']
+        for item in extra:
+            self.conf_args += ["-c", item]
+        self.log_path = os.path.join(self.dir, "drpc.log")
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen([storm_bin(), "drpc", *self.conf_args], stdout=self.log,
+                                        stderr=subprocess.STDOUT, env={**os.environ, "HOME": self.dir})
+        assert wait_until(lambda: self.listening(), 30), self.log_text()
+
+    def listening(self):
+        for port in (self.port, self.invocations, self.http):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) != 0:
+                    return False
+        return True
+
+    def caller(self, timeout_ms=20000):
+        return make_client(storm_thrift.DistributedRPC, "127.0.0.1", self.port,
+                           trans_factory=TFramedTransportFactory(), timeout=timeout_ms)
+
+    def caller_with_types(self):
+        """A caller with Storm 2's IDL (ours): its DRPCExecutionException has the type."""
+        sock = TSocket.TSocket("127.0.0.1", self.port)
+        sock.setTimeout(30000)
+        transport = TTransport.TFramedTransport(sock)
+        transport.open()
+        return OurDistributedRPC.Client(TBinaryProtocol.TBinaryProtocol(transport))
+
+    def topology(self):
+        return make_client(storm_thrift.DistributedRPCInvocations, "127.0.0.1", self.invocations,
+                           trans_factory=TFramedTransportFactory(), timeout=20000)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.http}{path}"
+
+    def log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        return terminate(self.process)
+
+
+@pytest.fixture
+def drpc():
+    d = DRPCProcess("drpc.request.timeout.secs=3")
+    yield d
+    d.stop()
+
+
+class Topology(threading.Thread):
+    """Stands in for a DRPC topology: fetches `function`'s requests and answers each with `answer(args)`, or
+    fails it when `answer` returns None, until stopped."""
+
+    def __init__(self, drpc, function, answer):
+        super().__init__(daemon=True)
+        self.client = drpc.topology()
+        self.function, self.answer = function, answer
+        self.stopped = threading.Event()
+        self.served = 0
+
+    def run(self):
+        while not self.stopped.is_set():
+            request = self.client.fetchRequest(self.function)
+            if not request.request_id:
+                time.sleep(0.002)
+                continue
+            result = self.answer(request.func_args)
+            if result is None:
+                self.client.failRequest(request.request_id)
+            else:
+                self.client.result(request.request_id, result)
+            self.served += 1
+
+    def stop(self):
+        self.stopped.set()
+        self.join(5)
+
+
+def test_callers_get_their_own_answers_over_thrift_and_http(drpc):
+    topology = Topology(drpc, "reverse", lambda args: args[::-1])
+    topology.start()
+    try:
+        assert drpc.caller().execute("reverse", "hello") == "olleh"
+
+        # 50 callers at once, each with its own args and connection.
+        answers = {}
+
+        def call(i):
+            answers[i] = drpc.caller().execute("reverse", f"caller {i}")
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert answers == {i: f"caller {i}"[::-1] for i in range(50)}
+
+        with urllib.request.urlopen(drpc.url("/drpc/reverse/by%20get")) as r:
+            assert r.status == 200 and r.read().decode() == "teg yb"
+        with urllib.request.urlopen(drpc.url("/drpc/reverse")) as r:
+            assert r.read().decode() == ""
+        post = urllib.request.Request(drpc.url("/drpc/reverse"), data=b"posted args", method="POST")
+        with urllib.request.urlopen(post) as r:
+            assert r.read().decode() == "sgra detsop"
+
+        # Storm's command line client: FUNCTION ARGUMENT pairs, or -f FUNCTION and arguments.
+        cli = subprocess.run([storm_bin(), "drpc-client", *drpc.conf_args, "reverse", "abc", "reverse", "xy"],
+                             capture_output=True, text=True, timeout=30)
+        assert cli.returncode == 0, cli.stderr
+        assert cli.stdout.splitlines() == ['reverse "abc" => "cba"', 'reverse "xy" => "yx"']
+        cli = subprocess.run([storm_bin(), "drpc-client", *drpc.conf_args, "-f", "reverse", "12", "345"],
+                             capture_output=True, text=True, timeout=30)
+        assert cli.stdout.splitlines() == ['reverse "12" => "21"', 'reverse "345" => "543"']
+    finally:
+        topology.stop()
+
+
+def test_failures_and_timeouts_reach_callers_with_storms_types(drpc):
+    topology = Topology(drpc, "picky", lambda args: "ok" if args == "good" else None)
+    topology.start()
+    try:
+        assert drpc.caller().execute("picky", "good") == "ok"
+        with pytest.raises(storm_thrift.DRPCExecutionException) as failed:
+            drpc.caller().execute("picky", "bad")
+        assert failed.value.msg == "Request failed"
+        with pytest.raises(ours.DRPCExecutionException) as typed:
+            drpc.caller_with_types().execute("picky", "bad")
+        assert typed.value.type == ours.DRPCExceptionType.FAILED_REQUEST
+        with pytest.raises(urllib.error.HTTPError) as http_failed:
+            urllib.request.urlopen(drpc.url("/drpc/picky/bad"))
+        assert http_failed.value.code == 400
+        assert json.loads(http_failed.value.read()) == {"error": "FAILED_REQUEST", "errorMessage": "Request failed"}
+    finally:
+        topology.stop()
+
+    # Nobody serves this function: the caller waits drpc.request.timeout.secs (3 s here), then times out.
+    started = time.time()
+    with pytest.raises(ours.DRPCExecutionException) as timed_out:
+        drpc.caller_with_types().execute("nobody", "x")
+    assert timed_out.value.type == ours.DRPCExceptionType.SERVER_TIMEOUT and timed_out.value.msg == "Timed Out"
+    assert 2.5 <= time.time() - started < 6
+    with pytest.raises(urllib.error.HTTPError) as http_timed_out:
+        urllib.request.urlopen(drpc.url("/drpc/nobody/x"))
+    assert http_timed_out.value.code == 504
+
+    # What a topology says about requests that are gone is dropped: nothing is answered twice, nothing breaks.
+    invocations = drpc.topology()
+    invocations.result("1", "late")
+    invocations.result("no-such-request", "x")
+    invocations.failRequest("no-such-request")
+    assert invocations.fetchRequest("nobody").request_id == ""
+
+
+def test_garbage_on_every_port_is_refused_and_the_server_keeps_serving(drpc):
+    for port in (drpc.port, drpc.invocations):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"GET / HTTP/1.1\r\n\r\n" + os.urandom(64))
+            assert closed_by_peer(s)
+    with socket.create_connection(("127.0.0.1", drpc.http)) as s:
+        s.sendall(os.urandom(256) + b"\r\n\r\n")
+        s.settimeout(10)
+        assert s.recv(100).startswith(b"HTTP/1.1 400") or closed_by_peer(s)
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        urllib.request.urlopen(drpc.url("/nothing/here"))
+    assert unknown.value.code == 404
+
+    topology = Topology(drpc, "still", lambda args: "alive")
+    topology.start()
+    try:
+        assert drpc.caller().execute("still", "?") == "alive"
+    finally:
+        topology.stop()
+    assert drpc.process.poll() is None
+
+
+def test_stopping_fails_waiting_callers_as_shutting_down():
+    d = DRPCProcess()
+    errors = []
+
+    def call():
+        try:
+            d.caller_with_types().execute("never", "x")
+        except ours.DRPCExecutionException as e:
+            errors.append(e.type)
+    caller = threading.Thread(target=call)
+    caller.start()
+    time.sleep(1)
+    assert d.stop() == 0
+    caller.join(10)
+    assert errors == [ours.DRPCExceptionType.SERVER_SHUTDOWN]
+
+
+def test_bad_conf_and_bad_arguments_are_one_line():
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        out = subprocess.run([storm_bin(), "drpc", "-c", f"drpc.port={taken.getsockname()[1]}"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode != 0
+        lines = out.stderr.strip().splitlines()
+        assert f"cannot listen on drpc.port {taken.getsockname()[1]}" in lines[-1], out.stderr
+    finally:
+        taken.close()
+    out = subprocess.run([storm_bin(), "drpc-client", "reverse"], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "FUNCTION ARGUMENT pairs; got 1 arguments" in out.stderr.strip().splitlines()[-1]
+    out = subprocess.run([storm_bin(), "drpc-client", "reverse", "x"], capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "HOME": tempfile.mkdtemp()})
+    assert out.returncode != 0 and "drpc.servers is not set" in out.stderr.strip().splitlines()[-1]
