@@ -40,6 +40,14 @@ public enum BuiltInComponents {
         registry.register("org.apache.storm.perf.bolt.SplitSentenceBolt", kind: .bolt) { _ in SplitSentenceBolt() }
         registry.register("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", kind: .bolt) { _ in LogInfoBolt() }
         registry.register("org.apache.storm.perf.bolt.DevNullBolt", kind: .bolt) { _ in DevNullBolt() }
+        registry.register(DRPCSpout.className, kind: .spout) { args in
+            guard args.count == 1, case .stringArg(let function) = args[0], !function.isEmpty else {
+                throw ComponentRegistry.Failure(
+                    description: "\(DRPCSpout.className) takes one argument, the function's name")
+            }
+            return DRPCSpout(function: function)
+        }
+        registry.register(ReturnResults.className, kind: .bolt) { _ in ReturnResults() }
     }
 }
 

@@ -12,6 +12,7 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
     var emitted: [(stream: String, values: [Value], anchors: Int)] = []
     var acked = 0
     var failed = 0
+    var errors: [String] = []
 
     func emit(_ values: TupleValues, stream: String, anchors: [Tuple]) -> [Int32] {
         emitted.append((stream, values.array, anchors.count))
@@ -25,7 +26,7 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
     func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?) {}
     func ack(_ tuple: Tuple) { acked += 1 }
     func fail(_ tuple: Tuple) { failed += 1 }
-    func reportError(_ error: any Error) {}
+    func reportError(_ error: any Error) { errors.append("\(error)") }
 }
 
 @Suite struct ComponentsTests {
@@ -48,6 +49,49 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
 
     func tuple(_ values: TupleValues) -> Tuple {
         Tuple(values: values, fields: Fields(["v"]), sourceComponent: "up", sourceStream: "default", sourceTask: 1)
+    }
+
+    /// Storm's ReturnResults connects wherever a tuple's return-info says; ours answers only drpc.servers.
+    @Test func returnResultsRefusesReturnInfoNamingAnyOtherServer() throws {
+        let conf = StormConfig.defaults.merging([
+            ConfigKey.drpcServers: ["drpc1.example"], ConfigKey.drpcInvocationsPort: 3773,
+        ])
+        let context = TopologyContext(
+            topologyId: "t-1-1", thisTaskId: 3, thisComponentId: "return", taskToComponent: [3: "return"], conf: conf)
+        let bolt = ReturnResults()
+        let collector = RecordingCollector()
+        try bolt.prepare(context: context, collector: collector)
+        for info in [
+            #"{"id": "1", "host": "evil.example", "port": 3773}"#, #"{"id": "1", "host": "drpc1.example", "port": 22}"#,
+            "not a return-info",
+        ] {
+            bolt.execute(
+                Tuple(
+                    values: ["result", .string(info)], fields: Fields(["result", "return-info"]),
+                    sourceComponent: "up", sourceStream: "default", sourceTask: 1))
+        }
+        #expect(collector.failed == 3 && collector.acked == 0)
+        #expect(
+            collector.errors == [
+                "ReturnResults: return-info names evil.example:3773, not a DRPC server of drpc.servers on drpc.invocations.port 3773",
+                "ReturnResults: return-info names drpc1.example:22, not a DRPC server of drpc.servers on drpc.invocations.port 3773",
+                #"ReturnResults: the tuple's second value is not a return-info ({"id", "host", "port"})"#,
+            ])
+        #expect {
+            try ReturnResults().prepare(context: self.context, collector: collector)
+        } throws: {
+            "\($0)" == "ReturnResults: drpc.servers names no DRPC server"
+        }
+        #expect {
+            try DRPCSpout(function: "f").open(context: self.context, collector: collector)
+        } throws: {
+            "\($0)" == "DRPCSpout 'f': drpc.servers names no DRPC server"
+        }
+        #expect {
+            try ComponentRegistry.shared.entry(DRPCSpout.className)!.make([])
+        } throws: {
+            "\($0)" == "org.apache.storm.drpc.DRPCSpout takes one argument, the function's name"
+        }
     }
 
     @Test func builtInsCarryStormsClassNamesAndFields() throws {

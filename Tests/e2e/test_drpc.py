@@ -244,3 +244,93 @@ def test_bad_conf_and_bad_arguments_are_one_line():
     out = subprocess.run([storm_bin(), "drpc-client", "reverse", "x"], capture_output=True, text=True, timeout=30,
                          env={**os.environ, "HOME": tempfile.mkdtemp()})
     assert out.returncode != 0 and "drpc.servers is not set" in out.stderr.strip().splitlines()[-1]
+
+
+REVERSE_BOLT = '''
+from stormclient.multilang import Bolt
+
+
+class Reverse(Bolt):
+    """DRPC's middle: [args, return-info] in, [result, return-info] out; args "fail" fail their tree."""
+    def process(self, tup):
+        args, return_info = tup.values
+        if args == "fail":
+            self.fail(tup)
+            return
+        self.emit([args[::-1], return_info], anchors=[tup])
+        self.ack(tup)
+
+
+if __name__ == "__main__":
+    Reverse().run()
+'''
+
+
+def drpc_topology(tmp_path, drpc, servers='["127.0.0.1"]'):
+    """A Flux file: Storm's DRPCSpout for "reverse" -> a Python shell bolt -> Storm's ReturnResults."""
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "reverse.py").write_text(REVERSE_BOLT)
+    path = tmp_path / "drpc.yaml"
+    path.write_text(f'''
+name: "reverse-drpc"
+config:
+  drpc.servers: {servers}
+  drpc.invocations.port: {drpc.invocations}
+  topology.message.timeout.secs: 5
+spouts:
+  - id: "requests"
+    className: "org.apache.storm.drpc.DRPCSpout"
+    constructorArgs: ["reverse"]
+bolts:
+  - id: "reverse"
+    className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+    constructorArgs:
+      - ["python3", "reverse.py"]
+      - ["result", "return-info"]
+    parallelism: 2
+  - id: "return"
+    className: "org.apache.storm.drpc.ReturnResults"
+streams:
+  - from: "requests"
+    to: "reverse"
+    grouping:
+      type: SHUFFLE
+  - from: "reverse"
+    to: "return"
+    grouping:
+      type: SHUFFLE
+''')
+    return path
+
+
+def test_a_topology_of_storms_drpc_components_answers_callers(drpc, tmp_path):
+    topology = subprocess.Popen([storm_bin(), "local", str(drpc_topology(tmp_path, drpc)), "--duration", "60"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        caller = drpc.caller()
+        assert wait_until(lambda: caller.execute("reverse", "ping") == "gnip", 30)
+        answers = {}
+
+        def call(i):
+            answers[i] = drpc.caller().execute("reverse", f"request {i}")
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert answers == {i: f"request {i}"[::-1] for i in range(20)}
+        with urllib.request.urlopen(drpc.url("/drpc/reverse/over%20http")) as r:
+            assert r.read().decode() == "ptth revo"
+
+        # A failed tree fails its request on the server at once: the caller does not wait for the timeout.
+        started = time.time()
+        with pytest.raises(ours.DRPCExecutionException) as failed:
+            drpc.caller_with_types().execute("reverse", "fail")
+        assert failed.value.type == ours.DRPCExceptionType.FAILED_REQUEST
+        assert time.time() - started < 2.5
+    finally:
+        terminate(topology)
+        output = topology.stdout.read()
+    assert "reverse executed" in output, output
+
