@@ -334,3 +334,68 @@ def test_a_topology_of_storms_drpc_components_answers_callers(drpc, tmp_path):
         output = topology.stdout.read()
     assert "reverse executed" in output, output
 
+
+
+def test_on_a_cluster_a_worker_killed_mid_stream_loses_no_request(zookeeper, tmp_path):
+    """A DRPC topology of two workers (the spout's tuples cross to ReturnResults in the other) answers callers
+    generated from Storm's own IDL; a worker `kill -9`ed while four callers keep calling costs no request: each is
+    answered, or fails with FAILED_REQUEST (its tree timed out) or SERVER_TIMEOUT (its spout died with it), none
+    waits past drpc.request.timeout.secs, and calls are answered again once the worker is back."""
+    from conftest import Cluster
+    from stormclient import JavaComponent, TopologyBuilder
+    from test_workers import WORKER_CONF, submit, two_supervisors, worker_processes
+
+    timeout = 8
+    d = DRPCProcess(f"drpc.request.timeout.secs={timeout}")
+    cluster = Cluster(zookeeper, nimbuses=1, extra_conf=WORKER_CONF)
+    try:
+        client, _, _ = two_supervisors(cluster, slots=1)
+        builder = TopologyBuilder()
+        builder.set_spout("requests", JavaComponent("org.apache.storm.drpc.DRPCSpout", ["args", "return-info"],
+                                                    args=["echo"]), 1)
+        builder.set_bolt("return", JavaComponent("org.apache.storm.drpc.ReturnResults", []), 1) \
+            .shuffle_grouping("requests")
+        topology_id = submit(client, "drpc-echo", builder.build(), {
+            "topology.workers": 2, "drpc.servers": ["127.0.0.1"], "drpc.invocations.port": d.invocations,
+            "topology.message.timeout.secs": 3})
+        assert wait_until(lambda: len(worker_processes(topology_id)) == 2, 60)
+        assert wait_until(lambda: d.caller().execute("echo", "up") == "up", 60)
+
+        outcomes = []
+        stop = threading.Event()
+
+        def call(i):
+            caller, n = d.caller_with_types(), 0
+            while not stop.is_set():
+                args, started = f"{i}-{n}", time.time()
+                try:
+                    answer = caller.execute("echo", args)
+                    outcomes.append(("answered" if answer == args else f"wrong answer {answer!r}", time.time() - started))
+                except ours.DRPCExecutionException as e:
+                    outcomes.append((ours.DRPCExceptionType._VALUES_TO_NAMES[e.type], time.time() - started))
+                except Exception as e:  # noqa: BLE001 - anything else is what the test must not see
+                    outcomes.append((f"{type(e).__name__}: {e}", time.time() - started))
+                    caller = d.caller_with_types()
+                n += 1
+        callers = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+        for t in callers:
+            t.start()
+        time.sleep(2)
+        victim = next(iter(worker_processes(topology_id)))
+        os.kill(victim, 9)
+        # Back: the supervisor restarts the worker, and calls are answered again.
+        assert wait_until(lambda: victim not in worker_processes(topology_id)
+                          and len(worker_processes(topology_id)) == 2, 60)
+        answered_before = sum(1 for o, _ in outcomes if o == "answered")
+        assert wait_until(lambda: sum(1 for o, _ in outcomes if o == "answered") > answered_before + 20, 60), \
+            outcomes[-10:]
+        stop.set()
+        for t in callers:
+            t.join(timeout + 5)
+        kinds = {o for o, _ in outcomes}
+        assert kinds <= {"answered", "FAILED_REQUEST", "SERVER_TIMEOUT"}, kinds
+        assert max(seconds for _, seconds in outcomes) < timeout + 2
+        assert sum(1 for o, _ in outcomes if o == "answered") > 40
+    finally:
+        cluster.stop()
+        d.stop()
