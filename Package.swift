@@ -128,7 +128,7 @@ let package = Package(
             name: "LocalCluster",
             dependencies: [
                 "Nimbus", "Runtime", "Multilang", "ClusterState", "Components", "StormCore", "StormThrift", "Locking",
-                .product(name: "Logging", package: "swift-log"),
+                "DRPC", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // `storm ui`: Storm's REST API and our web pages, over the leader nimbus' Thrift API.
@@ -141,11 +141,16 @@ let package = Package(
             ],
             resources: [.embedInCode("Pages")]
         ),
-        // Distributed RPC: the DRPC server's requests, its Thrift services and its HTTP side.
+        // Distributed RPC: the requests a DRPC server holds and its Thrift services (also what local mode runs).
         .target(
             name: "DRPC",
+            dependencies: ["StormThrift", "StormCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        // `storm drpc`: the DRPC server as a daemon, with its HTTP side.
+        .target(
+            name: "DRPCDaemon",
             dependencies: [
-                "StormThrift", "StormCore", .product(name: "Hummingbird", package: "hummingbird"),
+                "DRPC", "StormThrift", "StormCore", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -157,7 +162,7 @@ let package = Package(
             name: "StormCLI",
             dependencies: [
                 "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster",
-                "DevZooKeeper", "Flux", "Locking", "UI", "DRPC",
+                "DevZooKeeper", "Flux", "Locking", "UI", "DRPC", "DRPCDaemon", "Components",
                 "Runtime", "ZIPFoundation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -198,7 +203,8 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(name: "UITests", dependencies: ["UI", "StormThrift", "StormCore"]),
-        .testTarget(name: "DRPCTests", dependencies: ["DRPC", "StormThrift", "StormCore", "TestSupport"]),
+        .testTarget(
+            name: "DRPCTests", dependencies: ["DRPC", "DRPCDaemon", "StormThrift", "StormCore", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking", "TestSupport"]),
         .testTarget(
             name: "WorkerTests",
@@ -215,7 +221,9 @@ let package = Package(
             ]),
         .testTarget(
             name: "LocalClusterTests",
-            dependencies: ["LocalCluster", "Components", "Runtime", "StormThrift", "StormCore", "TestSupport"]),
+            dependencies: [
+                "LocalCluster", "Components", "Runtime", "StormThrift", "StormCore", "TestSupport", "Tuples",
+            ]),
         .testTarget(
             name: "ClusterStateTests",
             dependencies: ["ClusterState", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper", "TestSupport"]),

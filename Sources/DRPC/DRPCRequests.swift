@@ -110,7 +110,7 @@ public actor DRPCRequests {
         }
     }
 
-    static func failure(_ message: String, _ type: DRPCExceptionType) -> DRPCExecutionException {
+    public static func failure(_ message: String, _ type: DRPCExceptionType) -> DRPCExecutionException {
         DRPCExecutionException(msg: message, type: type)
     }
 }

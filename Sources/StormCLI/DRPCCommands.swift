@@ -1,5 +1,6 @@
 import ArgumentParser
 import DRPC
+import DRPCDaemon
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,3 +1,4 @@
+import DRPCDaemon
 import Flux
 import Foundation
 import LocalCluster
@@ -30,22 +31,26 @@ struct LocalRun {
         } catch {
             throw CLIFailure(message: "\(source): \(error)")
         }
+        var quiet = Logger(label: "local")
+        // Notices too: shell components' stderr lines are notices.
+        quiet.logLevel = .notice
+        let drpc = try await LocalDRPCServer.start(for: flux, conf: conf, source: source, logger: quiet)
+        defer { drpc?.stop() }
         let cluster: LocalCluster
         let runtime: TopologyRuntime
         let id: String
         do {
-            var quiet = Logger(label: "local")
-            // Notices too: shell components' stderr lines are notices.
-            quiet.logLevel = .notice
             cluster = try await LocalCluster(conf: conf, logger: quiet)
             id = try await cluster.submitTopology(
-                flux.name, conf: flux.conf, topology: flux.topology, active: active, resources: resources)
+                flux.name, conf: flux.conf.merging(drpc?.topologyConf ?? [:]) { _, ours in ours },
+                topology: flux.topology, active: active, resources: resources)
             runtime = cluster.runtime(id)!
         } catch let error as InvalidTopologyException {
             throw CLIFailure(message: "cannot run \(source): \(error.msg)")
         } catch {
             throw CLIFailure(message: "cannot run \(source): \(error)")
         }
+        if let drpc { print(drpc.banner) }
         let printer = RatePrinter(
             runtime: runtime, spouts: Set(flux.topology.spouts.keys), components: Self.upstreamFirst(flux.topology),
             duration: duration,

@@ -1,4 +1,5 @@
 import DRPC
+import DRPCDaemon
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -6,6 +6,7 @@ import StormCore
 import StormThrift
 import TestSupport
 import Testing
+import Tuples
 
 @Suite struct LocalClusterTests {
     func wordCount(limit: Int64) throws -> StormTopology {
@@ -119,5 +120,38 @@ import Testing
             (error as? InvalidTopologyException)?.msg.contains("custom grouping com.example.Partitioner") == true
         }
         await cluster.shutdown()
+    }
+}
+
+/// DRPC's middle in Swift: `[args, return-info]` in, `[args reversed, return-info]` out.
+final class ReverseBolt: Components.Bolt {
+    var collector: (any OutputCollector)?
+    func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["result", "return-info"]) }
+    func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
+    func execute(_ tuple: Tuple) {
+        collector?.emit([.string(String(tuple[0].stringValue!.reversed())), tuple[1]], anchor: tuple)
+        collector?.ack(tuple)
+    }
+}
+
+@Suite struct LocalDRPCTests {
+    @Test func aLocalDRPCAnswersThroughATopologyOfStormsDRPCComponents() async throws {
+        let registry = ComponentRegistry.shared
+        registry.register("test.Reverse", kind: .bolt) { _ in ReverseBolt() }
+        var builder = TopologyBuilder(registry: registry)
+        builder.setSpout("requests", DRPCSpout.className, args: [.stringArg("reverse")])
+        builder.subscribe(builder.setBolt("reverse", "test.Reverse", parallelism: 2).shuffleGrouping("requests"))
+        builder.subscribe(builder.setBolt("return", ReturnResults.className).shuffleGrouping("reverse"))
+        let cluster = try await LocalCluster()
+        let drpc = try LocalDRPC(timeoutSeconds: 30)
+        _ = try await cluster.submitTopology("reverse", conf: drpc.topologyConf, topology: try builder.build())
+        #expect(try await drpc.execute("reverse", "hello") == "olleh")
+        let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for i in 0..<20 { group.addTask { (i, try await drpc.execute("reverse", "call \(i)")) } }
+            return try await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(answers == Dictionary(uniqueKeysWithValues: (0..<20).map { ($0, String("call \($0)".reversed())) }))
+        await cluster.shutdown()
+        await drpc.shutdown()
     }
 }

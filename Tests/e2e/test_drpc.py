@@ -266,16 +266,17 @@ if __name__ == "__main__":
 '''
 
 
-def drpc_topology(tmp_path, drpc, servers='["127.0.0.1"]'):
-    """A Flux file: Storm's DRPCSpout for "reverse" -> a Python shell bolt -> Storm's ReturnResults."""
+def drpc_topology(tmp_path, drpc=None):
+    """A Flux file: Storm's DRPCSpout for "reverse" -> a Python shell bolt -> Storm's ReturnResults; naming
+    `drpc`'s server, or none (storm local then runs one)."""
     (tmp_path / "resources").mkdir()
     (tmp_path / "resources" / "reverse.py").write_text(REVERSE_BOLT)
     path = tmp_path / "drpc.yaml"
+    servers = f'drpc.servers: ["127.0.0.1"]\n  drpc.invocations.port: {drpc.invocations}' if drpc else ""
     path.write_text(f'''
 name: "reverse-drpc"
 config:
-  drpc.servers: {servers}
-  drpc.invocations.port: {drpc.invocations}
+  {servers}
   topology.message.timeout.secs: 5
 spouts:
   - id: "requests"
@@ -399,3 +400,25 @@ def test_on_a_cluster_a_worker_killed_mid_stream_loses_no_request(zookeeper, tmp
     finally:
         cluster.stop()
         d.stop()
+
+
+def test_storm_local_runs_a_drpc_server_for_a_topology_that_names_none(tmp_path):
+    """No drpc.servers: `storm local` serves DRPC itself on the configured ports, as Storm's local mode does."""
+    port, invocations, http = free_port(), free_port(), free_port()
+    conf = ["-c", f"drpc.port={port}", "-c", f"drpc.invocations.port={invocations}", "-c", f"drpc.http.port={http}"]
+    topology = subprocess.Popen([storm_bin(), "local", str(drpc_topology(tmp_path)), "--duration", "60", *conf],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        banner = topology.stdout.readline() + topology.stdout.readline()
+        assert f"DRPC server in this process: execute on port {port}, HTTP on port {http}" in banner, banner
+        cli = subprocess.run([storm_bin(), "drpc-client", "-c", 'drpc.servers=["127.0.0.1"]', *conf, "reverse", "local"],
+                             capture_output=True, text=True, timeout=30)
+        assert cli.stdout.splitlines() == ['reverse "local" => "lacol"'], cli.stderr
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/drpc/reverse/web") as r:
+            assert r.read().decode() == "bew"
+    finally:
+        assert terminate(topology) == 0
+    # The server stopped with the topology.
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0

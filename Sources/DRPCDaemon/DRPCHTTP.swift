@@ -1,3 +1,4 @@
+import DRPC
 import Foundation
 import HTTPTypes
 import Hummingbird

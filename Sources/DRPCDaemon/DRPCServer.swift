@@ -1,3 +1,4 @@
+import DRPC
 import Foundation
 import Hummingbird
 import Logging
@@ -111,29 +112,4 @@ public struct DRPCPorts: Sendable, Equatable {
     public let execute: Int
     public let invocations: Int
     public let http: Int?
-}
-
-/// Both Thrift services of the DRPC server over one set of requests.
-struct DRPCThriftHandler: DistributedRPCHandler, DistributedRPCInvocationsHandler {
-    let requests: DRPCRequests
-
-    func execute(functionName: String, funcArgs: String) async throws -> String {
-        try await requests.execute(function: functionName, args: funcArgs)
-    }
-
-    func fetchRequest(functionName: String) async throws -> DRPCRequest {
-        await requests.fetch(function: functionName)
-    }
-
-    func result(id: String, result: String) async throws {
-        await requests.complete(id, result: result)
-    }
-
-    func failRequest(id: String) async throws {
-        await requests.fail(id, DRPCRequests.failure("Request failed", .failedRequest))
-    }
-
-    func failRequestV2(id: String, e: DRPCExecutionException) async throws {
-        await requests.fail(id, e)
-    }
 }
