@@ -24,11 +24,8 @@ struct DRPCCommand: AsyncParsableCommand {
         } catch let error as ConfigError {
             throw CLIFailure(message: error.description)
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await group.run()
+            try await runUntilSignalled(server, logger: logger)
         } catch let error as DRPCServer.ListenFailure {
             throw CLIFailure(message: "drpc \(error.description)")
         } catch let error as ConfigError {

@@ -21,15 +21,20 @@ struct UICommand: AsyncParsableCommand {
         } catch let error as ConfigError {
             throw CLIFailure(message: error.description)
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await group.run()
+            try await runUntilSignalled(server, logger: logger)
         } catch let error as UIServer.ListenFailure {
             throw CLIFailure(message: "ui \(error.description)")
         } catch {
             throw CLIFailure(message: "ui cannot serve: \(error)")
         }
     }
+}
+
+/// Runs a daemon's service until SIGTERM or SIGINT, which shut it down gracefully.
+func runUntilSignalled(_ service: some Service, logger: Logger) async throws {
+    let group = ServiceGroup(
+        configuration: .init(
+            services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
 }

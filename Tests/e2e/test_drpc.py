@@ -114,6 +114,20 @@ class Topology(threading.Thread):
         self.join(5)
 
 
+def reverse_concurrently(drpc, callers):
+    """Caller i -> its answer to `reverse("call i")`, `callers` callers at once, each on its own connection."""
+    answers = {}
+
+    def call(i):
+        answers[i] = drpc.caller().execute("reverse", f"call {i}")
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return answers
+
+
 def test_callers_get_their_own_answers_over_thrift_and_http(drpc):
     topology = Topology(drpc, "reverse", lambda args: args[::-1])
     topology.start()
@@ -121,16 +135,7 @@ def test_callers_get_their_own_answers_over_thrift_and_http(drpc):
         assert drpc.caller().execute("reverse", "hello") == "olleh"
 
         # 50 callers at once, each with its own args and connection.
-        answers = {}
-
-        def call(i):
-            answers[i] = drpc.caller().execute("reverse", f"caller {i}")
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(50)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert answers == {i: f"caller {i}"[::-1] for i in range(50)}
+        assert reverse_concurrently(drpc, 50) == {i: f"call {i}"[::-1] for i in range(50)}
 
         with urllib.request.urlopen(drpc.url("/drpc/reverse/by%20get")) as r:
             assert r.status == 200 and r.read().decode() == "teg yb"
@@ -311,16 +316,7 @@ def test_a_topology_of_storms_drpc_components_answers_callers(drpc, tmp_path):
     try:
         caller = drpc.caller()
         assert wait_until(lambda: caller.execute("reverse", "ping") == "gnip", 30)
-        answers = {}
-
-        def call(i):
-            answers[i] = drpc.caller().execute("reverse", f"request {i}")
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(20)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert answers == {i: f"request {i}"[::-1] for i in range(20)}
+        assert reverse_concurrently(drpc, 20) == {i: f"call {i}"[::-1] for i in range(20)}
         with urllib.request.urlopen(drpc.url("/drpc/reverse/over%20http")) as r:
             assert r.read().decode() == "ptth revo"
 
