@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """DRPC requests per second and latency for a trivial function (echo), through Thrift and through HTTP.
 
-usage: swift build -c release && scripts/bench_drpc.py [--seconds 5] [--callers 1,32]
+usage: swift build -c release && scripts/bench_drpc.py [--seconds 5] [--callers 1,32] [--spouts 1] [--cluster N]
 
-Starts `storm drpc` and, in `storm local`, a topology of Storm's DRPCSpout straight into ReturnResults (the result
-is the args: the function costs nothing, so what is measured is DRPC itself), then runs each number of callers
+Starts `storm drpc` and, in `storm local` (or with --cluster N, on a cluster of ZooKeeper, nimbus and a supervisor,
+in N workers), a topology of Storm's DRPCSpout straight into ReturnResults (the result is the args: the function
+costs nothing, so what is measured is DRPC itself), then runs each number of callers
 for `--seconds`, each caller a Python thread with its own connection (Thrift: our generated client, framed binary;
 HTTP: GET /drpc/echo/ARGS over a kept-alive connection), and prints calls/s and the latency percentiles. The
 callers are Python: with many of them, their own cost is part of the figure (see docs/performance.md).
 """
 import argparse
+import contextlib
 import http.client
+import json
 import logging
 import os
 import socket
@@ -118,6 +121,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--callers", default="1,32")
     parser.add_argument("--spouts", type=int, default=1, help="DRPCSpout tasks")
+    parser.add_argument("--cluster", type=int, default=0, metavar="N", help="run the topology on a cluster, in N workers")
     args = parser.parse_args()
     storm = os.environ.get("STORM_BIN", os.path.join(ROOT, ".build", "release", "storm"))
     work = tempfile.mkdtemp(prefix="bench-drpc-")
@@ -129,27 +133,49 @@ def main():
     flux = os.path.join(work, "echo.yaml")
     with open(flux, "w") as f:
         f.write(TOPOLOGY.format(invocations=invocations, spouts=args.spouts))
-    topology = subprocess.Popen([storm, "local", flux], stdout=subprocess.DEVNULL, stderr=log, env=env)
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                if thrift_caller(port)("ready") == "ready":
-                    break
-            except Exception:  # noqa: BLE001 - the server or the topology is still starting
-                if time.time() > deadline:
-                    sys.exit(f"DRPC did not answer: see {log.name}")
-                time.sleep(0.2)
-        for callers in [int(c) for c in args.callers.split(",")]:
-            for name, make in (("Thrift", lambda: thrift_caller(port)), ("HTTP", lambda: http_caller(http_port))):
-                rate, p50, p99 = measure(make, callers, args.seconds)
-                print(f"{name}, {callers} caller(s): {rate:,.0f} calls/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-                sys.stdout.flush()
-    finally:
-        topology.terminate()
-        server.terminate()
-        topology.wait()
-        server.wait()
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: (server.terminate(), server.wait()))
+        if args.cluster:
+            os.environ["STORM_BIN"] = storm
+            on_cluster(stack, invocations, args.spouts, args.cluster)
+        else:
+            topology = subprocess.Popen([storm, "local", flux], stdout=subprocess.DEVNULL, stderr=log, env=env)
+            stack.callback(lambda: (topology.terminate(), topology.wait()))
+        run(port, http_port, args, log)
+
+
+def on_cluster(stack, invocations, spouts, workers):
+    """Submits the echo topology to a fresh cluster (stopped by `stack`) in `workers` workers."""
+    sys.path.insert(0, HERE)
+    from benchlib import one_supervisor, upload, wait_until, worker_processes
+    from stormclient import JavaComponent, TopologyBuilder
+    client = stack.enter_context(one_supervisor(slots=workers))
+    builder = TopologyBuilder()
+    builder.set_spout("requests", JavaComponent("org.apache.storm.drpc.DRPCSpout", ["args", "return-info"],
+                                                args=["echo"]), spouts)
+    builder.set_bolt("return", JavaComponent("org.apache.storm.drpc.ReturnResults", []), 1).shuffle_grouping("requests")
+    conf = {"topology.workers": workers, "drpc.servers": ["127.0.0.1"], "drpc.invocations.port": invocations}
+    client.submitTopology("drpc-echo", upload(client), json.dumps(conf), builder.build())
+    topology_id = client.getTopologySummaryByName("drpc-echo").id
+    assert wait_until(lambda: len(worker_processes(topology_id)) == workers, 60), "workers did not start"
+
+
+def run(port, http_port, args, log):
+    """Waits until DRPC answers, then measures each number of callers through Thrift and HTTP."""
+    deadline = time.time() + 30
+    while True:
+        try:
+            if thrift_caller(port)("ready") == "ready":
+                break
+        except Exception:  # noqa: BLE001 - the server or the topology is still starting
+            if time.time() > deadline:
+                sys.exit(f"DRPC did not answer: see {log.name}")
+            time.sleep(0.2)
+    for callers in [int(c) for c in args.callers.split(",")]:
+        for name, make in (("Thrift", lambda: thrift_caller(port)), ("HTTP", lambda: http_caller(http_port))):
+            rate, p50, p99 = measure(make, callers, args.seconds)
+            print(f"{name}, {callers} caller(s): {rate:,.0f} calls/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":
