@@ -244,6 +244,11 @@ def test_bad_conf_and_bad_arguments_are_one_line():
         assert f"cannot listen on drpc.port {taken.getsockname()[1]}" in lines[-1], out.stderr
     finally:
         taken.close()
+    for option, message in (("drpc.queue.size=0", "config key 'drpc.queue.size' must be positive"),
+                            ("drpc.request.timeout.secs=-1",
+                             "config key 'drpc.request.timeout.secs' must be a positive number of seconds")):
+        out = subprocess.run([storm_bin(), "drpc", "-c", option], capture_output=True, text=True, timeout=30)
+        assert out.returncode != 0 and out.stderr.strip().splitlines() == [f"storm: {message}"], out.stderr
     out = subprocess.run([storm_bin(), "drpc-client", "reverse"], capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "FUNCTION ARGUMENT pairs; got 1 arguments" in out.stderr.strip().splitlines()[-1]
     out = subprocess.run([storm_bin(), "drpc-client", "reverse", "x"], capture_output=True, text=True, timeout=30,
