@@ -48,6 +48,16 @@ public enum BuiltInComponents {
             return DRPCSpout(function: function)
         }
         registry.register(ReturnResults.className, kind: .bolt) { _ in ReturnResults() }
+        registry.register(PrepareRequest.className, kind: .bolt) { _ in PrepareRequest() }
+        registry.register(JoinResult.className, kind: .bolt) { args in
+            guard args.count == 1, case .stringArg(let component) = args[0], !component.isEmpty else {
+                throw ComponentRegistry.Failure(
+                    description: "\(JoinResult.className) takes one argument, the component sending return-infos")
+            }
+            return JoinResult(returnComponent: component)
+        }
+        registry.register(DistinctPerRequest.className, kind: .bolt) { _ in DistinctPerRequest() }
+        registry.register(CountPerRequest.className, kind: .bolt) { _ in CountPerRequest() }
     }
 }
 

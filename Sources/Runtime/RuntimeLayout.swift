@@ -155,10 +155,18 @@ struct RuntimeLayout: Sendable {
         [program.executionCommand, program.script].compactMap { $0 }.filter { !$0.isEmpty }
     }
 
-    /// A new instance of the component an executor runs, for one of its tasks.
+    /// A new instance of the component an executor runs, for one of its tasks; a coordinated bolt (of a linear DRPC
+    /// topology) runs inside a CoordinatedBolt.
     func makeComponent(_ executor: ExecutorHandle, logger: Logger) throws -> any Component {
         if executor.isAcker { return AckerBolt(timeoutNanos: acking.messageTimeoutNanos) }
-        let component = executor.component
+        let made = try makeUncoordinated(executor.component, logger: logger)
+        guard let bolt = made as? any Components.Bolt,
+            let spec = try CoordinationSpec.of(jsonConf: executor.component.common.jsonConf)
+        else { return made }
+        return CoordinatedBolt.wrapping(bolt, spec: spec)
+    }
+
+    private func makeUncoordinated(_ component: ComponentRef, logger: Logger) throws -> any Component {
         switch component.object {
         case .javaObject(let object):
             guard let entry = registry.entry(object.fullClassName) else {

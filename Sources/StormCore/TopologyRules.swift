@@ -150,6 +150,18 @@ public enum TopologyValidator {
                     )
                 }
             }
+            if let value = conf[CoordinationSpec.confKey], !value.isNull {
+                guard c.kind == .bolt else {
+                    throw TopologyError("component '\(c.id)' is a \(c.kind.rawValue); only bolts are coordinated")
+                }
+                let spec: CoordinationSpec
+                do {
+                    spec = try CoordinationSpec(value)
+                } catch {
+                    throw TopologyError("bolt '\(c.id)': \(error.description)")
+                }
+                try spec.validate(bolt: c.id, common: c.common)
+            }
         }
         for (streamId, info) in c.common.streams where Set(info.outputFields).count != info.outputFields.count {
             throw TopologyError("component '\(c.id)' declares stream '\(streamId)' with a field named twice")

@@ -10,19 +10,24 @@ import Tuples
 /// Records what a component emits, as the runtime's collectors will receive it.
 final class RecordingCollector: OutputCollector, SpoutOutputCollector {
     var emitted: [(stream: String, values: [Value], anchors: Int)] = []
+    var direct: [(task: Int32, stream: String, values: [Value], anchors: Int)] = []
     var acked = 0
     var failed = 0
     var errors: [String] = []
+    /// The tasks an emit reaches, as a router would pick them.
+    var route: (TupleValues) -> [Int32] = { _ in [] }
 
     func emit(_ values: TupleValues, stream: String, anchors: [Tuple]) -> [Int32] {
         emitted.append((stream, values.array, anchors.count))
-        return []
+        return route(values)
     }
     func emit(_ values: TupleValues, stream: String, messageId: Value?) -> [Int32] {
         emitted.append((stream, values.array, 0))
         return []
     }
-    func emitDirect(task: Int32, _ values: TupleValues, stream: String, anchors: [Tuple]) {}
+    func emitDirect(task: Int32, _ values: TupleValues, stream: String, anchors: [Tuple]) {
+        direct.append((task, stream, values.array, anchors.count))
+    }
     func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?) {}
     func ack(_ tuple: Tuple) { acked += 1 }
     func fail(_ tuple: Tuple) { failed += 1 }

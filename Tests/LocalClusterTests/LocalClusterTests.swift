@@ -154,4 +154,60 @@ final class ReverseBolt: Components.Bolt {
         await cluster.shutdown()
         await drpc.shutdown()
     }
+
+    /// Storm's reach shape: split (three tasks) -> distinct per request (two, grouped by [request, word]) -> count
+    /// per request (two, grouped by request), each coordinated: every caller gets the number of distinct words in its
+    /// args, once, even when a request has no tuple at all; a failed tuple fails its caller at once.
+    @Test func aLinearDRPCChainAnswersEachRequestOnce() async throws {
+        ComponentRegistry.shared.register("test.SplitArgs", kind: .bolt) { _ in SplitArgsBolt() }
+        var builder = LinearDRPCTopologyBuilder(function: "distinct")
+        builder.addBolt("test.SplitArgs", parallelism: 3)
+        builder.addBolt(DistinctPerRequest.className, parallelism: 2, grouping: .fields(["request", "word"]))
+        builder.addBolt(CountPerRequest.className, parallelism: 2, grouping: .fields(["request"]))
+        let cluster = try await LocalCluster()
+        let drpc = try LocalDRPC(timeoutSeconds: 30)
+        let id = try await cluster.submitTopology(
+            "distinct", conf: drpc.topologyConf.merging([ConfigKey.topologyMessageTimeoutSecs: 10]) { $1 },
+            topology: try builder.createTopology())
+        #expect(try await drpc.execute("distinct", "a b a c b") == "3")
+        #expect(try await drpc.execute("distinct", "") == "0")
+        let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for i in 0..<50 {
+                // i + 1 distinct words, most of them twice.
+                let words = (0...i).flatMap { ["w\($0)", "w\($0 / 2)"] }.joined(separator: " ")
+                group.addTask { (i, try await drpc.execute("distinct", words)) }
+            }
+            return try await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(answers == Dictionary(uniqueKeysWithValues: (0..<50).map { ($0, "\($0 + 1)") }))
+        let started = ContinuousClock.now
+        await #expect {
+            try await drpc.execute("distinct", "a fail b")
+        } throws: {
+            ($0 as? DRPCExecutionException)?.type == .failedRequest
+        }
+        #expect(ContinuousClock.now - started < .seconds(5), "the failed request waited for its timeout")
+        // ReturnResults answered each request once: JoinResult paired no request twice.
+        let runtime = try #require(cluster.runtime(id))
+        #expect(await eventually(10) { runtime.stats["bolt4"]?.executed == 52 })
+        #expect(runtime.stats["bolt3"]?.emitted == 52)
+        await cluster.shutdown()
+        await drpc.shutdown()
+    }
+}
+
+/// `[request, args]` -> `[request, word]` per word; args with the word "fail" fail.
+final class SplitArgsBolt: Components.Bolt {
+    var collector: (any OutputCollector)?
+    func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(["request", "word"]) }
+    func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
+    func execute(_ tuple: Tuple) {
+        let words = tuple[1].stringValue!.split(separator: " ")
+        if words.contains("fail") {
+            collector?.fail(tuple)
+            return
+        }
+        for word in words { collector?.emit([tuple[0], .string(String(word))], anchor: tuple) }
+        collector?.ack(tuple)
+    }
 }

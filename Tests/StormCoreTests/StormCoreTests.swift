@@ -172,6 +172,33 @@ import Testing
         t.spouts["sentences"]!.spoutObject = .shell(ShellComponent(executionCommand: "", script: "x.py"))
         #expect(refusal(t) == "shell component 'sentences' has no execution_command")
 
+        // A coordinated bolt (linear DRPC) as a hand-written client might get it wrong.
+        func coordinated(_ spec: String) -> String? {
+            var t = Self.wordCount()
+            t.bolts["count"]!.common.jsonConf = #"{"storm.coordination": \#(spec)}"#
+            return refusal(t)
+        }
+        #expect(
+            coordinated("[1]")
+                == "bolt 'count': storm.coordination must be a map of sources and an id-stream, not [1]")
+        #expect(
+            coordinated(#"{"sources": {"split": "some"}}"#)
+                == #"bolt 'count': storm.coordination sources must map components to single or all, not {"sources":{"split":"some"}}"#
+        )
+        #expect(
+            coordinated(#"{"sources": {}}"#)
+                == #"bolt 'count' is coordinated but does not declare the coordination stream org.apache.storm.coordination.CoordinatedBolt/coord-stream ["id", "count"] direct"#
+        )
+        t = Self.wordCount()
+        t.bolts["count"]!.common.streams[CoordinationSpec.stream] = CoordinationSpec.streamInfo
+        t.bolts["count"]!.common.jsonConf = #"{"storm.coordination": {"sources": {"split": "all"}}}"#
+        #expect(
+            refusal(t) == "bolt 'count' is coordinated by 'split' but does not subscribe to its coordination stream")
+        t.bolts["count"]!.common.jsonConf = #"{"storm.coordination": {"id-stream": ["split", "id"]}}"#
+        #expect(refusal(t) == "bolt 'count' takes its request ids from split:id but does not subscribe to it")
+        t.spouts["sentences"]!.common.jsonConf = #"{"storm.coordination": {}}"#
+        #expect(refusal(t) == "component 'sentences' is a spout; only bolts are coordinated")
+
         #expect(
             refusal(StormTopology(spouts: [:], bolts: [:], stateSpouts: [:])) == "topology has no spouts and no bolts")
     }
