@@ -186,6 +186,9 @@ struct Parser {
         guard let name = try string(top, "name", in: "the topology") else { throw fail(root, "no name") }
         let defs = Definitions()
         try collect(root, into: defs, override: true, depth: 0)
+        if let linear = top["linearDRPC"] {
+            return try linearDRPC(linear, name: name, defs: defs)
+        }
         if defs.spouts.isEmpty { throw fail(root, "no spouts") }
         for (parser, item) in defs.streams { try parser.stream(item, defs) }
         let topology = StormTopology(spouts: defs.spouts, bolts: defs.bolts, stateSpouts: [:])
@@ -295,32 +298,35 @@ struct Parser {
                     let className = try string(m, "className", in: "\(kind.rawValue) '\(id)'")
                 else { continue }
                 if !seen.insert(id).inserted { throw fail(item, "component id '\(id)' is used twice") }
-                if let shellKind = Self.shellClasses[className] {
-                    guard shellKind == kind else {
-                        throw fail(m["className"], "\(className) is a \(shellKind.rawValue), listed under \(list)")
-                    }
-                    let (program, fields) = try shell(m, id: id)
-                    try add(
-                        id, kind, .shell(program), try shellStreams(m, id: id, defaultFields: fields), m,
-                        className: className)
-                    continue
-                }
-                let object = JavaObject(fullClassName: className, argsList: try constructorArgs(m, id: id))
-                do {
-                    try registry.check(object, as: kind, component: id)
-                } catch {
-                    throw fail(m["className"], error.description)
-                }
-                let streams: [String: StreamInfo]
-                do {
-                    streams = try registry.declaredStreams(className, args: object.argsList)
-                } catch {
-                    throw fail(m["className"], "\(error)")
-                }
-                try add(id, kind, .javaObject(object), streams, m, className: className)
+                let (object, streams) = try component(m, id: id, className: className, kind: kind, list: list)
+                try add(id, kind, object, streams, m, className: className)
             }
         }
         for item in top["streams"]?.sequence ?? [] { defs.streams.append((self, item)) }
+    }
+
+    /// What one entry of a component list runs (a registered class or a shell command) and the streams it declares.
+    func component(
+        _ m: Node.Mapping, id: String, className: String, kind: ComponentRegistry.Kind, list: String
+    ) throws(FluxTopology.Failure) -> (ComponentObject, [String: StreamInfo]) {
+        if let shellKind = Self.shellClasses[className] {
+            guard shellKind == kind else {
+                throw fail(m["className"], "\(className) is a \(shellKind.rawValue), listed under \(list)")
+            }
+            let (program, fields) = try shell(m, id: id)
+            return (.shell(program), try shellStreams(m, id: id, defaultFields: fields))
+        }
+        let object = JavaObject(fullClassName: className, argsList: try constructorArgs(m, id: id))
+        do {
+            try registry.check(object, as: kind, component: id)
+        } catch {
+            throw fail(m["className"], error.description)
+        }
+        do {
+            return (.javaObject(object), try registry.declaredStreams(className, args: object.argsList))
+        } catch {
+            throw fail(m["className"], "\(error)")
+        }
     }
 
     /// Resolves one entry of `streams` against every definition.
@@ -336,9 +342,18 @@ struct Parser {
                 defs.spouts[to] != nil ? "stream to '\(to)', which is a spout" : "stream to unknown bolt '\(to)'")
         }
         guard let groupingNode = m["grouping"] else { throw fail(item, "stream \(from) -> \(to) has no grouping") }
+        let (grouping, type, streamId) = try grouping(groupingNode, from: from, declared: defs.declared[from] ?? [:])
+        defs.bolts[to]!.common.inputs[GlobalStreamId(componentId: from, streamId: streamId)] = grouping
+        defs.outline.put(FluxOutline.Stream(from: from, to: to, grouping: type, streamId: streamId))
+    }
+
+    /// A grouping of the stream `from` declares that it names (default: `default`), and its Flux type name.
+    func grouping(
+        _ groupingNode: Node, from: String, declared: [String: StreamInfo]
+    ) throws(FluxTopology.Failure) -> (Grouping, type: String, streamId: String) {
         let g = try mapping(groupingNode, "a grouping")
         let streamId = try string(g, "streamId", in: "the grouping", required: false) ?? defaultStream
-        guard let info = defs.declared[from]?[streamId] else {
+        guard let info = declared[streamId] else {
             throw fail(groupingNode, "component '\(from)' declares no stream '\(streamId)'")
         }
         let type = try string(g, "type", in: "the grouping") ?? ""
@@ -369,8 +384,7 @@ struct Parser {
                 "unknown grouping type '\(type)' (SHUFFLE, FIELDS, ALL, GLOBAL, NONE, DIRECT, LOCAL_OR_SHUFFLE, CUSTOM)"
             )
         }
-        defs.bolts[to]!.common.inputs[GlobalStreamId(componentId: from, streamId: streamId)] = grouping
-        defs.outline.put(FluxOutline.Stream(from: from, to: to, grouping: type.uppercased(), streamId: streamId))
+        return (grouping, type.uppercased(), streamId)
     }
 
     /// A component's scalar constructor arguments, as JavaObject arguments.

@@ -1,5 +1,6 @@
 import Components
 import Foundation
+import StormCore
 import StormThrift
 import Testing
 
@@ -286,5 +287,78 @@ import Testing
             flux.topology.bolts["b"]?.common.inputs.keys.first == GlobalStreamId(componentId: "s", streamId: "side"))
         let notDirect = direct.replacingOccurrences(of: "type: SHUFFLE", with: "type: DIRECT")
         #expect(failure(notDirect)?.contains("direct") == true)
+    }
+
+    static let distinctWords = """
+        name: "distinct-words"
+        config:
+          topology.workers: 2
+        linearDRPC:
+          function: "distinct"
+          bolts:
+            - className: "org.apache.storm.flux.wrappers.bolts.FluxShellBolt"
+              constructorArgs: [["python3", "split.py"], ["request", "word"]]
+              parallelism: 3
+            - className: "storm.swift.drpc.DistinctPerRequest"
+              parallelism: 2
+              grouping: {type: FIELDS, args: ["request", "word"]}
+            - id: "count"
+              className: "storm.swift.drpc.CountPerRequest"
+              grouping: {type: FIELDS, args: ["request"]}
+        """
+
+    /// Flux has no linear DRPC form; ours is a section listing the chain, and makes Storm's topology of it.
+    @Test func aLinearDRPCSectionMakesStormsTopology() throws {
+        let flux = try FluxTopology.parse(Self.distinctWords, source: "drpc.yaml")
+        #expect(flux.conf["topology.workers"] == 2)
+        #expect(Set(flux.topology.bolts.keys) == ["prepare-request", "bolt0", "bolt1", "count", "bolt3", "bolt4"])
+        #expect(
+            flux.topology.spouts["spout"]?.spoutObject
+                == .javaObject(JavaObject(fullClassName: DRPCSpout.className, argsList: [.stringArg("distinct")])))
+        #expect(
+            flux.topology.bolts["bolt0"]?.boltObject
+                == .shell(ShellComponent(executionCommand: "python3", script: "split.py")))
+        #expect(
+            flux.topology.bolts["count"]?.common.inputs[GlobalStreamId(componentId: "bolt1", streamId: "default")]
+                == .fields(["request"]))
+        #expect(
+            try CoordinationSpec.of(jsonConf: flux.topology.bolts["count"]?.common.jsonConf)?.sources == ["bolt1": .all]
+        )
+        #expect(
+            flux.outline.details(name: "distinct-words")[2...13] == [
+                "--------------- SPOUTS ---------------",
+                "spout [1] (org.apache.storm.drpc.DRPCSpout)",
+                "---------------- BOLTS ---------------",
+                "prepare-request [1] (org.apache.storm.drpc.PrepareRequest)",
+                "bolt0 [3] (org.apache.storm.flux.wrappers.bolts.FluxShellBolt)",
+                "bolt1 [2] (storm.swift.drpc.DistinctPerRequest)",
+                "count [1] (storm.swift.drpc.CountPerRequest)",
+                "bolt3 [1] (org.apache.storm.drpc.JoinResult)",
+                "bolt4 [1] (org.apache.storm.drpc.ReturnResults)",
+                "--------------- STREAMS ---------------",
+                "spout --NONE--> prepare-request",
+                "prepare-request --NONE--> bolt0",
+            ])
+    }
+
+    @Test func aLinearDRPCSectionSaysWhatIsWrongAndWhere() {
+        #expect(
+            failure(Self.distinctWords + "\nspouts:\n  - {id: s, className: org.apache.storm.testing.TestWordSpout}\n")
+                == "t.yaml:5: linearDRPC makes the whole topology: a file with it defines no spouts, bolts or streams")
+        let ungrouped = Self.distinctWords.replacingOccurrences(
+            of: "      grouping: {type: FIELDS, args: [\"request\", \"word\"]}\n", with: "")
+        #expect(
+            failure(ungrouped)
+                == "t.yaml:5: linear DRPC topology 'distinct': bolt 'bolt1' says not how it reads 'bolt0' (a shuffle, fields, global, ... grouping)"
+        )
+        let badField = Self.distinctWords.replacingOccurrences(of: "args: [\"request\"]", with: "args: [\"req\"]")
+        #expect(
+            failure(badField)
+                == #"t.yaml:15: field 'req' is not among the fields of bolt1:default ["request", "value"]"#)
+        let extra = Self.distinctWords.replacingOccurrences(of: "  function:", with: "  functions: x\n  function:")
+        #expect(failure(extra) == "t.yaml:5: linearDRPC takes function and bolts, not 'functions'")
+        let threeFields = Self.distinctWords.replacingOccurrences(
+            of: "storm.swift.drpc.CountPerRequest", with: "org.apache.storm.perf.bolt.DevNullBolt")
+        #expect(failure(threeFields)?.contains("its last bolt 'count' must declare exactly one stream") == true)
     }
 }
