@@ -4,7 +4,9 @@ import Tuples
 
 /// Storm's PrepareRequest: gives each DRPC request an id and sends it three ways: `[request, args]` to the first
 /// bolt of the chain, `[request, return]` (the return-info) to JoinResult, and `[request]` on `id` to the last bolt.
-/// Ids fit in 53 bits, so a shell bolt in JavaScript echoes them exactly (JSON numbers are doubles there).
+/// Ids fit in 53 bits, so a shell bolt in JavaScript echoes them exactly (JSON numbers are doubles there). The
+/// return-info's field is `return_info`, not Storm's `return`: pystorm and streamparse make a Python namedtuple of
+/// every stream of a bolt's sources, and fail at start on a keyword, so a Python first bolt could not run.
 public final class PrepareRequest: Bolt {
     public static let className = "org.apache.storm.drpc.PrepareRequest"
     public static let argsStream = defaultStream
@@ -16,7 +18,7 @@ public final class PrepareRequest: Bolt {
 
     public func declareOutputFields(_ declarer: inout OutputDeclarer) {
         declarer.declare(["request", "args"], stream: Self.argsStream)
-        declarer.declare(["request", "return"], stream: Self.returnStream)
+        declarer.declare(["request", "return_info"], stream: Self.returnStream)
         declarer.declare(["request"], stream: Self.idStream)
     }
 
@@ -240,7 +242,7 @@ public enum LinearDRPCTopology {
                 inputs: [GlobalStreamId(componentId: spoutId, streamId: defaultStream): .none(NullStruct())],
                 streams: [
                     PrepareRequest.argsStream: StreamInfo(outputFields: ["request", "args"], direct: false),
-                    PrepareRequest.returnStream: StreamInfo(outputFields: ["request", "return"], direct: false),
+                    PrepareRequest.returnStream: StreamInfo(outputFields: ["request", "return_info"], direct: false),
                     PrepareRequest.idStream: StreamInfo(outputFields: ["request"], direct: false),
                 ], parallelismHint: 1))
         for (index, bolt) in bolts.enumerated() {

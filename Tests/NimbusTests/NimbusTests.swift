@@ -71,13 +71,14 @@ import Testing
         let f = try await NimbusFixture()
         try await f.submit("doomed")
         let id = try await f.client { try $0.getTopologySummaryByName(name: "doomed") }.id
-        // Long enough a wait for the checks of the killed state to finish first, even on a loaded machine.
-        try await f.client { try $0.killTopologyWithOpts(name: "doomed", options: KillOptions(waitSecs: 3)) }
+        // Long enough a wait for the checks of the killed state to finish first, even on a loaded machine (3 s was
+        // not, once, with every suite starting at once on two cores).
+        try await f.client { try $0.killTopologyWithOpts(name: "doomed", options: KillOptions(waitSecs: 8)) }
         #expect(try await f.client { try $0.getTopologySummaryByName(name: "doomed") }.status == "KILLED")
         #expect(try await !f.client { try $0.isTopologyNameAllowed(name: "doomed") })
         await #expect(throws: AlreadyAliveException.self) { try await f.submit("doomed") }
         await #expect(throws: NotAliveException.self) { try await f.client { try $0.activate(name: "doomed") } }
-        #expect(try await eventually { try await f.client { try $0.getTopologySummaries() }.isEmpty })
+        #expect(try await eventually(30) { try await f.client { try $0.getTopologySummaries() }.isEmpty })
         #expect(try await f.client { try $0.isTopologyNameAllowed(name: "doomed") })
         #expect(
             !FileManager.default.fileExists(atPath: f.localDir.appendingPathComponent("nimbus/stormdist/\(id)").path))

@@ -423,3 +423,142 @@ def test_storm_local_runs_a_drpc_server_for_a_topology_that_names_none(tmp_path)
     # The server stopped with the topology.
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+# bolt0 of a linear DRPC chain, in pystorm from PyPI: [request, args] in, [request, word] per word out.
+PYSTORM_SPLIT_ARGS = '''
+from pystorm import Bolt
+
+
+class SplitArgs(Bolt):
+    auto_ack = False
+    auto_anchor = False
+
+    def process(self, tup):
+        request, args = tup.values
+        words = args.split()
+        if "fail" in words:
+            self.fail(tup)
+            return
+        for word in words:
+            self.emit([request, word], anchors=[tup])
+        self.ack(tup)
+
+
+SplitArgs().run()
+'''
+
+
+def distinct_words_builder():
+    """Storm's reach shape: a pystorm split (two tasks) -> distinct per request (two, by [request, word]) -> count
+    per request (two, by request); the answer is how many distinct words the args have."""
+    from stormclient import JavaComponent, LinearDRPCTopologyBuilder, ShellBolt
+    builder = LinearDRPCTopologyBuilder("distinct")
+    builder.add_bolt(ShellBolt(["python3", "split.py"], ["request", "word"]), 2)
+    builder.add_bolt(JavaComponent("storm.swift.drpc.DistinctPerRequest", ["request", "value"]), 2) \
+        .fields_grouping(["request", "word"])
+    builder.add_bolt(JavaComponent("storm.swift.drpc.CountPerRequest", ["request", "count"]), 2) \
+        .fields_grouping(["request"])
+    return builder
+
+
+def distinct_args(i):
+    """i + 1 distinct words, most of them twice."""
+    return " ".join(f"w{j} w{j // 2}" for j in range(i + 1))
+
+
+def test_a_linear_drpc_chain_with_a_shell_bolt_answers_each_caller_once_on_a_cluster(zookeeper, tmp_path):
+    """The Python client's LinearDRPCTopologyBuilder on two workers, so every step's tuples and counts cross
+    between them: callers generated from Storm's IDL, 50 at once, HTTP GET and POST, a request with no words, and
+    a request the shell bolt fails, failed to its caller at once. ReturnResults answers each request once."""
+    from conftest import Cluster
+    from test_multilang import resources, submit
+    from test_workers import WORKER_CONF, executed, two_supervisors, worker_logs, worker_processes
+
+    d = DRPCProcess("drpc.request.timeout.secs=60")
+    cluster = Cluster(zookeeper, nimbuses=1, extra_conf=WORKER_CONF)
+    try:
+        client, _, _ = two_supervisors(cluster, slots=1)
+        topology_id = submit(client, "distinct", distinct_words_builder().create_topology(),
+                             resources(split=PYSTORM_SPLIT_ARGS), {
+                                 "topology.workers": 2, "drpc.servers": ["127.0.0.1"],
+                                 "drpc.invocations.port": d.invocations, "topology.message.timeout.secs": 10})
+        assert wait_until(lambda: len(worker_processes(topology_id)) == 2, 60)
+        try:
+            first = d.caller(timeout_ms=60000).execute("distinct", "a b a c b")
+        except Exception as e:  # noqa: BLE001 - the workers' logs say why
+            raise AssertionError(worker_logs(cluster, topology_id)[-5000:]) from e
+        assert first == "3"
+
+        answers = {}
+
+        def call(i):
+            answers[i] = d.caller().execute("distinct", distinct_args(i))
+        callers = [threading.Thread(target=call, args=(i,)) for i in range(50)]
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join(30)
+        assert answers == {i: str(i + 1) for i in range(50)}
+
+        with urllib.request.urlopen(d.url("/drpc/distinct/x%20y%20x")) as r:
+            assert r.read().decode() == "2"
+        with urllib.request.urlopen(urllib.request.Request(d.url("/drpc/distinct"), data=b"p q r s",
+                                                           method="POST")) as r:
+            assert r.read().decode() == "4"
+        with urllib.request.urlopen(d.url("/drpc/distinct")) as r:
+            assert r.read().decode() == "0"
+
+        started = time.time()
+        with pytest.raises(ours.DRPCExecutionException) as failed:
+            d.caller_with_types().execute("distinct", "a fail b")
+        assert failed.value.type == ours.DRPCExceptionType.FAILED_REQUEST
+        assert time.time() - started < 5
+
+        answered = 1 + 50 + 3
+        assert wait_until(lambda: executed(client, "distinct", "bolt4") == answered, 30), \
+            executed(client, "distinct", "bolt4")
+        errors = client.getTopologyInfoByName("distinct").errors
+        assert not errors.get("bolt3"), errors
+    finally:
+        cluster.stop()
+        d.stop()
+
+
+# A bolt written for Storm's storm.py (the import changed): the whole chain of a linear DRPC function.
+STORM_PY_EXCLAIM = '''
+from stormclient import storm
+
+
+class Exclaim(storm.BasicBolt):
+    def process(self, tup):
+        storm.emit([tup.values[0], tup.values[1] + "!"])
+
+
+Exclaim().run()
+'''
+
+
+def test_storm_local_runs_a_linear_drpc_flux_file_the_python_client_wrote(tmp_path):
+    """`LinearDRPCTopologyBuilder.to_flux` writes the linearDRPC section; storm local runs it with its own DRPC
+    server, and a chain of one storm.py bolt answers `storm drpc-client`."""
+    from stormclient import LinearDRPCTopologyBuilder, ShellBolt
+    builder = LinearDRPCTopologyBuilder("exclaim")
+    builder.add_bolt(ShellBolt(["python3", "exclaim.py"], ["id", "result"]), 2)
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "exclaim.py").write_text(STORM_PY_EXCLAIM)
+    path = tmp_path / "exclaim.yaml"
+    path.write_text(builder.to_flux("exclaim"))
+    port, invocations, http = free_port(), free_port(), free_port()
+    conf = ["-c", f"drpc.port={port}", "-c", f"drpc.invocations.port={invocations}", "-c", f"drpc.http.port={http}"]
+    topology = subprocess.Popen([storm_bin(), "local", str(path), "--duration", "60", *conf],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        banner = topology.stdout.readline()
+        assert f"DRPC server in this process: execute on port {port}" in banner, banner
+        cli = subprocess.run([storm_bin(), "drpc-client", "-c", 'drpc.servers=["127.0.0.1"]', *conf,
+                              "-f", "exclaim", "hello", "world"], capture_output=True, text=True, timeout=30)
+        assert cli.stdout.splitlines() == ['exclaim "hello" => "hello!"', 'exclaim "world" => "world!"'], cli.stderr
+    finally:
+        terminate(topology)

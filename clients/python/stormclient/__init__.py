@@ -11,7 +11,8 @@
 """
 
 from .client import Nimbus, NimbusError
-from .topology import ShellBolt, ShellSpout, JavaComponent, TopologyBuilder
+from .topology import ShellBolt, ShellSpout, JavaComponent, LinearDRPCTopologyBuilder, TopologyBuilder
 from .archive import pack_resources
 
-__all__ = ["Nimbus", "NimbusError", "TopologyBuilder", "ShellSpout", "ShellBolt", "JavaComponent", "pack_resources"]
+__all__ = ["Nimbus", "NimbusError", "TopologyBuilder", "ShellSpout", "ShellBolt", "JavaComponent",
+           "LinearDRPCTopologyBuilder", "pack_resources"]
