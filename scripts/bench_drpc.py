@@ -2,10 +2,13 @@
 """DRPC requests per second and latency for a trivial function (echo), through Thrift and through HTTP.
 
 usage: swift build -c release && scripts/bench_drpc.py [--seconds 5] [--callers 1,32] [--spouts 1] [--cluster N]
+                                                      [--linear K] [--chained]
 
 Starts `storm drpc` and, in `storm local` (or with --cluster N, on a cluster of ZooKeeper, nimbus and a supervisor,
 in N workers), a topology of Storm's DRPCSpout straight into ReturnResults (the result is the args: the function
-costs nothing, so what is measured is DRPC itself), then runs each number of callers
+costs nothing, so what is measured is DRPC itself), or with --linear K a linear DRPC topology of K IdentityBolts
+(PrepareRequest, K coordinated bolts, JoinResult: what coordination costs; --chained runs the bolts on their
+producers' threads, topology.executor.chaining), then runs each number of callers
 for `--seconds`, each caller a Python thread with its own connection (Thrift: our generated client, framed binary;
 HTTP: GET /drpc/echo/ARGS over a kept-alive connection), and prints calls/s and the latency percentiles. The
 callers are Python: with many of them, their own cost is part of the figure (see docs/performance.md).
@@ -38,6 +41,7 @@ name: "drpc-echo"
 config:
   drpc.servers: ["127.0.0.1"]
   drpc.invocations.port: {invocations}
+  topology.executor.chaining: {chained}
 spouts:
   - id: "requests"
     className: "org.apache.storm.drpc.DRPCSpout"
@@ -52,6 +56,18 @@ streams:
     grouping:
       type: SHUFFLE
 """
+
+
+def linear_builder(bolts):
+    """echo as a linear DRPC chain of `bolts` IdentityBolts, each reading the one before by request id."""
+    from stormclient import JavaComponent, LinearDRPCTopologyBuilder
+    builder = LinearDRPCTopologyBuilder("echo")
+    for i in range(bolts):
+        declarer = builder.add_bolt(JavaComponent("org.apache.storm.testing.IdentityBolt", ["id", "result"],
+                                                  args=["id", "result"]))
+        if i:
+            declarer.fields_grouping(["id"])
+    return builder
 
 
 def free_port():
@@ -122,6 +138,9 @@ def main():
     parser.add_argument("--callers", default="1,32")
     parser.add_argument("--spouts", type=int, default=1, help="DRPCSpout tasks")
     parser.add_argument("--cluster", type=int, default=0, metavar="N", help="run the topology on a cluster, in N workers")
+    parser.add_argument("--linear", type=int, default=0, metavar="K",
+                        help="a linear DRPC topology of K bolts instead of DRPCSpout -> ReturnResults")
+    parser.add_argument("--chained", action="store_true", help="topology.executor.chaining: true")
     args = parser.parse_args()
     storm = os.environ.get("STORM_BIN", os.path.join(ROOT, ".build", "release", "storm"))
     work = tempfile.mkdtemp(prefix="bench-drpc-")
@@ -132,30 +151,41 @@ def main():
     server = subprocess.Popen([storm, "drpc", *conf], stdout=log, stderr=subprocess.STDOUT, env=env)
     flux = os.path.join(work, "echo.yaml")
     with open(flux, "w") as f:
-        f.write(TOPOLOGY.format(invocations=invocations, spouts=args.spouts))
+        if args.linear:
+            f.write(linear_builder(args.linear).to_flux("drpc-echo", {
+                "drpc.servers": ["127.0.0.1"], "drpc.invocations.port": invocations,
+                "topology.executor.chaining": args.chained}))
+        else:
+            f.write(TOPOLOGY.format(invocations=invocations, spouts=args.spouts, chained=str(args.chained).lower()))
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: (server.terminate(), server.wait()))
         if args.cluster:
             os.environ["STORM_BIN"] = storm
-            on_cluster(stack, invocations, args.spouts, args.cluster)
+            on_cluster(stack, invocations, args.spouts, args.cluster, args.linear, args.chained)
         else:
             topology = subprocess.Popen([storm, "local", flux], stdout=subprocess.DEVNULL, stderr=log, env=env)
             stack.callback(lambda: (topology.terminate(), topology.wait()))
         run(port, http_port, args, log)
 
 
-def on_cluster(stack, invocations, spouts, workers):
+def on_cluster(stack, invocations, spouts, workers, linear, chained):
     """Submits the echo topology to a fresh cluster (stopped by `stack`) in `workers` workers."""
     sys.path.insert(0, HERE)
     from benchlib import one_supervisor, upload, wait_until, worker_processes
     from stormclient import JavaComponent, TopologyBuilder
     client = stack.enter_context(one_supervisor(slots=workers))
-    builder = TopologyBuilder()
-    builder.set_spout("requests", JavaComponent("org.apache.storm.drpc.DRPCSpout", ["args", "return-info"],
-                                                args=["echo"]), spouts)
-    builder.set_bolt("return", JavaComponent("org.apache.storm.drpc.ReturnResults", []), 1).shuffle_grouping("requests")
-    conf = {"topology.workers": workers, "drpc.servers": ["127.0.0.1"], "drpc.invocations.port": invocations}
-    client.submitTopology("drpc-echo", upload(client), json.dumps(conf), builder.build())
+    if linear:
+        topology = linear_builder(linear).create_topology()
+    else:
+        builder = TopologyBuilder()
+        builder.set_spout("requests", JavaComponent("org.apache.storm.drpc.DRPCSpout", ["args", "return-info"],
+                                                    args=["echo"]), spouts)
+        builder.set_bolt("return", JavaComponent("org.apache.storm.drpc.ReturnResults", []), 1) \
+            .shuffle_grouping("requests")
+        topology = builder.build()
+    conf = {"topology.workers": workers, "drpc.servers": ["127.0.0.1"], "drpc.invocations.port": invocations,
+            "topology.executor.chaining": chained}
+    client.submitTopology("drpc-echo", upload(client), json.dumps(conf), topology)
     topology_id = client.getTopologySummaryByName("drpc-echo").id
     assert wait_until(lambda: len(worker_processes(topology_id)) == workers, 60), "workers did not start"
 

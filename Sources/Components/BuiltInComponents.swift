@@ -41,23 +41,35 @@ public enum BuiltInComponents {
         registry.register("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", kind: .bolt) { _ in LogInfoBolt() }
         registry.register("org.apache.storm.perf.bolt.DevNullBolt", kind: .bolt) { _ in DevNullBolt() }
         registry.register(DRPCSpout.className, kind: .spout) { args in
-            guard args.count == 1, case .stringArg(let function) = args[0], !function.isEmpty else {
-                throw ComponentRegistry.Failure(
-                    description: "\(DRPCSpout.className) takes one argument, the function's name")
-            }
-            return DRPCSpout(function: function)
+            DRPCSpout(function: try oneName(args, of: DRPCSpout.className, "the function's name"))
         }
         registry.register(ReturnResults.className, kind: .bolt) { _ in ReturnResults() }
+        registry.register(IdentityBolt.className, kind: .bolt) { args in
+            let fields = args.compactMap { arg -> String? in
+                if case .stringArg(let field) = arg { return field }
+                return nil
+            }
+            guard !fields.isEmpty, fields.count == args.count else {
+                throw ComponentRegistry.Failure(
+                    description: "\(IdentityBolt.className) takes its output fields, one string argument each")
+            }
+            return IdentityBolt(fields: fields)
+        }
         registry.register(PrepareRequest.className, kind: .bolt) { _ in PrepareRequest() }
         registry.register(JoinResult.className, kind: .bolt) { args in
-            guard args.count == 1, case .stringArg(let component) = args[0], !component.isEmpty else {
-                throw ComponentRegistry.Failure(
-                    description: "\(JoinResult.className) takes one argument, the component sending return-infos")
-            }
-            return JoinResult(returnComponent: component)
+            JoinResult(
+                returnComponent: try oneName(args, of: JoinResult.className, "the component sending return-infos"))
         }
         registry.register(DistinctPerRequest.className, kind: .bolt) { _ in DistinctPerRequest() }
         registry.register(CountPerRequest.className, kind: .bolt) { _ in CountPerRequest() }
+    }
+
+    /// The one non-empty string argument a class takes.
+    private static func oneName(_ args: [JavaObjectArg], of className: String, _ what: String) throws -> String {
+        guard args.count == 1, case .stringArg(let name) = args[0], !name.isEmpty else {
+            throw ComponentRegistry.Failure(description: "\(className) takes one argument, \(what)")
+        }
+        return name
     }
 }
 
@@ -211,4 +223,20 @@ public final class DevNullBolt: Bolt {
     public func declareOutputFields(_ declarer: inout OutputDeclarer) {}
     public func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
     public func execute(_ tuple: Tuple) { collector?.ack(tuple) }
+}
+
+/// Storm's testing IdentityBolt: emits each tuple's values as they came, anchored, on the fields it is given (one
+/// string argument per field, where Storm's takes a Fields).
+public final class IdentityBolt: Bolt {
+    public static let className = "org.apache.storm.testing.IdentityBolt"
+    let fields: [String]
+    var collector: (any OutputCollector)?
+
+    public init(fields: [String]) { self.fields = fields }
+    public func declareOutputFields(_ declarer: inout OutputDeclarer) { declarer.declare(fields) }
+    public func prepare(context: TopologyContext, collector: any OutputCollector) { self.collector = collector }
+    public func execute(_ tuple: Tuple) {
+        collector?.emit(tuple.values, anchor: tuple)
+        collector?.ack(tuple)
+    }
 }

@@ -89,7 +89,7 @@ public class CoordinatedBolt: Bolt {
 
     public func execute(_ tuple: Tuple) {
         sweepIfDue()
-        guard let id = tuple.values.first else {
+        guard !tuple.isTick, let id = tuple.values.first else {
             delegate.execute(tuple)
             return
         }

@@ -181,6 +181,26 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
         #expect(Set(sentences) == Set(BuiltInComponents.sentences))
         #expect(sentences.count == 10)
     }
+
+    @Test func identityBoltPassesTuplesOnWithTheFieldsItIsGiven() throws {
+        let registry = ComponentRegistry.shared
+        #expect(
+            try registry.declaredStreams(IdentityBolt.className, args: [.stringArg("id"), .stringArg("result")])
+                == [defaultStream: StreamInfo(outputFields: ["id", "result"], direct: false)])
+        #expect {
+            try registry.check(
+                JavaObject(fullClassName: IdentityBolt.className, argsList: [.longArg(1)]), as: .bolt, component: "i")
+        } throws: {
+            "\($0)".hasSuffix("takes its output fields, one string argument each")
+        }
+        let bolt = IdentityBolt(fields: ["a", "b"])
+        let collector = RecordingCollector()
+        bolt.prepare(context: context, collector: collector)
+        bolt.execute(tuple([1, "x"]))
+        #expect(collector.emitted.map(\.values) == [[1, "x"]])
+        #expect(collector.emitted.first?.anchors == 1)
+        #expect(collector.acked == 1)
+    }
 }
 
 @Suite struct PaceTests {
@@ -198,4 +218,5 @@ final class RecordingCollector: OutputCollector, SpoutOutputCollector {
         while Date().timeIntervalSince(started) < 0.5 { if pace.admit() { paced += 1 } }
         #expect(paced >= 900 && paced <= 1100, "admitted \(paced) in 0.5 s")
     }
+
 }

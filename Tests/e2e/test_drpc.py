@@ -256,6 +256,15 @@ def test_bad_conf_and_bad_arguments_are_one_line():
     assert out.returncode != 0 and "drpc.servers is not set" in out.stderr.strip().splitlines()[-1]
 
 
+def assert_failed_at_once(drpc, function, args, within):
+    """The call fails with FAILED_REQUEST (its tree failed) well before the request timeout."""
+    started = time.time()
+    with pytest.raises(ours.DRPCExecutionException) as failed:
+        drpc.caller_with_types().execute(function, args)
+    assert failed.value.type == ours.DRPCExceptionType.FAILED_REQUEST
+    assert time.time() - started < within
+
+
 REVERSE_BOLT = '''
 from stormclient.multilang import Bolt
 
@@ -326,11 +335,7 @@ def test_a_topology_of_storms_drpc_components_answers_callers(drpc, tmp_path):
             assert r.read().decode() == "ptth revo"
 
         # A failed tree fails its request on the server at once: the caller does not wait for the timeout.
-        started = time.time()
-        with pytest.raises(ours.DRPCExecutionException) as failed:
-            drpc.caller_with_types().execute("reverse", "fail")
-        assert failed.value.type == ours.DRPCExceptionType.FAILED_REQUEST
-        assert time.time() - started < 2.5
+        assert_failed_at_once(drpc, "reverse", "fail", within=2.5)
     finally:
         terminate(topology)
         output = topology.stdout.read()
@@ -338,13 +343,32 @@ def test_a_topology_of_storms_drpc_components_answers_callers(drpc, tmp_path):
 
 
 
-def test_on_a_cluster_a_worker_killed_mid_stream_loses_no_request(zookeeper, tmp_path):
-    """A DRPC topology of two workers (the spout's tuples cross to ReturnResults in the other) answers callers
-    generated from Storm's own IDL; a worker `kill -9`ed while four callers keep calling costs no request: each is
-    answered, or fails with FAILED_REQUEST (its tree timed out) or SERVER_TIMEOUT (its spout died with it), none
-    waits past drpc.request.timeout.secs, and calls are answered again once the worker is back."""
+def echo_topology(linear):
+    """echo: Storm's DRPCSpout straight into ReturnResults, or a linear chain of two IdentityBolts of two tasks each
+    (whose coordination crosses the workers)."""
+    from stormclient import JavaComponent, LinearDRPCTopologyBuilder, TopologyBuilder
+    if linear:
+        builder = LinearDRPCTopologyBuilder("echo")
+        identity = JavaComponent("org.apache.storm.testing.IdentityBolt", ["id", "result"], args=["id", "result"])
+        builder.add_bolt(identity, 2)
+        builder.add_bolt(identity, 2).fields_grouping(["id"])
+        return builder.create_topology()
+    builder = TopologyBuilder()
+    builder.set_spout("requests", JavaComponent("org.apache.storm.drpc.DRPCSpout", ["args", "return-info"],
+                                                args=["echo"]), 1)
+    builder.set_bolt("return", JavaComponent("org.apache.storm.drpc.ReturnResults", []), 1) \
+        .shuffle_grouping("requests")
+    return builder.build()
+
+
+@pytest.mark.parametrize("linear", [False, True], ids=["spout-to-return", "linear-chain"])
+def test_on_a_cluster_a_worker_killed_mid_stream_loses_no_request(zookeeper, tmp_path, linear):
+    """A DRPC topology of two workers (the spout's tuples cross to the other) answers callers generated from
+    Storm's own IDL; a worker `kill -9`ed while four callers keep calling costs no request: each is answered, or
+    fails with FAILED_REQUEST (its tree timed out) or SERVER_TIMEOUT (its spout died with it), none waits past
+    drpc.request.timeout.secs, and calls are answered again once the worker is back. In a linear chain, what the
+    dead worker's coordinators held is lost with it, and its requests fail the same way."""
     from conftest import Cluster
-    from stormclient import JavaComponent, TopologyBuilder
     from test_workers import WORKER_CONF, submit, two_supervisors, worker_processes
 
     timeout = 8
@@ -352,12 +376,7 @@ def test_on_a_cluster_a_worker_killed_mid_stream_loses_no_request(zookeeper, tmp
     cluster = Cluster(zookeeper, nimbuses=1, extra_conf=WORKER_CONF)
     try:
         client, _, _ = two_supervisors(cluster, slots=1)
-        builder = TopologyBuilder()
-        builder.set_spout("requests", JavaComponent("org.apache.storm.drpc.DRPCSpout", ["args", "return-info"],
-                                                    args=["echo"]), 1)
-        builder.set_bolt("return", JavaComponent("org.apache.storm.drpc.ReturnResults", []), 1) \
-            .shuffle_grouping("requests")
-        topology_id = submit(client, "drpc-echo", builder.build(), {
+        topology_id = submit(client, "drpc-echo", echo_topology(linear), {
             "topology.workers": 2, "drpc.servers": ["127.0.0.1"], "drpc.invocations.port": d.invocations,
             "topology.message.timeout.secs": 3})
         assert wait_until(lambda: len(worker_processes(topology_id)) == 2, 60)
@@ -509,11 +528,7 @@ def test_a_linear_drpc_chain_with_a_shell_bolt_answers_each_caller_once_on_a_clu
         with urllib.request.urlopen(d.url("/drpc/distinct")) as r:
             assert r.read().decode() == "0"
 
-        started = time.time()
-        with pytest.raises(ours.DRPCExecutionException) as failed:
-            d.caller_with_types().execute("distinct", "a fail b")
-        assert failed.value.type == ours.DRPCExceptionType.FAILED_REQUEST
-        assert time.time() - started < 5
+        assert_failed_at_once(d, "distinct", "a fail b", within=5)
 
         answered = 1 + 50 + 3
         assert wait_until(lambda: executed(client, "distinct", "bolt4") == answered, 30), \
