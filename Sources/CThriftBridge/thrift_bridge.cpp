@@ -290,7 +290,10 @@ public:
     tb_protocol input{in, {}};
     tb_protocol output{out, {}};
     registry_->callStarted(socket);
-    const bool keep = handler_(context_, connection ? connection->id : 0, &input, &output) == 0;
+    // The descriptor lets a long call notice its caller has gone (libthrift reads nothing more from a connection
+    // while one of its calls runs); the socket lives until the call returns.
+    const int fd = socket ? static_cast<int>(const_cast<TSocket *>(socket)->getSocketFD()) : -1;
+    const bool keep = handler_(context_, connection ? connection->id : 0, fd, &input, &output) == 0;
     registry_->callEnded(socket);
     if (!keep) registry_->stopReading(socket);
     return keep;

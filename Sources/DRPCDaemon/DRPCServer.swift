@@ -100,7 +100,9 @@ public struct DRPCServer: Service {
         do {
             return try ThriftServer(
                 host: "", port: port, threads: try conf.int(threads), maxFrameSize: maxFrame,
-                ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs), logger: logger, dispatch: dispatch)
+                ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
+                // A caller gone gives up its request (execute is the one long call, and a cancelled one ends cleanly).
+                cancellingCallsOfClosedConnections: true, logger: logger, dispatch: dispatch)
         } catch {
             throw ListenFailure(description: "cannot listen on \(name) \(port): \(error)")
         }

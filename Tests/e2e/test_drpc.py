@@ -215,6 +215,35 @@ def test_garbage_on_every_port_is_refused_and_the_server_keeps_serving(drpc):
     assert drpc.process.poll() is None
 
 
+def test_a_thrift_caller_that_hangs_up_takes_its_request_with_it():
+    """libthrift reads nothing from a connection while its call runs, so the server looks at a waiting caller's
+    socket each second: a Thrift caller that closes its connection gives up its request long before its timeout,
+    and no topology fetches it; a caller still connected keeps its request, and gets its answer."""
+    drpc = DRPCProcess("drpc.request.timeout.secs=60")
+    try:
+        hang_up_and_wait(drpc)
+    finally:
+        drpc.stop()
+
+
+def hang_up_and_wait(drpc):
+    abandoned = drpc.caller(timeout_ms=300)
+    with pytest.raises(Exception):  # noqa: B017 - the caller's own timeout; it then hangs up
+        abandoned.execute("abandoned", "nobody waits")
+    abandoned.close()
+    kept = {}
+    waiting = threading.Thread(target=lambda: kept.update(answer=drpc.caller().execute("kept", "somebody waits")))
+    waiting.start()
+    time.sleep(2.5)  # past the server's second look at each socket
+    topology = drpc.topology()
+    assert topology.fetchRequest("abandoned").request_id == ""
+    request = topology.fetchRequest("kept")
+    assert request.func_args == "somebody waits"
+    topology.result(request.request_id, "answered")
+    waiting.join(10)
+    assert kept == {"answer": "answered"}
+
+
 def test_stopping_fails_waiting_callers_as_shutting_down():
     d = DRPCProcess()
     errors = []

@@ -93,9 +93,10 @@ void tb_client_close(tb_client *c);
 // Non-blocking server (libthrift's TNonblockingServer: one I/O thread reads whole frames, a pool of `threads`
 // runs the calls), framed transport and binary protocol. A connection holds a pool thread only while a call of
 // its own runs, so idle or slow clients cannot starve the others. The handler is called once per message with
-// the connection's id (unique for the server's life) and its input and output protocols; it returns 0 to keep
-// the connection and non-zero to close it.
-typedef int (*tb_handler_fn)(void *context, uint64_t connection, tb_protocol *in, tb_protocol *out);
+// the connection's id (unique for the server's life), its socket's descriptor (-1 when unknown; valid until the
+// handler returns) and its input and output protocols; it returns 0 to keep the connection and non-zero to close
+// it.
+typedef int (*tb_handler_fn)(void *context, uint64_t connection, int fd, tb_protocol *in, tb_protocol *out);
 // Binds and listens (port 0 picks a free port); NULL on failure with the reason in tb_last_error().
 // A connection with no complete call for io_timeout_ms (0 = never) is closed. At most max_connections are open
 // at once (0 = no limit of its own); a connection over the limit is closed as it is accepted.

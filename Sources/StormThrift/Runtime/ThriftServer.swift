@@ -21,13 +21,17 @@ public final class ThriftServer: Sendable {
     public let port: Int
 
     /// `ioTimeoutMillis` closes a connection with no complete call for that long (0: never); `maxConnections`
-    /// bounds the connections open at once (0: only by the process' descriptor limit).
+    /// bounds the connections open at once (0: only by the process' descriptor limit). With
+    /// `cancellingCallsOfClosedConnections`, a call still running when its caller has closed the connection is
+    /// cancelled (noticed within a second): for servers whose long calls are waits that cancelling ends cleanly.
     public init(
         host: String, port: Int, threads: Int, maxFrameSize: Int, ioTimeoutMillis: Int = 0, maxConnections: Int = 0,
-        logger: Logger, dispatch: @escaping Dispatch
+        cancellingCallsOfClosedConnections: Bool = false, logger: Logger, dispatch: @escaping Dispatch
     ) throws {
         ThriftDiagnostics.route(to: logger)
-        let box = Unmanaged.passRetained(Handler(dispatch: dispatch, logger: logger)).toOpaque()
+        let box = Unmanaged.passRetained(
+            Handler(dispatch: dispatch, cancelsAbandonedCalls: cancellingCallsOfClosedConnections, logger: logger)
+        ).toOpaque()
         guard
             let raw = tb_server_start(
                 host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis),
@@ -95,15 +99,17 @@ public enum ThriftDiagnostics {
 
 private final class Handler: Sendable {
     let dispatch: ThriftServer.Dispatch
+    let cancelsAbandonedCalls: Bool
     let logger: Logger
 
-    init(dispatch: @escaping ThriftServer.Dispatch, logger: Logger) {
+    init(dispatch: @escaping ThriftServer.Dispatch, cancelsAbandonedCalls: Bool, logger: Logger) {
         self.dispatch = dispatch
+        self.cancelsAbandonedCalls = cancelsAbandonedCalls
         self.logger = logger
     }
 
-    /// Serves one message of `connection`; false closes the connection.
-    func serve(_ input: ThriftProtocol, _ output: ThriftProtocol, connection: UInt64) -> Bool {
+    /// Serves one message of `connection` (whose socket is `fd`); false closes the connection.
+    func serve(_ input: ThriftProtocol, _ output: ThriftProtocol, connection: UInt64, fd: Int32) -> Bool {
         let header: (name: String, type: Int8, seqid: Int32)
         do {
             header = try input.readMessageBegin()
@@ -122,7 +128,7 @@ private final class Handler: Sendable {
             if let call = try dispatch(header.name, input) {
                 try input.readMessageEnd()
                 readToEnd = true
-                reply = try awaitCall(call, connection: connection)
+                reply = try awaitCall(call, connection: connection, fd: cancelsAbandonedCalls ? fd : -1)
             } else {
                 try input.skip(.struct)
                 try input.readMessageEnd()
@@ -163,15 +169,18 @@ private final class Handler: Sendable {
 
     /// Runs a decoded call as a task, with `ThriftConnection.current` set, and blocks this pool thread until its
     /// reply. Pool threads are libthrift's, not Swift's cooperative pool, so waiting here holds up no task; it is
-    /// the only place a server's threads wait for async code.
+    /// the only place a server's threads wait for async code. Given the socket (`fd` not -1), a call still running
+    /// after a second looks at it each second: when the caller has closed it, the task is cancelled (a DRPC
+    /// `execute` then gives up its request), since libthrift reads nothing from a connection while its call runs
+    /// and would never say.
     /// Where calls run: Dispatch's threads, not Swift's cooperative pool (as wide as the cores), so a process
     /// whose other async code blocks that pool's threads (a test suite, a runtime stopping) still answers.
     private static let callExecutor = DispatchTaskExecutor(label: "thrift-calls")
 
-    private func awaitCall(_ call: @escaping ThriftCall, connection: UInt64) throws -> ThriftReply {
+    private func awaitCall(_ call: @escaping ThriftCall, connection: UInt64, fd: Int32) throws -> ThriftReply {
         let outcome = Locked<Result<ThriftReply, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        Task(executorPreference: Self.callExecutor) {
+        let task = Task(executorPreference: Self.callExecutor) {
             let result: Result<ThriftReply, any Error>
             do {
                 result = .success(try await ThriftConnection.$current.withValue(connection) { try await call() })
@@ -181,8 +190,18 @@ private final class Handler: Sendable {
             outcome.withLock { $0 = result }
             done.signal()
         }
-        done.wait()
+        while done.wait(timeout: .now() + 1) == .timedOut {
+            if fd >= 0 && !task.isCancelled && Self.peerClosed(fd) { task.cancel() }
+        }
         return try outcome.withLock { $0! }.get()
+    }
+
+    /// Whether the other end of a connected socket has closed it (or reset it), without consuming what it sent.
+    private static func peerClosed(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let read = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if read == 0 { return true }
+        return read < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
     }
 
     private func send(
@@ -207,10 +226,10 @@ public enum ThriftConnection {
     @TaskLocal public static var current: UInt64?
 }
 
-private let handleMessage: tb_handler_fn = { context, connection, input, output in
+private let handleMessage: tb_handler_fn = { context, connection, fd, input, output in
     guard let context, let input, let output else { return 1 }
     let handler = Unmanaged<Handler>.fromOpaque(context).takeUnretainedValue()
-    return handler.serve(ThriftProtocol(input), ThriftProtocol(output), connection: connection) ? 0 : 1
+    return handler.serve(ThriftProtocol(input), ThriftProtocol(output), connection: connection, fd: fd) ? 0 : 1
 }
 
 /// The C++ server's handle: libthrift's server object is used from any thread (its own calls are thread-safe), and
