@@ -155,6 +155,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // `storm logviewer`: a node's logs over HTTP.
+        .target(
+            name: "LogViewer",
+            dependencies: [
+                "StormCore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(name: "storm", dependencies: ["StormCLI"]),
         // An example of shipping your own components: a `storm` with one more bolt.
         .executableTarget(name: "storm-example-custom", dependencies: ["StormCLI", "Components", "Tuples"]),
@@ -162,7 +171,7 @@ let package = Package(
             name: "StormCLI",
             dependencies: [
                 "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster",
-                "DevZooKeeper", "Flux", "Locking", "UI", "DRPC", "DRPCDaemon", "Components",
+                "DevZooKeeper", "Flux", "Locking", "UI", "DRPC", "DRPCDaemon", "LogViewer", "Components",
                 "Runtime", "ZIPFoundation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -203,6 +212,7 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(name: "UITests", dependencies: ["UI", "StormThrift", "StormCore"]),
+        .testTarget(name: "LogViewerTests", dependencies: ["LogViewer"]),
         .testTarget(
             name: "DRPCTests", dependencies: ["DRPC", "DRPCDaemon", "StormThrift", "StormCore", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking", "TestSupport"]),

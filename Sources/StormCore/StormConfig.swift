@@ -216,6 +216,12 @@ public struct StormConfig: Sendable, Equatable {
         values[ConfigKey.localHostname]?.stringValue ?? ProcessInfo.processInfo.hostName
     }
 
+    /// Where a node's logs are: `storm.log.dir`, else `logs` under `storm.local.dir`. Worker logs are in its
+    /// `workers-artifacts/<topology>/<port>/`, as Storm lays them out.
+    public var logDirectory: String {
+        values[ConfigKey.logDir]?.stringValue ?? (values[ConfigKey.localDir]?.stringValue ?? "storm-local") + "/logs"
+    }
+
     public func optionalInt(_ key: String) throws -> Int? {
         guard let value = values[key], !value.isNull else { return nil }
         return try int(key)

@@ -61,7 +61,7 @@ final class WorkerManager: Sendable {
         self.assignments = assignments
         self.hasTopology = hasTopology
         localDir = try conf.string(ConfigKey.localDir)
-        logDir = URL(fileURLWithPath: conf[ConfigKey.logDir]?.stringValue ?? localDir + "/logs", isDirectory: true)
+        logDir = URL(fileURLWithPath: conf.logDirectory, isDirectory: true)
         executable = WorkerProcess.currentExecutable()
         workerTimeout = Double(try conf.int(ConfigKey.supervisorWorkerTimeoutSecs))
         startTimeout = Double(conf.intOrDefault(ConfigKey.supervisorWorkerStartTimeoutSecs))

@@ -91,6 +91,14 @@ def test_pages_show_the_cluster_and_a_click_deactivates(running, browser):
     assert shows(browser, "#component-id", lambda t: t == "slow")
     assert shows(browser, "#executors", lambda t: f"{worker_port}" in t and "127.0.0.1" in t)
     screenshot(browser, "component")
+    # The executor's worker log, through the node's log viewer: the worker's own lines, last page first.
+    log_link = browser.find_element(By.CSS_SELECTOR, "#executors a[href*='/api/v1/log?']").get_attribute("href")
+    browser.get(log_link)
+    assert shows(browser, "#log", lambda t: f"worker={topology_id}:{worker_port}" in t), browser.page_source[:2000]
+    assert text(browser, "h3") == f"{topology_id}/{worker_port}/worker.log"
+    screenshot(browser, "worker-log")
+    browser.get(f"{base}/component.html?topology_id={topology_id}&id=slow")
+    assert shows(browser, "#component-id", lambda t: t == "slow")
 
     browser.get(f"{base}/supervisor.html?host=127.0.0.1")
     assert shows(browser, f'#workers tr[data-port="{worker_port}"]', lambda t: "saturated" in t)

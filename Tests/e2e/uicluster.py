@@ -59,6 +59,27 @@ class UI:
         return terminate(self.process)
 
 
+class LogViewer:
+    """A `storm logviewer` process serving a supervisor's logs on a free port."""
+
+    def __init__(self, log_dir):
+        self.port = free_port()
+        self.process = subprocess.Popen([storm_bin(), "logviewer", "-c", f"storm.log.dir={log_dir}",
+                                         "-c", f"logviewer.port={self.port}"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        assert wait_until(lambda: self.listening(), 30)
+
+    def listening(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/listLogs", timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        return terminate(self.process)
+
+
 def saturated_topology():
     """Acked sentences, split into words, into a bolt that sleeps 1 ms a word: it is the bottleneck."""
     b = TopologyBuilder()
@@ -72,10 +93,10 @@ def saturated_topology():
 
 @pytest.fixture
 def running(zookeeper):
-    """One nimbus, one supervisor with two slots, the saturated topology running in one worker, and a UI whose
-    seeds also name a nimbus that is not there."""
+    """One nimbus, one supervisor with two slots and its log viewer, the saturated topology running in one worker,
+    and a UI whose seeds also name a nimbus that is not there."""
     cluster = Cluster(zookeeper, nimbuses=1, extra_conf=WORKER_CONF)
-    ui = None
+    ui = viewer = None
     try:
         cluster.add_supervisor("a", [free_port(), free_port()])
         client = cluster.client()
@@ -86,9 +107,12 @@ def running(zookeeper):
         assert wait_until(lambda: len(worker_ports(topology_id)) == 1, 60)
         dead_seed = free_port()
         seeds = f'nimbus.seeds=["127.0.0.1:{cluster.nimbus_ports[0]}","127.0.0.1:{dead_seed}"]'
-        ui = UI(cluster, "-c", seeds)
+        viewer = LogViewer(f"{cluster.dir}/supervisor-a/logs")
+        ui = UI(cluster, "-c", seeds, "-c", f"logviewer.port={viewer.port}")
         yield cluster, client, ui, topology_id, dead_seed
     finally:
         if ui:
             ui.stop()
+        if viewer:
+            viewer.stop()
         cluster.stop()
