@@ -23,11 +23,11 @@ enum LogViewerHTTP {
                         port: query["port"].flatMap { $0.isEmpty ? nil : $0 }
                     ).map { .string($0) }))
         }
-        api.get("log") { request, context in page(request, workers, nil, "/api/v1/log", context) }
-        api.get("daemonlog") { request, context in page(request, daemons, 1, "/api/v1/daemonlog", context) }
-        api.get("download") { request, _ in download(request, workers, nil) }
-        api.get("daemondownload") { request, _ in download(request, daemons, 1) }
-        api.get("search") { request, context in
+        api.get("log") { request, _ in page(request, workers, nil, "/api/v1/log") }
+        api.get("daemonlog") { request, _ in page(request, daemons, 1, "/api/v1/daemonlog") }
+        api.get("download") { request, context in await download(request, workers, nil, context) }
+        api.get("daemondownload") { request, context in await download(request, daemons, 1, context) }
+        api.get("search") { request, _ in
             let query = FormQuery(request.uri.query)
             let daemon = query["is-daemon"] == "yes"
             let name = query["file"] ?? ""
@@ -77,8 +77,7 @@ enum LogViewerHTTP {
 
     /// A page of a log as HTML, with links to the pages around it.
     private static func page(
-        _ request: Request, _ directory: LogDirectory, _ components: Int?, _ route: String,
-        _ context: BasicRequestContext
+        _ request: Request, _ directory: LogDirectory, _ components: Int?, _ route: String
     ) -> Response {
         let query = FormQuery(request.uri.query)
         let name = query["file"] ?? ""
@@ -117,11 +116,20 @@ enum LogViewerHTTP {
         return text(.ok, html, type: "text/html;charset=utf-8")
     }
 
-    private static func download(_ request: Request, _ directory: LogDirectory, _ components: Int?) -> Response {
+    /// The whole file, streamed in chunks as it is sent (a log may be far bigger than what a download should hold).
+    private static func download(
+        _ request: Request, _ directory: LogDirectory, _ components: Int?, _ context: BasicRequestContext
+    ) async -> Response {
         let name = FormQuery(request.uri.query)["file"] ?? ""
-        guard let path = directory.file(name, components: components),
-            let data = FileManager.default.contents(atPath: path)
-        else { return text(.notFound, "Page not found", type: "text/html") }
+        guard let path = directory.file(name, components: components) else {
+            return text(.notFound, "Page not found", type: "text/html")
+        }
+        let body: ResponseBody
+        do {
+            body = try await FileIO().loadFile(path: path, context: context)
+        } catch {
+            return text(.notFound, "Page not found", type: "text/html")
+        }
         let host = ProcessInfo.processInfo.hostName
         let filename = "\(host)-\(name.replacingOccurrences(of: "/", with: "-"))"
         return Response(
@@ -130,7 +138,7 @@ enum LogViewerHTTP {
                 .contentType: "application/octet-stream",
                 .contentDisposition: "attachment; filename=\"\(filename)\"",
             ],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            body: body)
     }
 
     private struct NotAnInteger: Error {
