@@ -51,8 +51,7 @@ public class CoordinatedBolt: Bolt {
     /// Requests that failed here, kept for a message timeout: a tuple of one arriving late is failed, not taken
     /// for the start of a new request.
     private var failedRequests: [Value: ContinuousClock.Instant] = [:]
-    private var timeout = Duration.seconds(30)
-    private var lastSweep = ContinuousClock.now
+    private var expiry = ExpirySweep()
 
     /// The coordinated form of `delegate`: one that pumps when `delegate` does.
     public static func wrapping(_ delegate: any Bolt, spec: CoordinationSpec) -> CoordinatedBolt {
@@ -82,7 +81,7 @@ public class CoordinatedBolt: Bolt {
             total + (source.value == .single ? 1 : context.tasks(of: source.key).count)
         }
         if let secs = try? context.conf.int(ConfigKey.topologyMessageTimeoutSecs), secs > 0 {
-            timeout = .seconds(secs)
+            expiry.timeout = .seconds(secs)
         }
         try delegate.prepare(context: context, collector: CoordinatedOutput(bolt: self, collector: collector))
     }
@@ -178,10 +177,9 @@ public class CoordinatedBolt: Bolt {
     /// to their callers; what this task holds of them is failed, and a finishing bolt is told.
     private func sweepIfDue() {
         let now = ContinuousClock.now
-        guard now - lastSweep >= timeout / 2 else { return }
-        lastSweep = now
-        failedRequests = failedRequests.filter { now - $0.value < timeout }
-        for (id, track) in tracked where now - track.started >= timeout {
+        guard expiry.isDue(now) else { return }
+        failedRequests = failedRequests.filter { !expiry.hasExpired(since: $0.value, at: now) }
+        for (id, track) in tracked where expiry.hasExpired(since: track.started, at: now) {
             tracked[id] = nil
             if let collector { track.held.forEach(collector.fail) }
             finisher?.timedOutId(id)

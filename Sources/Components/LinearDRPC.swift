@@ -52,8 +52,7 @@ public final class JoinResult: Bolt {
     private var returns: [Value: (tuple: Tuple, at: ContinuousClock.Instant)] = [:]
     private var results: [Value: (tuple: Tuple, at: ContinuousClock.Instant)] = [:]
     private var answered: [Value: ContinuousClock.Instant] = [:]
-    private var timeout = Duration.seconds(30)
-    private var lastSweep = ContinuousClock.now
+    private var expiry = ExpirySweep()
 
     public init(returnComponent: String) { self.returnComponent = returnComponent }
 
@@ -61,7 +60,9 @@ public final class JoinResult: Bolt {
 
     public func prepare(context: TopologyContext, collector: any OutputCollector) throws {
         self.collector = collector
-        if let secs = try? context.conf.int(ConfigKey.topologyMessageTimeoutSecs), secs > 0 { timeout = .seconds(secs) }
+        if let secs = try? context.conf.int(ConfigKey.topologyMessageTimeoutSecs), secs > 0 {
+            expiry.timeout = .seconds(secs)
+        }
     }
 
     public func execute(_ tuple: Tuple) {
@@ -99,17 +100,16 @@ public final class JoinResult: Bolt {
 
     /// Requests waiting past the message timeout have timed out at the spout already; their tuples are let go.
     private func sweep(_ now: ContinuousClock.Instant) {
-        guard now - lastSweep >= timeout / 2, let collector else { return }
-        lastSweep = now
-        for (id, entry) in returns where now - entry.at >= timeout {
+        guard let collector, expiry.isDue(now) else { return }
+        for (id, entry) in returns where expiry.hasExpired(since: entry.at, at: now) {
             returns[id] = nil
             collector.fail(entry.tuple)
         }
-        for (id, entry) in results where now - entry.at >= timeout {
+        for (id, entry) in results where expiry.hasExpired(since: entry.at, at: now) {
             results[id] = nil
             collector.fail(entry.tuple)
         }
-        answered = answered.filter { now - $0.value < timeout }
+        answered = answered.filter { !expiry.hasExpired(since: $0.value, at: now) }
     }
 }
 

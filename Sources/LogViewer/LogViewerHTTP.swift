@@ -107,13 +107,13 @@ enum LogViewerHTTP {
         }
         links.append(
             "<a href=\"\(route.replacingOccurrences(of: "log", with: "download"))?file=\(escaped(name))\">Download</a>")
-        let html = """
+        let body = """
             <!DOCTYPE html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>\(html(name))</title></head><body>
             <h3>\(html(name))</h3><p id="range">bytes \(logPage.start) to \(logPage.start + logPage.text.utf8.count) of \
             \(logPage.fileLength)</p><p>\(links.joined(separator: " | "))</p><pre id="log">\(html(logPage.text))</pre>
             </body></html>
             """
-        return text(.ok, html, type: "text/html;charset=utf-8")
+        return text(.ok, body, type: "text/html;charset=utf-8")
     }
 
     /// The whole file, streamed in chunks as it is sent (a log may be far bigger than what a download should hold).

@@ -236,4 +236,24 @@ final class LateAckingBolt: Components.Bolt {
             collector.emitted.map(\.values) == [[.int(id), "some args"], [.int(id), "{\"id\":\"7\"}"], [.int(id)]])
         #expect(collector.acked == 1)
     }
+
+    @Test func malformedTuplesAreFailedAndReportedInOneLine() throws {
+        let prepare = PrepareRequest()
+        let prepared = RecordingCollector()
+        try prepare.prepare(context: context(try chain(), task: 2, component: "prepare-request"), collector: prepared)
+        prepare.execute(tuple(["args only"], from: "spout", task: 1))
+        #expect(prepared.emitted.isEmpty && prepared.failed == 1)
+        #expect(prepared.errors == ["PrepareRequest: a request tuple has 1 values, not [args, return-info]"])
+
+        let join = JoinResult(returnComponent: "prepare-request")
+        let joined = RecordingCollector()
+        try join.prepare(context: context(try chain(), task: 9, component: "bolt3"), collector: joined)
+        join.execute(tuple([1], from: "bolt2", task: 7))
+        #expect(joined.emitted.isEmpty && joined.failed == 1)
+        #expect(joined.errors == ["JoinResult: a tuple from 'bolt2' is not [request, value]"])
+        // The malformed tuple left nothing behind: the request is answered normally afterwards.
+        join.execute(tuple([1, "result"], from: "bolt2", task: 7))
+        join.execute(tuple([1, "info"], from: "prepare-request", stream: "ret", task: 2))
+        #expect(joined.emitted.map(\.values) == [["result", "info"]])
+    }
 }

@@ -106,6 +106,9 @@ def test_nothing_outside_the_log_folder_is_served_and_bad_input_is_one_line(view
     assert (code, body) == (400, "Cannot start past the end of the file")
     code, _, body = get(f"{url}/api/v1/search?{q(file=LOG, **{'search-string': 'x' * 1025})}")
     assert code == 400 and "between 1 and 1024 UTF-8 bytes" in json.loads(body)["errorMessage"]
+    for count in (0, -3):
+        code, _, body = get(f"{url}/api/v1/search?{q(file=LOG, **{'search-string': 'line', 'num-matches': count})}")
+        assert (code, json.loads(body)["errorMessage"]) == (400, "num-matches must be positive")
 
 
 def test_a_taken_port_is_one_line(viewer):
