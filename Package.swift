@@ -8,13 +8,14 @@ let package = Package(
         .executable(name: "storm", targets: ["storm"]),
         // For programs that bring their own Swift components: register them, then run the CLI.
         .library(name: "StormCLI", targets: ["StormCLI"]),
-        .library(name: "StormComponents", targets: ["Components", "Tuples"]),
+        .library(name: "StormComponents", targets: ["Components", "Tuples", "StormMetrics"]),
         // LocalCluster for users' tests: topologies run in the test's process.
         .library(name: "StormLocalCluster", targets: ["LocalCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         // HTTP for `storm ui` (and, later, DRPC's HTTP side and the log viewer). Its default traits pull in
         // swift-configuration and full Foundation, which nothing here uses.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
@@ -61,23 +62,27 @@ let package = Package(
         .target(
             name: "Components",
             dependencies: [
-                "Tuples", "Groupings", "StormThrift", "StormCore", "Locking",
+                "Tuples", "Groupings", "StormThrift", "StormCore", "Locking", "StormMetrics",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // Metrics: a bounded registry behind swift-metrics, the process' own figures, Prometheus' text format.
+        .target(name: "StormMetrics", dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")]),
         // Storm's multilang protocol: shell spouts and bolts as child processes speaking JSON over stdio.
         .target(
             name: "Multilang",
             dependencies: [
-                "Components", "Tuples", "StormCore", "StormThrift", "Locking", "CDescriptors",
+                "Components", "Tuples", "StormCore", "StormThrift", "Locking", "CDescriptors", "StormMetrics",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // Runs a topology's executors as threads: batched queues between them, collectors that route.
         .target(
             name: "Runtime",
             dependencies: [
-                "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking",
+                "Components", "Groupings", "Tuples", "StormCore", "StormThrift", "Locking", "StormMetrics",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -94,7 +99,7 @@ let package = Package(
             name: "Worker",
             dependencies: [
                 "Runtime", "Multilang", "Transport", "ClusterState", "Components", "StormCore", "StormThrift", "Tuples",
-                "Locking", .product(name: "Logging", package: "swift-log"),
+                "Locking", "StormMetrics", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -110,7 +115,7 @@ let package = Package(
         .target(
             name: "Nimbus",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Locking", "Components",
+                "StormThrift", "StormCore", "ClusterState", "Locking", "Components", "StormMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -118,7 +123,7 @@ let package = Package(
         .target(
             name: "Supervisor",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Locking", "ZIPFoundation", "CDescriptors",
+                "StormThrift", "StormCore", "ClusterState", "Locking", "ZIPFoundation", "CDescriptors", "StormMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -172,7 +177,7 @@ let package = Package(
             dependencies: [
                 "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster",
                 "DevZooKeeper", "Flux", "Locking", "UI", "DRPC", "DRPCDaemon", "LogViewer", "Components",
-                "Runtime", "ZIPFoundation",
+                "Runtime", "ZIPFoundation", "StormMetrics", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -214,6 +219,9 @@ let package = Package(
         .testTarget(name: "UITests", dependencies: ["UI", "StormThrift", "StormCore"]),
         .testTarget(name: "LogViewerTests", dependencies: ["LogViewer"]),
         .testTarget(
+            name: "StormMetricsTests",
+            dependencies: ["StormMetrics", .product(name: "CoreMetrics", package: "swift-metrics")]),
+        .testTarget(
             name: "DRPCTests", dependencies: ["DRPC", "DRPCDaemon", "StormThrift", "StormCore", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "Locking", "TestSupport"]),
         .testTarget(
@@ -225,7 +233,7 @@ let package = Package(
         .testTarget(
             name: "MultilangTests",
             dependencies: [
-                "Multilang", "Components", "StormCore", "StormThrift", "Tuples", "TestSupport",
+                "Multilang", "Components", "StormCore", "StormThrift", "Tuples", "TestSupport", "StormMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]),

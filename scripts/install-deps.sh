@@ -3,8 +3,9 @@
 # boost and libevent headers (libthrift's headers need them), ZooKeeper's C client and server, a JDK and Debian's Thrift Java
 # library for the Java client, PyPI's thrift, pytest and pystorm for the Python client and the end-to-end tests,
 # Node.js and Ruby for the polyglot example, and this repository's Python client and multilang adapter. With --tests,
-# also what only the tests need: Chromium and its driver, with PyPI's selenium, for the UI's browser tests, and
-# PyPI's streamparse, whose copy of Storm's own storm.thrift the tests call nimbus through.
+# also what only the tests need: Chromium and its driver, with PyPI's selenium, for the UI's browser tests,
+# Prometheus, which scrapes a test cluster's metrics, and PyPI's streamparse, whose copy of Storm's own storm.thrift
+# the tests call nimbus through.
 # Safe to run again.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ packages=(libthrift-dev libevent-dev thrift-compiler libboost-dev pkg-config lib
 python_packages=("thrift>=0.16" pytest pystorm packaging)
 python_modules="thrift, pytest, pystorm, packaging"
 if [ "${1:-}" = "--tests" ]; then
-  packages+=(chromium chromium-driver)
+  packages+=(chromium chromium-driver prometheus)
   python_packages+=(selenium streamparse)
   python_modules+=", selenium, streamparse"
 fi

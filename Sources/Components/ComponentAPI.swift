@@ -1,4 +1,5 @@
 import StormCore
+import StormMetrics
 import StormThrift
 import Tuples
 
@@ -26,11 +27,14 @@ public struct TopologyContext: Sendable {
     /// The topology as submitted, without the system components and streams the runtime adds: what Storm's
     /// user context describes to a component (its streams, sources and targets).
     public let topology: StormTopology
+    /// Where the component registers its own metrics (Storm's `registerCounter`, `registerTimer`, ...).
+    public let metrics: TaskMetrics
 
     public init(
         topologyId: String, thisTaskId: Int32, thisComponentId: String, taskToComponent: [Int32: String],
         conf: StormConfig,
-        topology: StormTopology = StormTopology(spouts: [:], bolts: [:], stateSpouts: [:])
+        topology: StormTopology = StormTopology(spouts: [:], bolts: [:], stateSpouts: [:]),
+        metrics: TaskMetrics = .unexposed()
     ) {
         self.topologyId = topologyId
         self.thisTaskId = thisTaskId
@@ -38,6 +42,7 @@ public struct TopologyContext: Sendable {
         self.taskToComponent = taskToComponent
         self.conf = conf
         self.topology = topology
+        self.metrics = metrics
     }
 
     /// A component's task ids, sorted.

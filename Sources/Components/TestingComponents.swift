@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Tuples
 
@@ -162,18 +163,21 @@ public final class NumberedSpout: Spout {
 }
 
 /// Appends the first value of every tuple it gets to a file, one per line, and acks it. The file is opened for
-/// appending, so the tasks of several sinks (and workers) can share it: each line is one atomic append.
+/// appending, so the tasks of several sinks (and workers) can share it: each line is one atomic append. Counts
+/// what it recorded in its metric `tuples-recorded`.
 public final class RecordingSink: Bolt {
     public static let className = "storm.swift.testing.RecordingSink"
     let path: String
     var fd: Int32 = -1
     var collector: (any OutputCollector)?
+    var recorded: Counter?
 
     public init(path: String) { self.path = path }
     public func declareOutputFields(_ declarer: inout OutputDeclarer) {}
 
     public func prepare(context: TopologyContext, collector: any OutputCollector) throws {
         self.collector = collector
+        recorded = try context.metrics.counter("tuples-recorded")
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw ComponentRegistry.Failure(
@@ -185,6 +189,7 @@ public final class RecordingSink: Bolt {
         if !tuple.isTick, let first = tuple.values.first {
             let line = Array("\(first)\n".utf8)
             _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            recorded?.increment()
         }
         collector?.ack(tuple)
     }

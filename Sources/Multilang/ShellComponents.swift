@@ -2,6 +2,7 @@ import Components
 import Foundation
 import Logging
 import StormCore
+import StormMetrics
 import StormThrift
 import Tuples
 
@@ -11,6 +12,7 @@ final class ShellConnection {
     let logger: Logger
     let componentId: String
     let taskId: Int32
+    let metrics: ShellMetrics
 
     init(
         command: [String], environment: ShellEnvironment, context: TopologyContext, logger: Logger,
@@ -22,6 +24,7 @@ final class ShellConnection {
         self.logger = logger
         componentId = context.thisComponentId
         taskId = context.thisTaskId
+        metrics = ShellMetrics(context.metrics)
         process = ShellProcess(
             command: command, directory: environment.resourcesDirectory, timeout: timeout, logger: logger,
             onMessage: onMessage)
@@ -96,16 +99,14 @@ final class ShellConnection {
         return Emit(stream: stream, values: TupleValues(values), task: task, needTaskIds: need && task == nil)
     }
 
-    /// Handles a `metrics` message: counted under its name until metrics are served. Storm's worker dies on a
-    /// metrics message without a name, and so does this one; a name no metric is registered under (Storm dies
-    /// there too) is counted, since components cannot register metrics here yet.
-    func recordMetrics(_ m: [String: Value], into metrics: ShellMetricsReceived) throws(ShellError) {
+    /// Handles a `metrics` message: recorded in the task's metrics (see `ShellMetrics`). Storm's worker dies on a
+    /// metrics message without a name, and so does this one; a metric that cannot be recorded is returned, to be
+    /// reported as the component's error once per name, and the child goes on.
+    func recordMetrics(_ m: [String: Value]) throws(ShellError) -> MetricError? {
         guard let name = m["name"]?.stringValue, !name.isEmpty else {
             throw ShellError("the subprocess sent metrics without a name: \(Value.map(m))")
         }
-        let params = m["params"] ?? .null
-        metrics.record(name: name, params: params)
-        logger.debug("metrics \(name): \(params)")
+        return metrics.record(name: name, params: m["params"] ?? .null)
     }
 
     func sendTaskIds(_ ids: [Int32]) throws(ShellError) {
@@ -122,8 +123,6 @@ public class ShellProgram {
     let environment: ShellEnvironment
     let logger: Logger
     var connection: ShellConnection?
-    /// What the child reported with `metrics`.
-    public let metrics = ShellMetricsReceived()
 
     public init(command: [String], streams: [String: StreamInfo], environment: ShellEnvironment, logger: Logger) {
         self.command = command
@@ -276,7 +275,9 @@ public final class ShellBolt: ShellProgram, PumpedBolt {
         case "error":
             collector.reportError(ShellError(m["msg"]?.stringValue ?? "\(m["msg"] ?? .null)"))
         case "metrics":
-            do { try connection.recordMetrics(m, into: metrics) } catch { die(error) }
+            do {
+                if let refusal = try connection.recordMetrics(m) { collector.reportError(refusal) }
+            } catch { die(error) }
         default:
             // Storm's ShellBolt ignores what it does not know (a newer adapter's command, say); its ShellSpout dies.
             if unknownCommands.insert(command).inserted {
@@ -352,7 +353,8 @@ public final class ShellSpout: ShellProgram, Spout {
                     }
                 case "log": connection.log(m)
                 case "error": collector.reportError(ShellError(m["msg"]?.stringValue ?? "\(m["msg"] ?? .null)"))
-                case "metrics": try connection.recordMetrics(m, into: metrics)
+                case "metrics":
+                    if let refusal = try connection.recordMetrics(m) { collector.reportError(refusal) }
                 // As Storm's ShellSpout: a command a spout does not know ends it (a bolt ignores it).
                 default: throw ShellError("the subprocess sent an unknown command '\(command)' to a spout")
                 }

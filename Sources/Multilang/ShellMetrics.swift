@@ -1,34 +1,56 @@
-import Locking
+import CoreMetrics
+import StormMetrics
 import Tuples
 
-/// What a shell component's child sent with `metrics` (storm.py's `rpcMetrics(name, params)`), kept until this
-/// project serves metrics: how many arrived per metric name and the latest parameters. Written by the executor's
-/// thread, read from any (tests now, a metrics reporter later).
-public final class ShellMetricsReceived: Sendable {
-    public struct Entry: Sendable, Equatable {
-        public var count: Int
-        public var lastParams: Value
+/// A shell component's `metrics` messages (storm.py's `rpcMetrics(name, params)`) in its task's metrics, as
+/// Storm's ShellBolt hands them to the metric registered under the name. Nothing registers for a child here, so a
+/// name becomes a metric the first time it is sent, by its params: none or a whole number makes a counter
+/// increased by it (Storm's CountShellMetric), any other number a histogram of the values (Storm's
+/// ReducedShellMetric with a MeanReducer: the histogram's sum over its count is that mean). Confined to the
+/// component's thread.
+final class ShellMetrics {
+    private let task: TaskMetrics
+    private var counters: [String: Counter] = [:]
+    private var histograms: [String: Recorder] = [:]
+    /// Names refused once: refused again silently, so a child sending a bad metric per tuple is reported once.
+    private var refused: Set<String> = []
+
+    init(_ task: TaskMetrics) { self.task = task }
+
+    /// Records `params` under `name`; a refusal is returned once per name.
+    func record(name: String, params: Value) -> MetricError? {
+        guard !refused.contains(name) else { return nil }
+        do throws(MetricError) {
+            switch params {
+            case .null:
+                try counter(name).increment()
+            case .int(let n) where n >= 0:
+                try counter(name).increment(by: n)
+            case .double(let x) where x.isFinite:
+                try histogram(name).record(x)
+            default:
+                throw MetricError(
+                    "metrics '\(name)': params must be nothing, a count of 0 or more, or a number to average, not \(params)"
+                )
+            }
+            return nil
+        } catch {
+            refused.insert(name)
+            return error
+        }
     }
 
-    private let entries = Locked<[String: Entry]>([:])
+    private func counter(_ name: String) throws(MetricError) -> Counter {
+        if let counter = counters[name] { return counter }
+        let counter = try task.counter(name)
+        counters[name] = counter
+        return counter
+    }
 
-    public init() {}
-
-    /// Messages received, over every name.
-    public var total: Int { entries.withLock { $0.values.reduce(0) { $0 + $1.count } } }
-
-    public func entry(_ name: String) -> Entry? { entries.withLock { $0[name] } }
-
-    public var names: [String] { entries.withLock { $0.keys.sorted() } }
-
-    func record(name: String, params: Value) {
-        entries.withLock { all in
-            if all[name] == nil {
-                all[name] = Entry(count: 1, lastParams: params)
-            } else {
-                all[name]!.count += 1
-                all[name]!.lastParams = params
-            }
-        }
+    private func histogram(_ name: String) throws(MetricError) -> Recorder {
+        if let histogram = histograms[name] { return histogram }
+        let histogram = try task.histogram(name)
+        histograms[name] = histogram
+        return histogram
     }
 }

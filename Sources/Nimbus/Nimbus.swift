@@ -4,6 +4,7 @@ import Foundation
 import Locking
 import Logging
 import StormCore
+import StormMetrics
 import StormThrift
 
 /// The Nimbus service: accepts, stores and controls topologies and answers cluster queries.
@@ -706,5 +707,37 @@ public actor Nimbus: NimbusHandler {
 
     static var processUser: String {
         ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName
+    }
+}
+
+extension Nimbus {
+    /// Nimbus' own metrics for its `/metrics`: whether it leads, and what the cluster holds as it sees it.
+    public func metricFamilies(labels: [Label]) async -> [MetricFamily] {
+        var out = [
+            MetricFamily(
+                name: "storm_nimbus_leader", help: "1 while this nimbus is the leader.", kind: .gauge,
+                samples: [.init(labels: labels, value: leadership ? 1 : 0)])
+        ]
+        guard let cluster = try? await getClusterInfo() else { return out }
+        let slots = cluster.supervisors.reduce(into: (total: 0, used: 0)) {
+            $0.total += Int($1.numWorkers)
+            $0.used += Int($1.numUsedWorkers)
+        }
+        out += [
+            MetricFamily(
+                name: "storm_cluster_topologies", help: "Topologies in the cluster.", kind: .gauge,
+                samples: [.init(labels: labels, value: Double(cluster.topologies.count))]),
+            MetricFamily(
+                name: "storm_cluster_supervisors", help: "Supervisors registered.", kind: .gauge,
+                samples: [.init(labels: labels, value: Double(cluster.supervisors.count))]),
+            MetricFamily(
+                name: "storm_cluster_slots", help: "Worker slots the supervisors offer, and those in use.",
+                kind: .gauge,
+                samples: [
+                    .init(labels: labels + [Label("state", "offered")], value: Double(slots.total)),
+                    .init(labels: labels + [Label("state", "used")], value: Double(slots.used)),
+                ]),
+        ]
+        return out
     }
 }

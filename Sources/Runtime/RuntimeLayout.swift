@@ -3,6 +3,7 @@ import Foundation
 import Groupings
 import Logging
 import StormCore
+import StormMetrics
 import StormThrift
 import Tuples
 
@@ -51,7 +52,7 @@ struct RuntimeLayout: Sendable {
     /// - Parameter assigned: the executors to run here (all of the topology's when nil).
     init(
         topologyId: String, topology submitted: StormTopology, conf: StormConfig, registry: ComponentRegistry,
-        assigned: Set<Executor>?, shell: ShellEnvironment
+        assigned: Set<Executor>?, shell: ShellEnvironment, metrics: MetricsScope
     ) throws {
         let topology = SystemTopology.build(submitted, conf: conf)
         self.topologyId = topologyId
@@ -96,7 +97,10 @@ struct RuntimeLayout: Sendable {
                 let context = TopologyContext(
                     topologyId: topologyId, thisTaskId: taskId, thisComponentId: componentId,
                     taskToComponent: taskToComponent,
-                    conf: conf, topology: submitted)
+                    conf: conf, topology: submitted,
+                    metrics: TaskMetrics(
+                        registry: metrics.registry,
+                        labels: metrics.labels + [Label("component", componentId), Label("task", "\(taskId)")]))
                 tasks.append(TaskSpec(taskId: taskId, context: context))
             }
             executors.append(

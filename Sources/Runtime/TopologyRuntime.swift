@@ -2,6 +2,7 @@ import Components
 import Foundation
 import Logging
 import StormCore
+import StormMetrics
 import StormThrift
 import Synchronization
 import Tuples
@@ -11,6 +12,8 @@ import Tuples
 /// topology this way; a worker runs its share and hands tuples for the other tasks to a `TupleTransfer`.
 public final class TopologyRuntime: Sendable {
     public let topologyId: String
+    /// Where the components' own metrics are registered, and the labels every metric of this runtime carries.
+    public let metricsScope: MetricsScope
     let layout: RuntimeLayout
     let dispatch: TupleDispatch
     let logger: Logger
@@ -35,17 +38,27 @@ public final class TopologyRuntime: Sendable {
     public init(
         topologyId: String, topology: StormTopology, conf: StormConfig, registry: ComponentRegistry = .shared,
         executors assigned: Set<Executor>? = nil, transfer: (any TupleTransfer)? = nil,
-        shell: ShellEnvironment? = nil, hooks: RuntimeHooks = RuntimeHooks(), logger: Logger = Logger(label: "runtime")
+        shell: ShellEnvironment? = nil, hooks: RuntimeHooks = RuntimeHooks(), metrics: MetricsScope? = nil,
+        logger: Logger = Logger(label: "runtime")
     ) throws {
         self.topologyId = topologyId
         self.logger = logger
+        let metrics = metrics ?? Self.localMetricsScope(topologyId: topologyId, conf: conf)
+        metricsScope = metrics
         layout = try RuntimeLayout(
             topologyId: topologyId, topology: topology, conf: conf, registry: registry, assigned: assigned,
-            shell: shell ?? RuntimeLayout.defaultShellEnvironment(topologyId))
+            shell: shell ?? RuntimeLayout.defaultShellEnvironment(topologyId), metrics: metrics)
         dispatch = TupleDispatch(
             executors: layout.executors, executorOfTask: layout.executorOfTask, chains: layout.chains,
             transfer: transfer, hooks: hooks, logger: logger, streamCount: layout.streams.all.count)
         for executor in layout.executors where executor.isSpout { executor.requestActivation(true) }
+    }
+
+    /// Local mode's metrics: a registry of the runtime's own, labelled with the topology alone.
+    static func localMetricsScope(topologyId: String, conf: StormConfig) -> MetricsScope {
+        MetricsScope(
+            registry: MetricsRegistry(seriesLimit: conf.intOrDefault(ConfigKey.topologyMetricsMaxSeries)),
+            labels: MetricsScope.topologyLabels(topologyId: topologyId, conf: conf))
     }
 
     // MARK: running

@@ -6,6 +6,7 @@ import Logging
 import Nimbus
 import ServiceLifecycle
 import StormCore
+import StormMetrics
 import StormThrift
 import Supervisor
 
@@ -33,9 +34,21 @@ struct NimbusCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(message: "nimbus cannot start: \(error)")
         }
+        let process = ProcessMetrics(labels: [Label("daemon", "nimbus"), Label("host", conf.localHostname)])
+        let nimbus = server.nimbus
+        let metrics: MetricsEndpoint?
+        do {
+            metrics = try MetricsEndpoint.configured(
+                daemon: "nimbus", portKey: ConfigKey.nimbusMetricsPort, conf: conf, logger: logger
+            ) { PrometheusText.render(process.families() + (await nimbus.metricFamilies(labels: process.labels))) }
+        } catch let error as ConfigError {
+            throw CLIFailure(message: error.description)
+        }
+        let services: [any Service] = [server] + (metrics.map { [$0] } ?? [])
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         do {
             try await group.run()
         } catch let error as ThriftTransportError {
@@ -54,6 +67,7 @@ struct SupervisorCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "supervisor")
         let service: SupervisorService
+        let metrics: MetricsEndpoint?
         do {
             guard try ClusterStoreKind(conf) == .zookeeper else {
                 throw CLIFailure(
@@ -62,8 +76,12 @@ struct SupervisorCommand: AsyncParsableCommand {
             }
             let storage = try makeClusterStorage(conf, logger: logger)
             let state = StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot))
-            service = SupervisorService(
-                supervisor: try Supervisor(conf: conf, state: state, logger: logger), logger: logger)
+            let supervisor = try Supervisor(conf: conf, state: state, logger: logger)
+            service = SupervisorService(supervisor: supervisor, logger: logger)
+            let process = ProcessMetrics(labels: [Label("daemon", "supervisor"), Label("host", conf.localHostname)])
+            metrics = try MetricsEndpoint.configured(
+                daemon: "supervisor", portKey: ConfigKey.supervisorMetricsPort, conf: conf, logger: logger
+            ) { supervisor.metricsText(process: process) }
         } catch let error as ConfigError {
             throw CLIFailure(message: error.description)
         } catch let failure as CLIFailure {
@@ -71,9 +89,11 @@ struct SupervisorCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(message: "supervisor cannot start: \(error)")
         }
+        let services: [any Service] = [service] + (metrics.map { [$0] } ?? [])
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
     }
 }

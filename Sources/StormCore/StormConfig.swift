@@ -86,6 +86,14 @@ public enum ConfigKey {
     public static let drpcMaxBufferSize = "drpc.max_buffer_size"
     public static let drpcQueueSize = "drpc.queue.size"
     public static let drpcRequestTimeoutSecs = "drpc.request.timeout.secs"
+    /// Metrics. Ours: the most series a worker's components may register; how often a worker writes its
+    /// metrics for its supervisor's `/metrics`; where nimbus and a supervisor serve `/metrics` (0: not served).
+    public static let topologyMetricsMaxSeries = "topology.metrics.max.series"
+    public static let workerMetricsExportSecs = "worker.metrics.export.secs"
+    public static let nimbusMetricsPort = "nimbus.metrics.port"
+    public static let supervisorMetricsPort = "supervisor.metrics.port"
+    /// Storm's metrics v2 reporters: a list of maps, each with a `class` and its settings.
+    public static let topologyMetricsReporters = "topology.metrics.reporters"
 }
 
 /// A Storm configuration: Storm's defaults, overlaid by storm.yaml, `-c key=value` options and topology confs.
@@ -159,6 +167,11 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.drpcMaxBufferSize: 1_048_576,
         ConfigKey.drpcQueueSize: 128,
         ConfigKey.drpcRequestTimeoutSecs: 600,
+        ConfigKey.topologyMetricsMaxSeries: 1000,
+        ConfigKey.workerMetricsExportSecs: 5,
+        ConfigKey.nimbusMetricsPort: 9627,
+        ConfigKey.supervisorMetricsPort: 9628,
+        ConfigKey.topologyMetricsReporters: nil,
     ])
 
     public subscript(key: String) -> ConfigValue? {

@@ -110,6 +110,8 @@ public enum TopologyValidator {
         try check(ConfigKey.topologyMinReplicationCount, atLeast: 1, "a positive integer")
         // Storm waits for ever when this is 0 or less.
         try check(ConfigKey.topologyMaxReplicationWaitTimeSec, atLeast: Int64.min, "an integer")
+        try check(ConfigKey.topologyMetricsMaxSeries, atLeast: 0, "a non-negative integer")
+        do { _ = try MetricsReporterSpec.parse(conf) } catch { throw TopologyError("topology conf: \(error)") }
         for key in [ConfigKey.topologyEnableMessageTimeouts, ConfigKey.topologyExecutorChaining] {
             if let value = conf[key], !value.isNull, value.boolValue == nil {
                 throw TopologyError("topology conf '\(key)' must be true or false, not \(value.display)")

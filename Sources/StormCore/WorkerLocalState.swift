@@ -6,7 +6,9 @@ import StormThrift
 ///   before the process starts, so a restarted supervisor knows every worker it may have left behind;
 /// - `pid`: the worker's process id, written by the worker as it starts;
 /// - `heartbeat`: the worker's LSWorkerHeartbeat, rewritten every `worker.heartbeat.frequency.secs`;
-/// - `conf.json`: the supervisor's configuration, which the worker runs with.
+/// - `conf.json`: the supervisor's configuration, which the worker runs with;
+/// - `metrics.prom`: the worker's metrics in Prometheus' text format, rewritten every `worker.metrics.export.secs`,
+///   which its supervisor's `/metrics` serves.
 public struct WorkerLocalState: Sendable {
     public let id: String
     public let directory: URL
@@ -24,6 +26,7 @@ public struct WorkerLocalState: Sendable {
     var pidFile: URL { directory.appendingPathComponent("pid") }
     var heartbeatFile: URL { directory.appendingPathComponent("heartbeat") }
     public var confFile: URL { directory.appendingPathComponent("conf.json") }
+    var metricsFile: URL { directory.appendingPathComponent("metrics.prom") }
     /// Where the worker's shell components write their pid files (Storm's pidDir).
     public var pidsDirectory: URL { directory.appendingPathComponent("pids", isDirectory: true) }
 
@@ -49,6 +52,9 @@ public struct WorkerLocalState: Sendable {
             Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
         }
     }
+
+    public func writeMetrics(_ text: String) throws { try Data(text.utf8).write(to: metricsFile, options: .atomic) }
+    public func metrics() -> String? { try? String(contentsOf: metricsFile, encoding: .utf8) }
 
     public func writeConf(_ conf: StormConfig) throws {
         try Data(JSON.encode(.map(conf.values)).utf8).write(to: confFile, options: .atomic)

@@ -46,6 +46,8 @@ final class WorkerManager: Sendable {
     }
 
     private let published = Locked<[Int32: Running]>([:])
+    /// Workers launched, and workers that ended or hung without being asked to stop, since this supervisor started.
+    let events = Locked((launched: 0, failed: 0))
     private let stopping = Locked(false)
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
@@ -107,6 +109,7 @@ final class WorkerManager: Sendable {
                     logger.warning("worker \(w.workerId) on port \(port) (pid \(w.pid)) ended with \(exit)")
                     cleanUp(w.workerId)
                     book.workers[port] = nil
+                    events.withLock { $0.failed += 1 }
                     noteFailure(port, launched: w.launched, &book)
                 } else if want == nil || want!.topologyId != w.topologyId || want!.executors != w.executors {
                     let why = want == nil ? "the port is no longer assigned" : "the port's assignment changed"
@@ -116,6 +119,7 @@ final class WorkerManager: Sendable {
                     logger.warning("restarting worker \(w.workerId) on port \(port): \(why)")
                     stop(w, port: port, why: why, force: true)
                     book.workers[port] = nil
+                    events.withLock { $0.failed += 1 }
                     // A worker that hangs soon after its launch is failing too: it backs off like one that exits.
                     noteFailure(port, launched: w.launched, &book)
                 }
@@ -186,6 +190,7 @@ final class WorkerManager: Sendable {
             // The worker writes it too, as it starts; written here as well, a supervisor killed right after this
             // launch still finds the worker to adopt.
             try? local.writePid(pid)
+            events.withLock { $0.launched += 1 }
             book.workers[port] = Running(
                 workerId: workerId, pid: pid, topologyId: want.topologyId, executors: want.executors, launched: Date(),
                 isChild: true)

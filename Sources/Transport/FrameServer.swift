@@ -45,6 +45,8 @@ public final class FrameServer: Sendable {
     private let boundPort = Atomic<Int>(0)
     /// The port it listens on, once started.
     public var port: Int { boundPort.load(ordering: .acquiring) }
+    /// Connections open now (peers' senders, and any client mid-hello).
+    public var openConnections: Int { connections.withLock { $0.count } }
 
     /// - Parameter name: what the hello must name (the topology id).
     public init(

@@ -7,6 +7,7 @@ import Multilang
 import Runtime
 import ServiceLifecycle
 import StormCore
+import StormMetrics
 import StormThrift
 import Transport
 import Tuples
@@ -59,6 +60,8 @@ public final class Worker: Sendable {
     let server: FrameServer
     let backpressure: BackpressureMonitor
     let errors: ErrorRecorder
+    let metrics: WorkerMetrics
+    let reporters: [MetricsReporterSpec]
     /// The executors' counts a bucket apart, for the windowed stats of the cluster heartbeats.
     let statsWindows = Locked(StatsWindows())
 
@@ -127,8 +130,15 @@ public final class Worker: Sendable {
             topologyId: slot.topologyId, topology: topology, conf: topologyConf, registry: registry,
             executors: Set(executors.map { Executor($0.taskStart, $0.taskEnd) }), transfer: transfer, shell: shell,
             hooks: hooks,
+            metrics: WorkerMetrics.scope(topologyId: slot.topologyId, conf: topologyConf, port: slot.port),
             logger: logger)
         self.runtime = runtime
+        do {
+            reporters = try MetricsReporterSpec.parse(topologyConf)
+        } catch {
+            logger.error("no metrics reporters run: \(error)")
+            reporters = []
+        }
         // Spouts wait for activation: tuples sent before the peers are connected would be dropped.
         runtime.deactivate()
         let codec = TupleBatchCodec(streams: runtime.streams)
@@ -147,6 +157,7 @@ public final class Worker: Sendable {
             }
         }
         backpressure = BackpressureMonitor(runtime: runtime, transfer: transfer, signal: backpressureSignal)
+        metrics = WorkerMetrics(runtime: runtime, transfer: transfer, server: server)
     }
 
     /// The executors `slot` is assigned in `assignment`.
@@ -189,6 +200,9 @@ public final class Worker: Sendable {
                 }, stop: { runtime.stop(drainTimeout: 2) }),
             ThreadedPart(start: { backpressure.start() }, stop: { backpressure.stop() }),
             WorkerHeartbeats(worker: self),
+            WorkerMetricsExport(
+                metrics: metrics, local: local, exportSeconds: conf.intOrDefault(ConfigKey.workerMetricsExportSecs),
+                reporters: reporters, logger: logger),
             AssignmentFollower(worker: self),
         ]
         return parts.map {

@@ -148,6 +148,11 @@ public final class WorkerTransfer: TupleTransfer, Sendable {
         for sender in closing { sender.close(flushTimeout: 0.5) }
     }
 
+    /// Peers this worker sends to, and how many of them it is connected to now.
+    public var peerConnections: (peers: Int, connected: Int) {
+        senders.withLock { ($0.count, $0.values.filter(\.isConnected).count) }
+    }
+
     /// True once every peer has been connected to.
     public var allConnected: Bool { senders.withLock { $0.values.allSatisfy(\.isConnected) } }
 

@@ -3,6 +3,7 @@ import Foundation
 import InMemoryLogging
 import Logging
 import StormCore
+import StormMetrics
 import StormThrift
 import TestSupport
 import Testing
@@ -179,23 +180,34 @@ struct Child {
         #expect(ignored.allSatisfy { $0.level == .debug })
     }
 
-    @Test func aBoltsMetricsAreCountedPerName() async throws {
+    @Test func aBoltsMetricsReachItsTaskMetricsAsStormsShellMetricsDo() async throws {
+        let context = ContextTopology.context("split", task: 4)
         let (bolt, collector) = try bolt(
             Child.bolt(
                 before: #"send({"command": "metrics", "name": "words", "params": {"the": 2}})"#,
                 body: """
-                    send({"command": "metrics", "name": "latency-ms", "params": len(tup["tuple"][0])})
+                    send({"command": "metrics", "name": "letters", "params": len(tup["tuple"][0])})
+                    send({"command": "metrics", "name": "seen"})
+                    send({"command": "metrics", "name": "half-letters", "params": len(tup["tuple"][0]) / 2})
+                    send({"command": "metrics", "name": "__mine", "params": 1})
                     send({"command": "ack", "id": tup["id"]})
-                    """))
+                    """), context: context)
         defer { bolt.cleanup() }
         bolt.execute(tuple(["one"]))
         bolt.execute(tuple(["three"]))
         await pump(bolt) { collector.acked.count == 2 || !collector.fatals.isEmpty }
         #expect(collector.fatals.isEmpty, "\(collector.fatals)")
-        #expect(bolt.metrics.total == 3)
-        #expect(bolt.metrics.names == ["latency-ms", "words"])
-        #expect(bolt.metrics.entry("latency-ms") == ShellMetricsReceived.Entry(count: 2, lastParams: .int(5)))
-        #expect(bolt.metrics.entry("words") == ShellMetricsReceived.Entry(count: 1, lastParams: .map(["the": .int(2)])))
+        // Counts by whole numbers (CountShellMetric), counts of none by one, other numbers into a histogram.
+        let text = PrometheusText.render(context.metrics.registry.families())
+        #expect(text.contains("\nletters_total 8\n"), "\(text)")
+        #expect(text.contains("\nseen_total 2\n"))
+        #expect(text.contains("\nhalf_letters_sum 4\n") && text.contains("\nhalf_letters_count 2\n"))
+        // What cannot be a metric is reported once per name, and the bolt goes on.
+        #expect(collector.errors.count == 2, "\(collector.errors)")
+        #expect(
+            collector.errors.contains { $0.hasPrefix("metrics 'words': params must be nothing, a count of 0 or more") })
+        #expect(collector.errors.contains { $0.contains("metric name '__mine' starts with '__'") })
+        #expect(!text.contains("words") && !text.contains("mine"))
     }
 
     @Test func metricsWithoutANameEndTheBoltAsStormsDo() async throws {
@@ -206,12 +218,12 @@ struct Child {
         #expect(
             collector.fatals.count == 1 && collector.fatals[0].contains("metrics without a name"), "\(collector.fatals)"
         )
-        #expect(bolt.metrics.total == 0)
     }
 
-    func spout(_ script: String) throws -> (ShellSpout, RecordingCollector) {
+    func spout(
+        _ script: String, context: TopologyContext = ContextTopology.context("sentences", task: 1)
+    ) throws -> (ShellSpout, RecordingCollector) {
         let child = try Child(script)
-        let context = ContextTopology.context("sentences", task: 1)
         let spout = ShellSpout(
             command: child.command, streams: context.thisStreams, environment: child.environment, logger: logger)
         let collector = RecordingCollector()
@@ -220,18 +232,19 @@ struct Child {
     }
 
     @Test func aSpoutsMetricsAreCountedToo() throws {
+        let context = ContextTopology.context("sentences", task: 1)
         let (spout, collector) = try spout(
             Child.spout(
                 onNext: """
                     send({"command": "metrics", "name": "polls", "params": 1})
                     send({"command": "emit", "tuple": ["x"], "need_task_ids": False})
-                    """))
+                    """), context: context)
         defer { spout.close() }
         spout.nextTuple()
         spout.nextTuple()
         #expect(collector.fatals.isEmpty, "\(collector.fatals)")
         #expect(collector.emitted == [["x"], ["x"]])
-        #expect(spout.metrics.entry("polls") == ShellMetricsReceived.Entry(count: 2, lastParams: .int(1)))
+        #expect(PrometheusText.render(context.metrics.registry.families()).contains("\npolls_total 2\n"))
     }
 
     @Test func aSpoutEndsOnACommandItDoesNotKnowAsStormsDoes() throws {

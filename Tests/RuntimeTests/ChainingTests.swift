@@ -54,7 +54,8 @@ final class ThreadNotingBolt: Components.Bolt {
     func layout(_ topology: StormTopology, conf: StormConfig, assigned: Set<Executor>? = nil) throws -> RuntimeLayout {
         try RuntimeLayout(
             topologyId: "t-1-1", topology: topology, conf: conf, registry: Self.registry, assigned: assigned,
-            shell: ShellEnvironment(resourcesDirectory: "/tmp", pidDirectory: "/tmp"))
+            shell: ShellEnvironment(resourcesDirectory: "/tmp", pidDirectory: "/tmp"),
+            metrics: TopologyRuntime.localMetricsScope(topologyId: "t-1-1", conf: conf))
     }
 
     func chainedComponents(_ layout: RuntimeLayout) -> [String] {

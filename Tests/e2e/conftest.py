@@ -74,10 +74,12 @@ class NimbusProcess:
     def __init__(self, extra_conf=()):
         self.dir = tempfile.mkdtemp(prefix="nimbus-e2e-")
         self.port = free_port()
+        self.metrics_port = free_port()
         self.log_path = os.path.join(self.dir, "nimbus.log")
         # On its own, nimbus keeps the cluster state in memory; cluster tests give it a ZooKeeper.
         self.conf_args = ["-c", f"nimbus.thrift.port={self.port}", "-c", f"storm.local.dir={self.dir}/local",
-                          "-c", f"nimbus.seeds=[\"127.0.0.1:{self.port}\"]", "-c", "storm.cluster.state.store=memory"]
+                          "-c", f"nimbus.seeds=[\"127.0.0.1:{self.port}\"]", "-c", "storm.cluster.state.store=memory",
+                          "-c", f"nimbus.metrics.port={self.metrics_port}"]
         for item in extra_conf:
             self.conf_args += ["-c", item]
         self.log = open(self.log_path, "w")
@@ -244,6 +246,9 @@ class Daemon:
 
     def __init__(self, kind, args, log_path, prefix=()):
         # `prefix`: what the command runs under (`ip netns exec NAME` for a daemon in its own network namespace).
+        # Each daemon serves its /metrics on a port of its own, kept across restarts.
+        self.metrics_port = free_port()
+        args = [*args, "-c", f"{kind}.metrics.port={self.metrics_port}"]
         self.kind, self.args, self.log_path, self.prefix = kind, args, log_path, list(prefix)
         self.process = None
         self.start()

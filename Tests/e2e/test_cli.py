@@ -99,7 +99,7 @@ def test_bad_config_is_one_line(tmp_path):
 
 def test_nimbus_refuses_a_port_in_use_and_bad_store(nimbus, tmp_path):
     result = run("nimbus", "-c", f"nimbus.thrift.port={nimbus.port}", "-c", f"storm.local.dir={tmp_path}",
-                 "-c", "storm.cluster.state.store=memory", home=str(tmp_path))
+                 "-c", "storm.cluster.state.store=memory", "-c", "nimbus.metrics.port=0", home=str(tmp_path))
     assert result.returncode != 0
     assert f"storm: nimbus cannot serve: listening on :{nimbus.port}" in result.stderr
     result = run("nimbus", "-c", "storm.cluster.state.store=nosuch", "-c", f"storm.local.dir={tmp_path}",

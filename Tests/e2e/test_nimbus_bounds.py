@@ -185,6 +185,7 @@ def test_a_bind_address_not_on_this_machine_stops_nimbus_with_the_key_in_its_err
     local_dir = tempfile.mkdtemp(prefix="nimbus-bind-")
     result = subprocess.run(
         [storm_bin(), "nimbus", "-c", f"nimbus.thrift.port={port}", "-c", "storm.cluster.state.store=memory",
+         "-c", "nimbus.metrics.port=0",
          "-c", "nimbus.thrift.bind.address=192.0.2.1", "-c", f"storm.local.dir={local_dir}"],
         capture_output=True, text=True, timeout=30)
     assert result.returncode != 0

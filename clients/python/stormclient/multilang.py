@@ -93,6 +93,11 @@ class _Component:
     def log(self, message, level=INFO):
         self._send({"command": "log", "msg": str(message), "level": level})
 
+    def metric(self, name, value=None):
+        """Records `value` under the task's metric `name` (Storm's rpcMetrics): nothing or a whole number counts
+        up by it, any other number is one value of a histogram."""
+        self._send({"command": "metrics", "name": name, "params": value})
+
     def report_error(self, message):
         """Records an error in the topology's errors (storm get-errors)."""
         self._send({"command": "error", "msg": str(message)})
