@@ -62,6 +62,8 @@ public final class Worker: Sendable {
     let errors: ErrorRecorder
     let metrics: WorkerMetrics
     let reporters: [MetricsReporterSpec]
+    /// `worker.metrics.export.secs`, from the topology's conf over the supervisor's.
+    let metricsExportSeconds: Int
     /// The executors' counts a bucket apart, for the windowed stats of the cluster heartbeats.
     let statsWindows = Locked(StatsWindows())
 
@@ -133,6 +135,7 @@ public final class Worker: Sendable {
             metrics: WorkerMetrics.scope(topologyId: slot.topologyId, conf: topologyConf, port: slot.port),
             logger: logger)
         self.runtime = runtime
+        metricsExportSeconds = topologyConf.intOrDefault(ConfigKey.workerMetricsExportSecs)
         do {
             reporters = try MetricsReporterSpec.parse(topologyConf)
         } catch {
@@ -201,7 +204,7 @@ public final class Worker: Sendable {
             ThreadedPart(start: { backpressure.start() }, stop: { backpressure.stop() }),
             WorkerHeartbeats(worker: self),
             WorkerMetricsExport(
-                metrics: metrics, local: local, exportSeconds: conf.intOrDefault(ConfigKey.workerMetricsExportSecs),
+                metrics: metrics, local: local, exportSeconds: metricsExportSeconds,
                 reporters: reporters, logger: logger),
             AssignmentFollower(worker: self),
         ]
