@@ -94,6 +94,9 @@ public enum ConfigKey {
     public static let supervisorMetricsPort = "supervisor.metrics.port"
     /// Storm's metrics v2 reporters: a list of maps, each with a `class` and its settings.
     public static let topologyMetricsReporters = "topology.metrics.reporters"
+    /// Ours: a worker's log rolls past this size, and this many rolled logs are kept (Storm sets both in log4j).
+    public static let workerLogRollSizeMb = "worker.log.roll.size.mb"
+    public static let workerLogRollFiles = "worker.log.roll.files"
 }
 
 /// A Storm configuration: Storm's defaults, overlaid by storm.yaml, `-c key=value` options and topology confs.
@@ -172,6 +175,8 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.nimbusMetricsPort: 9627,
         ConfigKey.supervisorMetricsPort: 9628,
         ConfigKey.topologyMetricsReporters: nil,
+        ConfigKey.workerLogRollSizeMb: 100,
+        ConfigKey.workerLogRollFiles: 9,
     ])
 
     public subscript(key: String) -> ConfigValue? {

@@ -64,6 +64,7 @@ public final class Worker: Sendable {
     let reporters: [MetricsReporterSpec]
     /// `worker.metrics.export.secs`, from the topology's conf over the supervisor's.
     let metricsExportSeconds: Int
+    let logRoller: LogRoller
     /// The executors' counts a bucket apart, for the windowed stats of the cluster heartbeats.
     let statsWindows = Locked(StatsWindows())
 
@@ -136,6 +137,7 @@ public final class Worker: Sendable {
             logger: logger)
         self.runtime = runtime
         metricsExportSeconds = topologyConf.intOrDefault(ConfigKey.workerMetricsExportSecs)
+        logRoller = LogRoller(conf: topologyConf)
         do {
             reporters = try MetricsReporterSpec.parse(topologyConf)
         } catch {
@@ -206,6 +208,7 @@ public final class Worker: Sendable {
             WorkerMetricsExport(
                 metrics: metrics, local: local, exportSeconds: metricsExportSeconds,
                 reporters: reporters, logger: logger),
+            WorkerLogRolling(roller: logRoller, logger: logger),
             AssignmentFollower(worker: self),
         ]
         return parts.map {

@@ -398,3 +398,29 @@ def test_a_chained_topology_runs_its_bolts_on_the_spouts_thread_and_counts_exact
             names.add(f.read().strip())
     assert {"sentences-execu", "__acker-executo"} <= names, names
     assert not any(n.startswith(("split-", "count-", "log-")) for n in names), names
+
+
+def test_a_worker_log_rolls_by_size_keeping_the_newest(workers_cluster):
+    """worker.log.roll.size.mb 1 and worker.log.roll.files 2 on a topology that logs every tuple: worker.log rolls
+    into worker.log.1 and .2 at about 1 MiB each, nothing older is kept, and the worker goes on logging."""
+    client, _, _ = two_supervisors(workers_cluster, slots=1)
+    builder = TopologyBuilder()
+    builder.set_spout("sentences", JavaComponent("storm.swift.AckedSentenceSpout", ["sentence"], args=[3000]))
+    builder.set_bolt("log", JavaComponent("org.apache.storm.flux.wrappers.bolts.LogInfoBolt", []), 1) \
+        .shuffle_grouping("sentences")
+    topology_id = submit(client, "chatty", builder.build(),
+                         {"topology.workers": 1, "worker.log.roll.size.mb": 1, "worker.log.roll.files": 2})
+    logs = f"{workers_cluster.dir}/supervisor-*/logs/workers-artifacts/{topology_id}/*/worker.log"
+    assert wait_until(lambda: len(glob.glob(logs + ".2")) == 1, 90), glob.glob(logs + "*")
+    rolled_once = os.path.getmtime(glob.glob(logs + ".2")[0])
+    # Rolled again: .2 replaced by what was .1, and no third file.
+    assert wait_until(lambda: os.path.getmtime(glob.glob(logs + ".2")[0]) > rolled_once, 60)
+    files = sorted(os.path.basename(p) for p in glob.glob(logs + "*"))
+    assert files == ["worker.log", "worker.log.1", "worker.log.2"], files
+    for path in glob.glob(logs + ".*"):
+        # Looked at every second: a little past the size at 3000 lines a second.
+        assert 1_048_576 <= os.path.getsize(path) < 3 * 1_048_576, (path, os.path.getsize(path))
+    with open(glob.glob(logs + ".1")[0], errors="replace") as f:
+        assert "LogInfoBolt" in f.read()
+    size = os.path.getsize(glob.glob(logs)[0])
+    assert wait_until(lambda: os.path.getsize(glob.glob(logs)[0]) > size, 10)
