@@ -30,12 +30,14 @@ public struct StormClusterState: Sendable {
     /// `<id>/<host:port>`: one ephemeral node per nimbus that holds all of a topology's files (archive included)
     /// and can serve them; their count is the topology's replication count.
     public var codeHoldersPath: String { root + "/code-holders" }
+    /// `<id>`: the topology's LogConfig, the log levels its workers set (Storm's `logconfigs`).
+    public var logConfigsPath: String { root + "/logconfigs" }
 
     /// Creates the top-level folders.
     public func setUp() async throws {
         for path in [
             stormsPath, assignmentsPath, supervisorsPath, workerbeatsPath, errorsPath, nimbusesPath, stormCodePath,
-            stormConfPath, codeHoldersPath,
+            stormConfPath, codeHoldersPath, logConfigsPath,
         ] {
             try await storage.createParents(path)
         }
@@ -75,6 +77,7 @@ public struct StormClusterState: Sendable {
         try await storage.deleteRecursively(codeHoldersPath + "/" + id)
         try await storage.deleteRecursively(stormCodePath + "/" + id)
         try await storage.deleteRecursively(stormConfPath + "/" + id)
+        try await storage.deleteRecursively(logConfigsPath + "/" + id)
         try await storage.deleteRecursively(stormsPath + "/" + id)
     }
 
@@ -166,6 +169,14 @@ public struct StormClusterState: Sendable {
     }
 
     // MARK: assignments
+
+    public func logConfig(_ id: String) async throws -> LogConfig? {
+        try await decode(LogConfig.self, at: logConfigsPath + "/" + id)
+    }
+
+    public func setLogConfig(_ id: String, _ config: LogConfig) async throws {
+        try await storage.put(logConfigsPath + "/" + id, data: ThriftSerialization.serialize(config))
+    }
 
     public func assignment(_ id: String) async throws -> Assignment? {
         try await decode(Assignment.self, at: assignmentsPath + "/" + id)

@@ -19,7 +19,7 @@ struct Storm: AsyncParsableCommand {
             NimbusCommand.self, SupervisorCommand.self, DevZooKeeperCommand.self, LocalCommand.self, SubmitCommand.self,
             JarCommand.self, ListCommand.self, KillCommand.self, ActivateCommand.self, DeactivateCommand.self,
             RebalanceCommand.self, GetErrorsCommand.self, VersionCommand.self, WorkerCommand.self, UICommand.self,
-            LogViewerCommand.self,
+            LogViewerCommand.self, SetLogLevelCommand.self,
             DRPCCommand.self, DRPCClientCommand.self,
         ])
 

@@ -17,7 +17,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option var workerId: String
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        // Levels a topology's LogConfig may change while it runs (`storm set_log_level`).
+        LoggingSystem.bootstrap { DynamicLevelLogHandler(label: $0, base: StreamLogHandler.standardError(label: $0)) }
         var logger = Logger(label: "worker")
         logger[metadataKey: "worker"] = "\(topologyId):\(port)"
         let conf: StormConfig

@@ -97,6 +97,8 @@ public enum ConfigKey {
     /// Ours: a worker's log rolls past this size, and this many rolled logs are kept (Storm sets both in log4j).
     public static let workerLogRollSizeMb = "worker.log.roll.size.mb"
     public static let workerLogRollFiles = "worker.log.roll.files"
+    /// How often a worker looks for log levels whose timeout has passed (Storm's key and default).
+    public static let workerLogLevelResetPollSecs = "worker.log.level.reset.poll.secs"
 }
 
 /// A Storm configuration: Storm's defaults, overlaid by storm.yaml, `-c key=value` options and topology confs.
@@ -177,6 +179,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.topologyMetricsReporters: nil,
         ConfigKey.workerLogRollSizeMb: 100,
         ConfigKey.workerLogRollFiles: 9,
+        ConfigKey.workerLogLevelResetPollSecs: 30,
     ])
 
     public subscript(key: String) -> ConfigValue? {

@@ -115,6 +115,7 @@ struct RestAPI: Sendable {
             }
         }
         TopologyActions(api: self).register(on: api)
+        TopologyLogLevels(api: self).register(on: api)
         api.get("**") { request, _ in
             await respond(request) { throw APIError.notFound("no such endpoint: \(request.uri.path)") }
         }

@@ -209,6 +209,11 @@ public final class Worker: Sendable {
                 metrics: metrics, local: local, exportSeconds: metricsExportSeconds,
                 reporters: reporters, logger: logger),
             WorkerLogRolling(roller: logRoller, logger: logger),
+            LogConfigFollower(
+                state: state, topologyId: slot.topologyId,
+                refreshSeconds: conf.intOrDefault(ConfigKey.taskRefreshPollSecs),
+                resetPollSeconds: conf.intOrDefault(ConfigKey.workerLogLevelResetPollSecs), overrides: .shared,
+                logger: logger),
             AssignmentFollower(worker: self),
         ]
         return parts.map {

@@ -96,10 +96,12 @@ const Storm = (() => {
   }
 
   // Requests. The API answers failures as {"error", "errorMessage"} with a non-200 status.
-  async function request(method, path) {
+  async function request(method, path, json) {
     let res;
+    const headers = { Accept: 'application/json' };
+    if (json !== undefined) headers['Content-Type'] = 'application/json';
     try {
-      res = await fetch(path, { method, cache: 'no-store', headers: { Accept: 'application/json' } });
+      res = await fetch(path, { method, cache: 'no-store', headers, body: json === undefined ? undefined : JSON.stringify(json) });
     } catch (e) {
       throw new Error('no answer from the UI daemon');
     }
