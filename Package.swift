@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "Nimbus",
             dependencies: [
-                "StormThrift", "StormCore", "ClusterState", "Locking", "Components", "StormMetrics",
+                "StormThrift", "StormCore", "ClusterState", "Locking", "Components", "StormMetrics", "Tuples",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -44,6 +44,7 @@ public enum BuiltInComponents {
             DRPCSpout(function: try oneName(args, of: DRPCSpout.className, "the function's name"))
         }
         registry.register(ReturnResults.className, kind: .bolt) { _ in ReturnResults() }
+        registry.register(EventLoggerBolt.className, kind: .bolt) { _ in EventLoggerBolt() }
         registry.register(IdentityBolt.className, kind: .bolt) { args in
             let fields = args.compactMap { arg -> String? in
                 if case .stringArg(let field) = arg { return field }

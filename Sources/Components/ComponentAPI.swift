@@ -29,12 +29,14 @@ public struct TopologyContext: Sendable {
     public let topology: StormTopology
     /// Where the component registers its own metrics (Storm's `registerCounter`, `registerTimer`, ...).
     public let metrics: TaskMetrics
+    /// The port of the worker the task runs in (Storm's `getThisWorkerPort`); nil in local mode.
+    public let thisWorkerPort: Int?
 
     public init(
         topologyId: String, thisTaskId: Int32, thisComponentId: String, taskToComponent: [Int32: String],
         conf: StormConfig,
         topology: StormTopology = StormTopology(spouts: [:], bolts: [:], stateSpouts: [:]),
-        metrics: TaskMetrics = .unexposed()
+        metrics: TaskMetrics = .unexposed(), thisWorkerPort: Int? = nil
     ) {
         self.topologyId = topologyId
         self.thisTaskId = thisTaskId
@@ -43,6 +45,7 @@ public struct TopologyContext: Sendable {
         self.conf = conf
         self.topology = topology
         self.metrics = metrics
+        self.thisWorkerPort = thisWorkerPort
     }
 
     /// A component's task ids, sorted.

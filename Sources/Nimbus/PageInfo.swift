@@ -39,6 +39,7 @@ extension Nimbus {
         page.replicationCount = Int32(clamping: reading.replicationCount)
         page.workers = reading.workers(includeSys: isIncludeSys)
         page.stormVersion = stored?.topology.stormVersion ?? Self.version
+        page.debugOptions = Self.debugOptions(reading.base, topologyId: id, component: nil)
         return page
     }
 
@@ -75,6 +76,11 @@ extension Nimbus {
         }
         page.errors = reading.errors[componentId] ?? []
         page.topologyStatus = reading.status
+        page.debugOptions = Self.debugOptions(reading.base, topologyId: topologyId, component: componentId)
+        if let logger = Self.eventLogger(of: componentId, in: reading) {
+            page.eventlogHost = logger.host
+            page.eventlogPort = logger.port
+        }
         return page
     }
 

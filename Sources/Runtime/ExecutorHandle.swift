@@ -34,6 +34,8 @@ final class ExecutorHandle: Sendable {
     /// check; read by the executor, which pokes the check when it takes a congested queue.
     let announced = Atomic<Bool>(false)
     let counts = Locked(ExecutorCounts())
+    /// What share of its emits `debug` samples.
+    let sampling = DebugSampling()
 
     init(componentId: String, component: ComponentRef, isAcker: Bool, tasks: [TaskSpec], tickSecs: Int?) {
         self.componentId = componentId

@@ -26,7 +26,7 @@ extension RuntimeLayout {
             let collector = TaskCollector(
                 dispatch: dispatch, taskId: task.taskId, componentId: handle.componentId,
                 routes: try routes(of: handle.componentId),
-                streams: streams.streams(of: handle.componentId))
+                streams: streams.streams(of: handle.componentId), sampling: handle.sampling)
             collector.spout = component as? any Spout
             components.append(component)
             collectors.append(collector)

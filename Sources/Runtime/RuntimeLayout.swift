@@ -52,7 +52,7 @@ struct RuntimeLayout: Sendable {
     /// - Parameter assigned: the executors to run here (all of the topology's when nil).
     init(
         topologyId: String, topology submitted: StormTopology, conf: StormConfig, registry: ComponentRegistry,
-        assigned: Set<Executor>?, shell: ShellEnvironment, metrics: MetricsScope
+        assigned: Set<Executor>?, shell: ShellEnvironment, metrics: MetricsScope, workerPort: Int? = nil
     ) throws {
         let topology = SystemTopology.build(submitted, conf: conf)
         self.topologyId = topologyId
@@ -87,7 +87,9 @@ struct RuntimeLayout: Sendable {
         var executorOfTask: [Int: Int] = [:]
         for (executor, componentId) in chosen {
             let isAcker = componentId == TopologyPlan.ackerComponent
-            if TopologyName.isSystemId(componentId) && !isAcker { continue }
+            if TopologyName.isSystemId(componentId) && !isAcker && componentId != TopologyPlan.eventLoggerComponent {
+                continue
+            }
             guard let component = topology.components.first(where: { $0.id == componentId }) else { continue }
             if !isAcker { try Self.checkMakeable(component, registry: registry) }
             var tasks: [TaskSpec] = []
@@ -100,7 +102,8 @@ struct RuntimeLayout: Sendable {
                     conf: conf, topology: submitted,
                     metrics: TaskMetrics(
                         registry: metrics.registry,
-                        labels: metrics.labels + [Label("component", componentId), Label("task", "\(taskId)")]))
+                        labels: metrics.labels + [Label("component", componentId), Label("task", "\(taskId)")]),
+                    thisWorkerPort: workerPort)
                 tasks.append(TaskSpec(taskId: taskId, context: context))
             }
             executors.append(
@@ -111,7 +114,9 @@ struct RuntimeLayout: Sendable {
         self.executors = executors
         var table = [Int](repeating: -1, count: (taskToComponent.keys.max().map(Int.init) ?? 0) + 1)
         for (task, component) in taskToComponent
-        where !TopologyName.isSystemId(component) || component == TopologyPlan.ackerComponent {
+        where !TopologyName.isSystemId(component) || component == TopologyPlan.ackerComponent
+            || component == TopologyPlan.eventLoggerComponent
+        {
             table[Int(task)] = executors.count
         }
         for (task, index) in executorOfTask { table[task] = index }

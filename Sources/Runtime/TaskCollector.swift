@@ -1,4 +1,5 @@
 import Components
+import Foundation
 import Groupings
 import Logging
 import StormCore
@@ -59,9 +60,14 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     /// appended again (`removeAll(keepingCapacity:)` cost 2% of a word count's instructions).
     @exclusivity(unchecked) private var chosenCount = 0
 
+    /// `debug`'s sampling: the route of the `__eventlog` stream when the topology has an event logger.
+    let eventLogRoute: Int?
+    let sampling: DebugSampling
+    @exclusivity(unchecked) private var chooser: SampleChooser
+
     init(
         dispatch: TupleDispatch, taskId: Int32, componentId: String, routes: [String: [Route]],
-        streams: [String: TupleStream]
+        streams: [String: TupleStream], sampling: DebugSampling = DebugSampling()
     ) {
         let streamCount = dispatch.streamCount
         counters = TaskCounters(streamCount: streamCount)
@@ -89,6 +95,23 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
         acking = AckRoutes(
             initRoute: index[SystemTopology.ackInitStream], ackRoute: index[SystemTopology.ackAckStream],
             failRoute: index[SystemTopology.ackFailStream])
+        eventLogRoute = index[SystemTopology.eventLogStream]
+        self.sampling = sampling
+        chooser = SampleChooser()
+    }
+
+    /// Sends a copy of an emitted tuple to the event logger, at the sampling percentage `debug` set: Storm's
+    /// `[component-id, message-id, ts, values]`, untracked.
+    @inline(__always)
+    private func sample(_ values: TupleValues, messageId: Value?) {
+        guard let route = eventLogRoute else { return }
+        let percent = sampling.percent
+        guard percent > 0, chooser.nextPercent() < percent else { return }
+        let millis = Int64(Date().timeIntervalSince1970 * 1000)
+        var unused: UInt64 = 0
+        _ = send(
+            [.string(componentId), messageId ?? .null, .int(millis), .list(Array(values))], route: route, direct: nil,
+            anchoring: .none, spoutEdges: &unused)
     }
 
     // MARK: routing
@@ -243,11 +266,14 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     // MARK: SpoutOutputCollector
 
     func emit(_ values: TupleValues, stream: String, messageId: Value?) -> [Int32] {
-        sendTracked(values, stream: stream, direct: nil, messageId: messageId)
+        let chosen = sendTracked(values, stream: stream, direct: nil, messageId: messageId)
+        sample(values, messageId: messageId)
+        return chosen
     }
 
     func emitDirect(task: Int32, _ values: TupleValues, stream: String, messageId: Value?) {
         _ = sendTracked(values, stream: stream, direct: task, messageId: messageId)
+        sample(values, messageId: messageId)
     }
 
     /// A spout's emit: with a message id and ackers, the tuple's copies start a new tree. The root's acker is
@@ -306,16 +332,23 @@ final class TaskCollector: SpoutOutputCollector, OutputCollector {
     // MARK: OutputCollector
 
     func emit(_ values: TupleValues, stream: String, anchors: [Tuple]) -> [Int32] {
-        send(values, stream: stream, direct: nil, anchoring: anchoring(anchors))
+        let chosen = send(values, stream: stream, direct: nil, anchoring: anchoring(anchors))
+        sample(values, messageId: nil)
+        return chosen
     }
 
     func emit(_ values: TupleValues, stream: String, anchor: Tuple) -> [Int32] {
-        guard acking != nil, anchor.ids.isTracked else { return send(values, stream: stream, direct: nil) }
-        return send(values, stream: stream, direct: nil, anchoring: .one(anchor.ids))
+        let chosen =
+            acking != nil && anchor.ids.isTracked
+            ? send(values, stream: stream, direct: nil, anchoring: .one(anchor.ids))
+            : send(values, stream: stream, direct: nil)
+        sample(values, messageId: nil)
+        return chosen
     }
 
     func emitDirect(task: Int32, _ values: TupleValues, stream: String, anchors: [Tuple]) {
         _ = send(values, stream: stream, direct: task, anchoring: anchoring(anchors))
+        sample(values, messageId: nil)
     }
 
     /// How a bolt's emit anchored to `anchors` is tracked: not at all without ackers or tracked inputs.

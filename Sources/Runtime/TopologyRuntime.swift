@@ -39,7 +39,7 @@ public final class TopologyRuntime: Sendable {
         topologyId: String, topology: StormTopology, conf: StormConfig, registry: ComponentRegistry = .shared,
         executors assigned: Set<Executor>? = nil, transfer: (any TupleTransfer)? = nil,
         shell: ShellEnvironment? = nil, hooks: RuntimeHooks = RuntimeHooks(), metrics: MetricsScope? = nil,
-        logger: Logger = Logger(label: "runtime")
+        workerPort: Int? = nil, logger: Logger = Logger(label: "runtime")
     ) throws {
         self.topologyId = topologyId
         self.logger = logger
@@ -47,7 +47,7 @@ public final class TopologyRuntime: Sendable {
         metricsScope = metrics
         layout = try RuntimeLayout(
             topologyId: topologyId, topology: topology, conf: conf, registry: registry, assigned: assigned,
-            shell: shell ?? RuntimeLayout.defaultShellEnvironment(topologyId), metrics: metrics)
+            shell: shell ?? RuntimeLayout.defaultShellEnvironment(topologyId), metrics: metrics, workerPort: workerPort)
         dispatch = TupleDispatch(
             executors: layout.executors, executorOfTask: layout.executorOfTask, chains: layout.chains,
             transfer: transfer, hooks: hooks, logger: logger, streamCount: layout.streams.all.count)

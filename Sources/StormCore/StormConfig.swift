@@ -99,6 +99,9 @@ public enum ConfigKey {
     public static let workerLogRollFiles = "worker.log.roll.files"
     /// How often a worker looks for log levels whose timeout has passed (Storm's key and default).
     public static let workerLogLevelResetPollSecs = "worker.log.level.reset.poll.secs"
+    /// Storm's event logger (`storm debug`): its executors, and the size its events.log rolls at.
+    public static let topologyEventloggerExecutors = "topology.eventlogger.executors"
+    public static let topologyEventloggerRotationSizeMb = "topology.eventlogger.rotation.size.mb"
 }
 
 /// A Storm configuration: Storm's defaults, overlaid by storm.yaml, `-c key=value` options and topology confs.
@@ -180,6 +183,8 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.workerLogRollSizeMb: 100,
         ConfigKey.workerLogRollFiles: 9,
         ConfigKey.workerLogLevelResetPollSecs: 30,
+        ConfigKey.topologyEventloggerExecutors: 0,
+        ConfigKey.topologyEventloggerRotationSizeMb: 100,
     ])
 
     public subscript(key: String) -> ConfigValue? {

@@ -107,6 +107,7 @@ public enum TopologyValidator {
         try check(ConfigKey.topologyMaxSpoutPending, atLeast: 1, "a positive integer")
         try check(ConfigKey.topologyMaxTaskParallelism, atLeast: 1, "a positive integer")
         try check(ConfigKey.topologyAckerExecutors, atLeast: 0, "a non-negative integer")
+        try check(ConfigKey.topologyEventloggerExecutors, atLeast: 0, "a non-negative integer")
         try check(ConfigKey.topologyMinReplicationCount, atLeast: 1, "a positive integer")
         // Storm waits for ever when this is 0 or less.
         try check(ConfigKey.topologyMaxReplicationWaitTimeSec, atLeast: Int64.min, "an integer")
@@ -207,6 +208,9 @@ public enum TopologyValidator {
 public struct TopologyPlan: Sendable, Equatable {
     public static let ackerComponent = "__acker"
     public static let ackerClass = "org.apache.storm.daemon.Acker"
+    /// Storm's event logger: where components' sampled tuples go while `debug` is on for them.
+    public static let eventLoggerComponent = "__eventlogger"
+    public static let eventLoggerClass = "org.apache.storm.metric.EventLoggerBolt"
 
     public var executors: [String: Int32]
     public var tasks: [String: Int32]
@@ -234,8 +238,20 @@ public struct TopologyPlan: Sendable, Equatable {
             executors[Self.ackerComponent] = ackers
             tasks[Self.ackerComponent] = ackers
         }
+        let loggers = Self.eventLoggerExecutors(conf)
+        if loggers > 0 {
+            executors[Self.eventLoggerComponent] = loggers
+            tasks[Self.eventLoggerComponent] = loggers
+        }
         self.executors = executors
         self.tasks = tasks
+    }
+
+    /// `topology.eventlogger.executors` (0 by default, as Storm's; set to null, one per worker, as Storm's).
+    public static func eventLoggerExecutors(_ conf: StormConfig) -> Int32 {
+        guard let value = conf[ConfigKey.topologyEventloggerExecutors] else { return 0 }
+        if value.isNull { return Int32(clamping: max(conf.intOrDefault(ConfigKey.topologyWorkers), 1)) }
+        return Int32(clamping: max(value.intValue ?? 0, 0))
     }
 
     public static func ackerExecutors(_ conf: StormConfig) -> Int32 {
@@ -252,7 +268,37 @@ public enum SystemTopology {
     public static let ackAckStream = "__ack_ack"
     public static let ackFailStream = "__ack_fail"
 
+    public static let eventLogStream = "__eventlog"
+    public static let eventLogFields = ["component-id", "message-id", "ts", "values"]
+
     public static func build(_ topology: StormTopology, conf: StormConfig) -> StormTopology {
+        withEventLogger(withAckers(topology, conf: conf), conf: conf)
+    }
+
+    /// Storm's event logger bolt, fed by a `__eventlog` stream every component declares, grouped by component.
+    static func withEventLogger(_ topology: StormTopology, conf: StormConfig) -> StormTopology {
+        let loggers = TopologyPlan.eventLoggerExecutors(conf)
+        guard loggers > 0 else { return topology }
+        var system = topology
+        let stream = StreamInfo(outputFields: eventLogFields, direct: false)
+        var inputs: [GlobalStreamId: Grouping] = [:]
+        for id in topology.spouts.keys where !TopologyName.isSystemId(id) {
+            system.spouts[id]!.common.streams[eventLogStream] = stream
+            inputs[GlobalStreamId(componentId: id, streamId: eventLogStream)] = .fields(["component-id"])
+        }
+        for id in topology.bolts.keys where !TopologyName.isSystemId(id) {
+            system.bolts[id]!.common.streams[eventLogStream] = stream
+            inputs[GlobalStreamId(componentId: id, streamId: eventLogStream)] = .fields(["component-id"])
+        }
+        system.bolts[TopologyPlan.eventLoggerComponent] = Bolt(
+            boltObject: .javaObject(JavaObject(fullClassName: TopologyPlan.eventLoggerClass, argsList: [])),
+            common: ComponentCommon(
+                inputs: inputs, streams: [:], parallelismHint: loggers,
+                jsonConf: try? JSON.encode([ConfigKey.topologyTasks: .int(Int64(loggers))])))
+        return system
+    }
+
+    static func withAckers(_ topology: StormTopology, conf: StormConfig) -> StormTopology {
         let ackers = TopologyPlan.ackerExecutors(conf)
         guard ackers > 0 else { return topology }
         var system = topology

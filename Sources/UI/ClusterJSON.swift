@@ -209,8 +209,8 @@ struct ClusterJSON {
 struct LogLinks {
     let port: Int
 
-    func workerLog(host: String, port workerPort: Int, topologyId: String) -> String {
-        "http://\(host):\(port)/api/v1/log?file=\(URLPath.encode("\(topologyId)/\(workerPort)/worker.log"))"
+    func workerLog(host: String, port workerPort: Int, topologyId: String, file: String = "worker.log") -> String {
+        "http://\(host):\(port)/api/v1/log?file=\(URLPath.encode("\(topologyId)/\(workerPort)/\(file)"))"
     }
 
     func daemonLog(host: String, file: String) -> String {

@@ -2,8 +2,8 @@ import Hummingbird
 import StormCore
 import StormThrift
 
-/// The POST actions of Storm's REST API: activate, deactivate, rebalance and kill a topology by id. Refused with
-/// 403 when `ui.actions.enabled` is false.
+/// The POST actions of Storm's REST API: activate, deactivate, rebalance, kill and debug a topology by id (debug
+/// a component too). Refused with 403 when `ui.actions.enabled` is false.
 struct TopologyActions {
     let api: RestAPI
 
@@ -31,6 +31,16 @@ struct TopologyActions {
                 try await nimbus.call { [options] in try $0.rebalance(name: name, options: options) }
             }
         }
+        group.post("topology/:id/debug/:action/:spct") { request, context in
+            await act(request, context, "debug") { id in
+                try await debug(id: id, component: "", context)
+            }
+        }
+        group.post("topology/:id/component/:component/debug/:action/:spct") { request, context in
+            await act(request, context, "debug") { id in
+                try await debug(id: id, component: try RestAPI.path(context, "component"), context)
+            }
+        }
         group.post("topology/:id/kill/:wait") { request, context in
             await act(request, context, "kill") { id in
                 let wait = try Self.waitSecs(context)
@@ -54,6 +64,27 @@ struct TopologyActions {
             return .map([
                 "topologyOperation": .string(operation), "topologyId": .string(id), "status": .string("success"),
             ])
+        }
+    }
+
+    /// Storm's `debug/:action/:spct`: action `enable` or `disable`, the sampling percentage a number.
+    private func debug(id: String, component: String, _ context: BasicRequestContext) async throws {
+        let action = try RestAPI.path(context, "action")
+        guard action == "enable" || action == "disable" else {
+            throw APIError.badRequest("debug action '\(action)' is not enable or disable")
+        }
+        let text = try RestAPI.path(context, "spct")
+        guard let percentage = Double(text), percentage.isFinite else {
+            throw APIError.badRequest("sampling percentage '\(text)' is not a number")
+        }
+        let name = try await name(of: id)
+        do {
+            try await api.nimbus.call {
+                try $0.debug(
+                    name: name, component: component, enable: action == "enable", samplingPercentage: percentage)
+            }
+        } catch let refusal as ThriftApplicationException {
+            throw APIError.badRequest(refusal.message)
         }
     }
 

@@ -160,7 +160,13 @@ struct TopologyJSON {
             "requestedCpu": .double(0),
             "debug": .bool(page.debugOptions?.enable ?? false),
             "samplingPct": .double(page.debugOptions?.samplingpct ?? 10),
-            "eventLogLink": .string(""),
+            // The worker whose event logger gets this component's samples (Storm's link to its events.log).
+            "eventLogLink": .string(
+                page.eventlogHost.flatMap { host in
+                    page.eventlogPort.map {
+                        links.workerLog(host: host, port: Int($0), topologyId: topologyId, file: "events.log")
+                    }
+                } ?? ""),
             "profilingAndDebuggingCapable": .bool(false),
             "profileActionEnabled": .bool(false),
             "profilerActive": .list([]),

@@ -134,7 +134,7 @@ public final class Worker: Sendable {
             executors: Set(executors.map { Executor($0.taskStart, $0.taskEnd) }), transfer: transfer, shell: shell,
             hooks: hooks,
             metrics: WorkerMetrics.scope(topologyId: slot.topologyId, conf: topologyConf, port: slot.port),
-            logger: logger)
+            workerPort: slot.port, logger: logger)
         self.runtime = runtime
         metricsExportSeconds = topologyConf.intOrDefault(ConfigKey.workerMetricsExportSecs)
         logRoller = LogRoller(conf: topologyConf)
@@ -363,9 +363,18 @@ extension Worker {
         if !transfer.allConnected { logger.warning("not every peer answered within \(Int(wait)) s; starting anyway") }
     }
 
-    /// Follows the topology's status: spouts run only while it is active.
+    /// Follows the topology's status (spouts run only while it is active) and its `debug` sampling.
     func refreshStatus(_ following: inout Following) async throws {
         let base = try await state.stormBase(slot.topologyId)
+        let sampling = runtime.debugSampling
+        runtime.applyDebug(base?.componentDebug ?? [:])
+        if runtime.debugSampling != sampling {
+            let shown = runtime.debugSampling.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map {
+                "\($0.key) \($0.value)%"
+            }
+            logger.info(
+                "debug sampling of \(slot.topologyId) now \(shown.isEmpty ? "off" : shown.joined(separator: ", "))")
+        }
         let active = base?.status == .active
         guard active != following.active else { return }
         following.active = active

@@ -167,7 +167,6 @@ import Testing
     @Test func unimplementedMethodsNameThemselves() async throws {
         let f = try await NimbusFixture()
         let calls: [@Sendable (NimbusClient) throws -> Void] = [
-            { (c: NimbusClient) in _ = try c.getLogConfig(name: "x") },
             { (c: NimbusClient) in _ = try c.listBlobs(session: "") },
             { (c: NimbusClient) in
                 _ = try c.getComponentPendingProfileActions(id: "x", componentId: "y", action: .jstackDump)

@@ -267,9 +267,30 @@ const Storm = (() => {
   const tile = (label, value, o = {}) => h('div', { class: o.bad ? 'bad' : null, title: o.title },
     h('b', { id: o.id, 'data-value': isFinite(num(o.raw)) ? num(o.raw) : null }, value), h('span', null, label));
 
+  // Storm's debug (sampled tuples into the event logger): #btn-debug at the #debug-pct percentage, #btn-stop-debug,
+  // against `path` (.../debug), saying how it went in #debug-status; `done` refreshes the page.
+  function debugControls(path, done) {
+    const go = async (action, pct) => {
+      const st = $('debug-status');
+      st.className = '';
+      try {
+        await request('POST', `${path}/${action}/${pct}`);
+        st.className = 'ok';
+        set('debug-status', `debug ${action === 'enable' ? 'on at ' + pct + ' %' : 'off'} at ${clock(Date.now())}`);
+      } catch (e) {
+        st.className = 'bad';
+        set('debug-status', `debug not changed: ${e.message}`);
+      }
+      done();
+    };
+    $('btn-debug').onclick = () => go('enable', num($('debug-pct').value));
+    $('btn-stop-debug').onclick = () => go('disable', num($('debug-pct').value) || 0);
+  }
+  const debugState = x => (x.debug ? `on, sampling ${x.samplingPct} %` : 'off');
+
   return {
     $, h, set, num, int, sig, dur, epoch, clock, stamp, ago, span, rate, q, param, a, topoLink, compLink, hostLink,
     extLink, badge, status, firstLine, errorView, request, load, every, controls, win, table, kv, problems, tile, fix3, col,
-    WINDOWS, windowRows,
+    WINDOWS, windowRows, debugControls, debugState,
   };
 })();
