@@ -69,6 +69,10 @@ let package = Package(
         ),
         // Metrics: a bounded registry behind swift-metrics, the process' own figures, Prometheus' text format.
         .target(name: "StormMetrics", dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")]),
+        // `GET /metrics` on a daemon's HTTP server.
+        .target(
+            name: "MetricsHTTP",
+            dependencies: ["StormMetrics", .product(name: "Hummingbird", package: "hummingbird")]),
         // Storm's multilang protocol: shell spouts and bolts as child processes speaking JSON over stdio.
         .target(
             name: "Multilang",
@@ -140,7 +144,8 @@ let package = Package(
         .target(
             name: "UI",
             dependencies: [
-                "StormThrift", "StormCore", "Locking", .product(name: "Hummingbird", package: "hummingbird"),
+                "StormThrift", "StormCore", "Locking", "StormMetrics", "MetricsHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -155,7 +160,8 @@ let package = Package(
         .target(
             name: "DRPCDaemon",
             dependencies: [
-                "DRPC", "StormThrift", "StormCore", .product(name: "Hummingbird", package: "hummingbird"),
+                "DRPC", "StormThrift", "StormCore", "StormMetrics", "MetricsHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -164,7 +170,7 @@ let package = Package(
         .target(
             name: "LogViewer",
             dependencies: [
-                "StormCore", .product(name: "Hummingbird", package: "hummingbird"),
+                "StormCore", "StormMetrics", "MetricsHTTP", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -177,7 +183,8 @@ let package = Package(
             dependencies: [
                 "StormThrift", "StormCore", "ClusterState", "Nimbus", "Supervisor", "Worker", "LocalCluster",
                 "DevZooKeeper", "Flux", "Locking", "UI", "DRPC", "DRPCDaemon", "LogViewer", "Components",
-                "Runtime", "ZIPFoundation", "StormMetrics", .product(name: "Hummingbird", package: "hummingbird"),
+                "Runtime", "ZIPFoundation", "StormMetrics", "MetricsHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,8 +3,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import MetricsHTTP
 import NIOCore
 import StormCore
+import StormMetrics
 import StormThrift
 
 /// DRPC over HTTP, as Storm's DRPC server answers it: `GET /drpc/FUNC/ARGS`, `GET /drpc/FUNC` (empty args) and
@@ -13,10 +15,17 @@ import StormThrift
 /// (timed out) or 500.
 enum DRPCHTTP {
     static func application(
-        requests: DRPCRequests, port: Int, maxBody: Int = 1_048_576, logger: Logger,
+        requests: DRPCRequests, port: Int, maxBody: Int = 1_048_576, hostname: String, logger: Logger,
         onListening: @escaping @Sendable (Int) -> Void
     ) -> Application<RouterResponder<BasicRequestContext>> {
         let router = Router()
+        let process = ProcessMetrics(labels: [Label("daemon", "drpc"), Label("host", hostname)])
+        router.addMetricsRoute {
+            let pending = MetricFamily(
+                name: "storm_drpc_pending_requests", help: "DRPC requests waiting for their topology's answer.",
+                kind: .gauge, samples: [.init(labels: process.labels, value: Double(await requests.count))])
+            return PrometheusText.render(process.families() + [pending])
+        }
         let drpc = router.group("drpc")
         drpc.get(":func/:args") { _, context in
             await answer(requests, context.parameters.get("func"), context.parameters.get("args"))

@@ -71,7 +71,9 @@ public struct DRPCServer: Service {
                     }
                 }
                 guard serveHTTP else { return onListening(ports) }
-                let application = DRPCHTTP.application(requests: requests, port: httpPort, logger: logger) { bound in
+                let application = DRPCHTTP.application(
+                    requests: requests, port: httpPort, hostname: conf.localHostname, logger: logger
+                ) { bound in
                     onListening(DRPCPorts(execute: ports.execute, invocations: ports.invocations, http: bound))
                 }
                 group.addTask {

@@ -2,17 +2,21 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import MetricsHTTP
 import NIOCore
 import StormCore
+import StormMetrics
 
 /// Storm's log viewer routes: worker logs under `<storm.log.dir>/workers-artifacts` (`file=topology/port/name`),
 /// daemon logs directly in `storm.log.dir` (`file=name`).
 enum LogViewerHTTP {
     static func application(
-        workers: LogDirectory, daemons: LogDirectory, port: Int, logger: Logger,
+        workers: LogDirectory, daemons: LogDirectory, port: Int, hostname: String, logger: Logger,
         onListening: @escaping @Sendable (Int) -> Void
     ) -> Application<RouterResponder<BasicRequestContext>> {
         let router = Router()
+        let process = ProcessMetrics(labels: [Label("daemon", "logviewer"), Label("host", hostname)])
+        router.addMetricsRoute { PrometheusText.render(process.families()) }
         let api = router.group("api/v1")
         api.get("listLogs") { request, _ in
             let query = FormQuery(request.uri.query)

@@ -30,7 +30,7 @@ public struct LogViewerServer: Service {
         try? FileManager.default.createDirectory(atPath: logs + "/workers-artifacts", withIntermediateDirectories: true)
         let application = LogViewerHTTP.application(
             workers: LogDirectory(root: logs + "/workers-artifacts"), daemons: LogDirectory(root: logs), port: port,
-            logger: logger, onListening: onListening)
+            hostname: conf.localHostname, logger: logger, onListening: onListening)
         logger.info("logviewer serving \(logs) on port \(port)")
         do {
             try await application.run()

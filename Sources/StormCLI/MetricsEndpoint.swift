@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import MetricsHTTP
 import NIOCore
 import ServiceLifecycle
 import StormCore
@@ -30,12 +31,7 @@ struct MetricsEndpoint: Service {
 
     func run() async throws {
         let router = Router()
-        let render = render
-        router.get("metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: PrometheusText.contentType],
-                body: .init(byteBuffer: ByteBuffer(string: await render())))
-        }
+        router.addMetricsRoute(render)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname("0.0.0.0", port: port), serverName: "storm-\(daemon)-metrics"),

@@ -1,9 +1,11 @@
 import Foundation
 import Hummingbird
 import Logging
+import MetricsHTTP
 import NIOCore
 import ServiceLifecycle
 import StormCore
+import StormMetrics
 
 /// `storm ui`: Storm's REST API and our web pages on `ui.host`:`ui.port`, read through the leader nimbus. Runs as
 /// a service: it stops when its service group shuts down.
@@ -35,6 +37,8 @@ public struct UIServer: Service {
             actionsEnabled: conf.boolOrDefault(ConfigKey.uiActionsEnabled),
             cache: AnswerCache(ttl: .milliseconds(conf.intOrDefault(ConfigKey.uiApiCacheMs))), logger: logger)
         let router = Router()
+        let process = ProcessMetrics(labels: [Label("daemon", "ui"), Label("host", conf.localHostname)])
+        router.addMetricsRoute { PrometheusText.render(process.families()) }
         api.register(on: router)
         StaticPages.register(on: router)
         application = Application(

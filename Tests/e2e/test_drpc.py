@@ -7,6 +7,7 @@ scripts/check-idl-compat.py holds to Storm 2's."""
 import importlib
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -139,6 +140,11 @@ def test_callers_get_their_own_answers_over_thrift_and_http(drpc):
 
         with urllib.request.urlopen(drpc.url("/drpc/reverse/by%20get")) as r:
             assert r.status == 200 and r.read().decode() == "teg yb"
+        # Its own metrics on the HTTP port, for Prometheus: nothing waits now.
+        with urllib.request.urlopen(drpc.url("/metrics")) as r:
+            text = r.read().decode()
+        assert 'storm_drpc_pending_requests{daemon="drpc",' in text and 'process_threads{daemon="drpc",' in text
+        assert re.search(r"^storm_drpc_pending_requests\{[^}]*\} 0$", text, re.M), text
         with urllib.request.urlopen(drpc.url("/drpc/reverse")) as r:
             assert r.read().decode() == ""
         post = urllib.request.Request(drpc.url("/drpc/reverse"), data=b"posted args", method="POST")

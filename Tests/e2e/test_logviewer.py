@@ -2,6 +2,7 @@
 searched, listed and downloaded, daemon logs too, and nothing outside the folder whatever the request says."""
 
 import json
+import re
 import os
 import subprocess
 import tempfile
@@ -74,6 +75,10 @@ def test_pages_tails_lists_and_downloads_worker_and_daemon_logs(viewer):
         assert body == f.read()
     code, _, page = get(f"{url}/api/v1/daemonlog?{q(file='nimbus.log')}")
     assert code == 200 and "nimbus is the leader" in page
+    # Its own metrics, for Prometheus.
+    code, headers, text = get(f"{url}/metrics")
+    assert code == 200 and headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert re.search(r'^process_resident_memory_bytes\{daemon="logviewer",host="[^"]+"\} \d+$', text, re.M), text
 
 
 def test_search_answers_storms_shape(viewer):

@@ -68,6 +68,8 @@ def test_cluster_nimbus_supervisor_and_topology_summaries(running):
     by_port = {int(n["port"]): n for n in nimbuses}
     assert by_port[cluster.nimbus_ports[0]]["status"] == "Leader"
     assert by_port[dead_seed]["status"] == "Offline"
+    status, text = ui.request("GET", "/metrics")
+    assert status == 200 and 'process_open_fds{daemon="ui",host="' in text
 
     supervisors = ui.get("/api/v1/supervisor/summary")["supervisors"]
     assert len(supervisors) == 1 and SUPERVISOR_FIELDS <= set(supervisors[0]), supervisors
