@@ -17,7 +17,7 @@ import statistics
 import time
 import urllib.request
 
-from benchlib import Cluster, ZooKeeper, executed, free_port, ttypes, upload, wait_until, worker_processes
+from benchlib import executed, supervised, ttypes, upload, wait_until, worker_processes
 from stormclient import JavaComponent, TopologyBuilder
 
 
@@ -58,15 +58,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
-    zk = ZooKeeper()
-    cluster = None
-    try:
-        cluster = Cluster(zk, nimbuses=1, extra_conf=["-c", "task.heartbeat.frequency.secs=1",
-                                                      "-c", "nimbus.task.launch.secs=60"])
-        supervisor = cluster.add_supervisor("a", [free_port() for _ in range(21)])
-        client = cluster.client()
-        assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, 60)
-
+    with supervised(slots=21) as (_, supervisor, client):
         rates = {1: [], 86400: []}
         for round_ in range(args.rounds):
             for export in (1, 86400):
@@ -100,10 +92,6 @@ def main():
             durations, size, samples = scrape(supervisor.metrics_port)
             print(f"{count} topologies: scrape {min(durations) * 1e3:.1f}-{max(durations) * 1e3:.1f} ms "
                   f"(median {statistics.median(durations) * 1e3:.1f}), {size / 1024:.0f} KiB, {samples} samples")
-    finally:
-        if cluster:
-            cluster.stop()
-        zk.stop()
 
 
 if __name__ == "__main__":

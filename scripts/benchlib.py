@@ -12,20 +12,27 @@ from test_workers import executed, worker_processes  # noqa: E402,F401
 
 
 @contextlib.contextmanager
-def one_supervisor(slots=2):
-    """A nimbus client of a fresh cluster whose supervisor offers `slots` slots; everything stops afterwards."""
+def supervised(slots=2):
+    """A fresh cluster, its supervisor offering `slots` slots, and a nimbus client; everything stops afterwards."""
     zk = ZooKeeper()
     cluster = None
     try:
         cluster = Cluster(zk, nimbuses=1, extra_conf=["-c", "task.heartbeat.frequency.secs=1", "-c", "nimbus.task.launch.secs=60"])
-        cluster.add_supervisor("a", [free_port() for _ in range(slots)])
+        supervisor = cluster.add_supervisor("a", [free_port() for _ in range(slots)])
         client = cluster.client()
         assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, 60)
-        yield client
+        yield cluster, supervisor, client
     finally:
         if cluster:
             cluster.stop()
         zk.stop()
+
+
+@contextlib.contextmanager
+def one_supervisor(slots=2):
+    """A nimbus client of a fresh cluster whose supervisor offers `slots` slots; everything stops afterwards."""
+    with supervised(slots) as (_, _, client):
+        yield client
 
 
 @contextlib.contextmanager

@@ -34,6 +34,8 @@ public final class Supervisor: Sendable {
     let assignmentsChanged: AsyncStream<Void>
     /// When this supervisor last looked for topologies whose archive no nimbus holds.
     private let lastHandBackCheck = Locked(Date.distantPast)
+    /// Metric families left out of `/metrics` for a type conflict, each logged once.
+    let metricConflictsLogged = Locked<Set<String>>([])
 
     public init(conf: StormConfig, state: StormClusterState, logger: Logger) throws {
         self.conf = conf

@@ -31,9 +31,10 @@ extension Supervisor {
             WorkerLocalState(localDir: workers.localDir, workerId: $0.workerId).metrics()
         }
         let merged = PrometheusText.merge([PrometheusText.render(own)] + workerTexts)
-        if !merged.conflicts.isEmpty {
+        let new = metricConflictsLogged.withLock { logged in merged.conflicts.filter { logged.insert($0).inserted } }
+        if !new.isEmpty {
             logger.warning(
-                "metrics left out of /metrics: \(merged.conflicts) have a different type in different workers (one topology's metric named like another's)"
+                "metrics left out of /metrics: \(new) have a different type in different workers (one topology's metric named like another's); logged once"
             )
         }
         return merged.text
