@@ -102,9 +102,9 @@ def test_each_exception_arrives_as_its_class(client):
     assert [t.name for t in client.getTopologySummaries()] == ["once"]
 
     with pytest.raises(TApplicationException) as e:
-        client.getLogConfig("once")
+        client.getComponentPendingProfileActions("once", "split", ttypes.ProfileAction.JSTACK_DUMP)
     assert e.value.type == TApplicationException.UNKNOWN_METHOD
-    assert "getLogConfig" in e.value.message
+    assert "getComponentPendingProfileActions" in e.value.message
     assert client.isTopologyNameAllowed("free") is True  # the connection is still usable
 
 
