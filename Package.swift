@@ -247,7 +247,7 @@ let package = Package(
         .testTarget(
             name: "LocalClusterTests",
             dependencies: [
-                "LocalCluster", "Components", "Runtime", "StormThrift", "StormCore", "TestSupport", "Tuples",
+                "LocalCluster", "Components", "Runtime", "StormThrift", "StormCore", "TestSupport", "Tuples", "Locking",
             ]),
         .testTarget(
             name: "ClusterStateTests",

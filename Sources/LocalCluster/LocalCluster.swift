@@ -96,8 +96,8 @@ public final class LocalCluster: Sendable {
     // MARK: running topologies
 
     private func start(_ id: String, resources: String?) async throws {
-        let topology = try await nimbus.getUserTopology(id: id)
-        let topologyConf = conf.merging(try JSON.decodeObject(try await nimbus.getTopologyConf(id: id)))
+        let (topology, submitted) = try await nimbus.storedTopology(id: id)
+        let topologyConf = conf.merging(submitted)
         let shell = resources.map {
             ShellEnvironment(resourcesDirectory: $0, pidDirectory: localDir.appendingPathComponent("pids/\(id)").path)
         }

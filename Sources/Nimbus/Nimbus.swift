@@ -447,7 +447,10 @@ public actor Nimbus: NimbusHandler {
 
     // MARK: queries
 
-    public nonisolated func getNimbusConf() async throws -> String { try conf.json() }
+    /// Nimbus' conf, its secrets masked (`SecretKeys`).
+    public nonisolated func getNimbusConf() async throws -> String {
+        try JSON.encode(.map(SecretKeys.redacted(conf.values)))
+    }
 
     public func getClusterInfo() async throws -> ClusterSummary {
         // Each assignment read once, for both the supervisors' used slots and the topologies' workers.
@@ -521,17 +524,37 @@ public actor Nimbus: NimbusHandler {
         return info
     }
 
+    /// The topology's conf as submitted, its secrets masked (`SecretKeys`): its workers read the real one from
+    /// its files.
     public func getTopologyConf(id: String) async throws -> String {
-        try JSON.encode(.map(try await stored(id).conf))
+        try JSON.encode(.map(SecretKeys.redacted(try await stored(id).conf)))
     }
 
     public func getTopology(id: String) async throws -> StormTopology {
         let (user, topoConf) = try await stored(id)
-        return SystemTopology.build(user, conf: conf.merging(topoConf))
+        return Self.maskingSecrets(SystemTopology.build(user, conf: conf.merging(topoConf)))
     }
 
     public func getUserTopology(id: String) async throws -> StormTopology {
-        try await stored(id).topology
+        Self.maskingSecrets(try await stored(id).topology)
+    }
+
+    /// The topology and its conf as stored, secrets and all: for a runner in this process (LocalCluster), never
+    /// served over Thrift.
+    public func storedTopology(id: String) async throws -> (topology: StormTopology, conf: [String: ConfigValue]) {
+        try await stored(id)
+    }
+
+    /// `topology` with the secrets in its components' confs masked.
+    nonisolated static func maskingSecrets(_ topology: StormTopology) -> StormTopology {
+        var out = topology
+        for id in out.spouts.keys {
+            out.spouts[id]!.common.jsonConf = out.spouts[id]!.common.jsonConf.map(SecretKeys.redacted(json:))
+        }
+        for id in out.bolts.keys {
+            out.bolts[id]!.common.jsonConf = out.bolts[id]!.common.jsonConf.map(SecretKeys.redacted(json:))
+        }
+        return out
     }
 
     // MARK: helpers

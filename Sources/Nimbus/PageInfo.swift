@@ -18,7 +18,7 @@ extension Nimbus {
         page.numTasks = Int32(reading.taskToComponent.count)
         page.numWorkers = reading.numWorkers
         page.numExecutors = Int32(reading.executors.count)
-        page.topologyConf = try stored.map { try conf.merging($0.conf).json() }
+        page.topologyConf = try stored.map { try JSON.encode(.map(SecretKeys.redacted(conf.merging($0.conf).values))) }
         func withErrors(_ tallies: [String: StatsTally], _ type: ComponentType) -> [String: ComponentAggregateStats] {
             Dictionary(
                 uniqueKeysWithValues: tallies.map {

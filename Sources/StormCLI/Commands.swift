@@ -18,6 +18,12 @@ struct NimbusCommand: AsyncParsableCommand {
         let conf = try global.load()
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "nimbus")
+        let openWarning: String?
+        do {
+            openWarning = try SecuritySettings.openClusterWarning(conf)
+        } catch {
+            throw CLIFailure(message: error.description)
+        }
         let storage: any ClusterStorage
         do {
             storage = try makeClusterStorage(conf, logger: logger)
@@ -34,6 +40,7 @@ struct NimbusCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(message: "nimbus cannot start: \(error)")
         }
+        if let openWarning { logger.warning("\(openWarning)") }
         let process = ProcessMetrics(labels: [Label("daemon", "nimbus"), Label("host", conf.localHostname)])
         let nimbus = server.nimbus
         let metrics: MetricsEndpoint?

@@ -20,7 +20,9 @@ struct DRPCCommand: AsyncParsableCommand {
         let logger = Logger(label: "drpc")
         let server: DRPCServer
         do {
+            let openWarning = try SecuritySettings.openClusterWarning(conf)
             server = try DRPCServer(conf: conf, logger: logger)
+            if let openWarning { logger.warning("\(openWarning)") }
         } catch let error as ConfigError {
             throw CLIFailure(message: error.description)
         }

@@ -1,6 +1,7 @@
 import Components
 import Foundation
 import LocalCluster
+import Locking
 import Runtime
 import StormCore
 import StormThrift
@@ -209,5 +210,32 @@ final class SplitArgsBolt: Components.Bolt {
         }
         for word in words { collector?.emit([tuple[0], .string(String(word))], anchor: tuple) }
         collector?.ack(tuple)
+    }
+}
+
+/// Keeps the `db.password` its tasks were prepared with.
+final class ConfReadingBolt: Components.Bolt {
+    static let seen = Locked<[String]>([])
+    func declareOutputFields(_ declarer: inout OutputDeclarer) {}
+    func prepare(context: TopologyContext, collector: any OutputCollector) {
+        Self.seen.withLock { $0.append(context.conf["db.password"]?.stringValue ?? "none") }
+    }
+    func execute(_ tuple: Tuple) {}
+}
+
+@Suite struct LocalClusterSecretsTests {
+    @Test func componentsGetTheSecretsNimbusMasksInItsAnswers() async throws {
+        let registry = ComponentRegistry.shared
+        registry.register("test.ConfReading", kind: .bolt) { _ in ConfReadingBolt() }
+        var builder = TopologyBuilder(registry: registry)
+        builder.setSpout("sentences", SentenceSpout.className, args: [.longArg(1)])
+        builder.subscribe(builder.setBolt("reader", "test.ConfReading").shuffleGrouping("sentences"))
+        let cluster = try await LocalCluster()
+        let id = try await cluster.submitTopology(
+            "secretive", conf: ["db.password": "hunter2"], topology: try builder.build())
+        #expect(await eventually(10) { ConfReadingBolt.seen.withLock { $0 } == ["hunter2"] })
+        let answered = try JSON.decodeObject(try await cluster.nimbus.getTopologyConf(id: id))
+        #expect(answered["db.password"] == .string(SecretKeys.mask))
+        await cluster.shutdown()
     }
 }

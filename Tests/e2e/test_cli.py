@@ -22,6 +22,17 @@ def one_line_error(result, fragment):
     assert lines[0].startswith("storm: ") and fragment in lines[0], lines[0]
 
 
+def test_daemons_refuse_security_they_cannot_give(tmp_path):
+    for args in (["nimbus", "-c", "storm.cluster.state.store=memory"], ["drpc"]):
+        for key, value, word in [
+            ("storm.thrift.transport", "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin", "accept anyone"),
+            ("nimbus.authorizer", "org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer", "authorize everyone"),
+        ]:
+            result = run(*args, "-c", f"{key}={value}", "-c", f"storm.local.dir={tmp_path}", home=str(tmp_path))
+            one_line_error(result, f"config key '{key}' is \"{value}\", which this build does not offer")
+            assert word in result.stderr
+
+
 def test_list_shows_storms_columns(nimbus, client):
     result = nimbus.cli("list")
     assert result.returncode == 0 and result.stdout.strip() == "No topologies running."

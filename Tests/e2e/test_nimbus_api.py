@@ -56,6 +56,38 @@ def test_submit_inspect_control_and_kill(client):
         client.getTopologyInfo(summary.id)
 
 
+@pytest.fixture
+def nimbus_with_a_secret():
+    from conftest import NimbusProcess
+    nimbus = NimbusProcess(["storm.zookeeper.auth.payload=storm:topsecret"])
+    yield nimbus
+    nimbus.stop()
+
+
+def test_secrets_in_confs_are_masked_in_nimbus_answers(nimbus_with_a_secret):
+    nimbus = nimbus_with_a_secret
+    client = nimbus.client()
+    topology = shell_topology()
+    topology.bolts["split"].common.json_conf = json.dumps({"db.password": "split-pw", "batch": 5})
+    conf = {"topology.workers": 1, "jdbc.password": "hunter2", "app.secret": "s3cr3t",
+            "kafka": {"sasl.credentials": "kc", "servers": "k:9092"}}
+    client.submitTopology("secretive", upload(client), json.dumps(conf), topology)
+    topology_id = client.getTopologySummaryByName("secretive").id
+    stored = json.loads(client.getTopologyConf(topology_id))
+    assert (stored["jdbc.password"], stored["app.secret"]) == ("*****", "*****")
+    assert stored["kafka"] == {"sasl.credentials": "*****", "servers": "k:9092"}
+    for answer in (client.getUserTopology(topology_id), client.getTopology(topology_id)):
+        assert json.loads(answer.bolts["split"].common.json_conf) == {"db.password": "*****", "batch": 5}
+    page = client.getTopologyPageInfo(topology_id, ":all-time", False)
+    assert "hunter2" not in page.topology_conf and json.loads(page.topology_conf)["jdbc.password"] == "*****"
+    # Nimbus' own conf, as the UI's cluster configuration shows it; and nothing secret in its log.
+    assert json.loads(client.getNimbusConf())["storm.zookeeper.auth.payload"] == "*****"
+    log = open(nimbus.log_path).read()
+    assert "hunter2" not in log and "topsecret" not in log
+    # The warning that this cluster is open, once.
+    assert log.count("this cluster accepts any client") == 1
+
+
 def test_inactive_submit_and_rebalance(client):
     client.submitTopologyWithOpts("quiet", upload(client), "{}", shell_topology(),
                                   ttypes.SubmitOptions(initial_status=ttypes.TopologyInitialStatus.INACTIVE))
