@@ -33,6 +33,12 @@ def test_daemons_refuse_security_they_cannot_give(tmp_path):
             assert word in result.stderr
 
 
+def test_a_metrics_port_out_of_range_is_one_line(tmp_path):
+    result = run("nimbus", "-c", "storm.cluster.state.store=memory", "-c", "nimbus.metrics.port=70000",
+                 "-c", f"storm.local.dir={tmp_path}", home=str(tmp_path))
+    one_line_error(result, "config key 'nimbus.metrics.port' must be a port from 1 to 65535, or 0 to serve no metrics")
+
+
 def test_list_shows_storms_columns(nimbus, client):
     result = nimbus.cli("list")
     assert result.returncode == 0 and result.stdout.strip() == "No topologies running."
