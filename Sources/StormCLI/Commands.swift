@@ -40,7 +40,6 @@ struct NimbusCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(message: "nimbus cannot start: \(error)")
         }
-        if let openWarning { logger.warning("\(openWarning)") }
         let process = ProcessMetrics(labels: [Label("daemon", "nimbus"), Label("host", conf.localHostname)])
         let nimbus = server.nimbus
         let metrics: MetricsEndpoint?
@@ -51,6 +50,8 @@ struct NimbusCommand: AsyncParsableCommand {
         } catch let error as ConfigError {
             throw CLIFailure(message: error.description)
         }
+        // Said once every setting has been read: a bad one is the only line a failed start prints.
+        if let openWarning { logger.warning("\(openWarning)") }
         let services: [any Service] = [server] + (metrics.map { [$0] } ?? [])
         let group = ServiceGroup(
             configuration: .init(
