@@ -32,7 +32,7 @@ let package = Package(
             name: "CThriftBridge",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
             linkerSettings: [
-                .linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("m"),
+                .linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("crypto"), .linkedLibrary("m"),
             ]
         ),
         // Swift types of idl/storm.thrift and the protocol, client, server and serialization over the bridge.

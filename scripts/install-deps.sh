@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # Installs what building and testing need and is not already there: Debian's Thrift C++ library and compiler,
-# boost and libevent headers (libthrift's headers need them), ZooKeeper's C client and server, a JDK and Debian's Thrift Java
+# boost and libevent headers (libthrift's headers need them), OpenSSL's headers (SASL's digests), ZooKeeper's C client and server, a JDK and Debian's Thrift Java
 # library for the Java client, PyPI's thrift, pytest and pystorm for the Python client and the end-to-end tests,
 # Node.js and Ruby for the polyglot example, and this repository's Python client and multilang adapter. With --tests,
 # also what only the tests need: Chromium and its driver, with PyPI's selenium, for the UI's browser tests,
-# Prometheus, which scrapes a test cluster's metrics, and PyPI's streamparse, whose copy of Storm's own storm.thrift
-# the tests call nimbus through.
+# Prometheus, which scrapes a test cluster's metrics, PyPI's streamparse, whose copy of Storm's own storm.thrift
+# the tests call nimbus through, and PyPI's thrift_sasl and pure-sasl, the SASL clients Python users authenticate with.
 # Safe to run again.
 set -euo pipefail
 
-packages=(libthrift-dev libevent-dev thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper zlib1g-dev nodejs ruby
+packages=(libthrift-dev libevent-dev libssl-dev thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper zlib1g-dev nodejs ruby
           default-jdk-headless libthrift-java libslf4j-java)
 python_packages=("thrift>=0.16" pytest pystorm packaging)
 python_modules="thrift, pytest, pystorm, packaging"
 if [ "${1:-}" = "--tests" ]; then
   packages+=(chromium chromium-driver prometheus)
-  python_packages+=(selenium streamparse)
-  python_modules+=", selenium, streamparse"
+  python_packages+=(selenium streamparse thrift_sasl pure-sasl)
+  python_modules+=", selenium, streamparse, thrift_sasl, puresasl"
 fi
 missing=()
 for p in "${packages[@]}"; do

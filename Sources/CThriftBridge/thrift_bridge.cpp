@@ -5,14 +5,20 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -29,6 +35,8 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TNonblockingServerSocket.h>
 #include <thrift/transport/TSocket.h>
+
+#include "sasl_digest.h"
 
 using apache::thrift::TConfiguration;
 using apache::thrift::TProcessor;
@@ -155,8 +163,8 @@ private:
 
 class TrackedSocket : public TSocket {
 public:
-  TrackedSocket(THRIFT_SOCKET fd, std::shared_ptr<ConnectionRegistry> registry)
-      : TSocket(fd), registry_(std::move(registry)) {
+  TrackedSocket(THRIFT_SOCKET fd, std::shared_ptr<ConnectionRegistry> registry, std::string principal = "")
+      : TSocket(fd), registry_(std::move(registry)), principal_(std::move(principal)) {
     registry_->opened(this, fd);
   }
   ~TrackedSocket() override { registry_->closing(this); }
@@ -164,9 +172,12 @@ public:
     registry_->closing(this);
     TSocket::close();
   }
+  // Who authenticated on this connection; empty when the server does not authenticate.
+  const std::string &principal() const { return principal_; }
 
 private:
   std::shared_ptr<ConnectionRegistry> registry_;
+  std::string principal_;
 };
 
 // Logs a condition at most once a minute, with how often it happened in between.
@@ -190,6 +201,271 @@ private:
   long suppressed_ = 0;
 };
 
+// What a server that authenticates needs: the users and passwords of its JAAS section, its SASL names, and how
+// long a client may take to authenticate.
+struct SaslSettings {
+  std::map<std::string, std::string> users;
+  std::string service;
+  std::string realm;
+  std::chrono::milliseconds handshakeTimeout{10000};
+};
+
+std::string peerName(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (::getpeername(fd, reinterpret_cast<sockaddr *>(&address), &length) != 0) return "an unknown address";
+  int port = 0;
+  if (address.ss_family == AF_INET) {
+    auto *v4 = reinterpret_cast<sockaddr_in *>(&address);
+    ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+    port = ntohs(v4->sin_port);
+  } else if (address.ss_family == AF_INET6) {
+    auto *v6 = reinterpret_cast<sockaddr_in6 *>(&address);
+    ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+    port = ntohs(v6->sin6_port);
+  } else {
+    return "a local socket";
+  }
+  return std::string(text) + ":" + std::to_string(port);
+}
+
+// Authenticates connections before libthrift sees them. libthrift's C++ library has no SASL, and its
+// non-blocking server reads only frames, so this thread accepts on the real listening socket, runs each
+// client's Thrift SASL negotiation (DIGEST-MD5) without blocking on any of them, and hands each authenticated
+// connection over with its principal: the descriptor libthrift watches for new connections is an eventfd that
+// counts the connections waiting. After the negotiation a connection carries plain frames (quality of
+// protection "auth"), which is what the non-blocking server reads.
+class SaslFront {
+public:
+  explicit SaslFront(std::shared_ptr<const SaslSettings> settings) : settings_(std::move(settings)) {
+    ready_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+    wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    reserved_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (ready_ < 0 || wake_ < 0)
+      throw apache::thrift::transport::TTransportException("cannot create the eventfds of the SASL front");
+  }
+  ~SaslFront() {
+    stop();
+    for (auto &entry : handedOver_) ::close(entry.first);
+    if (wake_ >= 0) ::close(wake_);
+    if (reserved_ >= 0) ::close(reserved_);
+    // ready_ is the descriptor libthrift watches and closes.
+  }
+  // The descriptor libthrift watches (and closes): readable while authenticated connections wait.
+  int readyDescriptor() const { return ready_; }
+
+  void start(int listener) {
+    listener_ = listener;
+    thread_ = std::thread([this] { run(); });
+  }
+  void stop() {
+    if (!thread_.joinable()) return;
+    stopping_.store(true);
+    uint64_t one = 1;
+    (void)!::write(wake_, &one, sizeof one);
+    thread_.join();
+  }
+  // The next authenticated connection, if any.
+  bool take(int &fd, std::string &principal) {
+    uint64_t count = 0;
+    if (::read(ready_, &count, sizeof count) != sizeof count) return false;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (handedOver_.empty()) return false;
+    fd = handedOver_.front().first;
+    principal = handedOver_.front().second;
+    handedOver_.pop_front();
+    return true;
+  }
+
+private:
+  enum class Stage { mechanism, initialResponse, response, finishing, refusing };
+  struct Pending {
+    int fd;
+    std::string peer;
+    Clock::time_point deadline;
+    tbsasl::DigestServer digest;
+    Stage stage = Stage::mechanism;
+    std::string in;
+    size_t want = 5;
+    std::string out;
+    size_t sent = 0;
+    std::string principal;
+    bool done = false;
+  };
+  // Handshakes in progress at once; more wait in the kernel's backlog until some finish.
+  static constexpr size_t MAX_PENDING = 1024;
+
+  void run() {
+    while (!stopping_.load()) {
+      std::vector<pollfd> polled;
+      polled.push_back({wake_, POLLIN, 0});
+      polled.push_back({listener_, static_cast<short>(pending_.size() < MAX_PENDING ? POLLIN : 0), 0});
+      auto now = Clock::now();
+      auto nearest = now + std::chrono::seconds(1);
+      for (auto &p : pending_) {
+        polled.push_back({p.fd, static_cast<short>(p.sent < p.out.size() ? POLLOUT : POLLIN), 0});
+        nearest = std::min(nearest, p.deadline);
+      }
+      const int wait = static_cast<int>(
+          std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(nearest - now).count()));
+      if (::poll(polled.data(), polled.size(), wait) < 0 && errno != EINTR) {
+        failed_.note(std::string("the Thrift SASL front cannot poll: ") + std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      if (polled[1].revents & POLLIN) acceptWaiting();
+      now = Clock::now();
+      for (size_t i = 0; i < pending_.size() && i + 2 < polled.size(); i++) {
+        if (polled[i + 2].revents) progress(pending_[i]);
+        if (!pending_[i].done && now >= pending_[i].deadline) {
+          slow_.note("closed a Thrift connection from " + pending_[i].peer + " that did not authenticate within " +
+                     std::to_string(settings_->handshakeTimeout.count()) + " ms");
+          ::close(pending_[i].fd);
+          pending_[i].done = true;
+        }
+      }
+      std::vector<Pending> still;
+      still.reserve(pending_.size());
+      for (auto &p : pending_)
+        if (!p.done) still.push_back(std::move(p));
+      pending_.swap(still);
+    }
+    for (auto &p : pending_) ::close(p.fd);
+    pending_.clear();
+  }
+
+  void acceptWaiting() {
+    for (int round = 0; round < 64 && pending_.size() < MAX_PENDING; round++) {
+      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0 && (errno == EMFILE || errno == ENFILE) && reserved_ >= 0) {
+        ::close(reserved_);
+        fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) ::close(fd);
+        reserved_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        failed_.note("no file descriptor left for a new Thrift connection; refusing connections until some close");
+        return;
+      }
+      if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+          failed_.note(std::string("accepting a Thrift connection failed: ") + std::strerror(errno));
+        return;
+      }
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      pending_.push_back(Pending{fd, peerName(fd), Clock::now() + settings_->handshakeTimeout,
+                                 tbsasl::DigestServer(&settings_->users, settings_->service, settings_->realm)});
+    }
+  }
+
+  void progress(Pending &p) {
+    if (p.sent < p.out.size()) {
+      const ssize_t wrote = ::send(p.fd, p.out.data() + p.sent, p.out.size() - p.sent, MSG_NOSIGNAL);
+      if (wrote < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) finish(p, false);
+        return;
+      }
+      p.sent += static_cast<size_t>(wrote);
+      if (p.sent < p.out.size()) return;
+      if (p.stage == Stage::finishing) return finish(p, true);
+      if (p.stage == Stage::refusing) return finish(p, false);
+      return;
+    }
+    char buffer[1024];
+    const size_t room = std::min(sizeof buffer, p.want - p.in.size());
+    const ssize_t got = ::recv(p.fd, buffer, room, 0);
+    if (got == 0) return finish(p, false);
+    if (got < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) finish(p, false);
+      return;
+    }
+    p.in.append(buffer, static_cast<size_t>(got));
+    if (p.in.size() < p.want) return;
+    if (p.want == 5) {
+      // A client that does not authenticate sends a frame: refused at once rather than read as a SASL message.
+      if (p.stage == Stage::mechanism && static_cast<unsigned char>(p.in[0]) != tbsasl::START)
+        return refuse(p, "no SASL negotiation: this server requires authentication");
+      uint32_t length = 0;
+      for (int i = 1; i < 5; i++) length = (length << 8) | static_cast<unsigned char>(p.in[i]);
+      if (length > tbsasl::MAX_MESSAGE) return refuse(p, "not a Thrift SASL negotiation (message too long)");
+      p.want = 5 + length;
+      if (length > 0) return;
+    }
+    const auto status = static_cast<unsigned char>(p.in[0]);
+    const std::string payload = p.in.substr(5);
+    p.in.clear();
+    p.want = 5;
+    handle(p, status, payload);
+  }
+
+  void handle(Pending &p, unsigned char status, const std::string &payload) {
+    switch (p.stage) {
+    case Stage::mechanism:
+      if (status != tbsasl::START) return refuse(p, "no SASL negotiation: this server requires authentication");
+      if (payload != tbsasl::MECHANISM)
+        return refuse(p, "SASL mechanism '" + payload + "' is not offered; this server offers DIGEST-MD5");
+      p.stage = Stage::initialResponse;
+      return;
+    case Stage::initialResponse:
+      if (status != tbsasl::OK) return refuse(p, "expected the SASL initial response");
+      p.stage = Stage::response;
+      p.out = tbsasl::frame(tbsasl::OK, p.digest.challenge());
+      p.sent = 0;
+      return;
+    case Stage::response: {
+      if (status != tbsasl::OK) return refuse(p, "expected the DIGEST-MD5 response");
+      std::string reply;
+      if (!p.digest.verify(payload, p.principal, reply)) return refuse(p, reply);
+      p.stage = Stage::finishing;
+      p.out = tbsasl::frame(tbsasl::COMPLETE, reply);
+      p.sent = 0;
+      return;
+    }
+    case Stage::finishing:
+    case Stage::refusing:
+      return finish(p, false);
+    }
+  }
+
+  // Tells the client why (a BAD message, as Java's SASL transport sends) and closes once that is written.
+  void refuse(Pending &p, const std::string &reason) {
+    refused_.note("refused a Thrift connection from " + p.peer + ": " + reason);
+    p.stage = Stage::refusing;
+    p.out = tbsasl::frame(tbsasl::BAD, reason);
+    p.sent = 0;
+    progress(p);
+  }
+
+  void finish(Pending &p, bool authenticated) {
+    if (p.done) return;
+    p.done = true;
+    if (!authenticated) {
+      ::close(p.fd);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      handedOver_.emplace_back(p.fd, p.principal);
+    }
+    uint64_t one = 1;
+    (void)!::write(ready_, &one, sizeof one);
+  }
+
+  std::shared_ptr<const SaslSettings> settings_;
+  int listener_ = -1;
+  int ready_ = -1;
+  int wake_ = -1;
+  int reserved_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::vector<Pending> pending_;
+  std::mutex mutex_;
+  std::deque<std::pair<int, std::string>> handedOver_;
+  ThrottledWarning refused_;
+  ThrottledWarning slow_;
+  ThrottledWarning failed_;
+};
+
 // The listening socket. Accepts with close-on-exec, and never throws: libthrift calls accept from libevent's C
 // callback, where an exception would end the process. When no descriptor is left it accepts the waiting
 // connection into a reserved one and ends it at once, so the listener neither dies nor spins on one connection.
@@ -199,20 +475,29 @@ private:
 // the server is given a duplicate of its own, and each descriptor is closed once.
 class ServerSocket : public TNonblockingServerSocket {
 public:
-  ServerSocket(const std::string &host, int port, std::shared_ptr<ConnectionRegistry> registry, size_t limit)
-      : TNonblockingServerSocket(host, port), registry_(std::move(registry)), limit_(limit) {
+  ServerSocket(const std::string &host, int port, std::shared_ptr<ConnectionRegistry> registry, size_t limit,
+               std::shared_ptr<const SaslSettings> sasl)
+      : TNonblockingServerSocket(host, port), registry_(std::move(registry)), limit_(limit), sasl_(std::move(sasl)) {
     reserve();
   }
-  explicit ServerSocket(int port, std::shared_ptr<ConnectionRegistry> registry, size_t limit)
-      : TNonblockingServerSocket(port), registry_(std::move(registry)), limit_(limit) {
+  ServerSocket(int port, std::shared_ptr<ConnectionRegistry> registry, size_t limit,
+               std::shared_ptr<const SaslSettings> sasl)
+      : TNonblockingServerSocket(port), registry_(std::move(registry)), limit_(limit), sasl_(std::move(sasl)) {
     reserve();
   }
   ~ServerSocket() override {
+    front_.reset();
     if (reserved_ >= 0) ::close(reserved_);
   }
 
   void listen() override {
     TNonblockingServerSocket::listen();
+    if (sasl_) {
+      front_ = std::make_unique<SaslFront>(sasl_);
+      served_ = front_->readyDescriptor();
+      front_->start(TNonblockingServerSocket::getSocketFD());
+      return;
+    }
     served_ = ::fcntl(TNonblockingServerSocket::getSocketFD(), F_DUPFD_CLOEXEC, 0);
     if (served_ < 0) {
       const int error = errno;
@@ -224,8 +509,24 @@ public:
   // The duplicate, which the server's I/O thread owns and closes.
   THRIFT_SOCKET getSocketFD() override { return served_; }
 
+  // Stops authenticating before the listening socket closes, and before libthrift closes the eventfd the front
+  // signals (a later signal could reach whatever file reused its number).
+  void stopAuthenticating() {
+    if (front_) front_->stop();
+  }
+  void close() override {
+    stopAuthenticating();
+    TNonblockingServerSocket::close();
+  }
+
 protected:
   std::shared_ptr<TSocket> acceptImpl() override {
+    if (front_) {
+      int fd = -1;
+      std::string principal;
+      if (!front_->take(fd, principal)) return endedSocket(EAGAIN);
+      return std::make_shared<TrackedSocket>(fd, registry_, principal);
+    }
     if (reserved_ < 0) reserve();
     int fd = ::accept4(served_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0 && (errno == EMFILE || errno == ENFILE) && reserved_ >= 0) {
@@ -267,6 +568,8 @@ private:
 
   std::shared_ptr<ConnectionRegistry> registry_;
   size_t limit_;
+  std::shared_ptr<const SaslSettings> sasl_;
+  std::unique_ptr<SaslFront> front_;
   int served_ = -1;
   int reserved_ = -1;
   ThrottledWarning outOfDescriptors_;
@@ -293,7 +596,9 @@ public:
     // The descriptor lets a long call notice its caller has gone (libthrift reads nothing more from a connection
     // while one of its calls runs); the socket lives until the call returns.
     const int fd = socket ? static_cast<int>(const_cast<TSocket *>(socket)->getSocketFD()) : -1;
-    const bool keep = handler_(context_, connection ? connection->id : 0, fd, &input, &output) == 0;
+    const auto *tracked = dynamic_cast<const TrackedSocket *>(socket);
+    const char *principal = tracked && !tracked->principal().empty() ? tracked->principal().c_str() : nullptr;
+    const bool keep = handler_(context_, connection ? connection->id : 0, fd, principal, &input, &output) == 0;
     registry_->callEnded(socket);
     if (!keep) registry_->stopReading(socket);
     return keep;
@@ -594,12 +899,63 @@ int tb_memory_fully_read(tb_memory *m) { return m->buffer->available_read() == 0
 
 // ----- client -----
 
-tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, int io_timeout_ms, int max_frame_size) {
+} // extern "C"
+
+namespace {
+std::pair<uint8_t, std::string> readSaslMessage(TSocket &socket) {
+  uint8_t header[5];
+  socket.readAll(header, sizeof header);
+  const uint32_t length = (uint32_t(header[1]) << 24) | (uint32_t(header[2]) << 16) | (uint32_t(header[3]) << 8) |
+                          uint32_t(header[4]);
+  if (length > tbsasl::MAX_MESSAGE)
+    throw apache::thrift::transport::TTransportException("the server's SASL message is too long: " +
+                                                         std::to_string(length) + " bytes");
+  std::string payload(length, '\0');
+  if (length > 0) socket.readAll(reinterpret_cast<uint8_t *>(&payload[0]), length);
+  return {header[0], payload};
+}
+
+void sendSaslMessage(TSocket &socket, tbsasl::Status status, const std::string &payload) {
+  const std::string bytes = tbsasl::frame(status, payload);
+  socket.write(reinterpret_cast<const uint8_t *>(bytes.data()), static_cast<uint32_t>(bytes.size()));
+}
+
+// The client's side of Thrift's SASL negotiation with DIGEST-MD5, as Java's TSaslClientTransport runs it.
+void authenticate(TSocket &socket, const tb_sasl_client &sasl, const char *host) {
+  using apache::thrift::transport::TTransportException;
+  tbsasl::DigestClient digest(sasl.user, sasl.password, sasl.service, host);
+  sendSaslMessage(socket, tbsasl::START, tbsasl::MECHANISM);
+  sendSaslMessage(socket, tbsasl::OK, "");
+  auto challenge = readSaslMessage(socket);
+  if (challenge.first != tbsasl::OK)
+    throw TTransportException(std::string("authentication as '") + sasl.user + "' refused: " +
+                              (challenge.second.empty() ? "no reason given" : challenge.second));
+  std::string response;
+  if (!digest.respond(challenge.second, response)) throw TTransportException(response);
+  sendSaslMessage(socket, tbsasl::OK, response);
+  auto outcome = readSaslMessage(socket);
+  if (outcome.first != tbsasl::COMPLETE)
+    throw TTransportException(std::string("authentication as '") + sasl.user + "' refused: " +
+                              (outcome.second.empty() ? "no reason given" : outcome.second));
+  if (!digest.checkServer(outcome.second))
+    throw TTransportException("the server did not prove it knows the password of '" + std::string(sasl.user) +
+                              "' (bad rspauth): it may not be the server it claims to be");
+}
+} // namespace
+
+extern "C" {
+
+tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, int io_timeout_ms, int max_frame_size,
+                          const tb_sasl_client *sasl) {
   try {
     auto socket = std::make_shared<TSocket>(host, port);
     socket->setConnTimeout(connect_timeout_ms);
     socket->setRecvTimeout(io_timeout_ms);
     socket->setSendTimeout(io_timeout_ms);
+    if (sasl) {
+      socket->open();
+      authenticate(*socket, *sasl, host);
+    }
     auto framed = std::make_shared<TFramedTransport>(socket, frame_limited_config(max_frame_size));
     framed->open();
     auto *c = new tb_client();
@@ -626,9 +982,17 @@ void tb_client_close(tb_client *c) {
 // ----- server -----
 
 tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, int io_timeout_ms,
-                           int max_connections, tb_handler_fn handler, void *context) {
+                           int max_connections, const tb_sasl_server *sasl, tb_handler_fn handler, void *context) {
   auto *s = new tb_server();
   try {
+    std::shared_ptr<SaslSettings> settings;
+    if (sasl) {
+      settings = std::make_shared<SaslSettings>();
+      for (int i = 0; i < sasl->user_count; i++) settings->users[sasl->users[i]] = sasl->passwords[i];
+      settings->service = sasl->service ? sasl->service : "";
+      settings->realm = sasl->realm ? sasl->realm : "";
+      if (sasl->handshake_timeout_ms > 0) settings->handshakeTimeout = std::chrono::milliseconds(sasl->handshake_timeout_ms);
+    }
     // The limit stays below the descriptors this process may open, which other files need too.
     size_t limit = max_connections > 0 ? static_cast<size_t>(max_connections) : 0;
     struct rlimit files {};
@@ -636,8 +1000,8 @@ tb_server *tb_server_start(const char *host, int port, int threads, int max_fram
       const size_t room = files.rlim_cur > 256 ? static_cast<size_t>(files.rlim_cur - 128) : files.rlim_cur / 2;
       if (limit == 0 || limit > room) limit = room;
     }
-    s->socket = host && *host ? std::make_shared<ServerSocket>(host, port, s->registry, limit)
-                              : std::make_shared<ServerSocket>(port, s->registry, limit);
+    s->socket = host && *host ? std::make_shared<ServerSocket>(host, port, s->registry, limit, settings)
+                              : std::make_shared<ServerSocket>(port, s->registry, limit, settings);
     s->threads = ThreadManager::newSimpleThreadManager(static_cast<size_t>(threads > 0 ? threads : 1));
     s->threads->threadFactory(std::make_shared<ThreadFactory>());
     s->threads->start();
@@ -697,6 +1061,13 @@ tb_server *tb_server_start(const char *host, int port, int threads, int max_fram
   return nullptr;
 }
 
+void tb_digest_md5_response(const char *user, const char *realm, const char *password, const char *nonce,
+                            const char *cnonce, const char *digest_uri, int for_server, char out[33]) {
+  const std::string value = tbsasl::digestResponse(user, realm, password, nonce, cnonce, "00000001", "", digest_uri,
+                                                   for_server ? "" : "AUTHENTICATE");
+  std::memcpy(out, value.c_str(), 33);
+}
+
 int tb_server_connections(tb_server *s) { return static_cast<int>(s->registry->count()); }
 
 int tb_server_port(tb_server *s) {
@@ -715,6 +1086,7 @@ void tb_server_stop(tb_server *s) {
     s->changed.notify_all();
   }
   if (s->reaping.joinable()) s->reaping.join();
+  s->socket->stopAuthenticating();
   // The server listens before its I/O thread can take the stop request, which is lost if it comes first:
   // ask until the serving thread ends.
   for (;;) {

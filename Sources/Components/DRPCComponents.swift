@@ -22,10 +22,11 @@ public final class DRPCSpout: Spout {
         self.collector = collector
         let hosts = try DRPCServers.hosts(context.conf, for: "DRPCSpout '\(function)'")
         let port = try context.conf.int(ConfigKey.drpcInvocationsPort)
+        let credentials = try ThriftSecurity.clientCredentials(context.conf, .drpcInvocations)
         let tasks = context.tasks(of: context.thisComponentId).count
         let index = context.tasks(of: context.thisComponentId).firstIndex(of: context.thisTaskId) ?? 0
         let chosen = tasks < hosts.count ? hosts : [hosts[index % hosts.count]]
-        servers = chosen.map { DRPCInvocationsConnection(host: $0, port: port) }
+        servers = chosen.map { DRPCInvocationsConnection(host: $0, port: port, credentials: credentials) }
     }
 
     public func nextTuple() {
@@ -72,6 +73,7 @@ public final class ReturnResults: Bolt {
     var collector: (any OutputCollector)?
     var allowed: Set<String> = []
     var port = 0
+    var credentials: ThriftClientCredentials?
     var servers: [String: DRPCInvocationsConnection] = [:]
 
     public init() {}
@@ -82,6 +84,7 @@ public final class ReturnResults: Bolt {
         self.collector = collector
         allowed = Set(try DRPCServers.hosts(context.conf, for: "ReturnResults"))
         port = try context.conf.int(ConfigKey.drpcInvocationsPort)
+        credentials = try ThriftSecurity.clientCredentials(context.conf, .drpcInvocations)
     }
 
     public func execute(_ tuple: Tuple) {
@@ -117,7 +120,7 @@ public final class ReturnResults: Bolt {
         }
         let key = "\(host):\(port)"
         if let server = servers[key] { return (server, id) }
-        let server = DRPCInvocationsConnection(host: host, port: Int(port))
+        let server = DRPCInvocationsConnection(host: host, port: Int(port), credentials: credentials)
         servers[key] = server
         return (server, id)
     }
@@ -146,12 +149,14 @@ enum DRPCServers {
 final class DRPCInvocationsConnection {
     let host: String
     let port: Int
+    let credentials: ThriftClientCredentials?
     private var client: DistributedRPCInvocationsClient?
     private var nextAttempt = Date.distantPast
 
-    init(host: String, port: Int) {
+    init(host: String, port: Int, credentials: ThriftClientCredentials?) {
         self.host = host
         self.port = port
+        self.credentials = credentials
     }
 
     /// `body`'s answer, or nil while a server that could not be reached waits for its next attempt. A transport
@@ -174,7 +179,7 @@ final class DRPCInvocationsConnection {
         if let client { return client }
         guard Date() >= nextAttempt else { return nil }
         do {
-            let made = try DistributedRPCInvocationsClient(host: host, port: port)
+            let made = try DistributedRPCInvocationsClient(host: host, port: port, credentials: credentials)
             client = made
             return made
         } catch {

@@ -41,12 +41,15 @@ public struct DRPCServer: Service {
     public func run() async throws {
         let handler = DRPCThriftHandler(requests: requests)
         let maxFrame = try conf.int(ConfigKey.drpcMaxBufferSize)
-        let callers = try listen("drpc.port", ConfigKey.drpcPort, threads: ConfigKey.drpcWorkerThreads, maxFrame) {
+        let callers = try listen(
+            "drpc.port", ConfigKey.drpcPort, .drpc, threads: ConfigKey.drpcWorkerThreads, maxFrame
+        ) {
             method, input in try DistributedRPCDispatcher.dispatch(method, input: input, handler: handler)
         }
         defer { callers.stop() }
         let invocations = try listen(
-            "drpc.invocations.port", ConfigKey.drpcInvocationsPort, threads: ConfigKey.drpcInvocationsThreads, maxFrame
+            "drpc.invocations.port", ConfigKey.drpcInvocationsPort, .drpcInvocations,
+            threads: ConfigKey.drpcInvocationsThreads, maxFrame
         ) { method, input in
             try DistributedRPCInvocationsDispatcher.dispatch(method, input: input, handler: handler)
         }
@@ -95,16 +98,18 @@ public struct DRPCServer: Service {
     }
 
     private func listen(
-        _ name: String, _ key: String, threads: String, _ maxFrame: Int,
+        _ name: String, _ key: String, _ endpoint: ThriftEndpoint, threads: String, _ maxFrame: Int,
         dispatch: @escaping ThriftServer.Dispatch
     ) throws -> ThriftServer {
         let port = try conf.int(key)
+        let authentication = try ThriftSecurity.serverAuthentication(conf, endpoint)
         do {
             return try ThriftServer(
                 host: "", port: port, threads: try conf.int(threads), maxFrameSize: maxFrame,
                 ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
                 // A caller gone gives up its request (execute is the one long call, and a cancelled one ends cleanly).
-                cancellingCallsOfClosedConnections: true, logger: logger, dispatch: dispatch)
+                cancellingCallsOfClosedConnections: true, authentication: authentication, logger: logger,
+                dispatch: dispatch)
         } catch {
             throw ListenFailure(description: "cannot listen on \(name) \(port): \(error)")
         }

@@ -102,8 +102,8 @@ extension Nimbus {
     /// of its own (the other nimbus may be this process' own, in tests, and need the cooperative pool to answer).
     private nonisolated func download(_ file: String, of id: String, from peer: String) async throws -> [UInt8] {
         let (host, port) = NimbusSeeds.split(peer, defaultPort: self.port)
-        return try await onOwnThread {
-            let client = try NimbusClient(host: host, port: port, connectTimeoutMillis: 5000, ioTimeoutMillis: 30000)
+        return try await onOwnThread { [conf] in
+            let client = try NimbusSeeds.connect(host: host, port: port, conf, ioTimeoutMillis: 30000)
             defer { client.close() }
             return try client.downloadFile("\(id)/\(file)")
         }

@@ -25,6 +25,8 @@ public actor Nimbus: NimbusHandler {
     public nonisolated let port: Int
     nonisolated let startTime = Date()
     nonisolated let election: LeaderElection
+    /// `nimbus.authorizer`; nil: every caller may do everything.
+    nonisolated let authorizer: SimpleACLAuthorizer?
     /// The watches on `supervisors/` and `storms/` (one each, however often they are armed).
     nonisolated let watches: PathWatches
     /// One element whenever one of `watches` fired or the session that held them ended (a burst is one).
@@ -88,6 +90,7 @@ public actor Nimbus: NimbusHandler {
                 uploads: try conf.int(ConfigKey.nimbusUploadMaxOpen),
                 downloads: try conf.int(ConfigKey.nimbusDownloadMaxOpen)))
         election = LeaderElection(state: state, address: "\(host):\(port)")
+        authorizer = try SimpleACLAuthorizer.configured(conf)
         let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         (clusterChanges, clusterChanged) = (changes, changed)
         watches = PathWatches(storage: state.storage) { _ in changed.yield() }
@@ -126,11 +129,20 @@ public actor Nimbus: NimbusHandler {
         } catch {
             throw InvalidTopologyException(msg: error.description)
         }
-        let userConf: [String: ConfigValue]
+        try authorize("submitTopology")
+        var userConf: [String: ConfigValue]
         do {
             userConf = try JSON.decodeObject(jsonConf.isEmpty ? "{}" : jsonConf)
         } catch {
             throw InvalidTopologyException(msg: "topology conf (jsonConf) is \(error)")
+        }
+        for key in [ConfigKey.topologyUsers, ConfigKey.topologyGroups, "topology.readonly.users", "topology.readonly.groups"] {
+            if let value = userConf[key], !value.isNull, (try? StormConfig(userConf).stringList(key)) == nil {
+                throw InvalidTopologyException(msg: "topology conf key '\(key)' must be a list of names, not \(value.display)")
+            }
+        }
+        if let principal = caller, ThriftConnection.current != nil {
+            userConf = Self.recordingSubmitter(principal, in: userConf)
         }
         let fullConf = conf.merging(userConf)
         do {
@@ -239,6 +251,7 @@ public actor Nimbus: NimbusHandler {
     }
 
     public func killTopologyWithOpts(name: String, options: KillOptions) async throws {
+        try await authorize("killTopology", topologyNamed: name)
         try await requireLeader()
         let (id, wait) = try await writeSection { () async throws -> (String, Int) in
             let (id, base): (String, StormBase)
@@ -288,8 +301,15 @@ public actor Nimbus: NimbusHandler {
         }
     }
 
-    public func activate(name: String) async throws { try await setStatus(name, .active) }
-    public func deactivate(name: String) async throws { try await setStatus(name, .inactive) }
+    public func activate(name: String) async throws {
+        try await authorize("activate", topologyNamed: name)
+        try await setStatus(name, .active)
+    }
+
+    public func deactivate(name: String) async throws {
+        try await authorize("deactivate", topologyNamed: name)
+        try await setStatus(name, .inactive)
+    }
 
     private func setStatus(_ name: String, _ status: TopologyStatus) async throws {
         try await requireLeader()
@@ -311,6 +331,7 @@ public actor Nimbus: NimbusHandler {
     }
 
     public func rebalance(name: String, options: RebalanceOptions) async throws {
+        try await authorize("rebalance", topologyNamed: name)
         try await requireLeader()
         let (id, wait) = try await writeSection { () async throws -> (String, Int) in
             let (id, base) = try await aliveBase(named: name)
@@ -425,34 +446,46 @@ public actor Nimbus: NimbusHandler {
 
     // Uploads go to the leader, which is where the submit that uses them must go too.
     public nonisolated func beginFileUpload() async throws -> String {
+        try authorize("fileUpload")
         try await requireLeader()
         return try transfers.beginUpload(for: ThriftConnection.current)
     }
 
     // Transfers keep their own book, so chunks need nothing of the actor's and run side by side.
     public nonisolated func uploadChunk(location: String, chunk: [UInt8]) async throws {
+        try authorize("fileUpload")
         try transfers.uploadChunk(location, chunk)
     }
 
-    public nonisolated func finishFileUpload(location: String) async throws { try transfers.finishUpload(location) }
+    public nonisolated func finishFileUpload(location: String) async throws {
+        try authorize("fileUpload")
+        try transfers.finishUpload(location)
+    }
 
+    /// Topology files go to supervisors and other nimbuses (and admins): Storm's "fileDownload".
     public nonisolated func beginFileDownload(file: String) async throws -> String {
+        try authorize("fileDownload")
         guard let path = code.resolveDownload(file) else {
             throw FileTransfers.TransferError(description: "'\(file)' is not a topology file this nimbus serves")
         }
         return try transfers.beginDownload(path)
     }
 
-    public nonisolated func downloadChunk(id: String) async throws -> [UInt8] { try transfers.downloadChunk(id) }
+    public nonisolated func downloadChunk(id: String) async throws -> [UInt8] {
+        try authorize("fileDownload")
+        return try transfers.downloadChunk(id)
+    }
 
     // MARK: queries
 
     /// Nimbus' conf, its secrets masked (`SecretKeys`).
     public nonisolated func getNimbusConf() async throws -> String {
-        try JSON.encode(.map(SecretKeys.redacted(conf.values)))
+        try authorize("getNimbusConf")
+        return try JSON.encode(.map(SecretKeys.redacted(conf.values)))
     }
 
     public func getClusterInfo() async throws -> ClusterSummary {
+        try authorize("getClusterInfo")
         // Each assignment read once, for both the supervisors' used slots and the topologies' workers.
         let assignments = try await readableAssignments()
         let usedSlots = Self.usedSlots(assignments.records.values)
@@ -465,10 +498,12 @@ public actor Nimbus: NimbusHandler {
     }
 
     public func getTopologySummaries() async throws -> [TopologySummary] {
-        try await summaries()
+        try authorize("getTopologySummaries")
+        return try await summaries()
     }
 
     public func getTopologySummaryByName(name: String) async throws -> TopologySummary {
+        try authorize("getTopologySummaryByName")
         guard let id = try await state.stormId(named: name) else {
             throw NotAliveException(msg: "topology '\(name)' is not alive")
         }
@@ -476,10 +511,12 @@ public actor Nimbus: NimbusHandler {
     }
 
     public func getTopologySummary(id: String) async throws -> TopologySummary {
-        try await summary(id)
+        try authorize("getTopologySummary")
+        return try await summary(id)
     }
 
     public func getLeader() async throws -> NimbusSummary {
+        try authorize("getLeader")
         guard let leader = try await election.leader() else { throw NotLeaderError(this: address, leader: nil) }
         if let summary = try await nimbusSummaries().first(where: { "\($0.host):\($0.port)" == leader }) {
             return summary
@@ -494,6 +531,7 @@ public actor Nimbus: NimbusHandler {
     }
 
     public nonisolated func isTopologyNameAllowed(name: String) async throws -> Bool {
+        try authorize("isTopologyNameAllowed")
         guard (try? TopologyName.validate(name)) != nil else { return false }
         return try await state.stormId(named: name) == nil
     }
@@ -507,6 +545,7 @@ public actor Nimbus: NimbusHandler {
     }
 
     public func getTopologyInfoByNameWithOpts(name: String, options: GetInfoOptions) async throws -> TopologyInfo {
+        try await authorize("getTopologyInfo", topologyNamed: name)
         guard let id = try await state.stormId(named: name) else {
             throw NotAliveException(msg: "topology '\(name)' is not alive")
         }
@@ -514,6 +553,7 @@ public actor Nimbus: NimbusHandler {
     }
 
     public func getTopologyInfoWithOpts(id: String, options: GetInfoOptions) async throws -> TopologyInfo {
+        try await authorize("getTopologyInfo", topologyId: id)
         let reading = try await readTopology(id, errors: options.numErrChoice ?? .all)
         var info = TopologyInfo(
             id: id, name: reading.name, uptimeSecs: reading.base.map(uptime) ?? Self.uptime(ofId: id),
@@ -524,19 +564,25 @@ public actor Nimbus: NimbusHandler {
         return info
     }
 
-    /// The topology's conf as submitted, its secrets masked (`SecretKeys`): its workers read the real one from
-    /// its files.
+    /// The topology's conf as submitted, its secrets masked (`SecretKeys`) for all but its owner: its workers read
+    /// the real one from its files.
     public func getTopologyConf(id: String) async throws -> String {
-        try JSON.encode(.map(SecretKeys.redacted(try await stored(id).conf)))
+        try await authorize("getTopologyConf", topologyId: id)
+        let topoConf = try await stored(id).conf
+        return try JSON.encode(.map(callerOwns(topoConf) ? topoConf : SecretKeys.redacted(topoConf)))
     }
 
     public func getTopology(id: String) async throws -> StormTopology {
+        try await authorize("getTopology", topologyId: id)
         let (user, topoConf) = try await stored(id)
-        return Self.maskingSecrets(SystemTopology.build(user, conf: conf.merging(topoConf)))
+        let topology = SystemTopology.build(user, conf: conf.merging(topoConf))
+        return callerOwns(topoConf) ? topology : Self.maskingSecrets(topology)
     }
 
     public func getUserTopology(id: String) async throws -> StormTopology {
-        Self.maskingSecrets(try await stored(id).topology)
+        try await authorize("getUserTopology", topologyId: id)
+        let (topology, topoConf) = try await stored(id)
+        return callerOwns(topoConf) ? topology : Self.maskingSecrets(topology)
     }
 
     /// The topology and its conf as stored, secrets and all: for a runner in this process (LocalCluster), never

@@ -10,6 +10,7 @@ extension Nimbus {
     /// id), and disabling keeps the percentage. Refused in one line: a component the topology does not have, a
     /// percentage that is not a number, and turning sampling on in a topology with no event logger to sample into.
     public func debug(name: String, component: String, enable: Bool, samplingPercentage: Double) async throws {
+        try await authorize("debug", topologyNamed: name)
         try await requireLeader()
         try await writeSection {
             guard let id = try await state.stormId(named: name), var base = try await state.stormBase(id) else {

@@ -7,6 +7,7 @@ extension Nimbus {
     /// Merges `config` into the topology's, as Storm's nimbus does (see `LogLevelConfig.merge`). `id` is the
     /// topology's id, as Storm's; given a name instead, the refusal says which id it has.
     public func setLogConfig(name id: String, config: LogConfig) async throws {
+        try await authorize("setLogConfig", topologyId: id)
         try await requireLeader()
         try await writeSection {
             try await requireAlive(id)
@@ -26,6 +27,7 @@ extension Nimbus {
     }
 
     public func getLogConfig(name id: String) async throws -> LogConfig {
+        try await authorize("getLogConfig", topologyId: id)
         try await requireAlive(id)
         return try await state.logConfig(id) ?? LogConfig(namedLoggerLevel: [:])
     }

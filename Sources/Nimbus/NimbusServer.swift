@@ -26,13 +26,15 @@ public struct NimbusServer: Service {
         let nimbus = self.nimbus
         let bindAddress = try bindAddress()
         let port = try conf.int(ConfigKey.nimbusThriftPort)
+        let authentication = try ThriftSecurity.serverAuthentication(conf, .nimbus)
         let server: ThriftServer
         do {
             server = try ThriftServer(
                 host: bindAddress ?? "", port: port, threads: try conf.int(ConfigKey.nimbusThriftThreads),
                 maxFrameSize: try conf.int(ConfigKey.nimbusThriftMaxBufferSize),
                 ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
-                maxConnections: try conf.int(ConfigKey.nimbusThriftMaxConnections), logger: logger
+                maxConnections: try conf.int(ConfigKey.nimbusThriftMaxConnections), authentication: authentication,
+                logger: logger
             ) { method, input in
                 try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
             }
@@ -41,8 +43,9 @@ public struct NimbusServer: Service {
                 ConfigKey.nimbusThriftBindAddress,
                 reason: "'\(bindAddress!)': cannot listen there on port \(port) (\(error))")
         }
+        let users = authentication.map { "\($0.users.count) users, SASL DIGEST-MD5" } ?? "no authentication"
         logger.info(
-            "nimbus \(Nimbus.version) serving the Thrift API on \(bindAddress ?? "all interfaces"), port \(server.port)"
+            "nimbus \(Nimbus.version) serving the Thrift API on \(bindAddress ?? "all interfaces"), port \(server.port) (\(users))"
         )
         // The port first, so a port in use fails at once; then the cluster state, which may take retries.
         await nimbus.start()

@@ -7,6 +7,7 @@ import StormThrift
 /// Stats are aggregated from the executors' heartbeats as Storm's StatsUtil does (StatsAggregation.swift).
 extension Nimbus {
     public func getTopologyPageInfo(id: String, window: String, isIncludeSys: Bool) async throws -> TopologyPageInfo {
+        try await authorize("getTopologyPageInfo", topologyId: id)
         let reading = try await readTopology(id, errors: .one)
         let stored = try? await stored(id)
         let aggregate = TopologyAggregate(
@@ -18,7 +19,10 @@ extension Nimbus {
         page.numTasks = Int32(reading.taskToComponent.count)
         page.numWorkers = reading.numWorkers
         page.numExecutors = Int32(reading.executors.count)
-        page.topologyConf = try stored.map { try JSON.encode(.map(SecretKeys.redacted(conf.merging($0.conf).values))) }
+        page.topologyConf = try stored.map {
+            let merged = conf.merging($0.conf).values
+            return try JSON.encode(.map(callerOwns($0.conf) ? merged : SecretKeys.redacted(merged)))
+        }
         func withErrors(_ tallies: [String: StatsTally], _ type: ComponentType) -> [String: ComponentAggregateStats] {
             Dictionary(
                 uniqueKeysWithValues: tallies.map {
@@ -46,6 +50,7 @@ extension Nimbus {
     public func getComponentPageInfo(
         topologyId: String, componentId: String, window: String, isIncludeSys: Bool
     ) async throws -> ComponentPageInfo {
+        try await authorize("getComponentPageInfo", topologyId: topologyId)
         let reading = try await readTopology(topologyId, errors: .all)
         let topology = try? await stored(topologyId).topology
         let known = Set(reading.taskToComponent.values).union(topology?.components.map(\.id) ?? [])
@@ -86,6 +91,7 @@ extension Nimbus {
 
     /// The supervisor `id`, or when `id` is empty every supervisor on `host`, with the workers assigned to them.
     public func getSupervisorPageInfo(id: String, host: String, isIncludeSys: Bool) async throws -> SupervisorPageInfo {
+        try authorize("getSupervisorPageInfo")
         let supervisors = try await readableSupervisors()
         let ids: [String]
         if id.isEmpty {
@@ -118,6 +124,7 @@ extension Nimbus {
     /// Each owner's topologies and what their assignments hold; an empty `owner` means every owner. Memory and CPU
     /// are left unset: this cluster does not account for resources.
     public func getOwnerResourceSummaries(owner: String) async throws -> [OwnerResourceSummary] {
+        try authorize("getOwnerResourceSummaries")
         let bases = try await Self.bases(of: try await state.activeStorms(), in: state)
         let assignments = try await readableAssignments()
         var byOwner: [String: [String]] = owner.isEmpty ? [:] : [owner: []]

@@ -9,7 +9,9 @@ extension Nimbus {
     /// An empty `user` is Storm's "no user" (security off): every topology. Otherwise nimbus' admins see every
     /// topology and other users those whose `topology.users` or `logs.users` name them. Storm also admits members
     /// of the topology's groups; this cluster has no group mapping, so groups are kept but not matched.
-    public func getTopologyHistory(user: String) async throws -> TopologyHistoryInfo {
+    /// On a cluster that authenticates, the user is the caller's, whatever the request names.
+    public func getTopologyHistory(user requested: String) async throws -> TopologyHistoryInfo {
+        let user = caller.map(SimpleACLAuthorizer.localUser) ?? requested
         let admins = (try? conf.stringList(ConfigKey.nimbusAdmins)) ?? []
         let seesAll = user.isEmpty || admins.contains(user)
         var ids = Set<String>()

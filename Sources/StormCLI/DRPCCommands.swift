@@ -20,7 +20,7 @@ struct DRPCCommand: AsyncParsableCommand {
         let logger = Logger(label: "drpc")
         let server: DRPCServer
         do {
-            let openWarning = try SecuritySettings.openClusterWarning(conf)
+            let openWarning = try SecuritySettings.openClusterWarning(conf, for: .drpc)
             server = try DRPCServer(conf: conf, logger: logger)
             if let openWarning { logger.warning("\(openWarning)") }
         } catch let error as ConfigError {
@@ -85,10 +85,17 @@ struct DRPCClientCommand: ParsableCommand {
         }
         let port = try conf.int(ConfigKey.drpcPort)
         let timeout = conf.intOrDefault(ConfigKey.drpcRequestTimeoutSecs) * 1000 + 10_000
+        let credentials: ThriftClientCredentials?
+        do {
+            credentials = try ThriftSecurity.clientCredentials(conf, .drpc)
+        } catch {
+            throw CLIFailure(message: error.description)
+        }
         var failures: [String] = []
         for server in servers.shuffled() {
             do {
-                return try DistributedRPCClient(host: server, port: port, ioTimeoutMillis: timeout)
+                return try DistributedRPCClient(
+                    host: server, port: port, ioTimeoutMillis: timeout, credentials: credentials)
             } catch {
                 failures.append("\(server):\(port): \(error)")
             }

@@ -10,31 +10,46 @@ public enum NimbusSeeds {
     public static func connectToLeader(_ conf: StormConfig, connectTimeoutMillis: Int = 5_000) throws -> NimbusClient {
         let seeds = try conf.stringList(ConfigKey.nimbusSeeds)
         let defaultPort = try conf.int(ConfigKey.nimbusThriftPort)
-        let ioTimeout = try conf.int(ConfigKey.thriftSocketTimeoutMs)
-        let maxFrame = conf.intOrDefault(ConfigKey.nimbusThriftMaxBufferSize)
         var failures: [String] = []
         for seed in seeds {
             let (host, port) = split(seed, defaultPort: defaultPort)
             do {
-                let seedClient = try NimbusClient(
-                    host: host, port: port, connectTimeoutMillis: connectTimeoutMillis, ioTimeoutMillis: ioTimeout,
-                    maxFrameSize: maxFrame)
-                guard let leader = try? seedClient.getLeader(), leader.host != host || Int(leader.port) != port else {
+                let seedClient = try connect(host: host, port: port, conf, connectTimeoutMillis: connectTimeoutMillis)
+                let leader: NimbusSummary
+                do {
+                    leader = try seedClient.getLeader()
+                } catch let error as ThriftTransportError {
+                    // The connection is gone (a server that wants authentication closes it at once).
+                    throw error
+                } catch {
                     return seedClient
                 }
-                if let leaderClient = try? NimbusClient(
-                    host: leader.host, port: Int(leader.port), connectTimeoutMillis: connectTimeoutMillis,
-                    ioTimeoutMillis: ioTimeout, maxFrameSize: maxFrame)
+                guard leader.host != host || Int(leader.port) != port else { return seedClient }
+                if let leaderClient = try? connect(
+                    host: leader.host, port: Int(leader.port), conf, connectTimeoutMillis: connectTimeoutMillis)
                 {
                     seedClient.close()
                     return leaderClient
                 }
                 return seedClient
+            } catch let error as ConfigError {
+                throw error
             } catch {
                 failures.append("\(host):\(port) (\(error))")
             }
         }
         throw Unreachable(description: "cannot reach nimbus at \(failures.joined(separator: ", "))")
+    }
+
+    /// A client of the nimbus at `host:port`, with `conf`'s timeouts, frame limit and credentials.
+    public static func connect(
+        host: String, port: Int, _ conf: StormConfig, connectTimeoutMillis: Int = 5_000, ioTimeoutMillis: Int? = nil
+    ) throws -> NimbusClient {
+        try NimbusClient(
+            host: host, port: port, connectTimeoutMillis: connectTimeoutMillis,
+            ioTimeoutMillis: try ioTimeoutMillis ?? conf.int(ConfigKey.thriftSocketTimeoutMs),
+            maxFrameSize: conf.intOrDefault(ConfigKey.nimbusThriftMaxBufferSize),
+            credentials: try ThriftSecurity.clientCredentials(conf, .nimbus))
     }
 
     public static func split(_ seed: String, defaultPort: Int) -> (String, Int) {

@@ -1,33 +1,36 @@
 /// What a daemon is told about securing itself, checked at its start: Storm's unauthenticated transport and no
 /// authorizer are the defaults (a cluster that accepts anyone, as Storm's does out of the box, said once in the
 /// log); a transport plugin or authorizer this build does not have is refused, rather than ignored into a
-/// cluster its operator believes is closed.
+/// cluster its operator believes is closed, and so is an authorizer with nobody authenticated to authorize.
 public enum SecuritySettings {
-    public static let simpleTransport = "org.apache.storm.security.auth.SimpleTransportPlugin"
-    static let transportKeys = ["storm.thrift.transport", "nimbus.thrift.transport"]
-    static let authorizerKey = "nimbus.authorizer"
-
-    /// The warning to log at start, when the daemon accepts anyone; a refusal when it is asked for security it
-    /// cannot give.
-    public static func openClusterWarning(_ conf: StormConfig) throws(ConfigError) -> String? {
-        for key in transportKeys {
-            guard let value = conf[key], !value.isNull else { continue }
-            guard value.stringValue == simpleTransport else {
-                throw .invalid(
-                    key,
-                    reason:
-                        "is \(value.display), which this build does not offer (only \(simpleTransport)): refusing to start rather than accept anyone"
-                )
-            }
+    /// The warning to log at start when `endpoint`'s daemon accepts anyone (or, for nimbus, lets anyone
+    /// authenticated do anything); a refusal when it is asked for security it cannot give.
+    public static func openClusterWarning(
+        _ conf: StormConfig, for endpoint: ThriftEndpoint = .nimbus
+    ) throws(ConfigError) -> String? {
+        for other in ThriftEndpoint.allCases { _ = try ThriftSecurity.authenticates(conf, other) }
+        let authenticates = try ThriftSecurity.authenticates(conf, endpoint)
+        if authenticates { _ = try ThriftSecurity.serverAuthentication(conf, endpoint) }
+        guard endpoint == .nimbus else {
+            return authenticates
+                ? nil : "this server accepts any client: no authentication (\(endpoint.transportKey)); see docs/security.md"
         }
-        if let value = conf[authorizerKey], !value.isNull {
+        let authorizer = try SimpleACLAuthorizer.configured(conf)
+        if authorizer != nil && !authenticates {
             throw .invalid(
-                authorizerKey,
+                SimpleACLAuthorizer.key,
                 reason:
-                    "is \(value.display), which this build does not offer: refusing to start rather than authorize everyone"
+                    "needs authenticated clients, but storm.thrift.transport is not \(ThriftSecurity.digestTransport): every client would be anonymous"
             )
         }
-        return
-            "this cluster accepts any client: no authentication (storm.thrift.transport) and no authorization (nimbus.authorizer); see docs/security.md"
+        if !authenticates {
+            return
+                "this cluster accepts any client: no authentication (storm.thrift.transport) and no authorization (nimbus.authorizer); see docs/security.md"
+        }
+        if authorizer == nil {
+            return
+                "clients authenticate, but any of them may do anything: nimbus.authorizer is not set; see docs/security.md"
+        }
+        return nil
     }
 }

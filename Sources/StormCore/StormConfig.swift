@@ -60,6 +60,7 @@ public enum ConfigKey {
     public static let topologyMaxErrorReportPerInterval = "topology.max.error.report.per.interval"
     public static let topologyErrorThrottleIntervalSecs = "topology.error.throttle.interval.secs"
     public static let topologySubmitterUser = "topology.submitter.user"
+    public static let topologySubmitterPrincipal = "topology.submitter.principal"
     /// Who may see a topology in getTopologyHistory beside nimbus' admins (Storm's authorization keys).
     public static let nimbusAdmins = "nimbus.admins"
     public static let topologyUsers = "topology.users"

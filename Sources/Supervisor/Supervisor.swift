@@ -275,9 +275,6 @@ public final class Supervisor: Sendable {
 
     static func connect(_ hostPort: String, _ conf: StormConfig) throws -> NimbusClient {
         let (host, port) = NimbusSeeds.split(hostPort, defaultPort: try conf.int(ConfigKey.nimbusThriftPort))
-        return try NimbusClient(
-            host: host, port: port, connectTimeoutMillis: 5000,
-            ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
-            maxFrameSize: conf.intOrDefault(ConfigKey.nimbusThriftMaxBufferSize))
+        return try NimbusSeeds.connect(host: host, port: port, conf)
     }
 }

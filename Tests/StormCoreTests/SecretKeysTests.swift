@@ -28,23 +28,4 @@ import Testing
         #expect(SecretKeys.redacted(json: #"{"n":1}"#) == #"{"n":1}"#)
         #expect(SecretKeys.redacted(json: "not json") == "not json")
     }
-
-    @Test func securityADaemonCannotGiveIsRefusedNotIgnored() throws {
-        #expect(
-            try SecuritySettings.openClusterWarning(.defaults)?.hasPrefix("this cluster accepts any client") == true)
-        let simple = StormConfig(["storm.thrift.transport": .string(SecuritySettings.simpleTransport)])
-        #expect(try SecuritySettings.openClusterWarning(simple) != nil)
-        let digest = StormConfig([
-            "nimbus.thrift.transport": "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin"
-        ])
-        #expect(throws: ConfigError.self) { try SecuritySettings.openClusterWarning(digest) }
-        do {
-            _ = try SecuritySettings.openClusterWarning(
-                StormConfig(["nimbus.authorizer": "org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer"]))
-            Issue.record("an authorizer was accepted")
-        } catch {
-            #expect(error.description.hasPrefix("config key 'nimbus.authorizer' is \"org.apache.storm"))
-            #expect(error.description.hasSuffix("refusing to start rather than authorize everyone"))
-        }
-    }
 }

@@ -85,8 +85,18 @@ int tb_memory_bytes(tb_memory *m, const uint8_t **data, size_t *len);
 // True when every byte handed to tb_memory_reset_for_reading has been read.
 int tb_memory_fully_read(tb_memory *m);
 
-// Blocking client: TSocket + TFramedTransport + TBinaryProtocol. Timeouts in milliseconds (0 = none).
-tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, int io_timeout_ms, int max_frame_size);
+// SASL DIGEST-MD5 credentials of a client (Storm's DigestSaslTransportPlugin): after connecting, the client runs
+// Thrift's SASL negotiation as `user` for `service` at the host it connects to, then speaks framed transport.
+typedef struct {
+  const char *user;
+  const char *password;
+  const char *service;
+} tb_sasl_client;
+
+// Blocking client: TSocket + TFramedTransport + TBinaryProtocol. Timeouts in milliseconds (0 = none). With
+// `sasl` (NULL: none), the client authenticates first.
+tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, int io_timeout_ms, int max_frame_size,
+                          const tb_sasl_client *sasl);
 tb_protocol *tb_client_protocol(tb_client *c);
 void tb_client_close(tb_client *c);
 
@@ -96,17 +106,36 @@ void tb_client_close(tb_client *c);
 // the connection's id (unique for the server's life), its socket's descriptor (-1 when unknown; valid until the
 // handler returns) and its input and output protocols; it returns 0 to keep the connection and non-zero to close
 // it.
-typedef int (*tb_handler_fn)(void *context, uint64_t connection, int fd, tb_protocol *in, tb_protocol *out);
+// `principal` is the user the connection authenticated as (NULL when the server does not authenticate).
+typedef int (*tb_handler_fn)(void *context, uint64_t connection, int fd, const char *principal, tb_protocol *in,
+                             tb_protocol *out);
+// A server that authenticates every connection with SASL DIGEST-MD5 before reading a frame from it: the users
+// and passwords it knows, its SASL service name and realm, and how long a client may take to authenticate.
+typedef struct {
+  const char *const *users;
+  const char *const *passwords;
+  int user_count;
+  const char *service;
+  const char *realm;
+  int handshake_timeout_ms;
+} tb_sasl_server;
 // Binds and listens (port 0 picks a free port); NULL on failure with the reason in tb_last_error().
 // A connection with no complete call for io_timeout_ms (0 = never) is closed. At most max_connections are open
 // at once (0 = no limit of its own); a connection over the limit is closed as it is accepted.
+// With `sasl` (NULL: none), a connection is handed to the server only once it has authenticated; one that does
+// not is told why (a SASL BAD message), closed and logged.
 tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, int io_timeout_ms,
-                           int max_connections, tb_handler_fn handler, void *context);
+                           int max_connections, const tb_sasl_server *sasl, tb_handler_fn handler, void *context);
 // Connections open now.
 int tb_server_connections(tb_server *s);
 int tb_server_port(tb_server *s);
 // Stops accepting, closes connections, waits for the serving thread and frees the server.
 void tb_server_stop(tb_server *s);
+
+// The DIGEST-MD5 response value (RFC 2831 2.1.2.1) for these inputs, or with `for_server` the rspauth value:
+// 32 hex digits and a NUL into `out`. For tests against the RFC's worked example.
+void tb_digest_md5_response(const char *user, const char *realm, const char *password, const char *nonce,
+                            const char *cnonce, const char *digest_uri, int for_server, char out[33]);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@ import Locking
 public final class ThriftClient: Sendable {
     public let host: String
     public let port: Int
+    private let authenticates: Bool
     private let state: Locked<Connection>
 
     /// libthrift's client handle, used only under the lock (one call at a time, as Thrift requires).
@@ -16,22 +17,49 @@ public final class ThriftClient: Sendable {
 
     /// Connects now. `connectTimeoutMillis` bounds the connect and `ioTimeoutMillis` every read and write, so
     /// a dead or silent server is an error instead of a hang.
+    /// With `credentials`, the client authenticates (SASL DIGEST-MD5) before its first call.
     public init(
         host: String, port: Int, connectTimeoutMillis: Int = 10_000, ioTimeoutMillis: Int = 10_000,
-        maxFrameSize: Int = 1_048_576
+        maxFrameSize: Int = 1_048_576, credentials: ThriftClientCredentials? = nil
     ) throws {
         self.host = host
         self.port = port
+        self.authenticates = credentials != nil
         ThriftDiagnostics.install()
-        guard
-            let raw = tb_client_open(
+        let opened = Self.withSaslCredentials(credentials) { sasl in
+            tb_client_open(
                 host, Int32(port), Int32(clamping: connectTimeoutMillis), Int32(clamping: ioTimeoutMillis),
-                Int32(clamping: maxFrameSize))
-        else { throw ThriftTransportError.last("connecting to \(host):\(port)") }
+                Int32(clamping: maxFrameSize), sasl)
+        }
+        guard let raw = opened else { throw ThriftTransportError.last("connecting to \(host):\(port)") }
         state = Locked(Connection(raw: raw))
     }
 
+    private static func withSaslCredentials<T>(
+        _ credentials: ThriftClientCredentials?, _ body: (UnsafePointer<tb_sasl_client>?) -> T
+    ) -> T {
+        guard let credentials else { return body(nil) }
+        return credentials.user.withCString { user in
+            credentials.password.withCString { password in
+                ThriftSasl.service.withCString { service in
+                    var sasl = tb_sasl_client(user: user, password: password, service: service)
+                    return body(&sasl)
+                }
+            }
+        }
+    }
+
     deinit { close() }
+
+    /// A server that authenticates answers a client that does not with a SASL refusal, whose first bytes read as
+    /// a frame far over any limit: said for what it is.
+    private static func explainingRefusal(_ error: ThriftTransportError, _ host: String, _ port: Int) -> ThriftTransportError {
+        guard error.message.hasSuffix("Received an oversized frame") else { return error }
+        return ThriftTransportError(
+            message:
+                "\(host):\(port) requires authentication and refused this unauthenticated client: set storm.thrift.transport to org.apache.storm.security.auth.digest.DigestSaslTransportPlugin and java.security.auth.login.config to a JAAS file with a StormClient section (docs/security.md)"
+        )
+    }
 
     public func close() {
         state.withLock { connection in
@@ -78,7 +106,7 @@ public final class ThriftClient: Sendable {
             } catch let error as ThriftTransportError {
                 tb_client_close(raw)
                 connection.raw = nil
-                throw error
+                throw seqid == 1 && !authenticates ? Self.explainingRefusal(error, host, port) : error
             } catch let error as ThriftDecodingError {
                 tb_client_close(raw)
                 connection.raw = nil
@@ -98,12 +126,12 @@ extension ThriftServiceClient {
     /// Connects now (see `ThriftClient.init`).
     public init(
         host: String, port: Int, connectTimeoutMillis: Int = 10_000, ioTimeoutMillis: Int = 10_000,
-        maxFrameSize: Int = 1_048_576
+        maxFrameSize: Int = 1_048_576, credentials: ThriftClientCredentials? = nil
     ) throws {
         self.init(
             connection: try ThriftClient(
                 host: host, port: port, connectTimeoutMillis: connectTimeoutMillis, ioTimeoutMillis: ioTimeoutMillis,
-                maxFrameSize: maxFrameSize))
+                maxFrameSize: maxFrameSize, credentials: credentials))
     }
 
     public func close() { connection.close() }

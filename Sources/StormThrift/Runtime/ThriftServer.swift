@@ -24,25 +24,55 @@ public final class ThriftServer: Sendable {
     /// bounds the connections open at once (0: only by the process' descriptor limit). With
     /// `cancellingCallsOfClosedConnections`, a call still running when its caller has closed the connection is
     /// cancelled (noticed within a second): for servers whose long calls are waits that cancelling ends cleanly.
+    /// With `authentication`, every connection authenticates (SASL DIGEST-MD5) before any of its frames is read,
+    /// and `ThriftConnection.principal` names its user in each call.
     public init(
         host: String, port: Int, threads: Int, maxFrameSize: Int, ioTimeoutMillis: Int = 0, maxConnections: Int = 0,
-        cancellingCallsOfClosedConnections: Bool = false, logger: Logger, dispatch: @escaping Dispatch
+        cancellingCallsOfClosedConnections: Bool = false, authentication: ThriftServerAuthentication? = nil,
+        logger: Logger, dispatch: @escaping Dispatch
     ) throws {
         ThriftDiagnostics.route(to: logger)
         let box = Unmanaged.passRetained(
             Handler(dispatch: dispatch, cancelsAbandonedCalls: cancellingCallsOfClosedConnections, logger: logger)
         ).toOpaque()
-        guard
-            let raw = tb_server_start(
+        let started = Self.withSaslSettings(authentication) { sasl in
+            tb_server_start(
                 host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis),
-                Int32(clamping: maxConnections), handleMessage, box)
-        else {
+                Int32(clamping: maxConnections), sasl, handleMessage, box)
+        }
+        guard let raw = started else {
             Unmanaged<Handler>.fromOpaque(box).release()
             throw ThriftTransportError.last("listening on \(host):\(port)")
         }
         self.raw = Locked(ServerHandle(pointer: raw))
         self.context = UInt(bitPattern: box)
         self.port = Int(tb_server_port(raw))
+    }
+
+    /// The C view of `authentication`, valid inside `body` (the server copies what it keeps).
+    private static func withSaslSettings<T>(
+        _ authentication: ThriftServerAuthentication?, _ body: (UnsafePointer<tb_sasl_server>?) -> T
+    ) -> T {
+        guard let authentication else { return body(nil) }
+        let users = authentication.users.sorted { $0.key < $1.key }
+        let names = users.map { UnsafePointer(strdup($0.key)) }
+        let passwords = users.map { UnsafePointer(strdup($0.value)) }
+        defer {
+            for pointer in names + passwords { free(UnsafeMutablePointer(mutating: pointer)) }
+        }
+        return names.withUnsafeBufferPointer { namePointers in
+            passwords.withUnsafeBufferPointer { passwordPointers in
+                ThriftSasl.service.withCString { service in
+                    ThriftSasl.realm.withCString { realm in
+                        var settings = tb_sasl_server(
+                            users: namePointers.baseAddress, passwords: passwordPointers.baseAddress,
+                            user_count: Int32(users.count), service: service, realm: realm,
+                            handshake_timeout_ms: Int32(clamping: authentication.handshakeTimeoutMillis))
+                        return body(&settings)
+                    }
+                }
+            }
+        }
     }
 
     /// Connections open now.
@@ -108,8 +138,11 @@ private final class Handler: Sendable {
         self.logger = logger
     }
 
-    /// Serves one message of `connection` (whose socket is `fd`); false closes the connection.
-    func serve(_ input: ThriftProtocol, _ output: ThriftProtocol, connection: UInt64, fd: Int32) -> Bool {
+    /// Serves one message of `connection` (whose socket is `fd`, authenticated as `principal`); false closes the
+    /// connection.
+    func serve(
+        _ input: ThriftProtocol, _ output: ThriftProtocol, connection: UInt64, fd: Int32, principal: String?
+    ) -> Bool {
         let header: (name: String, type: Int8, seqid: Int32)
         do {
             header = try input.readMessageBegin()
@@ -128,7 +161,8 @@ private final class Handler: Sendable {
             if let call = try dispatch(header.name, input) {
                 try input.readMessageEnd()
                 readToEnd = true
-                reply = try awaitCall(call, connection: connection, fd: cancelsAbandonedCalls ? fd : -1)
+                reply = try awaitCall(
+                    call, connection: connection, principal: principal, fd: cancelsAbandonedCalls ? fd : -1)
             } else {
                 try input.skip(.struct)
                 try input.readMessageEnd()
@@ -177,13 +211,18 @@ private final class Handler: Sendable {
     /// whose other async code blocks that pool's threads (a test suite, a runtime stopping) still answers.
     private static let callExecutor = DispatchTaskExecutor(label: "thrift-calls")
 
-    private func awaitCall(_ call: @escaping ThriftCall, connection: UInt64, fd: Int32) throws -> ThriftReply {
+    private func awaitCall(
+        _ call: @escaping ThriftCall, connection: UInt64, principal: String?, fd: Int32
+    ) throws -> ThriftReply {
         let outcome = Locked<Result<ThriftReply, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         let task = Task(executorPreference: Self.callExecutor) {
             let result: Result<ThriftReply, any Error>
             do {
-                result = .success(try await ThriftConnection.$current.withValue(connection) { try await call() })
+                result = .success(
+                    try await ThriftConnection.$current.withValue(connection) {
+                        try await ThriftConnection.$principal.withValue(principal) { try await call() }
+                    })
             } catch {
                 result = .failure(error)
             }
@@ -224,12 +263,17 @@ private final class Handler: Sendable {
 public enum ThriftConnection {
     /// Unique for the server's life; nil outside a served call.
     @TaskLocal public static var current: UInt64?
+    /// The user the connection authenticated as; nil when the server does not authenticate (or outside a call).
+    @TaskLocal public static var principal: String?
 }
 
-private let handleMessage: tb_handler_fn = { context, connection, fd, input, output in
+private let handleMessage: tb_handler_fn = { context, connection, fd, principal, input, output in
     guard let context, let input, let output else { return 1 }
     let handler = Unmanaged<Handler>.fromOpaque(context).takeUnretainedValue()
-    return handler.serve(ThriftProtocol(input), ThriftProtocol(output), connection: connection, fd: fd) ? 0 : 1
+    let served = handler.serve(
+        ThriftProtocol(input), ThriftProtocol(output), connection: connection, fd: fd,
+        principal: principal.map { String(cString: $0) })
+    return served ? 0 : 1
 }
 
 /// The C++ server's handle: libthrift's server object is used from any thread (its own calls are thread-safe), and

@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import StormThrift
+
+/// Answers getNimbusConf with the principal its connection authenticated as.
+private struct PrincipalProbe: NimbusHandler {
+    func getNimbusConf() async throws -> String { ThriftConnection.principal ?? "nobody" }
+}
+
+@Suite(.serialized) struct SaslTests {
+    /// RFC 2831 section 4's worked example: the response and rspauth of user chris with password secret.
+    @Test func digestValuesMatchTheRFCExample() {
+        let inputs = (
+            user: "chris", realm: "elwood.innosoft.com", password: "secret", nonce: "OA6MG9tEQGm2hh",
+            cnonce: "OA6MHXh6VqTrRk", uri: "imap/elwood.innosoft.com"
+        )
+        #expect(
+            ThriftSasl.digestResponse(
+                user: inputs.user, realm: inputs.realm, password: inputs.password, nonce: inputs.nonce,
+                cnonce: inputs.cnonce, digestURI: inputs.uri) == "d388dad90d4bbd760a152321f2143af7")
+        #expect(
+            ThriftSasl.digestResponse(
+                user: inputs.user, realm: inputs.realm, password: inputs.password, nonce: inputs.nonce,
+                cnonce: inputs.cnonce, digestURI: inputs.uri, forServer: true) == "ea40f60335c427b5527b84dbabcdfffd")
+    }
+
+    private func withServer(_ body: (Int) throws -> Void) throws {
+        let server = try ThriftServer(
+            host: "127.0.0.1", port: 0, threads: 2, maxFrameSize: 65536,
+            authentication: ThriftServerAuthentication(users: ["alice": "alice-pw", "bob": "bob-pw"]),
+            logger: Logger(label: "test")
+        ) { method, input in
+            try NimbusDispatcher.dispatch(method, input: input, handler: PrincipalProbe())
+        }
+        defer { server.stop() }
+        try body(server.port)
+    }
+
+    @Test func anAuthenticatedCallKnowsItsPrincipal() throws {
+        try withServer { port in
+            for (user, password) in [("alice", "alice-pw"), ("bob", "bob-pw")] {
+                let client = try NimbusClient(
+                    host: "127.0.0.1", port: port,
+                    credentials: ThriftClientCredentials(user: user, password: password))
+                #expect(try client.getNimbusConf() == user)
+                #expect(try client.getNimbusConf() == user)
+                client.close()
+            }
+        }
+    }
+
+    @Test func aWrongPasswordOrUnknownUserIsRefusedWithTheReason() throws {
+        try withServer { port in
+            for (user, password) in [("alice", "bob-pw"), ("mallory", "x")] {
+                do {
+                    _ = try NimbusClient(
+                        host: "127.0.0.1", port: port,
+                        credentials: ThriftClientCredentials(user: user, password: password))
+                    Issue.record("\(user) authenticated with a wrong password")
+                } catch let error as ThriftTransportError {
+                    #expect(error.message.hasSuffix("authentication as '\(user)' refused: wrong user name or password"))
+                }
+            }
+        }
+    }
+
+    @Test func anUnauthenticatedClientIsToldTheServerRequiresAuthentication() throws {
+        try withServer { port in
+            let client = try NimbusClient(host: "127.0.0.1", port: port)
+            do {
+                _ = try client.getNimbusConf()
+                Issue.record("an unauthenticated call was served")
+            } catch let error as ThriftTransportError {
+                #expect(error.message.contains("127.0.0.1:\(port) requires authentication"))
+            }
+        }
+    }
+
+    /// A client that connects and says nothing, or speaks slowly, holds up no one else's authentication.
+    @Test func silentConnectionsDoNotBlockOthers() throws {
+        try withServer { port in
+            var silent: [Int32] = []
+            defer { silent.forEach { close($0) } }
+            for _ in 0..<200 {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+                #expect(connected == 0)
+                // Half a SASL header: the server waits for the rest.
+                var partial: [UInt8] = [1, 0]
+                _ = send(fd, &partial, 2, 0)
+                silent.append(fd)
+            }
+            let started = Date()
+            let client = try NimbusClient(
+                host: "127.0.0.1", port: port, credentials: ThriftClientCredentials(user: "bob", password: "bob-pw"))
+            #expect(try client.getNimbusConf() == "bob")
+            #expect(Date().timeIntervalSince(started) < 1)
+        }
+    }
+}
