@@ -48,10 +48,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def connect(port, timeout_ms=20000):
+def connect(port, timeout_ms=20000, credentials=None):
+    """A nimbus client; with `credentials` (user, password) it authenticates with SASL DIGEST-MD5 through PyPI's
+    thrift_sasl and pure-sasl."""
     sock = TSocket.TSocket("127.0.0.1", port)
     sock.setTimeout(timeout_ms)
-    transport = TTransport.TFramedTransport(sock)
+    if credentials:
+        from stormclient.sasl import digest_transport
+        transport = digest_transport(sock, "127.0.0.1", *credentials)
+    else:
+        transport = TTransport.TFramedTransport(sock)
     transport.open()
     client = NimbusService.Client(TBinaryProtocol.TBinaryProtocol(transport))
     client.transport = transport
@@ -286,9 +292,11 @@ class Daemon:
 class Cluster:
     SESSION_TIMEOUT_MS = 4000
 
-    def __init__(self, zookeeper, nimbuses=1, storm_defaults=False, extra_conf=(), host="127.0.0.1"):
-        """`host`: the address ZooKeeper and the nimbuses are reached at, and the nimbuses' hostname."""
+    def __init__(self, zookeeper, nimbuses=1, storm_defaults=False, extra_conf=(), host="127.0.0.1", credentials=None):
+        """`host`: the address ZooKeeper and the nimbuses are reached at, and the nimbuses' hostname. `credentials`:
+        the (user, password) the tests' own clients authenticate with, on a cluster that asks."""
         self.zk = zookeeper
+        self.credentials = credentials
         self.dir = tempfile.mkdtemp(prefix="cluster-e2e-")
         self.nimbus_ports = [free_port() for _ in range(nimbuses)]
         seeds = ",".join(f'"{host}:{p}"' for p in self.nimbus_ports)
@@ -317,7 +325,7 @@ class Cluster:
     def wait_for_nimbus(self, port, timeout=30):
         def up():
             try:
-                c = connect(port, 2000)
+                c = connect(port, 2000, self.credentials)
                 c.getLeader()
                 c.transport.close()
                 return True
@@ -325,10 +333,10 @@ class Cluster:
                 return False
         assert wait_until(up, timeout), self.nimbuses[port].log_text()
 
-    def add_supervisor(self, name, ports, netns=None, hostname=None):
+    def add_supervisor(self, name, ports, netns=None, hostname=None, extra_conf=()):
         """A supervisor; given a network namespace, it and its workers run there, known to the others as
         `hostname`."""
-        extra = ["-c", f"storm.local.hostname={hostname}"] if hostname else []
+        extra = (["-c", f"storm.local.hostname={hostname}"] if hostname else []) + list(extra_conf)
         self.supervisors[name] = Daemon(
             "supervisor", [*self.conf, "-c", f"storm.local.dir={self.dir}/supervisor-{name}",
                            "-c", f"supervisor.slots.ports={list(ports)}", *extra], f"{self.dir}/supervisor-{name}.log",
@@ -349,7 +357,7 @@ class Cluster:
     def leader_port(self):
         for port in self.nimbus_ports:
             try:
-                c = connect(port, 2000)
+                c = connect(port, 2000, self.credentials)
                 leader = c.getLeader()
                 c.transport.close()
                 return leader.port
@@ -357,8 +365,8 @@ class Cluster:
                 continue
         return None
 
-    def client(self, port=None):
-        return connect(port or self.leader_port())
+    def client(self, port=None, credentials=None):
+        return connect(port or self.leader_port(), credentials=credentials or self.credentials)
 
     def cli(self, *args, timeout=30):
         return subprocess.run([storm_bin(), *args, *self.conf], capture_output=True, text=True, timeout=timeout)

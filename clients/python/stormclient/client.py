@@ -6,6 +6,7 @@ from thrift.protocol import TBinaryProtocol
 from thrift.transport import TSocket, TTransport
 
 from storm_thrift import Nimbus as NimbusService
+from stormclient.sasl import digest_transport
 from storm_thrift.ttypes import GetInfoOptions, KillOptions, NumErrorsChoice, RebalanceOptions, SubmitOptions, \
     TopologyInitialStatus
 
@@ -23,10 +24,15 @@ class NimbusError(Exception):
 class Nimbus:
     """A connection to one nimbus. `client` is the raw Thrift client for every other method."""
 
-    def __init__(self, host="localhost", port=6627, timeout_ms=30000):
+    def __init__(self, host="localhost", port=6627, timeout_ms=30000, user=None, password=None):
+        """With `user` and `password`, authenticates with SASL DIGEST-MD5 (a cluster whose storm.thrift.transport
+        is Storm's DigestSaslTransportPlugin; needs PyPI's thrift_sasl and pure-sasl)."""
         socket = TSocket.TSocket(host, port)
         socket.setTimeout(timeout_ms)
-        self.transport = TTransport.TFramedTransport(socket)
+        if user is not None:
+            self.transport = digest_transport(socket, host, user, password)
+        else:
+            self.transport = TTransport.TFramedTransport(socket)
         self.client = NimbusService.Client(TBinaryProtocol.TBinaryProtocol(self.transport))
         self.transport.open()
 

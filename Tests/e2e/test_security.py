@@ -1,0 +1,179 @@
+"""A cluster that authenticates and authorizes as Storm's secured clusters do: SASL DIGEST-MD5 on nimbus' Thrift
+port with users from a JAAS file in Storm's form, and SimpleACLAuthorizer. Clients are PyPI's thrift_sasl and
+pure-sasl (as Python users of Storm authenticate), our own `storm` CLI and the supervisor."""
+
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import Cluster, ZooKeeper, connect, free_port, storm_bin, ttypes, upload, wait_until
+from stormclient import JavaComponent, TopologyBuilder
+from test_workers import WORKER_CONF
+
+DIGEST = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin"
+AUTHORIZER = "org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer"
+PASSWORDS = {"admin": "admin-pw", "alice": "alice-pw", "bob": "bob-pw", "sup": "sup-pw"}
+
+
+def jaas(folder, name, client_user=None):
+    """A JAAS file in Storm's form: every user in StormServer, and `client_user`'s login in StormClient."""
+    path = os.path.join(folder, f"{name}.jaas")
+    users = "\n".join(f'    user_{u}="{p}"' for u, p in PASSWORDS.items())
+    text = f"StormServer {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n{users};\n}};\n"
+    if client_user:
+        text += (f"StormClient {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required\n"
+                 f'    username="{client_user}"\n    password="{PASSWORDS[client_user]}";\n}};\n')
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Secured:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="secured-e2e-")
+        self.jaas = {user: jaas(self.dir, user, user) for user in PASSWORDS}
+        self.zk = ZooKeeper()
+        self.secure_conf = ["-c", f"storm.thrift.transport={DIGEST}", "-c", f"nimbus.authorizer={AUTHORIZER}",
+                            "-c", 'nimbus.admins=["admin"]', "-c", 'nimbus.supervisor.users=["sup"]']
+        # Nimbus logs in to other nimbuses as admin; the supervisor as sup, which may only fetch files.
+        self.cluster = Cluster(self.zk, nimbuses=1, credentials=("admin", PASSWORDS["admin"]),
+                               extra_conf=[*WORKER_CONF, *self.secure_conf,
+                                           "-c", f"java.security.auth.login.config={self.jaas['admin']}"])
+        self.cluster.add_supervisor("a", [free_port(), free_port()],
+                                    extra_conf=["-c", f"java.security.auth.login.config={self.jaas['sup']}"])
+        admin = self.client("admin")
+        assert wait_until(lambda: len(admin.getClusterInfo().supervisors) == 1, 30)
+        admin.transport.close()
+        self.port = self.cluster.nimbus_ports[0]
+
+    def client(self, user, password=None):
+        return connect(self.cluster.leader_port(), credentials=(user, password or PASSWORDS[user]))
+
+    def cli(self, user, *args, transport=True):
+        """`storm ARGS` as `user` (its own JAAS file), or with no authentication at all."""
+        conf = ["-c", f'nimbus.seeds=["127.0.0.1:{self.cluster.nimbus_ports[0]}"]']
+        if transport:
+            conf += ["-c", f"storm.thrift.transport={DIGEST}", "-c", f"java.security.auth.login.config={self.jaas[user]}"]
+        return subprocess.run([storm_bin(), *args, *conf], capture_output=True, text=True, timeout=60)
+
+    def nimbus_log(self):
+        return self.cluster.nimbuses[self.port].log_text()
+
+    def stop(self):
+        self.cluster.stop()
+        self.zk.stop()
+
+
+@pytest.fixture(scope="module")
+def secured():
+    s = Secured()
+    yield s
+    s.stop()
+
+
+def recording_topology(sink):
+    builder = TopologyBuilder()
+    builder.set_spout("sentences", JavaComponent("storm.swift.AckedSentenceSpout", ["sentence"], args=[100]))
+    builder.set_bolt("record", JavaComponent("storm.swift.testing.RecordingSink", [], args=[sink]), 1) \
+        .shuffle_grouping("sentences")
+    return builder.build()
+
+
+def test_every_client_must_authenticate(secured):
+    with pytest.raises(Exception):
+        plain = connect(secured.port, 5000)
+        plain.getLeader()
+    with pytest.raises(Exception, match="wrong user name or password"):
+        secured.client("alice", "not-her-password").getLeader()
+    assert wait_until(lambda: "no SASL negotiation: this server requires authentication" in secured.nimbus_log())
+    assert "refused a Thrift connection from 127.0.0.1:" in secured.nimbus_log()
+
+    allowed = secured.client("alice")
+    assert allowed.getLeader().port == secured.port
+    allowed.transport.close()
+
+    listing = secured.cli("bob", "list")
+    assert listing.returncode == 0, listing.stderr
+    unauthenticated = secured.cli("bob", "list", transport=False)
+    assert unauthenticated.returncode == 1
+    lines = unauthenticated.stderr.strip().splitlines()
+    assert len(lines) == 1 and "requires authentication and refused this unauthenticated client" in lines[0], lines
+
+
+def test_the_owner_is_the_principal_and_only_the_topology_users_may_touch_it(secured):
+    alice = secured.client("alice")
+    bob = secured.client("bob")
+    admin = secured.client("admin")
+    sink = os.path.join(secured.dir, "alices-sink")
+    # The conf names another submitter and carries a secret: the owner is who authenticated, and only they see it.
+    conf = {"topology.workers": 1, "topology.submitter.user": "mallory", "db.password": "s3cret"}
+    alice.submitTopology("alices", upload(alice), json.dumps(conf), recording_topology(sink))
+    topology_id = alice.getTopologySummaryByName("alices").id
+
+    assert alice.getTopologyInfo(topology_id).owner == "alice"
+    own = json.loads(alice.getTopologyConf(topology_id))
+    assert own["db.password"] == "s3cret"
+    assert own["topology.submitter.user"] == "alice" and own["topology.submitter.principal"] == "alice"
+    assert "alice" in own["topology.users"]
+    assert json.loads(admin.getTopologyConf(topology_id))["db.password"] == "*****"
+
+    for call, message in [
+        (lambda: bob.killTopology("alices"), "killTopology on topology alices is not authorized"),
+        (lambda: bob.rebalance("alices", ttypes.RebalanceOptions()), "rebalance on topology alices is not authorized"),
+        (lambda: bob.getTopologyConf(topology_id), "getTopologyConf on topology alices is not authorized"),
+        (lambda: bob.getTopologyInfo(topology_id), "getTopologyInfo on topology alices is not authorized"),
+        # Topology files go to supervisors and admins only, the submitter included.
+        (lambda: bob.beginFileDownload(f"{topology_id}/stormjar.jar"), "fileDownload is not authorized"),
+        (lambda: alice.beginFileDownload(f"{topology_id}/stormjar.jar"), "fileDownload is not authorized"),
+    ]:
+        with pytest.raises(ttypes.AuthorizationException) as refused:
+            call()
+        assert refused.value.msg == message
+    assert "denied killTopology on topology alices to bob" in secured.nimbus_log()
+
+    killed = secured.cli("bob", "kill", "alices", "-w", "0")
+    assert killed.returncode == 1
+    assert killed.stderr.strip() == "storm: not authorized: killTopology on topology alices is not authorized"
+
+    # The supervisor, authenticated as a supervisor user, fetched the files and runs the topology.
+    def recorded():
+        try:
+            with open(sink) as f:
+                return len(f.readlines())
+        except OSError:
+            return 0
+    assert wait_until(lambda: recorded() > 20, 90), secured.cluster.supervisors["a"].log_text()[-3000:]
+
+    assert secured.cli("alice", "kill", "alices", "-w", "0").returncode == 0
+    for c in (alice, bob, admin):
+        c.transport.close()
+
+
+def test_a_supervisor_user_may_only_do_what_supervisors_do(secured):
+    sup = secured.client("sup")
+    with pytest.raises(ttypes.AuthorizationException, match="getClusterInfo is not authorized"):
+        sup.getClusterInfo()
+    with pytest.raises(ttypes.AuthorizationException, match="submitTopology is not authorized"):
+        sup.submitTopology("sups", "nowhere", "{}", recording_topology("/dev/null"))
+    sup.transport.close()
+
+
+@pytest.mark.parametrize("conf,message", [
+    ([f"nimbus.authorizer={AUTHORIZER}"], "config key 'nimbus.authorizer' needs authenticated clients"),
+    ([f"storm.thrift.transport={DIGEST}"], "config key 'java.security.auth.login.config' is not set"),
+    ([f"storm.thrift.transport={DIGEST}", "java.security.auth.login.config=/nonexistent.jaas"],
+     "config key 'java.security.auth.login.config' '/nonexistent.jaas' cannot be read"),
+])
+def test_nimbus_refuses_security_it_cannot_give_in_one_line(conf, message):
+    folder = tempfile.mkdtemp(prefix="nimbus-refusal-")
+    args = ["-c", f"storm.local.dir={folder}", "-c", "storm.cluster.state.store=memory",
+            "-c", f"nimbus.thrift.port={free_port()}", "-c", "nimbus.metrics.port=0"]
+    for item in conf:
+        args += ["-c", item]
+    run = subprocess.run([storm_bin(), "nimbus", *args], capture_output=True, text=True, timeout=30)
+    assert run.returncode != 0
+    lines = [line for line in run.stderr.strip().splitlines() if line]
+    assert len(lines) == 1 and message in lines[0], run.stderr
