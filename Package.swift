@@ -42,6 +42,8 @@ let package = Package(
         ),
         // Debian's ZooKeeper C client, and an async/await Swift client over it.
         .systemLibrary(name: "CZooKeeper"),
+        // Debian's OpenSSL libcrypto: the HMAC that authenticates worker links.
+        .systemLibrary(name: "COpenSSL"),
         .target(
             name: "ZooKeeper",
             dependencies: ["CZooKeeper", "Locking", .product(name: "Logging", package: "swift-log")]
@@ -95,7 +97,8 @@ let package = Package(
         .target(
             name: "Transport",
             dependencies: [
-                "Runtime", "Tuples", "Locking", "CDescriptors", .product(name: "Logging", package: "swift-log"),
+                "Runtime", "Tuples", "Locking", "CDescriptors", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // A worker process: runs its slot's executors, moves tuples to and from its peers, heartbeats, follows
         // its assignment.

@@ -144,6 +144,15 @@ public actor Nimbus: NimbusHandler {
         if let principal = caller, ThriftConnection.current != nil {
             userConf = Self.recordingSubmitter(principal, in: userConf)
         }
+        do {
+            // Each topology gets a secret of its own, whatever its conf brought, which its workers prove.
+            if try WorkerLinkAuthentication.enabled(conf.merging(userConf)) {
+                userConf[WorkerLinkAuthentication.key] = true
+                userConf[WorkerLinkAuthentication.payloadKey] = .string(WorkerLinkAuthentication.newSecret())
+            }
+        } catch {
+            throw InvalidTopologyException(msg: error.description)
+        }
         let fullConf = conf.merging(userConf)
         do {
             try TopologyValidator.validateConf(fullConf)

@@ -34,6 +34,7 @@ public final class FrameServer: Sendable {
     let host: String
     let requestedPort: Int
     let name: String
+    let secret: LinkSecret?
     let limits: FrameLimits
     let logger: Logger
     let onFrame: Handler
@@ -48,14 +49,18 @@ public final class FrameServer: Sendable {
     /// Connections open now (peers' senders, and any client mid-hello).
     public var openConnections: Int { connections.withLock { $0.count } }
 
-    /// - Parameter name: what the hello must name (the topology id).
+    /// - Parameters:
+    ///   - name: what the hello must name (the topology id).
+    ///   - secret: when given, a client must also prove it knows it (see `LinkSecret`) before any frame of its is
+    ///     handed over.
     public init(
-        host: String = "0.0.0.0", port: Int, name: String, limits: FrameLimits = FrameLimits(), logger: Logger,
-        onFrame: @escaping Handler
+        host: String = "0.0.0.0", port: Int, name: String, secret: LinkSecret? = nil, limits: FrameLimits = FrameLimits(),
+        logger: Logger, onFrame: @escaping Handler
     ) {
         self.host = host
         requestedPort = port
         self.name = name
+        self.secret = secret
         self.limits = limits
         self.logger = logger
         self.onFrame = onFrame
@@ -138,6 +143,13 @@ public final class FrameServer: Sendable {
         )
     }
 
+    /// Where a connection is in its greeting: its hello, then (with a secret) its answer to the challenge.
+    private enum Greeting {
+        case hello
+        case proving([UInt8])
+        case greeted
+    }
+
     /// Room for a hello; once a client has said it, this much, doubled whenever full.
     static let helloBufferBytes = 1 << 10
     static let steadyBufferBytes = 64 << 10
@@ -150,7 +162,8 @@ public final class FrameServer: Sendable {
         var filled = 0
         let expectedHello = Array((Frames.helloPrefix + name).utf8)
         let helloDeadline = DispatchTime.now().uptimeNanoseconds + UInt64(limits.helloTimeoutSeconds) * 1_000_000_000
-        var greeted = false
+        var greeting = Greeting.hello
+        var greeted: Bool { if case .greeted = greeting { true } else { false } }
         while true {
             if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
             let n: Int
@@ -186,17 +199,30 @@ public final class FrameServer: Sendable {
                 }
                 let end = start + Frames.headerSize + length
                 guard end <= filled else { break }
-                if greeted {
+                switch greeting {
+                case .greeted:
                     buffer.withUnsafeBytes {
                         onFrame(UnsafeRawBufferPointer(rebasing: $0[(start + Frames.headerSize)..<end]), remote)
                     }
-                } else {
+                case .hello:
                     guard buffer[(start + Frames.headerSize)..<end].elementsEqual(expectedHello) else {
                         let hello = String(decoding: buffer[(start + Frames.headerSize)..<end], as: UTF8.self)
                         throw TransportError(
                             "unexpected hello \(hello.prefix(80).debugDescription), expected topology \(name)")
                     }
-                    greeted = true
+                    if secret != nil {
+                        let challenge = LinkSecret.challenge()
+                        try socket.writeAll(Frames.frame(challenge))
+                        greeting = .proving(challenge)
+                    } else {
+                        greeting = .greeted
+                    }
+                case .proving(let challenge):
+                    let proof = Array(buffer[(start + Frames.headerSize)..<end])
+                    guard secret?.verifies(proof, challenge: challenge, name: name) == true else {
+                        throw TransportError("refused: it did not prove it knows the secret of topology \(name)")
+                    }
+                    greeting = .greeted
                 }
                 start = end
             }

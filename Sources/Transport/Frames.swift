@@ -1,6 +1,7 @@
 /// Frames on a worker connection: a 4-byte little-endian length, then that many bytes. The first frame a
 /// connection carries is the hello: `storm-swift/1 <topology id>`, so a worker never takes another topology's
-/// tuples (or a stray client's bytes) for its own. What a receiver allows before and after it is in `FrameLimits`.
+/// tuples (or a stray client's bytes) for its own. A topology with a secret then authenticates the connection:
+/// the receiver sends a challenge frame, the sender answers with a proof frame (`LinkSecret`). What a receiver allows before and after it is in `FrameLimits`.
 public enum Frames {
     static let helloPrefix = "storm-swift/1 "
     public static let headerSize = 4
@@ -19,10 +20,12 @@ public enum Frames {
         buffer.withUnsafeMutableBytes { $0.storeBytes(of: length.littleEndian, toByteOffset: 0, as: UInt32.self) }
     }
 
-    static func hello(_ name: String) -> [UInt8] {
+    static func hello(_ name: String) -> [UInt8] { frame(Array((helloPrefix + name).utf8)) }
+
+    static func frame(_ payload: [UInt8]) -> [UInt8] {
         var frame: [UInt8] = []
         begin(into: &frame)
-        frame.append(contentsOf: Array((helloPrefix + name).utf8))
+        frame.append(contentsOf: payload)
         seal(&frame)
         return frame
     }

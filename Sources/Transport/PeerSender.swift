@@ -16,6 +16,7 @@ public final class PeerSender: Sendable {
     public let host: String
     public let port: Int
     let name: String
+    let secret: LinkSecret?
     let maxQueuedBytes: Int
     let logger: Logger
     private let state = LockedCondition(State())
@@ -43,11 +44,17 @@ public final class PeerSender: Sendable {
         }
     }
 
-    /// - Parameter name: the hello's name (the topology id).
-    public init(host: String, port: Int, name: String, maxQueuedBytes: Int = 8 << 20, logger: Logger) {
+    /// - Parameters:
+    ///   - name: the hello's name (the topology id).
+    ///   - secret: the topology's secret, with which each connection answers the receiver's challenge.
+    public init(
+        host: String, port: Int, name: String, secret: LinkSecret? = nil, maxQueuedBytes: Int = 8 << 20,
+        logger: Logger
+    ) {
         self.host = host
         self.port = port
         self.name = name
+        self.secret = secret
         self.maxQueuedBytes = maxQueuedBytes
         self.logger = logger
         let thread = Thread { [self] in
@@ -102,6 +109,11 @@ public final class PeerSender: Sendable {
                     let s = try Socket.connect(host: host, port: port, timeoutMillis: 1000)
                     let hello = Frames.hello(name)
                     try s.writeAll(hello)
+                    if let secret {
+                        let deadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
+                        let challenge = try s.readFrame(maxBytes: 256, deadline: deadline)
+                        try s.writeAll(Frames.frame(secret.proof(challenge: challenge, name: name)))
+                    }
                     socket = s
                     backoffMillis = 50
                     setConnected()

@@ -167,6 +167,31 @@ final class Socket: Sendable {
     }
 }
 
+extension Socket {
+    /// Reads one whole frame of at most `maxBytes` before `deadline` (uptime nanoseconds).
+    func readFrame(maxBytes: Int, deadline: UInt64) throws(TransportError) -> [UInt8] {
+        let header = try readExactly(Frames.headerSize, deadline: deadline)
+        let length = Int(UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24)
+        guard length <= maxBytes else { throw TransportError("a frame of \(length) bytes, expected at most \(maxBytes)") }
+        return try readExactly(length, deadline: deadline)
+    }
+
+    private func readExactly(_ count: Int, deadline: UInt64) throws(TransportError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = try bytes.withUnsafeMutableBytes { raw -> Result<Int, TransportError> in
+                Result { () throws(TransportError) in
+                    try read(into: raw.baseAddress! + filled, count: count - filled, deadline: deadline)
+                }
+            }.get()
+            guard n > 0 else { throw TransportError("the connection closed") }
+            filled += n
+        }
+        return bytes
+    }
+}
+
 /// Name resolution as the transport does it (IPv4 only), for checks made before listening or connecting.
 public enum HostAddresses {
     /// Every IPv4 address `host` resolves to, as dotted text; empty when it resolves to none.

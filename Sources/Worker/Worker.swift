@@ -106,7 +106,9 @@ public final class Worker: Sendable {
                 description: "slot \(slot.supervisorId):\(slot.port) has no executors of \(slot.topologyId)")
         }
         initialRoutes = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
-        let transfer = WorkerTransfer(name: slot.topologyId, routes: initialRoutes, logger: logger)
+        let linkSecret = try WorkerLinkAuthentication.secret(topologyConf).flatMap(LinkSecret.init)
+        let transfer = WorkerTransfer(
+            name: slot.topologyId, secret: linkSecret, routes: initialRoutes, logger: logger)
         self.transfer = transfer
         let errors = ErrorRecorder(slot: slot, hostname: conf.localHostname, state: state, conf: topologyConf)
         self.errors = errors
@@ -148,8 +150,8 @@ public final class Worker: Sendable {
         runtime.deactivate()
         let codec = TupleBatchCodec(streams: runtime.streams)
         server = FrameServer(
-            host: listening.bindAddress, port: slot.port, name: slot.topologyId, limits: listening.limits,
-            logger: logger
+            host: listening.bindAddress, port: slot.port, name: slot.topologyId, secret: linkSecret,
+            limits: listening.limits, logger: logger
         ) { bytes, remote in
             do {
                 if BackpressureFrame.isStatus(bytes) {

@@ -37,6 +37,7 @@ public struct PeerRoutes: Equatable, Sendable {
 /// soon as it arrives.
 public final class WorkerTransfer: TupleTransfer, Sendable {
     let name: String
+    let secret: LinkSecret?
     let logger: Logger
     private let queue = BatchQueue<Delivery>(capacity: 64)
     private let pendingRoutes = Locked<PeerRoutes?>(nil)
@@ -46,9 +47,12 @@ public final class WorkerTransfer: TupleTransfer, Sendable {
     /// A frame is shipped once it grows past this, even mid-round.
     static let frameLimit = 1 << 20
 
-    /// - Parameter name: the topology id (peers check it in the hello).
-    public init(name: String, routes: PeerRoutes, logger: Logger) {
+    /// - Parameters:
+    ///   - name: the topology id (peers check it in the hello).
+    ///   - secret: the topology's secret, when its links are authenticated.
+    public init(name: String, secret: LinkSecret? = nil, routes: PeerRoutes, logger: Logger) {
         self.name = name
+        self.secret = secret
         self.logger = logger
         update(routes)
     }
@@ -137,7 +141,8 @@ public final class WorkerTransfer: TupleTransfer, Sendable {
         var closing: [PeerSender] = []
         senders.withLock { current in
             for endpoint in wanted where current[endpoint] == nil {
-                current[endpoint] = PeerSender(host: endpoint.host, port: endpoint.port, name: name, logger: logger)
+                current[endpoint] = PeerSender(
+                    host: endpoint.host, port: endpoint.port, name: name, secret: secret, logger: logger)
             }
             for (endpoint, sender) in current where !wanted.contains(endpoint) {
                 closing.append(sender)

@@ -4,6 +4,8 @@ pure-sasl (as Python users of Storm authenticate), our own `storm` CLI and the s
 
 import json
 import os
+import socket
+import struct
 import subprocess
 import tempfile
 
@@ -11,7 +13,7 @@ import pytest
 
 from conftest import Cluster, ZooKeeper, connect, free_port, storm_bin, ttypes, upload, wait_until
 from stormclient import JavaComponent, TopologyBuilder
-from test_workers import WORKER_CONF
+from test_workers import WORKER_CONF, worker_logs
 
 DIGEST = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin"
 AUTHORIZER = "org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer"
@@ -109,7 +111,7 @@ def test_the_owner_is_the_principal_and_only_the_topology_users_may_touch_it(sec
     admin = secured.client("admin")
     sink = os.path.join(secured.dir, "alices-sink")
     # The conf names another submitter and carries a secret: the owner is who authenticated, and only they see it.
-    conf = {"topology.workers": 1, "topology.submitter.user": "mallory", "db.password": "s3cret"}
+    conf = {"topology.workers": 2, "topology.submitter.user": "mallory", "db.password": "s3cret"}
     alice.submitTopology("alices", upload(alice), json.dumps(conf), recording_topology(sink))
     topology_id = alice.getTopologySummaryByName("alices").id
 
@@ -138,7 +140,8 @@ def test_the_owner_is_the_principal_and_only_the_topology_users_may_touch_it(sec
     assert killed.returncode == 1
     assert killed.stderr.strip() == "storm: not authorized: killTopology on topology alices is not authorized"
 
-    # The supervisor, authenticated as a supervisor user, fetched the files and runs the topology.
+    # The supervisor, authenticated as a supervisor user, fetched the files and runs the topology on two workers,
+    # whose links authenticate with the topology's secret.
     def recorded():
         try:
             with open(sink) as f:
@@ -146,6 +149,20 @@ def test_the_owner_is_the_principal_and_only_the_topology_users_may_touch_it(sec
         except OSError:
             return 0
     assert wait_until(lambda: recorded() > 20, 90), secured.cluster.supervisors["a"].log_text()[-3000:]
+    assert own["storm.messaging.netty.authentication"] is True and len(own["storm.zookeeper.topology.auth.payload"]) == 64
+
+    # What an attacker on the network can do: greet a worker's port naming the public topology id, then send a
+    # batch. The worker closes the connection before reading the batch, and says so.
+    port = admin.getTopologyInfo(topology_id).executors[0].port
+    forged = socket.create_connection(("127.0.0.1", port), timeout=10)
+    hello = f"storm-swift/1 {topology_id}".encode()
+    forged.sendall(struct.pack("<I", len(hello)) + hello + struct.pack("<I", 3) + b"\x01\x02\x03")
+    assert wait_until(lambda: forged.recv(4096) == b"", 10)  # the 32-byte challenge, then the end
+    forged.close()
+    refusal = f"refused: it did not prove it knows the secret of topology {topology_id}"
+    assert wait_until(lambda: refusal in worker_logs(secured.cluster, topology_id), 10)
+    before = recorded()
+    assert wait_until(lambda: recorded() > before + 20, 30), "the topology stopped after the forged connection"
 
     assert secured.cli("alice", "kill", "alices", "-w", "0").returncode == 0
     for c in (alice, bob, admin):
