@@ -12,12 +12,15 @@ from test_workers import executed, worker_processes  # noqa: E402,F401
 
 
 @contextlib.contextmanager
-def supervised(slots=2):
-    """A fresh cluster, its supervisor offering `slots` slots, and a nimbus client; everything stops afterwards."""
+def supervised(slots=2, extra_conf=(), credentials=None):
+    """A fresh cluster, its supervisor offering `slots` slots, and a nimbus client; everything stops afterwards.
+    `extra_conf` is given to every daemon; `credentials` are what the client authenticates with."""
     zk = ZooKeeper()
     cluster = None
     try:
-        cluster = Cluster(zk, nimbuses=1, extra_conf=["-c", "task.heartbeat.frequency.secs=1", "-c", "nimbus.task.launch.secs=60"])
+        cluster = Cluster(zk, nimbuses=1, credentials=credentials,
+                          extra_conf=["-c", "task.heartbeat.frequency.secs=1", "-c", "nimbus.task.launch.secs=60",
+                                      *extra_conf])
         supervisor = cluster.add_supervisor("a", [free_port() for _ in range(slots)])
         client = cluster.client()
         assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, 60)

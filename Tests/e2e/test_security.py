@@ -13,6 +13,7 @@ import pytest
 
 from conftest import Cluster, ZooKeeper, connect, free_port, storm_bin, ttypes, upload, wait_until
 from stormclient import JavaComponent, TopologyBuilder
+from test_java_client import java_classpath  # noqa: F401 (a fixture)
 from test_workers import WORKER_CONF, worker_logs
 
 DIGEST = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin"
@@ -167,6 +168,25 @@ def test_the_owner_is_the_principal_and_only_the_topology_users_may_touch_it(sec
     assert secured.cli("alice", "kill", "alices", "-w", "0").returncode == 0
     for c in (alice, bob, admin):
         c.transport.close()
+
+
+def test_a_java_client_with_storms_digest_settings_logs_in(secured, java_classpath):  # noqa: F811
+    """Java's JAAS parser reads our JAAS file and Java's DIGEST-MD5 (what Storm's DigestSaslTransportPlugin uses)
+    authenticates against nimbus."""
+    def login(jaas_file):
+        return subprocess.run(["java", f"-Djava.security.auth.login.config={jaas_file}", "-cp", java_classpath,
+                               "org.stormswift.example.DigestLoginExample", "127.0.0.1", str(secured.port)],
+                              capture_output=True, text=True, timeout=120)
+    run = login(secured.jaas["bob"])
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == f"logged in as bob, leader 127.0.0.1:{secured.port}"
+    wrong = os.path.join(secured.dir, "wrong.jaas")
+    with open(wrong, "w") as f:
+        f.write('StormClient {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n'
+                '  username="bob"\n  password="guess";\n};\n')
+    refused = login(wrong)
+    assert refused.returncode != 0
+    assert "wrong user name or password" in refused.stderr, refused.stderr
 
 
 def test_a_supervisor_user_may_only_do_what_supervisors_do(secured):
