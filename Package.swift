@@ -254,7 +254,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "ClusterStateTests",
-            dependencies: ["ClusterState", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper", "TestSupport"]),
+            dependencies: ["ClusterState", "StormCore", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper", "TestSupport"]),
         .testTarget(
             name: "NimbusTests",
             dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift", "Locking", "TestSupport"]),

@@ -15,7 +15,29 @@ public struct ZooKeeperStorage: ClusterStorage {
         let connect = servers.map { $0.contains(":") ? $0 : "\($0):\(port)" }.joined(separator: ",")
         client = try ZooKeeperClient(
             connectString: connect, sessionTimeoutMillis: try conf.int(ConfigKey.zookeeperSessionTimeout),
-            logger: logger)
+            auth: try Self.auth(conf), logger: logger)
+    }
+
+    /// Storm's `storm.zookeeper.auth.scheme` and `storm.zookeeper.auth.payload`: the daemons' shared ZooKeeper
+    /// identity. With it, every node a daemon creates is readable and writable by that identity alone.
+    public static func auth(_ conf: StormConfig) throws(ConfigError) -> ZooKeeperAuth? {
+        let schemeKey = "storm.zookeeper.auth.scheme"
+        let payloadKey = "storm.zookeeper.auth.payload"
+        guard let value = conf[schemeKey], !value.isNull else {
+            if let payload = conf[payloadKey], !payload.isNull {
+                throw .invalid(payloadKey, reason: "is set but \(schemeKey) is not: set it to digest")
+            }
+            return nil
+        }
+        guard value.stringValue == "digest" else {
+            throw .invalid(schemeKey, reason: "is \(value.display); only digest is offered (Kerberos is not)")
+        }
+        guard let payload = conf[payloadKey]?.stringValue, let colon = payload.firstIndex(of: ":"),
+            colon != payload.startIndex, payload.index(after: colon) != payload.endIndex
+        else {
+            throw .invalid(payloadKey, reason: "must be USER:PASSWORD for the digest scheme")
+        }
+        return ZooKeeperAuth(scheme: "digest", credentials: payload)
     }
 
     public func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String {

@@ -36,6 +36,8 @@ public enum CreateMode: Sendable {
 public final class ZooKeeperClient: Sendable {
     public let connectString: String
     public let sessionTimeoutMillis: Int
+    /// The credentials each session authenticates with; nodes it creates are then its own alone.
+    public let auth: ZooKeeperAuth?
     /// How long one call may wait for its answer before it fails with `operationTimeout`.
     public let operationTimeout: Duration
     let logger: Logger
@@ -61,10 +63,12 @@ public final class ZooKeeperClient: Sendable {
 
     /// Starts connecting; calls made before the connection is up wait for it (within `operationTimeout`).
     public init(
-        connectString: String, sessionTimeoutMillis: Int, operationTimeout: Duration? = nil, logger: Logger
+        connectString: String, sessionTimeoutMillis: Int, operationTimeout: Duration? = nil, auth: ZooKeeperAuth? = nil,
+        logger: Logger
     ) throws {
         self.connectString = connectString
         self.sessionTimeoutMillis = sessionTimeoutMillis
+        self.auth = auth
         self.operationTimeout = operationTimeout ?? .milliseconds(max(sessionTimeoutMillis, 2000))
         self.logger = logger
         id = Registry.shared.register()
@@ -83,6 +87,24 @@ public final class ZooKeeperClient: Sendable {
                 .other(Int32(errno)), path: "", message: "cannot create a ZooKeeper handle for \(connectString)")
         }
         state.withLock { $0.handle = Handle(raw: handle) }
+        if let auth {
+            // Queued before any call of the session, so every call is made as the authenticated identity.
+            let rc = auth.credentials.withCString { credentials in
+                zoo_add_auth(
+                    handle, auth.scheme, credentials, Int32(strlen(credentials)), authCompletion,
+                    UnsafeMutableRawPointer(bitPattern: id))
+            }
+            if rc != ZOK.rawValue {
+                logger.error("cannot authenticate to ZooKeeper (scheme \(auth.scheme)): error \(rc)")
+            }
+        }
+    }
+
+    /// What authentication the server refused: said once, since every later call fails for it.
+    func authenticationFailed(_ rc: Int32) {
+        logger.error(
+            "ZooKeeper refused this daemon's credentials (scheme \(auth?.scheme ?? "?")): \(String(cString: zerror(rc)))"
+        )
     }
 
     /// Registers a handler run after a session expired and a new one is connected.
@@ -138,8 +160,8 @@ public final class ZooKeeperClient: Sendable {
             data.withUnsafeBufferPointer { buf in
                 buf.withMemoryRebound(to: CChar.self) {
                     zoo_acreate(
-                        handle, path, $0.baseAddress, Int32($0.count), czk_open_acl_unsafe(), flags, stringCompletion,
-                        token)
+                        handle, path, $0.baseAddress, Int32($0.count),
+                        auth == nil ? czk_open_acl_unsafe() : czk_creator_all_acl(), flags, stringCompletion, token)
                 }
             }
         }
@@ -476,6 +498,11 @@ private let dataCompletion: data_completion_t = { rc, value, len, s, data in
 
 private let statCompletion: stat_completion_t = { rc, s, data in
     Registry.shared.complete(Int(bitPattern: data), Reply(rc: rc, stat: stat(s)))
+}
+
+private let authCompletion: void_completion_t = { rc, data in
+    guard rc != ZOK.rawValue, let client = Registry.shared.client(Int(bitPattern: data)) else { return }
+    client.authenticationFailed(rc)
 }
 
 private let voidCompletion: void_completion_t = { rc, data in

@@ -42,3 +42,14 @@ public struct ZooKeeperError: Error, CustomStringConvertible, Sendable, Equatabl
 
     public var description: String { "ZooKeeper \(path): \(message)" }
 }
+
+/// Credentials a session authenticates with (`zoo_add_auth`): for the `digest` scheme, `user:password`.
+public struct ZooKeeperAuth: Sendable, Equatable {
+    public let scheme: String
+    public let credentials: String
+
+    public init(scheme: String, credentials: String) {
+        self.scheme = scheme
+        self.credentials = credentials
+    }
+}

@@ -2,6 +2,7 @@ import DevZooKeeper
 import Foundation
 import Locking
 import Logging
+import StormCore
 import StormThrift
 import TestSupport
 import Testing
@@ -284,6 +285,34 @@ enum TestZooKeeper {
         }
         for bad in ["", "a", "a/b", "/a/", "//a", "/a//b", "/a/./b", "/a/../b", "/..", "/.", "/a\u{0}b"] {
             #expect(throws: StorageError.badPath(bad)) { try validatePath(bad) }
+        }
+    }
+}
+
+@Suite struct ZooKeeperAuthSettingsTests {
+    @Test func theDaemonsDigestIsReadAndAnythingElseIsOneLine() throws {
+        #expect(try ZooKeeperStorage.auth(.defaults) == nil)
+        let digest = StormConfig(["storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": "storm:pw"])
+        #expect(try ZooKeeperStorage.auth(digest) == ZooKeeperAuth(scheme: "digest", credentials: "storm:pw"))
+        let refusals: [([String: ConfigValue], String)] = [
+            (["storm.zookeeper.auth.payload": "storm:pw"],
+             "config key 'storm.zookeeper.auth.payload' is set but storm.zookeeper.auth.scheme is not: set it to digest"),
+            (["storm.zookeeper.auth.scheme": "sasl", "storm.zookeeper.auth.payload": "storm:pw"],
+             "config key 'storm.zookeeper.auth.scheme' is \"sasl\"; only digest is offered (Kerberos is not)"),
+            (["storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": "no-colon"],
+             "config key 'storm.zookeeper.auth.payload' must be USER:PASSWORD for the digest scheme"),
+            (["storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": ":pw"],
+             "config key 'storm.zookeeper.auth.payload' must be USER:PASSWORD for the digest scheme"),
+            (["storm.zookeeper.auth.scheme": "digest"],
+             "config key 'storm.zookeeper.auth.payload' must be USER:PASSWORD for the digest scheme"),
+        ]
+        for (values, message) in refusals {
+            do {
+                _ = try ZooKeeperStorage.auth(StormConfig(values))
+                Issue.record("accepted \(values)")
+            } catch {
+                #expect(error.description == message)
+            }
         }
     }
 }

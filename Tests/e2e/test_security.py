@@ -12,6 +12,7 @@ import tempfile
 import pytest
 
 from conftest import Cluster, ZooKeeper, connect, free_port, storm_bin, ttypes, upload, wait_until
+from test_corrupt_state import zk_commands
 from stormclient import JavaComponent, TopologyBuilder
 from test_java_client import java_classpath  # noqa: F401 (a fixture)
 from test_workers import WORKER_CONF, worker_logs
@@ -19,6 +20,8 @@ from test_workers import WORKER_CONF, worker_logs
 DIGEST = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin"
 AUTHORIZER = "org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer"
 PASSWORDS = {"admin": "admin-pw", "alice": "alice-pw", "bob": "bob-pw", "sup": "sup-pw"}
+# The daemons' own ZooKeeper identity (storm.zookeeper.auth.payload).
+ZK_DIGEST = "storm:zk-secret"
 
 
 def jaas(folder, name, client_user=None):
@@ -40,7 +43,8 @@ class Secured:
         self.jaas = {user: jaas(self.dir, user, user) for user in PASSWORDS}
         self.zk = ZooKeeper()
         self.secure_conf = ["-c", f"storm.thrift.transport={DIGEST}", "-c", f"nimbus.authorizer={AUTHORIZER}",
-                            "-c", 'nimbus.admins=["admin"]', "-c", 'nimbus.supervisor.users=["sup"]']
+                            "-c", 'nimbus.admins=["admin"]', "-c", 'nimbus.supervisor.users=["sup"]',
+                            "-c", "storm.zookeeper.auth.scheme=digest", "-c", f"storm.zookeeper.auth.payload={ZK_DIGEST}"]
         # Nimbus logs in to other nimbuses as admin; the supervisor as sup, which may only fetch files.
         self.cluster = Cluster(self.zk, nimbuses=1, credentials=("admin", PASSWORDS["admin"]),
                                extra_conf=[*WORKER_CONF, *self.secure_conf,
@@ -214,3 +218,21 @@ def test_nimbus_refuses_security_it_cannot_give_in_one_line(conf, message):
     assert run.returncode != 0
     lines = [line for line in run.stderr.strip().splitlines() if line]
     assert len(lines) == 1 and message in lines[0], run.stderr
+
+
+def test_zookeeper_nodes_belong_to_the_daemons(secured):
+    """Every node the daemons create is theirs alone: ZooKeeper's own CLI, without the daemons' digest, can neither
+    read nor write the cluster state (as in the attack of rewriting an assignment); with it, it can."""
+    admin = secured.client("admin")
+    admin.submitTopology("zk-acl", upload(admin), json.dumps({"topology.workers": 1}),
+                         recording_topology(os.path.join(secured.dir, "zk-acl-sink")))
+    topology_id = admin.getTopologySummaryByName("zk-acl").id
+    assert wait_until(lambda: "zk-acl" in [t.name for t in admin.getClusterInfo().topologies])
+    assert wait_until(lambda: admin.getTopologyInfo(topology_id).executors, 30)
+    denied = zk_commands(secured.zk, f"get /storm/assignments/{topology_id}", f"set /storm/assignments/{topology_id} x",
+                         "create /storm/intruder x", "ls /storm/storms", check=False)
+    assert denied.count("Insufficient permission") == 4, denied
+    allowed = zk_commands(secured.zk, f"addauth digest {ZK_DIGEST}", "ls /storm/storms", check=False)
+    assert topology_id in allowed and "Insufficient permission" not in allowed, allowed
+    admin.killTopologyWithOpts("zk-acl", ttypes.KillOptions(wait_secs=0))
+    admin.transport.close()
