@@ -53,7 +53,7 @@ let package = Package(
         // Configuration (Storm's keys, defaults, YAML, precedence) and the topology rules every daemon shares.
         .target(
             name: "StormCore",
-            dependencies: ["StormThrift", "Yams"]
+            dependencies: ["StormThrift", "Locking", "Yams"]
         ),
         // Values and tuples: the compact wire encoding and the stable hash fields groupings use.
         .target(name: "Tuples"),

@@ -15,8 +15,19 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option var supervisorId: String
     @Option var port: Int
     @Option var workerId: String
+    @Option(help: "The Unix user to become before anything else (supervisor.run.worker.as.user).") var user: String?
 
     func run() async throws {
+        if let user {
+            guard let account = UnixUser.named(user) else {
+                throw CLIFailure(message: "worker cannot run as '\(user)': no such user on this host")
+            }
+            do {
+                try account.become()
+            } catch {
+                throw CLIFailure(message: "worker \(error)")
+            }
+        }
         // Levels a topology's LogConfig may change while it runs (`storm set_log_level`).
         LoggingSystem.bootstrap { DynamicLevelLogHandler(label: $0, base: StreamLogHandler.standardError(label: $0)) }
         var logger = Logger(label: "worker")

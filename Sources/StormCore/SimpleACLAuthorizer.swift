@@ -1,4 +1,6 @@
+import Foundation
 import Glibc
+import Locking
 
 /// Storm's SimpleACLAuthorizer (`nimbus.authorizer`): who may run which nimbus operation.
 ///
@@ -83,21 +85,27 @@ public struct SimpleACLAuthorizer: Sendable {
     /// Whether `principal` may run `operation`, on the topology with conf `topologyConf` for topology operations.
     public func permits(principal: String, operation: String, topologyConf: [String: ConfigValue]?) -> Bool {
         let user = Self.localUser(principal)
-        let userGroups = groupsOf(user)
-        if admins.contains(principal) || admins.contains(user) || !userGroups.isDisjoint(with: adminGroups) {
+        // Looked up only when a rule names groups (and then from UnixGroups' cache).
+        let groupsOf = self.groupsOf
+        var userGroups: Set<String> { groupsOf(user) }
+        if admins.contains(principal) || admins.contains(user)
+            || (!adminGroups.isEmpty && !userGroups.isDisjoint(with: adminGroups))
+        {
             return true
         }
         if supervisors.contains(principal) || supervisors.contains(user) {
             return Self.supervisorOperations.contains(operation)
         }
         if Self.userOperations.contains(operation) {
-            return (users.isEmpty && groups.isEmpty) || users.contains(user) || !userGroups.isDisjoint(with: groups)
+            return (users.isEmpty && groups.isEmpty) || users.contains(user)
+                || (!groups.isEmpty && !userGroups.isDisjoint(with: groups))
         }
         guard Self.topologyOperations.contains(operation), let topologyConf else { return false }
         func listed(_ usersKey: String, _ groupsKey: String) -> Bool {
             let names = Self.aclNames(topologyConf, usersKey)
-            return names.contains(principal) || names.contains(user)
-                || !userGroups.isDisjoint(with: Self.aclNames(topologyConf, groupsKey))
+            if names.contains(principal) || names.contains(user) { return true }
+            let groupNames = Self.aclNames(topologyConf, groupsKey)
+            return !groupNames.isEmpty && !userGroups.isDisjoint(with: groupNames)
         }
         if listed("topology.users", "topology.groups") { return true }
         return Self.topologyReadOnlyOperations.contains(operation)
@@ -106,9 +114,24 @@ public struct SimpleACLAuthorizer: Sendable {
 }
 
 /// A Unix user's groups, as Storm's ShellBasedUnixGroupsMapping finds them (`id -Gn`), from the system's
-/// user and group databases.
+/// user and group databases; kept for two minutes, as Storm caches them
+/// (`storm.group.mapping.service.cache.duration.secs`), since a lookup reads the group database.
 public enum UnixGroups {
+    private static let cache = Locked<[String: (groups: Set<String>, at: Date)]>([:])
+    static let keptFor: TimeInterval = 120
+
     public static func groups(of user: String) -> Set<String> {
+        let now = Date()
+        if let kept = cache.withLock({ $0[user] }), now.timeIntervalSince(kept.at) < keptFor { return kept.groups }
+        let found = lookUp(user)
+        cache.withLock { entries in
+            if entries.count > 10_000 { entries.removeAll() }
+            entries[user] = (found, now)
+        }
+        return found
+    }
+
+    private static func lookUp(_ user: String) -> Set<String> {
         var buffer = [CChar](repeating: 0, count: 16_384)
         var entry = passwd()
         var found: UnsafeMutablePointer<passwd>?

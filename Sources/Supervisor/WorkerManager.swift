@@ -33,6 +33,8 @@ final class WorkerManager: Sendable {
     let logDir: URL
     let logger: Logger
     let executable: String
+    /// Storm's `supervisor.run.worker.as.user`: each topology's workers run as its owner's Unix account.
+    let runAsOwner: Bool
     let workerTimeout: TimeInterval
     let startTimeout: TimeInterval
     let shutdownWait: TimeInterval
@@ -65,6 +67,14 @@ final class WorkerManager: Sendable {
         localDir = try conf.string(ConfigKey.localDir)
         logDir = URL(fileURLWithPath: conf.logDirectory, isDirectory: true)
         executable = WorkerProcess.currentExecutable()
+        if let value = conf[UnixUser.runWorkerAsUserKey], !value.isNull {
+            guard let on = value.boolValue else {
+                throw ConfigError.wrongType(UnixUser.runWorkerAsUserKey, expected: "true or false", got: value)
+            }
+            runAsOwner = on
+        } else {
+            runAsOwner = false
+        }
         workerTimeout = Double(try conf.int(ConfigKey.supervisorWorkerTimeoutSecs))
         startTimeout = Double(conf.intOrDefault(ConfigKey.supervisorWorkerStartTimeoutSecs))
         shutdownWait = Double(conf.intOrDefault(ConfigKey.supervisorWorkerShutdownSleepSecs))
@@ -179,14 +189,19 @@ final class WorkerManager: Sendable {
             let logFolder = logDir.appendingPathComponent(
                 "workers-artifacts/\(want.topologyId)/\(port)", isDirectory: true)
             try FileManager.default.createDirectory(at: logFolder, withIntermediateDirectories: true)
+            let logFile = logFolder.appendingPathComponent("worker.log")
+            var arguments = [
+                "worker", "--conf-file", local.confFile.path, "--topology-id", want.topologyId, "--supervisor-id",
+                supervisorId, "--port", "\(port)", "--worker-id", workerId,
+            ]
+            var environment: [String: String] = [:]
+            if runAsOwner {
+                let owner = try handOver(want.topologyId, worker: local, logFolder: logFolder, logFile: logFile)
+                arguments += ["--user", owner.name]
+                environment = ["HOME": owner.home, "USER": owner.name, "LOGNAME": owner.name]
+            }
             let pid = try WorkerProcess.spawn(
-                executable: executable,
-                arguments: [
-                    "worker", "--conf-file", local.confFile.path, "--topology-id", want.topologyId, "--supervisor-id",
-                    supervisorId,
-                    "--port", "\(port)", "--worker-id", workerId,
-                ],
-                logFile: logFolder.appendingPathComponent("worker.log").path)
+                executable: executable, arguments: arguments, logFile: logFile.path, environment: environment)
             // The worker writes it too, as it starts; written here as well, a supervisor killed right after this
             // launch still finds the worker to adopt.
             try? local.writePid(pid)
@@ -202,6 +217,20 @@ final class WorkerManager: Sendable {
             local.remove()
             noteFailure(port, launched: Date(), &book)
         }
+    }
+
+    /// Gives what a worker of `topologyId` reads and writes (the topology's files, the worker's folder and its log
+    /// folder) to the topology's owner, readable by the owner alone, and returns the owner's account.
+    private func handOver(_ topologyId: String, worker: WorkerLocalState, logFolder: URL, logFile: URL) throws -> UnixUser {
+        let dist = StormDist.directory(localDir: localDir, topologyId: topologyId)
+        let topoConf: [String: ConfigValue] = try JSON.decodeObject(
+            String(contentsOf: dist.appendingPathComponent("stormconf.ser"), encoding: .utf8))
+        let owner = try UnixUser.owner(ofTopologyConf: topoConf, id: topologyId)
+        if !FileManager.default.fileExists(atPath: logFile.path) {
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        }
+        for url in [dist, worker.directory, logFolder] { try owner.own(url) }
+        return owner
     }
 
     /// Asks a worker to stop, kills it if it has not after the shutdown wait (or at once with `force`), and

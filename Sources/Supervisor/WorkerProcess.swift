@@ -19,11 +19,13 @@ enum WorkerProcess {
     }
 
     /// Starts `executable arguments` with stdout and stderr appended to `logFile` and stdin from /dev/null, this
-    /// process' environment with a worker's allocator settings (`WorkerMallocTuning`), and no other descriptor of
+    /// process' environment (with `environment` over it) and a worker's allocator settings (`WorkerMallocTuning`), and no other descriptor of
     /// this process: libraries (the ZooKeeper C client, libthrift) open theirs without close-on-exec, and a worker
     /// holding its supervisor's ZooKeeper connection or listeners would keep them open past the supervisor's own
     /// life.
-    static func spawn(executable: String, arguments: [String], logFile: String) throws -> pid_t {
+    static func spawn(
+        executable: String, arguments: [String], logFile: String, environment: [String: String] = [:]
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -34,7 +36,9 @@ enum WorkerProcess {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         let env: [UnsafeMutablePointer<CChar>?] =
-            WorkerMallocTuning.environment(ProcessInfo.processInfo.environment).map { strdup("\($0)=\($1)") } + [nil]
+            WorkerMallocTuning.environment(ProcessInfo.processInfo.environment.merging(environment) { $1 }).map {
+                strdup("\($0)=\($1)")
+            } + [nil]
         defer { for p in env { free(p) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, nil, argv, env)

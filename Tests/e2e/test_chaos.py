@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import Cluster, ZooKeeper, free_port, upload, wait_until
+from test_security import PASSWORDS, secured_conf, supervisor_conf
 from stormclient import JavaComponent, ShellBolt, TopologyBuilder, pack_resources
 from test_workers import WORKER_CONF, worker_logs, worker_ports
 
@@ -274,19 +275,45 @@ def namespaces():
     ns.remove()
 
 
-def test_the_same_across_network_namespaces_with_a_link_cut_and_restored(namespaces):
+def unauthenticated_call_fails(namespaces, index, port):
+    """Whether nimbus at `port` on the host refuses a client in namespace `index` that does not authenticate."""
+    probe = textwrap.dedent(f"""
+        import sys
+        from thrift.protocol import TBinaryProtocol
+        from thrift.transport import TSocket, TTransport
+        from storm_thrift import Nimbus
+        sock = TSocket.TSocket({namespaces.host!r}, {port})
+        sock.setTimeout(5000)
+        transport = TTransport.TFramedTransport(sock)
+        transport.open()
+        try:
+            Nimbus.Client(TBinaryProtocol.TBinaryProtocol(transport)).getLeader()
+        except TTransport.TTransportException:
+            sys.exit(7)
+    """)
+    run = subprocess.run(["ip", "netns", "exec", namespaces.names[index], sys.executable, "-c", probe],
+                         capture_output=True, text=True, timeout=60)
+    return run.returncode == 7
+
+
+def test_the_same_on_a_secured_cluster_across_network_namespaces_with_a_link_cut_and_restored(namespaces):
+    """The chaos run again, on a cluster secured as docs/security.md says (SASL DIGEST-MD5, SimpleACLAuthorizer,
+    ZooKeeper digest ACLs, authenticated worker links), its supervisors in network namespaces of their own."""
     zookeeper = ZooKeeper(address="0.0.0.0")
-    cluster = Cluster(zookeeper, nimbuses=2, extra_conf=WORKER_CONF, host=namespaces.host)
+    conf, jaas_files = secured_conf(tempfile.mkdtemp(prefix="chaos-secured-"))
+    cluster = Cluster(zookeeper, nimbuses=2, extra_conf=[*WORKER_CONF, *conf], host=namespaces.host,
+                      credentials=("admin", PASSWORDS["admin"]))
     try:
         for i, name in enumerate(["a", "b"]):
             assert wait_until(lambda: namespaces.reachable(i, zookeeper.port), 10), \
                 f"namespace {namespaces.names[i]} cannot reach ZooKeeper on the host"
             cluster.add_supervisor(name, [free_port() for _ in range(3)], netns=namespaces.names[i],
-                                   hostname=namespaces.addresses[i])
+                                   hostname=namespaces.addresses[i], extra_conf=supervisor_conf(jaas_files))
         assert wait_until(lambda: len(cluster.client().getClusterInfo().supervisors) == 2, 30), \
             cluster.supervisors["a"].log_text()[-2000:]
         hosts = {s.host for s in cluster.client().getClusterInfo().supervisors}
         assert hosts == set(namespaces.addresses)
+        assert all(unauthenticated_call_fails(namespaces, 1, port) for port in cluster.nimbus_ports)
 
         def cut_link():
             # Longer than the ZooKeeper session and nimbus' supervisor timeout: nimbus moves b's workers away.
@@ -295,7 +322,7 @@ def test_the_same_across_network_namespaces_with_a_link_cut_and_restored(namespa
             namespaces.restore(1)
 
         run = Run(messages=260_000)
-        chaos(cluster, zookeeper, run, "network namespaces", ["a", "b"],
+        chaos(cluster, zookeeper, run, "secured, network namespaces", ["a", "b"],
               more_faults=[("link of supervisor b cut for 12 s, then restored", cut_link)])
     finally:
         cluster.stop()

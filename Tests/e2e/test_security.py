@@ -2,8 +2,10 @@
 port with users from a JAAS file in Storm's form, and SimpleACLAuthorizer. Clients are PyPI's thrift_sasl and
 pure-sasl (as Python users of Storm authenticate), our own `storm` CLI and the supervisor."""
 
+import glob
 import json
 import os
+import pwd
 import socket
 import struct
 import subprocess
@@ -11,9 +13,9 @@ import tempfile
 
 import pytest
 
-from conftest import Cluster, ZooKeeper, connect, free_port, storm_bin, ttypes, upload, wait_until
+from conftest import Cluster, ZooKeeper, connect, free_port, storm_bin, terminate, ttypes, upload, wait_until
 from test_corrupt_state import zk_commands
-from stormclient import JavaComponent, TopologyBuilder
+from stormclient import JavaComponent, ShellBolt, TopologyBuilder, pack_resources
 from test_java_client import java_classpath  # noqa: F401 (a fixture)
 from test_workers import WORKER_CONF, worker_logs
 
@@ -37,20 +39,43 @@ def jaas(folder, name, client_user=None):
     return path
 
 
+def secured_conf(folder):
+    """The daemons' settings of a secured cluster, as docs/security.md gives them, and a JAAS file per user (whose
+    StormClient logs in as that user). Nimbus logs in as admin; supervisors, given SUPERVISOR_CONF, as sup, which may
+    only fetch files."""
+    files = {user: jaas(folder, user, user) for user in PASSWORDS}
+    conf = ["-c", f"storm.thrift.transport={DIGEST}", "-c", f"nimbus.authorizer={AUTHORIZER}",
+            "-c", 'nimbus.admins=["admin"]', "-c", 'nimbus.supervisor.users=["sup"]',
+            "-c", "storm.zookeeper.auth.scheme=digest", "-c", f"storm.zookeeper.auth.payload={ZK_DIGEST}",
+            "-c", f"java.security.auth.login.config={files['admin']}"]
+    return conf, files
+
+
+def supervisor_conf(files):
+    return ["-c", f"java.security.auth.login.config={files['sup']}"]
+
+
 class Secured:
     def __init__(self):
+        # Workers run as their topology's owner: alice has a Unix account here, bob has none.
+        self.made_alice = False
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("alice")
+            except KeyError:
+                subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "alice"], check=True)
+                self.made_alice = True
         self.dir = tempfile.mkdtemp(prefix="secured-e2e-")
-        self.jaas = {user: jaas(self.dir, user, user) for user in PASSWORDS}
+        # Where the workers, as their owners, may write.
+        os.chmod(self.dir, 0o1777)
+        conf, self.jaas = secured_conf(self.dir)
         self.zk = ZooKeeper()
-        self.secure_conf = ["-c", f"storm.thrift.transport={DIGEST}", "-c", f"nimbus.authorizer={AUTHORIZER}",
-                            "-c", 'nimbus.admins=["admin"]', "-c", 'nimbus.supervisor.users=["sup"]',
-                            "-c", "storm.zookeeper.auth.scheme=digest", "-c", f"storm.zookeeper.auth.payload={ZK_DIGEST}"]
-        # Nimbus logs in to other nimbuses as admin; the supervisor as sup, which may only fetch files.
         self.cluster = Cluster(self.zk, nimbuses=1, credentials=("admin", PASSWORDS["admin"]),
-                               extra_conf=[*WORKER_CONF, *self.secure_conf,
-                                           "-c", f"java.security.auth.login.config={self.jaas['admin']}"])
+                               extra_conf=[*WORKER_CONF, *conf])
+        os.chmod(self.cluster.dir, 0o755)  # the owners' workers reach their folders through it
+        run_as_owner = ["-c", "supervisor.run.worker.as.user=true"] if os.geteuid() == 0 else []
         self.cluster.add_supervisor("a", [free_port(), free_port()],
-                                    extra_conf=["-c", f"java.security.auth.login.config={self.jaas['sup']}"])
+                                    extra_conf=[*supervisor_conf(self.jaas), *run_as_owner])
         admin = self.client("admin")
         assert wait_until(lambda: len(admin.getClusterInfo().supervisors) == 1, 30)
         admin.transport.close()
@@ -72,6 +97,8 @@ class Secured:
     def stop(self):
         self.cluster.stop()
         self.zk.stop()
+        if self.made_alice:
+            subprocess.run(["userdel", "alice"], capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -236,3 +263,100 @@ def test_zookeeper_nodes_belong_to_the_daemons(secured):
     assert topology_id in allowed and "Insufficient permission" not in allowed, allowed
     admin.killTopologyWithOpts("zk-acl", ttypes.KillOptions(wait_secs=0))
     admin.transport.close()
+
+
+def test_drpc_authenticates_callers_and_topologies(tmp_path):
+    """Both DRPC ports ask for SASL DIGEST-MD5: a caller that does not authenticate is refused, `storm drpc-client`
+    logs in as bob, and the topology's DRPCSpout and ReturnResults log in with their conf's JAAS file."""
+    from test_drpc import DRPCProcess, drpc_topology
+    from thrift.transport.TTransport import TTransportException
+    _, files = secured_conf(str(tmp_path))
+    secure = [f"storm.thrift.transport={DIGEST}"]
+    drpc = DRPCProcess(*secure, f"java.security.auth.login.config={files['admin']}")
+    flux = drpc_topology(tmp_path, drpc)
+    flux.write_text(flux.read_text().replace(
+        "config:\n", f"config:\n  storm.thrift.transport: {DIGEST}\n"
+                     f"  java.security.auth.login.config: {files['alice']}\n", 1))
+    topology = subprocess.Popen([storm_bin(), "local", str(flux), "--duration", "60"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, env={**os.environ, "HOME": str(tmp_path)})
+    try:
+        with pytest.raises(TTransportException):
+            drpc.caller_with_types().execute("reverse", "unauthenticated")
+        assert wait_until(lambda: "refused a Thrift connection from 127.0.0.1" in drpc.log_text(), 10)
+
+        def call(jaas_file):
+            return subprocess.run([storm_bin(), "drpc-client", *drpc.conf_args, "-c", secure[0],
+                                   "-c", f"java.security.auth.login.config={jaas_file}", "reverse", "ping"],
+                                  capture_output=True, text=True, timeout=60)
+        assert wait_until(lambda: call(files["bob"]).stdout.strip() == 'reverse "ping" => "gnip"', 40), \
+            call(files["bob"]).stderr
+        wrong = tmp_path / "wrong.jaas"
+        wrong.write_text('StormClient { M required username="bob" password="guess"; };\n')
+        refused = call(str(wrong))
+        assert refused.returncode == 1 and "wrong user name or password" in refused.stderr, refused.stderr
+    finally:
+        terminate(topology)
+        drpc.stop()
+
+
+WRITER = """
+import os
+from stormclient.multilang import Bolt
+
+
+class Writer(Bolt):
+    def initialize(self, conf, context):
+        self.out = conf["writer.file"]
+
+    def process(self, tup):
+        with open(self.out, "a") as f:
+            f.write(f"{os.getuid()} {tup.values[0]}\\n")
+        self.ack(tup)
+
+
+Writer().run()
+"""
+
+
+def writer_topology():
+    builder = TopologyBuilder()
+    builder.set_spout("sentences", JavaComponent("storm.swift.AckedSentenceSpout", ["sentence"], args=[20]))
+    builder.set_bolt("writer", ShellBolt(["/usr/bin/python3", "writer.py"], []), 1).shuffle_grouping("sentences")
+    return builder.build()
+
+
+def test_workers_and_their_shell_components_run_as_the_topology_owner(secured):
+    if os.geteuid() != 0:
+        pytest.fail("supervisor.run.worker.as.user needs the supervisor to run as root, as CI does")
+    alice_uid = pwd.getpwnam("alice").pw_uid
+    resources = tempfile.mkdtemp(prefix="writer-")
+    with open(os.path.join(resources, "writer.py"), "w") as f:
+        f.write(WRITER)
+    out = os.path.join(secured.dir, "written-by-alice")
+    alice = secured.client("alice")
+    alice.submitTopology("owned", upload(alice, pack_resources(resources)),
+                         json.dumps({"topology.workers": 1, "writer.file": out}), writer_topology())
+    topology_id = alice.getTopologySummaryByName("owned").id
+    assert wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 90), \
+        secured.cluster.supervisors["a"].log_text()[-3000:] + worker_logs(secured.cluster, topology_id)[-3000:]
+    # The file the shell component wrote is alice's, and so says the child itself.
+    assert os.stat(out).st_uid == alice_uid
+    with open(out) as f:
+        assert f.readline().split()[0] == str(alice_uid)
+    # The topology's files, resources included, are alice's and no one else's.
+    dist = [d for d in glob.glob(f"{secured.cluster.dir}/supervisor-a/supervisor/stormdist/{topology_id}")]
+    assert dist, os.listdir(f"{secured.cluster.dir}/supervisor-a/supervisor/stormdist")
+    for path in [dist[0], *glob.glob(f"{dist[0]}/**", recursive=True)]:
+        info = os.lstat(path)
+        assert info.st_uid == alice_uid and info.st_mode & 0o077 == 0, (path, oct(info.st_mode))
+    assert secured.cli("alice", "kill", "owned", "-w", "0").returncode == 0
+
+    # bob has no account on this host: his workers do not start, and the supervisor says why.
+    bob = secured.client("bob")
+    bob.submitTopology("bobs", upload(bob), json.dumps({"topology.workers": 1}), writer_topology())
+    bobs_id = bob.getTopologySummaryByName("bobs").id
+    refusal = f"cannot run the workers of {bobs_id} as its owner 'bob': no such user on this host"
+    assert wait_until(lambda: refusal in secured.cluster.supervisors["a"].log_text(), 60)
+    bob.killTopologyWithOpts("bobs", ttypes.KillOptions(wait_secs=0))
+    for c in (alice, bob):
+        c.transport.close()

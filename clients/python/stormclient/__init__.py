@@ -10,9 +10,21 @@
         print(nimbus.list())
 """
 
-from .client import Nimbus, NimbusError
-from .topology import ShellBolt, ShellSpout, JavaComponent, LinearDRPCTopologyBuilder, TopologyBuilder
-from .archive import pack_resources
+import importlib
 
-__all__ = ["Nimbus", "NimbusError", "TopologyBuilder", "ShellSpout", "ShellBolt", "JavaComponent",
-           "LinearDRPCTopologyBuilder", "pack_resources"]
+# Loaded when first named: a shell component's interpreter imports only stormclient.multilang (or .storm), and
+# need not have thrift, which the client and the topology builder import.
+_EXPORTS = {
+    "Nimbus": "client", "NimbusError": "client", "TopologyBuilder": "topology", "ShellSpout": "topology",
+    "ShellBolt": "topology", "JavaComponent": "topology", "LinearDRPCTopologyBuilder": "topology",
+    "pack_resources": "archive",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stormclient' has no attribute '{name}'")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
