@@ -17,6 +17,10 @@ struct NimbusBenchmark: ParsableCommand {
     @Option(help: "Topologies to submit.") var topologies = 100
     @Flag(help: "Keep the cluster state in a real ZooKeeper (Debian's, started here) instead of in nimbus' memory.")
     var zookeeper = false
+    @Flag(
+        help:
+            "Secure nimbus as docs/security.md does (SASL DIGEST-MD5, SimpleACLAuthorizer): every client authenticates.")
+    var secured = false
 
     func run() throws {
         let port = Int.random(in: 20000...40000)
@@ -40,6 +44,16 @@ struct NimbusBenchmark: ParsableCommand {
             nimbus.arguments! += ["-c", "storm.cluster.state.store=memory"]
         }
         defer { server?.stop() }
+        if secured {
+            let jaas = dir.appendingPathComponent("bench.jaas")
+            try Self.jaas.write(to: jaas, atomically: true, encoding: .utf8)
+            nimbus.arguments! += [
+                "-c", "storm.thrift.transport=org.apache.storm.security.auth.digest.DigestSaslTransportPlugin",
+                "-c", "java.security.auth.login.config=\(jaas.path)",
+                "-c", "nimbus.authorizer=org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer",
+                "-c", "nimbus.admins=[\"bench\"]",
+            ]
+        }
         nimbus.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try nimbus.run()
         defer {
@@ -54,6 +68,7 @@ struct NimbusBenchmark: ParsableCommand {
 
         report("getClusterInfo, 0 topologies", try throughput(port: port, clients: 1))
         report("getClusterInfo, 0 topologies", try throughput(port: port, clients: clients))
+        report("new connection + getLeader", try connections(port: port))
 
         let topology = Self.topology()
         var latencies: [Double] = []
@@ -98,6 +113,22 @@ struct NimbusBenchmark: ParsableCommand {
                 Double(result.calls) / result.seconds, result.calls, result.seconds))
     }
 
+    static let jaas = "StormServer { M required user_bench=\"bench-pw\"; };\n"
+    var credentials: ThriftClientCredentials? { secured ? ThriftClientCredentials(user: "bench", password: "bench-pw") : nil }
+
+    /// Connections opened, used for one call and closed, one after another: what authenticating a connection costs.
+    private func connections(port: Int) throws -> (clients: Int, calls: Int, seconds: Double) {
+        let started = Date()
+        var calls = 0
+        while Date().timeIntervalSince(started) < seconds {
+            let c = try NimbusClient(host: "127.0.0.1", port: port, credentials: credentials)
+            _ = try c.getLeader()
+            c.close()
+            calls += 1
+        }
+        return (1, calls, Date().timeIntervalSince(started))
+    }
+
     private func throughput(port: Int, clients n: Int) throws -> (clients: Int, calls: Int, seconds: Double) {
         let total = Locked(0)
         let failures = Locked<[String]>([])
@@ -109,7 +140,7 @@ struct NimbusBenchmark: ParsableCommand {
             Thread.detachNewThread {
                 defer { done.leave() }
                 do {
-                    let c = try NimbusClient(host: "127.0.0.1", port: port)
+                    let c = try NimbusClient(host: "127.0.0.1", port: port, credentials: credentials)
                     var calls = 0
                     while Date() < deadline {
                         _ = try c.getClusterInfo()
@@ -129,7 +160,9 @@ struct NimbusBenchmark: ParsableCommand {
     private func waitForNimbus(port: Int) throws -> NimbusClient {
         let deadline = Date().addingTimeInterval(30)
         while true {
-            if let client = try? NimbusClient(host: "127.0.0.1", port: port), (try? client.getLeader()) != nil {
+            if let client = try? NimbusClient(host: "127.0.0.1", port: port, credentials: credentials),
+                (try? client.getLeader()) != nil
+            {
                 return client
             }
             if Date() > deadline { throw ValidationError("nimbus did not start on port \(port)") }

@@ -84,17 +84,7 @@ private struct PrincipalProbe: NimbusHandler {
             var silent: [Int32] = []
             defer { silent.forEach { close($0) } }
             for _ in 0..<200 {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                let connected = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-                #expect(connected == 0)
+                let fd = try connectedSocket(port: port)
                 // Half a SASL header: the server waits for the rest.
                 var partial: [UInt8] = [1, 0]
                 _ = send(fd, &partial, 2, 0)
