@@ -32,7 +32,8 @@ let package = Package(
             name: "CThriftBridge",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
             linkerSettings: [
-                .linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("crypto"), .linkedLibrary("m"),
+                .linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("crypto"),
+                .linkedLibrary("m"),
             ]
         ),
         // Swift types of idl/storm.thrift and the protocol, client, server and serialization over the bridge.
@@ -254,7 +255,9 @@ let package = Package(
             ]),
         .testTarget(
             name: "ClusterStateTests",
-            dependencies: ["ClusterState", "StormCore", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper", "TestSupport"]),
+            dependencies: [
+                "ClusterState", "StormCore", "StormThrift", "Locking", "ZooKeeper", "DevZooKeeper", "TestSupport",
+            ]),
         .testTarget(
             name: "NimbusTests",
             dependencies: ["Nimbus", "ClusterState", "StormCore", "StormThrift", "Locking", "TestSupport"]),

@@ -136,9 +136,12 @@ public actor Nimbus: NimbusHandler {
         } catch {
             throw InvalidTopologyException(msg: "topology conf (jsonConf) is \(error)")
         }
-        for key in [ConfigKey.topologyUsers, ConfigKey.topologyGroups, "topology.readonly.users", "topology.readonly.groups"] {
+        for key in [
+            ConfigKey.topologyUsers, ConfigKey.topologyGroups, "topology.readonly.users", "topology.readonly.groups",
+        ] {
             if let value = userConf[key], !value.isNull, (try? StormConfig(userConf).stringList(key)) == nil {
-                throw InvalidTopologyException(msg: "topology conf key '\(key)' must be a list of names, not \(value.display)")
+                throw InvalidTopologyException(
+                    msg: "topology conf key '\(key)' must be a list of names, not \(value.display)")
             }
         }
         if let principal = caller, ThriftConnection.current != nil {

@@ -126,7 +126,9 @@ private struct JaasTokens {
             } else if c == "/" && i + 1 < characters.count && characters[i + 1] == "*" {
                 let start = line
                 i += 2
-                while i < characters.count && !(characters[i] == "*" && i + 1 < characters.count && characters[i + 1] == "/") {
+                while i < characters.count
+                    && !(characters[i] == "*" && i + 1 < characters.count && characters[i + 1] == "/")
+                {
                     if characters[i] == "\n" { line += 1 }
                     i += 1
                 }
@@ -134,7 +136,8 @@ private struct JaasTokens {
                     throw .init(line: start, reason: "comment '/*' is not closed")
                 }
                 i += 2
-            } else if let punctuation = [Character("{"): JaasToken.open, "}": .close, ";": .semicolon, "=": .equals][c] {
+            } else if let punctuation = [Character("{"): JaasToken.open, "}": .close, ";": .semicolon, "=": .equals][c]
+            {
                 tokens.append((punctuation, line))
                 i += 1
             } else if c == "\"" {

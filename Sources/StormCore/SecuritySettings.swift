@@ -13,7 +13,8 @@ public enum SecuritySettings {
         if authenticates { _ = try ThriftSecurity.serverAuthentication(conf, endpoint) }
         guard endpoint == .nimbus else {
             return authenticates
-                ? nil : "this server accepts any client: no authentication (\(endpoint.transportKey)); see docs/security.md"
+                ? nil
+                : "this server accepts any client: no authentication (\(endpoint.transportKey)); see docs/security.md"
         }
         let authorizer = try SimpleACLAuthorizer.configured(conf)
         if authorizer != nil && !authenticates {

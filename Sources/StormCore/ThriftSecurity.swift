@@ -52,7 +52,8 @@ public enum ThriftSecurity {
         for (key, password) in options where key.hasPrefix("user_") {
             let user = String(key.dropFirst("user_".count))
             guard !user.isEmpty else {
-                throw .invalid(jaasKey, reason: "'\(path)': section \(serverSection) has an option 'user_' with no user name")
+                throw .invalid(
+                    jaasKey, reason: "'\(path)': section \(serverSection) has an option 'user_' with no user name")
             }
             users[user] = password
         }
@@ -70,12 +71,14 @@ public enum ThriftSecurity {
         guard try authenticates(conf, endpoint) else { return nil }
         let (path, options) = try section(clientSection, of: conf)
         guard let user = options["username"], !user.isEmpty, let password = options["password"] else {
-            throw .invalid(jaasKey, reason: "'\(path)': section \(clientSection) needs username=\"...\" and password=\"...\"")
+            throw .invalid(
+                jaasKey, reason: "'\(path)': section \(clientSection) needs username=\"...\" and password=\"...\"")
         }
         return ThriftClientCredentials(user: user, password: password)
     }
 
-    private static func section(_ name: String, of conf: StormConfig) throws(ConfigError) -> (String, [String: String]) {
+    private static func section(_ name: String, of conf: StormConfig) throws(ConfigError) -> (String, [String: String])
+    {
         guard let value = conf[jaasKey], !value.isNull else {
             throw .invalid(
                 jaasKey, reason: "is not set: \(digestTransport) reads its users from a JAAS file named by this key")

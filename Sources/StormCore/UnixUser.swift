@@ -31,7 +31,8 @@ public struct UnixUser: Sendable, Equatable {
             throw Failure(description: "topology \(id) names no owner (topology.submitter.user) to run its workers as")
         }
         guard let user = named(owner) else {
-            throw Failure(description: "cannot run the workers of \(id) as its owner '\(owner)': no such user on this host")
+            throw Failure(
+                description: "cannot run the workers of \(id) as its owner '\(owner)': no such user on this host")
         }
         guard user.uid != 0 else {
             throw Failure(description: "will not run the workers of \(id) as root, its owner '\(owner)'")

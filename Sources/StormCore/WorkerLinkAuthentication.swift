@@ -26,7 +26,8 @@ public enum WorkerLinkAuthentication {
     public static func secret(_ topologyConf: StormConfig) throws(ConfigError) -> String? {
         guard topologyConf[key]?.boolValue == true else { return nil }
         guard let secret = topologyConf[payloadKey]?.stringValue, !secret.isEmpty else {
-            throw .invalid(payloadKey, reason: "is not set, but \(key) is true: the workers have no secret to authenticate with")
+            throw .invalid(
+                payloadKey, reason: "is not set, but \(key) is true: the workers have no secret to authenticate with")
         }
         return secret
     }

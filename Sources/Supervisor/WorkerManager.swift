@@ -221,7 +221,9 @@ final class WorkerManager: Sendable {
 
     /// Gives what a worker of `topologyId` reads and writes (the topology's files, the worker's folder and its log
     /// folder) to the topology's owner, readable by the owner alone, and returns the owner's account.
-    private func handOver(_ topologyId: String, worker: WorkerLocalState, logFolder: URL, logFile: URL) throws -> UnixUser {
+    private func handOver(
+        _ topologyId: String, worker: WorkerLocalState, logFolder: URL, logFile: URL
+    ) throws -> UnixUser {
         let dist = StormDist.directory(localDir: localDir, topologyId: topologyId)
         let topoConf: [String: ConfigValue] = try JSON.decodeObject(
             String(contentsOf: dist.appendingPathComponent("stormconf.ser"), encoding: .utf8))

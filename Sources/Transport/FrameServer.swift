@@ -54,7 +54,8 @@ public final class FrameServer: Sendable {
     ///   - secret: when given, a client must also prove it knows it (see `LinkSecret`) before any frame of its is
     ///     handed over.
     public init(
-        host: String = "0.0.0.0", port: Int, name: String, secret: LinkSecret? = nil, limits: FrameLimits = FrameLimits(),
+        host: String = "0.0.0.0", port: Int, name: String, secret: LinkSecret? = nil,
+        limits: FrameLimits = FrameLimits(),
         logger: Logger, onFrame: @escaping Handler
     ) {
         self.host = host

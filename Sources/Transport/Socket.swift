@@ -172,7 +172,9 @@ extension Socket {
     func readFrame(maxBytes: Int, deadline: UInt64) throws(TransportError) -> [UInt8] {
         let header = try readExactly(Frames.headerSize, deadline: deadline)
         let length = Int(UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24)
-        guard length <= maxBytes else { throw TransportError("a frame of \(length) bytes, expected at most \(maxBytes)") }
+        guard length <= maxBytes else {
+            throw TransportError("a frame of \(length) bytes, expected at most \(maxBytes)")
+        }
         return try readExactly(length, deadline: deadline)
     }
 

@@ -19,7 +19,8 @@ struct NimbusBenchmark: ParsableCommand {
     var zookeeper = false
     @Flag(
         help:
-            "Secure nimbus as docs/security.md does (SASL DIGEST-MD5, SimpleACLAuthorizer): every client authenticates.")
+            "Secure nimbus as docs/security.md does (SASL DIGEST-MD5, SimpleACLAuthorizer): every client authenticates."
+    )
     var secured = false
 
     func run() throws {
@@ -114,7 +115,9 @@ struct NimbusBenchmark: ParsableCommand {
     }
 
     static let jaas = "StormServer { M required user_bench=\"bench-pw\"; };\n"
-    var credentials: ThriftClientCredentials? { secured ? ThriftClientCredentials(user: "bench", password: "bench-pw") : nil }
+    var credentials: ThriftClientCredentials? {
+        secured ? ThriftClientCredentials(user: "bench", password: "bench-pw") : nil
+    }
 
     /// Connections opened, used for one call and closed, one after another: what authenticating a connection costs.
     private func connections(port: Int) throws -> (clients: Int, calls: Int, seconds: Double) {

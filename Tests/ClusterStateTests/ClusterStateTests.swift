@@ -295,16 +295,26 @@ enum TestZooKeeper {
         let digest = StormConfig(["storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": "storm:pw"])
         #expect(try ZooKeeperStorage.auth(digest) == ZooKeeperAuth(scheme: "digest", credentials: "storm:pw"))
         let refusals: [([String: ConfigValue], String)] = [
-            (["storm.zookeeper.auth.payload": "storm:pw"],
-             "config key 'storm.zookeeper.auth.payload' is set but storm.zookeeper.auth.scheme is not: set it to digest"),
-            (["storm.zookeeper.auth.scheme": "sasl", "storm.zookeeper.auth.payload": "storm:pw"],
-             "config key 'storm.zookeeper.auth.scheme' is \"sasl\"; only digest is offered (Kerberos is not)"),
-            (["storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": "no-colon"],
-             "config key 'storm.zookeeper.auth.payload' must be USER:PASSWORD for the digest scheme"),
-            (["storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": ":pw"],
-             "config key 'storm.zookeeper.auth.payload' must be USER:PASSWORD for the digest scheme"),
-            (["storm.zookeeper.auth.scheme": "digest"],
-             "config key 'storm.zookeeper.auth.payload' must be USER:PASSWORD for the digest scheme"),
+            (
+                ["storm.zookeeper.auth.payload": "storm:pw"],
+                "config key 'storm.zookeeper.auth.payload' is set but storm.zookeeper.auth.scheme is not: set it to digest"
+            ),
+            (
+                ["storm.zookeeper.auth.scheme": "sasl", "storm.zookeeper.auth.payload": "storm:pw"],
+                "config key 'storm.zookeeper.auth.scheme' is \"sasl\"; only digest is offered (Kerberos is not)"
+            ),
+            (
+                ["storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": "no-colon"],
+                "config key 'storm.zookeeper.auth.payload' must be USER:PASSWORD for the digest scheme"
+            ),
+            (
+                ["storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": ":pw"],
+                "config key 'storm.zookeeper.auth.payload' must be USER:PASSWORD for the digest scheme"
+            ),
+            (
+                ["storm.zookeeper.auth.scheme": "digest"],
+                "config key 'storm.zookeeper.auth.payload' must be USER:PASSWORD for the digest scheme"
+            ),
         ]
         for (values, message) in refusals {
             do {

@@ -32,7 +32,10 @@ import Testing
         let cases: [(String, String)] = [
             ("StormServer {\n  M required\n  user_a=\"x\"\n};", "line 4: entry 'M' does not end with ';'"),
             ("StormServer {\n  M required user_a=\"x\";\n", "line 3: section 'StormServer' is not closed with '};'"),
-            ("StormServer {\n  M mandatory user_a=\"x\";\n};", "line 2: control flag 'mandatory' is not one of required, requisite, sufficient, optional"),
+            (
+                "StormServer {\n  M mandatory user_a=\"x\";\n};",
+                "line 2: control flag 'mandatory' is not one of required, requisite, sufficient, optional"
+            ),
             ("StormServer {\n  M required user_a=\"x;\n};", "line 2: quoted value is not closed"),
             ("A { M required; };\nA { M required; };", "line 2: section 'A' appears twice"),
             ("A { M required k=\"1\" k=\"2\"; };", "line 1: option 'k' appears twice in entry 'M'"),
@@ -61,7 +64,9 @@ import Testing
             StormServer { M required user_alice="a-pw" user_bob="b-pw"; };
             StormClient { M required username="alice" password="a-pw"; };
             """)
-        let conf = StormConfig(["storm.thrift.transport": .string(Self.digest), "java.security.auth.login.config": .string(path)])
+        let conf = StormConfig([
+            "storm.thrift.transport": .string(Self.digest), "java.security.auth.login.config": .string(path),
+        ])
         #expect(try ThriftSecurity.serverAuthentication(conf, .nimbus)?.users == ["alice": "a-pw", "bob": "b-pw"])
         #expect(try ThriftSecurity.clientCredentials(conf, .drpc) == .init(user: "alice", password: "a-pw"))
         // A port's own key overrides storm.thrift.transport, as in Storm.
@@ -76,7 +81,9 @@ import Testing
         func failure(_ extra: [String: ConfigValue], client: Bool = false) -> String {
             let conf = StormConfig(base.merging(extra) { $1 })
             do {
-                if client { _ = try ThriftSecurity.clientCredentials(conf, .nimbus) } else {
+                if client {
+                    _ = try ThriftSecurity.clientCredentials(conf, .nimbus)
+                } else {
                     _ = try ThriftSecurity.serverAuthentication(conf, .nimbus)
                 }
                 return "no error"
@@ -85,19 +92,32 @@ import Testing
             }
         }
         #expect(failure([:]).hasPrefix("config key 'java.security.auth.login.config' is not set"))
-        #expect(failure(["java.security.auth.login.config": "/nonexistent/jaas.conf"]).contains("'/nonexistent/jaas.conf' cannot be read"))
+        #expect(
+            failure(["java.security.auth.login.config": "/nonexistent/jaas.conf"]).contains(
+                "'/nonexistent/jaas.conf' cannot be read"))
         let noServer = try jaasFile("StormClient { M required username=\"a\"; };")
-        #expect(failure(["java.security.auth.login.config": .string(noServer)]).hasSuffix("'\(noServer)' has no section StormServer"))
-        #expect(failure(["java.security.auth.login.config": .string(noServer)], client: true).hasSuffix("section StormClient needs username=\"...\" and password=\"...\""))
+        #expect(
+            failure(["java.security.auth.login.config": .string(noServer)]).hasSuffix(
+                "'\(noServer)' has no section StormServer"))
+        #expect(
+            failure(["java.security.auth.login.config": .string(noServer)], client: true).hasSuffix(
+                "section StormClient needs username=\"...\" and password=\"...\""))
         let noUsers = try jaasFile("StormServer { M required debug=\"true\"; };")
-        #expect(failure(["java.security.auth.login.config": .string(noUsers)]).hasSuffix("section StormServer names no users (options user_NAME=\"password\")"))
+        #expect(
+            failure(["java.security.auth.login.config": .string(noUsers)]).hasSuffix(
+                "section StormServer names no users (options user_NAME=\"password\")"))
         let broken = try jaasFile("StormServer {\n M required user_a=\"x\"\n};")
-        #expect(failure(["java.security.auth.login.config": .string(broken)]) == "config key 'java.security.auth.login.config' '\(broken)' line 3: entry 'M' does not end with ';'")
+        #expect(
+            failure(["java.security.auth.login.config": .string(broken)])
+                == "config key 'java.security.auth.login.config' '\(broken)' line 3: entry 'M' does not end with ';'")
     }
 
     @Test func securityADaemonCannotGiveIsRefusedNotIgnored() throws {
-        #expect(try SecuritySettings.openClusterWarning(.defaults)?.hasPrefix("this cluster accepts any client") == true)
-        let kerberos = StormConfig(["nimbus.thrift.transport": "org.apache.storm.security.auth.kerberos.KerberosSaslTransportPlugin"])
+        #expect(
+            try SecuritySettings.openClusterWarning(.defaults)?.hasPrefix("this cluster accepts any client") == true)
+        let kerberos = StormConfig([
+            "nimbus.thrift.transport": "org.apache.storm.security.auth.kerberos.KerberosSaslTransportPlugin"
+        ])
         #expect(throws: ConfigError.self) { try SecuritySettings.openClusterWarning(kerberos) }
         let otherAuthorizer = StormConfig([
             "nimbus.authorizer": "org.apache.storm.security.auth.authorizer.DenyAuthorizer",
@@ -115,7 +135,9 @@ import Testing
         var secured: [String: ConfigValue] = [
             "storm.thrift.transport": .string(Self.digest), "java.security.auth.login.config": .string(path),
         ]
-        #expect(try SecuritySettings.openClusterWarning(StormConfig(secured))?.contains("nimbus.authorizer is not set") == true)
+        #expect(
+            try SecuritySettings.openClusterWarning(StormConfig(secured))?.contains("nimbus.authorizer is not set")
+                == true)
         secured["nimbus.authorizer"] = .string(SimpleACLAuthorizer.className)
         #expect(try SecuritySettings.openClusterWarning(StormConfig(secured)) == nil)
     }
@@ -125,7 +147,8 @@ import Testing
     @Test func theAuthorizerDecidesAsStormsSimpleACLAuthorizer() throws {
         let authorizer = try SimpleACLAuthorizer(
             conf: StormConfig([
-                "nimbus.admins": ["admin"], "nimbus.supervisor.users": ["sup"], "nimbus.users": ["alice", "bob", "carol"],
+                "nimbus.admins": ["admin"], "nimbus.supervisor.users": ["sup"],
+                "nimbus.users": ["alice", "bob", "carol"],
                 "nimbus.admins.groups": ["wheel"],
             ]),
             groupsOf: { $0 == "gina" ? ["wheel"] : ($0 == "dave" ? ["ops"] : []) })
@@ -139,7 +162,8 @@ import Testing
         #expect(permits("gina", "killTopology"))
         #expect(permits("sup", "fileDownload") && !permits("sup", "getClusterInfo") && !permits("sup", "killTopology"))
         #expect(permits("alice", "killTopology") && permits("alice/host@REALM", "rebalance"))
-        #expect(!permits("bob", "killTopology") && !permits("bob", "getTopologyConf") && permits("bob", "submitTopology"))
+        #expect(
+            !permits("bob", "killTopology") && !permits("bob", "getTopologyConf") && permits("bob", "submitTopology"))
         #expect(permits("carol", "getTopologyConf") && !permits("carol", "killTopology"))
         #expect(permits("dave", "killTopology") && !permits("dave", "getClusterInfo"))
         #expect(!permits("alice", "fileDownload"))

@@ -53,7 +53,9 @@ public final class ThriftClient: Sendable {
 
     /// A server that authenticates answers a client that does not with a SASL refusal, whose first bytes read as
     /// a frame far over any limit: said for what it is.
-    private static func explainingRefusal(_ error: ThriftTransportError, _ host: String, _ port: Int) -> ThriftTransportError {
+    private static func explainingRefusal(
+        _ error: ThriftTransportError, _ host: String, _ port: Int
+    ) -> ThriftTransportError {
         guard error.message.hasSuffix("Received an oversized frame") else { return error }
         return ThriftTransportError(
             message:
