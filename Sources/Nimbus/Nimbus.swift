@@ -146,6 +146,9 @@ public actor Nimbus: NimbusHandler {
         }
         if let principal = caller, ThriftConnection.current != nil {
             userConf = Self.recordingSubmitter(principal, in: userConf)
+        } else {
+            // Only nimbus says who authenticated: a principal the client's conf claims is dropped.
+            userConf[ConfigKey.topologySubmitterPrincipal] = nil
         }
         do {
             // Each topology gets a secret of its own, whatever its conf brought, which its workers prove.

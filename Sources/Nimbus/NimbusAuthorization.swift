@@ -15,18 +15,18 @@ extension Nimbus {
     }
 
     /// Refuses an operation on the topology named `name` the caller may not run. A topology that does not exist
-    /// is left to the operation, which says so.
+    /// is left to the operation, which says so; one whose conf cannot be read is for admins alone.
     func authorize(_ operation: String, topologyNamed name: String) async throws {
         guard authorizer != nil, ThriftConnection.current != nil else { return }
         guard let id = try await state.stormId(named: name) else { return }
-        try authorize(operation, topologyName: name, topologyConf: try await stored(id).conf)
+        try authorize(operation, topologyName: name, topologyConf: try? await stored(id).conf)
     }
 
-    /// Refuses an operation on the topology with id `id` the caller may not run.
+    /// Refuses an operation on the topology with id `id` the caller may not run (as the one above).
     func authorize(_ operation: String, topologyId id: String) async throws {
         guard authorizer != nil, ThriftConnection.current != nil else { return }
-        guard let base = try? await state.stormBase(id), let topoConf = try? await stored(id).conf else { return }
-        try authorize(operation, topologyName: base.name, topologyConf: topoConf)
+        guard let base = try? await state.stormBase(id) else { return }
+        try authorize(operation, topologyName: base.name, topologyConf: try? await stored(id).conf)
     }
 
     private nonisolated func authorize(

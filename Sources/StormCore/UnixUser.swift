@@ -25,10 +25,17 @@ public struct UnixUser: Sendable, Equatable {
         return UnixUser(name: name, uid: entry.pw_uid, gid: entry.pw_gid, home: String(cString: entry.pw_dir))
     }
 
-    /// The account a topology's workers run as: its owner's, which must exist here and not be root.
+    /// The account a topology's workers run as: its owner's, which must exist here and not be root. The owner
+    /// must be one nimbus authenticated (it records `topology.submitter.principal` then alone): on a cluster that
+    /// does not authenticate, a client's conf could name anyone.
     public static func owner(ofTopologyConf conf: [String: ConfigValue], id: String) throws(Failure) -> UnixUser {
-        guard let owner = conf[ConfigKey.topologySubmitterUser]?.stringValue, !owner.isEmpty else {
-            throw Failure(description: "topology \(id) names no owner (topology.submitter.user) to run its workers as")
+        guard let principal = conf[ConfigKey.topologySubmitterPrincipal]?.stringValue, !principal.isEmpty,
+            let owner = conf[ConfigKey.topologySubmitterUser]?.stringValue, !owner.isEmpty
+        else {
+            throw Failure(
+                description:
+                    "topology \(id) was not submitted by an authenticated user, so it has no owner to run its workers as (supervisor.run.worker.as.user needs nimbus to authenticate)"
+            )
         }
         guard let user = named(owner) else {
             throw Failure(
