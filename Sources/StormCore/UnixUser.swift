@@ -14,6 +14,15 @@ public struct UnixUser: Sendable, Equatable {
         public let description: String
     }
 
+    /// Whether a supervisor with `conf` runs workers as their topology's owner (false when unset).
+    public static func runsWorkersAsOwner(_ conf: StormConfig) throws(ConfigError) -> Bool {
+        guard let value = conf[runWorkerAsUserKey], !value.isNull else { return false }
+        guard let on = value.boolValue else {
+            throw .wrongType(runWorkerAsUserKey, expected: "true or false", got: value)
+        }
+        return on
+    }
+
     /// The account named `name`; nil when this host has none.
     public static func named(_ name: String) -> UnixUser? {
         var buffer = [CChar](repeating: 0, count: 16_384)

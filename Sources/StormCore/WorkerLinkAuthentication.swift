@@ -1,3 +1,5 @@
+import Foundation
+
 /// Whether a topology's workers authenticate the connections between them, and with what: Storm's
 /// `storm.messaging.netty.authentication`, with the topology's secret in Storm's
 /// `storm.zookeeper.topology.auth.payload`, which nimbus makes at submit.
@@ -16,10 +18,7 @@ public enum WorkerLinkAuthentication {
     /// A new topology secret: 32 random bytes, as hex.
     public static func newSecret() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in
-            let byte = UInt8.random(in: .min ... .max, using: &generator)
-            return String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
-        }.joined()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
     }
 
     /// What a worker of a topology with conf `topologyConf` authenticates its links with; nil when they are not.

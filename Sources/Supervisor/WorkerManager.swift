@@ -67,14 +67,7 @@ final class WorkerManager: Sendable {
         localDir = try conf.string(ConfigKey.localDir)
         logDir = URL(fileURLWithPath: conf.logDirectory, isDirectory: true)
         executable = WorkerProcess.currentExecutable()
-        if let value = conf[UnixUser.runWorkerAsUserKey], !value.isNull {
-            guard let on = value.boolValue else {
-                throw ConfigError.wrongType(UnixUser.runWorkerAsUserKey, expected: "true or false", got: value)
-            }
-            runAsOwner = on
-        } else {
-            runAsOwner = false
-        }
+        runAsOwner = try UnixUser.runsWorkersAsOwner(conf)
         workerTimeout = Double(try conf.int(ConfigKey.supervisorWorkerTimeoutSecs))
         startTimeout = Double(conf.intOrDefault(ConfigKey.supervisorWorkerStartTimeoutSecs))
         shutdownWait = Double(conf.intOrDefault(ConfigKey.supervisorWorkerShutdownSleepSecs))

@@ -176,4 +176,30 @@ import Testing
         #expect(UnixGroups.groups(of: "no-such-user-here").isEmpty)
         #expect(throws: ConfigError.self) { try SimpleACLAuthorizer(conf: StormConfig(["nimbus.admins": 3])) }
     }
+
+    /// Worker links' and run-as-owner settings: a value of the wrong kind is one line, as is links turned on
+    /// with no secret to prove.
+    @Test func linkAndRunAsOwnerSettingsAreCheckedInOneLine() throws {
+        #expect(try !WorkerLinkAuthentication.enabled(.defaults))
+        #expect(try WorkerLinkAuthentication.enabled(StormConfig(["storm.messaging.netty.authentication": true])))
+        #expect(
+            throws: ConfigError.wrongType("storm.messaging.netty.authentication", expected: "true or false", got: "yes")
+        ) {
+            try WorkerLinkAuthentication.enabled(StormConfig(["storm.messaging.netty.authentication": "yes"]))
+        }
+        #expect(try WorkerLinkAuthentication.secret(.defaults) == nil)
+        do {
+            _ = try WorkerLinkAuthentication.secret(StormConfig(["storm.messaging.netty.authentication": true]))
+            Issue.record("links on with no secret were accepted")
+        } catch {
+            #expect(error.description.hasPrefix("config key 'storm.zookeeper.topology.auth.payload' is not set"))
+        }
+        let secret = WorkerLinkAuthentication.newSecret()
+        #expect(secret.count == 64 && secret.allSatisfy(\.isHexDigit) && secret != WorkerLinkAuthentication.newSecret())
+        #expect(try !UnixUser.runsWorkersAsOwner(.defaults))
+        #expect(try UnixUser.runsWorkersAsOwner(StormConfig(["supervisor.run.worker.as.user": true])))
+        #expect(throws: ConfigError.wrongType("supervisor.run.worker.as.user", expected: "true or false", got: 1)) {
+            try UnixUser.runsWorkersAsOwner(StormConfig(["supervisor.run.worker.as.user": 1]))
+        }
+    }
 }
