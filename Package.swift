@@ -144,11 +144,20 @@ let package = Package(
                 "DRPC", .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the HTTP daemons share: their listeners (plain and TLS) and who may use them.
+        .target(
+            name: "DaemonHTTP",
+            dependencies: [
+                "StormCore", "Locking", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `storm ui`: Storm's REST API and our web pages, over the leader nimbus' Thrift API.
         .target(
             name: "UI",
             dependencies: [
-                "StormThrift", "StormCore", "Locking", "StormMetrics", "MetricsHTTP",
+                "StormThrift", "StormCore", "Locking", "StormMetrics", "MetricsHTTP", "DaemonHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -164,7 +173,7 @@ let package = Package(
         .target(
             name: "DRPCDaemon",
             dependencies: [
-                "DRPC", "StormThrift", "StormCore", "StormMetrics", "MetricsHTTP",
+                "DRPC", "StormThrift", "StormCore", "StormMetrics", "MetricsHTTP", "DaemonHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -174,8 +183,8 @@ let package = Package(
         .target(
             name: "LogViewer",
             dependencies: [
-                "StormCore", "StormMetrics", "MetricsHTTP", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
+                "StormCore", "StormMetrics", "MetricsHTTP", "DaemonHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -206,7 +215,7 @@ let package = Package(
         .executableTarget(
             name: "tuple-bench",
             dependencies: ["Tuples", "Groupings", "StormThrift", "Runtime", "Components", "StormCore"]),
-        .testTarget(name: "StormThriftTests", dependencies: ["StormThrift"]),
+        .testTarget(name: "StormThriftTests", dependencies: ["StormThrift", "Locking"]),
         // Helpers shared by the test targets.
         .target(name: "TestSupport", path: "Sources/TestSupport"),
         .testTarget(
@@ -228,7 +237,8 @@ let package = Package(
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "ZIPFoundation"]),
         .testTarget(name: "StormCoreTests", dependencies: ["StormCore"]),
         .testTarget(name: "UITests", dependencies: ["UI", "StormThrift", "StormCore"]),
-        .testTarget(name: "LogViewerTests", dependencies: ["LogViewer"]),
+        .testTarget(name: "LogViewerTests", dependencies: ["LogViewer", "StormCore"]),
+        .testTarget(name: "DaemonHTTPTests", dependencies: ["DaemonHTTP", "StormCore"]),
         .testTarget(
             name: "StormMetricsTests",
             dependencies: ["StormMetrics", .product(name: "CoreMetrics", package: "swift-metrics")]),

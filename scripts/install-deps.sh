@@ -9,7 +9,7 @@
 # Safe to run again.
 set -euo pipefail
 
-packages=(libthrift-dev libevent-dev libssl-dev thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper zlib1g-dev nodejs ruby
+packages=(libthrift-dev libevent-dev libssl-dev openssl thrift-compiler libboost-dev pkg-config libzookeeper-mt-dev zookeeper zlib1g-dev nodejs ruby
           default-jdk-headless libthrift-java libslf4j-java)
 python_packages=("thrift>=0.16" pytest pystorm packaging)
 python_modules="thrift, pytest, pystorm, packaging"

@@ -147,7 +147,8 @@ std::string DigestServer::challenge() {
   return "realm=" + quoted(realm_) + ",nonce=" + quoted(nonce_) + ",qop=\"auth\",charset=utf-8,algorithm=md5-sess";
 }
 
-bool DigestServer::verify(const std::string &response, std::string &principal, std::string &reply) {
+bool DigestServer::verify(const std::string &response, std::string &principal, std::string &actingFor,
+                          std::string &reply) {
   std::map<std::string, std::string> d;
   if (nonce_.empty() || !parseDirectives(response, d)) {
     reply = "malformed DIGEST-MD5 response";
@@ -179,10 +180,6 @@ bool DigestServer::verify(const std::string &response, std::string &principal, s
     reply = "realm '" + get("realm") + "' was not offered";
     return false;
   }
-  if (!authzid.empty() && authzid != user) {
-    reply = "acting for another user is not allowed";
-    return false;
-  }
   auto known = users_->find(user);
   // An unknown user is checked against a throwaway password, so the answer takes as long either way.
   const std::string password = known == users_->end() ? randomToken() : known->second;
@@ -195,12 +192,15 @@ bool DigestServer::verify(const std::string &response, std::string &principal, s
     return false;
   }
   principal = user;
+  actingFor = authzid == user ? "" : authzid;
   reply = "rspauth=" + digestResponse(user, realm, password, get("nonce"), get("cnonce"), "00000001", authzid, uri, "");
   return true;
 }
 
-DigestClient::DigestClient(std::string user, std::string password, std::string service, std::string host)
-    : user_(std::move(user)), password_(std::move(password)), service_(std::move(service)), host_(std::move(host)) {}
+DigestClient::DigestClient(std::string user, std::string password, std::string service, std::string host,
+                           std::string actingFor)
+    : user_(std::move(user)), password_(std::move(password)), service_(std::move(service)), host_(std::move(host)),
+      actingFor_(std::move(actingFor)) {}
 
 bool DigestClient::respond(const std::string &challenge, std::string &out) {
   std::map<std::string, std::string> d;
@@ -230,8 +230,9 @@ bool DigestClient::respond(const std::string &challenge, std::string &out) {
   out = "charset=utf-8,username=" + quoted(user_) + (d.count("realm") ? ",realm=" + quoted(realm) : "") +
         ",nonce=" + quoted(nonce) + ",nc=00000001,cnonce=" + quoted(cnonce) + ",digest-uri=" + quoted(uri) +
         ",maxbuf=65536,response=" +
-        digestResponse(user_, realm, password_, nonce, cnonce, "00000001", "", uri, "AUTHENTICATE") + ",qop=auth";
-  expectedRspauth_ = digestResponse(user_, realm, password_, nonce, cnonce, "00000001", "", uri, "");
+        digestResponse(user_, realm, password_, nonce, cnonce, "00000001", actingFor_, uri, "AUTHENTICATE") +
+        ",qop=auth" + (actingFor_.empty() ? "" : ",authzid=" + quoted(actingFor_));
+  expectedRspauth_ = digestResponse(user_, realm, password_, nonce, cnonce, "00000001", actingFor_, uri, "");
   return true;
 }
 

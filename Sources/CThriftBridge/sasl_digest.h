@@ -30,9 +30,10 @@ public:
   DigestServer(const std::map<std::string, std::string> *users, std::string service, std::string realm);
   // The challenge to send after the client's (empty) initial response.
   std::string challenge();
-  // Checks the client's response. On success returns true, sets `principal` and `reply` (the rspauth to send
-  // with COMPLETE); on failure returns false with the reason in `reply`.
-  bool verify(const std::string &response, std::string &principal, std::string &reply);
+  // Checks the client's response. On success returns true, sets `principal`, `actingFor` (the authorization id
+  // when the client asks to act for another user, else empty) and `reply` (the rspauth to send with COMPLETE);
+  // on failure returns false with the reason in `reply`.
+  bool verify(const std::string &response, std::string &principal, std::string &actingFor, std::string &reply);
 
 private:
   const std::map<std::string, std::string> *users_;
@@ -44,13 +45,14 @@ private:
 // The client's side: the response to a challenge, then the check of the server's rspauth.
 class DigestClient {
 public:
-  DigestClient(std::string user, std::string password, std::string service, std::string host);
+  DigestClient(std::string user, std::string password, std::string service, std::string host,
+               std::string actingFor = "");
   // False with the reason in `out` when the challenge is malformed or offers no "auth" protection.
   bool respond(const std::string &challenge, std::string &out);
   bool checkServer(const std::string &rspauth) const;
 
 private:
-  std::string user_, password_, service_, host_;
+  std::string user_, password_, service_, host_, actingFor_;
   std::string expectedRspauth_;
 };
 

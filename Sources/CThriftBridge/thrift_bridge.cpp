@@ -208,6 +208,8 @@ struct SaslSettings {
   std::string service;
   std::string realm;
   std::chrono::milliseconds handshakeTimeout{10000};
+  tb_may_act_fn mayAct = nullptr;
+  void *mayActContext = nullptr;
 };
 
 std::string peerName(int fd) {
@@ -414,8 +416,15 @@ private:
       return;
     case Stage::response: {
       if (status != tbsasl::OK) return refuse(p, "expected the DIGEST-MD5 response");
-      std::string reply;
-      if (!p.digest.verify(payload, p.principal, reply)) return refuse(p, reply);
+      std::string reply, actingFor;
+      if (!p.digest.verify(payload, p.principal, actingFor, reply)) return refuse(p, reply);
+      if (!actingFor.empty()) {
+        const std::string address = p.peer.substr(0, p.peer.rfind(':'));
+        if (!settings_->mayAct ||
+            !settings_->mayAct(settings_->mayActContext, p.principal.c_str(), actingFor.c_str(), address.c_str()))
+          return refuse(p, "user " + p.principal + " may not act for " + actingFor);
+        p.principal = actingFor;
+      }
       p.stage = Stage::finishing;
       p.out = tbsasl::frame(tbsasl::COMPLETE, reply);
       p.sent = 0;
@@ -923,7 +932,8 @@ void sendSaslMessage(TSocket &socket, tbsasl::Status status, const std::string &
 // The client's side of Thrift's SASL negotiation with DIGEST-MD5, as Java's TSaslClientTransport runs it.
 void authenticate(TSocket &socket, const tb_sasl_client &sasl, const char *host) {
   using apache::thrift::transport::TTransportException;
-  tbsasl::DigestClient digest(sasl.user, sasl.password, sasl.service, host);
+  tbsasl::DigestClient digest(sasl.user, sasl.password, sasl.service, host,
+                              sasl.acting_for ? sasl.acting_for : "");
   sendSaslMessage(socket, tbsasl::START, tbsasl::MECHANISM);
   sendSaslMessage(socket, tbsasl::OK, "");
   auto challenge = readSaslMessage(socket);
@@ -992,6 +1002,8 @@ tb_server *tb_server_start(const char *host, int port, int threads, int max_fram
       settings->service = sasl->service ? sasl->service : "";
       settings->realm = sasl->realm ? sasl->realm : "";
       if (sasl->handshake_timeout_ms > 0) settings->handshakeTimeout = std::chrono::milliseconds(sasl->handshake_timeout_ms);
+      settings->mayAct = sasl->may_act;
+      settings->mayActContext = sasl->may_act_context;
     }
     // The limit stays below the descriptors this process may open, which other files need too.
     size_t limit = max_connections > 0 ? static_cast<size_t>(max_connections) : 0;

@@ -1,4 +1,5 @@
 import DRPC
+import DaemonHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,11 +15,10 @@ import StormThrift
 /// error (`{"error": "SERVER_TIMEOUT", "errorMessage": "Timed Out"}`) with 400 (failed), 503 (shutting down), 504
 /// (timed out) or 500.
 enum DRPCHTTP {
-    static func application(
-        requests: DRPCRequests, port: Int, maxBody: Int = 1_048_576, hostname: String, logger: Logger,
-        onListening: @escaping @Sendable (Int) -> Void
-    ) -> Application<RouterResponder<BasicRequestContext>> {
-        let router = Router()
+    static func router(
+        requests: DRPCRequests, maxBody: Int = 1_048_576, hostname: String
+    ) -> Router<DaemonRequestContext> {
+        let router = Router(context: DaemonRequestContext.self)
         let process = ProcessMetrics(labels: [Label("daemon", "drpc"), Label("host", hostname)])
         router.addMetricsRoute {
             let pending = MetricFamily(
@@ -42,9 +42,7 @@ enum DRPCHTTP {
             }
             return await answer(requests, context.parameters.get("func"), String(buffer: body))
         }
-        return Application(
-            router: router, configuration: .init(address: .hostname("0.0.0.0", port: port), serverName: "storm-drpc"),
-            onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
+        return router
     }
 
     private static func answer(_ requests: DRPCRequests, _ function: String?, _ args: String?) async -> Response {

@@ -1,4 +1,5 @@
 import DRPC
+import DaemonHTTP
 import Foundation
 import Hummingbird
 import Logging
@@ -54,10 +55,11 @@ public struct DRPCServer: Service {
             try DistributedRPCInvocationsDispatcher.dispatch(method, input: input, handler: handler)
         }
         defer { invocations.stop() }
-        let httpPort = try conf.int(ConfigKey.drpcHttpPort)
-        let serveHTTP = httpPort >= 0 && !conf.boolOrDefault(ConfigKey.drpcDisableHttpBinding)
-        let http = serveHTTP ? "HTTP on port \(httpPort)" : "no HTTP"
-        logger.info("drpc serving execute on port \(callers.port), invocations on port \(invocations.port), \(http)")
+        let http = try HTTPDaemonSettings(.drpc, conf: conf, httpPort: try conf.int(ConfigKey.drpcHttpPort))
+        let serveHTTP = http.httpPort != nil || http.https != nil
+        logger.info(
+            "drpc serving execute on port \(callers.port), invocations on port \(invocations.port), \(serveHTTP ? http.summary : "no HTTP")"
+        )
         let ports = DRPCPorts(execute: callers.port, invocations: invocations.port, http: nil)
         let sweep = Duration.seconds(1)
         let requests = requests
@@ -74,19 +76,15 @@ public struct DRPCServer: Service {
                     }
                 }
                 guard serveHTTP else { return onListening(ports) }
-                let application = DRPCHTTP.application(
-                    requests: requests, port: httpPort, hostname: conf.localHostname, logger: logger
-                ) { bound in
-                    onListening(DRPCPorts(execute: ports.execute, invocations: ports.invocations, http: bound))
-                }
+                let router = DRPCHTTP.router(requests: requests, hostname: conf.localHostname)
+                let server = HTTPDaemonServer(http, host: "0.0.0.0", logger: logger)
                 group.addTask {
                     do {
-                        try await application.run()
-                    } catch let error as IOError {
-                        throw ListenFailure(
-                            description:
-                                "cannot listen on drpc.http.port \(httpPort): \(String(cString: strerror(error.errnoCode)))"
-                        )
+                        try await server.run(router) { bound in
+                            onListening(DRPCPorts(execute: ports.execute, invocations: ports.invocations, http: bound))
+                        }
+                    } catch let error as HTTPDaemonServer.ListenFailure {
+                        throw ListenFailure(description: error.description)
                     }
                 }
             }

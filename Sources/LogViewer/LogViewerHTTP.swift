@@ -1,3 +1,4 @@
+import DaemonHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -10,30 +11,48 @@ import StormMetrics
 /// Storm's log viewer routes: worker logs under `<storm.log.dir>/workers-artifacts` (`file=topology/port/name`),
 /// daemon logs directly in `storm.log.dir` (`file=name`).
 enum LogViewerHTTP {
-    static func application(
-        workers: LogDirectory, daemons: LogDirectory, port: Int, hostname: String, logger: Logger,
-        onListening: @escaping @Sendable (Int) -> Void
-    ) -> Application<RouterResponder<BasicRequestContext>> {
-        let router = Router()
+    static func router(
+        workers: LogDirectory, daemons: LogDirectory, access: LogAccess, hostname: String
+    ) -> Router<DaemonRequestContext> {
+        let router = Router(context: DaemonRequestContext.self)
         let process = ProcessMetrics(labels: [Label("daemon", "logviewer"), Label("host", hostname)])
         router.addMetricsRoute { PrometheusText.render(process.families()) }
         let api = router.group("api/v1")
         api.get("listLogs") { request, _ in
             let query = FormQuery(request.uri.query)
+            let user = HTTPUser.current
             return json(
                 .list(
                     workers.workerFiles(
                         topologyId: query["topoId"].flatMap { $0.isEmpty ? nil : $0 },
                         port: query["port"].flatMap { $0.isEmpty ? nil : $0 }
-                    ).map { .string($0) }))
+                    ).filter { access.mayReadWorkerLog($0, as: user) }.map { .string($0) }))
         }
-        api.get("log") { request, _ in page(request, workers, nil, "/api/v1/log") }
-        api.get("daemonlog") { request, _ in page(request, daemons, 1, "/api/v1/daemonlog") }
-        api.get("download") { request, context in await download(request, workers, nil, context) }
-        api.get("daemondownload") { request, context in await download(request, daemons, 1, context) }
+        // Storm's answer to a user who may not read a log.
+        @Sendable func refused(_ request: Request, daemon: Bool) -> Response? {
+            let name = FormQuery(request.uri.query)["file"] ?? ""
+            let user = HTTPUser.current
+            let allowed = daemon ? access.mayReadDaemonLog(as: user) : access.mayReadWorkerLog(name, as: user)
+            return allowed ? nil : text(.forbidden, "User '\(user ?? "")' is not authorized.", type: "text/html")
+        }
+        api.get("log") { request, _ in
+            refused(request, daemon: false) ?? page(request, workers, nil, "/api/v1/log")
+        }
+        api.get("daemonlog") { request, _ in
+            refused(request, daemon: true) ?? page(request, daemons, 1, "/api/v1/daemonlog")
+        }
+        api.get("download") { request, context in
+            if let refusal = refused(request, daemon: false) { return refusal }
+            return await download(request, workers, nil, context)
+        }
+        api.get("daemondownload") { request, context in
+            if let refusal = refused(request, daemon: true) { return refusal }
+            return await download(request, daemons, 1, context)
+        }
         api.get("search") { request, _ in
             let query = FormQuery(request.uri.query)
             let daemon = query["is-daemon"] == "yes"
+            if let refusal = refused(request, daemon: daemon) { return refusal }
             let name = query["file"] ?? ""
             guard let path = (daemon ? daemons : workers).file(name, components: daemon ? 1 : nil) else {
                 return jsonError(.notFound, "The file was not found on this node.")
@@ -73,10 +92,7 @@ enum LogViewerHTTP {
                 return jsonError(error.kind == .notFound ? .notFound : .badRequest, error.description)
             }
         }
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname("0.0.0.0", port: port), serverName: "storm-logviewer"),
-            onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
+        return router
     }
 
     /// A page of a log as HTML, with links to the pages around it.
@@ -122,7 +138,7 @@ enum LogViewerHTTP {
 
     /// The whole file, streamed in chunks as it is sent (a log may be far bigger than what a download should hold).
     private static func download(
-        _ request: Request, _ directory: LogDirectory, _ components: Int?, _ context: BasicRequestContext
+        _ request: Request, _ directory: LogDirectory, _ components: Int?, _ context: DaemonRequestContext
     ) async -> Response {
         let name = FormQuery(request.uri.query)["file"] ?? ""
         guard let path = directory.file(name, components: components) else {

@@ -1,3 +1,4 @@
+import DaemonHTTP
 import Foundation
 import Hummingbird
 import Logging
@@ -5,14 +6,12 @@ import NIOCore
 import ServiceLifecycle
 import StormCore
 
-/// `storm logviewer`: serves this node's logs over HTTP on `logviewer.port`, as Storm's log viewer: worker logs
-/// (`<storm.log.dir>/workers-artifacts/<topology>/<port>/`) and the daemons' logs in `storm.log.dir`, paged,
-/// searched and downloaded. Nothing outside those folders is served, whatever a request names.
+/// `storm logviewer`: serves this node's logs over HTTP on `logviewer.port` (and `logviewer.https.port`), as Storm's
+/// log viewer: worker logs (`<storm.log.dir>/workers-artifacts/<topology>/<port>/`) and the daemons' logs in
+/// `storm.log.dir`, paged, searched and downloaded. Nothing outside those folders is served, whatever a request
+/// names; once users authenticate, each sees only the logs `LogAccess` lets them.
 public struct LogViewerServer: Service {
-    /// The port could not be taken (in use, not ours, not permitted).
-    public struct ListenFailure: Error, CustomStringConvertible {
-        public let description: String
-    }
+    public typealias ListenFailure = HTTPDaemonServer.ListenFailure
 
     let conf: StormConfig
     let logger: Logger
@@ -25,18 +24,16 @@ public struct LogViewerServer: Service {
     }
 
     public func run() async throws {
-        let port = try conf.int(ConfigKey.logviewerPort)
+        let settings = try HTTPDaemonSettings(.logviewer, conf: conf, httpPort: try conf.int(ConfigKey.logviewerPort))
         let logs = conf.logDirectory
         try? FileManager.default.createDirectory(atPath: logs + "/workers-artifacts", withIntermediateDirectories: true)
-        let application = LogViewerHTTP.application(
-            workers: LogDirectory(root: logs + "/workers-artifacts"), daemons: LogDirectory(root: logs), port: port,
-            hostname: conf.localHostname, logger: logger, onListening: onListening)
-        logger.info("logviewer serving \(logs) on port \(port)")
-        do {
-            try await application.run()
-        } catch let error as IOError {
-            throw ListenFailure(
-                description: "cannot listen on logviewer.port \(port): \(String(cString: strerror(error.errnoCode)))")
-        }
+        let workers = LogDirectory(root: logs + "/workers-artifacts")
+        var enforced = true
+        if case .anyone = settings.authentication { enforced = false }
+        let router = LogViewerHTTP.router(
+            workers: workers, daemons: LogDirectory(root: logs),
+            access: LogAccess(conf: conf, workers: workers, enforced: enforced), hostname: conf.localHostname)
+        logger.info("logviewer serving \(logs) with \(settings.summary)")
+        try await HTTPDaemonServer(settings, host: "0.0.0.0", logger: logger).run(router, onListening: onListening)
     }
 }

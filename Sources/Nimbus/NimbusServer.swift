@@ -27,6 +27,7 @@ public struct NimbusServer: Service {
         let bindAddress = try bindAddress()
         let port = try conf.int(ConfigKey.nimbusThriftPort)
         let authentication = try ThriftSecurity.serverAuthentication(conf, .nimbus)
+        let impersonation = try ImpersonationACL(conf: conf)
         let server: ThriftServer
         do {
             server = try ThriftServer(
@@ -34,7 +35,7 @@ public struct NimbusServer: Service {
                 maxFrameSize: try conf.int(ConfigKey.nimbusThriftMaxBufferSize),
                 ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
                 maxConnections: try conf.int(ConfigKey.nimbusThriftMaxConnections), authentication: authentication,
-                logger: logger
+                mayActFor: { impersonation.permits($0, actingFor: $1, from: $2) }, logger: logger
             ) { method, input in
                 try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
             }

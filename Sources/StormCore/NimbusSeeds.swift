@@ -7,14 +7,18 @@ public enum NimbusSeeds {
         public let description: String
     }
 
-    public static func connectToLeader(_ conf: StormConfig, connectTimeoutMillis: Int = 5_000) throws -> NimbusClient {
+    /// With `actingFor`, the client asks nimbus to treat its calls as that user's (`nimbus.impersonation.acl`).
+    public static func connectToLeader(
+        _ conf: StormConfig, connectTimeoutMillis: Int = 5_000, actingFor: String? = nil
+    ) throws -> NimbusClient {
         let seeds = try conf.stringList(ConfigKey.nimbusSeeds)
         let defaultPort = try conf.int(ConfigKey.nimbusThriftPort)
         var failures: [String] = []
         for seed in seeds {
             let (host, port) = split(seed, defaultPort: defaultPort)
             do {
-                let seedClient = try connect(host: host, port: port, conf, connectTimeoutMillis: connectTimeoutMillis)
+                let seedClient = try connect(
+                    host: host, port: port, conf, connectTimeoutMillis: connectTimeoutMillis, actingFor: actingFor)
                 let leader: NimbusSummary
                 do {
                     leader = try seedClient.getLeader()
@@ -26,7 +30,8 @@ public enum NimbusSeeds {
                 }
                 guard leader.host != host || Int(leader.port) != port else { return seedClient }
                 if let leaderClient = try? connect(
-                    host: leader.host, port: Int(leader.port), conf, connectTimeoutMillis: connectTimeoutMillis)
+                    host: leader.host, port: Int(leader.port), conf, connectTimeoutMillis: connectTimeoutMillis,
+                    actingFor: actingFor)
                 {
                     seedClient.close()
                     return leaderClient
@@ -41,15 +46,17 @@ public enum NimbusSeeds {
         throw Unreachable(description: "cannot reach nimbus at \(failures.joined(separator: ", "))")
     }
 
-    /// A client of the nimbus at `host:port`, with `conf`'s timeouts, frame limit and credentials.
+    /// A client of the nimbus at `host:port`, with `conf`'s timeouts, frame limit and credentials (acting for
+    /// `actingFor`, if given).
     public static func connect(
-        host: String, port: Int, _ conf: StormConfig, connectTimeoutMillis: Int = 5_000, ioTimeoutMillis: Int? = nil
+        host: String, port: Int, _ conf: StormConfig, connectTimeoutMillis: Int = 5_000, ioTimeoutMillis: Int? = nil,
+        actingFor: String? = nil
     ) throws -> NimbusClient {
         try NimbusClient(
             host: host, port: port, connectTimeoutMillis: connectTimeoutMillis,
             ioTimeoutMillis: try ioTimeoutMillis ?? conf.int(ConfigKey.thriftSocketTimeoutMs),
             maxFrameSize: conf.intOrDefault(ConfigKey.nimbusThriftMaxBufferSize),
-            credentials: try ThriftSecurity.clientCredentials(conf, .nimbus))
+            credentials: try ThriftSecurity.clientCredentials(conf, .nimbus)?.acting(for: actingFor))
     }
 
     public static func split(_ seed: String, defaultPort: Int) -> (String, Int) {

@@ -170,7 +170,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.drpcPort: 3772,
         ConfigKey.drpcInvocationsPort: 3773,
         ConfigKey.drpcHttpPort: 3774,
-        ConfigKey.drpcDisableHttpBinding: false,
+        ConfigKey.drpcDisableHttpBinding: true,
         ConfigKey.drpcWorkerThreads: 64,
         ConfigKey.drpcInvocationsThreads: 64,
         ConfigKey.drpcMaxBufferSize: 1_048_576,

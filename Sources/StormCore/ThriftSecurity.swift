@@ -47,6 +47,13 @@ public enum ThriftSecurity {
         _ conf: StormConfig, _ endpoint: ThriftEndpoint
     ) throws(ConfigError) -> ThriftServerAuthentication? {
         guard try authenticates(conf, endpoint) else { return nil }
+        let users = try serverUsers(conf)
+        return ThriftServerAuthentication(users: users)
+    }
+
+    /// The users and passwords of the JAAS file's `StormServer` section, which servers accept (on Thrift ports and,
+    /// with basic authentication, on HTTP ports).
+    public static func serverUsers(_ conf: StormConfig) throws(ConfigError) -> [String: String] {
         let (path, options) = try section(serverSection, of: conf)
         var users: [String: String] = [:]
         for (key, password) in options where key.hasPrefix("user_") {
@@ -61,7 +68,7 @@ public enum ThriftSecurity {
             throw .invalid(
                 jaasKey, reason: "'\(path)': section \(serverSection) names no users (options user_NAME=\"password\")")
         }
-        return ThriftServerAuthentication(users: users)
+        return users
     }
 
     /// Who a client of `endpoint` logs in as; nil when the endpoint does not authenticate.

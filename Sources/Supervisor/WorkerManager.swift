@@ -182,6 +182,10 @@ final class WorkerManager: Sendable {
             let logFolder = logDir.appendingPathComponent(
                 "workers-artifacts/\(want.topologyId)/\(port)", isDirectory: true)
             try FileManager.default.createDirectory(at: logFolder, withIntermediateDirectories: true)
+            let topoConf = try topologyConf(want.topologyId)
+            // Who may read this worker's logs, for the log viewer.
+            try WorkerLogMeta.render(workerId: workerId, topologyConf: topoConf).write(
+                to: logFolder.appendingPathComponent(WorkerLogMeta.fileName), atomically: true, encoding: .utf8)
             let logFile = logFolder.appendingPathComponent("worker.log")
             var arguments = [
                 "worker", "--conf-file", local.confFile.path, "--topology-id", want.topologyId, "--supervisor-id",
@@ -189,7 +193,8 @@ final class WorkerManager: Sendable {
             ]
             var environment: [String: String] = [:]
             if runAsOwner {
-                let owner = try handOver(want.topologyId, worker: local, logFolder: logFolder, logFile: logFile)
+                let owner = try handOver(
+                    want.topologyId, topoConf, worker: local, logFolder: logFolder, logFile: logFile)
                 arguments += ["--user", owner.name]
                 environment = ["HOME": owner.home, "USER": owner.name, "LOGNAME": owner.name]
             }
@@ -215,17 +220,22 @@ final class WorkerManager: Sendable {
     /// Gives what a worker of `topologyId` reads and writes (the topology's files, the worker's folder and its log
     /// folder) to the topology's owner, readable by the owner alone, and returns the owner's account.
     private func handOver(
-        _ topologyId: String, worker: WorkerLocalState, logFolder: URL, logFile: URL
+        _ topologyId: String, _ topoConf: [String: ConfigValue], worker: WorkerLocalState, logFolder: URL,
+        logFile: URL
     ) throws -> UnixUser {
         let dist = StormDist.directory(localDir: localDir, topologyId: topologyId)
-        let topoConf: [String: ConfigValue] = try JSON.decodeObject(
-            String(contentsOf: dist.appendingPathComponent("stormconf.ser"), encoding: .utf8))
         let owner = try UnixUser.owner(ofTopologyConf: topoConf, id: topologyId)
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
         for url in [dist, worker.directory, logFolder] { try owner.own(url) }
         return owner
+    }
+
+    /// The conf `topologyId` was submitted with, from its downloaded files.
+    private func topologyConf(_ topologyId: String) throws -> [String: ConfigValue] {
+        let dist = StormDist.directory(localDir: localDir, topologyId: topologyId)
+        return try JSON.decodeObject(String(contentsOf: dist.appendingPathComponent("stormconf.ser"), encoding: .utf8))
     }
 
     /// Asks a worker to stop, kills it if it has not after the shutdown wait (or at once with `force`), and

@@ -19,6 +19,9 @@ struct APIError: Error {
         case let e as InvalidTopologyException: self.init(status: .badRequest, message: e.msg)
         case let e as AlreadyAliveException: self.init(status: .conflict, message: e.msg)
         case let e as AuthorizationException: self.init(status: .forbidden, message: "not authorized: \(e.msg)")
+        case let e as LeaderNimbus.Unreachable where e.description.contains(" may not act for "):
+            // nimbus.impersonation.acl does not let the UI's login act for this HTTP user.
+            self.init(status: .forbidden, message: "not authorized: \(e.description)")
         case let e as LeaderNimbus.Unreachable: self.init(status: .serviceUnavailable, message: e.description)
         case let e as ThriftApplicationException:
             self.init(status: .internalServerError, message: "nimbus refused the call: \(e.message)")

@@ -1,3 +1,4 @@
+import DaemonHTTP
 import Foundation
 import Locking
 import StormCore
@@ -7,6 +8,9 @@ import StormThrift
 /// runs on a thread of its own; an idle connection is kept for the next request. A connection that failed is
 /// dropped, and one that has not been checked for a while asks nimbus who leads, so the UI follows a leader change
 /// within `leaderRecheck`.
+///
+/// A call made for an authenticated HTTP user (`HTTPUser.current`) goes over a connection that acts for that
+/// user, so nimbus authorizes it as that user's own call; connections are kept apart by the user they act for.
 public final class LeaderNimbus: Sendable {
     /// Why a call never reached a nimbus: every seed refused, or the connection broke mid-call.
     public struct Unreachable: Error, CustomStringConvertible {
@@ -15,6 +19,7 @@ public final class LeaderNimbus: Sendable {
 
     private struct Pooled: Sendable {
         let client: NimbusClient
+        let actingFor: String?
         var checkedAt: ContinuousClock.Instant
     }
 
@@ -32,11 +37,12 @@ public final class LeaderNimbus: Sendable {
     /// Runs `body` with a connection to the leader. Thrift's declared exceptions (NotAliveException, ...) pass
     /// through; a broken or refused connection becomes `Unreachable`.
     public func call<T: Sendable>(_ body: @escaping @Sendable (NimbusClient) throws -> T) async throws -> T {
-        try await onOwnThread { try self.callBlocking(body) }
+        let user = HTTPUser.current
+        return try await onOwnThread { try self.callBlocking(actingFor: user, body) }
     }
 
-    private func callBlocking<T>(_ body: (NimbusClient) throws -> T) throws -> T {
-        let pooled = try checkOut()
+    private func callBlocking<T>(actingFor user: String?, _ body: (NimbusClient) throws -> T) throws -> T {
+        let pooled = try checkOut(actingFor: user)
         do {
             let result = try body(pooled.client)
             checkIn(pooled)
@@ -53,20 +59,24 @@ public final class LeaderNimbus: Sendable {
         }
     }
 
-    private func checkOut() throws -> Pooled {
-        while let candidate = idle.withLock({ $0.popLast() }) {
+    private func checkOut(actingFor user: String?) throws -> Pooled {
+        while let candidate = idle.withLock({ list in
+            list.lastIndex { $0.actingFor == user }.map { list.remove(at: $0) }
+        }) {
             if ContinuousClock.now - candidate.checkedAt < leaderRecheck { return candidate }
             // Checked long ago: keep it only if it still talks to the leader.
             let connection = candidate.client.connection
             if let leader = try? candidate.client.getLeader(), leader.host == connection.host,
                 Int(leader.port) == connection.port
             {
-                return Pooled(client: candidate.client, checkedAt: .now)
+                return Pooled(client: candidate.client, actingFor: user, checkedAt: .now)
             }
             candidate.client.close()
         }
         do {
-            return Pooled(client: try NimbusSeeds.connectToLeader(conf, connectTimeoutMillis: 2_000), checkedAt: .now)
+            return Pooled(
+                client: try NimbusSeeds.connectToLeader(conf, connectTimeoutMillis: 2_000, actingFor: user),
+                actingFor: user, checkedAt: .now)
         } catch let error as NimbusSeeds.Unreachable {
             throw Unreachable(description: error.description)
         } catch let error as ConfigError {
@@ -75,12 +85,12 @@ public final class LeaderNimbus: Sendable {
     }
 
     private func checkIn(_ pooled: Pooled) {
-        let kept = idle.withLock { list -> Bool in
-            guard list.count < maxIdle else { return false }
+        // The pool keeps the most recently used: a full pool gives up its oldest connection.
+        let dropped = idle.withLock { list -> Pooled? in
             list.append(pooled)
-            return true
+            return list.count > maxIdle ? list.removeFirst() : nil
         }
-        if !kept { pooled.client.close() }
+        dropped?.client.close()
     }
 
     /// Closes every idle connection.

@@ -1,3 +1,4 @@
+import DaemonHTTP
 import Foundation
 import Hummingbird
 import Logging
@@ -16,7 +17,7 @@ struct RestAPI: Sendable {
 
     private var topology: TopologyJSON { TopologyJSON(cluster: cluster, actionsEnabled: actionsEnabled) }
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<DaemonRequestContext>) {
         let api = router.group("api/v1")
         api.get("cluster/configuration") { request, _ in
             await respond(request) {
@@ -142,7 +143,8 @@ struct RestAPI: Sendable {
         }
         let answer: AnswerCache.Answer
         if request.method == .get {
-            answer = await cache.answer(for: request.uri.description, compute: compute)
+            // Answers differ by user (what nimbus lets each see, a topology's secrets for its owner alone).
+            answer = await cache.answer(for: (HTTPUser.current ?? "") + " " + request.uri.description, compute: compute)
         } else {
             answer = await compute()
             await cache.removeAll()
@@ -160,7 +162,7 @@ struct RestAPI: Sendable {
 
     // MARK: parameters
 
-    static func path(_ context: BasicRequestContext, _ name: String) throws -> String {
+    static func path(_ context: DaemonRequestContext, _ name: String) throws -> String {
         guard let raw = context.parameters.get(name), let value = raw.removingPercentEncoding, !value.isEmpty else {
             throw APIError.badRequest("the \(name) in the path is empty or badly encoded")
         }

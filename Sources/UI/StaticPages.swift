@@ -1,3 +1,4 @@
+import DaemonHTTP
 import Hummingbird
 
 /// The web pages, compiled into the binary so `storm ui` needs no files beside it. Paths are Storm UI's own, so
@@ -12,7 +13,7 @@ enum StaticPages {
         ("storm.js", "text/javascript; charset=utf-8", PackageResources.storm_js),
     ]
 
-    static func register(on router: Router<BasicRequestContext>) {
+    static func register(on router: Router<DaemonRequestContext>) {
         for page in pages {
             let response = Response(
                 status: .ok, headers: [.contentType: page.type, .cacheControl: "no-cache"],

@@ -1,3 +1,4 @@
+import DaemonHTTP
 import Hummingbird
 import StormCore
 import StormThrift
@@ -7,7 +8,7 @@ import StormThrift
 struct TopologyActions {
     let api: RestAPI
 
-    func register(on group: RouterGroup<BasicRequestContext>) {
+    func register(on group: RouterGroup<DaemonRequestContext>) {
         let nimbus = api.nimbus
         group.post("topology/:id/activate") { request, context in
             await act(request, context, "activate") { id in
@@ -51,7 +52,7 @@ struct TopologyActions {
     }
 
     private func act(
-        _ request: Request, _ context: BasicRequestContext, _ operation: String,
+        _ request: Request, _ context: DaemonRequestContext, _ operation: String,
         _ body: @escaping @Sendable (String) async throws -> Void
     ) async -> Response {
         await api.respond(request) {
@@ -68,7 +69,7 @@ struct TopologyActions {
     }
 
     /// Storm's `debug/:action/:spct`: action `enable` or `disable`, the sampling percentage a number.
-    private func debug(id: String, component: String, _ context: BasicRequestContext) async throws {
+    private func debug(id: String, component: String, _ context: DaemonRequestContext) async throws {
         let action = try RestAPI.path(context, "action")
         guard action == "enable" || action == "disable" else {
             throw APIError.badRequest("debug action '\(action)' is not enable or disable")
@@ -93,7 +94,7 @@ struct TopologyActions {
         try await api.nimbus.call { try $0.getTopologySummary(id: id) }.name
     }
 
-    static func waitSecs(_ context: BasicRequestContext) throws -> Int32 {
+    static func waitSecs(_ context: DaemonRequestContext) throws -> Int32 {
         let text = try RestAPI.path(context, "wait")
         guard let wait = Int32(text), wait >= 0 else {
             throw APIError.badRequest("wait time '\(text)' is not a whole number of seconds")

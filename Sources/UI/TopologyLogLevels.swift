@@ -1,3 +1,4 @@
+import DaemonHTTP
 import Foundation
 import Hummingbird
 import StormCore
@@ -8,7 +9,7 @@ import StormThrift
 struct TopologyLogLevels {
     let api: RestAPI
 
-    func register(on group: RouterGroup<BasicRequestContext>) {
+    func register(on group: RouterGroup<DaemonRequestContext>) {
         let (api, nimbus) = (api, api.nimbus)
         group.get("topology/:id/logconfig") { request, context in
             await api.respond(request) {

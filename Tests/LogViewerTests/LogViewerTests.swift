@@ -1,4 +1,5 @@
 import Foundation
+import StormCore
 import Testing
 
 @testable import LogViewer
@@ -24,6 +25,36 @@ import Testing
             atPath: root + "/logs/workers-artifacts/words-1-1/6700/escape.log",
             withDestinationPath: root + "/secret.txt")
         return (root, LogDirectory(root: root + "/logs/workers-artifacts"), LogDirectory(root: root + "/logs"))
+    }
+
+    /// Once users authenticate, a worker's log is for the users and groups its worker.yaml lists, and every log
+    /// for logs.users, logs.groups and the admins; an open log viewer lets anyone read.
+    @Test func logsAreForTheUsersTheirWorkerListsAndTheAdmins() throws {
+        let (_, workers, _) = try folder()
+        try WorkerLogMeta.render(
+            workerId: "w1",
+            topologyConf: [
+                "topology.users": ["alice"], "topology.groups": ["ops"], "topology.submitter.user": "alice",
+                "logs.users": ["carol"],
+            ]
+        ).write(toFile: workers.root + "/words-1-1/6700/worker.yaml", atomically: true, encoding: .utf8)
+        let access = LogAccess(
+            conf: StormConfig(["nimbus.admins": ["admin"], "logs.users": ["auditor"], "logs.groups": ["sre"]]),
+            workers: workers, enforced: true,
+            groupsOf: { ["dave": ["ops"], "erin": ["sre"]][$0] ?? [] })
+        let log = "words-1-1/6700/worker.log"
+        for user in ["alice", "alice@EXAMPLE.COM", "carol", "dave", "admin", "auditor", "erin"] {
+            #expect(access.mayReadWorkerLog(log, as: user), "\(user) may read")
+        }
+        for user in ["bob", "", nil] as [String?] {
+            #expect(!access.mayReadWorkerLog(log, as: user), "\(user ?? "nobody") may not read")
+        }
+        // A worker with no worker.yaml: the admins and log readers alone.
+        #expect(!access.mayReadWorkerLog("words-1-1/6701/worker.log", as: "alice"))
+        #expect(access.mayReadWorkerLog("words-1-1/6701/worker.log", as: "admin"))
+        #expect(access.mayReadDaemonLog(as: "erin") && !access.mayReadDaemonLog(as: "alice"))
+        let open = LogAccess(conf: .defaults, workers: workers, enforced: false)
+        #expect(open.mayReadWorkerLog(log, as: nil) && open.mayReadDaemonLog(as: nil))
     }
 
     @Test func onlyFilesUnderTheRootAreServedHoweverThePathIsSpelt() throws {

@@ -177,6 +177,33 @@ import Testing
         #expect(throws: ConfigError.self) { try SimpleACLAuthorizer(conf: StormConfig(["nimbus.admins": 3])) }
     }
 
+    /// Storm's ImpersonationAuthorizer: an entry by principal or local user, its hosts (names resolve) and the
+    /// groups of the users it may act for; `*` allows any; no entry, nobody.
+    @Test func impersonationFollowsTheACL() throws {
+        let acl = try ImpersonationACL(
+            conf: StormConfig([
+                "nimbus.impersonation.acl": [
+                    "ui": ["hosts": ["ui-host.example"], "groups": ["staff"]],
+                    "proxy": ["hosts": ["*"], "groups": ["*"]],
+                ]
+            ]),
+            groupsOf: { $0 == "alice" ? ["staff"] : [] },
+            addressesOf: { $0 == "ui-host.example" ? ["10.0.0.5"] : [] })
+        #expect(acl.permits("ui", actingFor: "alice", from: "10.0.0.5"))
+        #expect(acl.permits("ui/ui-host.example@REALM", actingFor: "alice@REALM", from: "::ffff:10.0.0.5"))
+        #expect(!acl.permits("ui", actingFor: "bob", from: "10.0.0.5"), "bob is in no allowed group")
+        #expect(!acl.permits("ui", actingFor: "alice", from: "10.0.0.6"), "not from an allowed host")
+        #expect(acl.permits("proxy", actingFor: "bob", from: "192.0.2.1"))
+        #expect(!acl.permits("alice", actingFor: "bob", from: "10.0.0.5"), "no entry: acts for nobody")
+        #expect(!(try ImpersonationACL(conf: .defaults)).permits("ui", actingFor: "alice", from: "127.0.0.1"))
+        #expect(ImpersonationACL.addresses(of: "127.0.0.1") == ["127.0.0.1"])
+        for bad: ConfigValue in [["ui": "everyone"], "ui", ["ui": ["hosts": 3]]] {
+            #expect(throws: ConfigError.self) {
+                try ImpersonationACL(conf: StormConfig(["nimbus.impersonation.acl": bad]))
+            }
+        }
+    }
+
     /// Worker links' and run-as-owner settings: a value of the wrong kind is one line, as is links turned on
     /// with no secret to prove.
     @Test func linkAndRunAsOwnerSettingsAreCheckedInOneLine() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Logging
 import Testing
 
@@ -26,11 +27,13 @@ private struct PrincipalProbe: NimbusHandler {
                 cnonce: inputs.cnonce, digestURI: inputs.uri, forServer: true) == "ea40f60335c427b5527b84dbabcdfffd")
     }
 
-    private func withServer(_ body: (Int) throws -> Void) throws {
+    private func withServer(
+        mayActFor: ThriftImpersonationCheck? = nil, _ body: (Int) throws -> Void
+    ) throws {
         let server = try ThriftServer(
             host: "127.0.0.1", port: 0, threads: 2, maxFrameSize: 65536,
             authentication: ThriftServerAuthentication(users: ["alice": "alice-pw", "bob": "bob-pw"]),
-            logger: Logger(label: "test")
+            mayActFor: mayActFor, logger: Logger(label: "test")
         ) { method, input in
             try NimbusDispatcher.dispatch(method, input: input, handler: PrincipalProbe())
         }
@@ -47,6 +50,43 @@ private struct PrincipalProbe: NimbusHandler {
                 #expect(try client.getNimbusConf() == user)
                 #expect(try client.getNimbusConf() == user)
                 client.close()
+            }
+        }
+    }
+
+    @Test func aClientActsForAnotherUserOnlyWhenTheServerLetsIt() throws {
+        let asked = Locked<[String]>([])
+        try withServer(mayActFor: { user, actingFor, address in
+            asked.withLock { $0.append("\(user)>\(actingFor)@\(address)") }
+            return user == "alice" && actingFor == "carol"
+        }) { port in
+            let acting = try NimbusClient(
+                host: "127.0.0.1", port: port,
+                credentials: ThriftClientCredentials(user: "alice", password: "alice-pw", actingFor: "carol"))
+            #expect(try acting.getNimbusConf() == "carol")
+            acting.close()
+            do {
+                _ = try NimbusClient(
+                    host: "127.0.0.1", port: port,
+                    credentials: ThriftClientCredentials(user: "bob", password: "bob-pw", actingFor: "carol"))
+                Issue.record("bob acted for carol")
+            } catch let error as ThriftTransportError {
+                #expect(error.message.hasSuffix("authentication as 'bob' refused: user bob may not act for carol"))
+            }
+            // Acting for oneself is no request at all.
+            let own = try NimbusClient(
+                host: "127.0.0.1", port: port,
+                credentials: ThriftClientCredentials(user: "bob", password: "bob-pw").acting(for: "bob"))
+            #expect(try own.getNimbusConf() == "bob")
+            own.close()
+        }
+        #expect(asked.withLock { $0 } == ["alice>carol@127.0.0.1", "bob>carol@127.0.0.1"])
+        // A server with no rule lets nobody act for another.
+        try withServer { port in
+            #expect(throws: ThriftTransportError.self) {
+                try NimbusClient(
+                    host: "127.0.0.1", port: port,
+                    credentials: ThriftClientCredentials(user: "alice", password: "alice-pw", actingFor: "bob"))
             }
         }
     }

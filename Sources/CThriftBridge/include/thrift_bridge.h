@@ -87,10 +87,13 @@ int tb_memory_fully_read(tb_memory *m);
 
 // SASL DIGEST-MD5 credentials of a client (Storm's DigestSaslTransportPlugin): after connecting, the client runs
 // Thrift's SASL negotiation as `user` for `service` at the host it connects to, then speaks framed transport.
+// With `acting_for` (NULL: none), the client asks to act for that user (SASL's authorization id), as a UI acts for
+// the user it serves; the server decides whether `user` may.
 typedef struct {
   const char *user;
   const char *password;
   const char *service;
+  const char *acting_for;
 } tb_sasl_client;
 
 // Blocking client: TSocket + TFramedTransport + TBinaryProtocol. Timeouts in milliseconds (0 = none). With
@@ -109,8 +112,13 @@ void tb_client_close(tb_client *c);
 // `principal` is the user the connection authenticated as (NULL when the server does not authenticate).
 typedef int (*tb_handler_fn)(void *context, uint64_t connection, int fd, const char *principal, tb_protocol *in,
                              tb_protocol *out);
+// Whether the authenticated `user`, connecting from `peer_address`, may act for `acting_for`: non-zero allows.
+// Called on the server's authentication thread, so it must not block for long.
+typedef int (*tb_may_act_fn)(void *context, const char *user, const char *acting_for, const char *peer_address);
 // A server that authenticates every connection with SASL DIGEST-MD5 before reading a frame from it: the users
 // and passwords it knows, its SASL service name and realm, and how long a client may take to authenticate.
+// A client that asks to act for another user is refused unless `may_act` (NULL: nobody may) allows it; the
+// principal its calls see is then the user it acts for.
 typedef struct {
   const char *const *users;
   const char *const *passwords;
@@ -118,6 +126,8 @@ typedef struct {
   const char *service;
   const char *realm;
   int handshake_timeout_ms;
+  tb_may_act_fn may_act;
+  void *may_act_context;
 } tb_sasl_server;
 // Binds and listens (port 0 picks a free port); NULL on failure with the reason in tb_last_error().
 // A connection with no complete call for io_timeout_ms (0 = never) is closed. At most max_connections are open

@@ -42,8 +42,11 @@ public final class ThriftClient: Sendable {
         return credentials.user.withCString { user in
             credentials.password.withCString { password in
                 ThriftSasl.service.withCString { service in
-                    var sasl = tb_sasl_client(user: user, password: password, service: service)
-                    return body(&sasl)
+                    (credentials.actingFor ?? "").withCString { actingFor in
+                        var sasl = tb_sasl_client(
+                            user: user, password: password, service: service, acting_for: actingFor)
+                        return body(&sasl)
+                    }
                 }
             }
         }

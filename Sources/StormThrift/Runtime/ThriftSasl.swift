@@ -30,13 +30,27 @@ public struct ThriftServerAuthentication: Sendable, Equatable {
     }
 }
 
-/// Who a client authenticates as (a JAAS file's `StormClient` section).
+/// Whether an authenticated `user`, connecting from `peerAddress`, may act for the user `actingFor` (as the UI
+/// acts for the user it serves). Asked once per connection, on the server's authentication thread.
+public typealias ThriftImpersonationCheck =
+    @Sendable (_ user: String, _ actingFor: String, _ peerAddress: String) -> Bool
+
+/// Who a client authenticates as (a JAAS file's `StormClient` section), and the user it acts for, if any.
 public struct ThriftClientCredentials: Sendable, Equatable {
     public var user: String
     public var password: String
+    /// SASL's authorization id: the server treats the connection's calls as this user's, if it lets `user` act
+    /// for them.
+    public var actingFor: String?
 
-    public init(user: String, password: String) {
+    public init(user: String, password: String, actingFor: String? = nil) {
         self.user = user
         self.password = password
+        self.actingFor = actingFor
+    }
+
+    /// The same login, acting for `user` (nil or the login's own user: acting for nobody else).
+    public func acting(for user: String?) -> ThriftClientCredentials {
+        ThriftClientCredentials(user: self.user, password: password, actingFor: user == self.user ? nil : user)
     }
 }

@@ -25,17 +25,20 @@ public final class ThriftServer: Sendable {
     /// `cancellingCallsOfClosedConnections`, a call still running when its caller has closed the connection is
     /// cancelled (noticed within a second): for servers whose long calls are waits that cancelling ends cleanly.
     /// With `authentication`, every connection authenticates (SASL DIGEST-MD5) before any of its frames is read,
-    /// and `ThriftConnection.principal` names its user in each call.
+    /// and `ThriftConnection.principal` names its user in each call. A client that asks to act for another user
+    /// is refused unless `mayActFor` allows it; its calls then see that user as the principal.
     public init(
         host: String, port: Int, threads: Int, maxFrameSize: Int, ioTimeoutMillis: Int = 0, maxConnections: Int = 0,
         cancellingCallsOfClosedConnections: Bool = false, authentication: ThriftServerAuthentication? = nil,
-        logger: Logger, dispatch: @escaping Dispatch
+        mayActFor: ThriftImpersonationCheck? = nil, logger: Logger, dispatch: @escaping Dispatch
     ) throws {
         ThriftDiagnostics.route(to: logger)
         let box = Unmanaged.passRetained(
-            Handler(dispatch: dispatch, cancelsAbandonedCalls: cancellingCallsOfClosedConnections, logger: logger)
+            Handler(
+                dispatch: dispatch, cancelsAbandonedCalls: cancellingCallsOfClosedConnections, mayActFor: mayActFor,
+                logger: logger)
         ).toOpaque()
-        let started = Self.withSaslSettings(authentication) { sasl in
+        let started = Self.withSaslSettings(authentication, mayActFor: mayActFor == nil ? nil : box) { sasl in
             tb_server_start(
                 host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis),
                 Int32(clamping: maxConnections), sasl, handleMessage, box)
@@ -51,7 +54,8 @@ public final class ThriftServer: Sendable {
 
     /// The C view of `authentication`, valid inside `body` (the server copies what it keeps).
     private static func withSaslSettings<T>(
-        _ authentication: ThriftServerAuthentication?, _ body: (UnsafePointer<tb_sasl_server>?) -> T
+        _ authentication: ThriftServerAuthentication?, mayActFor handler: UnsafeMutableRawPointer?,
+        _ body: (UnsafePointer<tb_sasl_server>?) -> T
     ) -> T {
         guard let authentication else { return body(nil) }
         let users = authentication.users.sorted { $0.key < $1.key }
@@ -67,7 +71,8 @@ public final class ThriftServer: Sendable {
                         var settings = tb_sasl_server(
                             users: namePointers.baseAddress, passwords: passwordPointers.baseAddress,
                             user_count: Int32(users.count), service: service, realm: realm,
-                            handshake_timeout_ms: Int32(clamping: authentication.handshakeTimeoutMillis))
+                            handshake_timeout_ms: Int32(clamping: authentication.handshakeTimeoutMillis),
+                            may_act: handler == nil ? nil : askMayAct, may_act_context: handler)
                         return body(&settings)
                     }
                 }
@@ -130,11 +135,16 @@ public enum ThriftDiagnostics {
 private final class Handler: Sendable {
     let dispatch: ThriftServer.Dispatch
     let cancelsAbandonedCalls: Bool
+    let mayActFor: ThriftImpersonationCheck?
     let logger: Logger
 
-    init(dispatch: @escaping ThriftServer.Dispatch, cancelsAbandonedCalls: Bool, logger: Logger) {
+    init(
+        dispatch: @escaping ThriftServer.Dispatch, cancelsAbandonedCalls: Bool,
+        mayActFor: ThriftImpersonationCheck?, logger: Logger
+    ) {
         self.dispatch = dispatch
         self.cancelsAbandonedCalls = cancelsAbandonedCalls
+        self.mayActFor = mayActFor
         self.logger = logger
     }
 
@@ -265,6 +275,14 @@ public enum ThriftConnection {
     @TaskLocal public static var current: UInt64?
     /// The user the connection authenticated as; nil when the server does not authenticate (or outside a call).
     @TaskLocal public static var principal: String?
+}
+
+private let askMayAct: tb_may_act_fn = { context, user, actingFor, peerAddress in
+    guard let context, let user, let actingFor, let peerAddress else { return 0 }
+    let handler = Unmanaged<Handler>.fromOpaque(context).takeUnretainedValue()
+    let allowed =
+        handler.mayActFor?(String(cString: user), String(cString: actingFor), String(cString: peerAddress)) ?? false
+    return allowed ? 1 : 0
 }
 
 private let handleMessage: tb_handler_fn = { context, connection, fd, principal, input, output in
