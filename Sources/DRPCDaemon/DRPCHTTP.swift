@@ -15,10 +15,9 @@ import StormThrift
 /// error (`{"error": "SERVER_TIMEOUT", "errorMessage": "Timed Out"}`) with 400 (failed), 503 (shutting down), 504
 /// (timed out) or 500.
 enum DRPCHTTP {
-    static func router(
-        requests: DRPCRequests, maxBody: Int = 1_048_576, hostname: String
-    ) -> Router<DaemonRequestContext> {
-        let router = Router(context: DaemonRequestContext.self)
+    static func register(
+        on router: Router<DaemonRequestContext>, requests: DRPCRequests, maxBody: Int = 1_048_576, hostname: String
+    ) {
         let process = ProcessMetrics(labels: [Label("daemon", "drpc"), Label("host", hostname)])
         router.addMetricsRoute {
             let pending = MetricFamily(
@@ -42,7 +41,6 @@ enum DRPCHTTP {
             }
             return await answer(requests, context.parameters.get("func"), String(buffer: body))
         }
-        return router
     }
 
     private static func answer(_ requests: DRPCRequests, _ function: String?, _ args: String?) async -> Response {

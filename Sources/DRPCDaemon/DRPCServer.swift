@@ -76,8 +76,9 @@ public struct DRPCServer: Service {
                     }
                 }
                 guard serveHTTP else { return onListening(ports) }
-                let router = DRPCHTTP.router(requests: requests, hostname: conf.localHostname)
                 let server = HTTPDaemonServer(http, host: "0.0.0.0", logger: logger)
+                let router = server.makeRouter()
+                DRPCHTTP.register(on: router, requests: requests, hostname: conf.localHostname)
                 group.addTask {
                     do {
                         try await server.run(router) { bound in

@@ -12,7 +12,7 @@ public struct HTTPDaemonServer: Sendable {
         public let description: String
     }
 
-    let settings: HTTPDaemonSettings
+    public let settings: HTTPDaemonSettings
     let host: String
     let logger: Logger
 
@@ -22,15 +22,22 @@ public struct HTTPDaemonServer: Sendable {
         self.logger = logger
     }
 
-    /// Adds the authentication to `router` and serves it. `onListening` is called with the bound port clients are
-    /// meant to use (the HTTPS one when the daemon serves HTTPS) once it accepts connections.
+    /// A router whose every route authenticates first: Hummingbird applies a router's middleware to the routes
+    /// added after it, so the daemon adds its routes to this one.
+    public func makeRouter() -> Router<DaemonRequestContext> {
+        let router = Router(context: DaemonRequestContext.self)
+        router.add(
+            middleware: AuthenticatingMiddleware(
+                authentication: settings.authentication, daemon: settings.daemon, logger: logger))
+        return router
+    }
+
+    /// Serves `router` (from `makeRouter()`). `onListening` is called with the bound port clients are meant to use
+    /// (the HTTPS one when the daemon serves HTTPS) once it accepts connections.
     public func run(
         _ router: Router<DaemonRequestContext>, onListening: @escaping @Sendable (_ port: Int) -> Void = { _ in }
     ) async throws {
         let reportsHTTPS = settings.https != nil
-        router.add(
-            middleware: AuthenticatingMiddleware(
-                authentication: settings.authentication, daemon: settings.daemon, logger: logger))
         let serverName = "storm-\(settings.daemon.rawValue)"
         try await withThrowingDiscardingTaskGroup { group in
             if let port = settings.httpPort {

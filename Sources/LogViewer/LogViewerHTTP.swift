@@ -11,10 +11,10 @@ import StormMetrics
 /// Storm's log viewer routes: worker logs under `<storm.log.dir>/workers-artifacts` (`file=topology/port/name`),
 /// daemon logs directly in `storm.log.dir` (`file=name`).
 enum LogViewerHTTP {
-    static func router(
-        workers: LogDirectory, daemons: LogDirectory, access: LogAccess, hostname: String
-    ) -> Router<DaemonRequestContext> {
-        let router = Router(context: DaemonRequestContext.self)
+    static func register(
+        on router: Router<DaemonRequestContext>, workers: LogDirectory, daemons: LogDirectory, access: LogAccess,
+        hostname: String
+    ) {
         let process = ProcessMetrics(labels: [Label("daemon", "logviewer"), Label("host", hostname)])
         router.addMetricsRoute { PrometheusText.render(process.families()) }
         let api = router.group("api/v1")
@@ -92,7 +92,6 @@ enum LogViewerHTTP {
                 return jsonError(error.kind == .notFound ? .notFound : .badRequest, error.description)
             }
         }
-        return router
     }
 
     /// A page of a log as HTML, with links to the pages around it.

@@ -30,10 +30,12 @@ public struct LogViewerServer: Service {
         let workers = LogDirectory(root: logs + "/workers-artifacts")
         var enforced = true
         if case .anyone = settings.authentication { enforced = false }
-        let router = LogViewerHTTP.router(
-            workers: workers, daemons: LogDirectory(root: logs),
+        let server = HTTPDaemonServer(settings, host: "0.0.0.0", logger: logger)
+        let router = server.makeRouter()
+        LogViewerHTTP.register(
+            on: router, workers: workers, daemons: LogDirectory(root: logs),
             access: LogAccess(conf: conf, workers: workers, enforced: enforced), hostname: conf.localHostname)
         logger.info("logviewer serving \(logs) with \(settings.summary)")
-        try await HTTPDaemonServer(settings, host: "0.0.0.0", logger: logger).run(router, onListening: onListening)
+        try await server.run(router, onListening: onListening)
     }
 }

@@ -19,6 +19,7 @@ public struct UIServer: Service {
     private let process: ProcessMetrics
     private let nimbus: LeaderNimbus
     private let onListening: @Sendable (Int) -> Void
+    private let logger: Logger
 
     /// - Parameter onListening: called with the bound port once the server accepts connections (the HTTPS port
     ///   when the UI serves HTTPS).
@@ -40,16 +41,20 @@ public struct UIServer: Service {
         process = ProcessMetrics(labels: [Label("daemon", "ui"), Label("host", conf.localHostname)])
         server = HTTPDaemonServer(settings, host: host, logger: logger)
         self.onListening = onListening
-        logger.info("ui serving \(settings.summary)")
+        self.logger = logger
     }
 
     public func run() async throws {
         defer { nimbus.close() }
-        let router = Router(context: DaemonRequestContext.self)
+        let router = server.makeRouter()
         let process = self.process
         router.addMetricsRoute { PrometheusText.render(process.families()) }
         api.register(on: router)
         StaticPages.register(on: router)
-        try await server.run(router, onListening: onListening)
+        let (logger, onListening, summary) = (self.logger, self.onListening, server.settings.summary)
+        try await server.run(router) { port in
+            logger.info("ui serving \(summary)")
+            onListening(port)
+        }
     }
 }

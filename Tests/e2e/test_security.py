@@ -21,7 +21,7 @@ from test_workers import WORKER_CONF, worker_logs
 
 DIGEST = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin"
 AUTHORIZER = "org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer"
-PASSWORDS = {"admin": "admin-pw", "alice": "alice-pw", "bob": "bob-pw", "sup": "sup-pw"}
+PASSWORDS = {"admin": "admin-pw", "alice": "alice-pw", "bob": "bob-pw", "sup": "sup-pw", "ui": "ui-pw"}
 # The daemons' own ZooKeeper identity (storm.zookeeper.auth.payload).
 ZK_DIGEST = "storm:zk-secret"
 
@@ -42,11 +42,12 @@ def jaas(folder, name, client_user=None):
 def secured_conf(folder):
     """The daemons' settings of a secured cluster, as docs/security.md gives them, and a JAAS file per user (whose
     StormClient logs in as that user). Nimbus logs in as admin; supervisors, given SUPERVISOR_CONF, as sup, which may
-    only fetch files."""
+    only fetch files; the UI as ui, which may act for any user from this host."""
     files = {user: jaas(folder, user, user) for user in PASSWORDS}
     conf = ["-c", f"storm.thrift.transport={DIGEST}", "-c", f"nimbus.authorizer={AUTHORIZER}",
             "-c", 'nimbus.admins=["admin"]', "-c", 'nimbus.supervisor.users=["sup"]',
             "-c", "storm.zookeeper.auth.scheme=digest", "-c", f"storm.zookeeper.auth.payload={ZK_DIGEST}",
+            "-c", 'nimbus.impersonation.acl={"ui": {"hosts": ["127.0.0.1"], "groups": ["*"]}}',
             "-c", f"java.security.auth.login.config={files['admin']}"]
     return conf, files
 

@@ -292,7 +292,7 @@ def test_a_ui_that_cannot_start_says_why_in_one_line():
                                 capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert result.stderr.strip() == \
-        f"storm: ui cannot listen on 127.0.0.1:{port}: Address already in use", result.stderr
+        f"storm: ui cannot listen on ui.port {port}: Address already in use", result.stderr
     result = subprocess.run([storm_bin(), "ui", "-c", "ui.port=eighty"], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert result.stderr.strip() == \
