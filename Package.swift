@@ -32,7 +32,8 @@ let package = Package(
             name: "CThriftBridge",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
             linkerSettings: [
-                .linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("crypto"),
+                .linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("ssl"),
+                .linkedLibrary("crypto"),
                 .linkedLibrary("m"),
             ]
         ),

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <csignal>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -37,6 +38,7 @@
 #include <thrift/transport/TSocket.h>
 
 #include "sasl_digest.h"
+#include "tls_context.h"
 
 using apache::thrift::TConfiguration;
 using apache::thrift::TProcessor;
@@ -53,6 +55,7 @@ using apache::thrift::transport::TFramedTransport;
 using apache::thrift::transport::TMemoryBuffer;
 using apache::thrift::transport::TNonblockingServerSocket;
 using apache::thrift::transport::TSocket;
+using apache::thrift::transport::TSSLSocket;
 using apache::thrift::transport::TTransport;
 
 struct tb_protocol {
@@ -161,7 +164,16 @@ private:
   std::unordered_map<const TSocket *, Entry> entries_;
 };
 
-class TrackedSocket : public TSocket {
+// A server's connection that knows who is on the other end.
+class Authenticated {
+public:
+  virtual ~Authenticated() = default;
+  // Who authenticated on this connection; empty when the server does not authenticate. Asked by the call
+  // threads, one call of a connection at a time.
+  virtual const std::string &principal() = 0;
+};
+
+class TrackedSocket : public TSocket, public Authenticated {
 public:
   TrackedSocket(THRIFT_SOCKET fd, std::shared_ptr<ConnectionRegistry> registry, std::string principal = "")
       : TSocket(fd), registry_(std::move(registry)), principal_(std::move(principal)) {
@@ -172,12 +184,41 @@ public:
     registry_->closing(this);
     TSocket::close();
   }
-  // Who authenticated on this connection; empty when the server does not authenticate.
-  const std::string &principal() const { return principal_; }
+  const std::string &principal() override { return principal_; }
 
 private:
   std::shared_ptr<ConnectionRegistry> registry_;
   std::string principal_;
+};
+
+// A TLS connection, on libthrift's non-blocking TLS socket (the handshake never blocks the server's I/O thread).
+// Its principal is the subject of the client's certificate, read once the handshake is done (by the first call).
+class TrackedSSLSocket : public TSSLSocket, public Authenticated {
+public:
+  TrackedSSLSocket(std::shared_ptr<apache::thrift::transport::SSLContext> context, THRIFT_SOCKET fd,
+                   std::shared_ptr<ConnectionRegistry> registry)
+      : TSSLSocket(std::move(context), fd), registry_(std::move(registry)) {
+    server(true);
+    setLibeventSafe();
+    registry_->opened(this, fd);
+  }
+  ~TrackedSSLSocket() override { registry_->closing(this); }
+  void close() override {
+    registry_->closing(this);
+    TSSLSocket::close();
+  }
+  const std::string &principal() override {
+    if (!known_) {
+      principal_ = tbtls::peerSubject(ssl_);
+      known_ = true;
+    }
+    return principal_;
+  }
+
+private:
+  std::shared_ptr<ConnectionRegistry> registry_;
+  std::string principal_;
+  bool known_ = false;
 };
 
 // Logs a condition at most once a minute, with how often it happened in between.
@@ -485,13 +526,15 @@ private:
 class ServerSocket : public TNonblockingServerSocket {
 public:
   ServerSocket(const std::string &host, int port, std::shared_ptr<ConnectionRegistry> registry, size_t limit,
-               std::shared_ptr<const SaslSettings> sasl)
-      : TNonblockingServerSocket(host, port), registry_(std::move(registry)), limit_(limit), sasl_(std::move(sasl)) {
+               std::shared_ptr<const SaslSettings> sasl, std::shared_ptr<tbtls::Factory> tls)
+      : TNonblockingServerSocket(host, port), registry_(std::move(registry)), limit_(limit), sasl_(std::move(sasl)),
+        tls_(std::move(tls)) {
     reserve();
   }
   ServerSocket(int port, std::shared_ptr<ConnectionRegistry> registry, size_t limit,
-               std::shared_ptr<const SaslSettings> sasl)
-      : TNonblockingServerSocket(port), registry_(std::move(registry)), limit_(limit), sasl_(std::move(sasl)) {
+               std::shared_ptr<const SaslSettings> sasl, std::shared_ptr<tbtls::Factory> tls)
+      : TNonblockingServerSocket(port), registry_(std::move(registry)), limit_(limit), sasl_(std::move(sasl)),
+        tls_(std::move(tls)) {
     reserve();
   }
   ~ServerSocket() override {
@@ -558,6 +601,7 @@ protected:
     return createSocket(fd);
   }
   std::shared_ptr<TSocket> createSocket(THRIFT_SOCKET fd) override {
+    if (tls_) return std::make_shared<TrackedSSLSocket>(tls_->context(), fd, registry_);
     return std::make_shared<TrackedSocket>(fd, registry_);
   }
 
@@ -578,6 +622,7 @@ private:
   std::shared_ptr<ConnectionRegistry> registry_;
   size_t limit_;
   std::shared_ptr<const SaslSettings> sasl_;
+  std::shared_ptr<tbtls::Factory> tls_;
   std::unique_ptr<SaslFront> front_;
   int served_ = -1;
   int reserved_ = -1;
@@ -605,7 +650,7 @@ public:
     // The descriptor lets a long call notice its caller has gone (libthrift reads nothing more from a connection
     // while one of its calls runs); the socket lives until the call returns.
     const int fd = socket ? static_cast<int>(const_cast<TSocket *>(socket)->getSocketFD()) : -1;
-    const auto *tracked = dynamic_cast<const TrackedSocket *>(socket);
+    auto *tracked = dynamic_cast<Authenticated *>(const_cast<TSocket *>(socket));
     const char *principal = tracked && !tracked->principal().empty() ? tracked->principal().c_str() : nullptr;
     const bool keep = handler_(context_, connection ? connection->id : 0, fd, principal, &input, &output) == 0;
     registry_->callEnded(socket);
@@ -651,9 +696,51 @@ struct tb_memory {
 };
 
 struct tb_client {
+  // Kept while the connection lives: its TLS context and libthrift's OpenSSL set-up.
+  std::shared_ptr<tbtls::Factory> tls;
   std::shared_ptr<TTransport> transport;
   tb_protocol protocol;
 };
+
+namespace {
+// A TLS context from `tls`, or NULL with the reason in `error`.
+std::shared_ptr<tbtls::Factory> tlsFactory(const tb_tls &tls, bool server, std::string &error) {
+  // OpenSSL writes with write(), not send(MSG_NOSIGNAL): a peer gone mid-write would raise SIGPIPE, whose default
+  // ends the process. Ignored (unless the program handles it), the write fails and only that connection closes.
+  static std::once_flag quietPipes;
+  std::call_once(quietPipes, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  });
+  auto factory = std::make_shared<tbtls::Factory>();
+  SSL_CTX *ctx = factory->raw();
+  const std::string keyPassword = tls.keystore_password ? tls.keystore_password : "";
+  const std::string trustPassword = tls.truststore_password ? tls.truststore_password : "";
+  if (tls.keystore_path && *tls.keystore_path) {
+    if (!tbtls::useKeystore(ctx, tls.keystore_path, keyPassword, error)) return nullptr;
+  } else if (server) {
+    error = "a TLS server needs a keystore";
+    return nullptr;
+  }
+  if (tls.truststore_path && *tls.truststore_path) {
+    if (!tbtls::useTruststore(ctx, tls.truststore_path, trustPassword, error)) return nullptr;
+  } else if (server && tls.require_peer_certificate) {
+    error = "a TLS server that requires client certificates needs a truststore";
+    return nullptr;
+  } else {
+    SSL_CTX_set_default_verify_paths(ctx);
+  }
+  if (server) {
+    SSL_CTX_set_verify(ctx, tls.require_peer_certificate ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                                         : SSL_VERIFY_PEER,
+                       nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    factory->access(std::make_shared<apache::thrift::transport::DefaultClientAccessManager>());
+  }
+  return factory;
+}
+} // namespace
 
 struct tb_server {
   std::shared_ptr<ConnectionRegistry> registry = std::make_shared<ConnectionRegistry>();
@@ -956,9 +1043,21 @@ void authenticate(TSocket &socket, const tb_sasl_client &sasl, const char *host)
 extern "C" {
 
 tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, int io_timeout_ms, int max_frame_size,
-                          const tb_sasl_client *sasl) {
+                          const tb_sasl_client *sasl, const tb_tls *tls) {
   try {
-    auto socket = std::make_shared<TSocket>(host, port);
+    std::shared_ptr<tbtls::Factory> factory;
+    std::shared_ptr<TSocket> socket;
+    if (tls) {
+      std::string error;
+      factory = tlsFactory(*tls, false, error);
+      if (!factory) {
+        set_error(("TLS: " + error).c_str());
+        return nullptr;
+      }
+      socket = factory->createSocket(host, port);
+    } else {
+      socket = std::make_shared<TSocket>(host, port);
+    }
     socket->setConnTimeout(connect_timeout_ms);
     socket->setRecvTimeout(io_timeout_ms);
     socket->setSendTimeout(io_timeout_ms);
@@ -969,6 +1068,7 @@ tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, in
     auto framed = std::make_shared<TFramedTransport>(socket, frame_limited_config(max_frame_size));
     framed->open();
     auto *c = new tb_client();
+    c->tls = factory;
     c->transport = framed;
     c->protocol.proto = std::make_shared<TBinaryProtocol>(framed);
     return c;
@@ -992,9 +1092,20 @@ void tb_client_close(tb_client *c) {
 // ----- server -----
 
 tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, int io_timeout_ms,
-                           int max_connections, const tb_sasl_server *sasl, tb_handler_fn handler, void *context) {
+                           int max_connections, const tb_sasl_server *sasl, const tb_tls *tls, tb_handler_fn handler,
+                           void *context) {
   auto *s = new tb_server();
   try {
+    std::shared_ptr<tbtls::Factory> factory;
+    if (tls) {
+      std::string error;
+      factory = tlsFactory(*tls, true, error);
+      if (!factory) {
+        set_error(("TLS: " + error).c_str());
+        delete s;
+        return nullptr;
+      }
+    }
     std::shared_ptr<SaslSettings> settings;
     if (sasl) {
       settings = std::make_shared<SaslSettings>();
@@ -1012,8 +1123,8 @@ tb_server *tb_server_start(const char *host, int port, int threads, int max_fram
       const size_t room = files.rlim_cur > 256 ? static_cast<size_t>(files.rlim_cur - 128) : files.rlim_cur / 2;
       if (limit == 0 || limit > room) limit = room;
     }
-    s->socket = host && *host ? std::make_shared<ServerSocket>(host, port, s->registry, limit, settings)
-                              : std::make_shared<ServerSocket>(port, s->registry, limit, settings);
+    s->socket = host && *host ? std::make_shared<ServerSocket>(host, port, s->registry, limit, settings, factory)
+                              : std::make_shared<ServerSocket>(port, s->registry, limit, settings, factory);
     s->threads = ThreadManager::newSimpleThreadManager(static_cast<size_t>(threads > 0 ? threads : 1));
     s->threads->threadFactory(std::make_shared<ThreadFactory>());
     s->threads->start();

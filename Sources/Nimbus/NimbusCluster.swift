@@ -43,7 +43,8 @@ extension Nimbus {
             address,
             NimbusSummary(
                 host: host, port: Int32(port), uptimeSecs: Int32(clamping: Int(startTime.timeIntervalSince1970)),
-                isLeader: false, version: Self.version))
+                isLeader: false, version: Self.version,
+                tlsPort: (try? NimbusTLS.port(conf)).flatMap { $0 }.map { Int32($0) }))
         try await election.join()
     }
 

@@ -28,26 +28,48 @@ public struct NimbusServer: Service {
         let port = try conf.int(ConfigKey.nimbusThriftPort)
         let authentication = try ThriftSecurity.serverAuthentication(conf, .nimbus)
         let impersonation = try ImpersonationACL(conf: conf)
-        let server: ThriftServer
-        do {
-            server = try ThriftServer(
-                host: bindAddress ?? "", port: port, threads: try conf.int(ConfigKey.nimbusThriftThreads),
-                maxFrameSize: try conf.int(ConfigKey.nimbusThriftMaxBufferSize),
-                ioTimeoutMillis: try conf.int(ConfigKey.thriftSocketTimeoutMs),
-                maxConnections: try conf.int(ConfigKey.nimbusThriftMaxConnections), authentication: authentication,
-                mayActFor: { impersonation.permits($0, actingFor: $1, from: $2) }, logger: logger
-            ) { method, input in
-                try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
-            }
-        } catch let error as ThriftTransportError where bindAddress != nil {
-            throw ConfigError.invalid(
-                ConfigKey.nimbusThriftBindAddress,
-                reason: "'\(bindAddress!)': cannot listen there on port \(port) (\(error))")
+        let threads = try conf.int(ConfigKey.nimbusThriftThreads)
+        let maxFrame = try conf.int(ConfigKey.nimbusThriftMaxBufferSize)
+        let ioTimeout = try conf.int(ConfigKey.thriftSocketTimeoutMs)
+        let maxConnections = try conf.int(ConfigKey.nimbusThriftMaxConnections)
+        let dispatch: ThriftServer.Dispatch = { method, input in
+            try NimbusDispatcher.dispatch(method, input: input, handler: nimbus)
         }
-        let users = authentication.map { "\($0.users.count) users, SASL DIGEST-MD5" } ?? "no authentication"
-        logger.info(
-            "nimbus \(Nimbus.version) serving the Thrift API on \(bindAddress ?? "all interfaces"), port \(server.port) (\(users))"
-        )
+        var servers: [ThriftServer] = []
+        if !(try NimbusTLS.serverOnly(conf)) {
+            let server: ThriftServer
+            do {
+                server = try ThriftServer(
+                    host: bindAddress ?? "", port: port, threads: threads, maxFrameSize: maxFrame,
+                    ioTimeoutMillis: ioTimeout, maxConnections: maxConnections, authentication: authentication,
+                    mayActFor: { impersonation.permits($0, actingFor: $1, from: $2) }, logger: logger,
+                    dispatch: dispatch)
+            } catch let error as ThriftTransportError where bindAddress != nil {
+                throw ConfigError.invalid(
+                    ConfigKey.nimbusThriftBindAddress,
+                    reason: "'\(bindAddress!)': cannot listen there on port \(port) (\(error))")
+            }
+            servers.append(server)
+            let users = authentication.map { "\($0.users.count) users, SASL DIGEST-MD5" } ?? "no authentication"
+            logger.info(
+                "nimbus \(Nimbus.version) serving the Thrift API on \(bindAddress ?? "all interfaces"), port \(server.port) (\(users))"
+            )
+        }
+        if let tlsPort = try NimbusTLS.port(conf), let tls = try NimbusTLS.server(conf) {
+            do {
+                servers.append(
+                    try ThriftServer(
+                        host: bindAddress ?? "", port: tlsPort, threads: threads, maxFrameSize: maxFrame,
+                        ioTimeoutMillis: ioTimeout, maxConnections: maxConnections, tls: tls, logger: logger,
+                        dispatch: dispatch))
+            } catch let error as ThriftTransportError {
+                for server in servers { server.stop() }
+                throw ConfigError.invalid(NimbusTLS.portKey, reason: "\(tlsPort): cannot serve TLS there (\(error))")
+            }
+            let clients =
+                tls.requirePeerCertificate ? "clients known by their certificates" : "client certificates optional"
+            logger.info("nimbus serving the Thrift API over TLS on port \(tlsPort) (\(clients))")
+        }
         // The port first, so a port in use fails at once; then the cluster state, which may take retries.
         await nimbus.start()
         let period = Duration.seconds(max(1, conf.intOrDefault(ConfigKey.nimbusMonitorFreqSecs)))
@@ -61,7 +83,7 @@ public struct NimbusServer: Service {
             }
         }
         logger.info("nimbus shutting down")
-        await server.shutdown()
+        for server in servers { await server.shutdown() }
     }
 
     /// The address the Thrift port listens on; nil: every interface, as Storm's nimbus does.

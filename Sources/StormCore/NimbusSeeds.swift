@@ -13,9 +13,15 @@ public enum NimbusSeeds {
     ) throws -> NimbusClient {
         let seeds = try conf.stringList(ConfigKey.nimbusSeeds)
         let defaultPort = try conf.int(ConfigKey.nimbusThriftPort)
+        // Over TLS, every nimbus is reached on its TLS port, as Storm's clients do.
+        let tlsPort = try NimbusTLS.client(conf) != nil ? try NimbusTLS.port(conf) : nil
+        if try NimbusTLS.client(conf) != nil && tlsPort == nil {
+            throw ConfigError.invalid(NimbusTLS.clientUseKey, reason: "is true, but \(NimbusTLS.portKey) is not set")
+        }
         var failures: [String] = []
         for seed in seeds {
-            let (host, port) = split(seed, defaultPort: defaultPort)
+            let (host, seedPort) = split(seed, defaultPort: defaultPort)
+            let port = tlsPort ?? seedPort
             do {
                 let seedClient = try connect(
                     host: host, port: port, conf, connectTimeoutMillis: connectTimeoutMillis, actingFor: actingFor)
@@ -28,9 +34,10 @@ public enum NimbusSeeds {
                 } catch {
                     return seedClient
                 }
-                guard leader.host != host || Int(leader.port) != port else { return seedClient }
+                let leaderPort = tlsPort.map { Int(leader.tlsPort ?? Int32($0)) } ?? Int(leader.port)
+                guard leader.host != host || leaderPort != port else { return seedClient }
                 if let leaderClient = try? connect(
-                    host: leader.host, port: Int(leader.port), conf, connectTimeoutMillis: connectTimeoutMillis,
+                    host: leader.host, port: leaderPort, conf, connectTimeoutMillis: connectTimeoutMillis,
                     actingFor: actingFor)
                 {
                     seedClient.close()
@@ -56,7 +63,9 @@ public enum NimbusSeeds {
             host: host, port: port, connectTimeoutMillis: connectTimeoutMillis,
             ioTimeoutMillis: try ioTimeoutMillis ?? conf.int(ConfigKey.thriftSocketTimeoutMs),
             maxFrameSize: conf.intOrDefault(ConfigKey.nimbusThriftMaxBufferSize),
-            credentials: try ThriftSecurity.clientCredentials(conf, .nimbus)?.acting(for: actingFor))
+            credentials: try NimbusTLS.client(conf) != nil
+                ? nil : ThriftSecurity.clientCredentials(conf, .nimbus)?.acting(for: actingFor),
+            tls: try NimbusTLS.client(conf))
     }
 
     public static func split(_ seed: String, defaultPort: Int) -> (String, Int) {

@@ -17,14 +17,17 @@ public enum SecuritySettings {
                 : "this server accepts any client: no authentication (\(endpoint.transportKey)); see docs/security.md"
         }
         let authorizer = try SimpleACLAuthorizer.configured(conf)
-        if authorizer != nil && !authenticates {
+        // Served alone, the TLS port knows its clients by their certificates.
+        let tls = try NimbusTLS.server(conf)
+        let tlsOnly = try NimbusTLS.serverOnly(conf) && tls?.requirePeerCertificate == true
+        if authorizer != nil && !authenticates && !tlsOnly {
             throw .invalid(
                 SimpleACLAuthorizer.key,
                 reason:
-                    "needs authenticated clients, but storm.thrift.transport is not \(ThriftSecurity.digestTransport): every client would be anonymous"
+                    "needs authenticated clients, but storm.thrift.transport is not \(ThriftSecurity.digestTransport) (nor is \(NimbusTLS.serverOnlyKey) true with client certificates): every client would be anonymous"
             )
         }
-        if !authenticates {
+        if !authenticates && !tlsOnly {
             return
                 "this cluster accepts any client: no authentication (storm.thrift.transport) and no authorization (nimbus.authorizer); see docs/security.md"
         }

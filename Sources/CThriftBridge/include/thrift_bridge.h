@@ -96,10 +96,23 @@ typedef struct {
   const char *acting_for;
 } tb_sasl_client;
 
+// TLS as Storm's TlsTransportPlugin: this end's certificate and key (`keystore_path`, PKCS#12 or PEM, opened with
+// `keystore_password`; NULL: none, for a client without a certificate) and the certificates the peer's must chain
+// to (`truststore_path`, PEM or PKCS#12; NULL: the system's, for a client). A server with
+// `require_peer_certificate` refuses clients without one; a client always checks the server's certificate and
+// that it names the host it connects to.
+typedef struct {
+  const char *keystore_path;
+  const char *keystore_password;
+  const char *truststore_path;
+  const char *truststore_password;
+  int require_peer_certificate;
+} tb_tls;
+
 // Blocking client: TSocket + TFramedTransport + TBinaryProtocol. Timeouts in milliseconds (0 = none). With
-// `sasl` (NULL: none), the client authenticates first.
+// `sasl` (NULL: none), the client authenticates first; with `tls` (NULL: none), it speaks TLS.
 tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, int io_timeout_ms, int max_frame_size,
-                          const tb_sasl_client *sasl);
+                          const tb_sasl_client *sasl, const tb_tls *tls);
 tb_protocol *tb_client_protocol(tb_client *c);
 void tb_client_close(tb_client *c);
 
@@ -133,9 +146,11 @@ typedef struct {
 // A connection with no complete call for io_timeout_ms (0 = never) is closed. At most max_connections are open
 // at once (0 = no limit of its own); a connection over the limit is closed as it is accepted.
 // With `sasl` (NULL: none), a connection is handed to the server only once it has authenticated; one that does
-// not is told why (a SASL BAD message), closed and logged.
+// not is told why (a SASL BAD message), closed and logged. With `tls` (NULL: none; not with `sasl`), connections
+// speak TLS, and a call's principal is the subject of the client's certificate (RFC 2253), if it showed one.
 tb_server *tb_server_start(const char *host, int port, int threads, int max_frame_size, int io_timeout_ms,
-                           int max_connections, const tb_sasl_server *sasl, tb_handler_fn handler, void *context);
+                           int max_connections, const tb_sasl_server *sasl, const tb_tls *tls, tb_handler_fn handler,
+                           void *context);
 // Connections open now.
 int tb_server_connections(tb_server *s);
 int tb_server_port(tb_server *s);

@@ -17,19 +17,22 @@ public final class ThriftClient: Sendable {
 
     /// Connects now. `connectTimeoutMillis` bounds the connect and `ioTimeoutMillis` every read and write, so
     /// a dead or silent server is an error instead of a hang.
-    /// With `credentials`, the client authenticates (SASL DIGEST-MD5) before its first call.
+    /// With `credentials`, the client authenticates (SASL DIGEST-MD5) before its first call; with `tls`, it
+    /// speaks TLS.
     public init(
         host: String, port: Int, connectTimeoutMillis: Int = 10_000, ioTimeoutMillis: Int = 10_000,
-        maxFrameSize: Int = 1_048_576, credentials: ThriftClientCredentials? = nil
+        maxFrameSize: Int = 1_048_576, credentials: ThriftClientCredentials? = nil, tls: ThriftTLS? = nil
     ) throws {
         self.host = host
         self.port = port
         self.authenticates = credentials != nil
         ThriftDiagnostics.install()
         let opened = Self.withSaslCredentials(credentials) { sasl in
-            tb_client_open(
-                host, Int32(port), Int32(clamping: connectTimeoutMillis), Int32(clamping: ioTimeoutMillis),
-                Int32(clamping: maxFrameSize), sasl)
+            ThriftTLS.withC(tls) { tls in
+                tb_client_open(
+                    host, Int32(port), Int32(clamping: connectTimeoutMillis), Int32(clamping: ioTimeoutMillis),
+                    Int32(clamping: maxFrameSize), sasl, tls)
+            }
         }
         guard let raw = opened else { throw ThriftTransportError.last("connecting to \(host):\(port)") }
         state = Locked(Connection(raw: raw))
@@ -131,12 +134,12 @@ extension ThriftServiceClient {
     /// Connects now (see `ThriftClient.init`).
     public init(
         host: String, port: Int, connectTimeoutMillis: Int = 10_000, ioTimeoutMillis: Int = 10_000,
-        maxFrameSize: Int = 1_048_576, credentials: ThriftClientCredentials? = nil
+        maxFrameSize: Int = 1_048_576, credentials: ThriftClientCredentials? = nil, tls: ThriftTLS? = nil
     ) throws {
         self.init(
             connection: try ThriftClient(
                 host: host, port: port, connectTimeoutMillis: connectTimeoutMillis, ioTimeoutMillis: ioTimeoutMillis,
-                maxFrameSize: maxFrameSize, credentials: credentials))
+                maxFrameSize: maxFrameSize, credentials: credentials, tls: tls))
     }
 
     public func close() { connection.close() }

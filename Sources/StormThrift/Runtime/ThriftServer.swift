@@ -26,11 +26,13 @@ public final class ThriftServer: Sendable {
     /// cancelled (noticed within a second): for servers whose long calls are waits that cancelling ends cleanly.
     /// With `authentication`, every connection authenticates (SASL DIGEST-MD5) before any of its frames is read,
     /// and `ThriftConnection.principal` names its user in each call. A client that asks to act for another user
-    /// is refused unless `mayActFor` allows it; its calls then see that user as the principal.
+    /// is refused unless `mayActFor` allows it; its calls then see that user as the principal. With `tls`,
+    /// connections speak TLS and a call's principal is the subject of its client's certificate.
     public init(
         host: String, port: Int, threads: Int, maxFrameSize: Int, ioTimeoutMillis: Int = 0, maxConnections: Int = 0,
         cancellingCallsOfClosedConnections: Bool = false, authentication: ThriftServerAuthentication? = nil,
-        mayActFor: ThriftImpersonationCheck? = nil, logger: Logger, dispatch: @escaping Dispatch
+        mayActFor: ThriftImpersonationCheck? = nil, tls: ThriftTLS? = nil, logger: Logger,
+        dispatch: @escaping Dispatch
     ) throws {
         ThriftDiagnostics.route(to: logger)
         let box = Unmanaged.passRetained(
@@ -39,9 +41,11 @@ public final class ThriftServer: Sendable {
                 logger: logger)
         ).toOpaque()
         let started = Self.withSaslSettings(authentication, mayActFor: mayActFor == nil ? nil : box) { sasl in
-            tb_server_start(
-                host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis),
-                Int32(clamping: maxConnections), sasl, handleMessage, box)
+            ThriftTLS.withC(tls) { tls in
+                tb_server_start(
+                    host, Int32(port), Int32(threads), Int32(maxFrameSize), Int32(clamping: ioTimeoutMillis),
+                    Int32(clamping: maxConnections), sasl, tls, handleMessage, box)
+            }
         }
         guard let raw = started else {
             Unmanaged<Handler>.fromOpaque(box).release()
