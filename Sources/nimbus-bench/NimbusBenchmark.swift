@@ -22,6 +22,11 @@ struct NimbusBenchmark: ParsableCommand {
             "Secure nimbus as docs/security.md does (SASL DIGEST-MD5, SimpleACLAuthorizer): every client authenticates."
     )
     var secured = false
+    @Flag(
+        help:
+            "Serve nimbus over TLS alone, clients known by their certificates (nimbus.thrift.tls.*, certificates made by openssl), with SimpleACLAuthorizer."
+    )
+    var tls = false
 
     func run() throws {
         let port = Int.random(in: 20000...40000)
@@ -54,6 +59,23 @@ struct NimbusBenchmark: ParsableCommand {
                 "-c", "nimbus.authorizer=org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer",
                 "-c", "nimbus.admins=[\"bench\"]",
             ]
+        }
+        if tls {
+            let certificates = try Self.certificates(in: dir)
+            nimbus.arguments! += [
+                "-c", "nimbus.thrift.tls.port=\(port)", "-c", "nimbus.thrift.port=\(port + 1)",
+                "-c", "nimbus.thrift.tls.server.only=true",
+                "-c",
+                "nimbus.thrift.tls.server.keystore.path=\(certificates.appendingPathComponent("nimbus.pem").path)",
+                "-c", "nimbus.thrift.tls.server.truststore.path=\(certificates.appendingPathComponent("ca.crt").path)",
+                "-c", "nimbus.authorizer=org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer",
+                "-c", "nimbus.admins=[\"CN=bench\"]",
+            ]
+            Self.clientTLS.withLock {
+                $0 = ThriftTLS(
+                    keystorePath: certificates.appendingPathComponent("bench.pem").path,
+                    truststorePath: certificates.appendingPathComponent("ca.crt").path)
+            }
         }
         nimbus.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try nimbus.run()
@@ -115,6 +137,43 @@ struct NimbusBenchmark: ParsableCommand {
     }
 
     static let jaas = "StormServer { M required user_bench=\"bench-pw\"; };\n"
+
+    /// What clients present and trust with `--tls` (set once, before any client connects).
+    private static let clientTLS = Locked<ThriftTLS?>(nil)
+
+    private func client(_ port: Int) throws -> NimbusClient {
+        try NimbusClient(host: "127.0.0.1", port: port, credentials: credentials, tls: Self.clientTLS.withLock { $0 })
+    }
+
+    /// A CA, nimbus' certificate for 127.0.0.1 and the client's (CN=bench), each certificate and key in one PEM.
+    static func certificates(in dir: URL) throws -> URL {
+        let folder = dir.appendingPathComponent("certificates")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        func openssl(_ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            process.arguments = arguments
+            process.currentDirectoryURL = folder
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            process.waitUntilExit()
+        }
+        try openssl([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=bench CA", "-keyout",
+            "ca.key", "-out", "ca.crt",
+        ])
+        for (name, subject, san) in [("nimbus", "/CN=nimbus", "IP:127.0.0.1"), ("bench", "/CN=bench", "DNS:bench")] {
+            try openssl([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subject, "-CA", "ca.crt",
+                "-CAkey", "ca.key", "-addext", "subjectAltName=\(san)", "-keyout", "\(name).key", "-out", "\(name).crt",
+            ])
+            let pem =
+                try String(contentsOf: folder.appendingPathComponent("\(name).crt"), encoding: .utf8)
+                + String(contentsOf: folder.appendingPathComponent("\(name).key"), encoding: .utf8)
+            try pem.write(to: folder.appendingPathComponent("\(name).pem"), atomically: true, encoding: .utf8)
+        }
+        return folder
+    }
     var credentials: ThriftClientCredentials? {
         secured ? ThriftClientCredentials(user: "bench", password: "bench-pw") : nil
     }
@@ -124,7 +183,7 @@ struct NimbusBenchmark: ParsableCommand {
         let started = Date()
         var calls = 0
         while Date().timeIntervalSince(started) < seconds {
-            let c = try NimbusClient(host: "127.0.0.1", port: port, credentials: credentials)
+            let c = try client(port)
             _ = try c.getLeader()
             c.close()
             calls += 1
@@ -143,7 +202,7 @@ struct NimbusBenchmark: ParsableCommand {
             Thread.detachNewThread {
                 defer { done.leave() }
                 do {
-                    let c = try NimbusClient(host: "127.0.0.1", port: port, credentials: credentials)
+                    let c = try client(port)
                     var calls = 0
                     while Date() < deadline {
                         _ = try c.getClusterInfo()
@@ -163,7 +222,7 @@ struct NimbusBenchmark: ParsableCommand {
     private func waitForNimbus(port: Int) throws -> NimbusClient {
         let deadline = Date().addingTimeInterval(30)
         while true {
-            if let client = try? NimbusClient(host: "127.0.0.1", port: port, credentials: credentials),
+            if let client = try? client(port),
                 (try? client.getLeader()) != nil
             {
                 return client

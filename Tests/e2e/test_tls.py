@@ -1,0 +1,165 @@
+"""Nimbus over TLS as Storm's TlsTransportPlugin serves it: its TLS port alone (nimbus.thrift.tls.server.only),
+clients known by the subject of their certificates (signed by a CA made here with openssl) and authorized by
+SimpleACLAuthorizer. Clients are Python's Thrift TSSLSocket with code generated from Storm's own storm.thrift, and
+our CLI with nimbus.thrift.client.use.tls."""
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+
+import pytest
+from thrift.protocol import TBinaryProtocol
+from thrift.transport import TSSLSocket, TTransport
+
+from conftest import NimbusService, free_port, storm_bin, terminate, ttypes, upload, wait_until
+from test_security import AUTHORIZER, recording_topology
+
+
+def make_certificates(folder):
+    """A CA; nimbus' certificate for 127.0.0.1; admin's, alice's and bob's signed by the CA (each certificate with
+    its key in one PEM, and PKCS#12 for alice); mallory's signed by a CA nobody trusts."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+    for ca in ("ca", "rogue"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca} CA",
+                "-keyout", f"{ca}.key", "-out", f"{ca}.crt")
+    for name, ca, san in [("nimbus", "ca", "IP:127.0.0.1,DNS:localhost"), ("admin", "ca", None), ("alice", "ca", None),
+                          ("bob", "ca", None), ("mallory", "rogue", None)]:
+        args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/O=storm/CN={name}",
+                "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-keyout", f"{name}.key", "-out", f"{name}.crt"]
+        openssl(*(args + (["-addext", f"subjectAltName={san}"] if san else [])))
+        with open(os.path.join(folder, f"{name}.pem"), "w") as out:
+            for part in ("crt", "key"):
+                with open(os.path.join(folder, f"{name}.{part}")) as f:
+                    out.write(f.read())
+    openssl("pkcs12", "-export", "-in", "alice.crt", "-inkey", "alice.key", "-out", "alice.p12",
+            "-passout", "pass:alice-pw")
+    return lambda name: os.path.join(folder, name)
+
+
+class TLSNimbus:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="tls-nimbus-")
+        self.path = make_certificates(self.dir)
+        self.plain_port, self.port = free_port(), free_port()
+        self.log_path = os.path.join(self.dir, "nimbus.log")
+        self.process = subprocess.Popen([
+            storm_bin(), "nimbus", "-c", f"storm.local.dir={self.dir}/local", "-c", "storm.cluster.state.store=memory",
+            "-c", "nimbus.metrics.port=0", "-c", f"nimbus.thrift.port={self.plain_port}",
+            "-c", f"nimbus.thrift.tls.port={self.port}", "-c", "nimbus.thrift.tls.server.only=true",
+            "-c", f"nimbus.thrift.tls.server.keystore.path={self.path('nimbus.pem')}",
+            "-c", f"nimbus.thrift.tls.server.truststore.path={self.path('ca.crt')}",
+            "-c", f"nimbus.authorizer={AUTHORIZER}", "-c", 'nimbus.admins=["CN=admin,O=storm"]',
+        ], stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        assert wait_until(lambda: self.answers("admin"), 30), self.log()
+
+    def client(self, name, ca="ca.crt"):
+        """Storm's generated Python client over Thrift's own TSSLSocket, with `name`'s certificate (None: none)."""
+        context = ssl.create_default_context(cafile=self.path(ca))
+        if name:
+            context.load_cert_chain(self.path(f"{name}.crt"), self.path(f"{name}.key"))
+        sock = TSSLSocket.TSSLSocket("127.0.0.1", self.port, ssl_context=context, server_hostname="127.0.0.1")
+        sock.setTimeout(10000)
+        transport = TTransport.TFramedTransport(sock)
+        transport.open()
+        client = NimbusService.Client(TBinaryProtocol.TBinaryProtocol(transport))
+        client.transport = transport
+        return client
+
+    def answers(self, name):
+        try:
+            c = self.client(name)
+            c.getLeader()
+            c.transport.close()
+            return True
+        except Exception:
+            return False
+
+    def cli(self, name, *args, keystore=None):
+        conf = ["-c", f'nimbus.seeds=["127.0.0.1:{self.plain_port}"]', "-c", f"nimbus.thrift.tls.port={self.port}",
+                "-c", "nimbus.thrift.client.use.tls=true",
+                "-c", f"nimbus.thrift.tls.client.keystore.path={keystore or self.path(f'{name}.pem')}",
+                "-c", "nimbus.thrift.tls.client.keystore.password=alice-pw",
+                "-c", f"nimbus.thrift.tls.client.truststore.path={self.path('ca.crt')}"]
+        return subprocess.run([storm_bin(), *args, *conf], capture_output=True, text=True, timeout=60)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        terminate(self.process)
+
+
+@pytest.fixture(scope="module")
+def nimbus():
+    n = TLSNimbus()
+    yield n
+    n.stop()
+
+
+def test_clients_are_known_by_their_certificates_and_authorized(nimbus):
+    assert "nimbus serving the Thrift API over TLS on port" in nimbus.log()
+    # Only the TLS port is served.
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", nimbus.plain_port), timeout=5).close()
+
+    alice, bob = nimbus.client("alice"), nimbus.client("bob")
+    alice.submitTopology("alices", upload(alice), json.dumps({"topology.workers": 1}),
+                         recording_topology("/dev/null"))
+    summary = alice.getTopologySummaryByName("alices")
+    assert summary.owner == "CN=alice,O=storm"
+    assert json.loads(alice.getTopologyConf(summary.id))["topology.submitter.principal"] == "CN=alice,O=storm"
+    with pytest.raises(ttypes.AuthorizationException) as refused:
+        bob.killTopology("alices")
+    assert refused.value.msg == "killTopology on topology alices is not authorized"
+    assert wait_until(lambda: "denied killTopology on topology alices to CN=bob,O=storm" in nimbus.log(), 10)
+    admin = nimbus.client("admin")
+    assert [t.name for t in admin.getClusterInfo().topologies] == ["alices"]
+    for c in (alice, bob, admin):
+        c.transport.close()
+
+
+@pytest.mark.parametrize("name,ca", [(None, "ca.crt"), ("mallory", "ca.crt"), ("alice", "rogue.crt")])
+def test_clients_without_a_trusted_certificate_or_trusting_another_server_are_refused(nimbus, name, ca):
+    with pytest.raises(Exception):
+        client = nimbus.client(name, ca)
+        client.getLeader()
+    assert nimbus.answers("alice"), "a refused handshake stopped the server"
+
+
+def test_the_cli_speaks_tls_with_a_pkcs12_or_pem_keystore(nimbus):
+    listed = nimbus.cli("alice", "list", keystore=nimbus.path("alice.p12"))
+    assert listed.returncode == 0, listed.stderr
+    assert "alices" in listed.stdout and "CN=alice,O=storm" in listed.stdout, listed.stdout
+    refused = nimbus.cli("bob", "kill", "alices", "-w", "0")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "storm: not authorized: killTopology on topology alices is not authorized"
+    unknown = nimbus.cli("mallory", "list")
+    assert unknown.returncode == 1 and len(unknown.stderr.strip().splitlines()) == 1, unknown.stderr
+
+
+def test_tls_settings_that_cannot_work_stop_nimbus_in_one_line(tmp_path):
+    jks = tmp_path / "server.jks"
+    jks.write_bytes(b"\xfe\xed\xfe\xed\x00\x00\x00\x02")
+    base = ["nimbus", "-c", f"storm.local.dir={tmp_path}/local", "-c", "storm.cluster.state.store=memory",
+            "-c", "nimbus.metrics.port=0", "-c", f"nimbus.thrift.port={free_port()}"]
+    for conf, message in [
+        ([f"nimbus.thrift.tls.port={free_port()}"],
+         "config key 'nimbus.thrift.tls.port' is set, but nimbus.thrift.tls.server.keystore.path"),
+        ([f"nimbus.thrift.tls.port={free_port()}", f"nimbus.thrift.tls.server.keystore.path={jks}"],
+         "config key 'nimbus.thrift.tls.client.auth.required' is true, but nimbus.thrift.tls.server.truststore.path"),
+        ([f"nimbus.thrift.tls.port={free_port()}", f"nimbus.thrift.tls.server.keystore.path={jks}",
+          "nimbus.thrift.tls.client.auth.required=false"], "is a Java KeyStore (JKS), which this build cannot read"),
+        (["nimbus.thrift.tls.server.only=true"], "is true, but nimbus.thrift.tls.port names no port to serve"),
+    ]:
+        args = [storm_bin(), *base]
+        for c in conf:
+            args += ["-c", c]
+        run = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        assert run.returncode != 0
+        lines = [line for line in run.stderr.strip().splitlines() if not line.startswith("20")]
+        assert len(lines) == 1 and message in lines[0], run.stderr
