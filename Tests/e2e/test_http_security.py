@@ -17,21 +17,10 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port, storm_bin, terminate, ttypes, upload, wait_until
+from conftest import free_port, storm_bin, terminate, upload, wait_until
 from test_java_client import java_classpath  # noqa: F401 (a fixture)
 from test_security import DIGEST, PASSWORDS, Secured, recording_topology
-
-
-def certificate(folder):
-    """A self-signed certificate for 127.0.0.1 and localhost, with its key: PEM (what clients trust) and PKCS#12
-    (the keystore a Storm operator converts a JKS keystore to)."""
-    pem, key, p12 = (os.path.join(folder, n) for n in ("server.crt", "server.key", "server.p12"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key, "-out", pem],
-                   check=True, capture_output=True)
-    subprocess.run(["openssl", "pkcs12", "-export", "-in", pem, "-inkey", key, "-out", p12, "-passout", "pass:store-pw"],
-                   check=True, capture_output=True)
-    return pem, p12
+from test_tls import make_certificates
 
 
 class Daemon:
@@ -79,7 +68,9 @@ class HTTPCluster:
     def __init__(self):
         self.secured = Secured()
         folder = self.secured.dir
-        self.ca, self.p12 = certificate(folder)
+        # The servers' keystore is PKCS#12, what a Storm operator converts a JKS keystore to.
+        path = make_certificates(folder)
+        self.ca, self.p12 = path("ca.crt"), path("nimbus.p12")
         jaas = self.secured.jaas
         # alice's topology, with a secret in its conf.
         alice = self.secured.client("alice")
@@ -91,16 +82,16 @@ class HTTPCluster:
         cluster_conf = [*self.secured.cluster.conf, "-c", f"storm.thrift.transport={DIGEST}"]
 
         def ui_args(login, *extra):
-            https = free_port()
-            return https, ["ui", *cluster_conf, "-c", f"ui.port={free_port()}", "-c", f"ui.https.port={https}",
-                           "-c", f"ui.https.keystore.path={self.p12}", "-c", "ui.https.keystore.password=store-pw",
+            https, plain = free_port(), free_port()
+            return https, plain, ["ui", *cluster_conf, "-c", f"ui.port={plain}", "-c", f"ui.https.port={https}",
+                           "-c", f"ui.https.keystore.path={self.p12}", "-c", "ui.https.keystore.password=nimbus-pw",
                            "-c", "ui.http.authentication=basic", "-c", f"java.security.auth.login.config={jaas[login]}",
                            *extra]
-        port, args = ui_args("ui")
+        port, self.ui_plain_port, args = ui_args("ui")
         self.ui = Daemon(folder, "ui", args)
         self.ui_https = HTTPS(port, self.ca)
         # A UI whose own login, bob, may act for nobody.
-        port, args = ui_args("bob")
+        port, _, args = ui_args("bob")
         self.bobs_ui = Daemon(folder, "bobs-ui", args)
         self.bobs_ui_https = HTTPS(port, self.ca)
         self.logviewer_port = free_port()
@@ -108,7 +99,7 @@ class HTTPCluster:
         self.logviewer = Daemon(folder, "logviewer", [
             "logviewer", "-c", f"storm.log.dir={log_dir}", "-c", f"logviewer.port={free_port()}",
             "-c", f"logviewer.https.port={self.logviewer_port}", "-c", f"logviewer.https.keystore.path={self.p12}",
-            "-c", "logviewer.https.keystore.password=store-pw", "-c", "logviewer.http.authentication=basic",
+            "-c", "logviewer.https.keystore.password=nimbus-pw", "-c", "logviewer.http.authentication=basic",
             "-c", f"java.security.auth.login.config={jaas['admin']}", "-c", 'nimbus.admins=["admin"]'])
         self.logviewer_https = HTTPS(self.logviewer_port, self.ca)
         for https, daemon in [(self.ui_https, self.ui), (self.bobs_ui_https, self.bobs_ui),
@@ -142,6 +133,7 @@ def test_the_ui_serves_https_to_logged_in_users_and_nimbus_authorizes_them(clust
                       in cluster.ui.log(), 10)
     # Plain HTTP is off once HTTPS is on (ui.disable.http.binding, as Storm's default).
     assert "ui serving HTTPS on port" in cluster.ui.log() and "HTTP on port" not in cluster.ui.log()
+    refused_plain_http(cluster.ui_plain_port)
 
     status, text, _ = ui.request(topology, "alice")
     assert status == 200, text
@@ -246,7 +238,7 @@ def test_drpc_http_needs_a_login_over_tls(cluster):
     drpc = Daemon(cluster.secured.dir, "drpc", [
         "drpc", "-c", f"drpc.port={free_port()}", "-c", f"drpc.invocations.port={free_port()}",
         "-c", f"drpc.http.port={free_port()}", "-c", f"drpc.https.port={https}",
-        "-c", f"drpc.https.keystore.path={cluster.p12}", "-c", "drpc.https.keystore.password=store-pw",
+        "-c", f"drpc.https.keystore.path={cluster.p12}", "-c", "drpc.https.keystore.password=nimbus-pw",
         "-c", "drpc.http.authentication=basic", "-c", "drpc.request.timeout.secs=1",
         "-c", f"java.security.auth.login.config={cluster.secured.jaas['admin']}"])
     try:

@@ -19,8 +19,9 @@ from test_security import AUTHORIZER, recording_topology
 
 
 def make_certificates(folder):
-    """A CA; nimbus' certificate for 127.0.0.1; admin's, alice's and bob's signed by the CA (each certificate with
-    its key in one PEM, and PKCS#12 for alice); mallory's signed by a CA nobody trusts."""
+    """A CA; a server certificate for 127.0.0.1 and localhost ("nimbus"); admin's, alice's and bob's signed by the
+    CA (each certificate with its key in one PEM, and PKCS#12 for nimbus and alice); mallory's signed by a CA nobody
+    trusts. Returns the path of a file made."""
     def openssl(*args):
         subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
     for ca in ("ca", "rogue"):
@@ -35,8 +36,9 @@ def make_certificates(folder):
             for part in ("crt", "key"):
                 with open(os.path.join(folder, f"{name}.{part}")) as f:
                     out.write(f.read())
-    openssl("pkcs12", "-export", "-in", "alice.crt", "-inkey", "alice.key", "-out", "alice.p12",
-            "-passout", "pass:alice-pw")
+    for name in ("nimbus", "alice"):
+        openssl("pkcs12", "-export", "-in", f"{name}.crt", "-inkey", f"{name}.key", "-out", f"{name}.p12",
+                "-passout", f"pass:{name}-pw")
     return lambda name: os.path.join(folder, name)
 
 
