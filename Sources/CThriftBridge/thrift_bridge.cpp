@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <thrift/TConfiguration.h>
@@ -164,6 +165,29 @@ private:
   std::unordered_map<const TSocket *, Entry> entries_;
 };
 
+// Logs a condition at most once a minute, with how often it happened in between.
+class ThrottledWarning {
+public:
+  void note(const std::string &message) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto now = Clock::now();
+    suppressed_ += 1;
+    if (now - last_ < std::chrono::minutes(1) && logged_) return;
+    warn(message + (suppressed_ > 1 ? " (" + std::to_string(suppressed_) + " times since the last such line)" : ""));
+    last_ = now;
+    logged_ = true;
+    suppressed_ = 0;
+  }
+
+private:
+  std::mutex mutex_;
+  Clock::time_point last_{};
+  bool logged_ = false;
+  long suppressed_ = 0;
+};
+
+std::string peerName(int fd);
+
 // A server's connection that knows who is on the other end.
 class Authenticated {
 public:
@@ -193,14 +217,26 @@ private:
 
 // A TLS connection, on libthrift's non-blocking TLS socket (the handshake never blocks the server's I/O thread).
 // Its principal is the subject of the client's certificate, read once the handshake is done (by the first call).
+// A client whose handshake fails (no certificate, one nobody trusts, not TLS at all) is logged with its address.
 class TrackedSSLSocket : public TSSLSocket, public Authenticated {
 public:
   TrackedSSLSocket(std::shared_ptr<apache::thrift::transport::SSLContext> context, THRIFT_SOCKET fd,
-                   std::shared_ptr<ConnectionRegistry> registry)
-      : TSSLSocket(std::move(context), fd), registry_(std::move(registry)) {
+                   std::shared_ptr<ConnectionRegistry> registry, std::shared_ptr<ThrottledWarning> refused)
+      : TSSLSocket(std::move(context), fd), registry_(std::move(registry)), refused_(std::move(refused)) {
     server(true);
     setLibeventSafe();
     registry_->opened(this, fd);
+  }
+  uint32_t read(uint8_t *buf, uint32_t len) override {
+    try {
+      return TSSLSocket::read(buf, len);
+    } catch (const apache::thrift::transport::TTransportException &e) {
+      // libthrift's non-blocking socket asks to be called again with "retry"; anything else before the
+      // handshake finished is a refusal.
+      if ((!ssl_ || !SSL_is_init_finished(ssl_)) && !std::strstr(e.what(), "retry"))
+        refused_->note("refused a TLS connection from " + peerName(static_cast<int>(getSocketFD())) + ": " + e.what());
+      throw;
+    }
   }
   ~TrackedSSLSocket() override { registry_->closing(this); }
   void close() override {
@@ -217,30 +253,11 @@ public:
 
 private:
   std::shared_ptr<ConnectionRegistry> registry_;
+  std::shared_ptr<ThrottledWarning> refused_;
   std::string principal_;
   bool known_ = false;
 };
 
-// Logs a condition at most once a minute, with how often it happened in between.
-class ThrottledWarning {
-public:
-  void note(const std::string &message) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const auto now = Clock::now();
-    suppressed_ += 1;
-    if (now - last_ < std::chrono::minutes(1) && logged_) return;
-    warn(message + (suppressed_ > 1 ? " (" + std::to_string(suppressed_) + " times since the last such line)" : ""));
-    last_ = now;
-    logged_ = true;
-    suppressed_ = 0;
-  }
-
-private:
-  std::mutex mutex_;
-  Clock::time_point last_{};
-  bool logged_ = false;
-  long suppressed_ = 0;
-};
 
 // What a server that authenticates needs: the users and passwords of its JAAS section, its SASL names, and how
 // long a client may take to authenticate.
@@ -601,7 +618,7 @@ protected:
     return createSocket(fd);
   }
   std::shared_ptr<TSocket> createSocket(THRIFT_SOCKET fd) override {
-    if (tls_) return std::make_shared<TrackedSSLSocket>(tls_->context(), fd, registry_);
+    if (tls_) return std::make_shared<TrackedSSLSocket>(tls_->context(), fd, registry_, tlsRefused_);
     return std::make_shared<TrackedSocket>(fd, registry_);
   }
 
@@ -623,6 +640,7 @@ private:
   size_t limit_;
   std::shared_ptr<const SaslSettings> sasl_;
   std::shared_ptr<tbtls::Factory> tls_;
+  std::shared_ptr<ThrottledWarning> tlsRefused_ = std::make_shared<ThrottledWarning>();
   std::unique_ptr<SaslFront> front_;
   int served_ = -1;
   int reserved_ = -1;
@@ -738,6 +756,30 @@ std::shared_ptr<tbtls::Factory> tlsFactory(const tb_tls &tls, bool server, std::
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
     factory->access(std::make_shared<apache::thrift::transport::DefaultClientAccessManager>());
   }
+  return factory;
+}
+
+// A client's TLS context, made once per settings and files (a new OpenSSL context and reading the keystores cost
+// milliseconds, more than the handshake) and made anew when a file changes, so a renewed certificate is used.
+std::shared_ptr<tbtls::Factory> clientTLSFactory(const tb_tls &tls, std::string &error) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<tbtls::Factory>> made;
+  std::string key;
+  for (const char *part : {tls.keystore_path, tls.keystore_password, tls.truststore_path, tls.truststore_password}) {
+    key += std::string(part ? part : "") + '\0';
+  }
+  for (const char *path : {tls.keystore_path, tls.truststore_path}) {
+    struct stat info {};
+    if (path && ::stat(path, &info) == 0)
+      key += std::to_string(info.st_mtim.tv_sec) + "." + std::to_string(info.st_mtim.tv_nsec) + '\0';
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = made.find(key);
+  if (found != made.end()) return found->second;
+  auto factory = tlsFactory(tls, false, error);
+  if (!factory) return nullptr;
+  if (made.size() >= 16) made.clear();
+  made[key] = factory;
   return factory;
 }
 } // namespace
@@ -1049,7 +1091,7 @@ tb_client *tb_client_open(const char *host, int port, int connect_timeout_ms, in
     std::shared_ptr<TSocket> socket;
     if (tls) {
       std::string error;
-      factory = tlsFactory(*tls, false, error);
+      factory = clientTLSFactory(*tls, error);
       if (!factory) {
         set_error(("TLS: " + error).c_str());
         return nullptr;

@@ -131,6 +131,7 @@ def test_clients_without_a_trusted_certificate_or_trusting_another_server_are_re
         client = nimbus.client(name, ca)
         client.getLeader()
     assert nimbus.answers("alice"), "a refused handshake stopped the server"
+    assert wait_until(lambda: "refused a TLS connection from 127.0.0.1:" in nimbus.log(), 10), nimbus.log()[-2000:]
 
 
 def test_the_cli_speaks_tls_with_a_pkcs12_or_pem_keystore(nimbus):
