@@ -18,7 +18,9 @@ public struct DaemonRequestContext: RequestContext, RemoteAddressRequestContext 
 
 /// Answers only requests that authenticate as `HTTPAuthentication` says, and runs each in `HTTPUser.current`.
 /// A refused request gets 401 (basic: with the challenge a browser answers with a login prompt) or 403 (a header
-/// from an address that is not a trusted proxy), and a warning line at most once a minute per address.
+/// from an address that is not a trusted proxy), and a warning line at most once a minute per address. Once users
+/// log in, a request that changes something (not GET or HEAD) from another site's page is refused: the browser
+/// would send the user's login with it.
 struct AuthenticatingMiddleware: RouterMiddleware {
     typealias Context = DaemonRequestContext
 
@@ -37,6 +39,15 @@ struct AuthenticatingMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let address = context.remoteAddress?.ipAddress ?? "an unknown address"
+        if case .anyone = authentication {
+            return try await next(request, context)
+        }
+        if request.method != .get && request.method != .head, let origin = request.headers[.origin],
+            !Self.sameSite(origin: origin, host: request.head.authority)
+        {
+            warn(address, "refused a \(request.method) from a page of \(origin) (from \(address))")
+            return Self.refusal(.forbidden, "a request from another site's page is refused")
+        }
         switch authentication {
         case .anyone:
             return try await next(request, context)
@@ -71,6 +82,12 @@ struct AuthenticatingMiddleware: RouterMiddleware {
         else { return nil }
         let user = String(text[..<colon])
         return user.isEmpty ? nil : (user, String(text[text.index(after: colon)...]))
+    }
+
+    /// Whether a browser's `Origin` names the host the request was sent to.
+    static func sameSite(origin: String, host: String?) -> Bool {
+        guard let host, let schemeEnd = origin.range(of: "://") else { return false }
+        return origin[schemeEnd.upperBound...].lowercased() == host.lowercased()
     }
 
     /// Compares in time that does not depend on where the texts differ.

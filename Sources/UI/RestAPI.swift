@@ -151,7 +151,10 @@ struct RestAPI: Sendable {
         }
         var text = answer.text
         var contentType = "application/json;charset=utf-8"
-        if let callback = request.uri.queryParameters.get("callback"), Self.isIdentifier(callback) {
+        // JSONP would let any web page read a logged-in user's answers (a script tag carries the browser's login).
+        if HTTPUser.current == nil, let callback = request.uri.queryParameters.get("callback"),
+            Self.isIdentifier(callback)
+        {
             text = "\(callback)(\(text));"
             contentType = "application/javascript;charset=utf-8"
         }

@@ -180,6 +180,9 @@ import Testing
         #expect(!AuthenticatingMiddleware.same("secret", "secreT"))
         #expect(!AuthenticatingMiddleware.same("secret", "secret2"))
         #expect(AuthenticatingMiddleware.plain("::ffff:10.0.0.1") == "10.0.0.1")
+        #expect(AuthenticatingMiddleware.sameSite(origin: "https://ui.example:8443", host: "UI.example:8443"))
+        #expect(!AuthenticatingMiddleware.sameSite(origin: "https://evil.example", host: "ui.example:8443"))
+        #expect(!AuthenticatingMiddleware.sameSite(origin: "null", host: "ui.example:8443"))
     }
 }
 

@@ -151,7 +151,14 @@ def test_the_ui_serves_https_to_logged_in_users_and_nimbus_authorizes_them(clust
     status, text, _ = ui.request(f"{topology}/deactivate", "bob", method="POST")
     assert status == 403 and "deactivate on topology alices is not authorized" in text, text
     assert "denied deactivate on topology alices to bob" in cluster.secured.nimbus_log()
-    status, text, _ = ui.request(f"{topology}/deactivate", "alice", method="POST")
+    # A page of another site cannot make alice's browser act for her; nor read her answers through JSONP.
+    status, text, _ = ui.request(f"{topology}/deactivate", "alice", method="POST",
+                                 headers={"Origin": "https://evil.example"})
+    assert status == 403 and "another site" in text, text
+    status, text, _ = ui.request(f"{topology}?callback=steal", "alice")
+    assert status == 200 and not text.startswith("steal("), text[:100]
+    status, text, _ = ui.request(f"{topology}/deactivate", "alice", method="POST",
+                                 headers={"Origin": f"https://127.0.0.1:{ui.port}"})
     assert status == 200, text
     status, text, _ = ui.request(topology, "alice")
     assert json.loads(text)["status"] == "INACTIVE"
