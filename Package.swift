@@ -30,12 +30,17 @@ let package = Package(
         // The C++ side of the Thrift binding: the only code that calls libthrift.
         .target(
             name: "CThriftBridge",
+            dependencies: ["CTLS"],
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
             linkerSettings: [
-                .linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("ssl"),
-                .linkedLibrary("crypto"),
-                .linkedLibrary("m"),
+                .linkedLibrary("thriftnb"), .linkedLibrary("event"), .linkedLibrary("thrift"), .linkedLibrary("m"),
             ]
+        ),
+        // Debian's OpenSSL: keystores and truststores as Storm names them, and TLS over a blocking socket.
+        .target(
+            name: "CTLS",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
         // Swift types of idl/storm.thrift and the protocol, client, server and serialization over the bridge.
         .target(
@@ -99,7 +104,7 @@ let package = Package(
         .target(
             name: "Transport",
             dependencies: [
-                "Runtime", "Tuples", "Locking", "CDescriptors", "COpenSSL",
+                "Runtime", "Tuples", "Locking", "CDescriptors", "COpenSSL", "CTLS",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // A worker process: runs its slot's executors, moves tuples to and from its peers, heartbeats, follows
@@ -216,7 +221,7 @@ let package = Package(
         .executableTarget(
             name: "tuple-bench",
             dependencies: ["Tuples", "Groupings", "StormThrift", "Runtime", "Components", "StormCore"]),
-        .testTarget(name: "StormThriftTests", dependencies: ["StormThrift", "Locking"]),
+        .testTarget(name: "StormThriftTests", dependencies: ["StormThrift", "Locking", "TestSupport"]),
         // Helpers shared by the test targets.
         .target(name: "TestSupport", path: "Sources/TestSupport"),
         .testTarget(

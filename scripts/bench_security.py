@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""What securing a cluster costs, side by side in one run: an open cluster against one with SASL DIGEST-MD5 on
-nimbus' Thrift port and authenticated worker links (each on loopback: ZooKeeper, one nimbus, one supervisor).
+"""What securing a cluster costs, side by side in one run: an open cluster, one with SASL DIGEST-MD5 on nimbus'
+Thrift port and authenticated worker links, and the same with TLS on the worker links as well (each on loopback:
+ZooKeeper, one nimbus, one supervisor; certificates made by openssl).
 
 usage: swift build -c release && STORM_BIN=.build/release/storm scripts/bench_security.py [--rounds 3] [--seconds 15]
 
 - Word count (sentence spout -> split, shuffle -> count, fields on "word") in two workers, no ackers, so every
   tuple to count crosses a worker link: tuples executed per second by count, in alternating rounds on each cluster.
-  A link authenticates once, when it connects; nothing is added per tuple.
+  A link authenticates once, when it connects; nothing is added per tuple. TLS encrypts every frame.
 - getClusterInfo over one connection (Python's Thrift client, which bounds the rate): calls per second.
 - A new connection per call (connect, authenticate, getLeader, close): connections per second, the handshake's cost.
 """
@@ -22,6 +23,7 @@ from benchlib import executed, running, supervised  # noqa: E402
 from bench_workers import word_count  # noqa: E402
 from conftest import connect  # noqa: E402
 from test_security import AUTHORIZER, DIGEST, PASSWORDS, jaas  # noqa: E402
+from test_tls import make_certificates  # noqa: E402
 
 
 def rate(body, seconds):
@@ -40,11 +42,18 @@ def main():
     folder = tempfile.mkdtemp(prefix="bench-security-")
     secure = ["-c", f"storm.thrift.transport={DIGEST}", "-c", f"java.security.auth.login.config={jaas(folder, 'admin', 'admin')}",
               "-c", f"nimbus.authorizer={AUTHORIZER}", "-c", 'nimbus.admins=["admin"]']
-    credentials = {"open": None, "secured": ("admin", PASSWORDS["admin"])}
+    path = make_certificates(folder)
+    tls_links = [*secure, "-c", "storm.messaging.netty.tls.enable=true",
+                 "-c", f"storm.messaging.netty.tls.keystore.path={path('nimbus.p12')}",
+                 "-c", "storm.messaging.netty.tls.keystore.password=nimbus-pw",
+                 "-c", f"storm.messaging.netty.tls.truststore.path={path('ca.crt')}"]
+    credentials = {"open": None, "secured": ("admin", PASSWORDS["admin"]), "tls-links": ("admin", PASSWORDS["admin"])}
     with contextlib.ExitStack() as stack:
         clusters = {
             "open": stack.enter_context(supervised(slots=2)),
             "secured": stack.enter_context(supervised(slots=2, extra_conf=secure, credentials=credentials["secured"])),
+            "tls-links": stack.enter_context(supervised(slots=2, extra_conf=tls_links,
+                                                        credentials=credentials["tls-links"])),
         }
         rates = {kind: [] for kind in clusters}
         for round_ in range(args.rounds):
@@ -60,6 +69,8 @@ def main():
         for kind, values in rates.items():
             print(f"two-worker word count, {kind}: {min(values) / 1e6:.2f}-{max(values) / 1e6:.2f} M tuples/s")
         print("secured/open, per round: " + ", ".join(f"{s / o:.3f}" for s, o in zip(rates["secured"], rates["open"])))
+        print("tls-links/secured, per round: "
+              + ", ".join(f"{t / s:.3f}" for t, s in zip(rates["tls-links"], rates["secured"])))
 
         for kind, (cluster, _, client) in clusters.items():
             port = cluster.nimbus_ports[0]

@@ -38,8 +38,21 @@
 #include <thrift/transport/TNonblockingServerSocket.h>
 #include <thrift/transport/TSocket.h>
 
+#include <thrift/transport/TSSLSocket.h>
+#include <tls_context.h>
+
 #include "sasl_digest.h"
-#include "tls_context.h"
+
+namespace tbtls {
+// libthrift's factory, kept for its OpenSSL set-up and its context, which is configured with OpenSSL directly
+// (libthrift reads neither PKCS#12 nor encrypted keys from memory).
+class Factory : public apache::thrift::transport::TSSLSocketFactory {
+public:
+  Factory() : TSSLSocketFactory(apache::thrift::transport::SSLProtocol::TLSv1_2) {}
+  std::shared_ptr<apache::thrift::transport::SSLContext> context() { return ctx_; }
+  SSL_CTX *raw() { return ctx_->get(); }
+};
+} // namespace tbtls
 
 using apache::thrift::TConfiguration;
 using apache::thrift::TProcessor;
@@ -723,13 +736,7 @@ struct tb_client {
 namespace {
 // A TLS context from `tls`, or NULL with the reason in `error`.
 std::shared_ptr<tbtls::Factory> tlsFactory(const tb_tls &tls, bool server, std::string &error) {
-  // OpenSSL writes with write(), not send(MSG_NOSIGNAL): a peer gone mid-write would raise SIGPIPE, whose default
-  // ends the process. Ignored (unless the program handles it), the write fails and only that connection closes.
-  static std::once_flag quietPipes;
-  std::call_once(quietPipes, [] {
-    struct sigaction current {};
-    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
-  });
+  tbtls::quietBrokenPipes();
   auto factory = std::make_shared<tbtls::Factory>();
   SSL_CTX *ctx = factory->raw();
   const std::string keyPassword = tls.keystore_password ? tls.keystore_password : "";

@@ -13,7 +13,7 @@ import StormMetrics
 enum LogViewerHTTP {
     static func register(
         on router: Router<DaemonRequestContext>, workers: LogDirectory, daemons: LogDirectory, access: LogAccess,
-        hostname: String
+        hostname: String, scheme: String = "http"
     ) {
         let process = ProcessMetrics(labels: [Label("daemon", "logviewer"), Label("host", hostname)])
         router.addMetricsRoute { PrometheusText.render(process.families()) }
@@ -81,7 +81,7 @@ enum LogViewerHTTP {
                                 "byteOffset": .int(Int64(match.byteOffset)), "beforeString": .string(match.before),
                                 "matchString": .string(match.match), "afterString": .string(match.after),
                                 "logviewerURL": .string(
-                                    "http://\(host)\(viewer)?file=\(escaped(name))&start=\(pageStart)&length=\(LogPage.defaultLength)"
+                                    "\(scheme)://\(host)\(viewer)?file=\(escaped(name))&start=\(pageStart)&length=\(LogPage.defaultLength)"
                                 ),
                             ])
                         }),

@@ -34,7 +34,8 @@ public struct LogViewerServer: Service {
         let router = server.makeRouter()
         LogViewerHTTP.register(
             on: router, workers: workers, daemons: LogDirectory(root: logs),
-            access: LogAccess(conf: conf, workers: workers, enforced: enforced), hostname: conf.localHostname)
+            access: LogAccess(conf: conf, workers: workers, enforced: enforced), hostname: conf.localHostname,
+            scheme: settings.https != nil ? "https" : "http")
         logger.info("logviewer serving \(logs) with \(settings.summary)")
         try await server.run(router, onListening: onListening)
     }

@@ -7,6 +7,26 @@ import Synchronization
 import Glibc
 #endif
 
+/// A log line that is written the first time, then at most once every ten seconds, saying how many were left out.
+final class ThrottledLine: Sendable {
+    private let state = Locked((lastLogged: UInt64(0), unlogged: 0))
+
+    /// nil when the line is to be left out now; else what to add to it (" (and N more since the last such line)").
+    func due() -> String? {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let unlogged = state.withLock { r -> Int? in
+            guard r.lastLogged == 0 || now - r.lastLogged >= 10_000_000_000 else {
+                r.unlogged += 1
+                return nil
+            }
+            defer { r = (now, 0) }
+            return r.unlogged
+        }
+        guard let unlogged else { return nil }
+        return unlogged > 0 ? " (and \(unlogged) more since the last such line)" : ""
+    }
+}
+
 /// What a worker's tuple port allows its clients, so that no client can make the worker reserve memory for bytes
 /// that have not come, or take more than its share of threads.
 public struct FrameLimits: Sendable, Equatable {
@@ -35,12 +55,14 @@ public final class FrameServer: Sendable {
     let requestedPort: Int
     let name: String
     let secret: LinkSecret?
+    let tls: LinkTLS?
     let limits: FrameLimits
     let logger: Logger
     let onFrame: Handler
     private let listenerFd = Locked<Int32>(-1)
     private let connections = Locked<Set<Int32>>([])
-    private let refusals = Locked((lastLogged: UInt64(0), unlogged: 0))
+    private let refusals = ThrottledLine()
+    private let closings = ThrottledLine()
     private let stopped = Locked(false)
     private let threads = DispatchGroup()
     private let boundPort = Atomic<Int>(0)
@@ -53,8 +75,9 @@ public final class FrameServer: Sendable {
     ///   - name: what the hello must name (the topology id).
     ///   - secret: when given, a client must also prove it knows it (see `LinkSecret`) before any frame of its is
     ///     handed over.
+    ///   - tls: when given, every connection starts with a TLS handshake (see `LinkTLS`).
     public init(
-        host: String = "0.0.0.0", port: Int, name: String, secret: LinkSecret? = nil,
+        host: String = "0.0.0.0", port: Int, name: String, secret: LinkSecret? = nil, tls: LinkTLS? = nil,
         limits: FrameLimits = FrameLimits(),
         logger: Logger, onFrame: @escaping Handler
     ) {
@@ -62,6 +85,7 @@ public final class FrameServer: Sendable {
         requestedPort = port
         self.name = name
         self.secret = secret
+        self.tls = tls
         self.limits = limits
         self.logger = logger
         self.onFrame = onFrame
@@ -111,12 +135,16 @@ public final class FrameServer: Sendable {
         threads.enter()
         let thread = Thread { [self] in
             defer { threads.leave() }
-            let socket = connection
             do {
-                try readFrames(socket, remote: remote)
+                if let tls {
+                    try readFrames(try tls.accept(connection), remote: remote)
+                } else {
+                    try readFrames(connection, remote: remote)
+                }
             } catch {
-                if !stopped.withLock({ $0 }) {
-                    logger.warning("closed a transport connection from \(remote) on port \(port): \(error)")
+                // At most a line every ten seconds: peers that fail their handshake must not flood the log.
+                if !stopped.withLock({ $0 }), let more = closings.due() {
+                    logger.warning("closed a transport connection from \(remote) on port \(port)\(more): \(error)")
                 }
             }
             connections.withLock { _ = $0.remove(fd) }
@@ -128,17 +156,7 @@ public final class FrameServer: Sendable {
     /// One line for the first refusal, then at most one every ten seconds with the count since: a flood of
     /// connections must not flood the log too.
     private func noteRefusal(_ remote: String, open: Int) {
-        let now = DispatchTime.now().uptimeNanoseconds
-        let unlogged = refusals.withLock { r -> Int? in
-            guard r.lastLogged == 0 || now - r.lastLogged >= 10_000_000_000 else {
-                r.unlogged += 1
-                return nil
-            }
-            defer { r = (now, 0) }
-            return r.unlogged
-        }
-        guard let unlogged else { return }
-        let more = unlogged > 0 ? " (and \(unlogged) more since the last such line)" : ""
+        guard let more = refusals.due() else { return }
         logger.warning(
             "refused a connection from \(remote) on port \(port)\(more): \(open) connections already, the most storm.messaging.max.connections allows"
         )
@@ -156,7 +174,7 @@ public final class FrameServer: Sendable {
     static let steadyBufferBytes = 64 << 10
     static let largestKeptBufferBytes = 8 << 20
 
-    private func readFrames(_ socket: Socket, remote: String) throws {
+    private func readFrames(_ socket: some FrameStream, remote: String) throws {
         // The buffer grows only as bytes arrive (doubling when full, so at most twice what came), never to the
         // length a frame merely claims: a client that claims 64 MiB and sends nothing costs nothing.
         var buffer = [UInt8](repeating: 0, count: Self.helloBufferBytes)

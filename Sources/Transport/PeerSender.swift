@@ -17,6 +17,7 @@ public final class PeerSender: Sendable {
     public let port: Int
     let name: String
     let secret: LinkSecret?
+    let tls: LinkTLS?
     let maxQueuedBytes: Int
     let logger: Logger
     private let state = LockedCondition(State())
@@ -47,14 +48,17 @@ public final class PeerSender: Sendable {
     /// - Parameters:
     ///   - name: the hello's name (the topology id).
     ///   - secret: the topology's secret, with which each connection answers the receiver's challenge.
+    ///   - tls: when given, each connection starts with a TLS handshake (see `LinkTLS`).
     public init(
-        host: String, port: Int, name: String, secret: LinkSecret? = nil, maxQueuedBytes: Int = 8 << 20,
+        host: String, port: Int, name: String, secret: LinkSecret? = nil, tls: LinkTLS? = nil,
+        maxQueuedBytes: Int = 8 << 20,
         logger: Logger
     ) {
         self.host = host
         self.port = port
         self.name = name
         self.secret = secret
+        self.tls = tls
         self.maxQueuedBytes = maxQueuedBytes
         self.logger = logger
         let thread = Thread { [self] in
@@ -92,7 +96,7 @@ public final class PeerSender: Sendable {
     }
 
     private func run() {
-        var socket: Socket?
+        var socket: (any FrameStream)?
         var backoffMillis: UInt32 = 50
         while true {
             let connectedNow = socket != nil
@@ -106,7 +110,9 @@ public final class PeerSender: Sendable {
 
             if socket == nil {
                 do {
-                    let s = try Socket.connect(host: host, port: port, timeoutMillis: 1000)
+                    let connected = try Socket.connect(host: host, port: port, timeoutMillis: 1000)
+                    let s: any FrameStream
+                    if let tls { s = try tls.connect(connected) } else { s = connected }
                     let hello = Frames.hello(name)
                     try s.writeAll(hello)
                     if let secret {

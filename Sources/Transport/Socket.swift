@@ -15,7 +15,7 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A blocking TCP socket: a file descriptor (closed with the object) and the few calls the transport needs.
-final class Socket: Sendable {
+final class Socket: FrameStream, Sendable {
     let fd: Int32
 
     init(fd: Int32) { self.fd = fd }
@@ -147,27 +147,30 @@ final class Socket: Sendable {
         if failure != 0 { throw TransportError("write: \(String(cString: strerror(failure)))") }
     }
 
-    /// Reads what is available (at least one byte), or 0 at the end of the stream. Given a deadline (uptime
-    /// nanoseconds), waits for bytes no longer than that and throws when it passes.
     func read(into buffer: UnsafeMutableRawPointer, count: Int, deadline: UInt64? = nil) throws(TransportError) -> Int {
+        if let deadline { try waitReadable(until: deadline) }
         while true {
-            if let deadline {
-                let now = DispatchTime.now().uptimeNanoseconds
-                guard now < deadline else { throw TransportError("timed out") }
-                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&poller, 1, Int32(clamping: (deadline - now + 999_999) / 1_000_000))
-                if ready < 0 && Glibc.errno != EINTR { throw .errno("poll") }
-                if ready <= 0 { continue }
-            }
             let n = recv(fd, buffer, count, 0)
             if n >= 0 { return n }
             if Glibc.errno == EINTR { continue }
             throw .errno("read")
         }
     }
+
+    /// Waits until bytes can be read, or throws when `deadline` (uptime nanoseconds) passes first.
+    func waitReadable(until deadline: UInt64) throws(TransportError) {
+        while true {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < deadline else { throw TransportError("timed out") }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, Int32(clamping: (deadline - now + 999_999) / 1_000_000))
+            if ready < 0 && Glibc.errno != EINTR { throw .errno("poll") }
+            if ready > 0 { return }
+        }
+    }
 }
 
-extension Socket {
+extension FrameStream {
     /// Reads one whole frame of at most `maxBytes` before `deadline` (uptime nanoseconds).
     func readFrame(maxBytes: Int, deadline: UInt64) throws(TransportError) -> [UInt8] {
         let header = try readExactly(Frames.headerSize, deadline: deadline)

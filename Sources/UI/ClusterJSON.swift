@@ -208,13 +208,15 @@ struct ClusterJSON {
 /// Links to the log viewer (`logviewer.port` on each node), in the shapes Storm's UI gives them.
 struct LogLinks {
     let port: Int
+    /// https when the log viewers serve HTTPS (`logviewer.https.port`), as Storm's UI links them.
+    var scheme = "http"
 
     func workerLog(host: String, port workerPort: Int, topologyId: String, file: String = "worker.log") -> String {
-        "http://\(host):\(port)/api/v1/log?file=\(URLPath.encode("\(topologyId)/\(workerPort)/\(file)"))"
+        "\(scheme)://\(host):\(port)/api/v1/log?file=\(URLPath.encode("\(topologyId)/\(workerPort)/\(file)"))"
     }
 
     func daemonLog(host: String, file: String) -> String {
-        "http://\(host):\(port)/api/v1/daemonlog?file=\(URLPath.encode(file))"
+        "\(scheme)://\(host):\(port)/api/v1/daemonlog?file=\(URLPath.encode(file))"
     }
 }
 

@@ -34,7 +34,7 @@ public struct UIServer: Service {
         api = RestAPI(
             nimbus: nimbus,
             cluster: ClusterJSON(
-                links: LogLinks(port: conf.intOrDefault(ConfigKey.logviewerPort)),
+                links: Self.logLinks(conf),
                 seeds: seeds.map { (host: $0.0, port: $0.1) }),
             actionsEnabled: conf.boolOrDefault(ConfigKey.uiActionsEnabled),
             cache: AnswerCache(ttl: .milliseconds(conf.intOrDefault(ConfigKey.uiApiCacheMs))), logger: logger)
@@ -42,6 +42,14 @@ public struct UIServer: Service {
         server = HTTPDaemonServer(settings, host: host, logger: logger)
         self.onListening = onListening
         self.logger = logger
+    }
+
+    /// Where the UI's log links point: the log viewers' HTTPS port when they serve one.
+    static func logLinks(_ conf: StormConfig) -> LogLinks {
+        if let https = conf["logviewer.https.port"]?.intValue, https > 0 {
+            return LogLinks(port: Int(https), scheme: "https")
+        }
+        return LogLinks(port: conf.intOrDefault(ConfigKey.logviewerPort))
     }
 
     public func run() async throws {

@@ -107,8 +107,9 @@ public final class Worker: Sendable {
         }
         initialRoutes = PeerRoutes(assignment: assignment, node: slot.supervisorId, port: slot.port)
         let linkSecret = try WorkerLinkAuthentication.secret(topologyConf).flatMap(LinkSecret.init)
+        let linkTLS = try WorkerLinkTLS.configured(topologyConf)
         let transfer = WorkerTransfer(
-            name: slot.topologyId, secret: linkSecret, routes: initialRoutes, logger: logger)
+            name: slot.topologyId, secret: linkSecret, tls: linkTLS, routes: initialRoutes, logger: logger)
         self.transfer = transfer
         let errors = ErrorRecorder(slot: slot, hostname: conf.localHostname, state: state, conf: topologyConf)
         self.errors = errors
@@ -150,7 +151,7 @@ public final class Worker: Sendable {
         runtime.deactivate()
         let codec = TupleBatchCodec(streams: runtime.streams)
         server = FrameServer(
-            host: listening.bindAddress, port: slot.port, name: slot.topologyId, secret: linkSecret,
+            host: listening.bindAddress, port: slot.port, name: slot.topologyId, secret: linkSecret, tls: linkTLS,
             limits: listening.limits, logger: logger
         ) { bytes, remote in
             do {

@@ -38,6 +38,7 @@ public struct PeerRoutes: Equatable, Sendable {
 public final class WorkerTransfer: TupleTransfer, Sendable {
     let name: String
     let secret: LinkSecret?
+    let tls: LinkTLS?
     let logger: Logger
     private let queue = BatchQueue<Delivery>(capacity: 64)
     private let pendingRoutes = Locked<PeerRoutes?>(nil)
@@ -50,9 +51,11 @@ public final class WorkerTransfer: TupleTransfer, Sendable {
     /// - Parameters:
     ///   - name: the topology id (peers check it in the hello).
     ///   - secret: the topology's secret, when its links are authenticated.
-    public init(name: String, secret: LinkSecret? = nil, routes: PeerRoutes, logger: Logger) {
+    ///   - tls: the links' TLS, when they are encrypted.
+    public init(name: String, secret: LinkSecret? = nil, tls: LinkTLS? = nil, routes: PeerRoutes, logger: Logger) {
         self.name = name
         self.secret = secret
+        self.tls = tls
         self.logger = logger
         update(routes)
     }
@@ -142,7 +145,7 @@ public final class WorkerTransfer: TupleTransfer, Sendable {
         senders.withLock { current in
             for endpoint in wanted where current[endpoint] == nil {
                 current[endpoint] = PeerSender(
-                    host: endpoint.host, port: endpoint.port, name: name, secret: secret, logger: logger)
+                    host: endpoint.host, port: endpoint.port, name: name, secret: secret, tls: tls, logger: logger)
             }
             for (endpoint, sender) in current where !wanted.contains(endpoint) {
                 closing.append(sender)

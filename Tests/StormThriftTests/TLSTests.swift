@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Testing
 
 @testable import StormThrift
@@ -9,58 +10,7 @@ private struct CertificateProbe: NimbusHandler {
     func getNimbusConf() async throws -> String { ThriftConnection.principal ?? "nobody" }
 }
 
-/// Certificates made by the openssl command: a CA, nimbus' certificate for 127.0.0.1 signed by it, alice's client
-/// certificate signed by it (PKCS#12 and PEM), and a rogue CA with a client certificate of its own.
-private enum Certificates {
-    static let folder: String = {
-        let path = NSTemporaryDirectory() + "thrift-tls-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        make(path)
-        return path
-    }()
-
-    private static func openssl(_ arguments: [String], in folder: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try? process.run()
-        process.waitUntilExit()
-    }
-
-    private static func make(_ folder: String) {
-        for ca in ["ca", "rogue"] {
-            openssl(
-                [
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=\(ca) CA", "-keyout",
-                    "\(ca).key", "-out", "\(ca).crt",
-                ], in: folder)
-        }
-        func signed(_ name: String, by ca: String, subject: String, san: String?) {
-            var arguments = [
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subject, "-CA", "\(ca).crt",
-                "-CAkey", "\(ca).key", "-keyout", "\(name).key", "-out", "\(name).crt",
-            ]
-            if let san { arguments += ["-addext", "subjectAltName=\(san)"] }
-            openssl(arguments, in: folder)
-            let pem = (try? String(contentsOfFile: "\(folder)/\(name).crt", encoding: .utf8)) ?? ""
-            let key = (try? String(contentsOfFile: "\(folder)/\(name).key", encoding: .utf8)) ?? ""
-            try? (pem + key).write(toFile: "\(folder)/\(name).pem", atomically: true, encoding: .utf8)
-            openssl(
-                [
-                    "pkcs12", "-export", "-in", "\(name).crt", "-inkey", "\(name).key", "-out", "\(name).p12",
-                    "-passout", "pass:\(name)-pw",
-                ], in: folder)
-        }
-        signed("server", by: "ca", subject: "/CN=nimbus", san: "IP:127.0.0.1,DNS:localhost")
-        signed("alice", by: "ca", subject: "/O=storm/CN=alice", san: nil)
-        signed("mallory", by: "rogue", subject: "/O=storm/CN=mallory", san: nil)
-    }
-
-    static func path(_ name: String) -> String { "\(folder)/\(name)" }
-}
+private typealias Certificates = TestCertificates
 
 @Suite(.serialized) struct TLSTests {
     private func withServer(requireClientCertificate: Bool = true, _ body: (Int) throws -> Void) throws {

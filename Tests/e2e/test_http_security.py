@@ -79,7 +79,9 @@ class HTTPCluster:
                              recording_topology(os.path.join(folder, "alices-sink")))
         self.topology_id = alice.getTopologySummaryByName("alices").id
         alice.transport.close()
-        cluster_conf = [*self.secured.cluster.conf, "-c", f"storm.thrift.transport={DIGEST}"]
+        self.logviewer_port = free_port()
+        cluster_conf = [*self.secured.cluster.conf, "-c", f"storm.thrift.transport={DIGEST}",
+                        "-c", f"logviewer.https.port={self.logviewer_port}"]
 
         def ui_args(login, *extra):
             https, plain = free_port(), free_port()
@@ -94,7 +96,6 @@ class HTTPCluster:
         port, _, args = ui_args("bob")
         self.bobs_ui = Daemon(folder, "bobs-ui", args)
         self.bobs_ui_https = HTTPS(port, self.ca)
-        self.logviewer_port = free_port()
         log_dir = f"{self.secured.cluster.dir}/supervisor-a/logs"
         self.logviewer = Daemon(folder, "logviewer", [
             "logviewer", "-c", f"storm.log.dir={log_dir}", "-c", f"logviewer.port={free_port()}",
@@ -143,6 +144,9 @@ def test_the_ui_serves_https_to_logged_in_users_and_nimbus_authorizes_them(clust
     assert page["configuration"]["db.password"] == "s3cret", page["configuration"]
     status, text, _ = ui.request(topology, "admin")
     assert status == 200 and "s3cret" not in text, text
+    # Log links lead to the log viewers' HTTPS port.
+    status, text, _ = ui.request("/api/v1/supervisor/summary", "alice")
+    assert json.loads(text)["supervisors"][0]["logLink"].startswith(f"https://127.0.0.1:{cluster.logviewer_port}/")
     status, text, _ = ui.request(topology, "bob")
     assert status == 403, text
     assert "getTopologyPageInfo on topology alices is not authorized" in json.loads(text)["errorMessage"]

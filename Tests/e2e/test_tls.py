@@ -1,12 +1,13 @@
-"""Nimbus over TLS as Storm's TlsTransportPlugin serves it: its TLS port alone (nimbus.thrift.tls.server.only),
-clients known by the subject of their certificates (signed by a CA made here with openssl) and authorized by
-SimpleACLAuthorizer. Clients are Python's Thrift TSSLSocket with code generated from Storm's own storm.thrift, and
-our CLI with nimbus.thrift.client.use.tls."""
+"""TLS as Storm offers it, with certificates from a CA made here with openssl. Nimbus as its TlsTransportPlugin
+serves it: its TLS port alone (nimbus.thrift.tls.server.only), clients known by the subject of their certificates
+and authorized by SimpleACLAuthorizer; clients are Python's Thrift TSSLSocket with code generated from Storm's own
+storm.thrift, and our CLI with nimbus.thrift.client.use.tls. Worker links over TLS (storm.messaging.netty.tls.*)."""
 
 import json
 import os
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 
@@ -14,8 +15,9 @@ import pytest
 from thrift.protocol import TBinaryProtocol
 from thrift.transport import TSSLSocket, TTransport
 
-from conftest import NimbusService, free_port, storm_bin, terminate, ttypes, upload, wait_until
+from conftest import Cluster, NimbusService, ZooKeeper, free_port, storm_bin, terminate, ttypes, upload, wait_until
 from test_security import AUTHORIZER, recording_topology
+from test_workers import WORKER_CONF, worker_logs
 
 
 def make_certificates(folder):
@@ -166,3 +168,53 @@ def test_tls_settings_that_cannot_work_stop_nimbus_in_one_line(tmp_path):
         assert run.returncode != 0
         lines = [line for line in run.stderr.strip().splitlines() if not line.startswith("20")]
         assert len(lines) == 1 and message in lines[0], run.stderr
+
+
+def test_worker_links_over_tls_carry_tuples_and_refuse_plain_peers(tmp_path):
+    """Two workers of one topology, their links over TLS (storm.messaging.netty.tls.*): tuples cross and are
+    counted; a peer that does not speak TLS, or shows a certificate of another CA, gets no frame through."""
+    path = make_certificates(str(tmp_path))
+    tls = ["-c", "storm.messaging.netty.tls.enable=true",
+           "-c", f"storm.messaging.netty.tls.keystore.path={path('nimbus.p12')}",
+           "-c", "storm.messaging.netty.tls.keystore.password=nimbus-pw",
+           "-c", f"storm.messaging.netty.tls.truststore.path={path('ca.crt')}"]
+    zk = ZooKeeper()
+    cluster = Cluster(zk, extra_conf=[*WORKER_CONF, *tls])
+    try:
+        cluster.add_supervisor("a", [free_port(), free_port()])
+        client = cluster.client()
+        assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, 30)
+        sink = str(tmp_path / "sink")
+        client.submitTopology("linked", upload(client), json.dumps({"topology.workers": 2}), recording_topology(sink))
+        topology_id = client.getTopologySummaryByName("linked").id
+
+        def recorded():
+            try:
+                with open(sink) as f:
+                    return len(f.readlines())
+            except OSError:
+                return 0
+        assert wait_until(lambda: recorded() > 20, 90), worker_logs(cluster, topology_id)[-3000:]
+        ports = {e.port for e in client.getTopologyInfo(topology_id).executors}
+        assert len(ports) == 2, "the spout and the sink share a worker: no link to test"
+
+        # A plain hello and batch, then a TLS peer with a certificate of another CA.
+        port = next(iter(ports))
+        plain = socket.create_connection(("127.0.0.1", port), timeout=10)
+        hello = f"storm-swift/1 {topology_id}".encode()
+        plain.sendall(struct.pack("<I", len(hello)) + hello + struct.pack("<I", 3) + b"\x01\x02\x03")
+        assert wait_until(lambda: plain.recv(4096) == b"", 10)
+        plain.close()
+        rogue = ssl.create_default_context(cafile=path("ca.crt"))
+        rogue.check_hostname = False
+        rogue.load_cert_chain(path("mallory.crt"), path("mallory.key"))
+        with pytest.raises(OSError):
+            with rogue.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10)) as wrapped:
+                wrapped.sendall(struct.pack("<I", len(hello)) + hello)
+                assert wrapped.recv(4096) == b""
+        assert wait_until(lambda: "TLS handshake" in worker_logs(cluster, topology_id), 10)
+        before = recorded()
+        assert wait_until(lambda: recorded() > before + 20, 30), "the topology stopped after the refused peers"
+    finally:
+        cluster.stop()
+        zk.stop()

@@ -1,6 +1,8 @@
 #include "tls_context.h"
 
+#include <csignal>
 #include <cstring>
+#include <mutex>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -154,6 +156,14 @@ bool useTruststore(SSL_CTX *ctx, const std::string &path, const std::string &pas
     return false;
   }
   return true;
+}
+
+void quietBrokenPipes() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  });
 }
 
 std::string peerSubject(SSL *ssl) {
