@@ -109,6 +109,15 @@ def secured():
     s.stop()
 
 
+def recorded_lines(sink):
+    """How many tuples RecordingSink has written to `sink` so far."""
+    try:
+        with open(sink) as f:
+            return len(f.readlines())
+    except OSError:
+        return 0
+
+
 def recording_topology(sink):
     builder = TopologyBuilder()
     builder.set_spout("sentences", JavaComponent("storm.swift.AckedSentenceSpout", ["sentence"], args=[100]))
@@ -176,11 +185,7 @@ def test_the_owner_is_the_principal_and_only_the_topology_users_may_touch_it(sec
     # The supervisor, authenticated as a supervisor user, fetched the files and runs the topology on two workers,
     # whose links authenticate with the topology's secret.
     def recorded():
-        try:
-            with open(sink) as f:
-                return len(f.readlines())
-        except OSError:
-            return 0
+        return recorded_lines(sink)
     assert wait_until(lambda: recorded() > 20, 90), secured.cluster.supervisors["a"].log_text()[-3000:]
     assert own["storm.messaging.netty.authentication"] is True and len(own["storm.zookeeper.topology.auth.payload"]) == 64
 

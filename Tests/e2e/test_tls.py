@@ -16,7 +16,7 @@ from thrift.protocol import TBinaryProtocol
 from thrift.transport import TSSLSocket, TTransport
 
 from conftest import Cluster, NimbusService, ZooKeeper, free_port, storm_bin, terminate, ttypes, upload, wait_until
-from test_security import AUTHORIZER, recording_topology
+from test_security import AUTHORIZER, recorded_lines, recording_topology
 from test_workers import WORKER_CONF, worker_logs
 
 
@@ -189,11 +189,7 @@ def test_worker_links_over_tls_carry_tuples_and_refuse_plain_peers(tmp_path):
         topology_id = client.getTopologySummaryByName("linked").id
 
         def recorded():
-            try:
-                with open(sink) as f:
-                    return len(f.readlines())
-            except OSError:
-                return 0
+            return recorded_lines(sink)
         assert wait_until(lambda: recorded() > 20, 90), worker_logs(cluster, topology_id)[-3000:]
         ports = {e.port for e in client.getTopologyInfo(topology_id).executors}
         assert len(ports) == 2, "the spout and the sink share a worker: no link to test"
