@@ -7,20 +7,24 @@ import Synchronization
 import Glibc
 #endif
 
-/// A log line that is written the first time, then at most once every ten seconds, saying how many were left out.
+/// Log lines written the first time each says something, then at most once every ten seconds per thing said,
+/// with how many were left out: a flood of one refusal writes one line, and a different refusal still shows.
 final class ThrottledLine: Sendable {
-    private let state = Locked((lastLogged: UInt64(0), unlogged: 0))
+    private let state = Locked<[String: (lastLogged: UInt64, unlogged: Int)]>([:])
 
-    /// nil when the line is to be left out now; else what to add to it (" (and N more since the last such line)").
-    func due() -> String? {
+    /// nil when the line saying `what` is to be left out now; else what to add to it (" (and N more since the
+    /// last such line)").
+    func due(_ what: String = "") -> String? {
         let now = DispatchTime.now().uptimeNanoseconds
-        let unlogged = state.withLock { r -> Int? in
-            guard r.lastLogged == 0 || now - r.lastLogged >= 10_000_000_000 else {
-                r.unlogged += 1
+        let unlogged = state.withLock { lines -> Int? in
+            if let last = lines[what], now - last.lastLogged < 10_000_000_000 {
+                lines[what]?.unlogged += 1
                 return nil
             }
-            defer { r = (now, 0) }
-            return r.unlogged
+            // Bounded: a flood of different lines forgets the old ones (and logs them again).
+            if lines.count >= 256 { lines.removeAll() }
+            defer { lines[what] = (now, 0) }
+            return lines[what]?.unlogged ?? 0
         }
         guard let unlogged else { return nil }
         return unlogged > 0 ? " (and \(unlogged) more since the last such line)" : ""
@@ -142,8 +146,8 @@ public final class FrameServer: Sendable {
                     try readFrames(connection, remote: remote)
                 }
             } catch {
-                // At most a line every ten seconds: peers that fail their handshake must not flood the log.
-                if !stopped.withLock({ $0 }), let more = closings.due() {
+                // Peers that fail their handshake the same way get one line every ten seconds, not one each.
+                if !stopped.withLock({ $0 }), let more = closings.due("\(error)") {
                     logger.warning("closed a transport connection from \(remote) on port \(port)\(more): \(error)")
                 }
             }
