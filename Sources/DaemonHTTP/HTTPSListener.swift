@@ -22,11 +22,7 @@ public struct HTTPSListener: Sendable {
         }
         guard port > 0 else { return nil }
         guard port < 65_536 else { throw .invalid(prefix + "port", reason: "is \(port), which is not a port") }
-        func string(_ key: String) throws(ConfigError) -> String? {
-            guard let value = conf[prefix + key], !value.isNull else { return nil }
-            guard let text = value.stringValue else { throw .wrongType(prefix + key, expected: "text", got: value) }
-            return text.isEmpty ? nil : text
-        }
+        func string(_ key: String) throws(ConfigError) -> String? { try conf.optionalText(prefix + key) }
         guard let keystore = try string("keystore.path") else {
             throw .invalid(
                 prefix + "port", reason: "is set, but \(prefix)keystore.path (the server's certificate and key) is not")
@@ -37,8 +33,8 @@ public struct HTTPSListener: Sendable {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
-        let need = conf[prefix + "need.client.auth"]?.boolValue ?? false
-        let want = conf[prefix + "want.client.auth"]?.boolValue ?? false
+        let need = try conf.flag(prefix + "need.client.auth", default: false)
+        let want = try conf.flag(prefix + "want.client.auth", default: false)
         if need || want {
             guard let truststore = try string("truststore.path") else {
                 throw .invalid(

@@ -21,7 +21,7 @@ public enum NimbusTLS {
 
     /// Whether nimbus serves the TLS port alone.
     public static func serverOnly(_ conf: StormConfig) throws(ConfigError) -> Bool {
-        let only = try flag(conf, serverOnlyKey, default: false)
+        let only = try conf.flag(serverOnlyKey, default: false)
         if only, try port(conf) == nil {
             throw .invalid(serverOnlyKey, reason: "is true, but \(portKey) names no port to serve")
         }
@@ -32,27 +32,27 @@ public enum NimbusTLS {
     public static func server(_ conf: StormConfig) throws(ConfigError) -> ThriftTLS? {
         guard try port(conf) != nil else { return nil }
         let prefix = "nimbus.thrift.tls.server."
-        guard let keystore = try string(conf, prefix + "keystore.path") else {
+        guard let keystore = try conf.optionalText(prefix + "keystore.path") else {
             throw .invalid(portKey, reason: "is set, but \(prefix)keystore.path (nimbus' certificate and key) is not")
         }
-        let required = try flag(conf, clientAuthRequiredKey, default: true)
-        let truststore = try string(conf, prefix + "truststore.path")
+        let required = try conf.flag(clientAuthRequiredKey, default: true)
+        let truststore = try conf.optionalText(prefix + "truststore.path")
         if required && truststore == nil {
             throw .invalid(
                 clientAuthRequiredKey,
                 reason: "is true, but \(prefix)truststore.path (what clients' certificates must chain to) is not set")
         }
         return ThriftTLS(
-            keystorePath: keystore, keystorePassword: try string(conf, prefix + "keystore.password"),
-            truststorePath: truststore, truststorePassword: try string(conf, prefix + "truststore.password"),
+            keystorePath: keystore, keystorePassword: try conf.optionalText(prefix + "keystore.password"),
+            truststorePath: truststore, truststorePassword: try conf.optionalText(prefix + "truststore.password"),
             requirePeerCertificate: required)
     }
 
     /// How a client reaches nimbus over TLS; nil unless `nimbus.thrift.client.use.tls`.
     public static func client(_ conf: StormConfig) throws(ConfigError) -> ThriftTLS? {
-        guard try flag(conf, clientUseKey, default: false) else { return nil }
+        guard try conf.flag(clientUseKey, default: false) else { return nil }
         let prefix = "nimbus.thrift.tls.client."
-        for key in ["cert.path", "key.path"] where try string(conf, prefix + key) != nil {
+        for key in ["cert.path", "key.path"] where try conf.optionalText(prefix + key) != nil {
             throw .invalid(
                 prefix + key,
                 reason:
@@ -60,21 +60,9 @@ public enum NimbusTLS {
             )
         }
         return ThriftTLS(
-            keystorePath: try string(conf, prefix + "keystore.path"),
-            keystorePassword: try string(conf, prefix + "keystore.password"),
-            truststorePath: try string(conf, prefix + "truststore.path"),
-            truststorePassword: try string(conf, prefix + "truststore.password"))
-    }
-
-    private static func string(_ conf: StormConfig, _ key: String) throws(ConfigError) -> String? {
-        guard let value = conf[key], !value.isNull else { return nil }
-        guard let text = value.stringValue else { throw .wrongType(key, expected: "text", got: value) }
-        return text.isEmpty ? nil : text
-    }
-
-    private static func flag(_ conf: StormConfig, _ key: String, default fallback: Bool) throws(ConfigError) -> Bool {
-        guard let value = conf[key], !value.isNull else { return fallback }
-        guard let flag = value.boolValue else { throw .wrongType(key, expected: "true or false", got: value) }
-        return flag
+            keystorePath: try conf.optionalText(prefix + "keystore.path"),
+            keystorePassword: try conf.optionalText(prefix + "keystore.password"),
+            truststorePath: try conf.optionalText(prefix + "truststore.path"),
+            truststorePassword: try conf.optionalText(prefix + "truststore.password"))
     }
 }

@@ -254,6 +254,20 @@ public struct StormConfig: Sendable, Equatable {
         return try int(key)
     }
 
+    /// The text at `key`; nil when it is unset, null or empty. Any other kind of value is an error naming the key.
+    public func optionalText(_ key: String) throws(ConfigError) -> String? {
+        guard let value = values[key], !value.isNull else { return nil }
+        guard let text = value.stringValue else { throw .wrongType(key, expected: "text", got: value) }
+        return text.isEmpty ? nil : text
+    }
+
+    /// true or false at `key`; `fallback` when it is unset or null. Any other value is an error naming the key.
+    public func flag(_ key: String, default fallback: Bool) throws(ConfigError) -> Bool {
+        guard let value = values[key], !value.isNull else { return fallback }
+        guard let flag = value.boolValue else { throw .wrongType(key, expected: "true or false", got: value) }
+        return flag
+    }
+
     public func string(_ key: String) throws -> String {
         guard let value = values[key] else { throw ConfigError.missing(key) }
         guard case .string(let s) = value else { throw ConfigError.wrongType(key, expected: "a string", got: value) }

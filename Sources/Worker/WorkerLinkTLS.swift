@@ -11,14 +11,8 @@ enum WorkerLinkTLS {
     /// The links' TLS; nil unless enabled. A keystore that is missing or cannot be read is one line naming it.
     static func configured(_ conf: StormConfig) throws(ConfigError) -> LinkTLS? {
         let enableKey = prefix + "enable"
-        guard let enabled = conf[enableKey], !enabled.isNull else { return nil }
-        guard let on = enabled.boolValue else { throw .wrongType(enableKey, expected: "true or false", got: enabled) }
-        guard on else { return nil }
-        func text(_ key: String) throws(ConfigError) -> String? {
-            guard let value = conf[prefix + key], !value.isNull else { return nil }
-            guard let text = value.stringValue else { throw .wrongType(prefix + key, expected: "text", got: value) }
-            return text.isEmpty ? nil : text
-        }
+        guard try conf.flag(enableKey, default: false) else { return nil }
+        func text(_ key: String) throws(ConfigError) -> String? { try conf.optionalText(prefix + key) }
         guard let keystore = try text("keystore.path") else {
             throw .invalid(
                 enableKey, reason: "is true, but \(prefix)keystore.path (this worker's certificate and key) is not set")

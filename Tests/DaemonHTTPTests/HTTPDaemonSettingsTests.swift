@@ -124,6 +124,11 @@ import Testing
             )
             .hasPrefix("config key 'ui.https.need.client.auth' is true, but ui.https.truststore.path"))
         #expect(refusal(.ui, ["ui.https.port": "eighty"]).hasPrefix("config key 'ui.https.port' must be a port number"))
+        #expect(
+            refusal(
+                .ui,
+                ["ui.https.port": 8443, "ui.https.keystore.path": .string(pem), "ui.https.need.client.auth": "yes"])
+                == "config key 'ui.https.need.client.auth' must be true or false, not \"yes\"")
     }
 
     @Test func authenticationSettingsAreCheckedInOneLine() throws {
