@@ -53,7 +53,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL"),
         .target(
             name: "ZooKeeper",
-            dependencies: ["CZooKeeper", "Locking", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CZooKeeper", "COpenSSL", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
         // Debian's ZooKeeper server as a child process: `storm dev-zookeeper` and the tests' own servers.
         .target(name: "DevZooKeeper"),

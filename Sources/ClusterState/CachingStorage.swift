@@ -142,9 +142,9 @@ public final class CachingStorage: ClusterStorage {
     }
 
     @discardableResult
-    public func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String {
+    public func create(_ path: String, data: [UInt8], mode: NodeMode, access: NodeAccess) async throws -> String {
         do {
-            let made = try await inner.create(path, data: data, mode: mode)
+            let made = try await inner.create(path, data: data, mode: mode, access: access)
             forget(made)
             return made
         } catch {

@@ -28,6 +28,15 @@ public enum WatchEvent: Sendable, Equatable {
 
 public typealias Watcher = @Sendable (WatchEvent) -> Void
 
+/// Who may touch a node besides the session's own identity, on a cluster whose ZooKeeper is secured.
+public enum NodeAccess: Sendable, Equatable {
+    /// The session's default: a daemon's nodes are the daemons' alone; a worker's are its topology's and the daemons'.
+    case sessionDefault
+    /// Also readable (and with `mayWrite`, writable) by the workers of the topology whose ZooKeeper digest identity
+    /// (`user:hash`) is `digestId`.
+    case topology(digestId: String, mayWrite: Bool)
+}
+
 public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
     case noNode(String)
     case nodeExists(String)
@@ -37,6 +46,8 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
     case badPath(String)
     case sessionClosed
     case unavailable(String)
+    /// The node's ACL does not let this session's identity do that.
+    case notAuthorized(String)
 
     public var description: String {
         switch self {
@@ -48,6 +59,7 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
         case .badPath(let p): "'\(p)' is not a valid node path"
         case .sessionClosed: "the storage session is closed"
         case .unavailable(let reason): "cluster state storage is unavailable: \(reason)"
+        case .notAuthorized(let p): "not authorized for \(p): ZooKeeper's ACL on it refuses this identity"
         }
     }
 }
@@ -60,7 +72,7 @@ public enum StorageError: Error, Equatable, CustomStringConvertible, Sendable {
 public protocol ClusterStorage: Sendable {
     /// Creates a node; the parent must exist. Returns the path created (with the sequence suffix, if any).
     @discardableResult
-    func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String
+    func create(_ path: String, data: [UInt8], mode: NodeMode, access: NodeAccess) async throws -> String
     /// The node's bytes and version; `watch` fires on its next change or deletion.
     func get(_ path: String, watch: Watcher?) async throws -> (data: [UInt8], version: Int32)
     /// Replaces the node's bytes if its version is `version` (nil: any); returns the new version.
@@ -80,6 +92,10 @@ public protocol ClusterStorage: Sendable {
 }
 
 extension ClusterStorage {
+    @discardableResult
+    public func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String {
+        try await create(path, data: data, mode: mode, access: .sessionDefault)
+    }
     public func get(_ path: String) async throws -> (data: [UInt8], version: Int32) { try await get(path, watch: nil) }
     public func children(_ path: String) async throws -> [String] { try await children(path, watch: nil) }
     public func exists(_ path: String) async throws -> Int32? { try await exists(path, watch: nil) }
@@ -92,18 +108,23 @@ extension ClusterStorage {
             do {
                 try await create(current, data: [], mode: .persistent)
             } catch StorageError.nodeExists {
+            } catch StorageError.notAuthorized(let path) {
+                // ZooKeeper checks the right to create before whether the node exists: a worker may not create in
+                // the daemons' folders, which exist.
+                guard try await exists(current) != nil else { throw StorageError.notAuthorized(path) }
             }
         }
     }
 
-    /// Writes `data` at `path`, creating the node (and its parents) if needed.
-    public func put(_ path: String, data: [UInt8]) async throws {
+    /// Writes `data` at `path`, creating the node (and its parents) if needed; a node it creates gets `access`
+    /// (its parents the session's default).
+    public func put(_ path: String, data: [UInt8], access: NodeAccess = .sessionDefault) async throws {
         do {
             try await set(path, data: data, version: nil)
         } catch StorageError.noNode {
             try await createParents(parent(of: path))
             do {
-                try await create(path, data: data, mode: .persistent)
+                try await create(path, data: data, mode: .persistent, access: access)
             } catch StorageError.nodeExists {
                 try await set(path, data: data, version: nil)
             }

@@ -168,7 +168,8 @@ public struct InMemoryStorage: ClusterStorage {
     let session: Int64
 
     @discardableResult
-    public func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String {
+    /// One process's state has no identities: `access` has nothing to restrict.
+    public func create(_ path: String, data: [UInt8], mode: NodeMode, access: NodeAccess) async throws -> String {
         try store.create(path, data: data, mode: mode, session: session)
     }
     public func get(_ path: String, watch: Watcher?) async throws -> (data: [UInt8], version: Int32) {

@@ -1,5 +1,6 @@
 import StormCore
 import StormThrift
+import ZooKeeper
 
 /// The typed cluster state over a ClusterStorage, in Storm's layout under `storm.zookeeper.root`, each node a
 /// Thrift-serialized struct of idl/storm.thrift.
@@ -65,7 +66,7 @@ public struct StormClusterState: Sendable {
     }
 
     public func setStormBase(_ id: String, _ base: StormBase) async throws {
-        try await storage.put(stormsPath + "/" + id, data: ThriftSerialization.serialize(base))
+        try await putShared(stormsPath + "/" + id, data: ThriftSerialization.serialize(base), topology: id)
     }
 
     /// Forgets a topology: its base, assignment, heartbeats, errors, code records and holders. The base goes
@@ -79,6 +80,41 @@ public struct StormClusterState: Sendable {
         try await storage.deleteRecursively(stormConfPath + "/" + id)
         try await storage.deleteRecursively(logConfigsPath + "/" + id)
         try await storage.deleteRecursively(stormsPath + "/" + id)
+    }
+
+    // MARK: what a topology's workers may touch
+
+    /// Creates the folders a topology's workers write in (heartbeats, errors), writable by them, before they start.
+    public func setUpWorkerFolders(_ id: String) async throws {
+        let access = try await topologyAccess(id, mayWrite: true)
+        for folder in [workerbeatsPath, errorsPath] {
+            do {
+                try await storage.create(folder + "/" + id, data: [], mode: .persistent, access: access)
+            } catch StorageError.nodeExists {
+            }
+        }
+    }
+
+    /// Writes a node a topology's workers read: one nimbus creates is readable by the topology's own ZooKeeper
+    /// identity too. True when it created the node.
+    @discardableResult
+    private func putShared(_ path: String, data: [UInt8], topology id: String) async throws -> Bool {
+        do {
+            try await storage.set(path, data: data, version: nil)
+            return false
+        } catch StorageError.noNode {
+            try await storage.put(path, data: data, access: try await topologyAccess(id, mayWrite: false))
+            return true
+        }
+    }
+
+    /// What a topology's workers may do to a node of theirs, by the identity in its conf record; the session's
+    /// default when it has none (an open cluster) or no record.
+    private func topologyAccess(_ id: String, mayWrite: Bool) async throws -> NodeAccess {
+        guard let json = try await topologyConfJSON(id),
+            let auth = try? ZooKeeperStorage.topologyAuth(StormConfig(JSON.decodeObject(json)))
+        else { return .sessionDefault }
+        return .topology(digestId: ZooKeeperACL.digestId(credentials: auth.credentials), mayWrite: mayWrite)
     }
 
     // MARK: topology code and conf
@@ -126,6 +162,8 @@ public struct StormClusterState: Sendable {
         try await storage.deleteRecursively(codeHoldersPath + "/" + id)
         try await storage.deleteRecursively(stormCodePath + "/" + id)
         try await storage.deleteRecursively(stormConfPath + "/" + id)
+        try await storage.deleteRecursively(workerbeatsPath + "/" + id)
+        try await storage.deleteRecursively(errorsPath + "/" + id)
     }
 
     // MARK: who holds a topology's files
@@ -175,7 +213,7 @@ public struct StormClusterState: Sendable {
     }
 
     public func setLogConfig(_ id: String, _ config: LogConfig) async throws {
-        try await storage.put(logConfigsPath + "/" + id, data: ThriftSerialization.serialize(config))
+        try await putShared(logConfigsPath + "/" + id, data: ThriftSerialization.serialize(config), topology: id)
     }
 
     public func assignment(_ id: String) async throws -> Assignment? {
@@ -183,7 +221,10 @@ public struct StormClusterState: Sendable {
     }
 
     public func setAssignment(_ id: String, _ assignment: Assignment) async throws {
-        try await storage.put(assignmentsPath + "/" + id, data: ThriftSerialization.serialize(assignment))
+        let created = try await putShared(
+            assignmentsPath + "/" + id, data: ThriftSerialization.serialize(assignment), topology: id)
+        // Its workers start once it has an assignment: the folders they write in come first.
+        if created { try await setUpWorkerFolders(id) }
     }
 
     public func removeAssignment(_ id: String) async throws {

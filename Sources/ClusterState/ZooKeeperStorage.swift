@@ -5,17 +5,97 @@ import ZooKeeper
 /// The cluster state in a real ZooKeeper: one session per value.
 public struct ZooKeeperStorage: ClusterStorage {
     public let client: ZooKeeperClient
+    /// The ACL of the nodes this session creates with `.sessionDefault`; nil: the client's own (a daemon's nodes are
+    /// its identity's alone, or anyone's on an open cluster).
+    let defaultACL: ZooKeeperACL?
 
-    public init(client: ZooKeeperClient) { self.client = client }
+    public init(client: ZooKeeperClient, defaultACL: ZooKeeperACL? = nil) {
+        self.client = client
+        self.defaultACL = defaultACL
+    }
 
-    /// Connects to `storm.zookeeper.servers` on `storm.zookeeper.port` with `storm.zookeeper.session.timeout`.
+    /// A daemon's session: connects to `storm.zookeeper.servers` on `storm.zookeeper.port` with
+    /// `storm.zookeeper.session.timeout`, as the daemons' identity.
     public init(conf: StormConfig, logger: Logger) throws {
+        self.init(client: try Self.connect(conf, auth: try Self.auth(conf), logger: logger))
+    }
+
+    /// A worker's session: as its topology's own identity (`storm.zookeeper.topology.auth.*`), which reads its
+    /// topology's nodes alone; the nodes it creates are its topology's and the daemons' (`storm.zookeeper.superACL`).
+    /// - Parameter conf: the worker's conf, as `workerConf(from:)` made it.
+    public init(workerConf conf: StormConfig, topologyConf: StormConfig, logger: Logger) throws {
+        guard let identity = try Self.topologyAuth(topologyConf) else {
+            if conf[Self.superACLKey] != nil {
+                throw ConfigError.invalid(
+                    Self.topologyPayloadKey,
+                    reason: "is not set, but the cluster's ZooKeeper is secured: resubmit the topology so that nimbus gives it one")
+            }
+            self.init(client: try Self.connect(conf, auth: nil, logger: logger))
+            return
+        }
+        let daemons = try Self.superACL(conf)
+        self.init(
+            client: try Self.connect(conf, auth: identity, logger: logger),
+            defaultACL: ZooKeeperACL([.creator(), daemons]))
+    }
+
+    private static func connect(_ conf: StormConfig, auth: ZooKeeperAuth?, logger: Logger) throws -> ZooKeeperClient {
         let servers = try conf.stringList(ConfigKey.zookeeperServers)
         let port = try conf.int(ConfigKey.zookeeperPort)
         let connect = servers.map { $0.contains(":") ? $0 : "\($0):\(port)" }.joined(separator: ",")
-        client = try ZooKeeperClient(
+        return try ZooKeeperClient(
             connectString: connect, sessionTimeoutMillis: try conf.int(ConfigKey.zookeeperSessionTimeout),
-            auth: try Self.auth(conf), logger: logger)
+            auth: auth, logger: logger)
+    }
+
+    public static let superACLKey = "storm.zookeeper.superACL"
+    public static let topologySchemeKey = "storm.zookeeper.topology.auth.scheme"
+    public static let topologyPayloadKey = "storm.zookeeper.topology.auth.payload"
+
+    /// The conf a supervisor hands its workers: its own without the daemons' ZooKeeper password, which a worker (run
+    /// as its topology's owner) must not learn, and with Storm's `storm.zookeeper.superACL` naming the daemons'
+    /// identity, so that the nodes workers create stay the daemons' too. A superACL set by hand is kept.
+    public static func workerConf(from conf: StormConfig) throws(ConfigError) -> StormConfig {
+        guard let auth = try auth(conf) else { return conf }
+        var values = conf.values
+        values["storm.zookeeper.auth.scheme"] = nil
+        values["storm.zookeeper.auth.payload"] = nil
+        if conf[superACLKey] == nil || conf[superACLKey]?.isNull == true {
+            values[superACLKey] = .string("digest:" + ZooKeeperACL.digestId(credentials: auth.credentials))
+        }
+        let handed = StormConfig(values)
+        _ = try superACL(handed)
+        return handed
+    }
+
+    /// The daemons' identity with every right, from Storm's `storm.zookeeper.superACL` (`digest:USER:HASH`).
+    static func superACL(_ conf: StormConfig) throws(ConfigError) -> ZooKeeperACL.Entry {
+        guard let text = conf[superACLKey]?.stringValue, let entry = ZooKeeperACL.entry(parsing: text, .all),
+            entry.scheme == "digest", entry.id.contains(":")
+        else {
+            throw .invalid(
+                superACLKey,
+                reason: "must be digest:USER:HASH, the daemons' ZooKeeper identity (only the digest scheme is offered)")
+        }
+        return entry
+    }
+
+    /// A topology's own ZooKeeper identity, which nimbus gives it at submit when the daemons' is set: Storm's
+    /// `storm.zookeeper.topology.auth.scheme` and `.payload`. Nil when it has none.
+    public static func topologyAuth(_ topologyConf: StormConfig) throws(ConfigError) -> ZooKeeperAuth? {
+        guard let scheme = topologyConf[topologySchemeKey], !scheme.isNull else { return nil }
+        guard scheme.stringValue == "digest" else {
+            throw .invalid(topologySchemeKey, reason: "is \(scheme.display); only digest is offered")
+        }
+        guard let payload = topologyConf[topologyPayloadKey]?.stringValue, isDigestCredentials(payload) else {
+            throw .invalid(topologyPayloadKey, reason: "must be USER:PASSWORD for the digest scheme")
+        }
+        return ZooKeeperAuth(scheme: "digest", credentials: payload)
+    }
+
+    static func isDigestCredentials(_ text: String) -> Bool {
+        guard let colon = text.firstIndex(of: ":") else { return false }
+        return colon != text.startIndex && text.index(after: colon) != text.endIndex
     }
 
     /// Storm's `storm.zookeeper.auth.scheme` and `storm.zookeeper.auth.payload`: the daemons' shared ZooKeeper
@@ -32,15 +112,13 @@ public struct ZooKeeperStorage: ClusterStorage {
         guard value.stringValue == "digest" else {
             throw .invalid(schemeKey, reason: "is \(value.display); only digest is offered (Kerberos is not)")
         }
-        guard let payload = conf[payloadKey]?.stringValue, let colon = payload.firstIndex(of: ":"),
-            colon != payload.startIndex, payload.index(after: colon) != payload.endIndex
-        else {
+        guard let payload = conf[payloadKey]?.stringValue, isDigestCredentials(payload) else {
             throw .invalid(payloadKey, reason: "must be USER:PASSWORD for the digest scheme")
         }
         return ZooKeeperAuth(scheme: "digest", credentials: payload)
     }
 
-    public func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String {
+    public func create(_ path: String, data: [UInt8], mode: NodeMode, access: NodeAccess) async throws -> String {
         try validatePath(path)
         let zkMode: CreateMode =
             switch mode {
@@ -49,7 +127,15 @@ public struct ZooKeeperStorage: ClusterStorage {
             case .persistentSequential: .persistentSequential
             case .ephemeralSequential: .ephemeralSequential
             }
-        return try await mapped(path) { try await client.create(path, data: data, mode: zkMode) }
+        let acl: ZooKeeperACL? =
+            switch access {
+            case .sessionDefault: defaultACL
+            // An open cluster's nodes are anyone's already.
+            case .topology where client.auth == nil: nil
+            case .topology(let digestId, let mayWrite):
+                ZooKeeperACL([.creator(), .init(mayWrite ? .all : .read, scheme: "digest", id: digestId)])
+            }
+        return try await mapped(path) { try await client.create(path, data: data, mode: zkMode, acl: acl) }
     }
 
     public func get(_ path: String, watch: Watcher?) async throws -> (data: [UInt8], version: Int32) {
@@ -106,6 +192,7 @@ public struct ZooKeeperStorage: ClusterStorage {
             case .notEmpty: throw StorageError.notEmpty(path)
             case .noChildrenForEphemerals: throw StorageError.noChildrenForEphemerals(path)
             case .closed: throw StorageError.sessionClosed
+            case .noAuth: throw StorageError.notAuthorized(path)
             case .connectionLoss, .operationTimeout, .sessionExpired, .other:
                 throw StorageError.unavailable("ZooKeeper at \(client.connectString): \(error.message)")
             }

@@ -151,11 +151,17 @@ public actor Nimbus: NimbusHandler {
             userConf[ConfigKey.topologySubmitterPrincipal] = nil
         }
         do {
-            // Each topology gets a secret of its own, whatever its conf brought, which its workers prove.
-            if try WorkerLinkAuthentication.enabled(conf.merging(userConf)) {
-                userConf[WorkerLinkAuthentication.key] = true
+            // Each topology gets a secret of its own, whatever its conf brought: its workers prove it to each other
+            // and, on a secured ZooKeeper, log in with it there, where they reach their own topology's nodes alone.
+            let linksAuthenticate = try WorkerLinkAuthentication.enabled(conf.merging(userConf))
+            let zooKeeperSecured = try ZooKeeperStorage.auth(conf) != nil
+            userConf[WorkerLinkAuthentication.payloadKey] = nil
+            userConf[ZooKeeperStorage.topologySchemeKey] = nil
+            if linksAuthenticate || zooKeeperSecured {
                 userConf[WorkerLinkAuthentication.payloadKey] = .string(WorkerLinkAuthentication.newSecret())
             }
+            if linksAuthenticate { userConf[WorkerLinkAuthentication.key] = true }
+            if zooKeeperSecured { userConf[ZooKeeperStorage.topologySchemeKey] = "digest" }
         } catch {
             throw InvalidTopologyException(msg: error.description)
         }
@@ -217,6 +223,7 @@ public actor Nimbus: NimbusHandler {
                 numWorkers: Int32(clamping: fullConf.intOrDefault(ConfigKey.topologyWorkers)),
                 componentExecutors: plan.executors, launchTimeSecs: launch, owner: owner)
             do {
+                try await state.setUpWorkerFolders(id)
                 try await state.setStormBase(id, base)
             } catch {
                 code.remove(id)

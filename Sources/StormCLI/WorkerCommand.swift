@@ -41,7 +41,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let slot = WorkerSlot(topologyId: topologyId, supervisorId: supervisorId, port: port, workerId: workerId)
         let worker: Worker
         do {
-            let storage = try makeClusterStorage(conf, logger: logger)
+            let storage = try makeWorkerClusterStorage(conf, topologyId: topologyId, logger: logger)
             let state = StormClusterState(storage: storage, root: try conf.string(ConfigKey.zookeeperRoot))
             worker = try await Worker(slot: slot, conf: conf, state: state, logger: logger)
         } catch {

@@ -15,10 +15,15 @@ public enum WorkerLinkAuthentication {
         return on
     }
 
-    /// A new topology secret: 32 random bytes, as hex.
+    /// A new topology secret, in the `user:password` form ZooKeeper's digest scheme takes (the topology's workers log
+    /// in there with it too): 8 random bytes, a colon and 32 random bytes, as hex.
     public static func newSecret() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+        func hex(_ count: Int) -> String {
+            (0..<count).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }
+                .joined()
+        }
+        return hex(8) + ":" + hex(32)
     }
 
     /// What a worker of a topology with conf `topologyConf` authenticates its links with; nil when they are not.

@@ -90,4 +90,10 @@ public enum StormDist {
     public static func directory(localDir: String, topologyId: String) -> URL {
         root(localDir: localDir).appendingPathComponent(topologyId, isDirectory: true)
     }
+
+    /// The conf `topologyId` was submitted with, from its downloaded files.
+    public static func conf(localDir: String, topologyId: String) throws -> [String: ConfigValue] {
+        let file = directory(localDir: localDir, topologyId: topologyId).appendingPathComponent("stormconf.ser")
+        return try JSON.decodeObject(String(contentsOf: file, encoding: .utf8))
+    }
 }

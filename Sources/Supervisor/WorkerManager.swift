@@ -1,3 +1,4 @@
+import ClusterState
 import Foundation
 import Locking
 import Logging
@@ -29,6 +30,8 @@ final class WorkerManager: Sendable {
 
     let supervisorId: String
     let conf: StormConfig
+    /// What its workers are given: `conf` without the daemons' ZooKeeper password.
+    let workerConf: StormConfig
     let localDir: String
     let logDir: URL
     let logger: Logger
@@ -61,6 +64,7 @@ final class WorkerManager: Sendable {
     ) throws {
         self.supervisorId = supervisorId
         self.conf = conf
+        workerConf = try ZooKeeperStorage.workerConf(from: conf)
         self.logger = logger
         self.assignments = assignments
         self.hasTopology = hasTopology
@@ -178,7 +182,7 @@ final class WorkerManager: Sendable {
                 LSWorkerHeartbeat(
                     timeSecs: Int64(Date().timeIntervalSince1970), topologyId: want.topologyId,
                     executors: want.executors, port: port))
-            try local.writeConf(conf)
+            try local.writeConf(workerConf)
             let logFolder = logDir.appendingPathComponent(
                 "workers-artifacts/\(want.topologyId)/\(port)", isDirectory: true)
             try FileManager.default.createDirectory(at: logFolder, withIntermediateDirectories: true)
@@ -232,10 +236,8 @@ final class WorkerManager: Sendable {
         return owner
     }
 
-    /// The conf `topologyId` was submitted with, from its downloaded files.
     private func topologyConf(_ topologyId: String) throws -> [String: ConfigValue] {
-        let dist = StormDist.directory(localDir: localDir, topologyId: topologyId)
-        return try JSON.decodeObject(String(contentsOf: dist.appendingPathComponent("stormconf.ser"), encoding: .utf8))
+        try StormDist.conf(localDir: localDir, topologyId: topologyId)
     }
 
     /// Asks a worker to stop, kills it if it has not after the shutdown wait (or at once with `force`), and

@@ -92,8 +92,7 @@ public final class Worker: Sendable {
         do {
             let code = try Data(contentsOf: dist.appendingPathComponent("stormcode.ser"))
             topology = try ThriftSerialization.deserialize(StormTopology.self, from: [UInt8](code))
-            let text = try String(contentsOf: dist.appendingPathComponent("stormconf.ser"), encoding: .utf8)
-            topologyConf = conf.merging(try JSON.decodeObject(text))
+            topologyConf = conf.merging(try StormDist.conf(localDir: localDir, topologyId: slot.topologyId))
         } catch {
             throw WorkerError(description: "cannot read topology \(slot.topologyId) from \(dist.path): \(error)")
         }

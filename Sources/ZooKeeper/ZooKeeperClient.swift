@@ -147,8 +147,12 @@ public final class ZooKeeperClient: Sendable {
 
     // MARK: operations
 
+    /// Creates a node with `acl`, or without one: open to all, or with an `auth` every right for this session's
+    /// identity alone.
     @discardableResult
-    public func create(_ path: String, data: [UInt8], mode: CreateMode) async throws -> String {
+    public func create(
+        _ path: String, data: [UInt8], mode: CreateMode, acl: ZooKeeperACL? = nil
+    ) async throws -> String {
         let flags: Int32 =
             switch mode {
             case .persistent: ZOO_PERSISTENT
@@ -158,10 +162,16 @@ public final class ZooKeeperClient: Sendable {
             }
         let reply = try await call(path) { handle, token in
             data.withUnsafeBufferPointer { buf in
-                buf.withMemoryRebound(to: CChar.self) {
-                    zoo_acreate(
-                        handle, path, $0.baseAddress, Int32($0.count),
-                        auth == nil ? czk_open_acl_unsafe() : czk_creator_all_acl(), flags, stringCompletion, token)
+                buf.withMemoryRebound(to: CChar.self) { bytes in
+                    guard let acl else {
+                        return zoo_acreate(
+                            handle, path, bytes.baseAddress, Int32(bytes.count),
+                            auth == nil ? czk_open_acl_unsafe() : czk_creator_all_acl(), flags, stringCompletion, token)
+                    }
+                    return acl.withCVector {
+                        zoo_acreate(
+                            handle, path, bytes.baseAddress, Int32(bytes.count), $0, flags, stringCompletion, token)
+                    }
                 }
             }
         }

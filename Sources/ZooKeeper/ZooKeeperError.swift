@@ -10,6 +10,8 @@ public struct ZooKeeperError: Error, CustomStringConvertible, Sendable, Equatabl
         case sessionExpired
         /// The client was closed.
         case closed
+        /// The node's ACL does not give this session's identity the right.
+        case noAuth
         case other(Int32)
     }
 
@@ -30,6 +32,7 @@ public struct ZooKeeperError: Error, CustomStringConvertible, Sendable, Equatabl
         case Int32(ZOPERATIONTIMEOUT.rawValue): code = .operationTimeout
         case Int32(ZSESSIONEXPIRED.rawValue), Int32(ZINVALIDSTATE.rawValue): code = .sessionExpired
         case Int32(ZCLOSING.rawValue): code = .closed
+        case Int32(ZNOAUTH.rawValue): code = .noAuth
         default: code = .other(rc)
         }
     }

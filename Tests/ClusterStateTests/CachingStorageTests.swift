@@ -113,7 +113,7 @@ final class OvertakenReads: ClusterStorage {
     func children(_ path: String, watch: Watcher?) async throws -> [String] {
         try await inner.children(path, watch: watch)
     }
-    func create(_ path: String, data: [UInt8], mode: NodeMode) async throws -> String {
+    func create(_ path: String, data: [UInt8], mode: NodeMode, access: NodeAccess) async throws -> String {
         try await inner.create(path, data: data, mode: mode)
     }
     func set(_ path: String, data: [UInt8], version: Int32?) async throws -> Int32 {

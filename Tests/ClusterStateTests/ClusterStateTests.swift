@@ -326,3 +326,121 @@ enum TestZooKeeper {
         }
     }
 }
+
+@Suite struct TopologyZooKeeperIdentityTests {
+    /// ZooKeeper's `DigestAuthenticationProvider` writes `storm:zk-secret` as this (base64 of its SHA-1).
+    @Test func theDigestIdIsZooKeepers() {
+        #expect(ZooKeeperACL.digestId(credentials: "storm:zk-secret") == "storm:3N0G0WC4FRzkvS/GoiFNTLChs/E=")
+    }
+
+    @Test func workersAreHandedTheDaemonsIdentityButNotTheirPassword() throws {
+        let daemons = StormConfig([
+            "storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": "storm:zk-secret", "x": 1,
+        ])
+        let handed = try ZooKeeperStorage.workerConf(from: daemons)
+        #expect(handed["storm.zookeeper.auth.payload"] == nil && handed["storm.zookeeper.auth.scheme"] == nil)
+        #expect(handed["storm.zookeeper.superACL"] == "digest:storm:3N0G0WC4FRzkvS/GoiFNTLChs/E=")
+        #expect(handed["x"] == 1)
+        // One set by hand is kept, as in Storm, where it is the operator's to set.
+        var own = daemons
+        own["storm.zookeeper.superACL"] = "digest:ops:abc="
+        #expect(try ZooKeeperStorage.workerConf(from: own)["storm.zookeeper.superACL"] == "digest:ops:abc=")
+        // An open cluster's workers get the conf as it is.
+        #expect(try ZooKeeperStorage.workerConf(from: .defaults) == .defaults)
+        for bad: ConfigValue in ["sasl:nimbus", "digest:", "nohash", 5] {
+            own["storm.zookeeper.superACL"] = bad
+            #expect(
+                throws: ConfigError.invalid(
+                    "storm.zookeeper.superACL",
+                    reason:
+                        "must be digest:USER:HASH, the daemons' ZooKeeper identity (only the digest scheme is offered)")
+            ) { try ZooKeeperStorage.workerConf(from: own) }
+        }
+    }
+
+    @Test func aTopologysIdentityIsReadAndAnythingElseIsOneLine() throws {
+        #expect(try ZooKeeperStorage.topologyAuth(.defaults) == nil)
+        let conf = StormConfig([
+            "storm.zookeeper.topology.auth.scheme": "digest", "storm.zookeeper.topology.auth.payload": "t:secret",
+        ])
+        #expect(try ZooKeeperStorage.topologyAuth(conf) == ZooKeeperAuth(scheme: "digest", credentials: "t:secret"))
+        var bad = conf
+        bad["storm.zookeeper.topology.auth.payload"] = "secret"
+        #expect(
+            throws: ConfigError.invalid(
+                "storm.zookeeper.topology.auth.payload", reason: "must be USER:PASSWORD for the digest scheme")
+        ) { try ZooKeeperStorage.topologyAuth(bad) }
+        bad = conf
+        bad["storm.zookeeper.topology.auth.scheme"] = "sasl"
+        #expect(
+            throws: ConfigError.invalid(
+                "storm.zookeeper.topology.auth.scheme", reason: "is \"sasl\"; only digest is offered")
+        ) { try ZooKeeperStorage.topologyAuth(bad) }
+    }
+}
+
+/// A secured cluster's ZooKeeper, for real: a topology's workers, logged in as their topology, reach its nodes and
+/// no other's, and what they write stays the daemons' to read.
+@Suite struct TopologyZooKeeperAccessTests {
+    @Test func aWorkerReadsItsOwnTopologyAloneAndItsWritesStayTheDaemons() async throws {
+        let server = try TestZooKeeper.shared()
+        let root = "/secured-\(UUID().uuidString.prefix(8))"
+        let conf = StormConfig.defaults.merging(
+            StormConfig([
+                "storm.zookeeper.servers": ["127.0.0.1"], "storm.zookeeper.port": .int(Int64(server.port)),
+                "storm.zookeeper.auth.scheme": "digest", "storm.zookeeper.auth.payload": "storm:zk-secret",
+            ]))
+        let logger = Logger(label: "zk-acl-test")
+        let nimbus = StormClusterState(storage: try ZooKeeperStorage(conf: conf, logger: logger), root: root)
+        try await nimbus.setUp()
+        let assignment = Assignment(masterCodeDir: "/d", nodeHost: ["n1": "host1"])
+        for (id, payload) in [("mine-1-1", "mine:pw1"), ("other-2-2", "other:pw2")] {
+            try await nimbus.setTopologyConf(
+                id,
+                confJSON: JSON.encode(
+                    .map([
+                        "storm.zookeeper.topology.auth.scheme": "digest",
+                        "storm.zookeeper.topology.auth.payload": .string(payload),
+                    ])))
+            try await nimbus.setStormBase(
+                id, StormBase(name: id, status: .active, numWorkers: 1, componentExecutors: [:], launchTimeSecs: 1))
+            try await nimbus.setAssignment(id, assignment)
+        }
+        let workerConf = try ZooKeeperStorage.workerConf(from: conf)
+        let mine = StormConfig([
+            "storm.zookeeper.topology.auth.scheme": "digest", "storm.zookeeper.topology.auth.payload": "mine:pw1",
+        ])
+        let worker = StormClusterState(
+            storage: try ZooKeeperStorage(workerConf: workerConf, topologyConf: mine, logger: logger), root: root)
+        defer {
+            Task {
+                await worker.storage.close()
+                try? await nimbus.storage.deleteRecursively(root)
+                await nimbus.storage.close()
+            }
+        }
+        // Its own topology's records it reads, and it writes its heartbeats and errors.
+        #expect(try await worker.assignment("mine-1-1") == assignment)
+        #expect(try await worker.stormBase("mine-1-1")?.name == "mine-1-1")
+        let beat = ClusterWorkerHeartbeat(stormId: "mine-1-1", executorStats: [:], timeSecs: 5, uptimeSecs: 1)
+        try await worker.setWorkerHeartbeat("mine-1-1", node: "n1", port: 6700, beat)
+        try await worker.reportError("mine-1-1", component: "split", ErrorInfo(error: "boom", errorTimeSecs: 5))
+        // Nothing of another topology's, nor the daemons' own records, nor a write to what nimbus owns.
+        await #expect(throws: StorageError.notAuthorized("\(root)/assignments/other-2-2")) {
+            try await worker.assignment("other-2-2")
+        }
+        await #expect(throws: StorageError.notAuthorized("\(root)/stormconf/mine-1-1")) {
+            try await worker.topologyConfJSON("mine-1-1")
+        }
+        await #expect(throws: StorageError.notAuthorized("\(root)/assignments/mine-1-1")) {
+            try await worker.setAssignment("mine-1-1", Assignment(masterCodeDir: "/attacker"))
+        }
+        await #expect(throws: StorageError.notAuthorized("\(root)/workerbeats/other-2-2/n1-6700")) {
+            try await worker.setWorkerHeartbeat("other-2-2", node: "n1", port: 6700, beat)
+        }
+        // What it wrote, the daemons read.
+        #expect(try await nimbus.workerHeartbeats("mine-1-1").records.values.map(\.timeSecs) == [5])
+        #expect(try await nimbus.errors("mine-1-1", component: "split").errors.map(\.error) == ["boom"])
+        #expect(try await nimbus.assignment("mine-1-1") == assignment)
+    }
+}

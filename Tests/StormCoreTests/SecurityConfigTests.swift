@@ -222,7 +222,9 @@ import Testing
             #expect(error.description.hasPrefix("config key 'storm.zookeeper.topology.auth.payload' is not set"))
         }
         let secret = WorkerLinkAuthentication.newSecret()
-        #expect(secret.count == 64 && secret.allSatisfy(\.isHexDigit) && secret != WorkerLinkAuthentication.newSecret())
+        let parts = secret.split(separator: ":")
+        #expect(parts.map(\.count) == [16, 64] && parts.joined().allSatisfy(\.isHexDigit))
+        #expect(secret != WorkerLinkAuthentication.newSecret())
         #expect(try !UnixUser.runsWorkersAsOwner(.defaults))
         #expect(try UnixUser.runsWorkersAsOwner(StormConfig(["supervisor.run.worker.as.user": true])))
         #expect(throws: ConfigError.wrongType("supervisor.run.worker.as.user", expected: "true or false", got: 1)) {
