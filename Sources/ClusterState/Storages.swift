@@ -16,7 +16,8 @@ public func makeWorkerClusterStorage(
 ) throws -> any ClusterStorage {
     switch try ClusterStoreKind(conf) {
     case .zookeeper:
-        let topologyConf = StormConfig(try StormDist.conf(localDir: try conf.string(ConfigKey.localDir), topologyId: topologyId))
+        let topologyConf = StormConfig(
+            try StormDist.conf(localDir: try conf.string(ConfigKey.localDir), topologyId: topologyId))
         return try ZooKeeperStorage(workerConf: conf, topologyConf: topologyConf, logger: logger)
     case .memory: return InMemoryStore().session()
     }

@@ -28,7 +28,9 @@ public struct ZooKeeperStorage: ClusterStorage {
             if conf[Self.superACLKey] != nil {
                 throw ConfigError.invalid(
                     Self.topologyPayloadKey,
-                    reason: "is not set, but the cluster's ZooKeeper is secured: resubmit the topology so that nimbus gives it one")
+                    reason:
+                        "is not set, but the cluster's ZooKeeper is secured: resubmit the topology so that nimbus gives it one"
+                )
             }
             self.init(client: try Self.connect(conf, auth: nil, logger: logger))
             return

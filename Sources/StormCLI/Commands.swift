@@ -32,6 +32,20 @@ struct NimbusCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure(message: "nimbus cannot reach the cluster state: \(error)")
         }
+        do {
+            if let check = try ZooKeeperACLCheck.configured(conf, storage: storage, logger: logger) {
+                do {
+                    try await check.run()
+                } catch let mismatch as ZooKeeperACLCheck.Mismatch {
+                    throw CLIFailure(message: mismatch.description)
+                } catch {
+                    // ZooKeeper away at start is not fatal here, as it is not for the rest of nimbus.
+                    logger.warning("could not check the ACLs of the cluster state's ZooKeeper nodes: \(error)")
+                }
+            }
+        } catch let error as ConfigError {
+            throw CLIFailure(message: error.description)
+        }
         let server: NimbusServer
         do {
             server = try NimbusServer(conf: conf, storage: storage, logger: logger)

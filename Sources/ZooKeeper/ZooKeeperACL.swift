@@ -5,7 +5,7 @@ import Foundation
 /// Who may do what to a node: the ACL a node is created with.
 public struct ZooKeeperACL: Sendable, Equatable {
     /// ZooKeeper's rights on one node.
-    public struct Permissions: OptionSet, Sendable, Equatable {
+    public struct Permissions: OptionSet, Sendable, Hashable, CustomStringConvertible {
         public let rawValue: Int32
         public init(rawValue: Int32) { self.rawValue = rawValue }
         public static let read = Permissions(rawValue: 1)
@@ -14,10 +14,16 @@ public struct ZooKeeperACL: Sendable, Equatable {
         public static let delete = Permissions(rawValue: 8)
         public static let admin = Permissions(rawValue: 16)
         public static let all: Permissions = [.read, .write, .create, .delete, .admin]
+
+        /// As ZooKeeper's CLI writes them: `cdrwa`.
+        public var description: String {
+            zip("cdrwa", [Permissions.create, .delete, .read, .write, .admin]).filter { contains($0.1) }
+                .map { String($0.0) }.joined()
+        }
     }
 
     /// One identity's rights: `scheme:id` as ZooKeeper writes it (`digest:user:hash`).
-    public struct Entry: Sendable, Equatable {
+    public struct Entry: Sendable, Hashable, CustomStringConvertible {
         public var permissions: Permissions
         public var scheme: String
         public var id: String
@@ -27,6 +33,8 @@ public struct ZooKeeperACL: Sendable, Equatable {
             self.scheme = scheme
             self.id = id
         }
+
+        public var description: String { "\(scheme):\(id)=\(permissions)" }
 
         /// The identities the creating session authenticated as (ZooKeeper's `auth` scheme).
         public static func creator(_ permissions: Permissions = .all) -> Entry {
@@ -42,6 +50,9 @@ public struct ZooKeeperACL: Sendable, Equatable {
     public var entries: [Entry]
 
     public init(_ entries: [Entry]) { self.entries = entries }
+
+    /// Whether both give the same rights to the same identities, in whatever order.
+    public func grantsAsMuch(as other: ZooKeeperACL) -> Bool { Set(entries) == Set(other.entries) }
 
     /// ZooKeeper's digest identity for `user:password`: the user, then base64 of SHA-1 of the whole string, as its
     /// `DigestAuthenticationProvider` makes it. Knowing it does not let anyone log in as that user.

@@ -211,6 +211,18 @@ public final class ZooKeeperClient: Sendable {
         return reply.stat!
     }
 
+    /// The node's ACL. ZooKeeper shows a digest's hash only to those with the ADMIN right on the node.
+    public func acl(_ path: String) async throws -> ZooKeeperACL {
+        ZooKeeperACL(try await call(path) { handle, token in zoo_aget_acl(handle, path, aclCompletion, token) }.acl)
+    }
+
+    /// Replaces the node's ACL (the ADMIN right on it is needed).
+    public func setACL(_ path: String, _ acl: ZooKeeperACL, version: Int32 = -1) async throws {
+        _ = try await call(path) { handle, token in
+            acl.withCVector { zoo_aset_acl(handle, path, version, $0, voidCompletion, token) }
+        }
+    }
+
     public func delete(_ path: String, version: Int32 = -1) async throws {
         _ = try await call(path) { handle, token in zoo_adelete(handle, path, version, voidCompletion, token) }
     }
@@ -372,6 +384,7 @@ struct Reply: Sendable {
     var stat: ZooKeeperStat? = nil
     var strings: [String] = []
     var string: String? = nil
+    var acl: [ZooKeeperACL.Entry] = []
 }
 
 /// The locked tables that C callbacks reach through integer ids.
@@ -513,6 +526,21 @@ private let statCompletion: stat_completion_t = { rc, s, data in
 private let authCompletion: void_completion_t = { rc, data in
     guard rc != ZOK.rawValue, let client = Registry.shared.client(Int(bitPattern: data)) else { return }
     client.authenticationFailed(rc)
+}
+
+private let aclCompletion: acl_completion_t = { rc, acl, _, data in
+    var entries: [ZooKeeperACL.Entry] = []
+    if let acl, let items = acl.pointee.data {
+        for i in 0..<Int(acl.pointee.count) {
+            let item = items[i]
+            entries.append(
+                ZooKeeperACL.Entry(
+                    ZooKeeperACL.Permissions(rawValue: item.perms),
+                    scheme: item.id.scheme.map { String(cString: $0) } ?? "",
+                    id: item.id.id.map { String(cString: $0) } ?? ""))
+        }
+    }
+    Registry.shared.complete(Int(bitPattern: data), Reply(rc: rc, acl: entries))
 }
 
 private let voidCompletion: void_completion_t = { rc, data in

@@ -444,3 +444,100 @@ enum TestZooKeeper {
         #expect(try await nimbus.assignment("mine-1-1") == assignment)
     }
 }
+
+/// Nimbus' ACL check at start, against a real ZooKeeper whose nodes were made while the cluster was open.
+@Suite struct ZooKeeperACLCheckTests {
+    @Test func nodesMadeOnAnOpenClusterBecomeTheDaemonsAndTheirTopologys() async throws {
+        let server = try TestZooKeeper.shared()
+        let root = "/was-open-\(UUID().uuidString.prefix(8))"
+        let logger = Logger(label: "zk-acl-check-test")
+        let base = StormConfig.defaults.merging(
+            StormConfig([
+                "storm.zookeeper.servers": ["127.0.0.1"], "storm.zookeeper.port": .int(Int64(server.port)),
+                "storm.zookeeper.root": .string(root),
+            ]))
+        var secured = base
+        secured["storm.zookeeper.auth.scheme"] = "digest"
+        secured["storm.zookeeper.auth.payload"] = "storm:zk-secret"
+        let identity = "mine:pw1"
+        let beat = ClusterWorkerHeartbeat(stormId: "mine-1-1", executorStats: [:], timeSecs: 5, uptimeSecs: 1)
+        let assignment = Assignment(masterCodeDir: "/d", nodeHost: ["n1": "host1"])
+
+        // The open cluster's state: one topology with an identity, one from before it had any.
+        let open = StormClusterState(storage: try ZooKeeperStorage(conf: base, logger: logger), root: root)
+        try await open.setUp()
+        try await open.setTopologyConf(
+            "mine-1-1",
+            confJSON: JSON.encode(
+                .map([
+                    "storm.zookeeper.topology.auth.scheme": "digest",
+                    "storm.zookeeper.topology.auth.payload": .string(identity),
+                ])))
+        for id in ["mine-1-1", "old-0-0"] {
+            try await open.setStormBase(
+                id, StormBase(name: id, status: .active, numWorkers: 1, componentExecutors: [:], launchTimeSecs: 1))
+            try await open.setAssignment(id, assignment)
+            try await open.setWorkerHeartbeat(id, node: "n1", port: 6700, beat)
+        }
+        let nimbus = try ZooKeeperStorage(conf: secured, logger: logger)
+        defer {
+            Task {
+                await open.storage.close()
+                try? await nimbus.deleteRecursively(root)
+                await nimbus.close()
+            }
+        }
+
+        // Told not to fix, nimbus stops at the first wrong node and says which.
+        var strict = secured
+        strict[ZooKeeperACLCheck.fixUpKey] = false
+        let refusing = try #require(try ZooKeeperACLCheck.configured(strict, storage: nimbus, logger: logger))
+        do {
+            try await refusing.run()
+            Issue.record("an open node was accepted")
+        } catch let mismatch as ZooKeeperACLCheck.Mismatch {
+            #expect(
+                mismatch.description
+                    == "ZooKeeper node \(root) has ACL [world:anyone=cdrwa], not [digest:storm:3N0G0WC4FRzkvS/GoiFNTLChs/E==cdrwa]; set storm.nimbus.zookeeper.acls.fixup to true to let nimbus fix it"
+            )
+        }
+
+        let check = try #require(try ZooKeeperACLCheck.configured(secured, storage: nimbus, logger: logger))
+        #expect(try await check.run() > 10)
+        // Nothing was lost, and anyone is now no one.
+        let daemons = StormClusterState(storage: nimbus, root: root)
+        #expect(try await daemons.assignment("mine-1-1") == assignment)
+        #expect(try await daemons.workerHeartbeats("old-0-0").records.count == 1)
+        await #expect(throws: StorageError.notAuthorized("\(root)/assignments/mine-1-1")) {
+            try await open.assignment("mine-1-1")
+        }
+        // The topology with an identity: its workers read their assignment and write heartbeats.
+        let worker = StormClusterState(
+            storage: try ZooKeeperStorage(
+                workerConf: try ZooKeeperStorage.workerConf(from: secured),
+                topologyConf: StormConfig([
+                    "storm.zookeeper.topology.auth.scheme": "digest",
+                    "storm.zookeeper.topology.auth.payload": .string(identity),
+                ]), logger: logger), root: root)
+        #expect(try await worker.assignment("mine-1-1") == assignment)
+        try await worker.setWorkerHeartbeat("mine-1-1", node: "n2", port: 6701, beat)
+        await #expect(throws: StorageError.notAuthorized("\(root)/assignments/old-0-0")) {
+            try await worker.assignment("old-0-0")
+        }
+        await worker.storage.close()
+        // What nimbus and workers create on the secured cluster already has the ACL the check wants.
+        try await daemons.setTopologyConf(
+            "new-2-2",
+            confJSON: JSON.encode(
+                .map([
+                    "storm.zookeeper.topology.auth.scheme": "digest", "storm.zookeeper.topology.auth.payload": "n:pw",
+                ])))
+        try await daemons.setUpWorkerFolders("new-2-2")
+        try await daemons.setStormBase(
+            "new-2-2",
+            StormBase(name: "new", status: .active, numWorkers: 1, componentExecutors: [:], launchTimeSecs: 1))
+        try await daemons.setAssignment("new-2-2", assignment)
+        try await daemons.setLogConfig("new-2-2", LogConfig())
+        #expect(try await check.run() == 0)
+    }
+}

@@ -2,10 +2,13 @@
 port with users from a JAAS file in Storm's form, and SimpleACLAuthorizer. Clients are PyPI's thrift_sasl and
 pure-sasl (as Python users of Storm authenticate), our own `storm` CLI and the supervisor."""
 
+import base64
 import glob
+import hashlib
 import json
 import os
 import pwd
+import re
 import socket
 import struct
 import subprocess
@@ -187,7 +190,9 @@ def test_the_owner_is_the_principal_and_only_the_topology_users_may_touch_it(sec
     def recorded():
         return recorded_lines(sink)
     assert wait_until(lambda: recorded() > 20, 90), secured.cluster.supervisors["a"].log_text()[-3000:]
-    assert own["storm.messaging.netty.authentication"] is True and len(own["storm.zookeeper.topology.auth.payload"]) == 64
+    # The topology's secret, which its workers also log in to ZooKeeper with: USER:PASSWORD, both random.
+    assert own["storm.messaging.netty.authentication"] is True and own["storm.zookeeper.topology.auth.scheme"] == "digest"
+    assert re.fullmatch("[0-9a-f]{16}:[0-9a-f]{64}", own["storm.zookeeper.topology.auth.payload"])
 
     # What an attacker on the network can do: greet a worker's port naming the public topology id, then send a
     # batch. The worker closes the connection before reading the batch, and says so.
@@ -269,6 +274,59 @@ def test_zookeeper_nodes_belong_to_the_daemons(secured):
     assert topology_id in allowed and "Insufficient permission" not in allowed, allowed
     admin.killTopologyWithOpts("zk-acl", ttypes.KillOptions(wait_secs=0))
     admin.transport.close()
+
+
+def zk_digest_id(credentials):
+    """ZooKeeper's digest identity for `user:password`, as its DigestAuthenticationProvider writes it."""
+    user = credentials.split(":", 1)[0]
+    return user + ":" + base64.b64encode(hashlib.sha1(credentials.encode()).digest()).decode()
+
+
+def test_workers_reach_their_own_topologys_zookeeper_nodes_alone(secured):
+    """A worker logs in to ZooKeeper as its topology, with the identity nimbus gave it, not as the daemons: the conf
+    its supervisor hands it lacks the daemons' password, and with its topology's identity ZooKeeper's own CLI reads
+    that topology's assignment but not another's, nor may it rewrite it. The workers still heartbeat and process."""
+    alice = secured.client("alice")
+    sinks = {name: os.path.join(secured.dir, f"{name}-sink") for name in ("zk-own-a", "zk-own-b")}
+    for name, sink in sinks.items():
+        alice.submitTopology(name, upload(alice), json.dumps({"topology.workers": 1}), recording_topology(sink))
+    ids = {name: alice.getTopologySummaryByName(name).id for name in sinks}
+    supervisor_dir = f"{secured.cluster.dir}/supervisor-a"
+    assert wait_until(lambda: all(recorded_lines(sink) > 0 for sink in sinks.values()), 90), \
+        secured.cluster.supervisors["a"].log_text()[-3000:] + worker_logs(secured.cluster, ids["zk-own-a"])[-3000:]
+    # Workers heartbeat through ZooKeeper: nimbus sees their executors alive.
+    assert wait_until(lambda: all(e.uptime_secs > 0 for e in alice.getTopologyInfo(ids["zk-own-a"]).executors), 30)
+
+    worker_confs = glob.glob(f"{supervisor_dir}/workers/*/conf.json")
+    assert worker_confs
+    for path in worker_confs:
+        with open(path) as f:
+            handed = json.load(f)
+        assert "storm.zookeeper.auth.payload" not in handed and ZK_DIGEST.split(":")[1] not in json.dumps(handed)
+        assert handed["storm.zookeeper.superACL"] == "digest:" + zk_digest_id(ZK_DIGEST)
+
+    with open(f"{supervisor_dir}/supervisor/stormdist/{ids['zk-own-a']}/stormconf.ser") as f:
+        identity = json.load(f)["storm.zookeeper.topology.auth.payload"]
+    a, b = ids["zk-own-a"], ids["zk-own-b"]
+    own = zk_commands(secured.zk, f"addauth digest {identity}", f"get /storm/assignments/{a}",
+                      f"get /storm/storms/{a}", f"getAcl /storm/assignments/{a}", check=False)
+    assert "Insufficient permission" not in own and "127.0.0.1" in own, own
+    # ZooKeeper shows a digest's hash to those with the ADMIN right alone: the topology's identity may read, no more.
+    assert re.search(f"'digest,'{identity.split(':')[0]}:\\S+\n: r\n", own), own
+    others = zk_commands(secured.zk, f"addauth digest {identity}", f"get /storm/assignments/{b}",
+                         f"set /storm/assignments/{a} x", f"get /storm/stormconf/{a}", "ls /storm/storms",
+                         f"create /storm/workerbeats/{b}/forged x", check=False)
+    assert others.count("Insufficient permission") == 5, others
+    # What its workers wrote is the daemons' to read.
+    beats = zk_commands(secured.zk, f"addauth digest {ZK_DIGEST}", f"ls /storm/workerbeats/{a}", check=False)
+    nodes = re.search(r"\[(.*?)\]", beats)
+    assert "Insufficient permission" not in beats and nodes and nodes.group(1), beats
+    acl = zk_commands(secured.zk, f"addauth digest {ZK_DIGEST}",
+                      f"getAcl /storm/workerbeats/{a}/{nodes.group(1).split(',')[0].strip()}", check=False)
+    assert f"'digest,'{zk_digest_id(ZK_DIGEST)}\n: cdrwa\n" in acl, acl
+    for name in sinks:
+        alice.killTopologyWithOpts(name, ttypes.KillOptions(wait_secs=0))
+    alice.transport.close()
 
 
 def test_drpc_authenticates_callers_and_topologies(tmp_path):
