@@ -173,7 +173,7 @@ let package = Package(
         // Distributed RPC: the requests a DRPC server holds and its Thrift services (also what local mode runs).
         .target(
             name: "DRPC",
-            dependencies: ["StormThrift", "StormCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["StormThrift", "StormCore", "Locking", .product(name: "Logging", package: "swift-log")]
         ),
         // `storm drpc`: the DRPC server as a daemon, with its HTTP side.
         .target(

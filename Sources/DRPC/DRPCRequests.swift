@@ -67,6 +67,9 @@ public actor DRPCRequests {
         return DRPCRequest(funcArgs: "", requestId: "")
     }
 
+    /// The function request `id` called; nil when it is no longer here.
+    public func function(of id: String) -> String? { outstanding[id]?.function }
+
     /// Answers request `id` with `result`; returns false when it is no longer here.
     @discardableResult
     public func complete(_ id: String, result: String) -> Bool {

@@ -19,6 +19,7 @@ public struct DRPCServer: Service {
     }
 
     public let requests: DRPCRequests
+    let authorizer: DRPCAuthorizer?
     let conf: StormConfig
     let logger: Logger
     let onListening: @Sendable (DRPCPorts) -> Void
@@ -34,13 +35,14 @@ public struct DRPCServer: Service {
         }
         guard queueSize > 0 else { throw ConfigError.invalid(ConfigKey.drpcQueueSize, reason: "must be positive") }
         requests = DRPCRequests(timeout: .seconds(timeout), queueSize: queueSize, logger: logger)
+        authorizer = try DRPCAuthorizer.configured(conf, logger: logger)
         self.conf = conf
         self.logger = logger
         self.onListening = onListening
     }
 
     public func run() async throws {
-        let handler = DRPCThriftHandler(requests: requests)
+        let handler = DRPCThriftHandler(requests: requests, authorizer: authorizer)
         let maxFrame = try conf.int(ConfigKey.drpcMaxBufferSize)
         let callers = try listen(
             "drpc.port", ConfigKey.drpcPort, .drpc, threads: ConfigKey.drpcWorkerThreads, maxFrame
@@ -78,7 +80,8 @@ public struct DRPCServer: Service {
                 guard serveHTTP else { return onListening(ports) }
                 let server = HTTPDaemonServer(http, host: "0.0.0.0", logger: logger)
                 let router = server.makeRouter()
-                DRPCHTTP.register(on: router, requests: requests, hostname: conf.localHostname)
+                DRPCHTTP.register(
+                    on: router, requests: requests, authorizer: authorizer, hostname: conf.localHostname)
                 group.addTask {
                     do {
                         try await server.run(router) { bound in

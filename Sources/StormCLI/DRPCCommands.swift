@@ -72,6 +72,9 @@ struct DRPCClientCommand: ParsableCommand {
                     message:
                         "drpc-client: \(call.function) \"\(call.argument)\" failed: \(error.msg) (\(error.type?.thriftName ?? "no type"))"
                 )
+            } catch let error as AuthorizationException {
+                throw CLIFailure(
+                    message: "drpc-client: \(call.function) \"\(call.argument)\": not authorized: \(error.msg)")
             }
         }
     }

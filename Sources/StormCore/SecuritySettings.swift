@@ -12,9 +12,24 @@ public enum SecuritySettings {
         let authenticates = try ThriftSecurity.authenticates(conf, endpoint)
         if authenticates { _ = try ThriftSecurity.serverAuthentication(conf, endpoint) }
         guard endpoint == .nimbus else {
-            return authenticates
-                ? nil
-                : "this server accepts any client: no authentication (\(endpoint.transportKey)); see docs/security.md"
+            let authorizerKey = "drpc.authorizer"
+            let authorizes = endpoint == .drpc && conf[authorizerKey].map { !$0.isNull } == true
+            if authorizes && !authenticates {
+                throw .invalid(
+                    authorizerKey,
+                    reason:
+                        "needs authenticated callers, but \(endpoint.transportKey) is not \(ThriftSecurity.digestTransport): every caller would be anonymous"
+                )
+            }
+            if !authenticates {
+                return
+                    "this server accepts any client: no authentication (\(endpoint.transportKey)); see docs/security.md"
+            }
+            if endpoint == .drpc && !authorizes {
+                return
+                    "callers authenticate, but any of them may call or serve any function: \(authorizerKey) is not set; see docs/security.md"
+            }
+            return nil
         }
         let authorizer = try SimpleACLAuthorizer.configured(conf)
         // Served alone, the TLS port knows its clients by their certificates.

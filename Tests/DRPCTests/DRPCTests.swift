@@ -1,4 +1,3 @@
-import DRPC
 import DRPCDaemon
 import Foundation
 import Logging
@@ -7,6 +6,8 @@ import StormCore
 import StormThrift
 import TestSupport
 import Testing
+
+@testable import DRPC
 
 /// The DRPC server's requests: each caller answered once, with its own result, or failed with Storm's types.
 @Suite struct DRPCRequestsTests {
@@ -171,5 +172,153 @@ import Testing
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
+    }
+}
+
+@Suite struct DRPCAuthorizerTests {
+    static let className = "org.apache.storm.security.auth.authorizer.DRPCSimpleACLAuthorizer"
+    let logger = Logger(label: "drpc-authorizer-test")
+
+    func aclFile(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("drpc-acl-\(UUID().uuidString).yaml")
+            .path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func conf(_ path: String, strict: Bool = false) -> StormConfig {
+        StormConfig([
+            "drpc.authorizer": .string(Self.className), "drpc.authorizer.acl.filename": .string(path),
+            "drpc.authorizer.acl.strict": .bool(strict),
+        ])
+    }
+
+    static let acl = """
+        drpc.authorizer.acl:
+          reverse:
+            client.users: ["bob", "carol"]
+            invocation.user: "alice"
+          halfdone:
+            client.users: ["bob"]
+        """
+
+    @Test func callersAndServersAreWhomTheFileNames() throws {
+        let path = try aclFile(Self.acl)
+        let auth = try #require(try DRPCAuthorizer.configured(conf(path), logger: logger))
+        #expect(auth.permits(.execute, function: "reverse", principal: "bob"))
+        // A principal matches by its local user too.
+        #expect(auth.permits(.execute, function: "reverse", principal: "carol@EXAMPLE.COM"))
+        #expect(!auth.permits(.execute, function: "reverse", principal: "alice"))
+        #expect(!auth.permits(.execute, function: "reverse", principal: nil))
+        for operation in [DRPCAuthorizer.Operation.fetchRequest, .result, .failRequest] {
+            #expect(auth.permits(operation, function: "reverse", principal: "alice"))
+            #expect(!auth.permits(operation, function: "reverse", principal: "bob"))
+        }
+        // A function with no invocation user is served by nobody; one the file does not name is open.
+        #expect(!auth.permits(.fetchRequest, function: "halfdone", principal: "alice"))
+        #expect(auth.permits(.execute, function: "other", principal: nil))
+        #expect(auth.permits(.fetchRequest, function: "other", principal: "bob"))
+        // Strict: only what the file names.
+        let strict = try #require(try DRPCAuthorizer.configured(conf(path, strict: true), logger: logger))
+        #expect(!strict.permits(.execute, function: "other", principal: "bob"))
+        #expect(strict.permits(.execute, function: "reverse", principal: "bob"))
+        #expect(throws: AuthorizationException(msg: "DRPC request 'execute' for 'alice' user is not authorized")) {
+            try auth.check(.execute, function: "reverse", principal: "alice")
+        }
+        #expect(try DRPCAuthorizer.configured(.defaults, logger: logger) == nil)
+    }
+
+    @Test func theFileIsReadAgainWhenItChangesAndABadOneKeepsTheLastGood() async throws {
+        let path = try aclFile(Self.acl)
+        let auth = DRPCAuthorizer(
+            path: path, strict: false, acl: try DRPCAuthorizer.read(path), logger: logger, lookEvery: .milliseconds(50))
+        #expect(!auth.permits(.execute, function: "reverse", principal: "dave"))
+        try Self.acl.replacingOccurrences(of: "\"carol\"", with: "\"dave\"").write(
+            toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(5)], ofItemAtPath: path)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(auth.permits(.execute, function: "reverse", principal: "dave"))
+        try "drpc.authorizer.acl: [not, a, map]".write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(10)], ofItemAtPath: path)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(auth.permits(.execute, function: "reverse", principal: "dave"))
+    }
+
+    @Test func whatCannotBeHonouredIsOneLine() throws {
+        let good = try aclFile(Self.acl)
+        let cases: [(StormConfig, String)] = [
+            (
+                StormConfig(["drpc.authorizer": "com.example.Mine"]),
+                "config key 'drpc.authorizer' is \"com.example.Mine\", which this build does not offer (only \(Self.className))"
+            ),
+            (
+                StormConfig(["drpc.authorizer": .string(Self.className)]),
+                "config key 'drpc.authorizer.acl.filename' is not set: \(Self.className) reads its ACL from that YAML file"
+            ),
+            (
+                conf(try aclFile("drpc.authorizer.acl:\n  f: [bob]\n")),
+                "function 'f' must have client.users and invocation.user"
+            ),
+            (
+                conf(try aclFile("drpc.authorizer.acl:\n  f:\n    client.users: bob\n")),
+                "function 'f': client.users must be a list of user names"
+            ),
+            (
+                conf(try aclFile("drpc.authorizer.acl:\n  f:\n    invocation.user: [alice]\n")),
+                "function 'f': invocation.user must be one user name"
+            ),
+            (conf("/nonexistent/drpc-acl.yaml"), "config key 'drpc.authorizer.acl.filename' cannot be used: "),
+            (conf(good).merging(StormConfig(["drpc.authorizer.acl.strict": "yes"])), "drpc.authorizer.acl.strict"),
+        ]
+        for (conf, message) in cases {
+            do {
+                _ = try DRPCAuthorizer.configured(conf, logger: logger)
+                Issue.record("accepted \(conf.values)")
+            } catch {
+                #expect(error.description.contains(message), "\(error.description)")
+                #expect(!error.description.contains("\n"))
+            }
+        }
+    }
+
+    @Test func theThriftServicesAskTheAuthorizerWithTheConnectionsPrincipal() async throws {
+        let path = try aclFile(Self.acl)
+        let requests = DRPCRequests(timeout: .seconds(5), queueSize: 10, logger: logger)
+        let handler = DRPCThriftHandler(
+            requests: requests, authorizer: try DRPCAuthorizer.configured(conf(path), logger: logger))
+        await #expect(
+            throws: AuthorizationException(msg: "DRPC request 'execute' for 'mallory' user is not authorized")
+        ) {
+            try await ThriftConnection.$principal.withValue("mallory") {
+                try await handler.execute(functionName: "reverse", funcArgs: "x")
+            }
+        }
+        let call = Task {
+            try await ThriftConnection.$principal.withValue("bob") {
+                try await handler.execute(functionName: "reverse", funcArgs: "ping")
+            }
+        }
+        var fetched = DRPCRequest(funcArgs: "", requestId: "")
+        await #expect(throws: AuthorizationException.self) {
+            try await ThriftConnection.$principal.withValue("bob") {
+                _ = try await handler.fetchRequest(functionName: "reverse")
+            }
+        }
+        while fetched.requestId.isEmpty {
+            fetched = try await ThriftConnection.$principal.withValue("alice") {
+                try await handler.fetchRequest(functionName: "reverse")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // Only the function's invocation user answers it.
+        await #expect(throws: AuthorizationException.self) {
+            try await ThriftConnection.$principal.withValue("bob") {
+                try await handler.result(id: fetched.requestId, result: "forged")
+            }
+        }
+        try await ThriftConnection.$principal.withValue("alice") {
+            try await handler.result(id: fetched.requestId, result: "gnip")
+        }
+        #expect(try await call.value == "gnip")
     }
 }

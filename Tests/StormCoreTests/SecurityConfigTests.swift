@@ -140,6 +140,14 @@ import Testing
                 == true)
         secured["nimbus.authorizer"] = .string(SimpleACLAuthorizer.className)
         #expect(try SecuritySettings.openClusterWarning(StormConfig(secured)) == nil)
+        // DRPC: authenticated callers without drpc.authorizer may call and serve anything, and it says so.
+        #expect(
+            try SecuritySettings.openClusterWarning(StormConfig(secured), for: .drpc)?.contains(
+                "drpc.authorizer is not set") == true)
+        secured["drpc.authorizer"] = "org.apache.storm.security.auth.authorizer.DRPCSimpleACLAuthorizer"
+        #expect(try SecuritySettings.openClusterWarning(StormConfig(secured), for: .drpc) == nil)
+        secured["storm.thrift.transport"] = nil
+        #expect(throws: ConfigError.self) { try SecuritySettings.openClusterWarning(StormConfig(secured), for: .drpc) }
     }
 
     /// SimpleACLAuthorizer's order: admins, then supervisors (their operations only), then users, then the

@@ -5,6 +5,7 @@ pure-sasl (as Python users of Storm authenticate), our own `storm` CLI and the s
 import base64
 import glob
 import hashlib
+import importlib
 import json
 import os
 import pwd
@@ -15,12 +16,17 @@ import subprocess
 import tempfile
 
 import pytest
+from thrift.protocol import TBinaryProtocol
+from thrift.transport import TSocket
 
-from conftest import Cluster, ZooKeeper, connect, free_port, storm_bin, terminate, ttypes, upload, wait_until
+from conftest import (THRIFT_PACKAGE, Cluster, ZooKeeper, connect, free_port, storm_bin, terminate, ttypes, upload,
+                      wait_until)
 from test_corrupt_state import zk_commands
 from stormclient import JavaComponent, ShellBolt, TopologyBuilder, pack_resources
 from test_java_client import java_classpath  # noqa: F401 (a fixture)
 from test_workers import WORKER_CONF, worker_logs
+
+OurInvocations = importlib.import_module(THRIFT_PACKAGE + ".DistributedRPCInvocations")
 
 DIGEST = "org.apache.storm.security.auth.digest.DigestSaslTransportPlugin"
 AUTHORIZER = "org.apache.storm.security.auth.authorizer.SimpleACLAuthorizer"
@@ -336,7 +342,12 @@ def test_drpc_authenticates_callers_and_topologies(tmp_path):
     from thrift.transport.TTransport import TTransportException
     _, files = secured_conf(str(tmp_path))
     secure = [f"storm.thrift.transport={DIGEST}"]
-    drpc = DRPCProcess(*secure, f"java.security.auth.login.config={files['admin']}")
+    # Storm's DRPCSimpleACLAuthorizer: bob may call reverse, which alice's topology serves.
+    acl = tmp_path / "drpc-auth-acl.yaml"
+    acl.write_text('drpc.authorizer.acl:\n  reverse:\n    client.users: ["bob"]\n    invocation.user: "alice"\n')
+    drpc = DRPCProcess(*secure, f"java.security.auth.login.config={files['admin']}",
+                       "drpc.authorizer=org.apache.storm.security.auth.authorizer.DRPCSimpleACLAuthorizer",
+                       f"drpc.authorizer.acl.filename={acl}")
     flux = drpc_topology(tmp_path, drpc)
     flux.write_text(flux.read_text().replace(
         "config:\n", f"config:\n  storm.thrift.transport: {DIGEST}\n"
@@ -358,6 +369,21 @@ def test_drpc_authenticates_callers_and_topologies(tmp_path):
         wrong.write_text('StormClient { M required username="bob" password="guess"; };\n')
         refused = call(str(wrong))
         assert refused.returncode == 1 and "wrong user name or password" in refused.stderr, refused.stderr
+        # Authenticated is not enough: admin is not among reverse's callers, nor bob among its servers.
+        denied = call(files["admin"])
+        assert denied.returncode == 1 and denied.stderr.strip() == (
+            "storm: drpc-client: reverse \"ping\": not authorized: DRPC request 'execute' for 'admin' user is not "
+            "authorized"), denied.stderr
+        assert "denied DRPC execute of 'reverse' to admin" in drpc.log_text()
+        from stormclient.sasl import digest_transport
+        sock = TSocket.TSocket("127.0.0.1", drpc.invocations)
+        transport = digest_transport(sock, "127.0.0.1", "bob", PASSWORDS["bob"])
+        transport.open()
+        invocations = OurInvocations.Client(TBinaryProtocol.TBinaryProtocol(transport))
+        with pytest.raises(ttypes.AuthorizationException) as stolen:
+            invocations.fetchRequest("reverse")
+        assert stolen.value.msg == "DRPC request 'fetchRequest' for 'bob' user is not authorized"
+        transport.close()
     finally:
         terminate(topology)
         drpc.stop()
