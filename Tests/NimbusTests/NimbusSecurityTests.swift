@@ -35,7 +35,8 @@ import Testing
             #expect(shown.contains(#""storm.zookeeper.topology.auth.payload":"*****""#))
         }
         #expect(
-            secrets[0] != "chosen-by-the-client" && secrets[0] != secrets[1] && secrets.allSatisfy { $0.count == 64 })
+            secrets[0] != "chosen-by-the-client" && secrets[0] != secrets[1]
+                && secrets.allSatisfy { $0.split(separator: ":").map(\.count) == [16, 64] })
     }
 
     @Test func workersRunOnlyAsAnAuthenticatedOwnerWithAnAccountHere() throws {
