@@ -60,7 +60,8 @@ public struct NimbusServer: Service {
                 servers.append(
                     try ThriftServer(
                         host: bindAddress ?? "", port: tlsPort, threads: threads, maxFrameSize: maxFrame,
-                        ioTimeoutMillis: ioTimeout, maxConnections: maxConnections, tls: tls, logger: logger,
+                        ioTimeoutMillis: try conf.int(ConfigKey.thriftTLSSocketTimeoutMs),
+                        maxConnections: maxConnections, tls: tls, logger: logger,
                         dispatch: dispatch))
             } catch let error as ThriftTransportError {
                 for server in servers { server.stop() }

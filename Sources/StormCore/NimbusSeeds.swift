@@ -59,13 +59,14 @@ public enum NimbusSeeds {
         host: String, port: Int, _ conf: StormConfig, connectTimeoutMillis: Int = 5_000, ioTimeoutMillis: Int? = nil,
         actingFor: String? = nil
     ) throws -> NimbusClient {
-        try NimbusClient(
+        let tls = try NimbusTLS.client(conf)
+        return try NimbusClient(
             host: host, port: port, connectTimeoutMillis: connectTimeoutMillis,
-            ioTimeoutMillis: try ioTimeoutMillis ?? conf.int(ConfigKey.thriftSocketTimeoutMs),
+            ioTimeoutMillis: try ioTimeoutMillis
+                ?? conf.int(tls == nil ? ConfigKey.thriftSocketTimeoutMs : ConfigKey.thriftTLSSocketTimeoutMs),
             maxFrameSize: conf.intOrDefault(ConfigKey.nimbusThriftMaxBufferSize),
-            credentials: try NimbusTLS.client(conf) != nil
-                ? nil : ThriftSecurity.clientCredentials(conf, .nimbus)?.acting(for: actingFor),
-            tls: try NimbusTLS.client(conf))
+            credentials: tls != nil ? nil : ThriftSecurity.clientCredentials(conf, .nimbus)?.acting(for: actingFor),
+            tls: tls)
     }
 
     public static func split(_ seed: String, defaultPort: Int) -> (String, Int) {

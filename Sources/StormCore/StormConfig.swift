@@ -11,6 +11,8 @@ public enum ConfigKey {
     public static let localHostname = "storm.local.hostname"
     public static let clusterStateStore = "storm.cluster.state.store"
     public static let thriftSocketTimeoutMs = "storm.thrift.socket.timeout.ms"
+    /// The same for connections over TLS (nimbus' TLS port and its clients).
+    public static let thriftTLSSocketTimeoutMs = "storm.thrift.tls.socket.timeout.ms"
     public static let nimbusSeeds = "nimbus.seeds"
     public static let nimbusHost = "nimbus.host"
     public static let nimbusThriftPort = "nimbus.thrift.port"
@@ -120,6 +122,7 @@ public struct StormConfig: Sendable, Equatable {
         ConfigKey.localDir: "storm-local",
         ConfigKey.clusterStateStore: "org.apache.storm.cluster.ZKStateStorageFactory",
         ConfigKey.thriftSocketTimeoutMs: 600_000,
+        ConfigKey.thriftTLSSocketTimeoutMs: 600_000,
         ConfigKey.nimbusSeeds: ["localhost"],
         ConfigKey.nimbusThriftPort: 6627,
         ConfigKey.nimbusThriftThreads: 64,

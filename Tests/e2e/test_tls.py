@@ -10,6 +10,7 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import time
 
 import pytest
 from thrift.protocol import TBinaryProtocol
@@ -44,6 +45,9 @@ def make_certificates(folder):
     return lambda name: os.path.join(folder, name)
 
 
+TLS_IDLE_MS = 5000
+
+
 class TLSNimbus:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="tls-nimbus-")
@@ -57,6 +61,8 @@ class TLSNimbus:
             "-c", f"nimbus.thrift.tls.server.keystore.path={self.path('nimbus.pem')}",
             "-c", f"nimbus.thrift.tls.server.truststore.path={self.path('ca.crt')}",
             "-c", f"nimbus.authorizer={AUTHORIZER}", "-c", 'nimbus.admins=["CN=admin,O=storm"]',
+            # Idle TLS connections are closed after this (the plain port's storm.thrift.socket.timeout.ms is 10 min).
+            "-c", f"storm.thrift.tls.socket.timeout.ms={TLS_IDLE_MS}",
         ], stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         assert wait_until(lambda: self.answers("admin"), 30), self.log()
 
@@ -134,6 +140,15 @@ def test_clients_without_a_trusted_certificate_or_trusting_another_server_are_re
         client.getLeader()
     assert nimbus.answers("alice"), "a refused handshake stopped the server"
     assert wait_until(lambda: "refused a TLS connection from 127.0.0.1:" in nimbus.log(), 10), nimbus.log()[-2000:]
+
+
+def test_an_idle_tls_connection_is_closed_after_storms_tls_socket_timeout(nimbus):
+    idle = nimbus.client("alice")
+    idle.getLeader()
+    time.sleep(TLS_IDLE_MS / 1000 + 2)
+    with pytest.raises(Exception):
+        idle.getLeader()
+    assert nimbus.answers("alice")
 
 
 def test_the_cli_speaks_tls_with_a_pkcs12_or_pem_keystore(nimbus):
