@@ -1,7 +1,8 @@
 """TLS as Storm offers it, with certificates from a CA made here with openssl. Nimbus as its TlsTransportPlugin
 serves it: its TLS port alone (nimbus.thrift.tls.server.only), clients known by the subject of their certificates
 and authorized by SimpleACLAuthorizer; clients are Python's Thrift TSSLSocket with code generated from Storm's own
-storm.thrift, and our CLI with nimbus.thrift.client.use.tls. Worker links over TLS (storm.messaging.netty.tls.*)."""
+storm.thrift, our CLI and a supervisor with nimbus.thrift.client.use.tls. Worker links over TLS
+(storm.messaging.netty.tls.*)."""
 
 import json
 import os
@@ -17,13 +18,13 @@ from thrift.protocol import TBinaryProtocol
 from thrift.transport import TSSLSocket, TTransport
 
 from conftest import Cluster, NimbusService, ZooKeeper, free_port, storm_bin, terminate, ttypes, upload, wait_until
-from test_security import AUTHORIZER, recorded_lines, recording_topology
+from test_security import AUTHORIZER, PASSWORDS, recorded_lines, recording_topology, secured_conf
 from test_workers import WORKER_CONF, worker_logs
 
 
 def make_certificates(folder):
-    """A CA; a server certificate for 127.0.0.1 and localhost ("nimbus"); admin's, alice's and bob's signed by the
-    CA (each certificate with its key in one PEM, and PKCS#12 for nimbus and alice); mallory's signed by a CA nobody
+    """A CA; a server certificate for 127.0.0.1 and localhost ("nimbus"); admin's, alice's, bob's and a supervisor's
+    ("sup") signed by the CA (each certificate with its key in one PEM, and PKCS#12 for nimbus and alice); mallory's signed by a CA nobody
     trusts. Returns the path of a file made."""
     def openssl(*args):
         subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
@@ -31,7 +32,7 @@ def make_certificates(folder):
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca} CA",
                 "-keyout", f"{ca}.key", "-out", f"{ca}.crt")
     for name, ca, san in [("nimbus", "ca", "IP:127.0.0.1,DNS:localhost"), ("admin", "ca", None), ("alice", "ca", None),
-                          ("bob", "ca", None), ("mallory", "rogue", None)]:
+                          ("bob", "ca", None), ("sup", "ca", None), ("mallory", "rogue", None)]:
         args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/O=storm/CN={name}",
                 "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-keyout", f"{name}.key", "-out", f"{name}.crt"]
         openssl(*(args + (["-addext", f"subjectAltName={san}"] if san else [])))
@@ -185,18 +186,31 @@ def test_tls_settings_that_cannot_work_stop_nimbus_in_one_line(tmp_path):
         assert len(lines) == 1 and message in lines[0], run.stderr
 
 
-def test_worker_links_over_tls_carry_tuples_and_refuse_plain_peers(tmp_path):
-    """Two workers of one topology, their links over TLS (storm.messaging.netty.tls.*): tuples cross and are
-    counted; a peer that does not speak TLS, or shows a certificate of another CA, gets no frame through."""
+def test_a_supervisor_over_tls_and_worker_links_over_tls_carry_tuples_and_refuse_plain_peers(tmp_path):
+    """A secured cluster whose supervisor reaches nimbus over TLS, known by its certificate as a supervisor user (the
+    only way it may fetch the topology's files: it has no DIGEST login), and whose two workers link over TLS
+    (storm.messaging.netty.tls.*): tuples cross and are counted; a peer that does not speak TLS, or shows a
+    certificate of another CA, gets no frame through."""
     path = make_certificates(str(tmp_path))
+    tls_port = free_port()
     tls = ["-c", "storm.messaging.netty.tls.enable=true",
            "-c", f"storm.messaging.netty.tls.keystore.path={path('nimbus.p12')}",
            "-c", "storm.messaging.netty.tls.keystore.password=nimbus-pw",
-           "-c", f"storm.messaging.netty.tls.truststore.path={path('ca.crt')}"]
+           "-c", f"storm.messaging.netty.tls.truststore.path={path('ca.crt')}",
+           "-c", f"nimbus.thrift.tls.port={tls_port}",
+           "-c", f"nimbus.thrift.tls.server.keystore.path={path('nimbus.pem')}",
+           "-c", f"nimbus.thrift.tls.server.truststore.path={path('ca.crt')}"]
+    secured, _ = secured_conf(str(tmp_path))
+    secured = [item.replace('nimbus.supervisor.users=["sup"]', 'nimbus.supervisor.users=["CN=sup,O=storm"]')
+               for item in secured]
+    over_tls = ["-c", "nimbus.thrift.client.use.tls=true",
+                "-c", f"nimbus.thrift.tls.client.keystore.path={path('sup.pem')}",
+                "-c", f"nimbus.thrift.tls.client.truststore.path={path('ca.crt')}",
+                "-c", "java.security.auth.login.config=/nonexistent"]
     zk = ZooKeeper()
-    cluster = Cluster(zk, extra_conf=[*WORKER_CONF, *tls])
+    cluster = Cluster(zk, extra_conf=[*WORKER_CONF, *tls, *secured], credentials=("admin", PASSWORDS["admin"]))
     try:
-        cluster.add_supervisor("a", [free_port(), free_port()])
+        cluster.add_supervisor("a", [free_port(), free_port()], extra_conf=over_tls)
         client = cluster.client()
         assert wait_until(lambda: len(client.getClusterInfo().supervisors) == 1, 30)
         sink = str(tmp_path / "sink")
