@@ -105,14 +105,19 @@ extension ClusterStorage {
         var current = ""
         for part in path.split(separator: "/") {
             current += "/" + part
-            do {
-                try await create(current, data: [], mode: .persistent)
-            } catch StorageError.nodeExists {
-            } catch StorageError.notAuthorized(let path) {
-                // ZooKeeper checks the right to create before whether the node exists: a worker may not create in
-                // the daemons' folders, which exist.
-                guard try await exists(current) != nil else { throw StorageError.notAuthorized(path) }
-            }
+            try await ensure(current)
+        }
+    }
+
+    /// Creates `path` as an empty persistent node with `access` unless it exists; its parent must exist.
+    public func ensure(_ path: String, access: NodeAccess = .sessionDefault) async throws {
+        do {
+            try await create(path, data: [], mode: .persistent, access: access)
+        } catch StorageError.nodeExists {
+        } catch StorageError.notAuthorized {
+            // ZooKeeper checks the right to create before whether the node exists: a worker may not create in
+            // the daemons' folders, which exist.
+            guard try await exists(path) != nil else { throw StorageError.notAuthorized(path) }
         }
     }
 

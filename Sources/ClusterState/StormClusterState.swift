@@ -87,12 +87,7 @@ public struct StormClusterState: Sendable {
     /// Creates the folders a topology's workers write in (heartbeats, errors), writable by them, before they start.
     public func setUpWorkerFolders(_ id: String) async throws {
         let access = try await topologyAccess(id, mayWrite: true)
-        for folder in [workerbeatsPath, errorsPath] {
-            do {
-                try await storage.create(folder + "/" + id, data: [], mode: .persistent, access: access)
-            } catch StorageError.nodeExists {
-            }
-        }
+        for folder in [workerbeatsPath, errorsPath] { try await storage.ensure(folder + "/" + id, access: access) }
     }
 
     /// Writes a node a topology's workers read: one nimbus creates is readable by the topology's own ZooKeeper
@@ -109,9 +104,16 @@ public struct StormClusterState: Sendable {
     }
 
     /// What a topology's workers may do to a node of theirs, by the identity in its conf record; the session's
-    /// default when it has none (an open cluster) or no record.
+    /// default when it has none (an open cluster) or no record, and in a worker's session, which may not read the
+    /// record and whose default is already its topology's.
     private func topologyAccess(_ id: String, mayWrite: Bool) async throws -> NodeAccess {
-        guard let json = try await topologyConfJSON(id),
+        let record: String?
+        do {
+            record = try await topologyConfJSON(id)
+        } catch StorageError.notAuthorized {
+            return .sessionDefault
+        }
+        guard let json = record,
             let auth = try? ZooKeeperStorage.topologyAuth(StormConfig(JSON.decodeObject(json)))
         else { return .sessionDefault }
         return .topology(digestId: ZooKeeperACL.digestId(credentials: auth.credentials), mayWrite: mayWrite)
@@ -301,10 +303,14 @@ public struct StormClusterState: Sendable {
 
     public func reportError(_ id: String, component: String, _ error: ErrorInfo) async throws {
         let folder = errorsPath + "/" + id + "/" + component
-        try await storage.createParents(folder)
+        // Nimbus reports errors too: what it creates there stays writable by the topology's workers.
+        let access = try await topologyAccess(id, mayWrite: true)
+        try await storage.createParents(errorsPath)
+        try await storage.ensure(errorsPath + "/" + id, access: access)
+        try await storage.ensure(folder, access: access)
         let data = try ThriftSerialization.serialize(error)
-        try await storage.create(folder + "/e", data: data, mode: .persistentSequential)
-        try await storage.put(errorsPath + "/" + id + "/" + component + "-last-error", data: data)
+        try await storage.create(folder + "/e", data: data, mode: .persistentSequential, access: access)
+        try await storage.put(errorsPath + "/" + id + "/" + component + "-last-error", data: data, access: access)
         let kept = try await storage.children(folder)
         for old in kept.dropLast(Self.errorsKept) {
             try? await storage.delete(folder + "/" + old, version: nil)

@@ -54,20 +54,43 @@ public struct ZooKeeperACLCheck: Sendable {
     public func run() async throws -> Int {
         let root = state.root.isEmpty ? "/" : state.root
         guard try await client.exists(root) != nil else { return 0 }
+        let started = ContinuousClock.now
         var walk = Walk()
-        if !state.root.isEmpty { try await verify(root, daemonsOnly, &walk) }
+        if !state.root.isEmpty { walk.merge(try await verify(root, daemonsOnly)) }
         let alive = Set(try await state.activeStorms())
+        let shared: [String: Bool] = [
+            state.stormsPath: false, state.assignmentsPath: false, state.logConfigsPath: false,
+            state.workerbeatsPath: true, state.errorsPath: true,
+        ]
+        var topologyFolders: [(path: String, workersWrite: Bool, ids: [String])] = []
         for folder in try await children(root) {
             let path = state.root + "/" + folder
-            switch path {
-            case state.stormsPath, state.assignmentsPath, state.logConfigsPath:
-                try await verifyTopologyFolder(path, workersWrite: false, alive: alive, &walk)
-            case state.workerbeatsPath, state.errorsPath:
-                try await verifyTopologyFolder(path, workersWrite: true, alive: alive, &walk)
-            default:
-                try await verifyTree(path, daemonsOnly, &walk)
+            if let workersWrite = shared[path] {
+                walk.merge(try await verify(path, daemonsOnly))
+                topologyFolders.append((path, workersWrite, try await children(path)))
+            } else {
+                walk.merge(try await verifyTree(path, daemonsOnly))
             }
         }
+        let ids = Set(topologyFolders.flatMap(\.ids))
+        let identities = try await self.identities(of: ids)
+        walk.withoutIdentity = alive.intersection(ids).subtracting(identities.keys)
+        // One round trip per node: the subtrees are walked side by side, so a large cluster's start is not a
+        // node count of round trips long.
+        let subtrees = topologyFolders.flatMap { folder in
+            folder.ids.map { id in
+                var acl = daemonsOnly
+                if let credentials = identities[id] {
+                    acl.entries.append(.digest(credentials: credentials, folder.workersWrite ? .all : .read))
+                }
+                return (path: folder.path + "/" + id, acl: acl)
+            }
+        }
+        walk.merge(try await concurrently(subtrees) { try await verifyTree($0.path, $0.acl) })
+        let took = ContinuousClock.now - started
+        logger.info(
+            "checked the ACLs of \(walk.checked) ZooKeeper node(s) under \(root) in \(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000) ms"
+        )
         if let first = walk.firstFix {
             logger.warning(
                 "fixed the ACLs of \(walk.fixed) ZooKeeper node(s) under \(root) (first \(first.path): was \(Mismatch.show(first.found)), now \(Mismatch.show(first.expected)))"
@@ -81,54 +104,92 @@ public struct ZooKeeperACLCheck: Sendable {
         return walk.fixed
     }
 
-    private struct Walk {
+    private struct Walk: Sendable {
+        var checked = 0
         var fixed = 0
         var firstFix: Mismatch?
         var withoutIdentity: Set<String> = []
+
+        mutating func merge(_ other: Walk) {
+            checked += other.checked
+            fixed += other.fixed
+            if firstFix == nil { firstFix = other.firstFix }
+            withoutIdentity.formUnion(other.withoutIdentity)
+        }
     }
 
     private var daemonsOnly: ZooKeeperACL { ZooKeeperACL([daemons]) }
 
-    /// A folder with one child per topology: the folder is the daemons', each topology's subtree shared with it.
-    private func verifyTopologyFolder(
-        _ path: String, workersWrite: Bool, alive: Set<String>, _ walk: inout Walk
-    ) async throws {
-        try await verify(path, daemonsOnly, &walk)
-        for id in try await children(path) {
-            var acl = daemonsOnly
-            if let json = try await state.topologyConfJSON(id),
-                let auth = try? ZooKeeperStorage.topologyAuth(StormConfig(JSON.decodeObject(json)))
-            {
-                acl.entries.append(.digest(credentials: auth.credentials, workersWrite ? .all : .read))
-            } else if alive.contains(id) {
-                walk.withoutIdentity.insert(id)
+    /// Each topology's own ZooKeeper credentials, from its conf record; a topology without any is left out.
+    private func identities(of ids: Set<String>) async throws -> [String: String] {
+        try await withThrowingTaskGroup(of: (String, String?).self) { group in
+            var pending = ids.makeIterator()
+            for _ in 0..<Self.width {
+                guard let id = pending.next() else { break }
+                group.addTask { (id, try await identity(of: id)) }
             }
-            try await verifyTree(path + "/" + id, acl, &walk)
+            var found: [String: String] = [:]
+            while let (id, credentials) = try await group.next() {
+                found[id] = credentials
+                if let next = pending.next() { group.addTask { (next, try await identity(of: next)) } }
+            }
+            return found
         }
     }
 
-    private func verifyTree(_ path: String, _ expected: ZooKeeperACL, _ walk: inout Walk) async throws {
-        try await verify(path, expected, &walk)
-        for child in try await children(path) { try await verifyTree(path + "/" + child, expected, &walk) }
+    private func identity(of id: String) async throws -> String? {
+        guard let json = try await state.topologyConfJSON(id) else { return nil }
+        return (try? ZooKeeperStorage.topologyAuth(StormConfig(JSON.decodeObject(json))))?.credentials
     }
 
-    private func verify(_ path: String, _ expected: ZooKeeperACL, _ walk: inout Walk) async throws {
+    /// How many subtrees are walked at once.
+    static let width = 32
+
+    /// Runs `body` for each item, `width` at a time, and adds up what they found.
+    private func concurrently<Item: Sendable>(
+        _ items: [Item], _ body: @escaping @Sendable (Item) async throws -> Walk
+    ) async throws -> Walk {
+        try await withThrowingTaskGroup(of: Walk.self) { group in
+            var pending = items.makeIterator()
+            for _ in 0..<Self.width {
+                guard let item = pending.next() else { break }
+                group.addTask { try await body(item) }
+            }
+            var total = Walk()
+            while let walk = try await group.next() {
+                total.merge(walk)
+                if let next = pending.next() { group.addTask { try await body(next) } }
+            }
+            return total
+        }
+    }
+
+    private func verifyTree(_ path: String, _ expected: ZooKeeperACL) async throws -> Walk {
+        var walk = try await verify(path, expected)
+        for child in try await children(path) { walk.merge(try await verifyTree(path + "/" + child, expected)) }
+        return walk
+    }
+
+    private func verify(_ path: String, _ expected: ZooKeeperACL) async throws -> Walk {
+        var walk = Walk()
         let found: ZooKeeperACL
         do {
             found = try await client.acl(path)
         } catch let error as ZooKeeperError where error.code == .noNode {
-            return  // gone while the walk ran: nothing to fix
+            return walk  // gone while the walk ran: nothing to fix
         }
-        guard !found.grantsAsMuch(as: expected) else { return }
+        walk.checked = 1
+        guard !found.grantsAsMuch(as: expected) else { return walk }
         let mismatch = Mismatch(path: path, found: found, expected: expected)
         guard fixUp else { throw mismatch }
         do {
             try await client.setACL(path, expected)
         } catch let error as ZooKeeperError where error.code == .noNode {
-            return
+            return walk
         }
-        walk.fixed += 1
-        if walk.firstFix == nil { walk.firstFix = mismatch }
+        walk.fixed = 1
+        walk.firstFix = mismatch
+        return walk
     }
 
     private func children(_ path: String) async throws -> [String] {

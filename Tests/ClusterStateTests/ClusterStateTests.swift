@@ -424,6 +424,8 @@ enum TestZooKeeper {
         #expect(try await worker.stormBase("mine-1-1")?.name == "mine-1-1")
         let beat = ClusterWorkerHeartbeat(stormId: "mine-1-1", executorStats: [:], timeSecs: 5, uptimeSecs: 1)
         try await worker.setWorkerHeartbeat("mine-1-1", node: "n1", port: 6700, beat)
+        // Errors nimbus reported first (its own, or a component's in local mode) leave the folder the workers'.
+        try await nimbus.reportError("mine-1-1", component: "split", ErrorInfo(error: "nimbus", errorTimeSecs: 4))
         try await worker.reportError("mine-1-1", component: "split", ErrorInfo(error: "boom", errorTimeSecs: 5))
         // Nothing of another topology's, nor the daemons' own records, nor a write to what nimbus owns.
         await #expect(throws: StorageError.notAuthorized("\(root)/assignments/other-2-2")) {
@@ -440,7 +442,7 @@ enum TestZooKeeper {
         }
         // What it wrote, the daemons read.
         #expect(try await nimbus.workerHeartbeats("mine-1-1").records.values.map(\.timeSecs) == [5])
-        #expect(try await nimbus.errors("mine-1-1", component: "split").errors.map(\.error) == ["boom"])
+        #expect(try await nimbus.errors("mine-1-1", component: "split").errors.map(\.error) == ["nimbus", "boom"])
         #expect(try await nimbus.assignment("mine-1-1") == assignment)
     }
 }
@@ -538,6 +540,7 @@ enum TestZooKeeper {
             StormBase(name: "new", status: .active, numWorkers: 1, componentExecutors: [:], launchTimeSecs: 1))
         try await daemons.setAssignment("new-2-2", assignment)
         try await daemons.setLogConfig("new-2-2", LogConfig())
+        try await daemons.reportError("new-2-2", component: "__nimbus", ErrorInfo(error: "e", errorTimeSecs: 1))
         #expect(try await check.run() == 0)
     }
 }
