@@ -28,6 +28,15 @@ public enum HTTPAuthentication: Sendable {
                 )
             }
         }
+        if let key = daemon.credentialsPluginKey, let value = conf[key], !value.isNull,
+            value.stringValue?.isEmpty != true, value.stringValue != HTTPDaemon.defaultCredentialsPlugin
+        {
+            throw .invalid(
+                key,
+                reason:
+                    "is \(value.display), a Java credentials plugin, which this build cannot run: only Storm's default (\(HTTPDaemon.defaultCredentialsPlugin)), the user \(daemon.authenticationPrefix)authentication logs in"
+            )
+        }
         var prefix = daemon.authenticationPrefix
         if daemon == .logviewer, conf[prefix + "authentication"]?.isNull ?? true {
             prefix = HTTPDaemon.ui.authenticationPrefix

@@ -19,6 +19,10 @@ public enum HTTPDaemon: String, Sendable {
     var disableHTTPKey: String { "\(rawValue).disable.http.binding" }
     /// Storm's servlet filter key: a Java class, which this build cannot load.
     var filterKey: String { self == .drpc ? "drpc.http.filter" : "\(rawValue).filter" }
+    /// Storm's credentials plugin key (the log viewer has none): a Java class too, and only Storm's default, which
+    /// takes the user the request authenticated as, is what this build does.
+    var credentialsPluginKey: String? { self == .logviewer ? nil : "\(rawValue).http.creds.plugin" }
+    static let defaultCredentialsPlugin = "org.apache.storm.security.auth.DefaultHttpCredentialsPlugin"
     /// Our authentication keys (`ui.http.authentication`, ...) start with this.
     var authenticationPrefix: String { "\(rawValue).http." }
 }

@@ -53,6 +53,10 @@ public actor Nimbus: NimbusHandler {
     var awaitingReplication: Set<String> = []
     /// Topologies this nimbus has said, in this cluster state session, that it holds the files of.
     var heldCode: Set<String> = []
+    /// The topology history's kill times by topology id, as this leader read and wrote them, so that a kill adds
+    /// its entry and drops the expired ones without reading every entry again. Nil until read, and again when this
+    /// nimbus takes the lead (another leader may have written meanwhile).
+    var historyKillTimes: [String: Int64]?
     /// Each topology's replication count as last read, for the topology lists (getClusterInfo reads one per
     /// topology on every call otherwise); refreshed every monitor period and when this nimbus registers a copy.
     var replicationCounts: (readAt: Date, counts: [String: Int]) = (.distantPast, [:])
@@ -285,6 +289,7 @@ public actor Nimbus: NimbusHandler {
                 await recordKill(id)
                 try await state.removeStorm(id)
                 code.remove(id)
+                heldCode.remove(id)
                 plans[id] = nil
                 logger.info("removed topology \(id) at once: \(error)")
                 return (id, -1)
@@ -314,6 +319,7 @@ public actor Nimbus: NimbusHandler {
                 guard let base = try await state.stormBase(id), base.status == .killed else { return }
                 try await state.removeStorm(id)
                 code.remove(id)
+                heldCode.remove(id)
                 plans[id] = nil
                 logger.info("removed killed topology \(id)")
             } catch {

@@ -75,6 +75,7 @@ extension Nimbus {
             leadership = leads
             if tookOver {
                 logger.info("nimbus \(address) is the leader")
+                historyKillTimes = nil
                 await resumePendingTransitions()
             }
             if leads {
@@ -169,6 +170,7 @@ extension Nimbus {
                 troubles = troubles.filter { alive.contains(String($0.key.prefix { $0 != "/" })) }
                 schedulingHolds = schedulingHolds.filter { alive.contains($0.key) }
                 awaitingReplication.formIntersection(alive)
+                heldCode.formIntersection(alive)
                 forgetUnreadable(ofTopologiesOtherThan: alive)
             } catch {
                 logger.warning("could not look for orphaned topology files: \(error)")

@@ -36,18 +36,29 @@ extension Nimbus {
     }
 
     /// Notes a topology's kill in the history (a failure is logged: the kill itself has happened), and drops
-    /// entries older than the retention, which keeps the history bounded by the kills of that period.
+    /// entries older than the retention, which keeps the history bounded by the kills of that period. The entries'
+    /// kill times are read once per leadership, not at every kill: reading them all at each one made a leader's
+    /// ZooKeeper requests grow with every kill of the retention period (a week by default).
     func recordKill(_ id: String) async {
         let readers = Self.historyReaders(conf.merging((try? await stored(id).conf) ?? [:]))
         let now = Int64(Date().timeIntervalSince1970)
         do {
             try await state.addTopologyHistory(
                 TopologyHistoryEntry(topologyId: id, killedAtSecs: now, users: readers.users, groups: readers.groups))
-            for (old, entry) in try await state.topologyHistory().records
-            where entry.killedAtSecs < now - historyRetentionSecs {
-                try await state.removeTopologyHistory(old)
+            var killTimes: [String: Int64]
+            if let known = historyKillTimes {
+                killTimes = known
+            } else {
+                killTimes = try await state.topologyHistory().records.mapValues(\.killedAtSecs)
             }
+            killTimes[id] = now
+            for (old, killedAt) in killTimes where killedAt < now - historyRetentionSecs {
+                try await state.removeTopologyHistory(old)
+                killTimes[old] = nil
+            }
+            historyKillTimes = killTimes
         } catch {
+            historyKillTimes = nil
             logger.warning("could not record the kill of \(id) in the topology history: \(error)")
         }
     }

@@ -152,6 +152,15 @@ import Testing
                     "config key 'ui.filter' is \"org.apache.hadoop.security.authentication.server.AuthenticationFilter\", a Java servlet filter, which this build cannot run"
                 ))
         #expect(refusal(.drpc, ["drpc.http.filter": "x.Filter"]).hasPrefix("config key 'drpc.http.filter' is"))
+        // Storm's credentials plugins: its default is what logins here do; any other is a class we cannot run.
+        #expect(
+            refusal(.ui, ["ui.http.creds.plugin": "com.example.KerberosCreds"])
+                .hasPrefix(
+                    "config key 'ui.http.creds.plugin' is \"com.example.KerberosCreds\", a Java credentials plugin"))
+        #expect(
+            refusal(.drpc, ["drpc.http.creds.plugin": "x.Creds"]).hasPrefix("config key 'drpc.http.creds.plugin' is"))
+        _ = try settings(
+            .ui, ["ui.http.creds.plugin": "org.apache.storm.security.auth.DefaultHttpCredentialsPlugin"])
         #expect(
             refusal(.ui, ["ui.http.authentication": "header"])
                 .hasPrefix("config key 'ui.http.trusted.proxies' is empty"))

@@ -17,10 +17,14 @@ final class NimbusFixture: Sendable {
     let localDir: URL
 
     /// Nimbuses given the same `store` form one cluster: they elect a leader and copy files from each other.
-    init(_ overrides: [String: ConfigValue] = [:], store: InMemoryStore = InMemoryStore()) async throws {
+    /// `wrap` puts a storage of the test's around the store's session (to count what nimbus reads, say).
+    init(
+        _ overrides: [String: ConfigValue] = [:], store: InMemoryStore = InMemoryStore(),
+        wrap: (any ClusterStorage) -> any ClusterStorage = { $0 }
+    ) async throws {
         localDir = FileManager.default.temporaryDirectory.appendingPathComponent("nimbus-test-\(UUID().uuidString)")
         let conf = StormConfig.defaults.merging([ConfigKey.localDir: .string(localDir.path)]).merging(overrides)
-        state = StormClusterState(storage: store.session())
+        state = StormClusterState(storage: wrap(store.session()))
         // The server first, so that nimbus knows the port it is reached at (other nimbuses copy files from it).
         let serving = Locked<Nimbus?>(nil)
         server = try ThriftServer(

@@ -1,5 +1,6 @@
 import ClusterState
 import Foundation
+import Locking
 import StormCore
 import StormThrift
 import TestSupport
@@ -335,6 +336,29 @@ enum Beats {
         }
     }
 
+    /// A kill reads no other kill's history entry (the leader keeps their kill times), and still drops the expired.
+    @Test func aKillReadsTheHistoryOncePerLeadershipAndDropsWhatExpired() async throws {
+        let store = InMemoryStore()
+        let seed = StormClusterState(storage: store.session())
+        let now = Int64(Date().timeIntervalSince1970)
+        for (id, age) in [("expired-1-1", Int64(8 * 24 * 3600)), ("recent-2-2", Int64(3600))] {
+            try await seed.addTopologyHistory(
+                TopologyHistoryEntry(topologyId: id, killedAtSecs: now - age, users: [], groups: []))
+        }
+        let reads = Locked(0)
+        let f = try await NimbusFixture(store: store) { HistoryReadCounter(inner: $0, reads: reads) }
+        for i in 0..<8 {
+            try await f.submit("killed\(i)")
+            try await f.client { try $0.killTopologyWithOpts(name: "killed\(i)", options: KillOptions(waitSecs: 0)) }
+            #expect(try await eventually { try await f.state.activeStorms().isEmpty })
+        }
+        // The first kill read the entries there were then (three); before, each kill read every entry (3 + ... + 10).
+        #expect(reads.withLock { $0 } <= 3)
+        let kept = Set(try await f.state.topologyHistory().records.keys)
+        #expect(!kept.contains("expired-1-1") && kept.contains("recent-2-2"))
+        #expect(kept.filter { $0.hasPrefix("killed") }.count == 8)
+    }
+
     @Test func unknownIdsAreNotAliveAndSayWhich() async throws {
         let f = try await NimbusFixture()
         let (id, _) = try await runningWordCount(f, stats: Self.stats)
@@ -365,4 +389,28 @@ enum Beats {
             }
         }
     }
+}
+
+/// Counts reads of topology history entries, passing everything to the storage it wraps.
+struct HistoryReadCounter: ClusterStorage {
+    let inner: any ClusterStorage
+    let reads: Locked<Int>
+
+    func create(_ path: String, data: [UInt8], mode: NodeMode, access: NodeAccess) async throws -> String {
+        try await inner.create(path, data: data, mode: mode, access: access)
+    }
+    func get(_ path: String, watch: Watcher?) async throws -> (data: [UInt8], version: Int32) {
+        if path.contains("/topology-history/") { reads.withLock { $0 += 1 } }
+        return try await inner.get(path, watch: watch)
+    }
+    func set(_ path: String, data: [UInt8], version: Int32?) async throws -> Int32 {
+        try await inner.set(path, data: data, version: version)
+    }
+    func delete(_ path: String, version: Int32?) async throws { try await inner.delete(path, version: version) }
+    func children(_ path: String, watch: Watcher?) async throws -> [String] {
+        try await inner.children(path, watch: watch)
+    }
+    func exists(_ path: String, watch: Watcher?) async throws -> Int32? { try await inner.exists(path, watch: watch) }
+    func close() async { await inner.close() }
+    func onNewSession(_ handler: @escaping @Sendable () async -> Void) { inner.onNewSession(handler) }
 }
