@@ -158,7 +158,9 @@ public actor Nimbus: NimbusHandler {
             // Each topology gets a secret of its own, whatever its conf brought: its workers prove it to each other
             // and, on a secured ZooKeeper, log in with it there, where they reach their own topology's nodes alone.
             let linksAuthenticate = try WorkerLinkAuthentication.enabled(conf.merging(userConf))
-            let zooKeeperSecured = try ZooKeeperStorage.auth(conf) != nil
+            // Only a ZooKeeper cluster state has identities (local mode and tests keep it in memory).
+            var zooKeeperSecured = false
+            if (try? ClusterStoreKind(conf)) == .zookeeper { zooKeeperSecured = try ZooKeeperStorage.auth(conf) != nil }
             userConf[WorkerLinkAuthentication.payloadKey] = nil
             userConf[ZooKeeperStorage.topologySchemeKey] = nil
             if linksAuthenticate || zooKeeperSecured {
