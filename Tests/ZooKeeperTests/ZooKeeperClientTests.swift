@@ -29,9 +29,9 @@ func tempDir() -> URL { FileManager.default.temporaryDirectory.appendingPathComp
             #expect(error.code == .connectionLoss || error.code == .operationTimeout)
         }
         // It fails instead of hanging: the operation timeout is 1 s, and a busy machine (one core kept busy, the
-        // suite's other tests beside it) stretched it past 5 s, and once (every suite starting at once on two
-        // cores) to 15.6 s.
-        #expect(Date().timeIntervalSince(started) < 30)
+        // suite's other tests beside it) stretched it past 5 s, once (every suite starting at once on two cores)
+        // to 15.6 s, and on a machine loaded further (a cluster beside the suites) to 34 and 45 s. A hang never ends.
+        #expect(Date().timeIntervalSince(started) < 120)
         await client.close()
     }
 
