@@ -322,7 +322,8 @@ import Testing
     /// `nimbus.inbox.jar.expiration.secs` after it finished.
     @Test func oneUploadServesSeveralSubmitsUntilItExpires() async throws {
         let f = try await NimbusFixture([
-            ConfigKey.nimbusInboxJarExpirationSecs: 100, ConfigKey.nimbusFileCopyExpirationSecs: 1,
+            // An inbox expiration far past the test's own length, however slow the machine (one run took 64 s).
+            ConfigKey.nimbusInboxJarExpirationSecs: 1000, ConfigKey.nimbusFileCopyExpirationSecs: 1,
         ])
         let archive = Array("shared archive".utf8)
         let location = try await f.upload(archive)
@@ -337,7 +338,7 @@ import Testing
         #expect(f.nimbus.transfers.expire(now: Date().addingTimeInterval(50)) == 0)
         try await f.submit("third", location: location)
         // Past the inbox expiration: gone, and a submit naming it says so.
-        #expect(f.nimbus.transfers.expire(now: Date().addingTimeInterval(150)) == 1)
+        #expect(f.nimbus.transfers.expire(now: Date().addingTimeInterval(1500)) == 1)
         #expect(!FileManager.default.fileExists(atPath: location))
         do {
             try await f.submit("fourth", location: location)
