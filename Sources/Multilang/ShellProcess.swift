@@ -152,7 +152,22 @@ final class ShellProcess: Sendable {
             return 0
         }
         if failure != 0 {
+            // A broken pipe is the child ending: its exit status (seen by the reader once its stdout closes) says
+            // why, where "Broken pipe" says nothing.
+            if failure == EPIPE, let how = exitDescription(waitingUpTo: 2) {
+                throw ShellError("the subprocess \(how)\(tailDescription)")
+            }
             throw ShellError("cannot write to the subprocess: \(String(cString: strerror(failure)))\(tailDescription)")
+        }
+    }
+
+    /// How the child ended, once the reader has reaped it, waiting up to `seconds` for that.
+    private func exitDescription(waitingUpTo seconds: TimeInterval) -> String? {
+        let deadline = Date() + seconds
+        while true {
+            if let how = exited.withLock({ $0 }) { return how }
+            if Date() >= deadline { return nil }
+            usleep(10_000)
         }
     }
 

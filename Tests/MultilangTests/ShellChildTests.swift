@@ -210,6 +210,23 @@ struct Child {
         #expect(!text.contains("words") && !text.contains("mine"))
     }
 
+    /// A child that stops reading and then ends: the next write fails with a broken pipe, but what the operator
+    /// needs is how the child ended.
+    @Test func aChildThatEndsIsReportedByItsExitStatusNotTheBrokenPipe() async throws {
+        signal(SIGPIPE, SIG_IGN)  // as in a worker
+        let (bolt, collector) = try bolt(
+            Child.bolt(before: "import time\n", body: "os.close(0)\ntime.sleep(0.5)\nsys.exit(3)"))
+        defer { bolt.cleanup() }
+        bolt.execute(tuple(["one"]))
+        bolt.pump()
+        try await Task.sleep(for: .milliseconds(200))
+        // The child has closed its stdin: this write meets a broken pipe before the child has exited.
+        bolt.execute(tuple(["two"]))
+        await pump(bolt) { !collector.fatals.isEmpty }
+        #expect(collector.fatals.count == 1, "\(collector.fatals)")
+        #expect(collector.fatals.first?.contains("exited with status 3") == true, "\(collector.fatals)")
+    }
+
     @Test func metricsWithoutANameEndTheBoltAsStormsDo() async throws {
         let (bolt, collector) = try bolt(Child.bolt(body: #"send({"command": "metrics", "params": 1})"#))
         defer { bolt.cleanup() }

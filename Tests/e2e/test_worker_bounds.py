@@ -42,9 +42,15 @@ def keeps_flowing(client):
     return wait_until(lambda: executed(client, "bounded", "count") > before + 10, 30)
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+def rss_kib(pid, cluster):
+    """The worker's RSS; a worker that is gone fails the test with what its supervisor said of it."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        said = [line for name, supervisor in cluster.supervisors.items() for line in supervisor.log_text().splitlines()
+                if f"pid {pid}" in line or "restarting worker" in line or "stopping worker" in line]
+        raise AssertionError(f"worker {pid} is gone; its supervisors said: {said[-10:]}")
 
 
 def frame(payload):
@@ -82,13 +88,13 @@ def connection(port, *payloads):
 def test_frame_lengths_that_never_arrive_cost_the_worker_no_memory(flowing):
     cluster, client, topology_id = flowing
     port, pid = sorted(worker_ports(topology_id).items())[0]
-    before = rss_kib(pid)
+    before = rss_kib(pid, cluster)
 
     # Ten strangers each claim a 64 MiB first frame: a hello is far smaller, so each is closed at once.
     strangers = [connection(port, struct.pack("<I", 64 * MIB)) for _ in range(10)]
     try:
         closed = [closed_by_peer(s, 10) for s in strangers]
-        after_strangers = rss_kib(pid)
+        after_strangers = rss_kib(pid, cluster)
         assert all(closed), f"{closed.count(False)} first frames of 64 MiB were not refused; RSS {before} -> {after_strangers} KiB"
     finally:
         for s in strangers:
@@ -104,7 +110,7 @@ def test_frame_lengths_that_never_arrive_cost_the_worker_no_memory(flowing):
         peak = after_strangers
         deadline = time.time() + 3
         while time.time() < deadline:
-            peak = max(peak, rss_kib(pid))
+            peak = max(peak, rss_kib(pid, cluster))
             time.sleep(0.1)
         assert all(not closed_by_peer(s, 0.01) for s in held)
     finally:
