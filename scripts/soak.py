@@ -50,7 +50,8 @@ def churn_topology():
 
 
 class Sampler:
-    """Per process, once a minute: RSS (KiB), descriptors, threads, ZooKeeper requests since the last sample."""
+    """Per process, once a minute: RSS and its anonymous part (KiB: what the process holds itself, where the rest is
+    the shared pages of its binary and libraries), descriptors, threads, ZooKeeper requests since the last sample."""
 
     def __init__(self, zookeeper, processes):
         self.zk = zookeeper
@@ -62,12 +63,12 @@ class Sampler:
         row = {}
         for name, pid in self.processes.items():
             now = zookeeper_requests(self.zk, pid)
-            row[name] = {"rss_kib": status(pid, "VmRSS"), "fds": len(descriptors(pid)), "threads": status(pid, "Threads"),
-                         "zk_requests": requests_since(self.last[name], now)}
+            row[name] = {"rss_kib": status(pid, "VmRSS"), "anon_kib": status(pid, "RssAnon"), "fds": len(descriptors(pid)),
+                         "threads": status(pid, "Threads"), "zk_requests": requests_since(self.last[name], now)}
             self.last[name] = now
         self.rows.append(row)
         print(f"minute {minute:3d}: " + "; ".join(
-            f"{name} rss {v['rss_kib'] // 1024} MiB fds {v['fds']} threads {v['threads']} zk {v['zk_requests']}/min"
+            f"{name} rss {v['rss_kib'] // 1024} MiB (anon {v['anon_kib'] / 1024:.1f}) fds {v['fds']} threads {v['threads']} zk {v['zk_requests']}/min"
             for name, v in row.items()), flush=True)
 
 
@@ -146,7 +147,7 @@ def main():
             for name in processes:
                 print("  " + name + ": " + ", ".join(
                     f"{key} {first[name][key]} -> {last[name][key]} ({last[name][key] / max(1, first[name][key]):.2f}x)"
-                    for key in ("rss_kib", "fds", "threads", "zk_requests")))
+                    for key in ("rss_kib", "anon_kib", "fds", "threads", "zk_requests")))
         return 0 if lost == 0 else 1
     finally:
         if cluster:

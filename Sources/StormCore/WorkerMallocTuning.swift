@@ -1,10 +1,12 @@
 /// The C allocator's settings a worker process starts with. A word count allocates each tuple's values on one
-/// executor's thread and frees them on another's; with glibc's per-thread cache of freed blocks raised from 7
-/// to 1,000 per size, the 1/1/1 word count ran 13% to 18% faster in six alternating runs of each
-/// (docs/performance.md). glibc reads its tunables only at a process' start, hence an environment variable.
+/// executor's thread and frees them on another's; glibc's per-thread cache of freed blocks, raised from 7 to 128
+/// per size, keeps those blocks off the arena's lock (docs/performance.md). Every block a thread caches stays
+/// in its RSS, so the cap is also the most the caches grow to: at 1,000, a worker's RSS crept up for an hour as
+/// its threads filled them, for no speed measured over 128. glibc reads its tunables only at a process' start,
+/// hence an environment variable.
 public enum WorkerMallocTuning {
     public static let tunable = "glibc.malloc.tcache_count"
-    public static let value = 1000
+    public static let value = 128
 
     /// `environment` with the tunable added to `GLIBC_TUNABLES`, unless it sets that tunable already (the
     /// operator's choice stands).
