@@ -189,7 +189,7 @@ def test_workers_and_their_shell_children_inherit_no_descriptor(zookeeper):
         # The worker runs with a worker's allocator settings, beside the supervisor's environment.
         with open(f"/proc/{worker}/environ", "rb") as f:
             environment = dict(v.decode().split("=", 1) for v in f.read().split(b"\0") if b"=" in v)
-        assert "glibc.malloc.tcache_count=1000" in environment.get("GLIBC_TUNABLES", "").split(":"), environment
+        assert "glibc.malloc.tcache_count=128" in environment.get("GLIBC_TUNABLES", "").split(":"), environment
         assert environment.get("PATH") == os.environ.get("PATH")
 
         # The shell child has its three pipes to the worker, and no socket, pipe or file of the worker's or the
